@@ -1,0 +1,164 @@
+//! Stable machine codes for every verification failure (spec section 7).
+//!
+//! A client branches on [`Code::as_str`]; the strings never change meaning once published. The
+//! numbered step of the verification algorithm that produces each code is given in its doc comment.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Why a checkout presentation, a credential, or an agent was rejected.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum Code {
+    /// Step 1-3: not a compact JWS, bad base64url, bad JSON, missing member, over a size limit.
+    MalformedToken,
+    /// Step 2: `alg` is anything but `EdDSA` (including `none`), or `crit` is present.
+    UnsupportedAlgorithm,
+    /// Step 8: an Ed25519 signature does not verify.
+    BadSignature,
+    /// Step 6-7: `kid` names no current verification method of the signer (unknown or rotated out).
+    UnknownKey,
+    /// Step 6: the signer's DID could not be resolved (registry unreachable, not found, invalid).
+    ResolutionFailed,
+    /// Step 5: the credential's `kid` is not a key of its `issuer`.
+    IssuerMismatch,
+    /// Step 9: the presentation's `holder` is not the credential subject.
+    SubjectMismatch,
+    /// Step 9: the presentation is signed by a key of someone other than the credential subject.
+    PresentationNotSignedBySubject,
+    /// Step 10: the agent has been deactivated by its controller.
+    AgentDeactivated,
+    /// Step 10: the agent has been deplatformed by the registry operator.
+    AgentDeplatformed,
+    /// Step 11: the credential's `validUntil` has passed (beyond the allowed clock skew).
+    CredentialExpired,
+    /// Step 11: the credential's `validFrom` is in the future (beyond the allowed clock skew).
+    CredentialNotYetValid,
+    /// Step 12: the presentation's `exp` has passed, or its lifetime exceeds the verifier's limit.
+    PresentationExpired,
+    /// Step 12: the presentation's `iat` is in the future (beyond the allowed clock skew).
+    PresentationNotYetValid,
+    /// Step 13: `aud` is not the verifying merchant's DID.
+    WrongAudience,
+    /// Step 14: `nonce` is not the one the merchant issued.
+    NonceMismatch,
+    /// Step 14: the nonce was already used in an accepted presentation.
+    NonceReplayed,
+    /// Step 15: the credential's scope does not list this merchant.
+    MerchantNotInScope,
+    /// Step 15: the credential's scope does not list this purchase category.
+    CategoryNotInScope,
+    /// Step 16: the transaction currency is not the currency of the spending limit.
+    CurrencyMismatch,
+    /// Step 16: the amount is above the per-transaction limit (or not positive).
+    LimitExceeded,
+    /// Step 17: the presented amount, currency or order hash differs from the merchant's order.
+    TransactionMismatch,
+    /// Step 18: the credential's bit is set in its revocation status list.
+    CredentialRevoked,
+    /// Step 18: the status list could not be fetched, failed verification, or is older than the
+    /// verifier's bound. Verification fails closed.
+    StatusUnavailable,
+}
+
+impl Code {
+    /// Every code, in the order of the verification algorithm.
+    pub const ALL: [Code; 24] = [
+        Code::MalformedToken,
+        Code::UnsupportedAlgorithm,
+        Code::BadSignature,
+        Code::UnknownKey,
+        Code::ResolutionFailed,
+        Code::IssuerMismatch,
+        Code::SubjectMismatch,
+        Code::PresentationNotSignedBySubject,
+        Code::AgentDeactivated,
+        Code::AgentDeplatformed,
+        Code::CredentialExpired,
+        Code::CredentialNotYetValid,
+        Code::PresentationExpired,
+        Code::PresentationNotYetValid,
+        Code::WrongAudience,
+        Code::NonceMismatch,
+        Code::NonceReplayed,
+        Code::MerchantNotInScope,
+        Code::CategoryNotInScope,
+        Code::CurrencyMismatch,
+        Code::LimitExceeded,
+        Code::TransactionMismatch,
+        Code::CredentialRevoked,
+        Code::StatusUnavailable,
+    ];
+
+    /// The stable wire string, e.g. `credential_revoked`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Code::MalformedToken => "malformed_token",
+            Code::UnsupportedAlgorithm => "unsupported_algorithm",
+            Code::BadSignature => "bad_signature",
+            Code::UnknownKey => "unknown_key",
+            Code::ResolutionFailed => "resolution_failed",
+            Code::IssuerMismatch => "issuer_mismatch",
+            Code::SubjectMismatch => "subject_mismatch",
+            Code::PresentationNotSignedBySubject => "presentation_not_signed_by_subject",
+            Code::AgentDeactivated => "agent_deactivated",
+            Code::AgentDeplatformed => "agent_deplatformed",
+            Code::CredentialExpired => "credential_expired",
+            Code::CredentialNotYetValid => "credential_not_yet_valid",
+            Code::PresentationExpired => "presentation_expired",
+            Code::PresentationNotYetValid => "presentation_not_yet_valid",
+            Code::WrongAudience => "wrong_audience",
+            Code::NonceMismatch => "nonce_mismatch",
+            Code::NonceReplayed => "nonce_replayed",
+            Code::MerchantNotInScope => "merchant_not_in_scope",
+            Code::CategoryNotInScope => "category_not_in_scope",
+            Code::CurrencyMismatch => "currency_mismatch",
+            Code::LimitExceeded => "limit_exceeded",
+            Code::TransactionMismatch => "transaction_mismatch",
+            Code::CredentialRevoked => "credential_revoked",
+            Code::StatusUnavailable => "status_unavailable",
+        }
+    }
+}
+
+impl fmt::Display for Code {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One reason for a rejection: a stable code and a human-readable message.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Reason {
+    /// The machine code.
+    pub code: Code,
+    /// Human-readable detail; never contains key material.
+    pub message: String,
+}
+
+impl Reason {
+    /// A reason with the given code and message.
+    pub fn new(code: Code, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_strings_match_serde() {
+        for code in Code::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: Code = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+    }
+}

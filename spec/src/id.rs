@@ -1,0 +1,385 @@
+//! Identifiers (spec section 2): `did:agentid`, `did:key` (Ed25519 only) and agent names.
+
+use std::fmt;
+
+use ed25519_dalek::VerifyingKey;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+/// The method name of agentid's own DID method.
+pub const AGENTID_METHOD_PREFIX: &str = "did:agentid:";
+/// The prefix of a `did:key`.
+pub const DID_KEY_PREFIX: &str = "did:key:";
+/// Multicodec prefix of an Ed25519 public key (`ed25519-pub`, 0xed as a varint).
+const ED25519_MULTICODEC: [u8; 2] = [0xed, 0x01];
+/// Length of the method-specific id of a `did:agentid`: base32 of a full SHA-256 digest.
+pub const AGENT_ID_LEN: usize = 52;
+
+/// Why an identifier did not parse.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdError {
+    /// Not of the form `did:<method>:<id>` with a method this crate knows.
+    #[error("invalid DID: {0}")]
+    InvalidDid(String),
+    /// A syntactically valid DID of another method.
+    #[error("DID method not supported: {0}")]
+    MethodNotSupported(String),
+    /// A `did:key` that is not a 32-byte Ed25519 key.
+    #[error("did:key is not a valid Ed25519 public key")]
+    InvalidPublicKey,
+    /// An agent name that breaks section 2.3.
+    #[error("invalid agent name: {0}")]
+    InvalidName(String),
+}
+
+/// A `did:agentid:<id>` (section 2.1). `<id>` is the lowercase unpadded base32 (RFC 4648) of the
+/// SHA-256 digest of the agent's signed genesis operation, as transmitted.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentDid(String);
+
+impl AgentDid {
+    /// The DID derived from the bytes of a signed genesis operation (its compact JWS).
+    pub fn from_genesis(signed_genesis: &str) -> Self {
+        Self(format!(
+            "{AGENTID_METHOD_PREFIX}{}",
+            hash_b32(signed_genesis.as_bytes())
+        ))
+    }
+
+    /// Parses a `did:agentid`, rejecting any other method.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let Some(id) = s.strip_prefix(AGENTID_METHOD_PREFIX) else {
+            return Err(if is_did_syntax(s) {
+                IdError::MethodNotSupported(truncate(s))
+            } else {
+                IdError::InvalidDid(truncate(s))
+            });
+        };
+        if id.len() != AGENT_ID_LEN || !id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7'))
+        {
+            return Err(IdError::InvalidDid(truncate(s)));
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The method-specific id.
+    pub fn id(&self) -> &str {
+        &self.0[AGENTID_METHOD_PREFIX.len()..]
+    }
+
+    /// The DID as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for AgentDid {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<AgentDid> for String {
+    fn from(d: AgentDid) -> String {
+        d.0
+    }
+}
+
+impl fmt::Display for AgentDid {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// Lowercase unpadded base32 of SHA-256: the form of agent ids and operation hashes.
+pub fn hash_b32(bytes: &[u8]) -> String {
+    data_encoding::BASE32_NOPAD
+        .encode(&Sha256::digest(bytes))
+        .to_ascii_lowercase()
+}
+
+/// Whether `s` looks like `did:<method>:<something>` (DID Core 3.1, loosely).
+pub fn is_did_syntax(s: &str) -> bool {
+    let mut parts = s.splitn(3, ':');
+    matches!(
+        (parts.next(), parts.next(), parts.next()),
+        (Some("did"), Some(m), Some(rest))
+            if !m.is_empty()
+                && m.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+                && !rest.is_empty()
+    )
+}
+
+fn truncate(s: &str) -> String {
+    s.chars().take(120).collect()
+}
+
+/// An Ed25519 `did:key` (section 2.2; W3C CCG did:key v0.7): `did:key:z` + base58btc of the
+/// multicodec `0xed01` followed by the 32 key bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct DidKey {
+    did: String,
+    key: [u8; 32],
+}
+
+impl DidKey {
+    /// The `did:key` of an Ed25519 public key.
+    pub fn from_public_key(key: &VerifyingKey) -> Self {
+        Self {
+            did: format!("{DID_KEY_PREFIX}{}", multibase_ed25519(key.as_bytes())),
+            key: key.to_bytes(),
+        }
+    }
+
+    /// Parses an Ed25519 `did:key`.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let Some(mb) = s.strip_prefix(DID_KEY_PREFIX) else {
+            return Err(if is_did_syntax(s) {
+                IdError::MethodNotSupported(truncate(s))
+            } else {
+                IdError::InvalidDid(truncate(s))
+            });
+        };
+        let key = parse_multibase_ed25519(mb)?;
+        Ok(Self {
+            did: s.to_owned(),
+            key,
+        })
+    }
+
+    /// The DID string.
+    pub fn as_str(&self) -> &str {
+        &self.did
+    }
+
+    /// The multibase value (also the fragment of its only verification method).
+    pub fn multibase(&self) -> &str {
+        &self.did[DID_KEY_PREFIX.len()..]
+    }
+
+    /// The DID URL of its only verification method, `did:key:z..#z..`.
+    pub fn key_id(&self) -> String {
+        format!("{}#{}", self.did, self.multibase())
+    }
+
+    /// The raw public key bytes.
+    pub fn public_key_bytes(&self) -> &[u8; 32] {
+        &self.key
+    }
+
+    /// The public key, checked to be a valid curve point.
+    pub fn verifying_key(&self) -> Result<VerifyingKey, IdError> {
+        VerifyingKey::from_bytes(&self.key).map_err(|_| IdError::InvalidPublicKey)
+    }
+}
+
+impl TryFrom<String> for DidKey {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<DidKey> for String {
+    fn from(d: DidKey) -> String {
+        d.did
+    }
+}
+
+impl fmt::Display for DidKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.did)
+    }
+}
+
+/// `z` + base58btc(0xed01 || key): the Multikey `publicKeyMultibase` of an Ed25519 key.
+pub fn multibase_ed25519(key: &[u8; 32]) -> String {
+    let mut buf = Vec::with_capacity(34);
+    buf.extend_from_slice(&ED25519_MULTICODEC);
+    buf.extend_from_slice(key);
+    format!("z{}", bs58::encode(buf).into_string())
+}
+
+/// Parses a Multikey `publicKeyMultibase` holding an Ed25519 key.
+pub fn parse_multibase_ed25519(mb: &str) -> Result<[u8; 32], IdError> {
+    let Some(b58) = mb.strip_prefix('z') else {
+        return Err(IdError::InvalidDid(truncate(mb)));
+    };
+    // 34 bytes of base58 never exceed 48 characters; refuse long input before decoding it.
+    if b58.len() > 48 {
+        return Err(IdError::InvalidPublicKey);
+    }
+    let bytes = bs58::decode(b58)
+        .into_vec()
+        .map_err(|_| IdError::InvalidDid(truncate(mb)))?;
+    if bytes.len() != 34 || bytes[..2] != ED25519_MULTICODEC {
+        return Err(IdError::InvalidPublicKey);
+    }
+    let mut key = [0u8; 32];
+    key.copy_from_slice(&bytes[2..]);
+    Ok(key)
+}
+
+/// Splits a DID URL `did:...#fragment` into the DID and the fragment.
+pub fn split_did_url(url: &str) -> Option<(&str, &str)> {
+    let (did, fragment) = url.split_once('#')?;
+    if !is_did_syntax(did) || fragment.is_empty() || did.contains(['?', '/']) {
+        return None;
+    }
+    Some((did, fragment))
+}
+
+/// A human-readable agent name (section 2.3), e.g. `shopper.alice`: 1 to 8 dot-separated labels
+/// of 1 to 63 characters from `a-z`, `0-9` and `-` (not at either end of a label), at most 253
+/// characters in all. The rightmost label is the namespace and starts with a letter. Names are compared in lowercase.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct AgentName(String);
+
+/// The URI scheme under which names appear in `alsoKnownAs`.
+pub const NAME_URI_PREFIX: &str = "agentid://";
+
+impl AgentName {
+    /// Maximum number of labels.
+    pub const MAX_LABELS: usize = 8;
+    /// Maximum total length.
+    pub const MAX_LEN: usize = 253;
+
+    /// Parses and normalises (lowercases) a name.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let bad = || IdError::InvalidName(truncate(s));
+        if s.is_empty() || s.len() > Self::MAX_LEN {
+            return Err(bad());
+        }
+        let lower = s.to_ascii_lowercase();
+        let labels: Vec<&str> = lower.split('.').collect();
+        if labels.len() > Self::MAX_LABELS {
+            return Err(bad());
+        }
+        for label in labels {
+            let ok = (1..=63).contains(&label.len())
+                && label
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                && !label.starts_with('-')
+                && !label.ends_with('-');
+            if !ok {
+                return Err(bad());
+            }
+        }
+        // The namespace starts with a letter, so no name reads as an IP address.
+        if !lower.rsplit('.').next().is_some_and(|ns| ns.as_bytes()[0].is_ascii_lowercase()) {
+            return Err(bad());
+        }
+        Ok(Self(lower))
+    }
+
+    /// The name as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The namespace: the rightmost label.
+    pub fn namespace(&self) -> &str {
+        self.0.rsplit('.').next().unwrap_or(&self.0)
+    }
+
+    /// The `alsoKnownAs` URI of this name.
+    pub fn to_uri(&self) -> String {
+        format!("{NAME_URI_PREFIX}{}", self.0)
+    }
+}
+
+impl TryFrom<String> for AgentName {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<AgentName> for String {
+    fn from(n: AgentName) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for AgentName {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn agent_did_roundtrip_and_rejects() {
+        let did = AgentDid::from_genesis("a.b.c");
+        assert_eq!(did.id().len(), AGENT_ID_LEN);
+        assert_eq!(AgentDid::parse(did.as_str()).unwrap(), did);
+        assert!(matches!(
+            AgentDid::parse("did:web:example.com"),
+            Err(IdError::MethodNotSupported(_))
+        ));
+        assert!(matches!(AgentDid::parse("nope"), Err(IdError::InvalidDid(_))));
+        assert!(AgentDid::parse("did:agentid:short").is_err());
+        let upper = did.as_str().to_ascii_uppercase().replace("DID:AGENTID:", "did:agentid:");
+        assert!(AgentDid::parse(&upper).is_err());
+    }
+
+    #[test]
+    fn names_follow_section_2_3() {
+        assert_eq!(AgentName::parse("Shopper.Alice").unwrap().as_str(), "shopper.alice");
+        assert_eq!(AgentName::parse("shopper.alice").unwrap().namespace(), "alice");
+        for bad in ["", ".", "a..b", "-a.b", "a-.b", "a_b", "a b", "é.b", "a.b."] {
+            assert!(AgentName::parse(bad).is_err(), "{bad}");
+        }
+        let label63 = "a".repeat(63);
+        assert!(AgentName::parse(&label63).is_ok());
+        assert!(AgentName::parse(&"a".repeat(64)).is_err());
+        let nine = vec!["a"; 9].join(".");
+        assert!(AgentName::parse(&nine).is_err());
+        assert!(AgentName::parse(&vec!["a"; 8].join(".")).is_ok());
+    }
+
+    /// The atproto interop suite's handle lists. Their syntax is DNS hostname syntax, which ours
+    /// narrows (at most 8 labels; a one-label name is allowed, as a namespace). Every valid handle
+    /// within 8 labels parses; every invalid one with a dot is rejected.
+    #[test]
+    fn atproto_handle_vectors() {
+        let dir = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../../shared/vectors/atproto-interop-tests/syntax/"
+        );
+        let read = |f: &str| {
+            std::fs::read_to_string(format!("{dir}{f}"))
+                .unwrap_or_else(|e| panic!("shared vectors missing at {dir}{f}: {e}"))
+        };
+        let lines = |s: &str| {
+            s.lines()
+                .filter(|l| !l.starts_with('#') && !l.is_empty())
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        };
+        let mut checked = 0;
+        for valid in lines(&read("handle_syntax_valid.txt")) {
+            if valid.split('.').count() <= AgentName::MAX_LABELS {
+                assert!(AgentName::parse(&valid).is_ok(), "valid handle rejected: {valid}");
+                checked += 1;
+            }
+        }
+        for invalid in lines(&read("handle_syntax_invalid.txt")) {
+            // A one-label name is a namespace to us; atproto requires a dot.
+            if invalid.contains('.') {
+                assert!(AgentName::parse(&invalid).is_err(), "invalid handle accepted: {invalid}");
+                checked += 1;
+            }
+        }
+        assert!(checked > 40, "too few vectors checked: {checked}");
+    }
+}

@@ -1,0 +1,34 @@
+//! # agentid-spec
+//!
+//! The normative core of agentid v0.1: identifiers (`did:agentid`, Ed25519 `did:key`, agent
+//! names), registry operations, the DID document profile, the delegation credential, the
+//! checkout presentation, Bitstring Status Lists and the verification error codes. The prose is in
+//! `spec/*.md`; each wire type cites its section.
+//!
+//! This crate does no I/O and holds no state: it parses untrusted bytes into typed values and
+//! signs and checks compact JWS with Ed25519. Resolution, caching and policy live in
+//! `agentid-resolver` and `agentid-sdk`.
+//!
+//! Non-goals: JSON-LD processing (credentials are secured with JOSE, not Data Integrity), any
+//! algorithm besides EdDSA/Ed25519.
+//!
+//! ```
+//! use agentid_spec::id::AgentName;
+//! let name = AgentName::parse("Shopper.Alice").unwrap();
+//! assert_eq!(name.to_uri(), "agentid://shopper.alice");
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod code;
+pub mod credential;
+pub mod document;
+pub mod id;
+pub mod jose;
+pub mod operation;
+pub mod presentation;
+pub mod status_list;
+pub mod time;
+
+pub use code::{Code, Reason};
