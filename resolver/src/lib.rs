@@ -1,0 +1,153 @@
+//! # agentid-resolver
+//!
+//! Turns identifiers into DID documents: Ed25519 `did:key` through `ssi` (no I/O), and
+//! `did:agentid` DIDs and agent names through a registry's DIF Universal Resolver endpoint
+//! (`GET /1.0/identifiers/{id}`, feature `http`). It also fetches Bitstring Status List
+//! credentials. It does not decide trust: `agentid-sdk` verifies what this crate fetches.
+//!
+//! Non-goals: did:web, DNS names (a later version), JSON-LD processing.
+//!
+//! ```
+//! let did = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
+//! let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+//! let resolved = rt.block_on(agentid_resolver::did_key::resolve(did)).unwrap();
+//! assert_eq!(resolved.document.id, did);
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::collections::HashMap;
+use std::future::Future;
+
+use agentid_spec::document::{AgentStatus, DidDocument, DocumentMetadata, ResolutionResult};
+use agentid_spec::id::parse_multibase_ed25519;
+use ed25519_dalek::VerifyingKey;
+
+pub mod did_key;
+#[cfg(feature = "http")]
+pub mod http;
+
+/// Why resolution failed, with the DID Resolution error code in [`ResolveError::code`].
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ResolveError {
+    /// The input is not a valid DID or name.
+    #[error("invalid DID: {0}")]
+    InvalidDid(String),
+    /// The DID method is not one this resolver supports.
+    #[error("DID method not supported: {0}")]
+    MethodNotSupported(String),
+    /// A did:key whose key is not 32 bytes.
+    #[error("invalid public key length")]
+    InvalidPublicKeyLength,
+    /// The DID or name is unknown.
+    #[error("not found")]
+    NotFound,
+    /// The registry or status server could not be reached in time.
+    #[error("unreachable: {0}")]
+    Unreachable(String),
+    /// The server answered with something that is not a valid result.
+    #[error("invalid response: {0}")]
+    InvalidResponse(String),
+}
+
+impl ResolveError {
+    /// The DID Resolution / Universal Resolver error code.
+    pub fn code(&self) -> &'static str {
+        match self {
+            ResolveError::InvalidDid(_) => "invalidDid",
+            ResolveError::MethodNotSupported(_) => "methodNotSupported",
+            ResolveError::InvalidPublicKeyLength => "invalidPublicKeyLength",
+            ResolveError::NotFound => "notFound",
+            ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_) => "internalError",
+        }
+    }
+}
+
+/// A DID document reduced to what verification needs: its authentication keys, decoded once,
+/// and the agent's standing.
+#[derive(Clone, Debug)]
+pub struct ResolvedDid {
+    /// The document as published.
+    pub document: DidDocument,
+    /// Its metadata; `None` for methods without a registry (did:key).
+    pub metadata: Option<DocumentMetadata>,
+    /// `kid` (a full DID URL) -> (key, listed under `authentication`, listed under
+    /// `assertionMethod`).
+    keys: HashMap<String, (VerifyingKey, bool, bool)>,
+}
+
+impl ResolvedDid {
+    /// Decodes the keys of a resolution result for `did`. Refuses a document for another DID.
+    pub fn from_result(did: &str, result: ResolutionResult) -> Result<Self, ResolveError> {
+        let document = result
+            .did_document
+            .ok_or_else(|| ResolveError::InvalidResponse("no didDocument".into()))?;
+        if document.id != did {
+            return Err(ResolveError::InvalidResponse(
+                "didDocument.id differs from the DID asked for".into(),
+            ));
+        }
+        Self::from_document(document, result.did_document_metadata)
+    }
+
+    /// Decodes the keys of a document.
+    pub fn from_document(
+        document: DidDocument,
+        metadata: Option<DocumentMetadata>,
+    ) -> Result<Self, ResolveError> {
+        let mut keys = HashMap::new();
+        for vm in &document.verification_method {
+            let auth = document.authentication.contains(&vm.id);
+            let assertion = document.assertion_method.contains(&vm.id);
+            if !(auth || assertion) || vm.type_ != "Multikey" || vm.controller != document.id {
+                continue;
+            }
+            let bytes = parse_multibase_ed25519(&vm.public_key_multibase)
+                .map_err(|_| ResolveError::InvalidResponse("bad publicKeyMultibase".into()))?;
+            let key = VerifyingKey::from_bytes(&bytes)
+                .map_err(|_| ResolveError::InvalidResponse("not an Ed25519 point".into()))?;
+            keys.insert(vm.id.clone(), (key, auth, assertion));
+        }
+        Ok(Self {
+            document,
+            metadata,
+            keys,
+        })
+    }
+
+    /// The key `kid`, if it is a current `authentication` key (may sign presentations).
+    pub fn authentication_key(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.keys.get(kid).filter(|k| k.1).map(|k| &k.0)
+    }
+
+    /// The key `kid`, if it is a current `assertionMethod` key (may issue credentials).
+    pub fn assertion_key(&self, kid: &str) -> Option<&VerifyingKey> {
+        self.keys.get(kid).filter(|k| k.2).map(|k| &k.0)
+    }
+
+    /// The agent's standing (`active` for DIDs without a registry).
+    pub fn status(&self) -> AgentStatus {
+        self.metadata
+            .as_ref()
+            .map_or(AgentStatus::Active, |m| {
+                if m.deactivated && m.agent_status == AgentStatus::Active {
+                    AgentStatus::Deactivated
+                } else {
+                    m.agent_status
+                }
+            })
+    }
+}
+
+/// Where a verifier gets what it does not have cached. Implemented over HTTP by
+/// [`http::HttpSource`]; tests and embedders may implement it over anything.
+pub trait Source: Send + Sync {
+    /// Resolves a `did:agentid` DID (or an agent name) to a resolution result. A deactivated or
+    /// deplatformed agent is a successful resolution whose metadata says so.
+    fn resolve(&self, id: &str) -> impl Future<Output = Result<ResolutionResult, ResolveError>> + Send;
+
+    /// Fetches the compact JWS of the status list credential at `url`.
+    fn fetch_status_list(&self, url: &str) -> impl Future<Output = Result<String, ResolveError>> + Send;
+}

@@ -1,0 +1,44 @@
+//! # agentid-sdk
+//!
+//! What agents and merchants embed. Agents hold a [`keys::KeyPair`], sign registry operations
+//! ([`operation`]) and checkout presentations ([`present`]). Merchants run one call,
+//! [`verify::Verifier::verify`], and get a [`verify::Decision`]: accepted, or rejected with
+//! every reason as a stable code from `agentid-spec`.
+//!
+//! The SDK has no server framework and no database. It resolves DIDs and fetches status lists
+//! through an `agentid_resolver::Source` (HTTP by default) and caches both within bounds the
+//! merchant sets in [`verify::Limits`].
+//!
+//! Non-goals in v0.1: cumulative spending (the ledger), delegation chains to sub-agents, HTTP
+//! message signatures.
+//!
+//! ```no_run
+//! use std::sync::Arc;
+//! use agentid_sdk::{clock::SystemClock, verify::{CheckoutContext, Limits, Verifier}};
+//! use agentid_resolver::http::HttpSource;
+//!
+//! # async fn run(token: &str) {
+//! let source = HttpSource::new("http://127.0.0.1:8080", std::time::Duration::from_secs(2)).unwrap();
+//! let verifier = Verifier::new(source, Arc::new(SystemClock), Limits::default());
+//! let ctx = CheckoutContext {
+//!     merchant: "did:key:z6Mk...".into(),
+//!     nonce: "n-123".into(),
+//!     ..Default::default()
+//! };
+//! let decision = verifier.verify(token, &ctx).await;
+//! println!("{}", serde_json::to_string(&decision).unwrap());
+//! # }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod clock;
+pub mod issue;
+pub mod keys;
+pub mod operation;
+pub mod present;
+pub mod verify;
+
+pub use agentid_resolver as resolver;
+pub use agentid_spec as spec;

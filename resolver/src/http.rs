@@ -1,0 +1,116 @@
+//! Resolution and status list fetching over HTTP.
+
+use std::time::Duration;
+
+use agentid_spec::document::ResolutionResult;
+
+use crate::{ResolveError, Source};
+
+/// Largest resolution result accepted, in bytes.
+pub const MAX_RESOLUTION_BYTES: usize = 64 * 1024;
+/// Largest status list credential accepted, in bytes (a 2 MiB list compresses far below this
+/// unless it is noise; noise past this size is refused rather than read).
+pub const MAX_STATUS_LIST_BYTES: usize = 4 * 1024 * 1024;
+
+/// Talks to one agentid registry's `/1.0/identifiers/` endpoint and to status list URLs.
+#[derive(Clone, Debug)]
+pub struct HttpSource {
+    client: reqwest::Client,
+    registry: String,
+}
+
+impl HttpSource {
+    /// A source resolving against `registry` (e.g. `http://127.0.0.1:8080`), with `timeout` on
+    /// every request.
+    pub fn new(registry: &str, timeout: Duration) -> Result<Self, ResolveError> {
+        let client = reqwest::Client::builder()
+            .timeout(timeout)
+            .connect_timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ResolveError::Unreachable(e.to_string()))?;
+        Ok(Self {
+            client,
+            registry: registry.trim_end_matches('/').to_owned(),
+        })
+    }
+
+    /// The registry base URL.
+    pub fn registry(&self) -> &str {
+        &self.registry
+    }
+
+    async fn get(&self, url: &str, accept: &str, limit: usize) -> Result<(u16, Vec<u8>), ResolveError> {
+        let mut resp = self
+            .client
+            .get(url)
+            .header(reqwest::header::ACCEPT, accept)
+            .send()
+            .await
+            .map_err(|e| ResolveError::Unreachable(without_url(e)))?;
+        let status = resp.status().as_u16();
+        if resp.content_length().is_some_and(|n| n > limit as u64) {
+            return Err(ResolveError::InvalidResponse(format!("body over {limit} bytes")));
+        }
+        let mut body = Vec::new();
+        while let Some(chunk) = resp
+            .chunk()
+            .await
+            .map_err(|e| ResolveError::Unreachable(without_url(e)))?
+        {
+            if body.len() + chunk.len() > limit {
+                return Err(ResolveError::InvalidResponse(format!("body over {limit} bytes")));
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((status, body))
+    }
+}
+
+fn without_url(e: reqwest::Error) -> String {
+    e.without_url().to_string()
+}
+
+/// Percent-encodes everything but unreserved characters and `:` (RFC 3986 section 2.3).
+pub fn encode_path_segment(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for b in s.bytes() {
+        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("%{b:02X}"));
+        }
+    }
+    out
+}
+
+impl Source for HttpSource {
+    async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
+        let url = format!("{}/1.0/identifiers/{}", self.registry, encode_path_segment(id));
+        let (status, body) = self
+            .get(&url, "application/ld+json;profile=\"https://w3id.org/did-resolution\"", MAX_RESOLUTION_BYTES)
+            .await?;
+        match status {
+            // 410: deactivated or deplatformed, with the full result so the verifier sees why.
+            200 | 410 => serde_json::from_slice(&body)
+                .map_err(|e| ResolveError::InvalidResponse(format!("resolution result: {e}"))),
+            404 => Err(ResolveError::NotFound),
+            400 => Err(ResolveError::InvalidDid(id.chars().take(120).collect())),
+            501 => Err(ResolveError::MethodNotSupported(id.chars().take(40).collect())),
+            other => Err(ResolveError::Unreachable(format!("registry answered HTTP {other}"))),
+        }
+    }
+
+    async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
+        if !(url.starts_with("http://") || url.starts_with("https://")) {
+            return Err(ResolveError::InvalidResponse("status list URL is not http(s)".into()));
+        }
+        let (status, body) = self.get(url, "application/vc+jwt", MAX_STATUS_LIST_BYTES).await?;
+        if status != 200 {
+            return Err(ResolveError::Unreachable(format!("status list server answered HTTP {status}")));
+        }
+        String::from_utf8(body)
+            .map(|s| s.trim().to_owned())
+            .map_err(|_| ResolveError::InvalidResponse("status list is not UTF-8".into()))
+    }
+}

@@ -1,0 +1,18 @@
+//! Issuing a delegation credential with a key the principal holds (spec section 6). The wallet
+//! service issues the same credentials for principals whose keys it keeps.
+
+use agentid_spec::credential::{DelegationCredential, CREDENTIAL_CTY, CREDENTIAL_TYP};
+use agentid_spec::jose::{sign_compact, JoseHeader};
+
+use crate::keys::KeyPair;
+
+/// Signs `credential` as a `vc+jwt` with the issuer's did:key. The credential's `issuer` must be
+/// that did:key.
+pub fn issue(credential: &DelegationCredential, issuer: &KeyPair) -> String {
+    let did = issuer.did_key();
+    debug_assert_eq!(credential.issuer, did.as_str());
+    let header = JoseHeader::eddsa(CREDENTIAL_TYP, Some(CREDENTIAL_CTY), &did.key_id());
+    // Strings and integers only: serialising cannot fail.
+    let payload = serde_json::to_vec(credential).expect("credential serialises");
+    sign_compact(&header, &payload, issuer.signing_key())
+}

@@ -1,0 +1,72 @@
+//! Building a checkout presentation (spec section 7): the agent's side of checkout.
+
+use agentid_spec::credential::{Amount, Currency, AGENTID_CONTEXT_V1, VC_CONTEXT_V2};
+use agentid_spec::jose::{b64u, sign_compact, JoseHeader};
+use agentid_spec::presentation::{
+    CheckoutPresentation, EnvelopedCredential, Transaction, CHECKOUT_TYPE, PRESENTATION_CTY,
+    PRESENTATION_TYP,
+};
+use sha2::{Digest, Sha256};
+
+use crate::keys::KeyPair;
+
+/// Default lifetime of a presentation: two minutes.
+pub const DEFAULT_LIFETIME_SECS: i64 = 120;
+
+/// `orderHash`: base64url(SHA-256(order bytes)). Merchant and agent compute it over the same
+/// bytes of the order (the cart as the merchant serves it).
+pub fn order_hash(order: &[u8]) -> String {
+    b64u(&Sha256::digest(order))
+}
+
+/// What the agent signs at checkout.
+#[derive(Clone, Debug)]
+pub struct CheckoutRequest<'a> {
+    /// The agent's DID (`holder`).
+    pub agent: &'a str,
+    /// The fragment of the agent's verification method that signs, e.g. `key-1`.
+    pub key_fragment: &'a str,
+    /// The delegation credential, a compact `vc+jwt`.
+    pub credential: &'a str,
+    /// The merchant's DID.
+    pub merchant: &'a str,
+    /// The merchant's nonce.
+    pub nonce: &'a str,
+    /// Amount in minor units.
+    pub amount: Amount,
+    /// Currency.
+    pub currency: Currency,
+    /// [`order_hash`] of the order.
+    pub order_hash: String,
+    /// Purchase category, if the merchant gave one.
+    pub category: Option<String>,
+    /// Issued-at, Unix seconds.
+    pub now: i64,
+    /// Seconds until it expires.
+    pub lifetime: i64,
+}
+
+/// Signs a checkout presentation with the agent's key.
+pub fn present(req: &CheckoutRequest<'_>, key: &KeyPair) -> String {
+    let vp = CheckoutPresentation {
+        context: vec![VC_CONTEXT_V2.to_owned(), AGENTID_CONTEXT_V1.to_owned()],
+        type_: vec!["VerifiablePresentation".to_owned(), CHECKOUT_TYPE.to_owned()],
+        holder: req.agent.to_owned(),
+        verifiable_credential: vec![EnvelopedCredential::new(req.credential)],
+        aud: req.merchant.to_owned(),
+        nonce: req.nonce.to_owned(),
+        iat: req.now,
+        exp: req.now + req.lifetime,
+        transaction: Transaction {
+            amount: req.amount,
+            currency: req.currency,
+            order_hash: req.order_hash.clone(),
+            category: req.category.clone(),
+        },
+    };
+    let kid = format!("{}#{}", req.agent, req.key_fragment);
+    let header = JoseHeader::eddsa(PRESENTATION_TYP, Some(PRESENTATION_CTY), &kid);
+    // Strings and integers only: serialising cannot fail.
+    let payload = serde_json::to_vec(&vp).expect("presentation serialises");
+    sign_compact(&header, &payload, key.signing_key())
+}
