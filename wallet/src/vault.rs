@@ -1,0 +1,131 @@
+//! Private keys at rest: sealed with XChaCha20-Poly1305 under a master key that never enters the
+//! database. The associated data binds each sealed key to its owner's DID, so a sealed key copied
+//! to another row does not open.
+
+use std::path::Path;
+
+use agentid_sdk::keys::KeyPair;
+use agentid_spec::jose::{b64u, b64u_decode};
+use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
+use chacha20poly1305::{XChaCha20Poly1305, XNonce};
+use zeroize::Zeroizing;
+
+/// Why the vault could not be opened or a key unsealed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VaultError {
+    /// The master key file could not be read or written.
+    #[error("master key file: {0}")]
+    Io(#[from] std::io::Error),
+    /// The master key is not 32 bytes of base64url.
+    #[error("master key is not 32 bytes of base64url")]
+    BadMasterKey,
+    /// A sealed key failed authentication (wrong master key, or tampered).
+    #[error("sealed key does not open")]
+    Unseal,
+}
+
+/// Seals and unseals principals' keys.
+pub struct Vault {
+    cipher: XChaCha20Poly1305,
+}
+
+impl std::fmt::Debug for Vault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Vault(..)")
+    }
+}
+
+impl Vault {
+    /// A vault under a 32-byte master key.
+    pub fn new(master: &[u8; 32]) -> Self {
+        Self {
+            cipher: XChaCha20Poly1305::new(master.into()),
+        }
+    }
+
+    /// Opens the vault whose master key is in `path` (base64url), creating the file with mode
+    /// 0600 and a fresh random key if it does not exist.
+    pub fn open_or_create(path: &Path) -> Result<Self, VaultError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Self::from_b64u(text.trim()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let key = Zeroizing::new(XChaCha20Poly1305::generate_key(&mut OsRng));
+                let encoded = Zeroizing::new(b64u(key.as_slice()));
+                write_private(path, encoded.as_bytes())?;
+                let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| VaultError::BadMasterKey)?;
+                Ok(Self::new(&bytes))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// A vault from a base64url master key (e.g. from an environment variable).
+    pub fn from_b64u(s: &str) -> Result<Self, VaultError> {
+        let raw = Zeroizing::new(b64u_decode(s).ok_or(VaultError::BadMasterKey)?);
+        let bytes: &[u8; 32] = raw.as_slice().try_into().map_err(|_| VaultError::BadMasterKey)?;
+        Ok(Self::new(bytes))
+    }
+
+    /// Seals `key` for `owner`: base64url(nonce || ciphertext).
+    pub fn seal(&self, key: &KeyPair, owner: &str) -> String {
+        let nonce = XChaCha20Poly1305::generate_nonce(&mut OsRng);
+        let seed = key.seed();
+        // Encryption into a Vec only fails on absurd lengths; a 32-byte seed is not one.
+        let ct = self
+            .cipher
+            .encrypt(&nonce, Payload { msg: seed.as_slice(), aad: owner.as_bytes() })
+            .expect("seal 32 bytes");
+        let mut out = nonce.to_vec();
+        out.extend_from_slice(&ct);
+        b64u(&out)
+    }
+
+    /// Unseals the key of `owner`.
+    pub fn unseal(&self, sealed: &str, owner: &str) -> Result<KeyPair, VaultError> {
+        let raw = b64u_decode(sealed).ok_or(VaultError::Unseal)?;
+        if raw.len() != 24 + 32 + 16 {
+            return Err(VaultError::Unseal);
+        }
+        let (nonce, ct) = raw.split_at(24);
+        let seed = Zeroizing::new(
+            self.cipher
+                .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: owner.as_bytes() })
+                .map_err(|_| VaultError::Unseal)?,
+        );
+        let seed: &[u8; 32] = seed.as_slice().try_into().map_err(|_| VaultError::Unseal)?;
+        Ok(KeyPair::from_seed(seed))
+    }
+}
+
+/// Writes a file readable only by its owner.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn seal_binds_owner_and_master_key() {
+        let v = Vault::new(&[9; 32]);
+        let key = KeyPair::from_seed(&[3; 32]);
+        let sealed = v.seal(&key, "did:key:alice");
+        assert!(!sealed.contains(&b64u(&[3; 32])));
+        assert_eq!(v.unseal(&sealed, "did:key:alice").unwrap().public(), key.public());
+        assert!(matches!(v.unseal(&sealed, "did:key:mallory"), Err(VaultError::Unseal)));
+        assert!(matches!(Vault::new(&[8; 32]).unseal(&sealed, "did:key:alice"), Err(VaultError::Unseal)));
+        assert!(matches!(v.unseal("AAAA", "did:key:alice"), Err(VaultError::Unseal)));
+    }
+}
