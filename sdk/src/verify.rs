@@ -224,6 +224,12 @@ impl<S: Source> Verifier<S> {
         self.dids.write().unwrap_or_else(|p| p.into_inner()).remove(did);
     }
 
+    /// Drops every cached resolution and status list.
+    pub fn invalidate_all(&self) {
+        self.dids.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.status_lists.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+
     /// Drops the cached status list at `url`.
     pub fn invalidate_status_list(&self, url: &str) {
         self.status_lists.write().unwrap_or_else(|p| p.into_inner()).remove(url);

@@ -1,0 +1,4 @@
+pub(crate) mod admin;
+pub(crate) mod agents;
+pub(crate) mod identifiers;
+pub(crate) mod verify;
