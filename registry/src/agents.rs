@@ -1,8 +1,9 @@
 //! Registering, changing and resolving agents (spec section 5).
 
 use agentid_spec::document::{
-    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionMetadata, ResolutionResult,
-    VerificationMethod, DID_CONTEXT, DID_LD_JSON, MULTIKEY_CONTEXT, RESOLUTION_CONTEXT,
+    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionMetadata,
+    ResolutionResult, VerificationMethod, DID_CONTEXT, DID_LD_JSON, MULTIKEY_CONTEXT,
+    RESOLUTION_CONTEXT,
 };
 use agentid_spec::id::{hash_b32, split_did_url, AgentDid, AgentName, DidKey};
 use agentid_spec::jose::CompactJws;
@@ -43,11 +44,16 @@ fn invalid(msg: impl Into<String>) -> ApiError {
 /// key named in `kid`, which must be one of `allowed` (or, for a genesis, of its own rotation
 /// keys).
 fn open(jws: &str, allowed: Option<&[DidKey]>) -> Result<Signed, ApiError> {
-    let token = CompactJws::parse(jws, MAX_OPERATION_LEN, OPERATION_TYP).map_err(|e| invalid(e.to_string()))?;
+    let token = CompactJws::parse(jws, MAX_OPERATION_LEN, OPERATION_TYP)
+        .map_err(|e| invalid(e.to_string()))?;
     let op: Operation =
         serde_json::from_slice(&token.payload).map_err(|e| invalid(format!("payload: {e}")))?;
     op.validate().map_err(|e| invalid(e.to_string()))?;
-    let kid = token.header.kid.as_deref().ok_or_else(|| invalid("operation has no kid"))?;
+    let kid = token
+        .header
+        .kid
+        .as_deref()
+        .ok_or_else(|| invalid("operation has no kid"))?;
     let (signer_did, _) = split_did_url(kid).ok_or_else(|| invalid("kid is not a DID URL"))?;
     let signer = DidKey::parse(signer_did).map_err(|_| invalid("kid is not a did:key"))?;
     if kid != signer.key_id() {
@@ -59,17 +65,28 @@ fn open(jws: &str, allowed: Option<&[DidKey]>) -> Result<Signed, ApiError> {
         (_, None) => return Err(invalid("only a create operation may start an agent")),
     };
     if !rotation_keys.contains(&signer) {
-        return Err(ApiError::Forbidden("operation is not signed by a rotation key".into()));
+        return Err(ApiError::Forbidden(
+            "operation is not signed by a rotation key".into(),
+        ));
     }
-    let key = signer.verifying_key().map_err(|_| invalid("signer key is invalid"))?;
+    let key = signer
+        .verifying_key()
+        .map_err(|_| invalid("signer key is invalid"))?;
     if !token.verify(&key) {
-        return Err(ApiError::bad_request("bad_signature", "operation signature does not verify"));
+        return Err(ApiError::bad_request(
+            "bad_signature",
+            "operation signature does not verify",
+        ));
     }
     Ok(Signed { op, signer })
 }
 
 /// The DID document a `create` operation defines.
-fn document(did: &AgentDid, name: Option<&AgentName>, methods: &std::collections::BTreeMap<String, String>) -> DidDocument {
+fn document(
+    did: &AgentDid,
+    name: Option<&AgentName>,
+    methods: &std::collections::BTreeMap<String, String>,
+) -> DidDocument {
     let vms: Vec<VerificationMethod> = methods
         .iter()
         .map(|(fragment, mb)| VerificationMethod {
@@ -91,21 +108,30 @@ fn document(did: &AgentDid, name: Option<&AgentName>, methods: &std::collections
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
-    e.as_database_error().is_some_and(|d| d.is_unique_violation())
+    e.as_database_error()
+        .is_some_and(|d| d.is_unique_violation())
 }
 
 impl Registry {
     /// Accepts a signed genesis operation.
     pub async fn register(&self, jws: &str) -> Result<Registered, ApiError> {
         let Signed { op, signer } = open(jws, None)?;
-        let Operation::Create { verification_methods, rotation_keys, name, .. } = op else {
+        let Operation::Create {
+            verification_methods,
+            rotation_keys,
+            name,
+            ..
+        } = op
+        else {
             return Err(invalid("expected a create operation"));
         };
         let did = AgentDid::from_genesis(jws);
         let doc = document(&did, name.as_ref(), &verification_methods);
         let now = self.0.clock.now();
-        let doc_json = serde_json::to_string(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
-        let keys_json = serde_json::to_string(&rotation_keys).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let doc_json =
+            serde_json::to_string(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let keys_json =
+            serde_json::to_string(&rotation_keys).map_err(|e| ApiError::Internal(e.to_string()))?;
 
         let mut tx = self.0.store.pool.begin().await?;
         let inserted = sqlx::query(
@@ -157,8 +183,12 @@ impl Registry {
                 .fetch_optional(&self.0.store.pool)
                 .await;
         match (exists, name) {
-            (Ok(Some(_)), _) => ApiError::conflict("already_registered", format!("{did} is already registered")),
-            (Ok(None), Some(n)) => ApiError::conflict("name_taken", format!("the name {n} is taken")),
+            (Ok(Some(_)), _) => {
+                ApiError::conflict("already_registered", format!("{did} is already registered"))
+            }
+            (Ok(None), Some(n)) => {
+                ApiError::conflict("name_taken", format!("the name {n} is taken"))
+            }
             (Ok(None), None) => ApiError::conflict("conflict", "conflicting registration"),
             (Err(e), _) => e.into(),
         }
@@ -166,16 +196,21 @@ impl Registry {
 
     /// Applies a signed operation to an existing agent (v0.1: `deactivate`).
     pub async fn operate(&self, did: &AgentDid, jws: &str) -> Result<serde_json::Value, ApiError> {
-        let row: Option<(String, String, String)> =
-            sqlx::query_as("SELECT rotation_keys, status, head FROM registry_agents WHERE did = $1")
-                .bind(did.as_str())
-                .fetch_optional(&self.0.store.pool)
-                .await?;
-        let (keys_json, status, head) = row.ok_or_else(|| ApiError::NotFound(format!("{did} is not registered")))?;
-        let rotation_keys: Vec<DidKey> =
-            serde_json::from_str(&keys_json).map_err(|e| ApiError::Internal(format!("stored keys: {e}")))?;
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT rotation_keys, status, head FROM registry_agents WHERE did = $1",
+        )
+        .bind(did.as_str())
+        .fetch_optional(&self.0.store.pool)
+        .await?;
+        let (keys_json, status, head) =
+            row.ok_or_else(|| ApiError::NotFound(format!("{did} is not registered")))?;
+        let rotation_keys: Vec<DidKey> = serde_json::from_str(&keys_json)
+            .map_err(|e| ApiError::Internal(format!("stored keys: {e}")))?;
         let Signed { op, signer } = open(jws, Some(&rotation_keys))?;
-        let Operation::Deactivate { did: target, prev, .. } = op else {
+        let Operation::Deactivate {
+            did: target, prev, ..
+        } = op
+        else {
             return Err(invalid("v0.1 accepts only deactivate on an existing agent"));
         };
         if target != *did {
@@ -183,11 +218,21 @@ impl Registry {
         }
         match AgentStatus::parse(&status) {
             Some(AgentStatus::Active) => {}
-            Some(AgentStatus::Deactivated) => return Err(ApiError::Gone(format!("{did} is deactivated"))),
-            _ => return Err(ApiError::conflict("agent_deplatformed", format!("{did} is deplatformed"))),
+            Some(AgentStatus::Deactivated) => {
+                return Err(ApiError::Gone(format!("{did} is deactivated")))
+            }
+            _ => {
+                return Err(ApiError::conflict(
+                    "agent_deplatformed",
+                    format!("{did} is deplatformed"),
+                ))
+            }
         }
         if prev != head {
-            return Err(ApiError::conflict("stale_prev", "prev is not the hash of the agent's latest operation"));
+            return Err(ApiError::conflict(
+                "stale_prev",
+                "prev is not the hash of the agent's latest operation",
+            ));
         }
         let now = self.0.clock.now();
         let new_head = hash_b32(jws.as_bytes());
@@ -203,22 +248,39 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         if changed.rows_affected() != 1 {
-            return Err(ApiError::conflict("stale_prev", "the agent changed concurrently; retry"));
+            return Err(ApiError::conflict(
+                "stale_prev",
+                "the agent changed concurrently; retry",
+            ));
         }
         let (seq, _) = log::append(
             &mut tx,
             self.0.store.backend,
-            Entry { did: did.as_str(), kind: "deactivate", operation: jws, actor: signer.as_str(), reason: None, created_at: now },
+            Entry {
+                did: did.as_str(),
+                kind: "deactivate",
+                operation: jws,
+                actor: signer.as_str(),
+                reason: None,
+                created_at: now,
+            },
         )
         .await?;
         tx.commit().await?;
         let _ = self.0.changes.send(Change::Did(did.to_string()));
         tracing::info!(%did, "agent deactivated");
-        Ok(serde_json::json!({ "did": did, "status": "deactivated", "head": new_head, "logSeq": seq }))
+        Ok(
+            serde_json::json!({ "did": did, "status": "deactivated", "head": new_head, "logSeq": seq }),
+        )
     }
 
     /// Deplatforms an agent: an operator decision, with a reason, recorded in the log.
-    pub async fn deplatform(&self, did: &AgentDid, reason: &str, actor: &str) -> Result<serde_json::Value, ApiError> {
+    pub async fn deplatform(
+        &self,
+        did: &AgentDid,
+        reason: &str,
+        actor: &str,
+    ) -> Result<serde_json::Value, ApiError> {
         let now = self.0.clock.now();
         let mut tx = self.0.store.pool.begin().await?;
         let changed = sqlx::query(
@@ -232,20 +294,32 @@ impl Registry {
         .await?;
         if changed.rows_affected() != 1 {
             drop(tx);
-            let status: Option<(String,)> = sqlx::query_as("SELECT status FROM registry_agents WHERE did = $1")
-                .bind(did.as_str())
-                .fetch_optional(&self.0.store.pool)
-                .await?;
+            let status: Option<(String,)> =
+                sqlx::query_as("SELECT status FROM registry_agents WHERE did = $1")
+                    .bind(did.as_str())
+                    .fetch_optional(&self.0.store.pool)
+                    .await?;
             return Err(match status {
                 None => ApiError::NotFound(format!("{did} is not registered")),
-                Some(_) => ApiError::conflict("already_deplatformed", format!("{did} is already deplatformed")),
+                Some(_) => ApiError::conflict(
+                    "already_deplatformed",
+                    format!("{did} is already deplatformed"),
+                ),
             });
         }
-        let decision = serde_json::json!({ "type": "deplatform", "did": did, "reason": reason }).to_string();
+        let decision =
+            serde_json::json!({ "type": "deplatform", "did": did, "reason": reason }).to_string();
         let (seq, entry_hash) = log::append(
             &mut tx,
             self.0.store.backend,
-            Entry { did: did.as_str(), kind: "deplatform", operation: &decision, actor, reason: Some(reason), created_at: now },
+            Entry {
+                did: did.as_str(),
+                kind: "deplatform",
+                operation: &decision,
+                actor,
+                reason: Some(reason),
+                created_at: now,
+            },
         )
         .await?;
         tx.commit().await?;
@@ -259,7 +333,15 @@ impl Registry {
 
     /// Looks up an agent by DID or name and builds its resolution result. `None` if unknown.
     pub async fn lookup(&self, key: Lookup<'_>) -> Result<Option<ResolutionResult>, ApiError> {
-        type AgentRow = (String, String, Option<String>, Option<i64>, String, i64, i64);
+        type AgentRow = (
+            String,
+            String,
+            Option<String>,
+            Option<i64>,
+            String,
+            i64,
+            i64,
+        );
         const COLUMNS: &str = "SELECT document, status, status_reason, status_changed_at, head, created_at, updated_at FROM registry_agents";
         let (sql, value) = match key {
             Lookup::Did(did) => (format!("{COLUMNS} WHERE did = $1"), did.as_str()),
@@ -272,9 +354,10 @@ impl Registry {
         let Some((doc, status, reason, changed_at, head, created, updated)) = row else {
             return Ok(None);
         };
-        let document: DidDocument =
-            serde_json::from_str(&doc).map_err(|e| ApiError::Internal(format!("stored document: {e}")))?;
-        let agent_status = AgentStatus::parse(&status).ok_or_else(|| ApiError::Internal("stored status".into()))?;
+        let document: DidDocument = serde_json::from_str(&doc)
+            .map_err(|e| ApiError::Internal(format!("stored document: {e}")))?;
+        let agent_status = AgentStatus::parse(&status)
+            .ok_or_else(|| ApiError::Internal("stored status".into()))?;
         let deplatformed = (agent_status == AgentStatus::Deplatformed).then(|| Deplatforming {
             reason: reason.unwrap_or_default(),
             at: format_rfc3339(changed_at.unwrap_or(updated)),
@@ -299,20 +382,30 @@ impl Registry {
 
     /// The log entries of one agent, oldest first.
     pub async fn agent_log(&self, did: &AgentDid) -> Result<Vec<serde_json::Value>, ApiError> {
-        let rows: Vec<log::Row> = sqlx::query_as(&format!("{} WHERE did = $1 ORDER BY seq LIMIT 1000", log::SELECT))
-            .bind(did.as_str())
-            .fetch_all(&self.0.store.pool)
-            .await?;
+        let rows: Vec<log::Row> = sqlx::query_as(&format!(
+            "{} WHERE did = $1 ORDER BY seq LIMIT 1000",
+            log::SELECT
+        ))
+        .bind(did.as_str())
+        .fetch_all(&self.0.store.pool)
+        .await?;
         Ok(rows.into_iter().map(log::row_json).collect())
     }
 
     /// Log entries after `after`, oldest first, at most `limit`.
-    pub async fn log_since(&self, after: i64, limit: i64) -> Result<Vec<serde_json::Value>, ApiError> {
-        let rows: Vec<log::Row> = sqlx::query_as(&format!("{} WHERE seq > $1 ORDER BY seq LIMIT $2", log::SELECT))
-            .bind(after)
-            .bind(limit)
-            .fetch_all(&self.0.store.pool)
-            .await?;
+    pub async fn log_since(
+        &self,
+        after: i64,
+        limit: i64,
+    ) -> Result<Vec<serde_json::Value>, ApiError> {
+        let rows: Vec<log::Row> = sqlx::query_as(&format!(
+            "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+            log::SELECT
+        ))
+        .bind(after)
+        .bind(limit)
+        .fetch_all(&self.0.store.pool)
+        .await?;
         Ok(rows.into_iter().map(log::row_json).collect())
     }
 

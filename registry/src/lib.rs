@@ -52,7 +52,12 @@ struct Inner {
 impl Registry {
     /// A registry over a migrated store. `admin_token_hash` is
     /// `agentid_wallet::auth::hash_token(admin token)`.
-    pub fn new(store: Store, clock: Arc<dyn Clock>, changes: Changes, admin_token_hash: String) -> Self {
+    pub fn new(
+        store: Store,
+        clock: Arc<dyn Clock>,
+        changes: Changes,
+        admin_token_hash: String,
+    ) -> Self {
         Self(Arc::new(Inner {
             store,
             clock,
@@ -69,7 +74,10 @@ pub fn router(registry: Registry) -> Router {
         .route("/v1/agents", post(routes::agents::register))
         .route("/v1/agents/{did}/operations", post(routes::agents::operate))
         .route("/v1/agents/{did}/log", get(routes::agents::log))
-        .route("/v1/admin/agents/{did}/deplatform", post(routes::admin::deplatform))
+        .route(
+            "/v1/admin/agents/{did}/deplatform",
+            post(routes::admin::deplatform),
+        )
         .route("/v1/admin/log", get(routes::admin::log))
         .with_state(registry)
 }

@@ -62,7 +62,8 @@ pub(crate) async fn append(
         prev_hash: &prev_hash,
         created_at: entry.created_at,
     };
-    let entry_hash = hash_b32(&serde_json::to_vec(&hashed).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let entry_hash =
+        hash_b32(&serde_json::to_vec(&hashed).map_err(|e| ApiError::Internal(e.to_string()))?);
     sqlx::query(
         "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
@@ -82,7 +83,17 @@ pub(crate) async fn append(
 }
 
 /// A stored entry, as served.
-pub(crate) type Row = (i64, String, String, String, String, Option<String>, String, String, i64);
+pub(crate) type Row = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+);
 
 /// The JSON of a stored entry.
 pub(crate) fn row_json(r: Row) -> serde_json::Value {

@@ -85,7 +85,8 @@ fn admin_token_hash(path: &std::path::Path) -> Result<String, StartError> {
         Ok(token) => Ok(agentid_wallet::auth::hash_token(token.trim())),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let (token, hash) = agentid_wallet::auth::new_token("admin");
-            write_private(path, token.as_bytes()).map_err(|e| StartError::Io(path.display().to_string(), e))?;
+            write_private(path, token.as_bytes())
+                .map_err(|e| StartError::Io(path.display().to_string(), e))?;
             Ok(hash)
         }
         Err(e) => Err(StartError::Io(path.display().to_string(), e)),
@@ -126,9 +127,16 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let changes = events::channel();
-    let wallet = Wallet::new(store.clone(), vault, WalletConfig::new(&public_url), clock.clone(), changes.clone());
+    let wallet = Wallet::new(
+        store.clone(),
+        vault,
+        WalletConfig::new(&public_url),
+        clock.clone(),
+        changes.clone(),
+    );
     let registry = Registry::new(store, clock.clone(), changes.clone(), admin_hash);
-    let source = HttpSource::new(&public_url, Duration::from_secs(5)).map_err(|e| StartError::Verifier(e.to_string()))?;
+    let source = HttpSource::new(&public_url, Duration::from_secs(5))
+        .map_err(|e| StartError::Verifier(e.to_string()))?;
     let verifier: SharedVerifier = Arc::new(Verifier::new(source, clock, config.limits.clone()));
     spawn_invalidation(verifier.clone(), changes.subscribe());
 
@@ -169,7 +177,9 @@ fn spawn_invalidation(verifier: SharedVerifier, mut rx: tokio::sync::broadcast::
                 Ok(Change::StatusList(url)) => verifier.invalidate_status_list(&url),
                 Ok(Change::Did(did)) => verifier.invalidate_did(&did),
                 Ok(_) => {}
-                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => verifier.invalidate_all(),
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(_)) => {
+                    verifier.invalidate_all()
+                }
                 Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
             }
         }
@@ -182,7 +192,8 @@ async fn shutdown_signal() {
     };
     #[cfg(unix)]
     let term = async {
-        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
             s.recv().await;
         }
     };

@@ -11,7 +11,9 @@ use crate::{ResolveError, ResolvedDid};
 pub async fn resolve(did: &str) -> Result<ResolvedDid, ResolveError> {
     let parsed = DID::new(did.as_bytes()).map_err(|_| ResolveError::InvalidDid(short(did)))?;
     if parsed.method_name() != "key" {
-        return Err(ResolveError::MethodNotSupported(parsed.method_name().to_owned()));
+        return Err(ResolveError::MethodNotSupported(
+            parsed.method_name().to_owned(),
+        ));
     }
     let output = DIDKey.resolve(parsed).await.map_err(|e| match e {
         resolution::Error::MethodNotSupported(m) => ResolveError::MethodNotSupported(m),
@@ -30,9 +32,12 @@ pub async fn resolve(did: &str) -> Result<ResolvedDid, ResolveError> {
     })?;
     // ssi and our own decoder must agree on the key: a cheap guard against either drifting.
     if multibase != key.multibase() || vm["id"].as_str() != Some(key.key_id().as_str()) {
-        return Err(ResolveError::InvalidResponse("did:key decoders disagree".into()));
+        return Err(ResolveError::InvalidResponse(
+            "did:key decoders disagree".into(),
+        ));
     }
-    key.verifying_key().map_err(|_| ResolveError::InvalidPublicKeyLength)?;
+    key.verifying_key()
+        .map_err(|_| ResolveError::InvalidPublicKeyLength)?;
     ResolvedDid::from_document(document_for(&key), None)
 }
 
@@ -68,12 +73,17 @@ mod tests {
             "{}/../../shared/vectors/w3c-ccg-did-method-key/{file}",
             env!("CARGO_MANIFEST_DIR")
         );
-        serde_json::from_str(&std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")))
-            .unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+        )
+        .unwrap()
     }
 
     fn block_on<F: std::future::Future>(f: F) -> F::Output {
-        tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+        tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap()
+            .block_on(f)
     }
 
     /// W3C did:key vectors: seed -> key -> DID, and resolution yields the vector's key bytes
@@ -91,7 +101,9 @@ mod tests {
 
             let resolved = block_on(resolve(did)).unwrap();
             let kid = ours.key_id();
-            let key = resolved.assertion_key(&kid).unwrap_or_else(|| panic!("{did}: no key {kid}"));
+            let key = resolved
+                .assertion_key(&kid)
+                .unwrap_or_else(|| panic!("{did}: no key {kid}"));
             assert_eq!(key, &public);
             // The vector's own verification method carries the same key bytes.
             let vm = &case["didDocument"]["verificationMethod"][0];
@@ -100,7 +112,10 @@ mod tests {
                 None => b64u(vm["publicKeyJwk"]["x"].as_str().unwrap()),
             };
             assert_eq!(vector_key, public.as_bytes().to_vec(), "{did}");
-            assert!(vm["id"].as_str().unwrap().ends_with(ours.multibase()), "{did}");
+            assert!(
+                vm["id"].as_str().unwrap().ends_with(ours.multibase()),
+                "{did}"
+            );
         }
     }
 
@@ -126,7 +141,10 @@ mod tests {
     }
 
     fn hex(s: &str) -> Vec<u8> {
-        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+        (0..s.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap())
+            .collect()
     }
 
     fn bs58_decode(s: &str) -> Vec<u8> {

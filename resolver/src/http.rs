@@ -40,7 +40,12 @@ impl HttpSource {
         &self.registry
     }
 
-    async fn get(&self, url: &str, accept: &str, limit: usize) -> Result<(u16, Vec<u8>), ResolveError> {
+    async fn get(
+        &self,
+        url: &str,
+        accept: &str,
+        limit: usize,
+    ) -> Result<(u16, Vec<u8>), ResolveError> {
         let mut resp = self
             .client
             .get(url)
@@ -50,7 +55,9 @@ impl HttpSource {
             .map_err(|e| ResolveError::Unreachable(without_url(e)))?;
         let status = resp.status().as_u16();
         if resp.content_length().is_some_and(|n| n > limit as u64) {
-            return Err(ResolveError::InvalidResponse(format!("body over {limit} bytes")));
+            return Err(ResolveError::InvalidResponse(format!(
+                "body over {limit} bytes"
+            )));
         }
         let mut body = Vec::new();
         while let Some(chunk) = resp
@@ -59,7 +66,9 @@ impl HttpSource {
             .map_err(|e| ResolveError::Unreachable(without_url(e)))?
         {
             if body.len() + chunk.len() > limit {
-                return Err(ResolveError::InvalidResponse(format!("body over {limit} bytes")));
+                return Err(ResolveError::InvalidResponse(format!(
+                    "body over {limit} bytes"
+                )));
             }
             body.extend_from_slice(&chunk);
         }
@@ -86,9 +95,17 @@ pub fn encode_path_segment(s: &str) -> String {
 
 impl Source for HttpSource {
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
-        let url = format!("{}/1.0/identifiers/{}", self.registry, encode_path_segment(id));
+        let url = format!(
+            "{}/1.0/identifiers/{}",
+            self.registry,
+            encode_path_segment(id)
+        );
         let (status, body) = self
-            .get(&url, "application/ld+json;profile=\"https://w3id.org/did-resolution\"", MAX_RESOLUTION_BYTES)
+            .get(
+                &url,
+                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+                MAX_RESOLUTION_BYTES,
+            )
             .await?;
         match status {
             // 410: deactivated or deplatformed, with the full result so the verifier sees why.
@@ -96,18 +113,28 @@ impl Source for HttpSource {
                 .map_err(|e| ResolveError::InvalidResponse(format!("resolution result: {e}"))),
             404 => Err(ResolveError::NotFound),
             400 => Err(ResolveError::InvalidDid(id.chars().take(120).collect())),
-            501 => Err(ResolveError::MethodNotSupported(id.chars().take(40).collect())),
-            other => Err(ResolveError::Unreachable(format!("registry answered HTTP {other}"))),
+            501 => Err(ResolveError::MethodNotSupported(
+                id.chars().take(40).collect(),
+            )),
+            other => Err(ResolveError::Unreachable(format!(
+                "registry answered HTTP {other}"
+            ))),
         }
     }
 
     async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
         if !(url.starts_with("http://") || url.starts_with("https://")) {
-            return Err(ResolveError::InvalidResponse("status list URL is not http(s)".into()));
+            return Err(ResolveError::InvalidResponse(
+                "status list URL is not http(s)".into(),
+            ));
         }
-        let (status, body) = self.get(url, "application/vc+jwt", MAX_STATUS_LIST_BYTES).await?;
+        let (status, body) = self
+            .get(url, "application/vc+jwt", MAX_STATUS_LIST_BYTES)
+            .await?;
         if status != 200 {
-            return Err(ResolveError::Unreachable(format!("status list server answered HTTP {status}")));
+            return Err(ResolveError::Unreachable(format!(
+                "status list server answered HTTP {status}"
+            )));
         }
         String::from_utf8(body)
             .map(|s| s.trim().to_owned())

@@ -129,15 +129,13 @@ impl ResolvedDid {
 
     /// The agent's standing (`active` for DIDs without a registry).
     pub fn status(&self) -> AgentStatus {
-        self.metadata
-            .as_ref()
-            .map_or(AgentStatus::Active, |m| {
-                if m.deactivated && m.agent_status == AgentStatus::Active {
-                    AgentStatus::Deactivated
-                } else {
-                    m.agent_status
-                }
-            })
+        self.metadata.as_ref().map_or(AgentStatus::Active, |m| {
+            if m.deactivated && m.agent_status == AgentStatus::Active {
+                AgentStatus::Deactivated
+            } else {
+                m.agent_status
+            }
+        })
     }
 }
 
@@ -146,8 +144,14 @@ impl ResolvedDid {
 pub trait Source: Send + Sync {
     /// Resolves a `did:agentid` DID (or an agent name) to a resolution result. A deactivated or
     /// deplatformed agent is a successful resolution whose metadata says so.
-    fn resolve(&self, id: &str) -> impl Future<Output = Result<ResolutionResult, ResolveError>> + Send;
+    fn resolve(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<ResolutionResult, ResolveError>> + Send;
 
     /// Fetches the compact JWS of the status list credential at `url`.
-    fn fetch_status_list(&self, url: &str) -> impl Future<Output = Result<String, ResolveError>> + Send;
+    fn fetch_status_list(
+        &self,
+        url: &str,
+    ) -> impl Future<Output = Result<String, ResolveError>> + Send;
 }

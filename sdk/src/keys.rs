@@ -86,7 +86,10 @@ impl KeyPair {
             return Err(KeyError::NotEd25519Jwk);
         }
         let d = Zeroizing::new(b64u_decode(&jwk.d).ok_or(KeyError::NotEd25519Jwk)?);
-        let seed: &[u8; 32] = d.as_slice().try_into().map_err(|_| KeyError::NotEd25519Jwk)?;
+        let seed: &[u8; 32] = d
+            .as_slice()
+            .try_into()
+            .map_err(|_| KeyError::NotEd25519Jwk)?;
         let key = Self::from_seed(seed);
         if b64u(key.public().as_bytes()) != jwk.x {
             return Err(KeyError::Mismatch);
@@ -107,8 +110,17 @@ mod tests {
         assert_eq!(back.public(), k.public());
         assert!(!format!("{k:?}").contains(&b64u(&[1; 32])));
         let other = KeyPair::from_seed(&[2; 32]);
-        let mixed = jwk.replace(&b64u(k.public().as_bytes()), &b64u(other.public().as_bytes()));
-        assert_eq!(KeyPair::from_private_jwk(&mixed).unwrap_err(), KeyError::Mismatch);
-        assert_eq!(KeyPair::from_private_jwk("{}").unwrap_err(), KeyError::NotEd25519Jwk);
+        let mixed = jwk.replace(
+            &b64u(k.public().as_bytes()),
+            &b64u(other.public().as_bytes()),
+        );
+        assert_eq!(
+            KeyPair::from_private_jwk(&mixed).unwrap_err(),
+            KeyError::Mismatch
+        );
+        assert_eq!(
+            KeyPair::from_private_jwk("{}").unwrap_err(),
+            KeyError::NotEd25519Jwk
+        );
     }
 }

@@ -23,7 +23,12 @@ pub struct SignedGenesis {
 
 /// Signs a `create` operation: `signing` becomes verification method `key-1`, `rotation` the
 /// only rotation key (they may be the same key), `name` an optional name to claim.
-pub fn create(signing: &KeyPair, rotation: &KeyPair, name: Option<AgentName>, now: i64) -> SignedGenesis {
+pub fn create(
+    signing: &KeyPair,
+    rotation: &KeyPair,
+    name: Option<AgentName>,
+    now: i64,
+) -> SignedGenesis {
     let rotation_did = rotation.did_key();
     let op = Operation::Create {
         verification_methods: BTreeMap::from([(

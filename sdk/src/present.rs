@@ -50,7 +50,10 @@ pub struct CheckoutRequest<'a> {
 pub fn present(req: &CheckoutRequest<'_>, key: &KeyPair) -> String {
     let vp = CheckoutPresentation {
         context: vec![VC_CONTEXT_V2.to_owned(), AGENTID_CONTEXT_V1.to_owned()],
-        type_: vec!["VerifiablePresentation".to_owned(), CHECKOUT_TYPE.to_owned()],
+        type_: vec![
+            "VerifiablePresentation".to_owned(),
+            CHECKOUT_TYPE.to_owned(),
+        ],
         holder: req.agent.to_owned(),
         verifiable_credential: vec![EnvelopedCredential::new(req.credential)],
         aud: req.merchant.to_owned(),

@@ -7,11 +7,15 @@ use std::sync::{Arc, Mutex, RwLock};
 
 use agentid_resolver::{ResolveError, ResolvedDid, Source};
 use agentid_spec::code::{Code, Reason};
-use agentid_spec::credential::{DelegationCredential, CREDENTIAL_TYP, DELEGATION_TYPE, VC_CONTEXT_V2};
+use agentid_spec::credential::{
+    DelegationCredential, CREDENTIAL_TYP, DELEGATION_TYPE, VC_CONTEXT_V2,
+};
 use agentid_spec::document::AgentStatus;
 use agentid_spec::id::split_did_url;
 use agentid_spec::jose::{CompactJws, JoseError};
-use agentid_spec::presentation::{CheckoutPresentation, Transaction, CHECKOUT_TYPE, PRESENTATION_TYP};
+use agentid_spec::presentation::{
+    CheckoutPresentation, Transaction, CHECKOUT_TYPE, PRESENTATION_TYP,
+};
 use agentid_spec::status_list::{Bitstring, BitstringStatusListCredential, STATUS_LIST_TYP};
 use agentid_spec::time::parse_rfc3339;
 use serde::{Deserialize, Serialize};
@@ -191,7 +195,9 @@ fn malformed(msg: impl Into<String>) -> Reason {
 
 fn jose_reason(what: &str, e: JoseError) -> Reason {
     match e {
-        JoseError::UnsupportedAlgorithm(_) => Reason::new(Code::UnsupportedAlgorithm, format!("{what}: {e}")),
+        JoseError::UnsupportedAlgorithm(_) => {
+            Reason::new(Code::UnsupportedAlgorithm, format!("{what}: {e}"))
+        }
         _ => malformed(format!("{what}: {e}")),
     }
 }
@@ -221,18 +227,27 @@ impl<S: Source> Verifier<S> {
 
     /// Drops the cached resolution of `did` (on a pushed revocation or deplatforming).
     pub fn invalidate_did(&self, did: &str) {
-        self.dids.write().unwrap_or_else(|p| p.into_inner()).remove(did);
+        self.dids
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(did);
     }
 
     /// Drops every cached resolution and status list.
     pub fn invalidate_all(&self) {
         self.dids.write().unwrap_or_else(|p| p.into_inner()).clear();
-        self.status_lists.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.status_lists
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
     }
 
     /// Drops the cached status list at `url`.
     pub fn invalidate_status_list(&self, url: &str) {
-        self.status_lists.write().unwrap_or_else(|p| p.into_inner()).remove(url);
+        self.status_lists
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(url);
     }
 
     /// Runs the verification algorithm of spec section 8 on a compact `vp+jwt`.
@@ -243,75 +258,122 @@ impl<S: Source> Verifier<S> {
         }
     }
 
-    async fn verify_inner(&self, token: &str, ctx: &CheckoutContext, now: i64) -> Result<Decision, Decision> {
+    async fn verify_inner(
+        &self,
+        token: &str,
+        ctx: &CheckoutContext,
+        now: i64,
+    ) -> Result<Decision, Decision> {
         let fail = |r: Reason| Decision::reject(r, now);
         let limits = &self.limits;
 
         // Steps 1-3: the presentation's structure.
         let vp = CompactJws::parse(token, limits.max_token_bytes, PRESENTATION_TYP)
             .map_err(|e| fail(jose_reason("presentation", e)))?;
-        let vp_kid = vp.header.kid.as_deref().ok_or_else(|| fail(malformed("presentation has no kid")))?;
-        let (signer_did, _) = split_did_url(vp_kid).ok_or_else(|| fail(malformed("presentation kid is not a DID URL")))?;
+        let vp_kid = vp
+            .header
+            .kid
+            .as_deref()
+            .ok_or_else(|| fail(malformed("presentation has no kid")))?;
+        let (signer_did, _) = split_did_url(vp_kid)
+            .ok_or_else(|| fail(malformed("presentation kid is not a DID URL")))?;
         let mut presentation: CheckoutPresentation = serde_json::from_slice(&vp.payload)
             .map_err(|e| fail(malformed(format!("presentation payload: {e}"))))?;
         if presentation.context.first().map(String::as_str) != Some(VC_CONTEXT_V2)
             || !presentation.type_.iter().any(|t| t == CHECKOUT_TYPE)
         {
-            return Err(fail(malformed("presentation is not a CheckoutPresentation")));
+            return Err(fail(malformed(
+                "presentation is not a CheckoutPresentation",
+            )));
         }
 
         // Step 4: exactly one enveloped delegation credential.
         if presentation.verifiable_credential.len() != 1 {
-            return Err(fail(malformed("presentation must carry exactly one credential")));
+            return Err(fail(malformed(
+                "presentation must carry exactly one credential",
+            )));
         }
         let envelope = presentation.verifiable_credential.remove(0);
-        let vc_token = envelope.jws().ok_or_else(|| fail(malformed("credential is not an enveloped vc+jwt")))?;
+        let vc_token = envelope
+            .jws()
+            .ok_or_else(|| fail(malformed("credential is not an enveloped vc+jwt")))?;
         let vc = CompactJws::parse(vc_token, limits.max_token_bytes, CREDENTIAL_TYP)
             .map_err(|e| fail(jose_reason("credential", e)))?;
         let credential: DelegationCredential = serde_json::from_slice(&vc.payload)
             .map_err(|e| fail(malformed(format!("credential payload: {e}"))))?;
         if !credential.type_.iter().any(|t| t == DELEGATION_TYPE) {
-            return Err(fail(malformed("credential is not an AgentDelegationCredential")));
+            return Err(fail(malformed(
+                "credential is not an AgentDelegationCredential",
+            )));
         }
         let (valid_from, valid_until) = credential
             .validate()
             .map_err(|e| fail(malformed(format!("credential: {e}"))))?;
 
         // Step 5: the credential is signed by a key of its issuer.
-        let vc_kid = vc.header.kid.as_deref().ok_or_else(|| fail(malformed("credential has no kid")))?;
-        let (issuer_did, _) = split_did_url(vc_kid).ok_or_else(|| fail(malformed("credential kid is not a DID URL")))?;
+        let vc_kid = vc
+            .header
+            .kid
+            .as_deref()
+            .ok_or_else(|| fail(malformed("credential has no kid")))?;
+        let (issuer_did, _) = split_did_url(vc_kid)
+            .ok_or_else(|| fail(malformed("credential kid is not a DID URL")))?;
         if issuer_did != credential.issuer {
-            return Err(fail(Reason::new(Code::IssuerMismatch, "credential kid is not a key of its issuer")));
+            return Err(fail(Reason::new(
+                Code::IssuerMismatch,
+                "credential kid is not a key of its issuer",
+            )));
         }
 
         // Step 6: resolve the agent (signer of the presentation) and the issuer.
         let agent = self.resolve(signer_did, now).await.map_err(|e| {
-            fail(Reason::new(Code::ResolutionFailed, format!("agent {signer_did}: {e}")))
+            fail(Reason::new(
+                Code::ResolutionFailed,
+                format!("agent {signer_did}: {e}"),
+            ))
         })?;
         let issuer = self.resolve(issuer_did, now).await.map_err(|e| {
-            fail(Reason::new(Code::ResolutionFailed, format!("issuer {issuer_did}: {e}")))
+            fail(Reason::new(
+                Code::ResolutionFailed,
+                format!("issuer {issuer_did}: {e}"),
+            ))
         })?;
 
         // Step 7: both kids are current keys with the right relationship.
         let agent_key = agent.authentication_key(vp_kid).ok_or_else(|| {
-            fail(Reason::new(Code::UnknownKey, format!("{vp_kid} is not a current authentication key")))
+            fail(Reason::new(
+                Code::UnknownKey,
+                format!("{vp_kid} is not a current authentication key"),
+            ))
         })?;
         let issuer_key = issuer.assertion_key(vc_kid).ok_or_else(|| {
-            fail(Reason::new(Code::UnknownKey, format!("{vc_kid} is not a current assertion key")))
+            fail(Reason::new(
+                Code::UnknownKey,
+                format!("{vc_kid} is not a current assertion key"),
+            ))
         })?;
 
         // Step 8: both signatures.
         if !vp.verify(agent_key) {
-            return Err(fail(Reason::new(Code::BadSignature, "presentation signature does not verify")));
+            return Err(fail(Reason::new(
+                Code::BadSignature,
+                "presentation signature does not verify",
+            )));
         }
         if !vc.verify(issuer_key) {
-            return Err(fail(Reason::new(Code::BadSignature, "credential signature does not verify")));
+            return Err(fail(Reason::new(
+                Code::BadSignature,
+                "credential signature does not verify",
+            )));
         }
 
         // Step 9: the agent presenting is the agent the credential was issued to.
         let subject = &credential.credential_subject.id;
         if presentation.holder != *subject {
-            return Err(fail(Reason::new(Code::SubjectMismatch, "holder is not the credential subject")));
+            return Err(fail(Reason::new(
+                Code::SubjectMismatch,
+                "holder is not the credential subject",
+            )));
         }
         if signer_did != subject {
             return Err(fail(Reason::new(
@@ -334,16 +396,25 @@ impl<S: Source> Verifier<S> {
                     .as_ref()
                     .and_then(|m| m.deplatformed.as_ref())
                     .map_or_else(String::new, |d| format!(": {}", d.reason));
-                push(Code::AgentDeplatformed, format!("agent is deplatformed{why}"));
+                push(
+                    Code::AgentDeplatformed,
+                    format!("agent is deplatformed{why}"),
+                );
             }
         }
 
         // Step 11: the credential's validity period.
         if now > valid_until + skew {
-            push(Code::CredentialExpired, format!("credential expired at {}", credential.valid_until));
+            push(
+                Code::CredentialExpired,
+                format!("credential expired at {}", credential.valid_until),
+            );
         }
         if now + skew < valid_from {
-            push(Code::CredentialNotYetValid, format!("credential valid from {}", credential.valid_from));
+            push(
+                Code::CredentialNotYetValid,
+                format!("credential valid from {}", credential.valid_from),
+            );
         }
 
         // Step 12: the presentation's lifetime.
@@ -354,16 +425,25 @@ impl<S: Source> Verifier<S> {
         {
             push(
                 Code::PresentationExpired,
-                format!("presentation lifetime exceeds {} s", limits.max_presentation_lifetime_secs),
+                format!(
+                    "presentation lifetime exceeds {} s",
+                    limits.max_presentation_lifetime_secs
+                ),
             );
         }
         if presentation.iat > now + skew {
-            push(Code::PresentationNotYetValid, "presentation issued in the future".into());
+            push(
+                Code::PresentationNotYetValid,
+                "presentation issued in the future".into(),
+            );
         }
 
         // Step 13: audience.
         if presentation.aud != ctx.merchant {
-            push(Code::WrongAudience, "presentation is for another merchant".into());
+            push(
+                Code::WrongAudience,
+                "presentation is for another merchant".into(),
+            );
         }
 
         // Step 14: nonce (replay is checked last, when everything else holds).
@@ -375,32 +455,54 @@ impl<S: Source> Verifier<S> {
         // Step 15: scope.
         let grant = &credential.credential_subject;
         if !grant.scope.allows_merchant(&ctx.merchant) {
-            push(Code::MerchantNotInScope, "merchant is not in the credential's scope".into());
+            push(
+                Code::MerchantNotInScope,
+                "merchant is not in the credential's scope".into(),
+            );
         }
         let tx = &presentation.transaction;
         let category = ctx.category.as_deref().or(tx.category.as_deref());
         if !grant.scope.allows_category(category) {
-            push(Code::CategoryNotInScope, format!("category {category:?} is not in scope"));
+            push(
+                Code::CategoryNotInScope,
+                format!("category {category:?} is not in scope"),
+            );
         }
 
         // Step 16: limits.
         let limit = &grant.spending_limit;
         if tx.currency != limit.currency {
-            push(Code::CurrencyMismatch, format!("limit is in {}, not {}", limit.currency, tx.currency));
+            push(
+                Code::CurrencyMismatch,
+                format!("limit is in {}, not {}", limit.currency, tx.currency),
+            );
         } else if tx.amount > limit.per_transaction {
             push(
                 Code::LimitExceeded,
-                format!("{} exceeds the per-transaction limit of {}", tx.amount.get(), limit.per_transaction.get()),
+                format!(
+                    "{} exceeds the per-transaction limit of {}",
+                    tx.amount.get(),
+                    limit.per_transaction.get()
+                ),
             );
         }
 
         // Step 17: the transaction is the merchant's order.
         let mismatch = ctx.amount.is_some_and(|a| a != tx.amount.get())
-            || ctx.currency.as_deref().is_some_and(|c| c != tx.currency.as_str())
-            || ctx.order_hash.as_deref().is_some_and(|h| h != tx.order_hash)
+            || ctx
+                .currency
+                .as_deref()
+                .is_some_and(|c| c != tx.currency.as_str())
+            || ctx
+                .order_hash
+                .as_deref()
+                .is_some_and(|h| h != tx.order_hash)
             || (ctx.category.is_some() && tx.category.is_some() && ctx.category != tx.category);
         if mismatch {
-            push(Code::TransactionMismatch, "presented transaction differs from the merchant's order".into());
+            push(
+                Code::TransactionMismatch,
+                "presented transaction differs from the merchant's order".into(),
+            );
         }
 
         // Step 18: revocation status, fail closed.
@@ -410,14 +512,24 @@ impl<S: Source> Verifier<S> {
                 match list.bits.get(index) {
                     Some(false) => {}
                     Some(true) => push(Code::CredentialRevoked, "credential is revoked".into()),
-                    None => push(Code::StatusUnavailable, "status index is past the end of the list".into()),
+                    None => push(
+                        Code::StatusUnavailable,
+                        "status index is past the end of the list".into(),
+                    ),
                 }
             }
             Err(msg) => push(Code::StatusUnavailable, msg),
         }
 
         // Step 14, replay: consume the nonce only for a presentation that passes everything else.
-        if reasons.is_empty() && !self.consume_nonce(&presentation.aud, &presentation.nonce, presentation.exp + skew, now) {
+        if reasons.is_empty()
+            && !self.consume_nonce(
+                &presentation.aud,
+                &presentation.nonce,
+                presentation.exp + skew,
+                now,
+            )
+        {
             reasons.push(Reason::new(Code::NonceReplayed, "nonce already used"));
         }
 
@@ -430,7 +542,11 @@ impl<S: Source> Verifier<S> {
             valid_until: credential.valid_until.clone(),
         };
         Ok(Decision {
-            decision: if reasons.is_empty() { Verdict::Accepted } else { Verdict::Rejected },
+            decision: if reasons.is_empty() {
+                Verdict::Accepted
+            } else {
+                Verdict::Rejected
+            },
             reasons,
             authorization: Some(authorization),
             checked_at: now,
@@ -465,24 +581,37 @@ impl<S: Source> Verifier<S> {
                     map.retain(|_, c| now - c.fetched_at <= self.limits.did_refresh_secs);
                 }
                 if map.len() < self.limits.max_cache_entries {
-                    map.insert(did.to_owned(), Cached { value: value.clone(), fetched_at: now });
+                    map.insert(
+                        did.to_owned(),
+                        Cached {
+                            value: value.clone(),
+                            fetched_at: now,
+                        },
+                    );
                 }
                 Ok(value)
             }
             // A definitive answer (not found, invalid) is never papered over with a stale entry.
-            Err(e @ (ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_))) => match cached {
-                Some((value, age)) if age <= self.limits.did_max_staleness_secs => Ok(value),
-                _ => Err(e),
-            },
+            Err(e @ (ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_))) => {
+                match cached {
+                    Some((value, age)) if age <= self.limits.did_max_staleness_secs => Ok(value),
+                    _ => Err(e),
+                }
+            }
             Err(e) => Err(e),
         }
     }
 
-    async fn status_list(&self, credential: &DelegationCredential, now: i64) -> Result<Arc<StatusList>, String> {
+    async fn status_list(
+        &self,
+        credential: &DelegationCredential,
+        now: i64,
+    ) -> Result<Arc<StatusList>, String> {
         let url = &credential.credential_status.status_list_credential;
         let cached = {
             let map = self.status_lists.read().unwrap_or_else(|p| p.into_inner());
-            map.get(url.as_str()).map(|c| (c.value.clone(), now - c.fetched_at))
+            map.get(url.as_str())
+                .map(|c| (c.value.clone(), now - c.fetched_at))
         };
         if let Some((value, age)) = &cached {
             if *age <= self.limits.status_refresh_secs {
@@ -497,13 +626,21 @@ impl<S: Source> Verifier<S> {
                     map.retain(|_, c| now - c.fetched_at <= self.limits.status_refresh_secs);
                 }
                 if map.len() < self.limits.max_cache_entries {
-                    map.insert(url.clone(), Cached { value: value.clone(), fetched_at: now });
+                    map.insert(
+                        url.clone(),
+                        Cached {
+                            value: value.clone(),
+                            fetched_at: now,
+                        },
+                    );
                 }
                 Ok(value)
             }
             Err(e) => match cached {
                 Some((value, age)) if age <= self.limits.status_max_staleness_secs => Ok(value),
-                Some((_, age)) => Err(format!("status list unavailable ({e}) and cached copy is {age} s old")),
+                Some((_, age)) => Err(format!(
+                    "status list unavailable ({e}) and cached copy is {age} s old"
+                )),
                 None => Err(format!("status list unavailable: {e}")),
             },
         }
@@ -511,22 +648,41 @@ impl<S: Source> Verifier<S> {
 
     /// Fetches and verifies a status list credential: a `vc+jwt` signed by the credential's
     /// issuer, whose `id` is the URL it was fetched from and whose purpose is revocation.
-    async fn fetch_status_list(&self, url: &str, issuer: &str, now: i64) -> Result<StatusList, String> {
-        let jws = self.source.fetch_status_list(url).await.map_err(|e| e.to_string())?;
-        let token = CompactJws::parse(&jws, agentid_resolver_limit(), STATUS_LIST_TYP).map_err(|e| e.to_string())?;
-        let kid = token.header.kid.as_deref().ok_or("status list has no kid")?;
+    async fn fetch_status_list(
+        &self,
+        url: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<StatusList, String> {
+        let jws = self
+            .source
+            .fetch_status_list(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let token = CompactJws::parse(&jws, agentid_resolver_limit(), STATUS_LIST_TYP)
+            .map_err(|e| e.to_string())?;
+        let kid = token
+            .header
+            .kid
+            .as_deref()
+            .ok_or("status list has no kid")?;
         let (kid_did, _) = split_did_url(kid).ok_or("status list kid is not a DID URL")?;
         if kid_did != issuer {
             return Err("status list is not signed by the credential's issuer".into());
         }
         let signer = self.resolve(issuer, now).await.map_err(|e| e.to_string())?;
-        let key = signer.assertion_key(kid).ok_or("status list key is not an assertion key")?;
+        let key = signer
+            .assertion_key(kid)
+            .ok_or("status list key is not an assertion key")?;
         if !token.verify(key) {
             return Err("status list signature does not verify".into());
         }
         let slc: BitstringStatusListCredential =
             serde_json::from_slice(&token.payload).map_err(|e| format!("status list: {e}"))?;
-        if slc.id != url || slc.issuer != issuer || slc.credential_subject.status_purpose != "revocation" {
+        if slc.id != url
+            || slc.issuer != issuer
+            || slc.credential_subject.status_purpose != "revocation"
+        {
             return Err("status list is not the revocation list named by the credential".into());
         }
         if let Some(until) = slc.valid_until.as_deref().and_then(parse_rfc3339) {
@@ -534,7 +690,8 @@ impl<S: Source> Verifier<S> {
                 return Err("status list credential has expired".into());
             }
         }
-        let bits = Bitstring::decode(&slc.credential_subject.encoded_list).map_err(|e| e.to_string())?;
+        let bits =
+            Bitstring::decode(&slc.credential_subject.encoded_list).map_err(|e| e.to_string())?;
         Ok(StatusList { bits })
     }
 

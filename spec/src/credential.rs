@@ -68,7 +68,9 @@ pub struct Amount(u64);
 impl Amount {
     /// A positive amount within bounds.
     pub fn new(minor_units: u64) -> Option<Self> {
-        (1..=MAX_AMOUNT).contains(&minor_units).then_some(Self(minor_units))
+        (1..=MAX_AMOUNT)
+            .contains(&minor_units)
+            .then_some(Self(minor_units))
     }
 
     /// The value in minor units.
@@ -105,7 +107,9 @@ pub struct Scope {
 impl Scope {
     /// Whether the scope lists `merchant` (or lists no merchants at all).
     pub fn allows_merchant(&self, merchant: &str) -> bool {
-        self.merchants.as_ref().is_none_or(|m| m.iter().any(|x| x == merchant))
+        self.merchants
+            .as_ref()
+            .is_none_or(|m| m.iter().any(|x| x == merchant))
     }
 
     /// Whether the scope lists `category` (or lists no categories at all).
@@ -191,8 +195,10 @@ impl DelegationCredential {
         {
             return Err("type must include VerifiableCredential and AgentDelegationCredential");
         }
-        let from = crate::time::parse_rfc3339(&self.valid_from).ok_or("validFrom is not RFC 3339")?;
-        let until = crate::time::parse_rfc3339(&self.valid_until).ok_or("validUntil is not RFC 3339")?;
+        let from =
+            crate::time::parse_rfc3339(&self.valid_from).ok_or("validFrom is not RFC 3339")?;
+        let until =
+            crate::time::parse_rfc3339(&self.valid_until).ok_or("validUntil is not RFC 3339")?;
         if until <= from {
             return Err("validUntil must be after validFrom");
         }

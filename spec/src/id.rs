@@ -57,8 +57,7 @@ impl AgentDid {
                 IdError::InvalidDid(truncate(s))
             });
         };
-        if id.len() != AGENT_ID_LEN || !id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7'))
-        {
+        if id.len() != AGENT_ID_LEN || !id.bytes().all(|b| matches!(b, b'a'..=b'z' | b'2'..=b'7')) {
             return Err(IdError::InvalidDid(truncate(s)));
         }
         Ok(Self(s.to_owned()))
@@ -272,7 +271,11 @@ impl AgentName {
             }
         }
         // The namespace starts with a letter, so no name reads as an IP address.
-        if !lower.rsplit('.').next().is_some_and(|ns| ns.as_bytes()[0].is_ascii_lowercase()) {
+        if !lower
+            .rsplit('.')
+            .next()
+            .is_some_and(|ns| ns.as_bytes()[0].is_ascii_lowercase())
+        {
             return Err(bad());
         }
         Ok(Self(lower))
@@ -326,16 +329,28 @@ mod tests {
             AgentDid::parse("did:web:example.com"),
             Err(IdError::MethodNotSupported(_))
         ));
-        assert!(matches!(AgentDid::parse("nope"), Err(IdError::InvalidDid(_))));
+        assert!(matches!(
+            AgentDid::parse("nope"),
+            Err(IdError::InvalidDid(_))
+        ));
         assert!(AgentDid::parse("did:agentid:short").is_err());
-        let upper = did.as_str().to_ascii_uppercase().replace("DID:AGENTID:", "did:agentid:");
+        let upper = did
+            .as_str()
+            .to_ascii_uppercase()
+            .replace("DID:AGENTID:", "did:agentid:");
         assert!(AgentDid::parse(&upper).is_err());
     }
 
     #[test]
     fn names_follow_section_2_3() {
-        assert_eq!(AgentName::parse("Shopper.Alice").unwrap().as_str(), "shopper.alice");
-        assert_eq!(AgentName::parse("shopper.alice").unwrap().namespace(), "alice");
+        assert_eq!(
+            AgentName::parse("Shopper.Alice").unwrap().as_str(),
+            "shopper.alice"
+        );
+        assert_eq!(
+            AgentName::parse("shopper.alice").unwrap().namespace(),
+            "alice"
+        );
         for bad in ["", ".", "a..b", "-a.b", "a-.b", "a_b", "a b", "é.b", "a.b."] {
             assert!(AgentName::parse(bad).is_err(), "{bad}");
         }
@@ -369,14 +384,20 @@ mod tests {
         let mut checked = 0;
         for valid in lines(&read("handle_syntax_valid.txt")) {
             if valid.split('.').count() <= AgentName::MAX_LABELS {
-                assert!(AgentName::parse(&valid).is_ok(), "valid handle rejected: {valid}");
+                assert!(
+                    AgentName::parse(&valid).is_ok(),
+                    "valid handle rejected: {valid}"
+                );
                 checked += 1;
             }
         }
         for invalid in lines(&read("handle_syntax_invalid.txt")) {
             // A one-label name is a namespace to us; atproto requires a dot.
             if invalid.contains('.') {
-                assert!(AgentName::parse(&invalid).is_err(), "invalid handle accepted: {invalid}");
+                assert!(
+                    AgentName::parse(&invalid).is_err(),
+                    "invalid handle accepted: {invalid}"
+                );
                 checked += 1;
             }
         }

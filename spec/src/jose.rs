@@ -97,7 +97,11 @@ pub struct CompactJws<'a> {
 
 impl<'a> CompactJws<'a> {
     /// Parses `token`, refusing anything over `max_len` bytes and any `typ` but `expected_typ`.
-    pub fn parse(token: &'a str, max_len: usize, expected_typ: &'static str) -> Result<Self, JoseError> {
+    pub fn parse(
+        token: &'a str,
+        max_len: usize,
+        expected_typ: &'static str,
+    ) -> Result<Self, JoseError> {
         if token.len() > max_len {
             return Err(JoseError::TooLarge(max_len));
         }
@@ -114,14 +118,21 @@ impl<'a> CompactJws<'a> {
         let header: JoseHeader = serde_json::from_slice(&header_bytes)
             .map_err(|_| JoseError::Malformed("header is not the expected JSON object"))?;
         if header.alg != ALG_EDDSA {
-            return Err(JoseError::UnsupportedAlgorithm(header.alg.chars().take(32).collect()));
+            return Err(JoseError::UnsupportedAlgorithm(
+                header.alg.chars().take(32).collect(),
+            ));
         }
         if header.crit.is_some() {
             return Err(JoseError::UnsupportedAlgorithm("crit".to_owned()));
         }
-        if header.jwk.is_some() || header.jku.is_some() || header.x5u.is_some() || header.x5c.is_some()
+        if header.jwk.is_some()
+            || header.jku.is_some()
+            || header.x5u.is_some()
+            || header.x5c.is_some()
         {
-            return Err(JoseError::Malformed("embedded or remote keys are not accepted"));
+            return Err(JoseError::Malformed(
+                "embedded or remote keys are not accepted",
+            ));
         }
         if header.typ.as_deref() != Some(expected_typ) {
             return Err(JoseError::WrongType {
@@ -160,7 +171,8 @@ impl<'a> CompactJws<'a> {
     /// Whether the signature verifies under `key` (cofactorless RFC 8032 verification, the one
     /// batch verification agrees with when it succeeds).
     pub fn verify_lax(&self, key: &VerifyingKey) -> bool {
-        key.verify(self.signing_input.as_bytes(), &self.signature).is_ok()
+        key.verify(self.signing_input.as_bytes(), &self.signature)
+            .is_ok()
     }
 }
 
@@ -222,7 +234,10 @@ mod tests {
     }
 
     fn key32(s: &serde_json::Value) -> [u8; 32] {
-        b64u_decode(s.as_str().unwrap()).unwrap().try_into().unwrap()
+        b64u_decode(s.as_str().unwrap())
+            .unwrap()
+            .try_into()
+            .unwrap()
     }
 
     /// RFC 8037 A.1-A.5: key derivation, thumbprint, byte-exact signature, verification.
@@ -231,22 +246,35 @@ mod tests {
         let v = rfc8037();
         let sk = SigningKey::from_bytes(&key32(&v["A1_private_jwk"]["d"]));
         let pk = sk.verifying_key();
-        assert_eq!(b64u(pk.as_bytes()), v["A1_private_jwk"]["x"].as_str().unwrap());
+        assert_eq!(
+            b64u(pk.as_bytes()),
+            v["A1_private_jwk"]["x"].as_str().unwrap()
+        );
         assert_eq!(public_jwk(&pk), {
             let mut j = v["A2_public_jwk"].clone();
             j.as_object_mut().unwrap().remove("kid");
             j
         });
-        assert_eq!(jwk_thumbprint(&pk), v["A3_thumbprint"]["base64url"].as_str().unwrap());
+        assert_eq!(
+            jwk_thumbprint(&pk),
+            v["A3_thumbprint"]["base64url"].as_str().unwrap()
+        );
 
         // A.4: Ed25519 is deterministic, so our signature must equal the RFC's byte for byte.
         let payload = v["A4_sign"]["payload_utf8"].as_str().unwrap();
         let input = v["A4_sign"]["signing_input"].as_str().unwrap();
         let sig = sk.sign(input.as_bytes());
-        assert_eq!(b64u(&sig.to_bytes()), v["A4_sign"]["signature_b64u"].as_str().unwrap());
+        assert_eq!(
+            b64u(&sig.to_bytes()),
+            v["A4_sign"]["signature_b64u"].as_str().unwrap()
+        );
         assert_eq!(
             input,
-            format!("{}.{}", v["A4_sign"]["protected_b64u"].as_str().unwrap(), b64u(payload.as_bytes()))
+            format!(
+                "{}.{}",
+                v["A4_sign"]["protected_b64u"].as_str().unwrap(),
+                b64u(payload.as_bytes())
+            )
         );
 
         // A.5: verification of the RFC's token. It has no typ, so check the signature directly.
@@ -264,10 +292,17 @@ mod tests {
     #[test]
     fn parse_refuses_hostile_headers() {
         let sk = SigningKey::from_bytes(&[7u8; 32]);
-        let ok = sign_compact(&JoseHeader::eddsa("vc+jwt", None, "did:key:z#z"), b"{}", &sk);
+        let ok = sign_compact(
+            &JoseHeader::eddsa("vc+jwt", None, "did:key:z#z"),
+            b"{}",
+            &sk,
+        );
         let parsed = CompactJws::parse(&ok, 4096, "vc+jwt").unwrap();
         assert!(parsed.verify(&sk.verifying_key()));
-        assert_eq!(CompactJws::parse(&ok, ok.len() - 1, "vc+jwt").unwrap_err(), JoseError::TooLarge(ok.len() - 1));
+        assert_eq!(
+            CompactJws::parse(&ok, ok.len() - 1, "vc+jwt").unwrap_err(),
+            JoseError::TooLarge(ok.len() - 1)
+        );
 
         let forge = |header: &str| {
             let (_, rest) = ok.split_once('.').unwrap();
@@ -279,7 +314,10 @@ mod tests {
             (r#"{"alg":"EdDSA","typ":"vc+jwt","crit":["b64"]}"#, "alg"),
             (r#"{"alg":"EdDSA","typ":"vc+jwt","jwk":{}}"#, "malformed"),
             (r#"{"alg":"EdDSA","typ":"vp+jwt"}"#, "typ"),
-            (r#"{"alg":"EdDSA","alg":"EdDSA","typ":"vc+jwt"}"#, "malformed"),
+            (
+                r#"{"alg":"EdDSA","alg":"EdDSA","typ":"vc+jwt"}"#,
+                "malformed",
+            ),
             (r#"[]"#, "malformed"),
         ] {
             let err = CompactJws::parse(&forge(header), 4096, "vc+jwt").unwrap_err();
@@ -290,7 +328,14 @@ mod tests {
             };
             assert_eq!(kind, want, "{header}");
         }
-        for bad in ["", "a", "a.b", "a.b.c.d", &format!("{ok}="), &ok.replace('.', "..")] {
+        for bad in [
+            "",
+            "a",
+            "a.b",
+            "a.b.c.d",
+            &format!("{ok}="),
+            &ok.replace('.', ".."),
+        ] {
             assert!(CompactJws::parse(bad, 4096, "vc+jwt").is_err(), "{bad}");
         }
     }

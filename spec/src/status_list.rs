@@ -192,7 +192,10 @@ mod tests {
             env!("CARGO_MANIFEST_DIR"),
             "/../../shared/vectors/w3c-vc-bitstring-status-list/encodedList-vectors.json"
         );
-        serde_json::from_str(&std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))).unwrap()
+        serde_json::from_str(
+            &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}")),
+        )
+        .unwrap()
     }
 
     /// Every upstream `encodedList` decodes to the documented length and MSB-first set bits, and
@@ -224,7 +227,11 @@ mod tests {
         assert_eq!(l.len(), MIN_BITS);
         assert!(l.set(0, true) && l.set(MIN_BITS - 1, true));
         assert!(!l.set(MIN_BITS, true));
-        assert_eq!(l.as_bytes()[0], 0x80, "bit 0 is the most significant bit of byte 0");
+        assert_eq!(
+            l.as_bytes()[0],
+            0x80,
+            "bit 0 is the most significant bit of byte 0"
+        );
         assert_eq!(l.get(MIN_BITS), None);
         assert_eq!(l.ones().collect::<Vec<_>>(), vec![0, MIN_BITS - 1]);
         let back = Bitstring::decode(&l.encode()).unwrap();
@@ -234,9 +241,15 @@ mod tests {
     #[test]
     fn refuses_bombs_and_garbage() {
         let at_limit = Bitstring::new(MAX_BYTES * 8);
-        assert_eq!(Bitstring::decode(&at_limit.encode()).unwrap().len(), MAX_BYTES * 8);
+        assert_eq!(
+            Bitstring::decode(&at_limit.encode()).unwrap().len(),
+            MAX_BYTES * 8
+        );
         let over = Bitstring::new(MAX_BYTES * 8 + 8);
-        assert_eq!(Bitstring::decode(&over.encode()), Err(StatusListError::TooLarge));
+        assert_eq!(
+            Bitstring::decode(&over.encode()),
+            Err(StatusListError::TooLarge)
+        );
         assert_eq!(Bitstring::decode("H4sI"), Err(StatusListError::Encoding));
         assert_eq!(Bitstring::decode("u!!"), Err(StatusListError::Encoding));
         assert_eq!(Bitstring::decode("uAAAA"), Err(StatusListError::Gzip));

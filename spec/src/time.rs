@@ -25,7 +25,10 @@ mod tests {
     fn roundtrip_and_rejects() {
         assert_eq!(parse_rfc3339("2026-11-21T10:00:00Z"), Some(1_795_255_200));
         assert_eq!(format_rfc3339(1_795_255_200), "2026-11-21T10:00:00Z");
-        assert_eq!(parse_rfc3339("2026-11-21T11:00:00+01:00"), Some(1_795_255_200));
+        assert_eq!(
+            parse_rfc3339("2026-11-21T11:00:00+01:00"),
+            Some(1_795_255_200)
+        );
         for bad in ["", "2026-11-21", "2026-11-21T10:00:00", "yesterday"] {
             assert_eq!(parse_rfc3339(bad), None, "{bad}");
         }

@@ -1,1 +1,12 @@
+//! agentid end to end: the real `agentid serve` process on 127.0.0.1, driven over HTTP and
+//! through the `agentid` command line, on SQLite and (when `AGENTID_TEST_POSTGRES_URL` is set)
+//! PostgreSQL. Build the binary first: `cargo build --bin agentid`.
 
+#![allow(unreachable_pub)]
+
+mod bad_input;
+mod fixture;
+mod interop;
+mod rejections;
+mod story;
+mod support;

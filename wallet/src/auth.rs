@@ -24,7 +24,8 @@ pub fn hash_token(token: &str) -> String {
 pub fn parse_bearer(header: Option<&str>) -> Option<(&str, &str)> {
     let token = header?.strip_prefix("Bearer ")?.trim();
     let (id, secret) = token.split_once('.')?;
-    (!id.is_empty() && id.len() <= 64 && !secret.is_empty() && token.len() <= 256).then_some((id, token))
+    (!id.is_empty() && id.len() <= 64 && !secret.is_empty() && token.len() <= 256)
+        .then_some((id, token))
 }
 
 /// Whether `token` hashes to `stored`, in constant time.

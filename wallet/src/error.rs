@@ -57,12 +57,18 @@ pub enum ApiError {
 impl ApiError {
     /// A 400 with a code.
     pub fn bad_request(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
 
     /// A 409 with a code.
     pub fn conflict(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::Conflict { code, message: message.into() }
+        ApiError::Conflict {
+            code,
+            message: message.into(),
+        }
     }
 
     /// The HTTP status and machine code.
@@ -76,7 +82,9 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, code),
             ApiError::Gone(_) => (StatusCode::GONE, "gone"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "body_too_large"),
-            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type"),
+            ApiError::UnsupportedMediaType => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
+            }
             ApiError::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal_error"),
         }
     }
@@ -98,7 +106,11 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (status, axum::Json(json!({ "error": { "code": code, "message": message } }))).into_response()
+        (
+            status,
+            axum::Json(json!({ "error": { "code": code, "message": message } })),
+        )
+            .into_response()
     }
 }
 

@@ -102,7 +102,10 @@ pub fn router(wallet: Wallet) -> Router {
             post(routes::delegations::issue).get(routes::delegations::list),
         )
         .route("/v1/delegations/{id}", get(routes::delegations::show))
-        .route("/v1/delegations/{id}/revoke", post(routes::delegations::revoke))
+        .route(
+            "/v1/delegations/{id}/revoke",
+            post(routes::delegations::revoke),
+        )
         .route("/v1/status/{id}", get(routes::status::serve))
         .with_state(wallet)
 }

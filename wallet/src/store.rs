@@ -8,7 +8,7 @@ use std::path::Path;
 use std::pin::Pin;
 use std::time::Duration;
 
-use sqlx::any::{AnyPoolOptions, AnyConnectOptions};
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::migrate::{Migration, MigrationSource, MigrationType, Migrator};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
@@ -32,7 +32,10 @@ pub struct Store {
 
 /// The SQLite URL of the database file in `data_dir`.
 pub fn sqlite_url(data_dir: &Path) -> String {
-    format!("sqlite://{}?mode=rwc", data_dir.join("agentid.db").display())
+    format!(
+        "sqlite://{}?mode=rwc",
+        data_dir.join("agentid.db").display()
+    )
 }
 
 /// Connects to `url` (`sqlite://...` or `postgres://...`).
@@ -43,9 +46,13 @@ pub async fn connect(url: &str) -> Result<Store, sqlx::Error> {
     } else if url.starts_with("postgres:") || url.starts_with("postgresql:") {
         Backend::Postgres
     } else {
-        return Err(sqlx::Error::Configuration("database URL must be sqlite: or postgres:".into()));
+        return Err(sqlx::Error::Configuration(
+            "database URL must be sqlite: or postgres:".into(),
+        ));
     };
-    let options: AnyConnectOptions = url.parse::<AnyConnectOptions>()?.disable_statement_logging();
+    let options: AnyConnectOptions = url
+        .parse::<AnyConnectOptions>()?
+        .disable_statement_logging();
     let pool = match backend {
         Backend::Sqlite => {
             AnyPoolOptions::new()
@@ -84,7 +91,8 @@ pub struct Embedded(pub &'static [(i64, &'static str, &'static str)]);
 impl MigrationSource<'static> for Embedded {
     fn resolve(
         self,
-    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>> + Send>> {
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<Migration>, sqlx::error::BoxDynError>> + Send>>
+    {
         let migrations = self
             .0
             .iter()
@@ -103,7 +111,10 @@ impl MigrationSource<'static> for Embedded {
 }
 
 /// Applies `migrations` to the store.
-pub async fn migrate(store: &Store, migrations: Embedded) -> Result<(), sqlx::migrate::MigrateError> {
+pub async fn migrate(
+    store: &Store,
+    migrations: Embedded,
+) -> Result<(), sqlx::migrate::MigrateError> {
     let mut migrator = Migrator::new(migrations).await?;
     migrator.set_ignore_missing(true);
     migrator.run(&store.pool).await

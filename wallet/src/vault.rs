@@ -53,7 +53,10 @@ impl Vault {
                 let key = Zeroizing::new(XChaCha20Poly1305::generate_key(&mut OsRng));
                 let encoded = Zeroizing::new(b64u(key.as_slice()));
                 write_private(path, encoded.as_bytes())?;
-                let bytes: [u8; 32] = key.as_slice().try_into().map_err(|_| VaultError::BadMasterKey)?;
+                let bytes: [u8; 32] = key
+                    .as_slice()
+                    .try_into()
+                    .map_err(|_| VaultError::BadMasterKey)?;
                 Ok(Self::new(&bytes))
             }
             Err(e) => Err(e.into()),
@@ -63,7 +66,10 @@ impl Vault {
     /// A vault from a base64url master key (e.g. from an environment variable).
     pub fn from_b64u(s: &str) -> Result<Self, VaultError> {
         let raw = Zeroizing::new(b64u_decode(s).ok_or(VaultError::BadMasterKey)?);
-        let bytes: &[u8; 32] = raw.as_slice().try_into().map_err(|_| VaultError::BadMasterKey)?;
+        let bytes: &[u8; 32] = raw
+            .as_slice()
+            .try_into()
+            .map_err(|_| VaultError::BadMasterKey)?;
         Ok(Self::new(bytes))
     }
 
@@ -74,7 +80,13 @@ impl Vault {
         // Encryption into a Vec only fails on absurd lengths; a 32-byte seed is not one.
         let ct = self
             .cipher
-            .encrypt(&nonce, Payload { msg: seed.as_slice(), aad: owner.as_bytes() })
+            .encrypt(
+                &nonce,
+                Payload {
+                    msg: seed.as_slice(),
+                    aad: owner.as_bytes(),
+                },
+            )
             .expect("seal 32 bytes");
         let mut out = nonce.to_vec();
         out.extend_from_slice(&ct);
@@ -90,7 +102,13 @@ impl Vault {
         let (nonce, ct) = raw.split_at(24);
         let seed = Zeroizing::new(
             self.cipher
-                .decrypt(XNonce::from_slice(nonce), Payload { msg: ct, aad: owner.as_bytes() })
+                .decrypt(
+                    XNonce::from_slice(nonce),
+                    Payload {
+                        msg: ct,
+                        aad: owner.as_bytes(),
+                    },
+                )
                 .map_err(|_| VaultError::Unseal)?,
         );
         let seed: &[u8; 32] = seed.as_slice().try_into().map_err(|_| VaultError::Unseal)?;
@@ -123,9 +141,21 @@ mod tests {
         let key = KeyPair::from_seed(&[3; 32]);
         let sealed = v.seal(&key, "did:key:alice");
         assert!(!sealed.contains(&b64u(&[3; 32])));
-        assert_eq!(v.unseal(&sealed, "did:key:alice").unwrap().public(), key.public());
-        assert!(matches!(v.unseal(&sealed, "did:key:mallory"), Err(VaultError::Unseal)));
-        assert!(matches!(Vault::new(&[8; 32]).unseal(&sealed, "did:key:alice"), Err(VaultError::Unseal)));
-        assert!(matches!(v.unseal("AAAA", "did:key:alice"), Err(VaultError::Unseal)));
+        assert_eq!(
+            v.unseal(&sealed, "did:key:alice").unwrap().public(),
+            key.public()
+        );
+        assert!(matches!(
+            v.unseal(&sealed, "did:key:mallory"),
+            Err(VaultError::Unseal)
+        ));
+        assert!(matches!(
+            Vault::new(&[8; 32]).unseal(&sealed, "did:key:alice"),
+            Err(VaultError::Unseal)
+        ));
+        assert!(matches!(
+            v.unseal("AAAA", "did:key:alice"),
+            Err(VaultError::Unseal)
+        ));
     }
 }

@@ -17,7 +17,10 @@ impl Client {
             .timeout(Duration::from_secs(30))
             .build()
             .map_err(|e| Failure::new("client_error", e.to_string()))?;
-        Ok(Self { http, base: base.trim_end_matches('/').to_owned() })
+        Ok(Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+        })
     }
 
     /// Sends a request and returns the JSON body of a 2xx answer; a non-2xx answer becomes a
@@ -40,7 +43,10 @@ impl Client {
         let message = json["error"]["message"]
             .as_str()
             .or_else(|| json["didResolutionMetadata"]["errorMessage"].as_str())
-            .map_or_else(|| format!("HTTP {status}"), |m| format!("HTTP {status}: {m}"));
+            .map_or_else(
+                || format!("HTTP {status}"),
+                |m| format!("HTTP {status}: {m}"),
+            );
         Err(Failure::new(code, message))
     }
 
@@ -60,7 +66,10 @@ impl Client {
             req = req.json(b);
         }
         let resp = req.send().await.map_err(|e| {
-            Failure::new("unreachable", format!("cannot reach {}: {}", self.base, e.without_url()))
+            Failure::new(
+                "unreachable",
+                format!("cannot reach {}: {}", self.base, e.without_url()),
+            )
         })?;
         let status = resp.status().as_u16();
         let bytes = resp

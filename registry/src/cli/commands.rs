@@ -30,7 +30,10 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Verify(args) => verify(&server, args).await,
         Command::Revoke(args) => {
             let body = json!({ "reason": args.reason });
-            let path = format!("/v1/delegations/{}/revoke", encode_path_segment(&args.credential_id));
+            let path = format!(
+                "/v1/delegations/{}/revoke",
+                encode_path_segment(&args.credential_id)
+            );
             let out = Client::new(&server)?
                 .call(Method::POST, &path, Some(&args.token.token), Some(&body))
                 .await?;
@@ -44,21 +47,36 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
                     read_text(&file)?
                 }
             };
-            let path = format!("/v1/admin/agents/{}/deplatform", encode_path_segment(&args.did));
+            let path = format!(
+                "/v1/admin/agents/{}/deplatform",
+                encode_path_segment(&args.did)
+            );
             let out = Client::new(&server)?
-                .call(Method::POST, &path, Some(token.trim()), Some(&json!({ "reason": args.reason })))
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(token.trim()),
+                    Some(&json!({ "reason": args.reason })),
+                )
                 .await?;
             Ok(Output::ok(out))
         }
         Command::Resolve(args) => {
             let path = format!("/1.0/identifiers/{}", encode_path_segment(&args.id));
-            let (status, body) = Client::new(&server)?.call_any(Method::GET, &path, None, None).await?;
+            let (status, body) = Client::new(&server)?
+                .call_any(Method::GET, &path, None, None)
+                .await?;
             match status {
                 200 => Ok(Output::ok(body)),
                 // Deactivated or deplatformed: the result is the answer, but not a success.
-                410 => Ok(Output { json: body, ok: false }),
+                410 => Ok(Output {
+                    json: body,
+                    ok: false,
+                }),
                 _ => Err(Failure::new(
-                    body["didResolutionMetadata"]["error"].as_str().unwrap_or("resolution_failed"),
+                    body["didResolutionMetadata"]["error"]
+                        .as_str()
+                        .unwrap_or("resolution_failed"),
                     body["didResolutionMetadata"]["errorMessage"]
                         .as_str()
                         .or(body["error"]["message"].as_str())
@@ -120,7 +138,8 @@ fn read_text(path: &Path) -> Result<String, Failure> {
 
 fn read_key(path: &Path) -> Result<KeyPair, Failure> {
     let text = zeroize::Zeroizing::new(read_text(path)?);
-    KeyPair::from_private_jwk(&text).map_err(|e| Failure::new("invalid_key", format!("{}: {e}", path.display())))
+    KeyPair::from_private_jwk(&text)
+        .map_err(|e| Failure::new("invalid_key", format!("{}: {e}", path.display())))
 }
 
 /// A token given inline or as a file holding it.
@@ -133,7 +152,8 @@ fn token_arg(arg: &str) -> Result<String, Failure> {
 }
 
 fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
-    std::fs::write(path, text).map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))
+    std::fs::write(path, text)
+        .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))
 }
 
 fn key(cmd: KeyCommand) -> Result<Output, Failure> {
@@ -162,7 +182,11 @@ async fn agent(server: &str, cmd: AgentCommand) -> Result<Output, Failure> {
     let client = Client::new(server)?;
     let now = SystemClock.now();
     match cmd {
-        AgentCommand::Register { key, rotation_key, name } => {
+        AgentCommand::Register {
+            key,
+            rotation_key,
+            name,
+        } => {
             let signing = read_key(&key)?;
             let rotation = match rotation_key {
                 Some(p) => read_key(&p)?,
@@ -174,15 +198,24 @@ async fn agent(server: &str, cmd: AgentCommand) -> Result<Output, Failure> {
                 .map_err(|e| Failure::new("invalid_name", e.to_string()))?;
             let genesis = agentid_sdk::operation::create(&signing, &rotation, name, now);
             let out = client
-                .call(Method::POST, "/v1/agents", None, Some(&json!({ "operation": genesis.operation })))
+                .call(
+                    Method::POST,
+                    "/v1/agents",
+                    None,
+                    Some(&json!({ "operation": genesis.operation })),
+                )
                 .await?;
             if out["did"].as_str() != Some(genesis.did.as_str()) {
-                return Err(Failure::new("registry_mismatch", "the registry answered a DID other than the genesis hash"));
+                return Err(Failure::new(
+                    "registry_mismatch",
+                    "the registry answered a DID other than the genesis hash",
+                ));
             }
             Ok(Output::ok(out))
         }
         AgentCommand::Deactivate { did, key } => {
-            let did = AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
+            let did =
+                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
             let rotation = read_key(&key)?;
             let path = format!("/1.0/identifiers/{}", encode_path_segment(did.as_str()));
             let (_, resolved) = client.call_any(Method::GET, &path, None, None).await?;
@@ -190,12 +223,21 @@ async fn agent(server: &str, cmd: AgentCommand) -> Result<Output, Failure> {
                 .as_str()
                 .ok_or_else(|| Failure::new("resolution_failed", "no versionId for the agent"))?;
             let op = agentid_sdk::operation::deactivate(&did, prev, &rotation, now);
-            let path = format!("/v1/agents/{}/operations", encode_path_segment(did.as_str()));
-            Ok(Output::ok(client.call(Method::POST, &path, None, Some(&json!({ "operation": op }))).await?))
+            let path = format!(
+                "/v1/agents/{}/operations",
+                encode_path_segment(did.as_str())
+            );
+            Ok(Output::ok(
+                client
+                    .call(Method::POST, &path, None, Some(&json!({ "operation": op })))
+                    .await?,
+            ))
         }
         AgentCommand::Log { did } => {
             let path = format!("/v1/agents/{}/log", encode_path_segment(&did));
-            Ok(Output::ok(client.call(Method::GET, &path, None, None).await?))
+            Ok(Output::ok(
+                client.call(Method::GET, &path, None, None).await?,
+            ))
         }
     }
 }
@@ -203,9 +245,21 @@ async fn agent(server: &str, cmd: AgentCommand) -> Result<Output, Failure> {
 async fn wallet(server: &str, cmd: WalletCommand) -> Result<Output, Failure> {
     let client = Client::new(server)?;
     let out = match cmd {
-        WalletCommand::Create => client.call(Method::POST, "/v1/principals", None, None).await?,
-        WalletCommand::Show(t) => client.call(Method::GET, "/v1/principals/me", Some(&t.token), None).await?,
-        WalletCommand::List(t) => client.call(Method::GET, "/v1/delegations", Some(&t.token), None).await?,
+        WalletCommand::Create => {
+            client
+                .call(Method::POST, "/v1/principals", None, None)
+                .await?
+        }
+        WalletCommand::Show(t) => {
+            client
+                .call(Method::GET, "/v1/principals/me", Some(&t.token), None)
+                .await?
+        }
+        WalletCommand::List(t) => {
+            client
+                .call(Method::GET, "/v1/delegations", Some(&t.token), None)
+                .await?
+        }
     };
     Ok(Output::ok(out))
 }
@@ -229,10 +283,16 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
     let valid_until = match (&args.valid_until, &args.valid_for) {
         (Some(t), _) => t.clone(),
         (None, Some(d)) => {
-            let secs = parse_duration(d).ok_or_else(|| Failure::new("invalid_duration", "use e.g. 7d, 12h, 30m"))?;
+            let secs = parse_duration(d)
+                .ok_or_else(|| Failure::new("invalid_duration", "use e.g. 7d, 12h, 30m"))?;
             format_rfc3339(now + secs)
         }
-        (None, None) => return Err(Failure::new("invalid_request", "give --valid-until or --valid-for")),
+        (None, None) => {
+            return Err(Failure::new(
+                "invalid_request",
+                "give --valid-until or --valid-for",
+            ))
+        }
     };
     let mut scope = serde_json::Map::new();
     if !args.merchants.is_empty() {
@@ -248,7 +308,12 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
         "validUntil": valid_until,
     });
     let out = Client::new(server)?
-        .call(Method::POST, "/v1/delegations", Some(&args.token.token), Some(&body))
+        .call(
+            Method::POST,
+            "/v1/delegations",
+            Some(&args.token.token),
+            Some(&body),
+        )
         .await?;
     if let (Some(path), Some(jws)) = (&args.out, out["credential"].as_str()) {
         write_out(path, jws)?;
@@ -259,15 +324,30 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
 fn present_cmd(args: super::PresentArgs) -> Result<Output, Failure> {
     let key = read_key(&args.key)?;
     let credential = token_arg(&args.credential)?;
-    let amount = Amount::new(args.amount).ok_or_else(|| Failure::new("invalid_amount", "amount must be positive"))?;
-    let currency = Currency::parse(&args.currency).ok_or_else(|| Failure::new("invalid_currency", "use an ISO 4217 code"))?;
+    let amount = Amount::new(args.amount)
+        .ok_or_else(|| Failure::new("invalid_amount", "amount must be positive"))?;
+    let currency = Currency::parse(&args.currency)
+        .ok_or_else(|| Failure::new("invalid_currency", "use an ISO 4217 code"))?;
     let hash = match (&args.order, &args.order_hash) {
-        (Some(p), _) => order_hash(&std::fs::read(p).map_err(|e| Failure::new("io_error", format!("{}: {e}", p.display())))?),
+        (Some(p), _) => order_hash(
+            &std::fs::read(p)
+                .map_err(|e| Failure::new("io_error", format!("{}: {e}", p.display())))?,
+        ),
         (None, Some(h)) => h.clone(),
-        (None, None) => return Err(Failure::new("invalid_request", "give --order or --order-hash")),
+        (None, None) => {
+            return Err(Failure::new(
+                "invalid_request",
+                "give --order or --order-hash",
+            ))
+        }
     };
-    if !(1..=agentid_sdk::verify::Limits::default().max_presentation_lifetime_secs).contains(&args.lifetime) {
-        return Err(Failure::new("invalid_lifetime", "lifetime is 1..=300 seconds"));
+    if !(1..=agentid_sdk::verify::Limits::default().max_presentation_lifetime_secs)
+        .contains(&args.lifetime)
+    {
+        return Err(Failure::new(
+            "invalid_lifetime",
+            "lifetime is 1..=300 seconds",
+        ));
     }
     let jws = present(
         &CheckoutRequest {
@@ -288,15 +368,19 @@ fn present_cmd(args: super::PresentArgs) -> Result<Output, Failure> {
     if let Some(path) = &args.out {
         write_out(path, &jws)?;
     }
-    Ok(Output::ok(json!({ "presentation": jws, "orderHash": hash })))
+    Ok(Output::ok(
+        json!({ "presentation": jws, "orderHash": hash }),
+    ))
 }
 
 async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure> {
     let presentation = token_arg(&args.presentation)?;
     let order_hash = match (&args.order, &args.order_hash) {
-        (Some(p), _) => Some(order_hash(
-            &std::fs::read(p).map_err(|e| Failure::new("io_error", format!("{}: {e}", p.display())))?,
-        )),
+        (Some(p), _) => {
+            Some(order_hash(&std::fs::read(p).map_err(|e| {
+                Failure::new("io_error", format!("{}: {e}", p.display()))
+            })?))
+        }
         (None, h) => h.clone(),
     };
     let ctx = CheckoutContext {
@@ -308,13 +392,18 @@ async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure
         category: args.category,
     };
     let decision = if args.remote {
-        let mut body = serde_json::to_value(&ctx).map_err(|e| Failure::new("internal", e.to_string()))?;
+        let mut body =
+            serde_json::to_value(&ctx).map_err(|e| Failure::new("internal", e.to_string()))?;
         body["presentation"] = json!(presentation);
-        Client::new(server)?.call(Method::POST, "/v1/verify", None, Some(&body)).await?
+        Client::new(server)?
+            .call(Method::POST, "/v1/verify", None, Some(&body))
+            .await?
     } else {
-        let source = HttpSource::new(server, Duration::from_secs(10)).map_err(|e| Failure::new("client_error", e.to_string()))?;
+        let source = HttpSource::new(server, Duration::from_secs(10))
+            .map_err(|e| Failure::new("client_error", e.to_string()))?;
         let verifier = Verifier::new(source, Arc::new(SystemClock), limits(&args.limits));
-        serde_json::to_value(verifier.verify(&presentation, &ctx).await).map_err(|e| Failure::new("internal", e.to_string()))?
+        serde_json::to_value(verifier.verify(&presentation, &ctx).await)
+            .map_err(|e| Failure::new("internal", e.to_string()))?
     };
     let ok = decision["decision"] == "accepted";
     Ok(Output { json: decision, ok })

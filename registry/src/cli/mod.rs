@@ -16,7 +16,12 @@ use serde_json::{json, Value};
 #[command(name = "agentid", version, about, long_about = None)]
 pub(crate) struct Cli {
     /// Base URL of the agentid service (registry, wallet, verifier).
-    #[arg(long, global = true, env = "AGENTID_SERVER", default_value = "http://127.0.0.1:8080")]
+    #[arg(
+        long,
+        global = true,
+        env = "AGENTID_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
     pub(crate) server: String,
 
     #[command(subcommand)]
@@ -281,7 +286,12 @@ pub(crate) struct DeplatformArgs {
     #[arg(long)]
     pub(crate) reason: String,
     /// The admin token.
-    #[arg(long, env = "AGENTID_ADMIN_TOKEN", hide_env_values = true, conflicts_with = "admin_token_file")]
+    #[arg(
+        long,
+        env = "AGENTID_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
     pub(crate) admin_token: Option<String>,
     /// A file holding the admin token (default ./data/admin.token).
     #[arg(long)]
@@ -303,7 +313,10 @@ pub(crate) struct Failure {
 
 impl Failure {
     pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
-        Self { code: code.to_owned(), message: message.into() }
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
     }
 }
 
@@ -323,7 +336,10 @@ pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     let serve = matches!(cli.command, Command::Serve(_));
     init_tracing(serve);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("agentid: cannot start the async runtime: {e}");
@@ -332,7 +348,10 @@ pub(crate) fn main() -> ExitCode {
     };
     match runtime.block_on(commands::run(cli)) {
         Ok(out) => {
-            println!("{}", serde_json::to_string_pretty(&out.json).unwrap_or_default());
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out.json).unwrap_or_default()
+            );
             if out.ok {
                 ExitCode::SUCCESS
             } else {
@@ -342,8 +361,10 @@ pub(crate) fn main() -> ExitCode {
         Err(f) => {
             println!(
                 "{}",
-                serde_json::to_string_pretty(&json!({ "error": { "code": f.code, "message": f.message } }))
-                    .unwrap_or_default()
+                serde_json::to_string_pretty(
+                    &json!({ "error": { "code": f.code, "message": f.message } })
+                )
+                .unwrap_or_default()
             );
             eprintln!("agentid: {}: {}", f.code, f.message);
             ExitCode::from(2)
@@ -352,7 +373,11 @@ pub(crate) fn main() -> ExitCode {
 }
 
 fn init_tracing(serve: bool) {
-    let default = if serve { "info,tower_http=warn,sqlx=warn" } else { "warn" };
+    let default = if serve {
+        "info,tower_http=warn,sqlx=warn"
+    } else {
+        "warn"
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env("AGENTID_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
     tracing_subscriber::fmt()

@@ -16,8 +16,12 @@ pub(crate) const MAX_REASON: usize = 1024;
 pub(crate) const MAX_PAGE: i64 = 1000;
 
 fn require_admin(r: &Registry, headers: &HeaderMap) -> Result<(), ApiError> {
-    let header = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let token = header.and_then(|h| h.strip_prefix("Bearer ")).map(str::trim);
+    let header = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let token = header
+        .and_then(|h| h.strip_prefix("Bearer "))
+        .map(str::trim);
     match token {
         Some(t) if r.is_admin(t) => Ok(()),
         _ => {
@@ -40,10 +44,14 @@ pub(crate) async fn deplatform(
     Json(body): Json<DeplatformRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
     require_admin(&r, &headers)?;
-    let did = AgentDid::parse(&did).map_err(|e| ApiError::bad_request("invalid_did", e.to_string()))?;
+    let did =
+        AgentDid::parse(&did).map_err(|e| ApiError::bad_request("invalid_did", e.to_string()))?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > MAX_REASON {
-        return Err(ApiError::bad_request("invalid_reason", format!("a reason of 1 to {MAX_REASON} bytes is required")));
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            format!("a reason of 1 to {MAX_REASON} bytes is required"),
+        ));
     }
     Ok(axum::Json(r.deplatform(&did, reason, "admin").await?))
 }
@@ -65,7 +73,12 @@ pub(crate) async fn log(
     require_admin(&r, &headers)?;
     let limit = page.limit.unwrap_or(100);
     if !(1..=MAX_PAGE).contains(&limit) || page.after < 0 {
-        return Err(ApiError::bad_request("invalid_query", format!("limit is 1..={MAX_PAGE}, after >= 0")));
+        return Err(ApiError::bad_request(
+            "invalid_query",
+            format!("limit is 1..={MAX_PAGE}, after >= 0"),
+        ));
     }
-    Ok(axum::Json(json!({ "entries": r.log_since(page.after, limit).await? })))
+    Ok(axum::Json(
+        json!({ "entries": r.log_since(page.after, limit).await? }),
+    ))
 }

@@ -25,7 +25,10 @@ pub(crate) async fn register(
     State(r): State<Registry>,
     Json(body): Json<Submit>,
 ) -> Result<(StatusCode, axum::Json<Registered>), ApiError> {
-    Ok((StatusCode::CREATED, axum::Json(r.register(&body.operation).await?)))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(r.register(&body.operation).await?),
+    ))
 }
 
 pub(crate) async fn operate(
@@ -37,7 +40,10 @@ pub(crate) async fn operate(
     Ok(axum::Json(r.operate(&did, &body.operation).await?))
 }
 
-pub(crate) async fn log(State(r): State<Registry>, Path(did): Path<String>) -> Result<axum::Json<Value>, ApiError> {
+pub(crate) async fn log(
+    State(r): State<Registry>,
+    Path(did): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
     let did = parse_did(&did)?;
     let entries = r.agent_log(&did).await?;
     if entries.is_empty() {

@@ -6,7 +6,8 @@
 
 use agentid_resolver::ResolveError;
 use agentid_spec::document::{
-    AgentStatus, DocumentMetadata, ResolutionMetadata, ResolutionResult, DID_LD_JSON, RESOLUTION_CONTEXT,
+    AgentStatus, DocumentMetadata, ResolutionMetadata, ResolutionResult, DID_LD_JSON,
+    RESOLUTION_CONTEXT,
 };
 use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_KEY_PREFIX};
 use axum::extract::State;
@@ -20,7 +21,12 @@ use agentid_wallet::error::{ApiError, Path};
 const MEDIA_TYPE: &str = "application/ld+json;profile=\"https://w3id.org/did-resolution\"";
 
 fn answer(status: StatusCode, result: &ResolutionResult) -> Response {
-    (status, [(header::CONTENT_TYPE, MEDIA_TYPE)], axum::Json(result)).into_response()
+    (
+        status,
+        [(header::CONTENT_TYPE, MEDIA_TYPE)],
+        axum::Json(result),
+    )
+        .into_response()
 }
 
 fn error(status: StatusCode, code: &str, message: &str) -> Response {
@@ -36,11 +42,19 @@ pub(crate) async fn resolve(State(r): State<Registry>, Path(id): Path<String>) -
 
 async fn resolve_inner(r: &Registry, id: &str) -> Result<Response, ApiError> {
     if id.len() > 512 {
-        return Ok(error(StatusCode::BAD_REQUEST, "invalidDid", "identifier over 512 bytes"));
+        return Ok(error(
+            StatusCode::BAD_REQUEST,
+            "invalidDid",
+            "identifier over 512 bytes",
+        ));
     }
     let found = if id.starts_with(AGENTID_METHOD_PREFIX) {
         let Ok(did) = AgentDid::parse(id) else {
-            return Ok(error(StatusCode::BAD_REQUEST, "invalidDid", "not a valid did:agentid"));
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "invalidDid",
+                "not a valid did:agentid",
+            ));
         };
         r.lookup(Lookup::Did(&did)).await?
     } else if id.starts_with(DID_KEY_PREFIX) {
@@ -70,10 +84,18 @@ async fn resolve_inner(r: &Registry, id: &str) -> Result<Response, ApiError> {
             Err(e) => error(StatusCode::BAD_REQUEST, e.code(), &e.to_string()),
         });
     } else if is_did_syntax(id) {
-        return Ok(error(StatusCode::NOT_IMPLEMENTED, "methodNotSupported", "this registry resolves did:agentid and did:key"));
+        return Ok(error(
+            StatusCode::NOT_IMPLEMENTED,
+            "methodNotSupported",
+            "this registry resolves did:agentid and did:key",
+        ));
     } else {
         let Ok(name) = AgentName::parse(id) else {
-            return Ok(error(StatusCode::BAD_REQUEST, "invalidDid", "neither a DID nor an agent name"));
+            return Ok(error(
+                StatusCode::BAD_REQUEST,
+                "invalidDid",
+                "neither a DID nor an agent name",
+            ));
         };
         r.lookup(Lookup::Name(&name)).await?
     };
@@ -84,5 +106,12 @@ async fn resolve_inner(r: &Registry, id: &str) -> Result<Response, ApiError> {
         .did_document_metadata
         .as_ref()
         .is_some_and(|m| m.agent_status != AgentStatus::Active);
-    Ok(answer(if gone { StatusCode::GONE } else { StatusCode::OK }, &result))
+    Ok(answer(
+        if gone {
+            StatusCode::GONE
+        } else {
+            StatusCode::OK
+        },
+        &result,
+    ))
 }

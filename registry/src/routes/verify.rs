@@ -36,7 +36,10 @@ pub(crate) async fn verify(
     Json(req): Json<VerifyRequest>,
 ) -> Result<axum::Json<Decision>, ApiError> {
     if req.merchant.is_empty() || req.nonce.is_empty() {
-        return Err(ApiError::bad_request("invalid_request", "merchant and nonce are required"));
+        return Err(ApiError::bad_request(
+            "invalid_request",
+            "merchant and nonce are required",
+        ));
     }
     let context = CheckoutContext {
         merchant: req.merchant,

@@ -68,28 +68,37 @@ pub(crate) async fn issue(
         .validate()
         .map_err(|e| ApiError::bad_request("invalid_scope", e))?;
     if req.spending_limit.per_transaction > req.spending_limit.total {
-        return Err(ApiError::bad_request("invalid_limit", "perTransaction must not exceed total"));
+        return Err(ApiError::bad_request(
+            "invalid_limit",
+            "perTransaction must not exceed total",
+        ));
     }
     let valid_from = match &req.valid_from {
-        Some(s) => parse_rfc3339(s).ok_or_else(|| ApiError::bad_request("invalid_time", "validFrom is not RFC 3339"))?,
+        Some(s) => parse_rfc3339(s)
+            .ok_or_else(|| ApiError::bad_request("invalid_time", "validFrom is not RFC 3339"))?,
         None => now,
     };
     let valid_until = parse_rfc3339(&req.valid_until)
         .ok_or_else(|| ApiError::bad_request("invalid_time", "validUntil is not RFC 3339"))?;
     if valid_until <= valid_from || valid_until <= now {
-        return Err(ApiError::bad_request("invalid_time", "validUntil must be after validFrom and now"));
+        return Err(ApiError::bad_request(
+            "invalid_time",
+            "validUntil must be after validFrom and now",
+        ));
     }
     if valid_until - valid_from > w.0.config.max_delegation_secs {
         return Err(ApiError::bad_request(
             "invalid_time",
-            format!("a delegation may last at most {} s", w.0.config.max_delegation_secs),
+            format!(
+                "a delegation may last at most {} s",
+                w.0.config.max_delegation_secs
+            ),
         ));
     }
-    let key = w
-        .0
-        .vault
-        .unseal(&principal.sealed_key, &principal.did)
-        .map_err(|e| ApiError::Internal(format!("unseal principal key: {e}")))?;
+    let key =
+        w.0.vault
+            .unseal(&principal.sealed_key, &principal.did)
+            .map_err(|e| ApiError::Internal(format!("unseal principal key: {e}")))?;
 
     // Allocate a status bit and store the credential in one transaction: either both exist or
     // neither does.
@@ -100,7 +109,10 @@ pub(crate) async fn issue(
     let credential = DelegationCredential {
         context: vec![VC_CONTEXT_V2.to_owned(), AGENTID_CONTEXT_V1.to_owned()],
         id: id.clone(),
-        type_: vec!["VerifiableCredential".to_owned(), DELEGATION_TYPE.to_owned()],
+        type_: vec![
+            "VerifiableCredential".to_owned(),
+            DELEGATION_TYPE.to_owned(),
+        ],
         issuer: principal.did.clone(),
         valid_from: format_rfc3339(valid_from),
         valid_until: format_rfc3339(valid_until),
@@ -188,7 +200,9 @@ pub(crate) fn sign_vc_jwt(key: &KeyPair, payload: &[u8]) -> Result<String, ApiEr
     let internal = |e: josekit::JoseError| ApiError::Internal(format!("josekit: {e}"));
     let jwk_json = key.to_private_jwk();
     let jwk = josekit::jwk::Jwk::from_bytes(jwk_json.as_bytes()).map_err(internal)?;
-    let signer = josekit::jws::EdDSA.signer_from_jwk(&jwk).map_err(internal)?;
+    let signer = josekit::jws::EdDSA
+        .signer_from_jwk(&jwk)
+        .map_err(internal)?;
     let mut header = josekit::jws::JwsHeader::new();
     header.set_token_type(CREDENTIAL_TYP);
     header.set_content_type(CREDENTIAL_CTY);
@@ -199,7 +213,16 @@ pub(crate) fn sign_vc_jwt(key: &KeyPair, payload: &[u8]) -> Result<String, ApiEr
 /// Most delegations one list call returns.
 pub(crate) const MAX_LIST: i64 = 1000;
 
-type Row = (String, String, i64, i64, i64, Option<i64>, Option<String>, String);
+type Row = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+);
 
 fn row_json(w: &Wallet, r: Row) -> Value {
     let (id, agent, valid_from, valid_until, index, revoked_at, reason, list) = r;
@@ -219,7 +242,10 @@ fn row_json(w: &Wallet, r: Row) -> Value {
 const SELECT: &str = "SELECT id, agent_did, valid_from, valid_until, status_index, revoked_at, \
                       revocation_reason, status_list_id FROM wallet_delegations";
 
-pub(crate) async fn list(State(w): State<Wallet>, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+pub(crate) async fn list(
+    State(w): State<Wallet>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
     let p = w.authenticate(&headers).await?;
     let rows: Vec<Row> = sqlx::query_as(&format!(
         "{SELECT} WHERE principal_id = $1 ORDER BY created_at DESC, id LIMIT $2"
@@ -267,10 +293,14 @@ pub(crate) async fn revoke(
     let req: RevokeRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RevokeRequest { reason: None }
     } else {
-        serde_json::from_slice(&body).map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request("invalid_json", e.to_string()))?
     };
     if req.reason.as_ref().is_some_and(|r| r.len() > MAX_REASON) {
-        return Err(ApiError::bad_request("invalid_reason", format!("reason over {MAX_REASON} bytes")));
+        return Err(ApiError::bad_request(
+            "invalid_reason",
+            format!("reason over {MAX_REASON} bytes"),
+        ));
     }
     let now = w.0.clock.now();
     // Only the first revocation sets the time and reason; revoking again is idempotent.
@@ -295,7 +325,9 @@ pub(crate) async fn revoke(
         .write()
         .unwrap_or_else(|e| e.into_inner())
         .remove(&list_id);
-    let _ = w.0.changes.send(Change::StatusList(w.status_list_url(&list_id)));
+    let _ =
+        w.0.changes
+            .send(Change::StatusList(w.status_list_url(&list_id)));
     tracing::info!(principal = %p.id, credential = %id, "delegation revoked");
     Ok(axum::Json(row_json(&w, row)))
 }

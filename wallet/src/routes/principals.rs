@@ -10,7 +10,9 @@ use crate::error::ApiError;
 use crate::Wallet;
 
 /// Creates a principal with a fresh key; answers the DID and the bearer token, once.
-pub(crate) async fn create(State(w): State<Wallet>) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+pub(crate) async fn create(
+    State(w): State<Wallet>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let key = KeyPair::generate();
     let did = key.did_key();
     let id = uuid::Uuid::new_v4().simple().to_string();
@@ -39,7 +41,10 @@ pub(crate) async fn create(State(w): State<Wallet>) -> Result<(StatusCode, axum:
 }
 
 /// The authenticated principal.
-pub(crate) async fn me(State(w): State<Wallet>, headers: HeaderMap) -> Result<axum::Json<Value>, ApiError> {
+pub(crate) async fn me(
+    State(w): State<Wallet>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
     let p = w.authenticate(&headers).await?;
     Ok(axum::Json(json!({ "principalId": p.id, "did": p.did })))
 }

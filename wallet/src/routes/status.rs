@@ -20,7 +20,10 @@ const VALID_FOR: i64 = 24 * 3600;
 /// Suggested verifier cache lifetime, in milliseconds.
 const TTL_MS: u64 = 60_000;
 
-pub(crate) async fn serve(State(w): State<Wallet>, Path(id): Path<String>) -> Result<impl IntoResponse, ApiError> {
+pub(crate) async fn serve(
+    State(w): State<Wallet>,
+    Path(id): Path<String>,
+) -> Result<impl IntoResponse, ApiError> {
     if id.len() > 64 || !id.bytes().all(|b| b.is_ascii_alphanumeric()) {
         return Err(ApiError::NotFound("no such status list".into()));
     }
@@ -38,7 +41,13 @@ impl Wallet {
     /// The current signed status list credential `id`.
     pub async fn signed_status_list(&self, id: &str) -> Result<Arc<str>, ApiError> {
         let now = self.0.clock.now();
-        if let Some((jws, at)) = self.0.signed_lists.read().unwrap_or_else(|e| e.into_inner()).get(id) {
+        if let Some((jws, at)) = self
+            .0
+            .signed_lists
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(id)
+        {
             if now - at < RESIGN_AFTER {
                 return Ok(jws.clone());
             }
@@ -50,7 +59,8 @@ impl Wallet {
         .bind(id)
         .fetch_optional(&self.0.store.pool)
         .await?;
-        let (size, did, sealed) = row.ok_or_else(|| ApiError::NotFound("no such status list".into()))?;
+        let (size, did, sealed) =
+            row.ok_or_else(|| ApiError::NotFound("no such status list".into()))?;
         let revoked: Vec<(i64,)> = sqlx::query_as(
             "SELECT status_index FROM wallet_delegations WHERE status_list_id = $1 AND revoked_at IS NOT NULL",
         )
@@ -65,7 +75,10 @@ impl Wallet {
         let credential = BitstringStatusListCredential {
             context: vec![VC_CONTEXT_V2.to_owned()],
             id: url.clone(),
-            type_: vec!["VerifiableCredential".to_owned(), "BitstringStatusListCredential".to_owned()],
+            type_: vec![
+                "VerifiableCredential".to_owned(),
+                "BitstringStatusListCredential".to_owned(),
+            ],
             issuer: did.clone(),
             valid_from: format_rfc3339(now),
             valid_until: Some(format_rfc3339(now + VALID_FOR)),
@@ -82,7 +95,8 @@ impl Wallet {
             .vault
             .unseal(&sealed, &did)
             .map_err(|e| ApiError::Internal(format!("unseal principal key: {e}")))?;
-        let payload = serde_json::to_vec(&credential).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let payload =
+            serde_json::to_vec(&credential).map_err(|e| ApiError::Internal(e.to_string()))?;
         let jws: Arc<str> = super::delegations::sign_vc_jwt(&key, &payload)?.into();
         self.0
             .signed_lists

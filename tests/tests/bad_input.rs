@@ -1,0 +1,261 @@
+//! Hostile and malformed input on every endpoint: a 4xx with `{"error":{"code","message"}}`,
+//! never a 500, a panic or a hang, and nothing half-written.
+
+use serde_json::json;
+
+use crate::fixture::Fixture;
+use crate::support::{backends, error_code, s};
+
+#[tokio::test]
+async fn bad_input_on_every_endpoint() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let h = f.server.http();
+        let t = Some(f.token.as_str());
+
+        // Bodies: not JSON, wrong content type, over the 64 KiB limit, wrong shape.
+        for path in ["/v1/agents", "/v1/delegations", "/v1/verify"] {
+            let (st, b) = h
+                .post_raw(path, Some("application/json"), b"{not json".to_vec())
+                .await;
+            assert_eq!(error_code(st, &b), "invalid_json", "{path}");
+            let (st, b) = h.post_raw(path, Some("text/plain"), b"{}".to_vec()).await;
+            assert_eq!(
+                (st, error_code(st, &b)),
+                (415, "unsupported_media_type".into()),
+                "{path}"
+            );
+            let (st, b) = h
+                .post_raw(path, Some("application/json"), vec![b' '; 64 * 1024 + 1])
+                .await;
+            assert_eq!(
+                (st, error_code(st, &b)),
+                (413, "body_too_large".into()),
+                "{path}"
+            );
+            let (st, b) = h.post(path, t, &json!({ "unexpected": 1 })).await;
+            assert_eq!(st, 400, "{path}: {b}");
+            error_code(st, &b);
+        }
+        // Exactly at the limit is read (and then refused for its content, not its size).
+        let mut at_limit = br#"{"operation":""#.to_vec();
+        at_limit.resize(64 * 1024 - 2, b'a');
+        at_limit.extend_from_slice(b"\"}");
+        let (st, b) = h
+            .post_raw("/v1/agents", Some("application/json"), at_limit)
+            .await;
+        assert_eq!((st, error_code(st, &b)), (400, "invalid_operation".into()));
+
+        // Registry operations.
+        for op in ["", "a.b.c", "e30.e30.e30", &"x".repeat(9000)] {
+            let (st, b) = h
+                .post("/v1/agents", None, &json!({ "operation": op }))
+                .await;
+            assert_eq!(error_code(st, &b), "invalid_operation", "{op:.20}");
+        }
+        let (st, log) = h.get(&format!("/v1/agents/{}/log", f.agent)).await;
+        assert_eq!(st, 200);
+        let genesis = s(&log["entries"][0]["operation"]);
+        let (st, b) = h
+            .post("/v1/agents", None, &json!({ "operation": genesis }))
+            .await;
+        assert_eq!((st, error_code(st, &b)), (409, "already_registered".into()));
+        let other = agentid_sdk::keys::KeyPair::from_seed(&[0x77; 32]);
+        let dup = agentid_sdk::operation::create(
+            &other,
+            &other,
+            Some(agentid_spec::id::AgentName::parse("shopper.alice").unwrap()),
+            crate::fixture::now(),
+        );
+        let (st, b) = h
+            .post("/v1/agents", None, &json!({ "operation": dup.operation }))
+            .await;
+        assert_eq!((st, error_code(st, &b)), (409, "name_taken".into()));
+        // The refused registration left nothing behind.
+        let (st, _) = h.get(&format!("/1.0/identifiers/{}", dup.did)).await;
+        assert_eq!(st, 404);
+        // A genesis signed by a key that is not its rotation key.
+        let forged = agentid_spec::jose::sign_compact(
+            &agentid_spec::jose::JoseHeader::eddsa(
+                "agentid-op+jws",
+                None,
+                &other.did_key().key_id(),
+            ),
+            &agentid_spec::jose::b64u_decode(genesis.split('.').nth(1).unwrap()).unwrap(),
+            other.signing_key(),
+        );
+        let (st, b) = h
+            .post("/v1/agents", None, &json!({ "operation": forged }))
+            .await;
+        assert_eq!((st, error_code(st, &b)), (403, "forbidden".into()));
+
+        // Resolution: Universal Resolver codes.
+        for (id, want_status, want) in [
+            ("did:agentid:short", 400, "invalidDid"),
+            (
+                "did:agentid:aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa",
+                404,
+                "notFound",
+            ),
+            ("did:web:example.com", 501, "methodNotSupported"),
+            ("nobody.here", 404, "notFound"),
+            ("Not A Name!", 400, "invalidDid"),
+            ("did:key:zTjsVPtY", 400, "invalidPublicKeyLength"),
+        ] {
+            let enc = agentid_resolver::http::encode_path_segment(id);
+            let (st, b) = h.get(&format!("/1.0/identifiers/{enc}")).await;
+            assert_eq!(st, want_status, "{id}: {b}");
+            assert_eq!(b["didResolutionMetadata"]["error"], want, "{id}");
+        }
+        let long = "a".repeat(600);
+        let (st, b) = h.get(&format!("/1.0/identifiers/{long}")).await;
+        assert_eq!(
+            (st, &b["didResolutionMetadata"]["error"]),
+            (400, &json!("invalidDid"))
+        );
+
+        // Wallet: authentication and validation.
+        let req = json!({
+            "agent": f.agent, "spendingLimit": { "currency": "USD", "perTransaction": 100, "total": 100 },
+            "validUntil": "2099-01-01T00:00:00Z",
+        });
+        for bad in [
+            None,
+            Some("nodot"),
+            Some("x.y"),
+            Some(&format!("{}x", f.token)[..]),
+        ] {
+            let (st, b) = h.post("/v1/delegations", bad, &req).await;
+            assert_eq!((st, error_code(st, &b)), (401, "unauthorized".into()));
+        }
+        let cases = [
+            (json!({ "agent": "did:key:z6Mk" }), "invalid_agent"),
+            (
+                json!({ "spendingLimit": { "currency": "usd", "perTransaction": 1, "total": 1 } }),
+                "invalid_request",
+            ),
+            (
+                json!({ "spendingLimit": { "currency": "USD", "perTransaction": 0, "total": 1 } }),
+                "invalid_request",
+            ),
+            (
+                json!({ "spendingLimit": { "currency": "USD", "perTransaction": 1.5, "total": 2 } }),
+                "invalid_request",
+            ),
+            (
+                json!({ "spendingLimit": { "currency": "USD", "perTransaction": -1, "total": 2 } }),
+                "invalid_request",
+            ),
+            (
+                json!({ "spendingLimit": { "currency": "USD", "perTransaction": 3, "total": 2 } }),
+                "invalid_limit",
+            ),
+            (
+                json!({ "validUntil": "2000-01-01T00:00:00Z" }),
+                "invalid_time",
+            ),
+            (json!({ "validUntil": "tomorrow" }), "invalid_time"),
+            (
+                json!({ "validUntil": "2099-01-01T00:00:00Z" }),
+                "invalid_time",
+            ),
+            (json!({ "scope": { "merchants": [] } }), "invalid_scope"),
+            (
+                json!({ "scope": { "merchants": vec!["m"; 65] } }),
+                "invalid_scope",
+            ),
+            (json!({ "scope": { "colour": ["red"] } }), "invalid_request"),
+        ];
+        for (patch, want) in cases {
+            let mut body = req.clone();
+            for (k, v) in patch.as_object().unwrap() {
+                body[k] = v.clone();
+            }
+            let (st, b) = h.post("/v1/delegations", t, &body).await;
+            assert_eq!(error_code(st, &b), want, "{patch}");
+        }
+        // 64 merchants is the edge, and is accepted.
+        let mut body = req.clone();
+        body["validUntil"] = json!(agentid_spec::time::format_rfc3339(
+            crate::fixture::now() + 3600
+        ));
+        body["scope"] = json!({ "merchants": vec!["m"; 64] });
+        let (st, b) = h.post("/v1/delegations", t, &body).await;
+        assert_eq!(st, 201, "{b}");
+        // Revocation of someone else's or a missing credential.
+        let (st, b) = h
+            .post("/v1/delegations/urn:uuid:nope/revoke", t, &json!({}))
+            .await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()));
+        let (_, other) = h.post("/v1/principals", None, &json!({})).await;
+        let (st, b) = h
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                Some(other["token"].as_str().unwrap()),
+                &json!({}),
+            )
+            .await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()));
+        let (st, b) = h
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                t,
+                &json!({ "reason": "x".repeat(1025) }),
+            )
+            .await;
+        assert_eq!(error_code(st, &b), "invalid_reason");
+
+        // Admin: no token, wrong token, bad reason.
+        let path = format!("/v1/admin/agents/{}/deplatform", f.agent);
+        let (st, b) = h.post(&path, None, &json!({ "reason": "x" })).await;
+        assert_eq!((st, error_code(st, &b)), (401, "unauthorized".into()));
+        let (st, b) = h
+            .post(&path, Some("admin.guess"), &json!({ "reason": "x" }))
+            .await;
+        assert_eq!((st, error_code(st, &b)), (401, "unauthorized".into()));
+        let admin = Some(f.server.admin_token.as_str());
+        let (st, b) = h.post(&path, admin, &json!({ "reason": " " })).await;
+        assert_eq!(error_code(st, &b), "invalid_reason");
+        let (st, b) = h
+            .post(
+                "/v1/admin/agents/did:agentid:x/deplatform",
+                admin,
+                &json!({ "reason": "r" }),
+            )
+            .await;
+        assert_eq!(error_code(st, &b), "invalid_did");
+        // Refused admin actions changed nothing.
+        let (st, _) = h.get(&format!("/1.0/identifiers/{}", f.agent)).await;
+        assert_eq!(st, 200);
+
+        // Verify endpoint: missing merchant or nonce.
+        let (st, b) = h
+            .post(
+                "/v1/verify",
+                None,
+                &json!({ "presentation": "x", "merchant": "", "nonce": "n" }),
+            )
+            .await;
+        assert_eq!(error_code(st, &b), "invalid_request");
+
+        // Status lists and unknown routes.
+        let (st, b) = h.get("/v1/status/nope").await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()));
+        let (st, b) = h.get("/v1/status/..%2F..%2Fetc").await;
+        assert_eq!(st, 404, "{b}");
+        let (st, b) = h.get("/no/such/route").await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()));
+        let (st, b) = h.get("/v1/agents").await;
+        assert_eq!((st, error_code(st, &b)), (405, "method_not_allowed".into()));
+        let (st, b) = h.get("/v1/admin/log?limit=0").await;
+        assert_eq!(st, 401, "{b}");
+        let (st, b) = h
+            .get_auth("/v1/admin/log?limit=1001", &f.server.admin_token)
+            .await;
+        assert_eq!(error_code(st, &b), "invalid_query");
+        let (st, b) = h
+            .get_auth("/v1/admin/log?limit=abc", &f.server.admin_token)
+            .await;
+        assert_eq!(error_code(st, &b), "invalid_query");
+    }
+}

@@ -1,0 +1,167 @@
+//! A registered agent, a principal, merchants and a delegation, set up through the CLI.
+
+use std::path::PathBuf;
+
+use agentid_sdk::keys::KeyPair;
+use agentid_sdk::present::{order_hash, present, CheckoutRequest};
+use agentid_spec::credential::{Amount, Currency};
+use serde_json::{json, Value};
+
+use crate::support::{s, Backend, Server};
+
+pub struct Fixture {
+    pub server: Server,
+    pub agent_key_file: PathBuf,
+    pub agent_key: KeyPair,
+    pub agent: String,
+    pub token: String,
+    pub principal: String,
+    pub merchant: String,
+    pub other_merchant: String,
+    pub credential: String,
+    pub credential_id: String,
+    pub order: PathBuf,
+    pub order_hash: String,
+}
+
+pub const ORDER: &[u8] =
+    br#"{"items":[{"sku":"milk-1l","qty":2},{"sku":"bread","qty":1}],"total":4200}"#;
+
+impl Fixture {
+    pub async fn new(backend: &Backend) -> Self {
+        let server = Server::start(backend).await;
+        let agent_key_file = server.dir.path("agent.key");
+        let (code, key) = server
+            .cli(&["key", "generate", "--out", agent_key_file.to_str().unwrap()])
+            .await;
+        assert_eq!(code, 0, "{key}");
+        let (code, reg) = server
+            .cli(&[
+                "agent",
+                "register",
+                "--key",
+                agent_key_file.to_str().unwrap(),
+                "--name",
+                "shopper.alice",
+            ])
+            .await;
+        assert_eq!(code, 0, "{reg}");
+        let (code, wallet) = server.cli(&["wallet", "create"]).await;
+        assert_eq!(code, 0, "{wallet}");
+        let merchant = KeyPair::from_seed(&[0x4d; 32]).did_key().to_string();
+        let other_merchant = KeyPair::from_seed(&[0x4e; 32]).did_key().to_string();
+        let order = server.dir.path("order.json");
+        std::fs::write(&order, ORDER).unwrap();
+        let agent_key =
+            KeyPair::from_private_jwk(&std::fs::read_to_string(&agent_key_file).unwrap()).unwrap();
+        let mut f = Self {
+            agent: s(&reg["did"]),
+            token: s(&wallet["token"]),
+            principal: s(&wallet["did"]),
+            agent_key_file,
+            agent_key,
+            merchant,
+            other_merchant,
+            credential: String::new(),
+            credential_id: String::new(),
+            order,
+            order_hash: order_hash(ORDER),
+            server,
+        };
+        let issued = f.delegate(json!({})).await;
+        f.credential = s(&issued["credential"]);
+        f.credential_id = s(&issued["id"]);
+        f
+    }
+
+    /// Issues a delegation over HTTP: $50 a purchase, $200 in all, groceries at `merchant`,
+    /// for 7 days, with `overrides` merged in.
+    pub async fn delegate(&self, overrides: Value) -> Value {
+        let mut body = json!({
+            "agent": self.agent,
+            "scope": { "merchants": [self.merchant], "categories": ["groceries"] },
+            "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+            "validUntil": agentid_spec::time::format_rfc3339(now() + 7 * 86_400),
+        });
+        for (k, v) in overrides.as_object().unwrap() {
+            body[k] = v.clone();
+        }
+        let (status, out) = self
+            .server
+            .http()
+            .post("/v1/delegations", Some(&self.token), &body)
+            .await;
+        assert_eq!(status, 201, "{out}");
+        out
+    }
+
+    /// A presentation of `credential` for `merchant` with `nonce`, signed by the agent.
+    pub fn present(&self, credential: &str, merchant: &str, nonce: &str, amount: u64) -> String {
+        self.present_with(
+            credential,
+            merchant,
+            nonce,
+            amount,
+            "USD",
+            "key-1",
+            now(),
+            120,
+        )
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    pub fn present_with(
+        &self,
+        credential: &str,
+        merchant: &str,
+        nonce: &str,
+        amount: u64,
+        currency: &str,
+        fragment: &str,
+        at: i64,
+        lifetime: i64,
+    ) -> String {
+        present(
+            &CheckoutRequest {
+                agent: &self.agent,
+                key_fragment: fragment,
+                credential,
+                merchant,
+                nonce,
+                amount: Amount::new(amount).unwrap(),
+                currency: Currency::parse(currency).unwrap(),
+                order_hash: self.order_hash.clone(),
+                category: Some("groceries".into()),
+                now: at,
+                lifetime,
+            },
+            &self.agent_key,
+        )
+    }
+
+    /// Verifies through `POST /v1/verify`.
+    pub async fn verify_http(&self, presentation: &str, merchant: &str, nonce: &str) -> Value {
+        let (status, decision) = self
+            .server
+            .http()
+            .post(
+                "/v1/verify",
+                None,
+                &json!({ "presentation": presentation, "merchant": merchant, "nonce": nonce }),
+            )
+            .await;
+        assert_eq!(status, 200, "{decision}");
+        decision
+    }
+}
+
+pub fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+pub fn nonce() -> String {
+    format!("n-{}", uuid::Uuid::new_v4().simple())
+}

@@ -1,0 +1,449 @@
+//! Every rejection code of spec section 8, tripped against the real server: over
+//! `POST /v1/verify`, and through the SDK with an injected clock for the time-based codes.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentid_resolver::http::HttpSource;
+use agentid_sdk::clock::FixedClock;
+use agentid_sdk::keys::KeyPair;
+use agentid_sdk::verify::{CheckoutContext, Limits, Verifier};
+use agentid_spec::credential::DelegationCredential;
+use agentid_spec::jose::{b64u, b64u_decode, sign_compact, JoseHeader};
+use agentid_spec::presentation::CheckoutPresentation;
+use serde_json::{json, Value};
+
+use crate::fixture::{nonce, now, Fixture};
+use crate::support::{backends, codes, s, Backend};
+
+fn decode_payload<T: serde::de::DeserializeOwned>(jws: &str) -> T {
+    serde_json::from_slice(&b64u_decode(jws.split('.').nth(1).unwrap()).unwrap()).unwrap()
+}
+
+fn header_of(jws: &str) -> JoseHeader {
+    serde_json::from_slice(&b64u_decode(jws.split('.').next().unwrap()).unwrap()).unwrap()
+}
+
+/// Re-signs a presentation payload with `key` under `kid`.
+fn resign(vp: &CheckoutPresentation, kid: &str, key: &KeyPair) -> String {
+    sign_compact(
+        &JoseHeader::eddsa("vp+jwt", Some("vp"), kid),
+        &serde_json::to_vec(vp).unwrap(),
+        key.signing_key(),
+    )
+}
+
+#[tokio::test]
+async fn every_rejection_over_http() {
+    for backend in backends().await {
+        rejections(&backend).await;
+    }
+}
+
+async fn expect(f: &Fixture, vp: &str, merchant: &str, n: &str, want: &[&str]) {
+    let d = f.verify_http(vp, merchant, n).await;
+    assert_eq!(d["decision"], "rejected", "{d}");
+    assert_eq!(codes(&d), want, "{}", f.server.backend.name());
+}
+
+async fn rejections(backend: &Backend) {
+    let f = Fixture::new(backend).await;
+    let m = f.merchant.clone();
+
+    // malformed_token
+    let n = nonce();
+    expect(&f, "not-a-token", &m, &n, &["malformed_token"]).await;
+    expect(&f, "e30.e30.e30", &m, &n, &["malformed_token"]).await;
+    let oversized = "a".repeat(16 * 1024 + 1);
+    expect(
+        &f,
+        &format!("{oversized}.b.c"),
+        &m,
+        &n,
+        &["malformed_token"],
+    )
+    .await;
+
+    // unsupported_algorithm: alg none, and HS256
+    let good = f.present(&f.credential, &m, &n, 4200);
+    let (_, rest) = good.split_once('.').unwrap();
+    for alg in ["none", "HS256", "ES256"] {
+        let h = b64u(
+            format!(
+                r#"{{"alg":"{alg}","typ":"vp+jwt","kid":"{}#key-1"}}"#,
+                f.agent
+            )
+            .as_bytes(),
+        );
+        expect(
+            &f,
+            &format!("{h}.{rest}"),
+            &m,
+            &n,
+            &["unsupported_algorithm"],
+        )
+        .await;
+    }
+    let unsigned = format!(
+        "{}.{}.",
+        b64u(br#"{"alg":"none","typ":"vp+jwt"}"#),
+        rest.split('.').next().unwrap()
+    );
+    expect(&f, &unsigned, &m, &n, &["unsupported_algorithm"]).await;
+
+    // bad_signature: one bit of the signature flipped; and a payload swapped under a signature
+    let mut sig = b64u_decode(good.rsplit('.').next().unwrap()).unwrap();
+    sig[10] ^= 1;
+    let (si, _) = good.rsplit_once('.').unwrap();
+    expect(
+        &f,
+        &format!("{si}.{}", b64u(&sig)),
+        &m,
+        &n,
+        &["bad_signature"],
+    )
+    .await;
+    let mut tampered: CheckoutPresentation = decode_payload(&good);
+    tampered.transaction.amount = agentid_spec::credential::Amount::new(1).unwrap();
+    let forged = format!(
+        "{}.{}.{}",
+        good.split('.').next().unwrap(),
+        b64u(&serde_json::to_vec(&tampered).unwrap()),
+        good.rsplit('.').next().unwrap()
+    );
+    expect(&f, &forged, &m, &n, &["bad_signature"]).await;
+
+    // unknown_key: a fragment the agent's document does not list
+    let vp = f.present_with(&f.credential, &m, &n, 4200, "USD", "key-9", now(), 120);
+    expect(&f, &vp, &m, &n, &["unknown_key"]).await;
+
+    // resolution_failed: an agent that was never registered
+    let stranger = KeyPair::from_seed(&[0x55; 32]);
+    let ghost = agentid_sdk::operation::create(&stranger, &stranger, None, now()).did;
+    let mut vp: CheckoutPresentation = decode_payload(&good);
+    vp.holder = ghost.to_string();
+    expect(
+        &f,
+        &resign(&vp, &format!("{ghost}#key-1"), &stranger),
+        &m,
+        &n,
+        &["resolution_failed"],
+    )
+    .await;
+
+    // Register a second agent, Bob, to present Alice's credential.
+    let bob_file = f.server.dir.path("bob.key");
+    f.server
+        .cli(&["key", "generate", "--out", bob_file.to_str().unwrap()])
+        .await;
+    let (_, bob_reg) = f
+        .server
+        .cli(&["agent", "register", "--key", bob_file.to_str().unwrap()])
+        .await;
+    let bob = s(&bob_reg["did"]);
+    let bob_key = KeyPair::from_private_jwk(&std::fs::read_to_string(&bob_file).unwrap()).unwrap();
+
+    // subject_mismatch: Bob presents Alice's credential as himself
+    let mut vp: CheckoutPresentation = decode_payload(&good);
+    vp.holder = bob.clone();
+    expect(
+        &f,
+        &resign(&vp, &format!("{bob}#key-1"), &bob_key),
+        &m,
+        &n,
+        &["subject_mismatch"],
+    )
+    .await;
+
+    // presentation_not_signed_by_subject: holder says Alice, Bob's key signs
+    let vp: CheckoutPresentation = decode_payload(&good);
+    expect(
+        &f,
+        &resign(&vp, &format!("{bob}#key-1"), &bob_key),
+        &m,
+        &n,
+        &["presentation_not_signed_by_subject"],
+    )
+    .await;
+
+    // issuer_mismatch: a credential naming the principal as issuer, signed by someone else
+    let mut cred: DelegationCredential = decode_payload(&f.credential);
+    let mallory = KeyPair::from_seed(&[0x66; 32]);
+    cred.id = "urn:uuid:forged".into();
+    let forged_vc = sign_compact(
+        &JoseHeader::eddsa("vc+jwt", Some("vc"), &mallory.did_key().key_id()),
+        &serde_json::to_vec(&cred).unwrap(),
+        mallory.signing_key(),
+    );
+    expect(
+        &f,
+        &f.present(&forged_vc, &m, &n, 4200),
+        &m,
+        &n,
+        &["issuer_mismatch"],
+    )
+    .await;
+    // ...and the same credential under the principal's kid, but Mallory's signature
+    let h = header_of(&f.credential);
+    let forged_vc = sign_compact(
+        &h,
+        &serde_json::to_vec(&cred).unwrap(),
+        mallory.signing_key(),
+    );
+    expect(
+        &f,
+        &f.present(&forged_vc, &m, &n, 4200),
+        &m,
+        &n,
+        &["bad_signature"],
+    )
+    .await;
+
+    // credential_not_yet_valid: issued for next week
+    let later = f
+        .delegate(json!({
+            "validFrom": agentid_spec::time::format_rfc3339(now() + 86_400),
+            "validUntil": agentid_spec::time::format_rfc3339(now() + 2 * 86_400),
+        }))
+        .await;
+    expect(
+        &f,
+        &f.present(&s(&later["credential"]), &m, &n, 4200),
+        &m,
+        &n,
+        &["credential_not_yet_valid"],
+    )
+    .await;
+
+    // presentation_expired (lifetime over the limit) and presentation_not_yet_valid
+    let vp = f.present_with(&f.credential, &m, &n, 4200, "USD", "key-1", now(), 301);
+    expect(&f, &vp, &m, &n, &["presentation_expired"]).await;
+    let vp = f.present_with(
+        &f.credential,
+        &m,
+        &n,
+        4200,
+        "USD",
+        "key-1",
+        now() - 400,
+        120,
+    );
+    expect(&f, &vp, &m, &n, &["presentation_expired"]).await;
+    let vp = f.present_with(
+        &f.credential,
+        &m,
+        &n,
+        4200,
+        "USD",
+        "key-1",
+        now() + 600,
+        120,
+    );
+    expect(&f, &vp, &m, &n, &["presentation_not_yet_valid"]).await;
+
+    // wrong_audience, nonce_mismatch
+    expect(
+        &f,
+        &good,
+        &f.other_merchant,
+        &n,
+        &["wrong_audience", "merchant_not_in_scope"],
+    )
+    .await;
+    expect(&f, &good, &m, "another-nonce", &["nonce_mismatch"]).await;
+
+    // merchant_not_in_scope: presented to, and verified by, a merchant the scope does not list
+    let vp = f.present(&f.credential, &f.other_merchant, &n, 4200);
+    expect(&f, &vp, &f.other_merchant, &n, &["merchant_not_in_scope"]).await;
+
+    // category_not_in_scope, limit_exceeded, currency_mismatch, transaction_mismatch
+    let (status, d) = f
+        .server
+        .http()
+        .post(
+            "/v1/verify",
+            None,
+            &json!({ "presentation": good, "merchant": m, "nonce": n, "category": "electronics" }),
+        )
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(codes(&d), ["category_not_in_scope", "transaction_mismatch"]);
+    expect(
+        &f,
+        &f.present(&f.credential, &m, &n, 5001),
+        &m,
+        &n,
+        &["limit_exceeded"],
+    )
+    .await;
+    let vp = f.present_with(&f.credential, &m, &n, 4200, "EUR", "key-1", now(), 120);
+    expect(&f, &vp, &m, &n, &["currency_mismatch"]).await;
+    let (_, d) = f
+        .server
+        .http()
+        .post("/v1/verify", None, &json!({ "presentation": good, "merchant": m, "nonce": n, "amount": 4300, "orderHash": "x" }))
+        .await;
+    assert_eq!(codes(&d), ["transaction_mismatch"]);
+
+    // At the edge: exactly the per-transaction limit passes.
+    let n_edge = nonce();
+    let d = f
+        .verify_http(&f.present(&f.credential, &m, &n_edge, 5000), &m, &n_edge)
+        .await;
+    assert_eq!(d["decision"], "accepted", "{d}");
+
+    // Several failures at once are all reported.
+    let vp = f.present_with(
+        &f.credential,
+        &f.other_merchant,
+        &n,
+        999_999,
+        "EUR",
+        "key-1",
+        now(),
+        120,
+    );
+    expect(
+        &f,
+        &vp,
+        &m,
+        "other",
+        &["wrong_audience", "nonce_mismatch", "currency_mismatch"],
+    )
+    .await;
+
+    // agent_deactivated: Bob deactivates himself with his rotation key
+    let (code, out) = f
+        .server
+        .cli(&[
+            "agent",
+            "deactivate",
+            "--did",
+            &bob,
+            "--key",
+            bob_file.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let bob_cred = f.delegate(json!({ "agent": bob })).await;
+    let mut vp: CheckoutPresentation =
+        decode_payload(&f.present(&s(&bob_cred["credential"]), &m, &n, 4200));
+    vp.holder = bob.clone();
+    expect(
+        &f,
+        &resign(&vp, &format!("{bob}#key-1"), &bob_key),
+        &m,
+        &n,
+        &["agent_deactivated"],
+    )
+    .await;
+    let (status, gone) = f
+        .server
+        .http()
+        .get(&format!("/1.0/identifiers/{bob}"))
+        .await;
+    assert_eq!(
+        (status, &gone["didDocumentMetadata"]["deactivated"]),
+        (410, &Value::from(true))
+    );
+}
+
+/// The time-based and availability codes, through the SDK with an injected clock against the
+/// real server: credential_expired, and status_unavailable when the status list is older than
+/// the verifier's bound and the server is gone, while a cached DID within its own bound still
+/// serves.
+#[tokio::test]
+async fn clock_and_staleness() {
+    let backend = Backend::Sqlite;
+    let mut f = Fixture::new(&backend).await;
+    let t0 = now();
+    let clock = Arc::new(FixedClock::new(t0));
+    let limits = Limits {
+        did_refresh_secs: 60,
+        did_max_staleness_secs: 3600,
+        status_refresh_secs: 60,
+        status_max_staleness_secs: 300,
+        ..Limits::default()
+    };
+    let source = HttpSource::new(&f.server.url, Duration::from_secs(2)).unwrap();
+    let verifier = Verifier::new(source, clock.clone(), limits);
+    let ctx = |n: &str| CheckoutContext {
+        merchant: f.merchant.clone(),
+        nonce: n.to_owned(),
+        ..Default::default()
+    };
+
+    let n = nonce();
+    let d = verifier
+        .verify(&f.present(&f.credential, &f.merchant, &n, 4200), &ctx(&n))
+        .await;
+    assert!(d.is_accepted(), "{d:?}");
+
+    // credential_expired: 8 days later (the credential lasts 7), skew 60 s.
+    let later = t0 + 8 * 86_400;
+    clock.set(later);
+    let n = nonce();
+    let vp = f.present_with(
+        &f.credential,
+        &f.merchant,
+        &n,
+        4200,
+        "USD",
+        "key-1",
+        later,
+        120,
+    );
+    let d = verifier.verify(&vp, &ctx(&n)).await;
+    // The status list the server signed (valid 24 h) has expired too by then: both are reported.
+    assert_eq!(
+        d.codes(),
+        [
+            agentid_spec::Code::CredentialExpired,
+            agentid_spec::Code::StatusUnavailable
+        ],
+        "{d:?}"
+    );
+
+    // Server gone. Within the status bound (+200 s) the cached list still answers.
+    clock.set(t0);
+    let n = nonce();
+    verifier
+        .verify(&f.present(&f.credential, &f.merchant, &n, 4200), &ctx(&n))
+        .await;
+    f.server.stop().await;
+    let at = t0 + 200;
+    clock.set(at);
+    let n = nonce();
+    let vp = f.present_with(
+        &f.credential,
+        &f.merchant,
+        &n,
+        4200,
+        "USD",
+        "key-1",
+        at,
+        120,
+    );
+    let d = verifier.verify(&vp, &ctx(&n)).await;
+    assert!(
+        d.is_accepted(),
+        "within bounds while the server is down: {d:?}"
+    );
+
+    // Past the status bound (+301 s): fail closed.
+    let at = t0 + 301;
+    clock.set(at);
+    let n = nonce();
+    let vp = f.present_with(
+        &f.credential,
+        &f.merchant,
+        &n,
+        4200,
+        "USD",
+        "key-1",
+        at,
+        120,
+    );
+    let d = verifier.verify(&vp, &ctx(&n)).await;
+    assert_eq!(d.codes(), [agentid_spec::Code::StatusUnavailable], "{d:?}");
+}

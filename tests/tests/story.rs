@@ -1,0 +1,299 @@
+//! The checkout story of the README, step by step, through the CLI and HTTP.
+
+use agentid_spec::id::hash_b32;
+use agentid_spec::jose::b64u_decode;
+use serde_json::Value;
+
+use crate::fixture::{nonce, Fixture, ORDER};
+use crate::support::{backends, codes, s, Server};
+
+fn payload(jws: &str) -> Value {
+    let part = jws.split('.').nth(1).expect("three parts");
+    serde_json::from_slice(&b64u_decode(part).expect("base64url")).expect("JSON payload")
+}
+
+#[tokio::test]
+async fn checkout_story() {
+    for backend in backends().await {
+        story(&Fixture::new(&backend).await).await;
+    }
+}
+
+async fn story(f: &Fixture) {
+    let http = f.server.http();
+    let backend = f.server.backend.name();
+
+    // Step 3: the DID is the hash of the signed genesis operation, and the name resolves to it.
+    let (status, log) = http.get(&format!("/v1/agents/{}/log", f.agent)).await;
+    assert_eq!(status, 200, "{backend}: {log}");
+    let genesis = s(&log["entries"][0]["operation"]);
+    assert_eq!(
+        f.agent,
+        format!("did:agentid:{}", hash_b32(genesis.as_bytes())),
+        "{backend}"
+    );
+    let (status, by_did) = http.get(&format!("/1.0/identifiers/{}", f.agent)).await;
+    assert_eq!(status, 200, "{backend}: {by_did}");
+    let doc = &by_did["didDocument"];
+    assert_eq!(doc["id"], f.agent.as_str());
+    assert_eq!(doc["alsoKnownAs"][0], "agentid://shopper.alice");
+    assert_eq!(
+        doc["verificationMethod"][0]["publicKeyMultibase"],
+        f.agent_key.did_key().multibase()
+    );
+    assert_eq!(by_did["didDocumentMetadata"]["agentStatus"], "active");
+    let (status, by_name) = http.get("/1.0/identifiers/shopper.alice").await;
+    assert_eq!(status, 200);
+    assert_eq!(by_name["didDocument"]["id"], f.agent.as_str());
+    let (code, resolved) = f.server.cli(&["resolve", "shopper.alice"]).await;
+    assert_eq!(
+        (code, &resolved["didDocument"]["id"]),
+        (0, &Value::from(f.agent.as_str()))
+    );
+
+    // Step 2: the principal is a did:key whose key the wallet keeps.
+    assert!(f.principal.starts_with("did:key:z6Mk"), "{}", f.principal);
+    let (code, me) = f.server.cli(&["wallet", "show", "--token", &f.token]).await;
+    assert_eq!((code, s(&me["did"])), (0, f.principal.clone()));
+
+    // Step 4: the credential is a vc+jwt from the principal to the agent, with scope, limit and
+    // a status list entry.
+    let header: Value =
+        serde_json::from_slice(&b64u_decode(f.credential.split('.').next().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(header["alg"], "EdDSA");
+    assert_eq!(header["typ"], "vc+jwt");
+    assert_eq!(
+        s(&header["kid"]),
+        format!("{}#{}", f.principal, &f.principal["did:key:".len()..])
+    );
+    let vc = payload(&f.credential);
+    assert_eq!(vc["issuer"], f.principal.as_str());
+    assert_eq!(vc["credentialSubject"]["id"], f.agent.as_str());
+    assert_eq!(
+        vc["credentialSubject"]["spendingLimit"]["perTransaction"],
+        5000
+    );
+    assert_eq!(vc["credentialStatus"]["type"], "BitstringStatusListEntry");
+    let status_url = s(&vc["credentialStatus"]["statusListCredential"]);
+    assert!(status_url.starts_with(&f.server.url), "{status_url}");
+
+    // Steps 5-6: the agent presents through the CLI; the merchant verifies through the CLI
+    // (in-process SDK) and over HTTP.
+    let cred_file = f.server.dir.path("credential.jwt");
+    std::fs::write(&cred_file, &f.credential).unwrap();
+    let order = f.order.to_str().unwrap();
+    let present = |n: &str| {
+        vec![
+            "present".to_owned(),
+            "--key".into(),
+            f.agent_key_file.to_str().unwrap().into(),
+            "--agent".into(),
+            f.agent.clone(),
+            "--credential".into(),
+            cred_file.to_str().unwrap().into(),
+            "--merchant".into(),
+            f.merchant.clone(),
+            "--nonce".into(),
+            n.into(),
+            "--amount".into(),
+            "4200".into(),
+            "--currency".into(),
+            "USD".into(),
+            "--order".into(),
+            order.into(),
+            "--category".into(),
+            "groceries".into(),
+        ]
+    };
+    let n1 = nonce();
+    let args = present(&n1);
+    let (code, vp) = f
+        .server
+        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(code, 0, "{vp}");
+    let vp = s(&vp["presentation"]);
+    let vp_payload = payload(&vp);
+    assert_eq!(vp_payload["aud"], f.merchant.as_str());
+    assert_eq!(vp_payload["nonce"], n1.as_str());
+    assert_eq!(
+        vp_payload["transaction"]["orderHash"],
+        agentid_sdk::present::order_hash(ORDER).as_str()
+    );
+    let verify = |p: &str, n: &str, remote: bool| {
+        let mut a = vec![
+            "verify".to_owned(),
+            "--presentation".into(),
+            p.into(),
+            "--merchant".into(),
+            f.merchant.clone(),
+            "--nonce".into(),
+            n.into(),
+            "--amount".into(),
+            "4200".into(),
+            "--currency".into(),
+            "USD".into(),
+            "--order".into(),
+            order.into(),
+        ];
+        if remote {
+            a.push("--remote".into());
+        }
+        a
+    };
+    let args = verify(&vp, &n1, false);
+    let (code, decision) = f
+        .server
+        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(
+        (code, &decision["decision"]),
+        (0, &Value::from("accepted")),
+        "{backend}: {decision}"
+    );
+    assert_eq!(decision["authorization"]["principal"], f.principal.as_str());
+    let args = verify(&vp, &n1, true);
+    let (code, decision) = f
+        .server
+        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(code, 0, "{decision}");
+    // The same presentation again is a replay.
+    let again = f.verify_http(&vp, &f.merchant, &n1).await;
+    assert_eq!(codes(&again), ["nonce_replayed"]);
+
+    // A second delegation, to show deplatforming voids every credential the agent holds.
+    let second = f.delegate(serde_json::json!({})).await;
+
+    // Step 7a: the principal revokes; the next verification says credential_revoked, and the
+    // CLI exits 1 while still printing the decision.
+    let (code, revoked) = f
+        .server
+        .cli(&[
+            "revoke",
+            "--token",
+            &f.token,
+            "--credential-id",
+            &f.credential_id,
+            "--reason",
+            "lost phone",
+        ])
+        .await;
+    assert_eq!(
+        (code, &revoked["revoked"]),
+        (0, &Value::from(true)),
+        "{revoked}"
+    );
+    let (_, list) = f.server.cli(&["wallet", "list", "--token", &f.token]).await;
+    assert_eq!(list["delegations"].as_array().unwrap().len(), 2);
+    let n2 = nonce();
+    let args = present(&n2);
+    let (_, vp2) = f
+        .server
+        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    let vp2 = s(&vp2["presentation"]);
+    for remote in [false, true] {
+        let args = verify(&vp2, &n2, remote);
+        let (code, decision) = f
+            .server
+            .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+            .await;
+        assert_eq!(code, 1, "{decision}");
+        assert_eq!(decision["decision"], "rejected");
+        assert_eq!(codes(&decision), ["credential_revoked"], "remote={remote}");
+    }
+
+    // Step 7b: the operator deplatforms the agent with a reason; resolution shows it and every
+    // credential the agent holds is rejected.
+    let (code, out) = f
+        .server
+        .cli(&[
+            "deplatform",
+            "--did",
+            &f.agent,
+            "--reason",
+            "card testing fraud",
+            "--admin-token",
+            &f.server.admin_token,
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let (status, gone) = http.get(&format!("/1.0/identifiers/{}", f.agent)).await;
+    assert_eq!(status, 410);
+    assert_eq!(gone["didDocumentMetadata"]["agentStatus"], "deplatformed");
+    assert_eq!(
+        gone["didDocumentMetadata"]["deplatformed"]["reason"],
+        "card testing fraud"
+    );
+    let (code, _) = f.server.cli(&["resolve", &f.agent]).await;
+    assert_eq!(code, 1, "resolve of a deplatformed agent is not a success");
+    let n3 = nonce();
+    let vp3 = f.present(&s(&second["credential"]), &f.merchant, &n3, 4200);
+    let decision = f.verify_http(&vp3, &f.merchant, &n3).await;
+    assert_eq!(codes(&decision), ["agent_deplatformed"]);
+    let args = verify(&vp3, &n3, false);
+    let (code, decision) = f
+        .server
+        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
+        .await;
+    assert_eq!(
+        (code, codes(&decision)),
+        (1, vec!["agent_deplatformed".to_owned()])
+    );
+
+    // The decision is in the operator's log, hash-chained to the registration.
+    let (status, log) = http.get_auth("/v1/admin/log", &f.server.admin_token).await;
+    assert_eq!(status, 200, "{log}");
+    assert!(log["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|e| e["kind"] == "deplatform" && e["actor"] == "admin"));
+    let (status, _) = http.get_auth("/v1/admin/log", "admin.wrong").await;
+    assert_eq!(status, 401);
+    let (_, agent_log) = http.get(&format!("/v1/agents/{}/log", f.agent)).await;
+    let entries = agent_log["entries"].as_array().unwrap();
+    assert_eq!(entries.last().unwrap()["kind"], "deplatform");
+    assert_eq!(entries.last().unwrap()["reason"], "card testing fraud");
+}
+
+/// Keys at rest: the principal's private key is sealed and the bearer token stored only as a
+/// hash, in the real database file.
+#[tokio::test]
+async fn secrets_at_rest() {
+    use sqlx::Connection;
+    let server = Server::start(&crate::support::Backend::Sqlite).await;
+    let (_, wallet) = server.cli(&["wallet", "create"]).await;
+    let token = s(&wallet["token"]);
+    let db = server.dir.path("data").join("agentid.db");
+    let mut conn = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
+        .await
+        .unwrap();
+    let (hash, sealed): (String, String) =
+        sqlx::query_as("SELECT token_hash, sealed_key FROM wallet_principals")
+            .fetch_one(&mut conn)
+            .await
+            .unwrap();
+    assert_eq!(hash, agentid_wallet::auth::hash_token(&token));
+    assert_ne!(hash, token);
+    // 24-byte nonce + 32-byte key + 16-byte tag.
+    assert_eq!(b64u_decode(&sealed).unwrap().len(), 72);
+    let raw = std::fs::read(&db).unwrap();
+    assert!(
+        !raw.windows(token.len()).any(|w| w == token.as_bytes()),
+        "token stored in clear"
+    );
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        for f in ["master.key", "admin.token"] {
+            let mode = std::fs::metadata(server.dir.path("data").join(f))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o077, 0, "{f} is readable by others");
+        }
+    }
+}

@@ -1,0 +1,294 @@
+//! Starting real `agentid serve` processes and running the real CLI against them.
+
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::time::Duration;
+
+use serde_json::Value;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+
+/// Where a server stores its data.
+#[derive(Clone, Debug)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    pub fn name(&self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres(_) => "postgres",
+        }
+    }
+}
+
+/// The environment variable naming the PostgreSQL server for tests.
+pub const PG_ENV: &str = "AGENTID_TEST_POSTGRES_URL";
+
+/// SQLite always; PostgreSQL too when `AGENTID_TEST_POSTGRES_URL` is set. A set but
+/// unreachable server fails the test: it never silently skips.
+pub async fn backends() -> Vec<Backend> {
+    let mut v = vec![Backend::Sqlite];
+    if let Ok(url) = std::env::var(PG_ENV) {
+        v.push(Backend::Postgres(fresh_pg_database(&url).await));
+    }
+    v
+}
+
+/// Creates an empty database on the server at `url` and returns its URL.
+async fn fresh_pg_database(url: &str) -> String {
+    use sqlx::Connection;
+    let mut conn = sqlx::postgres::PgConnection::connect(url)
+        .await
+        .unwrap_or_else(|e| panic!("{PG_ENV} is set to {url} but PostgreSQL is unreachable: {e}"));
+    let name = format!("agentid_test_{}", uuid::Uuid::new_v4().simple());
+    sqlx::query(&format!("CREATE DATABASE {name}"))
+        .execute(&mut conn)
+        .await
+        .expect("create test database");
+    let (base, _) = url.rsplit_once('/').expect("database URL has a path");
+    format!("{base}/{name}")
+}
+
+/// The `agentid` binary built by `cargo build --bin agentid`, next to this test binary's
+/// directory.
+pub fn binary() -> PathBuf {
+    if let Ok(p) = std::env::var("AGENTID_BIN") {
+        return PathBuf::from(p);
+    }
+    let exe = std::env::current_exe().expect("test binary path");
+    let dir = exe.parent().and_then(Path::parent).expect("target dir");
+    let bin = dir.join("agentid");
+    assert!(
+        bin.exists(),
+        "{} is missing: run `cargo build --bin agentid` first",
+        bin.display()
+    );
+    bin
+}
+
+/// A scratch directory removed on drop.
+pub struct Scratch(pub PathBuf);
+
+impl Scratch {
+    pub fn new() -> Self {
+        let dir =
+            std::env::temp_dir().join(format!("agentid-test-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).expect("scratch dir");
+        Self(dir)
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.0.join(name)
+    }
+}
+
+impl Drop for Scratch {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// A running `agentid serve` on 127.0.0.1 with a free port.
+pub struct Server {
+    child: Child,
+    pub url: String,
+    pub admin_token: String,
+    pub backend: Backend,
+    pub dir: Scratch,
+}
+
+impl Server {
+    pub async fn start(backend: &Backend) -> Self {
+        Self::start_with(backend, &[]).await
+    }
+
+    pub async fn start_with(backend: &Backend, extra: &[&str]) -> Self {
+        let dir = Scratch::new();
+        let data = dir.path("data");
+        let mut cmd = Command::new(binary());
+        cmd.arg("serve")
+            .arg("--listen")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(&data)
+            .args(extra)
+            .env_remove("AGENTID_ADMIN_TOKEN")
+            .env_remove("AGENTID_MASTER_KEY")
+            .env_remove("AGENTID_DATABASE_URL")
+            .env(
+                "AGENTID_LOG",
+                std::env::var("AGENTID_LOG").unwrap_or_else(|_| "warn".into()),
+            )
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .kill_on_drop(true);
+        if let Backend::Postgres(url) = backend {
+            cmd.arg("--database-url").arg(url);
+        }
+        let mut child = cmd.spawn().expect("spawn agentid serve");
+        let stdout = child.stdout.take().expect("stdout");
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+            .await
+            .expect("agentid serve did not report its address within 60 s")
+            .expect("read stdout")
+            .expect("agentid serve exited before listening");
+        let info: Value = serde_json::from_str(&first).expect("first line is JSON");
+        let url = info["publicUrl"].as_str().expect("publicUrl").to_owned();
+        let admin_token =
+            std::fs::read_to_string(info["adminTokenFile"].as_str().expect("adminTokenFile"))
+                .expect("admin token file")
+                .trim()
+                .to_owned();
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Self {
+            child,
+            url,
+            admin_token,
+            backend: backend.clone(),
+            dir,
+        }
+    }
+
+    /// Stops the server (SIGKILL) and waits for it.
+    pub async fn stop(&mut self) {
+        let _ = self.child.kill().await;
+    }
+
+    pub fn http(&self) -> Http {
+        Http {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .build()
+                .unwrap(),
+            base: self.url.clone(),
+        }
+    }
+
+    /// Runs `agentid <args>` against this server; returns the exit code and stdout as JSON.
+    pub async fn cli(&self, args: &[&str]) -> (i32, Value) {
+        run_cli(&self.url, args, &[]).await
+    }
+}
+
+pub async fn run_cli(server: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
+    let mut cmd = Command::new(binary());
+    cmd.args(args)
+        .env("AGENTID_SERVER", server)
+        .env_remove("AGENTID_TOKEN")
+        .env_remove("AGENTID_ADMIN_TOKEN")
+        .kill_on_drop(true);
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = tokio::time::timeout(Duration::from_secs(60), cmd.output())
+        .await
+        .expect("CLI finished within 60 s")
+        .expect("run CLI");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let json = serde_json::from_str(&stdout).unwrap_or_else(|e| {
+        panic!(
+            "agentid {args:?} printed non-JSON ({e}): {stdout}\nstderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    });
+    (out.status.code().unwrap_or(-1), json)
+}
+
+/// A JSON HTTP client for one server.
+pub struct Http {
+    pub client: reqwest::Client,
+    pub base: String,
+}
+
+impl Http {
+    pub async fn get(&self, path: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        decode(r).await
+    }
+
+    pub async fn get_auth(&self, path: &str, bearer: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .bearer_auth(bearer)
+            .send()
+            .await
+            .expect("GET");
+        decode(r).await
+    }
+
+    pub async fn post(&self, path: &str, bearer: Option<&str>, body: &Value) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).json(body);
+        if let Some(t) = bearer {
+            req = req.bearer_auth(t);
+        }
+        decode(req.send().await.expect("POST")).await
+    }
+
+    pub async fn post_raw(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        body: Vec<u8>,
+    ) -> (u16, Value) {
+        let mut req = self.client.post(format!("{}{path}", self.base)).body(body);
+        if let Some(ct) = content_type {
+            req = req.header("content-type", ct);
+        }
+        decode(req.send().await.expect("POST")).await
+    }
+}
+
+async fn decode(r: reqwest::Response) -> (u16, Value) {
+    let status = r.status().as_u16();
+    let bytes = r.bytes().await.expect("body");
+    let json = serde_json::from_slice(&bytes).unwrap_or_else(|_| {
+        panic!(
+            "HTTP {status} body is not JSON: {}",
+            String::from_utf8_lossy(&bytes)
+        )
+    });
+    (status, json)
+}
+
+/// Asserts the uniform error shape and returns its code.
+pub fn error_code(status: u16, body: &Value) -> String {
+    assert!(
+        (400..500).contains(&status),
+        "expected 4xx, got {status}: {body}"
+    );
+    let code = body["error"]["code"]
+        .as_str()
+        .unwrap_or_else(|| panic!("no error.code in {body}"));
+    assert!(
+        body["error"]["message"].is_string(),
+        "no error.message in {body}"
+    );
+    code.to_owned()
+}
+
+/// The codes of a decision.
+pub fn codes(decision: &Value) -> Vec<String> {
+    decision["reasons"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no reasons in {decision}"))
+        .iter()
+        .map(|r| r["code"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+pub fn s(v: &Value) -> String {
+    v.as_str()
+        .unwrap_or_else(|| panic!("not a string: {v}"))
+        .to_owned()
+}
