@@ -42,3 +42,13 @@ pub mod verify;
 
 pub use agentid_resolver as resolver;
 pub use agentid_spec as spec;
+
+#[cfg(test)]
+mod vectors;
+#[cfg(test)]
+mod vectors_support {
+    /// The decoded payload of a compact JWS.
+    pub(crate) fn payload(jws: &str) -> Vec<u8> {
+        agentid_spec::jose::b64u_decode(jws.split('.').nth(1).unwrap()).unwrap()
+    }
+}

@@ -404,3 +404,24 @@ mod tests {
         assert!(checked > 40, "too few vectors checked: {checked}");
     }
 }
+
+#[cfg(test)]
+mod vector_tests {
+    use super::*;
+
+    /// `spec/vectors/identifiers/genesis.json`: the DID is the hash of the signed genesis.
+    #[test]
+    fn genesis_vector_did() {
+        let path = concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/vectors/identifiers/genesis.json"
+        );
+        let v: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+        let did = AgentDid::from_genesis(v["input"]["operation"].as_str().unwrap());
+        assert_eq!(did.as_str(), v["output"]["did"]);
+        let payload: crate::operation::Operation =
+            serde_json::from_value(v["output"]["payload"].clone()).unwrap();
+        payload.validate().unwrap();
+    }
+}

@@ -31,7 +31,9 @@ fn run(program: &str, args: &[&str]) -> String {
         .args(args)
         .current_dir(interop_dir())
         .output()
-        .unwrap_or_else(|e| panic!("cannot run {program}: {e}; install the interop tools (see tests/interop)"));
+        .unwrap_or_else(|e| {
+            panic!("cannot run {program}: {e}; install the interop tools (see tests/interop)")
+        });
     assert!(
         out.status.success(),
         "{program} {:?} failed: {}{}",
@@ -54,8 +56,13 @@ fn node(args: &[&str]) -> String {
 
 fn python(args: &[&str]) -> String {
     let venv = interop_dir().join(".venv/bin/python3");
-    let py = std::env::var("AGENTID_INTEROP_PYTHON")
-        .unwrap_or_else(|_| if venv.exists() { venv.display().to_string() } else { "python3".into() });
+    let py = std::env::var("AGENTID_INTEROP_PYTHON").unwrap_or_else(|_| {
+        if venv.exists() {
+            venv.display().to_string()
+        } else {
+            "python3".into()
+        }
+    });
     let mut a = vec!["jwcrypto_check.py"];
     a.extend_from_slice(args);
     run(&py, &a)
@@ -71,17 +78,26 @@ async fn independent_jose_implementations_agree() {
 
     // The delegation credential (signed by the wallet through josekit/OpenSSL).
     let principal_jwk = jwk_of_did_key(&f.principal);
-    let from_node: Value = serde_json::from_str(&node(&["verify", &principal_jwk, "vc+jwt", &f.credential])).unwrap();
+    let from_node: Value =
+        serde_json::from_str(&node(&["verify", &principal_jwk, "vc+jwt", &f.credential])).unwrap();
     assert_eq!(from_node["credentialSubject"]["id"], f.agent.as_str());
     let from_py: Value = serde_json::from_str(&python(&[
-        "jws", &principal_jwk, "vc+jwt", &schema("delegation-credential"), &f.credential,
+        "jws",
+        &principal_jwk,
+        "vc+jwt",
+        &schema("delegation-credential"),
+        &f.credential,
     ]))
     .unwrap();
     assert_eq!(from_py, from_node);
 
     // A wrong key is refused by both.
     let wrong = public_jwk(&KeyPair::from_seed(&[1; 32]).public()).to_string();
-    let out = Command::new("node").args(["jose.mjs", "verify", &wrong, "vc+jwt", &f.credential]).current_dir(interop_dir()).output().unwrap();
+    let out = Command::new("node")
+        .args(["jose.mjs", "verify", &wrong, "vc+jwt", &f.credential])
+        .current_dir(interop_dir())
+        .output()
+        .unwrap();
     assert!(!out.status.success());
 
     // The checkout presentation (signed by the SDK with dalek).
@@ -90,19 +106,35 @@ async fn independent_jose_implementations_agree() {
     let agent_jwk = public_jwk(&f.agent_key.public()).to_string();
     let p: Value = serde_json::from_str(&node(&["verify", &agent_jwk, "vp+jwt", &vp])).unwrap();
     assert_eq!(p["nonce"], n.as_str());
-    python(&["jws", &agent_jwk, "vp+jwt", &schema("checkout-presentation"), &vp]);
+    python(&[
+        "jws",
+        &agent_jwk,
+        "vp+jwt",
+        &schema("checkout-presentation"),
+        &vp,
+    ]);
 
     // The status list credential served by the wallet.
     let vc: Value = serde_json::from_str(&from_node.to_string()).unwrap();
     let url = s(&vc["credentialStatus"]["statusListCredential"]);
     let list = reqwest::get(&url).await.unwrap().text().await.unwrap();
     node(&["verify", &principal_jwk, "vc+jwt", &list]);
-    python(&["jws", &principal_jwk, "vc+jwt", &schema("status-list-credential"), &list]);
+    python(&[
+        "jws",
+        &principal_jwk,
+        "vc+jwt",
+        &schema("status-list-credential"),
+        &list,
+    ]);
 
     // Resolution results, a decision and an error body match their schemas.
     let h = f.server.http();
     let (_, resolved) = h.get(&format!("/1.0/identifiers/{}", f.agent)).await;
-    python(&["schema", &schema("resolution-result"), &resolved.to_string()]);
+    python(&[
+        "schema",
+        &schema("resolution-result"),
+        &resolved.to_string(),
+    ]);
     let (_, missing) = h.get("/1.0/identifiers/no.such.agent").await;
     python(&["schema", &schema("resolution-result"), &missing.to_string()]);
     let accepted = f.verify_http(&vp, &f.merchant, &n).await;
@@ -115,7 +147,13 @@ async fn independent_jose_implementations_agree() {
     let (_, log) = h.get(&format!("/v1/agents/{}/log", f.agent)).await;
     let genesis = s(&log["entries"][0]["operation"]);
     let rotation_jwk = public_jwk(&f.agent_key.public()).to_string();
-    python(&["jws", &rotation_jwk, "agentid-op+jws", &schema("operation"), &genesis]);
+    python(&[
+        "jws",
+        &rotation_jwk,
+        "agentid-op+jws",
+        &schema("operation"),
+        &genesis,
+    ]);
 
     // The other direction: a vc+jwt signed by `jose` verifies in agentid.
     let issuer = KeyPair::from_seed(&[0x21; 32]);
@@ -126,5 +164,8 @@ async fn independent_jose_implementations_agree() {
     let parsed = CompactJws::parse(&token, 16 * 1024, "vc+jwt").unwrap();
     assert!(parsed.verify(&issuer.public()));
     assert_eq!(parsed.header.kid.as_deref(), Some(kid.as_str()));
-    assert_eq!(serde_json::from_slice::<Value>(&parsed.payload).unwrap(), from_node);
+    assert_eq!(
+        serde_json::from_slice::<Value>(&parsed.payload).unwrap(),
+        from_node
+    );
 }

@@ -1,0 +1,880 @@
+//! The deterministic generator of `spec/vectors` (fixed keys, fixed clock) and the test that
+//! runs them. `AGENTID_REGEN_VECTORS=1 cargo test -p agentid-sdk vectors` rewrites the files;
+//! without it, a test fails if regenerating would change a byte.
+
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use agentid_resolver::{ResolveError, Source};
+use agentid_spec::credential::{
+    Amount, Currency, DelegationCredential, DelegationSubject, Scope, SpendingLimit,
+    AGENTID_CONTEXT_V1, DELEGATION_TYPE, VC_CONTEXT_V2,
+};
+use agentid_spec::document::{
+    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionMetadata,
+    ResolutionResult, VerificationMethod, DID_CONTEXT, DID_LD_JSON, MULTIKEY_CONTEXT,
+    RESOLUTION_CONTEXT,
+};
+use agentid_spec::id::AgentName;
+use agentid_spec::jose::{b64u, sign_compact, JoseHeader};
+use agentid_spec::operation::Operation;
+use agentid_spec::presentation::CheckoutPresentation;
+use agentid_spec::status_list::{
+    Bitstring, BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
+    MIN_BITS,
+};
+use agentid_spec::time::format_rfc3339;
+use serde_json::{json, Value};
+
+use crate::clock::FixedClock;
+use crate::issue::issue;
+use crate::keys::KeyPair;
+use crate::operation::create;
+use crate::present::{order_hash, present, CheckoutRequest};
+use crate::verify::{CheckoutContext, Limits, Verifier};
+
+/// 2026-01-01T00:00:00Z: the vectors' clock.
+const NOW: i64 = 1_767_225_600;
+const STATUS_URL: &str = "https://wallet.example/v1/status/3f1c";
+const MISSING_STATUS_URL: &str = "https://wallet.example/v1/status/gone";
+const ORDER: &[u8] = br#"{"items":[{"sku":"milk-1l","qty":2}],"total":4200}"#;
+
+fn dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
+}
+
+struct Agent {
+    key: KeyPair,
+    did: String,
+    genesis: String,
+}
+
+fn agent(seed: u8, name: Option<&str>) -> Agent {
+    let key = KeyPair::from_seed(&[seed; 32]);
+    let g = create(
+        &key,
+        &key,
+        name.map(|n| AgentName::parse(n).unwrap()),
+        NOW - 86_400,
+    );
+    Agent {
+        key,
+        did: g.did.to_string(),
+        genesis: g.operation,
+    }
+}
+
+/// The document the registry derives from a genesis operation (spec section 4.1).
+fn document(a: &Agent, name: Option<&str>) -> DidDocument {
+    let kid = format!("{}#key-1", a.did);
+    DidDocument {
+        context: vec![DID_CONTEXT.into(), MULTIKEY_CONTEXT.into()],
+        id: a.did.clone(),
+        also_known_as: name
+            .map(|n| vec![format!("agentid://{n}")])
+            .unwrap_or_default(),
+        verification_method: vec![VerificationMethod {
+            id: kid.clone(),
+            type_: "Multikey".into(),
+            controller: a.did.clone(),
+            public_key_multibase: a.key.did_key().multibase().into(),
+        }],
+        authentication: vec![kid.clone()],
+        assertion_method: vec![kid],
+    }
+}
+
+fn resolution(a: &Agent, status: AgentStatus) -> ResolutionResult {
+    ResolutionResult {
+        context: Some(RESOLUTION_CONTEXT.into()),
+        did_document: Some(document(a, None)),
+        did_resolution_metadata: ResolutionMetadata {
+            content_type: Some(DID_LD_JSON.into()),
+            ..Default::default()
+        },
+        did_document_metadata: Some(DocumentMetadata {
+            created: Some(format_rfc3339(NOW - 86_400)),
+            updated: Some(format_rfc3339(NOW - 3_600)),
+            version_id: Some(agentid_spec::id::hash_b32(a.genesis.as_bytes())),
+            deactivated: status == AgentStatus::Deactivated,
+            agent_status: status,
+            deplatformed: (status == AgentStatus::Deplatformed).then(|| Deplatforming {
+                reason: "card testing fraud".into(),
+                at: format_rfc3339(NOW - 3_600),
+            }),
+        }),
+    }
+}
+
+fn credential(
+    principal: &KeyPair,
+    subject: &str,
+    index: u32,
+    from: i64,
+    until: i64,
+    status_url: &str,
+) -> DelegationCredential {
+    DelegationCredential {
+        context: vec![VC_CONTEXT_V2.into(), AGENTID_CONTEXT_V1.into()],
+        id: format!("urn:uuid:00000000-0000-4000-8000-{index:012}"),
+        type_: vec!["VerifiableCredential".into(), DELEGATION_TYPE.into()],
+        issuer: principal.did_key().to_string(),
+        valid_from: format_rfc3339(from),
+        valid_until: format_rfc3339(until),
+        credential_subject: DelegationSubject {
+            id: subject.into(),
+            scope: Scope {
+                merchants: Some(vec![KeyPair::from_seed(&[3; 32]).did_key().to_string()]),
+                categories: Some(vec!["groceries".into()]),
+            },
+            spending_limit: SpendingLimit {
+                currency: Currency::parse("USD").unwrap(),
+                per_transaction: Amount::new(5_000).unwrap(),
+                total: Amount::new(20_000).unwrap(),
+            },
+        },
+        credential_status: BitstringStatusListEntry {
+            id: format!("{status_url}#{index}"),
+            type_: "BitstringStatusListEntry".into(),
+            status_purpose: "revocation".into(),
+            status_list_index: index.to_string(),
+            status_list_credential: status_url.into(),
+        },
+    }
+}
+
+fn status_list(principal: &KeyPair, revoked: &[usize]) -> String {
+    let mut bits = Bitstring::new(MIN_BITS);
+    for &i in revoked {
+        bits.set(i, true);
+    }
+    let slc = BitstringStatusListCredential {
+        context: vec![VC_CONTEXT_V2.into()],
+        id: STATUS_URL.into(),
+        type_: vec![
+            "VerifiableCredential".into(),
+            "BitstringStatusListCredential".into(),
+        ],
+        issuer: principal.did_key().to_string(),
+        valid_from: format_rfc3339(NOW - 60),
+        valid_until: Some(format_rfc3339(NOW + 86_400)),
+        credential_subject: BitstringStatusList {
+            id: format!("{STATUS_URL}#list"),
+            type_: "BitstringStatusList".into(),
+            status_purpose: "revocation".into(),
+            encoded_list: bits.encode(),
+            ttl: Some(60_000),
+        },
+    };
+    let header = JoseHeader::eddsa("vc+jwt", Some("vc"), &principal.did_key().key_id());
+    sign_compact(
+        &header,
+        &serde_json::to_vec(&slc).unwrap(),
+        principal.signing_key(),
+    )
+}
+
+struct Case {
+    name: &'static str,
+    description: &'static str,
+    section: &'static str,
+    presentation: String,
+    context: CheckoutContext,
+    /// Verify twice; the vector's output is the second decision.
+    replay: bool,
+    codes: Vec<&'static str>,
+}
+
+/// Everything the generator writes: file name -> JSON text.
+fn generate() -> BTreeMap<String, String> {
+    let principal = KeyPair::from_seed(&[1; 32]);
+    let alice = agent(2, Some("shopper.alice"));
+    let merchant = KeyPair::from_seed(&[3; 32]).did_key().to_string();
+    let other_merchant = KeyPair::from_seed(&[4; 32]).did_key().to_string();
+    let bob = agent(5, None);
+    let carol = agent(6, None);
+    let dave = agent(7, None);
+    let unregistered = agent(8, None);
+    let mallory = KeyPair::from_seed(&[9; 32]);
+
+    let mut files = BTreeMap::new();
+
+    // Identifiers: a genesis operation, the DID it defines, and the document.
+    files.insert(
+        "identifiers/genesis.json".into(),
+        pretty(&json!({
+            "description": "A signed create operation; the DID is did:agentid: + base32(SHA-256(operation)) and the registry's document lists key-1 and the name.",
+            "section": "2.1, 4.1, 5.1",
+            "input": { "operation": alice.genesis },
+            "output": {
+                "did": alice.did,
+                "payload": serde_json::from_slice::<Operation>(&crate::vectors_support::payload(&alice.genesis)).unwrap(),
+                "didDocument": document(&alice, Some("shopper.alice")),
+            },
+        })),
+    );
+
+    let world = json!({
+        "description": "What the verifier's Source answers in the verification vectors: DID resolution results and signed status lists. The clock is `now` of each case.",
+        "resolutions": {
+            alice.did.clone(): resolution(&alice, AgentStatus::Active),
+            bob.did.clone(): resolution(&bob, AgentStatus::Active),
+            carol.did.clone(): resolution(&carol, AgentStatus::Deactivated),
+            dave.did.clone(): resolution(&dave, AgentStatus::Deplatformed),
+        },
+        "statusLists": { STATUS_URL: status_list(&principal, &[13]) },
+    });
+    files.insert("verification/world.json".into(), pretty(&world));
+
+    let ok_cred = issue(
+        &credential(
+            &principal,
+            &alice.did,
+            7,
+            NOW - 3_600,
+            NOW + 7 * 86_400,
+            STATUS_URL,
+        ),
+        &principal,
+    );
+    let vp = |cred: &str,
+              who: &Agent,
+              fragment: &str,
+              merchant: &str,
+              nonce: &str,
+              amount: u64,
+              currency: &str,
+              at: i64,
+              lifetime: i64| {
+        present(
+            &CheckoutRequest {
+                agent: &who.did,
+                key_fragment: fragment,
+                credential: cred,
+                merchant,
+                nonce,
+                amount: Amount::new(amount).unwrap(),
+                currency: Currency::parse(currency).unwrap(),
+                order_hash: order_hash(ORDER),
+                category: Some("groceries".into()),
+                now: at,
+                lifetime,
+            },
+            &who.key,
+        )
+    };
+    let good = vp(
+        &ok_cred, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
+    );
+    let ctx = |m: &str, n: &str| CheckoutContext {
+        merchant: m.into(),
+        nonce: n.into(),
+        ..Default::default()
+    };
+    let payload_of = |jws: &str| -> CheckoutPresentation {
+        serde_json::from_slice(&crate::vectors_support::payload(jws)).unwrap()
+    };
+    let resign = |p: &CheckoutPresentation, kid: &str, key: &KeyPair| {
+        sign_compact(
+            &JoseHeader::eddsa("vp+jwt", Some("vp"), kid),
+            &serde_json::to_vec(p).unwrap(),
+            key.signing_key(),
+        )
+    };
+    let for_agent = |a: &Agent, index: u32| {
+        issue(
+            &credential(
+                &principal,
+                &a.did,
+                index,
+                NOW - 3_600,
+                NOW + 86_400,
+                STATUS_URL,
+            ),
+            &principal,
+        )
+    };
+
+    let mut cases = vec![Case {
+        name: "valid",
+        description: "A presentation within every limit, with its order.",
+        section: "8",
+        presentation: good.clone(),
+        context: CheckoutContext {
+            amount: Some(4_200),
+            currency: Some("USD".into()),
+            order_hash: Some(order_hash(ORDER)),
+            category: Some("groceries".into()),
+            ..ctx(&merchant, "n-1")
+        },
+        replay: false,
+        codes: vec![],
+    }];
+    let mut add =
+        |name, description, section, presentation: String, context, codes: Vec<&'static str>| {
+            cases.push(Case {
+                name,
+                description,
+                section,
+                presentation,
+                context,
+                replay: false,
+                codes,
+            });
+        };
+    add(
+        "malformed_token",
+        "Not a compact JWS.",
+        "8 step 1",
+        "not.a-token".into(),
+        ctx(&merchant, "n-1"),
+        vec!["malformed_token"],
+    );
+    let (_, rest) = good.split_once('.').unwrap();
+    add(
+        "alg_none",
+        "alg none MUST be refused (RFC 8725 3.1).",
+        "3, 8 step 2",
+        format!(
+            "{}.{rest}",
+            b64u(
+                format!(
+                    r#"{{"alg":"none","typ":"vp+jwt","kid":"{}#key-1"}}"#,
+                    alice.did
+                )
+                .as_bytes()
+            )
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["unsupported_algorithm"],
+    );
+    add(
+        "alg_hs256",
+        "Any alg but EdDSA MUST be refused.",
+        "3, 8 step 2",
+        format!(
+            "{}.{rest}",
+            b64u(
+                format!(
+                    r#"{{"alg":"HS256","typ":"vp+jwt","kid":"{}#key-1"}}"#,
+                    alice.did
+                )
+                .as_bytes()
+            )
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["unsupported_algorithm"],
+    );
+    let (si, sig) = good.rsplit_once('.').unwrap();
+    let mut sig = agentid_spec::jose::b64u_decode(sig).unwrap();
+    sig[0] ^= 0x01;
+    add(
+        "bad_signature",
+        "One bit of the presentation signature flipped.",
+        "8 step 8",
+        format!("{si}.{}", b64u(&sig)),
+        ctx(&merchant, "n-1"),
+        vec!["bad_signature"],
+    );
+    add(
+        "unknown_key",
+        "kid names a key the agent's document does not list (unknown or rotated out).",
+        "8 step 7",
+        vp(
+            &ok_cred, &alice, "key-2", &merchant, "n-1", 4_200, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["unknown_key"],
+    );
+    let mut p = payload_of(&good);
+    p.holder = unregistered.did.clone();
+    add(
+        "resolution_failed",
+        "The signer is not registered.",
+        "8 step 6",
+        resign(
+            &p,
+            &format!("{}#key-1", unregistered.did),
+            &unregistered.key,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["resolution_failed"],
+    );
+    let forged = credential(
+        &principal,
+        &alice.did,
+        7,
+        NOW - 3_600,
+        NOW + 86_400,
+        STATUS_URL,
+    );
+    let forged = sign_compact(
+        &JoseHeader::eddsa("vc+jwt", Some("vc"), &mallory.did_key().key_id()),
+        &serde_json::to_vec(&forged).unwrap(),
+        mallory.signing_key(),
+    );
+    add(
+        "issuer_mismatch",
+        "The credential names the principal as issuer but another key signs it.",
+        "8 step 5",
+        vp(
+            &forged, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["issuer_mismatch"],
+    );
+    let mut p = payload_of(&good);
+    p.holder = bob.did.clone();
+    add(
+        "subject_mismatch",
+        "Bob presents Alice's credential as himself.",
+        "8 step 9",
+        resign(&p, &format!("{}#key-1", bob.did), &bob.key),
+        ctx(&merchant, "n-1"),
+        vec!["subject_mismatch"],
+    );
+    let p = payload_of(&good);
+    add(
+        "presentation_not_signed_by_subject",
+        "Holder is Alice, but Bob's key signs.",
+        "8 step 9",
+        resign(&p, &format!("{}#key-1", bob.did), &bob.key),
+        ctx(&merchant, "n-1"),
+        vec!["presentation_not_signed_by_subject"],
+    );
+    add(
+        "agent_deactivated",
+        "The agent deactivated itself.",
+        "8 step 10",
+        vp(
+            &for_agent(&carol, 20),
+            &carol,
+            "key-1",
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["agent_deactivated"],
+    );
+    add(
+        "agent_deplatformed",
+        "The operator deplatformed the agent; its credentials are void.",
+        "8 step 10",
+        vp(
+            &for_agent(&dave, 21),
+            &dave,
+            "key-1",
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["agent_deplatformed"],
+    );
+    let expired = issue(
+        &credential(
+            &principal,
+            &alice.did,
+            7,
+            NOW - 7 * 86_400,
+            NOW - 61,
+            STATUS_URL,
+        ),
+        &principal,
+    );
+    add(
+        "credential_expired",
+        "validUntil passed 61 s ago; the skew is 60 s.",
+        "8 step 11",
+        vp(
+            &expired, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["credential_expired"],
+    );
+    let edge = issue(
+        &credential(
+            &principal,
+            &alice.did,
+            7,
+            NOW - 7 * 86_400,
+            NOW - 60,
+            STATUS_URL,
+        ),
+        &principal,
+    );
+    add(
+        "credential_expired_within_skew",
+        "validUntil passed 60 s ago, exactly the skew: accepted.",
+        "8 step 11",
+        vp(
+            &edge, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec![],
+    );
+    let future = issue(
+        &credential(
+            &principal,
+            &alice.did,
+            7,
+            NOW + 61,
+            NOW + 86_400,
+            STATUS_URL,
+        ),
+        &principal,
+    );
+    add(
+        "credential_not_yet_valid",
+        "validFrom is 61 s ahead.",
+        "8 step 11",
+        vp(
+            &future, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["credential_not_yet_valid"],
+    );
+    add(
+        "presentation_expired",
+        "exp passed 61 s ago.",
+        "8 step 12",
+        vp(
+            &ok_cred,
+            &alice,
+            "key-1",
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW - 181,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["presentation_expired"],
+    );
+    add(
+        "presentation_lifetime_too_long",
+        "exp - iat is 301 s; the limit is 300.",
+        "8 step 12",
+        vp(
+            &ok_cred, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 301,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["presentation_expired"],
+    );
+    add(
+        "presentation_not_yet_valid",
+        "iat is 61 s ahead.",
+        "8 step 12",
+        vp(
+            &ok_cred,
+            &alice,
+            "key-1",
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW + 61,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["presentation_not_yet_valid"],
+    );
+    add(
+        "wrong_audience",
+        "Presented to the merchant, verified by another (also out of scope).",
+        "8 steps 13, 15",
+        good.clone(),
+        ctx(&other_merchant, "n-1"),
+        vec!["wrong_audience", "merchant_not_in_scope"],
+    );
+    add(
+        "nonce_mismatch",
+        "The merchant issued another nonce.",
+        "8 step 14",
+        good.clone(),
+        ctx(&merchant, "n-2"),
+        vec!["nonce_mismatch"],
+    );
+    add(
+        "merchant_not_in_scope",
+        "Presented to and verified by a merchant the scope does not list.",
+        "8 step 15",
+        vp(
+            &ok_cred,
+            &alice,
+            "key-1",
+            &other_merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW,
+            120,
+        ),
+        ctx(&other_merchant, "n-1"),
+        vec!["merchant_not_in_scope"],
+    );
+    add(
+        "category_not_in_scope",
+        "The merchant sells electronics.",
+        "8 steps 15, 17",
+        good.clone(),
+        CheckoutContext {
+            category: Some("electronics".into()),
+            ..ctx(&merchant, "n-1")
+        },
+        vec!["category_not_in_scope", "transaction_mismatch"],
+    );
+    add(
+        "currency_mismatch",
+        "The limit is in USD, the purchase in EUR.",
+        "8 step 16",
+        vp(
+            &ok_cred, &alice, "key-1", &merchant, "n-1", 4_200, "EUR", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["currency_mismatch"],
+    );
+    add(
+        "limit_exceeded",
+        "5001 cents against a 5000 per-transaction limit.",
+        "8 step 16",
+        vp(
+            &ok_cred, &alice, "key-1", &merchant, "n-1", 5_001, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["limit_exceeded"],
+    );
+    add(
+        "limit_at_edge",
+        "Exactly the per-transaction limit: accepted.",
+        "8 step 16",
+        vp(
+            &ok_cred, &alice, "key-1", &merchant, "n-1", 5_000, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec![],
+    );
+    add(
+        "transaction_mismatch",
+        "The merchant's order is 4300, the presentation says 4200.",
+        "8 step 17",
+        good.clone(),
+        CheckoutContext {
+            amount: Some(4_300),
+            ..ctx(&merchant, "n-1")
+        },
+        vec!["transaction_mismatch"],
+    );
+    let revoked = issue(
+        &credential(
+            &principal,
+            &alice.did,
+            13,
+            NOW - 3_600,
+            NOW + 86_400,
+            STATUS_URL,
+        ),
+        &principal,
+    );
+    add(
+        "credential_revoked",
+        "Bit 13 of the status list is set.",
+        "8 step 18",
+        vp(
+            &revoked, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["credential_revoked"],
+    );
+    let unavailable = issue(
+        &credential(
+            &principal,
+            &alice.did,
+            7,
+            NOW - 3_600,
+            NOW + 86_400,
+            MISSING_STATUS_URL,
+        ),
+        &principal,
+    );
+    add(
+        "status_unavailable",
+        "The status list cannot be fetched: fail closed.",
+        "8 step 18",
+        vp(
+            &unavailable,
+            &alice,
+            "key-1",
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["status_unavailable"],
+    );
+    add(
+        "many_failures",
+        "Every failing check after signatures is reported.",
+        "8",
+        vp(
+            &ok_cred,
+            &alice,
+            "key-1",
+            &other_merchant,
+            "n-9",
+            999_999,
+            "EUR",
+            NOW,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["wrong_audience", "nonce_mismatch", "currency_mismatch"],
+    );
+
+    cases.push(Case {
+        name: "nonce_replayed",
+        description: "The same accepted presentation verified a second time.",
+        section: "8 step 14",
+        presentation: good.clone(),
+        context: ctx(&merchant, "n-1"),
+        replay: true,
+        codes: vec!["nonce_replayed"],
+    });
+    for c in cases {
+        files.insert(
+            format!("verification/{}.json", c.name),
+            pretty(&json!({
+                "description": c.description,
+                "section": c.section,
+                "input": {
+                    "presentation": c.presentation,
+                    "context": c.context,
+                    "now": NOW,
+                    "verifyTimes": if c.replay { 2 } else { 1 },
+                },
+                "output": {
+                    "decision": if c.codes.is_empty() { "accepted" } else { "rejected" },
+                    "codes": c.codes,
+                },
+            })),
+        );
+    }
+    files
+}
+
+fn pretty(v: &Value) -> String {
+    let mut s = serde_json::to_string_pretty(v).unwrap();
+    s.push('\n');
+    s
+}
+
+/// A [`Source`] answering from the vectors' world.
+struct WorldSource {
+    resolutions: BTreeMap<String, ResolutionResult>,
+    status_lists: BTreeMap<String, String>,
+}
+
+impl Source for WorldSource {
+    async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
+        self.resolutions
+            .get(id)
+            .cloned()
+            .ok_or(ResolveError::NotFound)
+    }
+
+    async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
+        self.status_lists
+            .get(url)
+            .cloned()
+            .ok_or_else(|| ResolveError::Unreachable("no such list".into()))
+    }
+}
+
+#[test]
+fn vectors_are_current() {
+    let files = generate();
+    let regen = std::env::var_os("AGENTID_REGEN_VECTORS").is_some();
+    for (name, text) in &files {
+        let path = dir().join(name);
+        if regen {
+            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+            std::fs::write(&path, text).unwrap();
+        } else {
+            let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+                panic!("{}: {e}; run with AGENTID_REGEN_VECTORS=1", path.display())
+            });
+            assert!(on_disk == *text, "{name} differs from what the generator writes; run with AGENTID_REGEN_VECTORS=1 and review the diff");
+        }
+    }
+    // No stale files beside the generated ones.
+    for sub in ["verification", "identifiers"] {
+        for entry in std::fs::read_dir(dir().join(sub)).unwrap() {
+            let name = format!("{sub}/{}", entry.unwrap().file_name().to_string_lossy());
+            assert!(
+                files.contains_key(&name),
+                "{name} is not written by the generator"
+            );
+        }
+    }
+}
+
+/// Runs every verification vector from the files on disk.
+#[test]
+fn verification_vectors() {
+    let world: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir().join("verification/world.json")).unwrap(),
+    )
+    .unwrap();
+    let mut n = 0;
+    let mut seen_codes = std::collections::BTreeSet::new();
+    for entry in std::fs::read_dir(dir().join("verification")).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() == "world.json" {
+            continue;
+        }
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
+        let source = WorldSource {
+            resolutions: serde_json::from_value(world["resolutions"].clone()).unwrap(),
+            status_lists: serde_json::from_value(world["statusLists"].clone()).unwrap(),
+        };
+        let clock = Arc::new(FixedClock::new(v["input"]["now"].as_i64().unwrap()));
+        let verifier = Verifier::new(source, clock, Limits::default());
+        let ctx: CheckoutContext = serde_json::from_value(v["input"]["context"].clone()).unwrap();
+        let token = v["input"]["presentation"].as_str().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .build()
+            .unwrap();
+        let mut decision = None;
+        for _ in 0..v["input"]["verifyTimes"].as_u64().unwrap() {
+            decision = Some(rt.block_on(verifier.verify(token, &ctx)));
+        }
+        let d = decision.unwrap();
+        let got: Vec<String> = d.codes().iter().map(|c| c.as_str().to_owned()).collect();
+        let want: Vec<String> = serde_json::from_value(v["output"]["codes"].clone()).unwrap();
+        assert_eq!(got, want, "{}: {:?}", path.display(), d.reasons);
+        assert_eq!(
+            serde_json::to_value(d.decision).unwrap(),
+            v["output"]["decision"],
+            "{}",
+            path.display()
+        );
+        seen_codes.extend(got);
+        n += 1;
+    }
+    assert!(n >= 28, "only {n} vectors");
+    for code in agentid_spec::Code::ALL {
+        assert!(seen_codes.contains(code.as_str()), "no vector trips {code}");
+    }
+}
