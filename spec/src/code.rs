@@ -1,4 +1,4 @@
-//! Stable machine codes for every verification failure (spec section 7).
+//! Stable machine codes for every verification failure (spec section 8).
 //!
 //! A client branches on [`Code::as_str`]; the strings never change meaning once published. The
 //! numbered step of the verification algorithm that produces each code is given in its doc comment.

@@ -1,4 +1,4 @@
-//! W3C Bitstring Status List v1.0 (spec section 6): the bitstring, its `encodedList` form and the
+//! W3C Bitstring Status List v1.0 (spec section 6.3): the bitstring, its `encodedList` form and the
 //! status list credential.
 //!
 //! `encodedList` is `u` + base64url-no-pad(GZIP(bitstring)); bit 0 is the most significant bit of
