@@ -15,16 +15,17 @@ use agentid_sdk::operation::create;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
 use agentid_sdk::verify::{CheckoutContext, Limits, Verifier};
 use agentid_spec::credential::{
-    Amount, Currency, DelegationCredential, DelegationSubject, Scope, SpendingLimit, AGENTID_CONTEXT_V1,
-    DELEGATION_TYPE, VC_CONTEXT_V2,
+    Amount, Currency, DelegationCredential, DelegationSubject, Scope, SpendingLimit,
+    AGENTID_CONTEXT_V1, DELEGATION_TYPE, VC_CONTEXT_V2,
 };
 use agentid_spec::document::{
-    AgentStatus, DidDocument, DocumentMetadata, ResolutionMetadata, ResolutionResult, VerificationMethod,
-    DID_CONTEXT, MULTIKEY_CONTEXT,
+    AgentStatus, DidDocument, DocumentMetadata, ResolutionMetadata, ResolutionResult,
+    VerificationMethod, DID_CONTEXT, MULTIKEY_CONTEXT,
 };
 use agentid_spec::jose::{sign_compact, CompactJws, JoseHeader};
 use agentid_spec::status_list::{
-    Bitstring, BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry, MIN_BITS,
+    Bitstring, BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
+    MIN_BITS,
 };
 use agentid_spec::time::format_rfc3339;
 use criterion::{criterion_group, criterion_main, BatchSize, Criterion};
@@ -40,7 +41,10 @@ struct MemorySource {
 
 impl Source for MemorySource {
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
-        self.resolutions.get(id).cloned().ok_or(ResolveError::NotFound)
+        self.resolutions
+            .get(id)
+            .cloned()
+            .ok_or(ResolveError::NotFound)
     }
     async fn fetch_status_list(&self, _url: &str) -> Result<String, ResolveError> {
         Ok(self.status_list.clone())
@@ -97,7 +101,10 @@ fn world() -> World {
             valid_until: format_rfc3339(NOW + 86_400),
             credential_subject: DelegationSubject {
                 id: agent_did.clone(),
-                scope: Scope { merchants: Some(vec![merchant.clone()]), categories: Some(vec!["groceries".into()]) },
+                scope: Scope {
+                    merchants: Some(vec![merchant.clone()]),
+                    categories: Some(vec!["groceries".into()]),
+                },
                 spending_limit: SpendingLimit {
                     currency: Currency::parse("USD").unwrap(),
                     per_transaction: Amount::new(5_000).unwrap(),
@@ -117,7 +124,10 @@ fn world() -> World {
     let slc = BitstringStatusListCredential {
         context: vec![VC_CONTEXT_V2.into()],
         id: STATUS_URL.into(),
-        type_: vec!["VerifiableCredential".into(), "BitstringStatusListCredential".into()],
+        type_: vec![
+            "VerifiableCredential".into(),
+            "BitstringStatusListCredential".into(),
+        ],
         issuer: principal.did_key().to_string(),
         valid_from: format_rfc3339(NOW - 60),
         valid_until: None,
@@ -134,10 +144,23 @@ fn world() -> World {
         &serde_json::to_vec(&slc).unwrap(),
         principal.signing_key(),
     );
-    let source = MemorySource { resolutions: HashMap::from([(agent_did.clone(), resolution)]), status_list };
-    let limits = Limits { did_refresh_secs: i64::MAX / 4, status_refresh_secs: i64::MAX / 4, ..Limits::default() };
+    let source = MemorySource {
+        resolutions: HashMap::from([(agent_did.clone(), resolution)]),
+        status_list,
+    };
+    let limits = Limits {
+        did_refresh_secs: i64::MAX / 4,
+        status_refresh_secs: i64::MAX / 4,
+        ..Limits::default()
+    };
     let verifier = Verifier::new(source, Arc::new(FixedClock::new(NOW)), limits);
-    World { agent, agent_did, merchant, credential, verifier }
+    World {
+        agent,
+        agent_did,
+        merchant,
+        credential,
+        verifier,
+    }
 }
 
 fn presentation(w: &World, nonce: &str) -> String {
@@ -161,12 +184,18 @@ fn presentation(w: &World, nonce: &str) -> String {
 
 fn bench(c: &mut Criterion) {
     let w = world();
-    let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
     let counter = AtomicU64::new(0);
     let next = || {
         let n = format!("n-{}", counter.fetch_add(1, Ordering::Relaxed));
         let vp = presentation(&w, &n);
-        let ctx = CheckoutContext { merchant: w.merchant.clone(), nonce: n, ..Default::default() };
+        let ctx = CheckoutContext {
+            merchant: w.merchant.clone(),
+            nonce: n,
+            ..Default::default()
+        };
         (vp, ctx)
     };
     // Warm the caches.
