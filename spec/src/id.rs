@@ -357,9 +357,9 @@ mod tests {
         let label63 = "a".repeat(63);
         assert!(AgentName::parse(&label63).is_ok());
         assert!(AgentName::parse(&"a".repeat(64)).is_err());
-        let nine = vec!["a"; 9].join(".");
+        let nine = ["a"; 9].join(".");
         assert!(AgentName::parse(&nine).is_err());
-        assert!(AgentName::parse(&vec!["a"; 8].join(".")).is_ok());
+        assert!(AgentName::parse(&["a"; 8].join(".")).is_ok());
     }
 
     /// The atproto interop suite's handle lists. Their syntax is DNS hostname syntax, which ours
