@@ -224,6 +224,11 @@ fn bench(c: &mut Criterion) {
             principal_key.verify_strict(&m2, &s2).unwrap();
         })
     });
+    g.bench_function("bare_ed25519_verify_batch_x2", |b| {
+        b.iter(|| {
+            ed25519_dalek::verify_batch(&[&m1, &m2], &[s1, s2], &[agent_key, principal_key]).unwrap();
+        })
+    });
     g.bench_function("verify_checkout_warm", |b| {
         b.iter_batched(
             next,

@@ -170,9 +170,12 @@ impl DidKey {
         &self.key
     }
 
-    /// The public key, checked to be a valid curve point.
+    /// The public key, checked to be a valid curve point not of small order.
     pub fn verifying_key(&self) -> Result<VerifyingKey, IdError> {
-        VerifyingKey::from_bytes(&self.key).map_err(|_| IdError::InvalidPublicKey)
+        VerifyingKey::from_bytes(&self.key)
+            .ok()
+            .filter(|k| !k.is_weak())
+            .ok_or(IdError::InvalidPublicKey)
     }
 }
 
@@ -423,5 +426,20 @@ mod vector_tests {
         let payload: crate::operation::Operation =
             serde_json::from_value(v["output"]["payload"].clone()).unwrap();
         payload.validate().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod weak_key_tests {
+    use super::*;
+
+    /// The identity point (small order) is a valid encoding but never a usable key.
+    #[test]
+    fn small_order_keys_are_refused() {
+        let mut identity = [0u8; 32];
+        identity[0] = 1;
+        let did = format!("{DID_KEY_PREFIX}{}", multibase_ed25519(&identity));
+        let parsed = DidKey::parse(&did).unwrap();
+        assert_eq!(parsed.verifying_key(), Err(IdError::InvalidPublicKey));
     }
 }

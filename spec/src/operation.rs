@@ -83,8 +83,8 @@ impl Operation {
                     }
                     let key = crate::id::parse_multibase_ed25519(mb)
                         .map_err(|_| OperationError::Invalid("not an Ed25519 Multikey".into()))?;
-                    if ed25519_dalek::VerifyingKey::from_bytes(&key).is_err() {
-                        return bad("verification method is not a valid Ed25519 point");
+                    if ed25519_dalek::VerifyingKey::from_bytes(&key).map_or(true, |k| k.is_weak()) {
+                        return bad("verification method is not a valid Ed25519 key");
                     }
                 }
                 for k in rotation_keys {
