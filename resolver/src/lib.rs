@@ -110,7 +110,9 @@ impl ResolvedDid {
                 .map_err(|_| ResolveError::InvalidResponse("not an Ed25519 point".into()))?;
             // A key of small order verifies signatures on many messages: never trust one.
             if key.is_weak() {
-                return Err(ResolveError::InvalidResponse("Ed25519 key of small order".into()));
+                return Err(ResolveError::InvalidResponse(
+                    "Ed25519 key of small order".into(),
+                ));
             }
             keys.insert(vm.id.clone(), (key, auth, assertion));
         }

@@ -226,7 +226,8 @@ fn bench(c: &mut Criterion) {
     });
     g.bench_function("bare_ed25519_verify_batch_x2", |b| {
         b.iter(|| {
-            ed25519_dalek::verify_batch(&[&m1, &m2], &[s1, s2], &[agent_key, principal_key]).unwrap();
+            ed25519_dalek::verify_batch(&[&m1, &m2], &[s1, s2], &[agent_key, principal_key])
+                .unwrap();
         })
     });
     g.bench_function("verify_checkout_warm", |b| {

@@ -46,6 +46,8 @@ pub struct Limits {
     pub max_nonces: usize,
     /// Most DIDs and status lists cached. Default 100,000.
     pub max_cache_entries: usize,
+    /// Largest signed status list credential accepted, in bytes. Default 4 MiB.
+    pub max_status_list_bytes: usize,
 }
 
 impl Default for Limits {
@@ -60,6 +62,7 @@ impl Default for Limits {
             status_max_staleness_secs: 300,
             max_nonces: 1_000_000,
             max_cache_entries: 100_000,
+            max_status_list_bytes: 4 * 1024 * 1024,
         }
     }
 }
@@ -173,6 +176,50 @@ struct Cached<T> {
     fetched_at: i64,
 }
 
+/// A bounded map of fetched values and when they were fetched.
+struct TtlCache<T>(RwLock<HashMap<String, Cached<T>>>);
+
+impl<T> TtlCache<T> {
+    fn new() -> Self {
+        Self(RwLock::new(HashMap::new()))
+    }
+
+    /// The cached value and its age in seconds.
+    fn get(&self, key: &str, now: i64) -> Option<(Arc<T>, i64)> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(key).map(|c| (c.value.clone(), now - c.fetched_at))
+    }
+
+    /// Stores `value`; when full, first drops entries older than `refresh`, and stores nothing
+    /// if that frees no room.
+    fn insert(&self, key: &str, value: Arc<T>, now: i64, refresh: i64, max: usize) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= max {
+            map.retain(|_, c| now - c.fetched_at <= refresh);
+        }
+        if map.len() < max {
+            map.insert(
+                key.to_owned(),
+                Cached {
+                    value,
+                    fetched_at: now,
+                },
+            );
+        }
+    }
+
+    fn remove(&self, key: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    fn clear(&self) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
 /// A decoded, verified status list.
 struct StatusList {
     bits: Bitstring,
@@ -184,8 +231,8 @@ pub struct Verifier<S> {
     source: S,
     clock: Arc<dyn Clock>,
     limits: Limits,
-    dids: RwLock<HashMap<String, Cached<ResolvedDid>>>,
-    status_lists: RwLock<HashMap<String, Cached<StatusList>>>,
+    dids: TtlCache<ResolvedDid>,
+    status_lists: TtlCache<StatusList>,
     nonces: Mutex<HashMap<String, i64>>,
 }
 
@@ -209,8 +256,8 @@ impl<S: Source> Verifier<S> {
             source,
             clock,
             limits,
-            dids: RwLock::new(HashMap::new()),
-            status_lists: RwLock::new(HashMap::new()),
+            dids: TtlCache::new(),
+            status_lists: TtlCache::new(),
             nonces: Mutex::new(HashMap::new()),
         }
     }
@@ -227,27 +274,18 @@ impl<S: Source> Verifier<S> {
 
     /// Drops the cached resolution of `did` (on a pushed revocation or deplatforming).
     pub fn invalidate_did(&self, did: &str) {
-        self.dids
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(did);
+        self.dids.remove(did);
     }
 
     /// Drops every cached resolution and status list.
     pub fn invalidate_all(&self) {
-        self.dids.write().unwrap_or_else(|p| p.into_inner()).clear();
-        self.status_lists
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .clear();
+        self.dids.clear();
+        self.status_lists.clear();
     }
 
     /// Drops the cached status list at `url`.
     pub fn invalidate_status_list(&self, url: &str) {
-        self.status_lists
-            .write()
-            .unwrap_or_else(|p| p.into_inner())
-            .remove(url);
+        self.status_lists.remove(url);
     }
 
     /// Runs the verification algorithm of spec section 8 on a compact `vp+jwt`.
@@ -561,10 +599,7 @@ impl<S: Source> Verifier<S> {
     /// Resolves `did`, from cache when fresh enough, falling back to a stale entry within
     /// [`Limits::did_max_staleness_secs`] when the source fails.
     pub async fn resolve(&self, did: &str, now: i64) -> Result<Arc<ResolvedDid>, ResolveError> {
-        let cached = {
-            let map = self.dids.read().unwrap_or_else(|p| p.into_inner());
-            map.get(did).map(|c| (c.value.clone(), now - c.fetched_at))
-        };
+        let cached = self.dids.get(did, now);
         if let Some((value, age)) = &cached {
             if *age <= self.limits.did_refresh_secs {
                 return Ok(value.clone());
@@ -581,19 +616,14 @@ impl<S: Source> Verifier<S> {
         match fetched {
             Ok(resolved) => {
                 let value = Arc::new(resolved);
-                let mut map = self.dids.write().unwrap_or_else(|p| p.into_inner());
-                if map.len() >= self.limits.max_cache_entries {
-                    map.retain(|_, c| now - c.fetched_at <= self.limits.did_refresh_secs);
-                }
-                if map.len() < self.limits.max_cache_entries {
-                    map.insert(
-                        did.to_owned(),
-                        Cached {
-                            value: value.clone(),
-                            fetched_at: now,
-                        },
-                    );
-                }
+                let l = &self.limits;
+                self.dids.insert(
+                    did,
+                    value.clone(),
+                    now,
+                    l.did_refresh_secs,
+                    l.max_cache_entries,
+                );
                 Ok(value)
             }
             // A definitive answer (not found, invalid) is never papered over with a stale entry.
@@ -613,11 +643,7 @@ impl<S: Source> Verifier<S> {
         now: i64,
     ) -> Result<Arc<StatusList>, String> {
         let url = &credential.credential_status.status_list_credential;
-        let cached = {
-            let map = self.status_lists.read().unwrap_or_else(|p| p.into_inner());
-            map.get(url.as_str())
-                .map(|c| (c.value.clone(), now - c.fetched_at))
-        };
+        let cached = self.status_lists.get(url, now);
         if let Some((value, age)) = &cached {
             if *age <= self.limits.status_refresh_secs {
                 return Ok(value.clone());
@@ -626,19 +652,14 @@ impl<S: Source> Verifier<S> {
         match self.fetch_status_list(url, &credential.issuer, now).await {
             Ok(list) => {
                 let value = Arc::new(list);
-                let mut map = self.status_lists.write().unwrap_or_else(|p| p.into_inner());
-                if map.len() >= self.limits.max_cache_entries {
-                    map.retain(|_, c| now - c.fetched_at <= self.limits.status_refresh_secs);
-                }
-                if map.len() < self.limits.max_cache_entries {
-                    map.insert(
-                        url.clone(),
-                        Cached {
-                            value: value.clone(),
-                            fetched_at: now,
-                        },
-                    );
-                }
+                let l = &self.limits;
+                self.status_lists.insert(
+                    url,
+                    value.clone(),
+                    now,
+                    l.status_refresh_secs,
+                    l.max_cache_entries,
+                );
                 Ok(value)
             }
             Err(e) => match cached {
@@ -664,7 +685,7 @@ impl<S: Source> Verifier<S> {
             .fetch_status_list(url)
             .await
             .map_err(|e| e.to_string())?;
-        let token = CompactJws::parse(&jws, agentid_resolver_limit(), STATUS_LIST_TYP)
+        let token = CompactJws::parse(&jws, self.limits.max_status_list_bytes, STATUS_LIST_TYP)
             .map_err(|e| e.to_string())?;
         let kid = token
             .header
@@ -720,6 +741,51 @@ impl<S: Source> Verifier<S> {
     }
 }
 
-fn agentid_resolver_limit() -> usize {
-    agentid_resolver::http::MAX_STATUS_LIST_BYTES
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentid_spec::document::ResolutionResult;
+
+    struct NoSource;
+
+    impl Source for NoSource {
+        async fn resolve(&self, _: &str) -> Result<ResolutionResult, ResolveError> {
+            Err(ResolveError::NotFound)
+        }
+        async fn fetch_status_list(&self, _: &str) -> Result<String, ResolveError> {
+            Err(ResolveError::NotFound)
+        }
+    }
+
+    #[test]
+    fn cache_is_bounded() {
+        let c: TtlCache<u8> = TtlCache::new();
+        c.insert("a", Arc::new(1), 0, 10, 2);
+        c.insert("b", Arc::new(2), 5, 10, 2);
+        // Full, nothing older than 10 s: the new entry is not stored.
+        c.insert("c", Arc::new(3), 9, 10, 2);
+        assert!(c.get("c", 9).is_none());
+        assert_eq!(c.get("a", 9).map(|(v, age)| (*v, age)), Some((1, 9)));
+        // At 11 s "a" is past refresh and makes room.
+        c.insert("c", Arc::new(3), 11, 10, 2);
+        assert!(c.get("a", 11).is_none());
+        assert!(c.get("c", 11).is_some());
+        c.remove("c");
+        assert!(c.get("c", 11).is_none());
+    }
+
+    #[test]
+    fn nonce_memory_is_bounded_and_fails_closed() {
+        let limits = Limits { max_nonces: 2, ..Limits::default() };
+        let v = Verifier::new(NoSource, Arc::new(crate::clock::FixedClock::new(0)), limits);
+        assert!(v.consume_nonce("m", "1", 100, 0));
+        assert!(!v.consume_nonce("m", "1", 100, 0), "replay");
+        assert!(v.consume_nonce("other", "1", 100, 0), "nonces are per audience");
+        // Full of live nonces: refuse rather than forget one.
+        assert!(!v.consume_nonce("m", "2", 100, 0));
+        // Once they expire, room is made.
+        assert!(v.consume_nonce("m", "2", 300, 101));
+        // An expired nonce may be seen again (its presentation can no longer be accepted).
+        assert!(v.consume_nonce("m", "1", 400, 102));
+    }
 }
