@@ -160,6 +160,7 @@ pub fn app(wallet: Wallet, registry: Registry, verifier: SharedVerifier) -> Rout
         .route("/v1/verify", post(crate::routes::verify::verify))
         .with_state(verifier);
     Router::new()
+        .route("/health", axum::routing::get(health))
         .merge(crate::router(registry))
         .merge(agentid_wallet::router(wallet))
         .merge(verify)
@@ -167,6 +168,11 @@ pub fn app(wallet: Wallet, registry: Registry, verifier: SharedVerifier) -> Rout
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(tower_http::trace::TraceLayer::new_for_http())
+}
+
+/// `GET /health`: liveness, and the version.
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
 }
 
 /// Drops cached answers the moment the registry or wallet announces a change.

@@ -776,11 +776,17 @@ mod tests {
 
     #[test]
     fn nonce_memory_is_bounded_and_fails_closed() {
-        let limits = Limits { max_nonces: 2, ..Limits::default() };
+        let limits = Limits {
+            max_nonces: 2,
+            ..Limits::default()
+        };
         let v = Verifier::new(NoSource, Arc::new(crate::clock::FixedClock::new(0)), limits);
         assert!(v.consume_nonce("m", "1", 100, 0));
         assert!(!v.consume_nonce("m", "1", 100, 0), "replay");
-        assert!(v.consume_nonce("other", "1", 100, 0), "nonces are per audience");
+        assert!(
+            v.consume_nonce("other", "1", 100, 0),
+            "nonces are per audience"
+        );
         // Full of live nonces: refuse rather than forget one.
         assert!(!v.consume_nonce("m", "2", 100, 0));
         // Once they expire, room is made.

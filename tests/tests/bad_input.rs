@@ -204,6 +204,24 @@ async fn bad_input_on_every_endpoint() {
             )
             .await;
         assert_eq!(error_code(st, &b), "invalid_reason");
+        let revoke = format!("/v1/delegations/{}/revoke", f.credential_id);
+        let (st, b) = h
+            .post_raw(&revoke, Some("application/json"), vec![b' '; 64 * 1024 + 1])
+            .await;
+        assert_eq!((st, error_code(st, &b)), (413, "body_too_large".into()));
+        let (st, b) = h
+            .post_raw(&revoke, Some("application/json"), b"{oops".to_vec())
+            .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (401, "unauthorized".into()),
+            "auth comes first"
+        );
+        // None of the refused revocations revoked anything.
+        let (_, shown) = h
+            .get_auth(&format!("/v1/delegations/{}", f.credential_id), &f.token)
+            .await;
+        assert_eq!(shown["revoked"], false, "{shown}");
 
         // Admin: no token, wrong token, bad reason.
         let path = format!("/v1/admin/agents/{}/deplatform", f.agent);

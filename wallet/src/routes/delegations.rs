@@ -10,6 +10,7 @@ use agentid_spec::id::AgentDid;
 use agentid_spec::status_list::BitstringStatusListEntry;
 use agentid_spec::time::{format_rfc3339, parse_rfc3339};
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use serde::{Deserialize, Serialize};
@@ -287,8 +288,10 @@ pub(crate) async fn revoke(
     State(w): State<Wallet>,
     headers: HeaderMap,
     Path(id): Path<String>,
-    body: Bytes,
+    body: Result<Bytes, BytesRejection>,
 ) -> Result<axum::Json<Value>, ApiError> {
+    // The body is optional, so it is read as bytes; its rejections still get the common shape.
+    let body = body.map_err(|_| ApiError::TooLarge(crate::error::MAX_BODY_BYTES))?;
     let p = w.authenticate(&headers).await?;
     let req: RevokeRequest = if body.iter().all(u8::is_ascii_whitespace) {
         RevokeRequest { reason: None }
