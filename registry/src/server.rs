@@ -32,6 +32,8 @@ pub struct Config {
     pub database_url: Option<String>,
     /// Base URL clients use; defaults to `http://<bound address>`.
     pub public_url: Option<String>,
+    /// Origins besides its own that `/v1/verify` may fetch status lists from.
+    pub allowed_status_origins: Vec<String>,
     /// Verification limits of the `/v1/verify` endpoint.
     pub limits: Limits,
 }
@@ -135,8 +137,11 @@ pub async fn start(config: Config) -> Result<Running, StartError> {
         changes.clone(),
     );
     let registry = Registry::new(store, clock.clone(), changes.clone(), admin_hash);
-    let source = HttpSource::new(&public_url, Duration::from_secs(5))
+    let mut source = HttpSource::new(&public_url, Duration::from_secs(5))
         .map_err(|e| StartError::Verifier(e.to_string()))?;
+    for o in &config.allowed_status_origins {
+        source = source.allow_status_origin(o);
+    }
     let verifier: SharedVerifier = Arc::new(Verifier::new(source, clock, config.limits.clone()));
     spawn_invalidation(verifier.clone(), changes.subscribe());
 

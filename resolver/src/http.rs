@@ -13,10 +13,14 @@ pub const MAX_RESOLUTION_BYTES: usize = 64 * 1024;
 pub const MAX_STATUS_LIST_BYTES: usize = 4 * 1024 * 1024;
 
 /// Talks to one agentid registry's `/1.0/identifiers/` endpoint and to status list URLs.
+///
+/// Status lists are fetched only from allowed origins (by default the registry's own), so that a
+/// credential cannot make a verifier send requests to arbitrary hosts.
 #[derive(Clone, Debug)]
 pub struct HttpSource {
     client: reqwest::Client,
     registry: String,
+    status_origins: Vec<String>,
 }
 
 impl HttpSource {
@@ -29,10 +33,18 @@ impl HttpSource {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ResolveError::Unreachable(e.to_string()))?;
+        let registry = registry.trim_end_matches('/').to_owned();
         Ok(Self {
             client,
-            registry: registry.trim_end_matches('/').to_owned(),
+            status_origins: vec![origin(&registry)],
+            registry,
         })
+    }
+
+    /// Also fetches status lists from `url`'s origin (scheme, host and port).
+    pub fn allow_status_origin(mut self, url: &str) -> Self {
+        self.status_origins.push(origin(url));
+        self
     }
 
     /// The registry base URL.
@@ -74,6 +86,13 @@ impl HttpSource {
         }
         Ok((status, body))
     }
+}
+
+/// `scheme://host[:port]` of a URL, lowercased.
+fn origin(url: &str) -> String {
+    let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    format!("{scheme}://{authority}").to_ascii_lowercase()
 }
 
 fn without_url(e: reqwest::Error) -> String {
@@ -128,6 +147,13 @@ impl Source for HttpSource {
                 "status list URL is not http(s)".into(),
             ));
         }
+        let o = origin(url);
+        if !self.status_origins.contains(&o) {
+            return Err(ResolveError::InvalidResponse(format!(
+                "status list origin {} is not allowed",
+                o.chars().take(120).collect::<String>()
+            )));
+        }
         let (status, body) = self
             .get(url, "application/vc+jwt", MAX_STATUS_LIST_BYTES)
             .await?;
@@ -139,5 +165,46 @@ impl Source for HttpSource {
         String::from_utf8(body)
             .map(|s| s.trim().to_owned())
             .map_err(|_| ResolveError::InvalidResponse("status list is not UTF-8".into()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins() {
+        assert_eq!(
+            origin("http://127.0.0.1:8080/v1/status/x"),
+            "http://127.0.0.1:8080"
+        );
+        assert_eq!(
+            origin("HTTPS://Wallet.Example?x#y"),
+            "https://wallet.example"
+        );
+        assert_eq!(
+            origin("http://a.example@evil.example/"),
+            "http://a.example@evil.example"
+        );
+    }
+
+    #[tokio::test]
+    async fn status_lists_only_from_allowed_origins() {
+        let s = HttpSource::new("http://127.0.0.1:9", Duration::from_millis(200)).unwrap();
+        let e = s
+            .fetch_status_list("http://169.254.169.254/latest/meta-data")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ResolveError::InvalidResponse(m) if m.contains("not allowed")));
+        // The registry's own origin is allowed (and here unreachable).
+        let e = s
+            .fetch_status_list("http://127.0.0.1:9/v1/status/a")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ResolveError::Unreachable(_)), "{e:?}");
+        let s = s.allow_status_origin("https://wallet.example/anything");
+        assert!(s
+            .status_origins
+            .contains(&"https://wallet.example".to_owned()));
     }
 }

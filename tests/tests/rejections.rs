@@ -285,6 +285,26 @@ async fn rejections(backend: &Backend) {
         .await;
     assert_eq!(codes(&d), ["transaction_mismatch"]);
 
+    // status_unavailable: a self-issued credential whose status list lives on a host the
+    // verifier does not fetch from (no requests to arbitrary hosts).
+    let mut cred: DelegationCredential = decode_payload(&f.credential);
+    let rogue = KeyPair::from_seed(&[0x67; 32]);
+    cred.issuer = rogue.did_key().to_string();
+    cred.credential_status.status_list_credential = "http://169.254.169.254/latest".into();
+    cred.credential_status.id = "http://169.254.169.254/latest#7".into();
+    let rogue_vc = agentid_sdk::issue::issue(&cred, &rogue);
+    let d = f
+        .verify_http(&f.present(&rogue_vc, &m, &n, 4200), &m, &n)
+        .await;
+    assert_eq!(codes(&d), ["status_unavailable"]);
+    assert!(
+        d["reasons"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not allowed"),
+        "{d}"
+    );
+
     // At the edge: exactly the per-transaction limit passes.
     let n_edge = nonce();
     let d = f

@@ -105,6 +105,7 @@ async fn serve(args: super::ServeArgs) -> Result<Output, Failure> {
         data_dir: args.data_dir.clone(),
         database_url: args.database_url,
         public_url: args.public_url,
+        allowed_status_origins: args.allow_status_origins,
         limits: limits(&args.limits),
     };
     let running = crate_server::start(config)
@@ -399,8 +400,11 @@ async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure
             .call(Method::POST, "/v1/verify", None, Some(&body))
             .await?
     } else {
-        let source = HttpSource::new(server, Duration::from_secs(10))
+        let mut source = HttpSource::new(server, Duration::from_secs(10))
             .map_err(|e| Failure::new("client_error", e.to_string()))?;
+        for o in &args.allow_status_origins {
+            source = source.allow_status_origin(o);
+        }
         let verifier = Verifier::new(source, Arc::new(SystemClock), limits(&args.limits));
         serde_json::to_value(verifier.verify(&presentation, &ctx).await)
             .map_err(|e| Failure::new("internal", e.to_string()))?

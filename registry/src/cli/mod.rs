@@ -69,6 +69,10 @@ pub(crate) struct ServeArgs {
     /// URL clients reach this service at (default http://<listen address>).
     #[arg(long, env = "AGENTID_PUBLIC_URL")]
     pub(crate) public_url: Option<String>,
+    /// Let /v1/verify fetch status lists from this origin too (repeat); by default only this
+    /// service's own.
+    #[arg(long = "allow-status-origin")]
+    pub(crate) allow_status_origins: Vec<String>,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 }
@@ -261,6 +265,9 @@ pub(crate) struct VerifyArgs {
     /// Ask the service's /v1/verify endpoint instead of verifying in-process with the SDK.
     #[arg(long)]
     pub(crate) remote: bool,
+    /// Also fetch status lists from this origin (repeat); by default only the server's.
+    #[arg(long = "allow-status-origin")]
+    pub(crate) allow_status_origins: Vec<String>,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 }
