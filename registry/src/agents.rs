@@ -11,6 +11,8 @@ use agentid_spec::operation::{Operation, MAX_OPERATION_LEN, OPERATION_TYP};
 use agentid_spec::time::format_rfc3339;
 use agentid_wallet::error::ApiError;
 use agentid_wallet::events::Change;
+use std::sync::Arc;
+
 use serde::Serialize;
 
 use crate::log::{self, Entry};
@@ -267,7 +269,7 @@ impl Registry {
         )
         .await?;
         tx.commit().await?;
-        let _ = self.0.changes.send(Change::Did(did.to_string()));
+        self.changed(did);
         tracing::info!(%did, "agent deactivated");
         Ok(
             serde_json::json!({ "did": did, "status": "deactivated", "head": new_head, "logSeq": seq }),
@@ -323,7 +325,7 @@ impl Registry {
         )
         .await?;
         tx.commit().await?;
-        let _ = self.0.changes.send(Change::Did(did.to_string()));
+        self.changed(did);
         tracing::warn!(%did, actor, "agent deplatformed");
         Ok(serde_json::json!({
             "did": did, "status": "deplatformed", "reason": reason,
@@ -332,7 +334,30 @@ impl Registry {
     }
 
     /// Looks up an agent by DID or name and builds its resolution result. `None` if unknown.
-    pub async fn lookup(&self, key: Lookup<'_>) -> Result<Option<ResolutionResult>, ApiError> {
+    pub async fn lookup(&self, key: Lookup<'_>) -> Result<Option<Arc<ResolutionResult>>, ApiError> {
+        let cache_key = match key {
+            Lookup::Did(did) => did.as_str(),
+            Lookup::Name(name) => name.as_str(),
+        };
+        let now = self.0.clock.now();
+        if let Some(hit) = self.0.resolved.get(cache_key, now) {
+            return Ok(Some(hit));
+        }
+        let Some(result) = self.lookup_db(key).await? else {
+            return Ok(None);
+        };
+        let result = Arc::new(result);
+        self.0.resolved.put(cache_key, result.clone(), now);
+        Ok(Some(result))
+    }
+
+    /// Drops cached resolutions and tells co-located verifiers that `did` changed.
+    fn changed(&self, did: &AgentDid) {
+        self.0.resolved.clear();
+        let _ = self.0.changes.send(Change::Did(did.to_string()));
+    }
+
+    async fn lookup_db(&self, key: Lookup<'_>) -> Result<Option<ResolutionResult>, ApiError> {
         type AgentRow = (
             String,
             String,

@@ -24,6 +24,7 @@ use axum::routing::{get, post};
 use axum::Router;
 
 mod agents;
+mod cache;
 mod log;
 mod routes;
 pub mod server;
@@ -47,6 +48,8 @@ struct Inner {
     changes: Changes,
     /// SHA-256 (base64url) of the operator's admin token.
     admin_token_hash: String,
+    /// Recent resolutions, by DID and by name.
+    resolved: cache::ResolutionCache,
 }
 
 impl Registry {
@@ -63,6 +66,7 @@ impl Registry {
             clock,
             changes,
             admin_token_hash,
+            resolved: cache::ResolutionCache::new(),
         }))
     }
 }

@@ -774,8 +774,26 @@ fn generate() -> BTreeMap<String, String> {
     files
 }
 
+/// Keys sorted at every level, so the bytes do not depend on whether serde_json's
+/// `preserve_order` is enabled in a given build.
+fn sorted(v: &Value) -> Value {
+    match v {
+        Value::Object(m) => {
+            let mut keys: Vec<&String> = m.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|k| (k.clone(), sorted(&m[k])))
+                    .collect(),
+            )
+        }
+        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
+        other => other.clone(),
+    }
+}
+
 fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(v).unwrap();
+    let mut s = serde_json::to_string_pretty(&sorted(v)).unwrap();
     s.push('\n');
     s
 }
