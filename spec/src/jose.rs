@@ -6,7 +6,7 @@
 //! signature. A parsed token is not trusted: only [`CompactJws::verify`] with a resolved key
 //! says the signature holds.
 
-use data_encoding::BASE64URL_NOPAD;
+use base64_simd::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
@@ -168,9 +168,12 @@ impl<'a> CompactJws<'a> {
             .is_ok()
     }
 
-    /// Whether the signature verifies under `key` (cofactorless RFC 8032 verification, the one
-    /// batch verification agrees with when it succeeds).
-    pub fn verify_lax(&self, key: &VerifyingKey) -> bool {
+    /// Whether the signature verifies under `key` by RFC 8032's cofactorless equation, with a
+    /// canonical `S`, but without [`verify`](Self::verify)'s extra refusal of small-order `R`
+    /// and keys. Only for keys already known not to be of small order (resolution refuses them):
+    /// then the difference is only whether the key's own holder may produce a second encoding of
+    /// a signature, and it saves about 15% of a verification.
+    pub fn verify_cofactorless(&self, key: &VerifyingKey) -> bool {
         key.verify(self.signing_input.as_bytes(), &self.signature)
             .is_ok()
     }
@@ -180,29 +183,28 @@ impl<'a> CompactJws<'a> {
 pub fn sign_compact(header: &JoseHeader, payload: &[u8], key: &SigningKey) -> String {
     // Serialising a struct of strings to JSON cannot fail.
     let header_json = serde_json::to_vec(header).expect("header serialises");
-    let mut out = BASE64URL_NOPAD.encode(&header_json);
+    let mut out = b64u(&header_json);
     out.push('.');
-    out.push_str(&BASE64URL_NOPAD.encode(payload));
+    out.push_str(&b64u(payload));
     let sig = key.sign(out.as_bytes());
     out.push('.');
-    out.push_str(&BASE64URL_NOPAD.encode(&sig.to_bytes()));
+    out.push_str(&b64u(&sig.to_bytes()));
     out
 }
 
 fn decode(part: &str) -> Result<Vec<u8>, JoseError> {
-    BASE64URL_NOPAD
-        .decode(part.as_bytes())
-        .map_err(|_| JoseError::Malformed("invalid base64url"))
+    b64u_decode(part).ok_or(JoseError::Malformed("invalid base64url"))
 }
 
 /// base64url without padding (RFC 7515 section 2).
 pub fn b64u(bytes: &[u8]) -> String {
-    BASE64URL_NOPAD.encode(bytes)
+    URL_SAFE_NO_PAD.encode_to_string(bytes)
 }
 
-/// Decodes base64url without padding.
+/// Decodes base64url without padding, refusing padding and non-canonical trailing bits. SIMD:
+/// decoding is the largest cost of verification after the signatures themselves.
 pub fn b64u_decode(s: &str) -> Option<Vec<u8>> {
-    BASE64URL_NOPAD.decode(s.as_bytes()).ok()
+    URL_SAFE_NO_PAD.decode_to_vec(s.as_bytes()).ok()
 }
 
 /// An Ed25519 public key as an OKP JWK (RFC 8037 section 2).
@@ -287,6 +289,16 @@ mod tests {
             CompactJws::parse(jws, 4096, "vc+jwt"),
             Err(JoseError::WrongType { found: None, .. })
         ));
+    }
+
+    #[test]
+    fn base64url_is_strict() {
+        assert_eq!(b64u_decode("AQ"), Some(vec![1]));
+        assert_eq!(b64u_decode("AR"), None, "non-canonical trailing bits");
+        assert_eq!(b64u_decode("AQ=="), None, "padding");
+        assert_eq!(b64u_decode("A+"), None, "standard alphabet");
+        assert_eq!(b64u_decode("A"), None, "impossible length");
+        assert_eq!(b64u(&[0xfb, 0xff]), "-_8");
     }
 
     #[test]

@@ -1,0 +1,77 @@
+//! Runs N checkout verifications, or N bare verifications of the same two signatures, over a pool
+//! of presentations signed first, for counting instructions with callgrind (repeatable, unlike
+//! time on a shared machine):
+//!
+//! ```sh
+//! for mode in setup bare full; do
+//!   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$mode \
+//!     target/release/examples/count_checkout $mode 500
+//! done
+//! ```
+//! (full - setup) / (bare - setup) is the cost of the whole check relative to its signatures.
+
+#[path = "../benches/support/world.rs"]
+mod world;
+
+use agentid_sdk::keys::KeyPair;
+use agentid_sdk::verify::CheckoutContext;
+use agentid_spec::jose::CompactJws;
+use ed25519_dalek::Verifier as _;
+
+fn main() {
+    let mut args = std::env::args().skip(1);
+    let mode = args.next().unwrap_or_else(|| "full".into());
+    let n: usize = args.next().and_then(|a| a.parse().ok()).unwrap_or(500);
+    let w = world::world();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    let pool: Vec<(String, CheckoutContext)> = (0..=n)
+        .map(|i| {
+            let nonce = format!("n-{i}");
+            let vp = world::presentation(&w, &nonce);
+            (
+                vp,
+                CheckoutContext {
+                    merchant: w.merchant.clone(),
+                    nonce,
+                    ..Default::default()
+                },
+            )
+        })
+        .collect();
+    // Warm the caches with the first presentation in every mode.
+    assert!(rt
+        .block_on(w.verifier.verify(&pool[0].0, &pool[0].1))
+        .is_accepted());
+    let agent = w.agent.public();
+    let principal = KeyPair::from_seed(&[1; 32]).public();
+    let sigs: Vec<_> = pool[1..]
+        .iter()
+        .map(|(vp, _)| {
+            let p = CompactJws::parse(vp, 1 << 16, "vp+jwt").unwrap();
+            let v = CompactJws::parse(&w.credential, 1 << 16, "vc+jwt").unwrap();
+            (
+                p.signing_input().as_bytes().to_vec(),
+                *p.signature(),
+                v.signing_input().as_bytes().to_vec(),
+                *v.signature(),
+            )
+        })
+        .collect();
+    match mode.as_str() {
+        "setup" => {}
+        "bare" => {
+            for (m1, s1, m2, s2) in &sigs {
+                agent.verify(m1, s1).unwrap();
+                principal.verify(m2, s2).unwrap();
+            }
+        }
+        "full" => {
+            for (vp, ctx) in &pool[1..] {
+                assert!(rt.block_on(w.verifier.verify(vp, ctx)).is_accepted());
+            }
+        }
+        other => panic!("mode is setup, bare or full, not {other}"),
+    }
+}
