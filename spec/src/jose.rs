@@ -7,7 +7,7 @@
 //! says the signature holds.
 
 use base64_simd::URL_SAFE_NO_PAD;
-use ed25519_dalek::{Signature, Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
 
 /// The only JWS algorithm agentid accepts (RFC 8037 section 3.1).
@@ -165,16 +165,6 @@ impl<'a> CompactJws<'a> {
     /// Whether the signature verifies under `key` (RFC 8032 strict verification).
     pub fn verify(&self, key: &VerifyingKey) -> bool {
         key.verify_strict(self.signing_input.as_bytes(), &self.signature)
-            .is_ok()
-    }
-
-    /// Whether the signature verifies under `key` by RFC 8032's cofactorless equation, with a
-    /// canonical `S`, but without [`verify`](Self::verify)'s extra refusal of small-order `R`
-    /// and keys. Only for keys already known not to be of small order (resolution refuses them):
-    /// then the difference is only whether the key's own holder may produce a second encoding of
-    /// a signature, and it saves about 15% of a verification.
-    pub fn verify_cofactorless(&self, key: &VerifyingKey) -> bool {
-        key.verify(self.signing_input.as_bytes(), &self.signature)
             .is_ok()
     }
 }
