@@ -896,3 +896,29 @@ fn verification_vectors() {
         assert!(seen_codes.contains(code.as_str()), "no vector trips {code}");
     }
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig { cases: 300, ..Default::default() })]
+
+    /// Any one-byte change to the valid vector's presentation is rejected.
+    #[test]
+    fn mutated_presentations_are_rejected(pos in 0usize..10_000, byte in proptest::prelude::any::<u8>()) {
+        let world: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("verification/world.json")).unwrap()).unwrap();
+        let v: Value = serde_json::from_str(&std::fs::read_to_string(dir().join("verification/valid.json")).unwrap()).unwrap();
+        let token = v["input"]["presentation"].as_str().unwrap();
+        let mut bytes = token.as_bytes().to_vec();
+        let pos = pos % bytes.len();
+        proptest::prop_assume!(bytes[pos] != byte);
+        bytes[pos] = byte;
+        let mutated = String::from_utf8_lossy(&bytes).into_owned();
+        let source = WorldSource {
+            resolutions: serde_json::from_value(world["resolutions"].clone()).unwrap(),
+            status_lists: serde_json::from_value(world["statusLists"].clone()).unwrap(),
+        };
+        let verifier = Verifier::new(source, Arc::new(FixedClock::new(NOW)), Limits::default());
+        let ctx: CheckoutContext = serde_json::from_value(v["input"]["context"].clone()).unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+        let d = rt.block_on(verifier.verify(&mutated, &ctx));
+        proptest::prop_assert!(!d.is_accepted(), "mutation at {} accepted", pos);
+    }
+}

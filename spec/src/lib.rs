@@ -32,3 +32,6 @@ pub mod status_list;
 pub mod time;
 
 pub use code::{Code, Reason};
+
+#[cfg(test)]
+mod hostile;
