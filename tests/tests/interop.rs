@@ -12,7 +12,7 @@ use agentid_spec::jose::{public_jwk, CompactJws};
 use serde_json::{json, Value};
 
 use crate::fixture::{nonce, Fixture};
-use crate::support::{codes, s, Backend};
+use crate::support::{backends, codes, s, Backend};
 
 fn interop_dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("interop")
@@ -74,7 +74,13 @@ fn jwk_of_did_key(did: &str) -> String {
 
 #[tokio::test]
 async fn independent_jose_implementations_agree() {
-    let f = Fixture::new(&Backend::Sqlite).await;
+    for backend in backends().await {
+        interop(&backend).await;
+    }
+}
+
+async fn interop(backend: &Backend) {
+    let f = Fixture::new(backend).await;
 
     // The delegation credential (signed by the wallet through josekit/OpenSSL).
     let principal_jwk = jwk_of_did_key(&f.principal);

@@ -374,8 +374,13 @@ async fn rejections(backend: &Backend) {
 /// serves.
 #[tokio::test]
 async fn clock_and_staleness() {
-    let backend = Backend::Sqlite;
-    let mut f = Fixture::new(&backend).await;
+    for backend in backends().await {
+        staleness(&backend).await;
+    }
+}
+
+async fn staleness(backend: &Backend) {
+    let mut f = Fixture::new(backend).await;
     let t0 = now();
     let clock = Arc::new(FixedClock::new(t0));
     let limits = Limits {

@@ -263,16 +263,27 @@ async fn story(f: &Fixture) {
 /// hash, in the real database file.
 #[tokio::test]
 async fn secrets_at_rest() {
+    for backend in backends().await {
+        secrets(&backend).await;
+    }
+}
+
+async fn secrets(backend: &crate::support::Backend) {
     use sqlx::Connection;
-    let server = Server::start(&crate::support::Backend::Sqlite).await;
+    let server = Server::start(backend).await;
     let (_, wallet) = server.cli(&["wallet", "create"]).await;
     let token = s(&wallet["token"]);
+    let did = s(&wallet["did"]);
     let db = server.dir.path("data").join("agentid.db");
-    let mut conn = sqlx::sqlite::SqliteConnection::connect(&format!("sqlite://{}", db.display()))
-        .await
-        .unwrap();
+    let url = match backend {
+        crate::support::Backend::Sqlite => format!("sqlite://{}", db.display()),
+        crate::support::Backend::Postgres(url) => url.clone(),
+    };
+    sqlx::any::install_default_drivers();
+    let mut conn = sqlx::AnyConnection::connect(&url).await.unwrap();
     let (hash, sealed): (String, String) =
-        sqlx::query_as("SELECT token_hash, sealed_key FROM wallet_principals")
+        sqlx::query_as("SELECT token_hash, sealed_key FROM wallet_principals WHERE did = $1")
+            .bind(&did)
             .fetch_one(&mut conn)
             .await
             .unwrap();
@@ -280,11 +291,13 @@ async fn secrets_at_rest() {
     assert_ne!(hash, token);
     // 24-byte nonce + 32-byte key + 16-byte tag.
     assert_eq!(b64u_decode(&sealed).unwrap().len(), 72);
-    let raw = std::fs::read(&db).unwrap();
-    assert!(
-        !raw.windows(token.len()).any(|w| w == token.as_bytes()),
-        "token stored in clear"
-    );
+    if matches!(backend, crate::support::Backend::Sqlite) {
+        let raw = std::fs::read(&db).unwrap();
+        assert!(
+            !raw.windows(token.len()).any(|w| w == token.as_bytes()),
+            "token stored in clear"
+        );
+    }
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
