@@ -69,12 +69,9 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     fn vectors(file: &str) -> serde_json::Value {
-        let path = format!(
-            "{}/../../shared/vectors/w3c-ccg-did-method-key/{file}",
-            env!("CARGO_MANIFEST_DIR")
-        );
+        let path = agentid_spec::shared_vectors(&format!("w3c-ccg-did-method-key/{file}"));
         serde_json::from_str(
-            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{path}: {e}")),
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
         )
         .unwrap()
     }

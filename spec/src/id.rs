@@ -370,13 +370,10 @@ mod tests {
     /// within 8 labels parses; every invalid one with a dot is rejected.
     #[test]
     fn atproto_handle_vectors() {
-        let dir = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/atproto-interop-tests/syntax/"
-        );
         let read = |f: &str| {
-            std::fs::read_to_string(format!("{dir}{f}"))
-                .unwrap_or_else(|e| panic!("shared vectors missing at {dir}{f}: {e}"))
+            let path = crate::shared_vectors(&format!("atproto-interop-tests/syntax/{f}"));
+            std::fs::read_to_string(&path)
+                .unwrap_or_else(|e| panic!("shared vectors missing at {}: {e}", path.display()))
         };
         let lines = |s: &str| {
             s.lines()

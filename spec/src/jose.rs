@@ -217,11 +217,9 @@ mod tests {
     use super::*;
 
     fn rfc8037() -> serde_json::Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/rfc8032-rfc8037-ed25519/rfc8037-appendix-A.json"
-        );
-        let text = std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"));
+        let path = crate::shared_vectors("rfc8032-rfc8037-ed25519/rfc8037-appendix-A.json");
+        let text =
+            std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
         serde_json::from_str(&text).unwrap()
     }
 

@@ -33,5 +33,17 @@ pub mod time;
 
 pub use code::{Code, Reason};
 
+/// Where the external conformance vectors (RFC 8037, W3C did:key, Bitstring Status List, ...)
+/// live for the tests that run them: `$AGENTID_SHARED_VECTORS`, else `../shared/vectors` beside
+/// the repository.
+#[doc(hidden)]
+pub fn shared_vectors(relative: &str) -> std::path::PathBuf {
+    let base = std::env::var_os("AGENTID_SHARED_VECTORS").map_or_else(
+        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
+        std::path::PathBuf::from,
+    );
+    base.join(relative)
+}
+
 #[cfg(test)]
 mod hostile;

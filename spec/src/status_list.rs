@@ -188,12 +188,9 @@ mod tests {
     use super::*;
 
     fn vectors() -> serde_json::Value {
-        let path = concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../../shared/vectors/w3c-vc-bitstring-status-list/encodedList-vectors.json"
-        );
+        let path = crate::shared_vectors("w3c-vc-bitstring-status-list/encodedList-vectors.json");
         serde_json::from_str(
-            &std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}")),
+            &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
         )
         .unwrap()
     }
