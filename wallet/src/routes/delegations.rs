@@ -259,18 +259,23 @@ pub(crate) async fn list(
     Ok(axum::Json(json!({ "delegations": items })))
 }
 
+/// The principal's delegation `id`; another principal's is as absent as a missing one.
+async fn find(w: &Wallet, id: &str, principal: &str) -> Result<Row, ApiError> {
+    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1 AND principal_id = $2"))
+        .bind(id)
+        .bind(principal)
+        .fetch_optional(&w.0.store.pool)
+        .await?;
+    row.ok_or_else(|| ApiError::NotFound("no such delegation".into()))
+}
+
 pub(crate) async fn show(
     State(w): State<Wallet>,
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let p = w.authenticate(&headers).await?;
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1 AND principal_id = $2"))
-        .bind(&id)
-        .bind(&p.id)
-        .fetch_optional(&w.0.store.pool)
-        .await?;
-    let row = row.ok_or_else(|| ApiError::NotFound("no such delegation".into()))?;
+    let row = find(&w, &id, &p.id).await?;
     Ok(axum::Json(row_json(&w, row)))
 }
 
@@ -317,12 +322,7 @@ pub(crate) async fn revoke(
     .bind(&p.id)
     .execute(&w.0.store.pool)
     .await?;
-    let row: Option<Row> = sqlx::query_as(&format!("{SELECT} WHERE id = $1 AND principal_id = $2"))
-        .bind(&id)
-        .bind(&p.id)
-        .fetch_optional(&w.0.store.pool)
-        .await?;
-    let row = row.ok_or_else(|| ApiError::NotFound("no such delegation".into()))?;
+    let row = find(&w, &id, &p.id).await?;
     let list_id = row.7.clone();
     w.0.signed_lists
         .write()
