@@ -571,6 +571,16 @@ fn generate() -> BTreeMap<String, String> {
         vec!["presentation_expired"],
     );
     add(
+        "presentation_lifetime_at_limit",
+        "exp - iat is exactly 300 s, the limit: accepted.",
+        "8 step 12",
+        vp(
+            &ok_cred, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 300,
+        ),
+        ctx(&merchant, "n-1"),
+        vec![],
+    );
+    add(
         "presentation_not_yet_valid",
         "iat is 61 s ahead.",
         "8 step 12",

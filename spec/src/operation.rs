@@ -103,3 +103,73 @@ impl Operation {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn create(methods: usize, rotation: usize) -> Operation {
+        let key = |i: u8| {
+            let k = ed25519_dalek::SigningKey::from_bytes(&[i; 32]).verifying_key();
+            DidKey::from_public_key(&k)
+        };
+        Operation::Create {
+            verification_methods: (0..methods)
+                .map(|i| (format!("key-{i}"), key(i as u8 + 1).multibase().to_owned()))
+                .collect(),
+            rotation_keys: (0..rotation).map(|i| key(i as u8 + 1)).collect(),
+            name: None,
+            created_at: "2026-01-01T00:00:00Z".into(),
+        }
+    }
+
+    /// Section 5.1 bounds, at their edges.
+    #[test]
+    fn key_counts_at_the_edges() {
+        assert!(create(1, 1).validate().is_ok());
+        assert!(create(MAX_KEYS, MAX_KEYS).validate().is_ok());
+        assert!(create(MAX_KEYS + 1, 1).validate().is_err());
+        assert!(create(1, MAX_KEYS + 1).validate().is_err());
+        assert!(create(0, 1).validate().is_err());
+        assert!(create(1, 0).validate().is_err());
+    }
+
+    #[test]
+    fn fragments_and_times() {
+        let Operation::Create {
+            verification_methods,
+            rotation_keys,
+            ..
+        } = create(1, 1)
+        else {
+            unreachable!()
+        };
+        let mb = verification_methods.values().next().unwrap().clone();
+        for (fragment, ok) in [
+            ("a", true),
+            (&"a".repeat(32)[..], true),
+            (&"a".repeat(33)[..], false),
+            ("A", false),
+            ("", false),
+        ] {
+            let op = Operation::Create {
+                verification_methods: BTreeMap::from([(fragment.to_owned(), mb.clone())]),
+                rotation_keys: rotation_keys.clone(),
+                name: None,
+                created_at: "2026-01-01T00:00:00Z".into(),
+            };
+            assert_eq!(op.validate().is_ok(), ok, "{fragment}");
+        }
+        let op = Operation::Create {
+            verification_methods,
+            rotation_keys,
+            name: None,
+            created_at: "yesterday".into(),
+        };
+        assert!(op.validate().is_err());
+        // Unknown members are refused.
+        let json =
+            r#"{"type":"deactivate","did":"did:agentid:x","prev":"p","createdAt":"t","extra":1}"#;
+        assert!(serde_json::from_str::<Operation>(json).is_err());
+    }
+}

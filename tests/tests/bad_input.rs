@@ -242,6 +242,10 @@ async fn bad_input_on_every_endpoint() {
             )
             .await;
         assert_eq!(error_code(st, &b), "invalid_did");
+        let (st, b) = h
+            .post(&path, admin, &json!({ "reason": "x".repeat(1025) }))
+            .await;
+        assert_eq!(error_code(st, &b), "invalid_reason");
         // Refused admin actions changed nothing.
         let (st, _) = h.get(&format!("/1.0/identifiers/{}", f.agent)).await;
         assert_eq!(st, 200);
@@ -275,5 +279,28 @@ async fn bad_input_on_every_endpoint() {
             .get_auth("/v1/admin/log?limit=abc", &f.server.admin_token)
             .await;
         assert_eq!(error_code(st, &b), "invalid_query");
+        let (st, b) = h
+            .get_auth("/v1/admin/log?limit=1000", &f.server.admin_token)
+            .await;
+        assert_eq!(st, 200, "limit 1000 is the edge: {b}");
+
+        // Reasons at their edge (1024 bytes) are accepted: last, since it deplatforms the agent.
+        let (st, b) = h
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                t,
+                &json!({ "reason": "r".repeat(1024) }),
+            )
+            .await;
+        assert_eq!((st, &b["revoked"]), (200, &json!(true)), "{b}");
+        let (st, b) = h
+            .post(&path, admin, &json!({ "reason": "d".repeat(1024) }))
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b) = h.post(&path, admin, &json!({ "reason": "again" })).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (409, "already_deplatformed".into())
+        );
     }
 }
