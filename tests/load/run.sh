@@ -16,7 +16,7 @@ port=$((20000 + RANDOM % 20000))
 AGENTID_LOG=warn $bin serve --listen 127.0.0.1:$port --data-dir "$work/data" > "$work/serve.out" &
 server=$!
 for _ in $(seq 1 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-export AGENTID_SERVER=http://127.0.0.1:$port
+export AGENTID_SERVER=http://127.0.0.1:$port AGENTID_KEY_PASSPHRASE="load test passphrase"
 
 $bin key generate --out "$work/agent.key" >/dev/null
 agent=$($bin agent register --key "$work/agent.key" --name load.test | jq -r .did)

@@ -52,8 +52,7 @@ impl Fixture {
         let other_merchant = KeyPair::from_seed(&[0x4e; 32]).did_key().to_string();
         let order = server.dir.path("order.json");
         std::fs::write(&order, ORDER).unwrap();
-        let agent_key =
-            KeyPair::from_private_jwk(&std::fs::read_to_string(&agent_key_file).unwrap()).unwrap();
+        let agent_key = crate::support::read_key(&agent_key_file);
         let mut f = Self {
             agent: s(&reg["did"]),
             token: s(&wallet["token"]),

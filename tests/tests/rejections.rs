@@ -141,7 +141,7 @@ async fn rejections(backend: &Backend) {
         .cli(&["agent", "register", "--key", bob_file.to_str().unwrap()])
         .await;
     let bob = s(&bob_reg["did"]);
-    let bob_key = KeyPair::from_private_jwk(&std::fs::read_to_string(&bob_file).unwrap()).unwrap();
+    let bob_key = crate::support::read_key(&bob_file);
 
     // subject_mismatch: Bob presents Alice's credential as himself
     let mut vp: CheckoutPresentation = decode_payload(&good);

@@ -339,6 +339,7 @@ async fn readme_walkthrough() {
         .env("AGENTID_SERVER", &server.url)
         .env("DATA", server.dir.path("data"))
         .env_remove("AGENTID_TOKEN")
+        .env_remove("AGENTID_KEY_PASSPHRASE")
         .output()
         .await
         .expect("bash");
@@ -362,4 +363,56 @@ async fn readme_walkthrough() {
             "walkthrough output lacks {expected}:\n{stdout}"
         );
     }
+}
+
+/// Key files are encrypted unless their owner asks otherwise by name.
+#[tokio::test]
+async fn key_files_are_encrypted() {
+    let server = Server::start(&crate::support::Backend::Sqlite).await;
+    let file = server.dir.path("k.key");
+    let f = file.to_str().unwrap();
+    let (code, out) = crate::support::run_cli_env(
+        &server.url,
+        &["key", "generate", "--out", f],
+        &[("AGENTID_KEY_PASSPHRASE", "")],
+    )
+    .await;
+    assert_eq!(
+        (code, s(&out["error"]["code"])),
+        (2, "passphrase_required".to_owned())
+    );
+    assert!(!file.exists(), "nothing written without a passphrase");
+    let (code, out) = server.cli(&["key", "generate", "--out", f]).await;
+    assert_eq!(
+        (code, &out["encrypted"]),
+        (0, &serde_json::json!(true)),
+        "{out}"
+    );
+    let text = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(text.split('.').count(), 5, "a compact JWE");
+    assert!(!text.contains("\"d\""));
+    let (code, shown) = server.cli(&["key", "show", "--key", f]).await;
+    assert_eq!((code, &shown["did"]), (0, &out["did"]));
+    let (code, out) = crate::support::run_cli_env(
+        &server.url,
+        &["key", "show", "--key", f],
+        &[("AGENTID_KEY_PASSPHRASE", "wrong")],
+    )
+    .await;
+    assert_eq!(
+        (code, s(&out["error"]["code"])),
+        (2, "wrong_passphrase".to_owned())
+    );
+    let plain = server.dir.path("plain.key");
+    let (code, out) = server
+        .cli(&[
+            "key",
+            "generate",
+            "--unencrypted",
+            "--out",
+            plain.to_str().unwrap(),
+        ])
+        .await;
+    assert_eq!((code, &out["encrypted"]), (0, &serde_json::json!(false)));
+    assert!(std::fs::read_to_string(&plain).unwrap().contains("\"d\""));
 }

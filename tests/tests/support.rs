@@ -176,10 +176,16 @@ impl Server {
 }
 
 pub async fn run_cli(server: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
+    run_cli_env(server, args, env).await
+}
+
+/// Runs the CLI with extra environment variables (set after the defaults, so they win).
+pub async fn run_cli_env(server: &str, args: &[&str], env: &[(&str, &str)]) -> (i32, Value) {
     let mut cmd = Command::new(binary());
     cmd.args(args)
         .env("AGENTID_SERVER", server)
         .env_remove("AGENTID_TOKEN")
+        .env("AGENTID_KEY_PASSPHRASE", PASSPHRASE)
         .env_remove("AGENTID_ADMIN_TOKEN")
         .kill_on_drop(true);
     for (k, v) in env {
@@ -197,6 +203,15 @@ pub async fn run_cli(server: &str, args: &[&str], env: &[(&str, &str)]) -> (i32,
         )
     });
     (out.status.code().unwrap_or(-1), json)
+}
+
+/// The passphrase the CLI encrypts key files with in these tests.
+pub const PASSPHRASE: &str = "test passphrase, long enough";
+
+/// Opens a key file the CLI wrote.
+pub fn read_key(path: &Path) -> agentid_sdk::keys::KeyPair {
+    let text = std::fs::read_to_string(path).expect("key file");
+    agentid_wallet::keyfile::open(&text, Some(PASSPHRASE)).expect("key file opens")
 }
 
 /// A JSON HTTP client for one server.

@@ -25,6 +25,7 @@ use axum::Router;
 pub mod auth;
 pub mod error;
 pub mod events;
+pub mod keyfile;
 mod routes;
 pub mod store;
 pub mod vault;

@@ -137,10 +137,27 @@ fn read_text(path: &Path) -> Result<String, Failure> {
         .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))
 }
 
+/// The passphrase that encrypts key files.
+fn passphrase() -> Option<zeroize::Zeroizing<String>> {
+    std::env::var(PASSPHRASE_ENV)
+        .ok()
+        .filter(|p| !p.is_empty())
+        .map(zeroize::Zeroizing::new)
+}
+
+const PASSPHRASE_ENV: &str = "AGENTID_KEY_PASSPHRASE";
+
 fn read_key(path: &Path) -> Result<KeyPair, Failure> {
     let text = zeroize::Zeroizing::new(read_text(path)?);
-    KeyPair::from_private_jwk(&text)
-        .map_err(|e| Failure::new("invalid_key", format!("{}: {e}", path.display())))
+    let pass = passphrase();
+    agentid_wallet::keyfile::open(&text, pass.as_deref().map(String::as_str)).map_err(|e| {
+        let code = match e {
+            agentid_wallet::keyfile::KeyFileError::NeedsPassphrase => "passphrase_required",
+            agentid_wallet::keyfile::KeyFileError::WrongPassphrase => "wrong_passphrase",
+            _ => "invalid_key",
+        };
+        Failure::new(code, format!("{}: {e}", path.display()))
+    })
 }
 
 /// A token given inline or as a file holding it.
@@ -159,11 +176,29 @@ fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
 
 fn key(cmd: KeyCommand) -> Result<Output, Failure> {
     match cmd {
-        KeyCommand::Generate { out } => {
+        KeyCommand::Generate { out, unencrypted } => {
             let key = KeyPair::generate();
-            agentid_wallet::vault::write_private(&out, key.to_private_jwk().as_bytes())
+            let text = if unencrypted {
+                key.to_private_jwk()
+            } else {
+                let pass = passphrase().ok_or_else(|| {
+                    Failure::new(
+                        "passphrase_required",
+                        format!(
+                            "set {PASSPHRASE_ENV} to encrypt the key file, or pass --unencrypted"
+                        ),
+                    )
+                })?;
+                zeroize::Zeroizing::new(
+                    agentid_wallet::keyfile::seal(&key, &pass)
+                        .map_err(|e| Failure::new("encryption_failed", e.to_string()))?,
+                )
+            };
+            agentid_wallet::vault::write_private(&out, text.as_bytes())
                 .map_err(|e| Failure::new("io_error", format!("{}: {e}", out.display())))?;
-            Ok(Output::ok(key_json(&key, Some(&out))))
+            let mut json = key_json(&key, Some(&out));
+            json["encrypted"] = json!(!unencrypted);
+            Ok(Output::ok(json))
         }
         KeyCommand::Show { key } => Ok(Output::ok(key_json(&read_key(&key)?, Some(&key)))),
     }

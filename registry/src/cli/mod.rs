@@ -32,7 +32,7 @@ pub(crate) struct Cli {
 pub(crate) enum Command {
     /// Run the service: registry, wallet, status lists, resolution and verification.
     Serve(ServeArgs),
-    /// Create and inspect Ed25519 keys (private JWK files, mode 0600).
+    /// Create and inspect Ed25519 keys (files encrypted under AGENTID_KEY_PASSPHRASE, mode 0600).
     #[command(subcommand)]
     Key(KeyCommand),
     /// Register, deactivate and inspect agents.
@@ -100,9 +100,12 @@ pub(crate) struct LimitArgs {
 pub(crate) enum KeyCommand {
     /// Generate a key and write it as a private JWK file (mode 0600).
     Generate {
-        /// Where to write the key.
+        /// Where to write the key (a JWE encrypted under AGENTID_KEY_PASSPHRASE).
         #[arg(long)]
         out: PathBuf,
+        /// Write the private key as a plaintext JWK instead (mode 0600 still).
+        #[arg(long)]
+        unencrypted: bool,
     },
     /// Show a key's public parts.
     Show {
