@@ -110,3 +110,103 @@ pub fn router(wallet: Wallet) -> Router {
         .route("/v1/status/{id}", get(routes::status::serve))
         .with_state(wallet)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentid_sdk::clock::FixedClock;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::{json, Value};
+    use tower::ServiceExt as _;
+
+    async fn call(
+        app: &Router,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// In-process router test: when a principal's status list is full, the next delegation
+    /// opens a new list at index 0, and every list is served signed.
+    #[tokio::test]
+    async fn status_lists_roll_over_when_full() {
+        let dir =
+            std::env::temp_dir().join(format!("agentid-wallet-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let store = store::connect(&store::sqlite_url(&dir)).await.unwrap();
+        store::migrate(&store, store::WALLET_MIGRATIONS)
+            .await
+            .unwrap();
+        let mut config = WalletConfig::new("http://wallet.test");
+        config.status_list_bits = 2;
+        let wallet = Wallet::new(
+            store,
+            vault::Vault::new(&[4; 32]),
+            config,
+            Arc::new(FixedClock::new(1_767_225_600)),
+            events::channel(),
+        );
+        let app = router(wallet);
+        let (st, p) = call(&app, "POST", "/v1/principals", None, json!({})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        let token = p["token"].as_str().unwrap().to_owned();
+        let agent = agentid_sdk::operation::create(
+            &agentid_sdk::keys::KeyPair::from_seed(&[2; 32]),
+            &agentid_sdk::keys::KeyPair::from_seed(&[2; 32]),
+            None,
+            0,
+        )
+        .did;
+        let req = json!({
+            "agent": agent,
+            "spendingLimit": { "currency": "USD", "perTransaction": 100, "total": 100 },
+            "validUntil": "2026-01-02T00:00:00Z",
+        });
+        let mut placed = Vec::new();
+        for _ in 0..3 {
+            let (st, d) = call(&app, "POST", "/v1/delegations", Some(&token), req.clone()).await;
+            assert_eq!(st, StatusCode::CREATED, "{d}");
+            placed.push((
+                d["statusListCredential"].as_str().unwrap().to_owned(),
+                d["statusListIndex"].as_u64().unwrap(),
+            ));
+        }
+        assert_eq!(placed[0].0, placed[1].0);
+        assert_eq!((placed[0].1, placed[1].1), (0, 1));
+        assert_ne!(placed[2].0, placed[0].0, "a full list is not reused");
+        assert_eq!(placed[2].1, 0);
+        for (url, _) in &placed {
+            let path = url.strip_prefix("http://wallet.test").unwrap();
+            let resp = app
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

@@ -171,10 +171,13 @@ async fn allocate_index(
 ) -> Result<(String, u64), ApiError> {
     let bits = w.0.config.status_list_bits as i64;
     // An atomic increment on the newest list with room; RETURNING works on SQLite and PostgreSQL.
+    // The room check is repeated on the row being updated: a concurrent issuance may have taken
+    // the last bit since the subquery looked.
     let taken: Option<(String, i64)> = sqlx::query_as(
         "UPDATE wallet_status_lists SET next_index = next_index + 1 \
          WHERE id = (SELECT id FROM wallet_status_lists WHERE principal_id = $1 AND next_index < size_bits \
                      ORDER BY created_at DESC, id LIMIT 1) \
+         AND next_index < size_bits \
          RETURNING id, next_index - 1",
     )
     .bind(principal)
