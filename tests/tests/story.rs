@@ -108,10 +108,7 @@ async fn story(f: &Fixture) {
     };
     let n1 = nonce();
     let args = present(&n1);
-    let (code, vp) = f
-        .server
-        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let (code, vp) = f.server.cli_owned(&args).await;
     assert_eq!(code, 0, "{vp}");
     let vp = s(&vp["presentation"]);
     let vp_payload = payload(&vp);
@@ -143,10 +140,7 @@ async fn story(f: &Fixture) {
         a
     };
     let args = verify(&vp, &n1, false);
-    let (code, decision) = f
-        .server
-        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let (code, decision) = f.server.cli_owned(&args).await;
     assert_eq!(
         (code, &decision["decision"]),
         (0, &Value::from("accepted")),
@@ -154,10 +148,7 @@ async fn story(f: &Fixture) {
     );
     assert_eq!(decision["authorization"]["principal"], f.principal.as_str());
     let args = verify(&vp, &n1, true);
-    let (code, decision) = f
-        .server
-        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let (code, decision) = f.server.cli_owned(&args).await;
     assert_eq!(code, 0, "{decision}");
     // The same presentation again is a replay.
     let again = f.verify_http(&vp, &f.merchant, &n1).await;
@@ -189,17 +180,11 @@ async fn story(f: &Fixture) {
     assert_eq!(list["delegations"].as_array().unwrap().len(), 2);
     let n2 = nonce();
     let args = present(&n2);
-    let (_, vp2) = f
-        .server
-        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let (_, vp2) = f.server.cli_owned(&args).await;
     let vp2 = s(&vp2["presentation"]);
     for remote in [false, true] {
         let args = verify(&vp2, &n2, remote);
-        let (code, decision) = f
-            .server
-            .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
-            .await;
+        let (code, decision) = f.server.cli_owned(&args).await;
         assert_eq!(code, 1, "{decision}");
         assert_eq!(decision["decision"], "rejected");
         assert_eq!(codes(&decision), ["credential_revoked"], "remote={remote}");
@@ -234,10 +219,7 @@ async fn story(f: &Fixture) {
     let decision = f.verify_http(&vp3, &f.merchant, &n3).await;
     assert_eq!(codes(&decision), ["agent_deplatformed"]);
     let args = verify(&vp3, &n3, false);
-    let (code, decision) = f
-        .server
-        .cli(&args.iter().map(String::as_str).collect::<Vec<_>>())
-        .await;
+    let (code, decision) = f.server.cli_owned(&args).await;
     assert_eq!(
         (code, codes(&decision)),
         (1, vec!["agent_deplatformed".to_owned()])

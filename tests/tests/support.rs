@@ -154,6 +154,12 @@ impl Server {
         }
     }
 
+    /// [`Server::cli`] with owned arguments.
+    pub async fn cli_owned(&self, args: &[String]) -> (i32, Value) {
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        self.cli(&args).await
+    }
+
     /// Stops the server (SIGKILL) and waits for it.
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;
