@@ -1,22 +1,19 @@
 //! Registering, changing and resolving agents (spec section 5).
 
+use std::sync::Arc;
+
 use agentid_spec::document::{
-    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionMetadata,
-    ResolutionResult, VerificationMethod, DID_CONTEXT, DID_LD_JSON, MULTIKEY_CONTEXT,
-    RESOLUTION_CONTEXT,
+    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult,
 };
 use agentid_spec::id::{hash_b32, split_did_url, AgentDid, AgentName, DidKey};
 use agentid_spec::jose::CompactJws;
+use agentid_spec::log::{LogEntry, LogRecord};
 use agentid_spec::operation::{Operation, MAX_OPERATION_LEN, OPERATION_TYP};
 use agentid_spec::time::format_rfc3339;
-use agentid_wallet::error::ApiError;
-use agentid_wallet::events::Change;
-use std::sync::Arc;
-
 use serde::Serialize;
 
-use crate::log::{self, Entry};
-use crate::Registry;
+use crate::log;
+use crate::{Error, Registry};
 
 /// The result of a successful `create`.
 #[derive(Clone, Debug, Serialize)]
@@ -38,14 +35,14 @@ struct Signed {
     signer: DidKey,
 }
 
-fn invalid(msg: impl Into<String>) -> ApiError {
-    ApiError::bad_request("invalid_operation", msg)
+fn invalid(msg: impl Into<String>) -> Error {
+    Error::InvalidOperation(msg.into())
 }
 
 /// Steps common to every operation: strict JWS parse, payload, rules, and a signature by the
 /// key named in `kid`, which must be one of `allowed` (or, for a genesis, of its own rotation
 /// keys).
-fn open(jws: &str, allowed: Option<&[DidKey]>) -> Result<Signed, ApiError> {
+fn open(jws: &str, allowed: Option<&[DidKey]>) -> Result<Signed, Error> {
     let token = CompactJws::parse(jws, MAX_OPERATION_LEN, OPERATION_TYP)
         .map_err(|e| invalid(e.to_string()))?;
     let op: Operation =
@@ -67,46 +64,15 @@ fn open(jws: &str, allowed: Option<&[DidKey]>) -> Result<Signed, ApiError> {
         (_, None) => return Err(invalid("only a create operation may start an agent")),
     };
     if !rotation_keys.contains(&signer) {
-        return Err(ApiError::Forbidden(
-            "operation is not signed by a rotation key".into(),
-        ));
+        return Err(Error::NotRotationKey);
     }
     let key = signer
         .verifying_key()
         .map_err(|_| invalid("signer key is invalid"))?;
     if !token.verify(&key) {
-        return Err(ApiError::bad_request(
-            "bad_signature",
-            "operation signature does not verify",
-        ));
+        return Err(Error::BadSignature);
     }
     Ok(Signed { op, signer })
-}
-
-/// The DID document a `create` operation defines.
-fn document(
-    did: &AgentDid,
-    name: Option<&AgentName>,
-    methods: &std::collections::BTreeMap<String, String>,
-) -> DidDocument {
-    let vms: Vec<VerificationMethod> = methods
-        .iter()
-        .map(|(fragment, mb)| VerificationMethod {
-            id: format!("{did}#{fragment}"),
-            type_: "Multikey".to_owned(),
-            controller: did.to_string(),
-            public_key_multibase: mb.clone(),
-        })
-        .collect();
-    let ids: Vec<String> = vms.iter().map(|vm| vm.id.clone()).collect();
-    DidDocument {
-        context: vec![DID_CONTEXT.to_owned(), MULTIKEY_CONTEXT.to_owned()],
-        id: did.to_string(),
-        also_known_as: name.map(|n| vec![n.to_uri()]).unwrap_or_default(),
-        verification_method: vms,
-        authentication: ids.clone(),
-        assertion_method: ids,
-    }
 }
 
 fn is_unique_violation(e: &sqlx::Error) -> bool {
@@ -116,7 +82,7 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 
 impl Registry {
     /// Accepts a signed genesis operation.
-    pub async fn register(&self, jws: &str) -> Result<Registered, ApiError> {
+    pub async fn register(&self, jws: &str) -> Result<Registered, Error> {
         let Signed { op, signer } = open(jws, None)?;
         let Operation::Create {
             verification_methods,
@@ -128,14 +94,13 @@ impl Registry {
             return Err(invalid("expected a create operation"));
         };
         let did = AgentDid::from_genesis(jws);
-        let doc = document(&did, name.as_ref(), &verification_methods);
+        let doc = DidDocument::agent(&did, name.as_ref(), &verification_methods);
         let now = self.0.clock.now();
-        let doc_json =
-            serde_json::to_string(&doc).map_err(|e| ApiError::Internal(e.to_string()))?;
+        let doc_json = serde_json::to_string(&doc).map_err(|e| Error::Internal(e.to_string()))?;
         let keys_json =
-            serde_json::to_string(&rotation_keys).map_err(|e| ApiError::Internal(e.to_string()))?;
+            serde_json::to_string(&rotation_keys).map_err(|e| Error::Internal(e.to_string()))?;
 
-        let mut tx = self.0.store.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let inserted = sqlx::query(
             "INSERT INTO registry_agents (did, name, document, rotation_keys, status, head, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $6)",
@@ -155,14 +120,14 @@ impl Registry {
             }
             return Err(e.into());
         }
-        let (seq, _) = log::append(
+        let entry = log::append(
             &mut tx,
-            self.0.store.backend,
-            Entry {
-                did: did.as_str(),
-                kind: "create",
-                operation: jws,
-                actor: signer.as_str(),
+            self.0.postgres,
+            LogRecord {
+                did: did.to_string(),
+                kind: "create".into(),
+                operation: jws.to_owned(),
+                actor: signer.to_string(),
                 reason: None,
                 created_at: now,
             },
@@ -174,40 +139,35 @@ impl Registry {
             did: did.to_string(),
             name: name.map(String::from),
             document: doc,
-            log_seq: seq,
+            log_seq: entry.seq,
         })
     }
 
-    async fn conflict(&self, did: &AgentDid, name: Option<&AgentName>) -> ApiError {
+    async fn conflict(&self, did: &AgentDid, name: Option<&AgentName>) -> Error {
         let exists: Result<Option<(String,)>, _> =
             sqlx::query_as("SELECT did FROM registry_agents WHERE did = $1")
                 .bind(did.as_str())
-                .fetch_optional(&self.0.store.pool)
+                .fetch_optional(&self.0.pool)
                 .await;
         match (exists, name) {
-            (Ok(Some(_)), _) => {
-                ApiError::conflict("already_registered", format!("{did} is already registered"))
-            }
-            (Ok(None), Some(n)) => {
-                ApiError::conflict("name_taken", format!("the name {n} is taken"))
-            }
-            (Ok(None), None) => ApiError::conflict("conflict", "conflicting registration"),
+            (Ok(Some(_)), _) => Error::AlreadyRegistered(did.to_string()),
+            (Ok(None), Some(n)) => Error::NameTaken(n.to_string()),
+            (Ok(None), None) => Error::Conflict,
             (Err(e), _) => e.into(),
         }
     }
 
     /// Applies a signed operation to an existing agent (v0.1: `deactivate`).
-    pub async fn operate(&self, did: &AgentDid, jws: &str) -> Result<serde_json::Value, ApiError> {
+    pub async fn operate(&self, did: &AgentDid, jws: &str) -> Result<serde_json::Value, Error> {
         let row: Option<(String, String, String)> = sqlx::query_as(
             "SELECT rotation_keys, status, head FROM registry_agents WHERE did = $1",
         )
         .bind(did.as_str())
-        .fetch_optional(&self.0.store.pool)
+        .fetch_optional(&self.0.pool)
         .await?;
-        let (keys_json, status, head) =
-            row.ok_or_else(|| ApiError::NotFound(format!("{did} is not registered")))?;
+        let (keys_json, status, head) = row.ok_or_else(|| Error::NotRegistered(did.to_string()))?;
         let rotation_keys: Vec<DidKey> = serde_json::from_str(&keys_json)
-            .map_err(|e| ApiError::Internal(format!("stored keys: {e}")))?;
+            .map_err(|e| Error::Internal(format!("stored keys: {e}")))?;
         let Signed { op, signer } = open(jws, Some(&rotation_keys))?;
         let Operation::Deactivate {
             did: target, prev, ..
@@ -220,25 +180,17 @@ impl Registry {
         }
         match AgentStatus::parse(&status) {
             Some(AgentStatus::Active) => {}
-            Some(AgentStatus::Deactivated) => {
-                return Err(ApiError::Gone(format!("{did} is deactivated")))
-            }
-            _ => {
-                return Err(ApiError::conflict(
-                    "agent_deplatformed",
-                    format!("{did} is deplatformed"),
-                ))
-            }
+            Some(AgentStatus::Deactivated) => return Err(Error::Deactivated(did.to_string())),
+            _ => return Err(Error::Deplatformed(did.to_string())),
         }
         if prev != head {
-            return Err(ApiError::conflict(
-                "stale_prev",
+            return Err(Error::StalePrev(
                 "prev is not the hash of the agent's latest operation",
             ));
         }
         let now = self.0.clock.now();
         let new_head = hash_b32(jws.as_bytes());
-        let mut tx = self.0.store.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'deactivated', status_changed_at = $1, head = $2, updated_at = $1 \
              WHERE did = $3 AND head = $4 AND status = 'active'",
@@ -250,41 +202,38 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         if changed.rows_affected() != 1 {
-            return Err(ApiError::conflict(
-                "stale_prev",
-                "the agent changed concurrently; retry",
-            ));
+            return Err(Error::StalePrev("the agent changed concurrently; retry"));
         }
-        let (seq, _) = log::append(
+        let entry = log::append(
             &mut tx,
-            self.0.store.backend,
-            Entry {
-                did: did.as_str(),
-                kind: "deactivate",
-                operation: jws,
-                actor: signer.as_str(),
+            self.0.postgres,
+            LogRecord {
+                did: did.to_string(),
+                kind: "deactivate".into(),
+                operation: jws.to_owned(),
+                actor: signer.to_string(),
                 reason: None,
                 created_at: now,
             },
         )
         .await?;
         tx.commit().await?;
-        self.changed(did);
+        self.changed();
         tracing::info!(%did, "agent deactivated");
         Ok(
-            serde_json::json!({ "did": did, "status": "deactivated", "head": new_head, "logSeq": seq }),
+            serde_json::json!({ "did": did, "status": "deactivated", "head": new_head, "logSeq": entry.seq }),
         )
     }
 
-    /// Deplatforms an agent: an operator decision, with a reason, recorded in the log.
+    /// Deplatforms an agent: a decision by `actor`, with a reason, recorded in the log.
     pub async fn deplatform(
         &self,
         did: &AgentDid,
         reason: &str,
         actor: &str,
-    ) -> Result<serde_json::Value, ApiError> {
+    ) -> Result<serde_json::Value, Error> {
         let now = self.0.clock.now();
-        let mut tx = self.0.store.pool.begin().await?;
+        let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'deplatformed', status_reason = $1, status_changed_at = $2, updated_at = $2 \
              WHERE did = $3 AND status <> 'deplatformed'",
@@ -299,42 +248,41 @@ impl Registry {
             let status: Option<(String,)> =
                 sqlx::query_as("SELECT status FROM registry_agents WHERE did = $1")
                     .bind(did.as_str())
-                    .fetch_optional(&self.0.store.pool)
+                    .fetch_optional(&self.0.pool)
                     .await?;
             return Err(match status {
-                None => ApiError::NotFound(format!("{did} is not registered")),
-                Some(_) => ApiError::conflict(
-                    "already_deplatformed",
-                    format!("{did} is already deplatformed"),
-                ),
+                None => Error::NotRegistered(did.to_string()),
+                Some(_) => Error::AlreadyDeplatformed(did.to_string()),
             });
         }
         let decision =
             serde_json::json!({ "type": "deplatform", "did": did, "reason": reason }).to_string();
-        let (seq, entry_hash) = log::append(
+        let entry = log::append(
             &mut tx,
-            self.0.store.backend,
-            Entry {
-                did: did.as_str(),
-                kind: "deplatform",
-                operation: &decision,
-                actor,
-                reason: Some(reason),
+            self.0.postgres,
+            LogRecord {
+                did: did.to_string(),
+                kind: "deplatform".into(),
+                operation: decision,
+                actor: actor.to_owned(),
+                reason: Some(reason.to_owned()),
                 created_at: now,
             },
         )
         .await?;
         tx.commit().await?;
-        self.changed(did);
+        self.changed();
         tracing::warn!(%did, actor, "agent deplatformed");
         Ok(serde_json::json!({
             "did": did, "status": "deplatformed", "reason": reason,
-            "at": format_rfc3339(now), "logSeq": seq, "entryHash": entry_hash,
+            "at": format_rfc3339(now), "logSeq": entry.seq, "entryHash": entry.entry_hash,
         }))
     }
 
-    /// Looks up an agent by DID or name and builds its resolution result. `None` if unknown.
-    pub async fn lookup(&self, key: Lookup<'_>) -> Result<Option<Arc<ResolutionResult>>, ApiError> {
+    /// Looks up an agent by DID or name and builds its resolution result, through an in-memory
+    /// cache of recent answers (cleared on every change this process makes, and expiring after
+    /// a few seconds for changes made by other processes). `None` if unknown.
+    pub async fn lookup(&self, key: Lookup<'_>) -> Result<Option<Arc<ResolutionResult>>, Error> {
         let cache_key = match key {
             Lookup::Did(did) => did.as_str(),
             Lookup::Name(name) => name.as_str(),
@@ -343,7 +291,7 @@ impl Registry {
         if let Some(hit) = self.0.resolved.get(cache_key, now) {
             return Ok(Some(hit));
         }
-        let Some(result) = self.lookup_db(key).await? else {
+        let Some(result) = self.lookup_fresh(key).await? else {
             return Ok(None);
         };
         let result = Arc::new(result);
@@ -351,13 +299,17 @@ impl Registry {
         Ok(Some(result))
     }
 
-    /// Drops cached resolutions and tells co-located verifiers that `did` changed.
-    fn changed(&self, did: &AgentDid) {
+    /// Drops cached resolutions and moves the generation, after a change has committed.
+    fn changed(&self) {
         self.0.resolved.clear();
-        let _ = self.0.changes.send(Change::Did(did.to_string()));
+        self.0
+            .generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
-    async fn lookup_db(&self, key: Lookup<'_>) -> Result<Option<ResolutionResult>, ApiError> {
+    /// Looks up an agent in the database, bypassing the cache: for a caller that keeps its own
+    /// (a co-located verifier, which watches [`Registry::generation`]). `None` if unknown.
+    pub async fn lookup_fresh(&self, key: Lookup<'_>) -> Result<Option<ResolutionResult>, Error> {
         type AgentRow = (
             String,
             String,
@@ -374,69 +326,50 @@ impl Registry {
         };
         let row: Option<AgentRow> = sqlx::query_as(&sql)
             .bind(value)
-            .fetch_optional(&self.0.store.pool)
+            .fetch_optional(&self.0.pool)
             .await?;
         let Some((doc, status, reason, changed_at, head, created, updated)) = row else {
             return Ok(None);
         };
         let document: DidDocument = serde_json::from_str(&doc)
-            .map_err(|e| ApiError::Internal(format!("stored document: {e}")))?;
-        let agent_status = AgentStatus::parse(&status)
-            .ok_or_else(|| ApiError::Internal("stored status".into()))?;
+            .map_err(|e| Error::Internal(format!("stored document: {e}")))?;
+        let agent_status =
+            AgentStatus::parse(&status).ok_or_else(|| Error::Internal("stored status".into()))?;
         let deplatformed = (agent_status == AgentStatus::Deplatformed).then(|| Deplatforming {
             reason: reason.unwrap_or_default(),
             at: format_rfc3339(changed_at.unwrap_or(updated)),
         });
-        Ok(Some(ResolutionResult {
-            context: Some(RESOLUTION_CONTEXT.to_owned()),
-            did_document: Some(document),
-            did_resolution_metadata: ResolutionMetadata {
-                content_type: Some(DID_LD_JSON.to_owned()),
-                ..Default::default()
-            },
-            did_document_metadata: Some(DocumentMetadata {
-                created: Some(format_rfc3339(created)),
-                updated: Some(format_rfc3339(updated)),
-                version_id: Some(head),
-                deactivated: agent_status == AgentStatus::Deactivated,
-                agent_status,
-                deplatformed,
-            }),
-        }))
+        Ok(Some(ResolutionResult::found(
+            document,
+            DocumentMetadata::registered(created, updated, head, agent_status, deplatformed),
+        )))
     }
 
     /// The log entries of one agent, oldest first.
-    pub async fn agent_log(&self, did: &AgentDid) -> Result<Vec<serde_json::Value>, ApiError> {
+    pub async fn agent_log(&self, did: &AgentDid) -> Result<Vec<LogEntry>, Error> {
         let rows: Vec<log::Row> = sqlx::query_as(&format!(
-            "{} WHERE did = $1 ORDER BY seq LIMIT 1000",
+            "{} WHERE did = $1 ORDER BY seq LIMIT $2",
             log::SELECT
         ))
         .bind(did.as_str())
-        .fetch_all(&self.0.store.pool)
+        .bind(crate::MAX_LOG_PAGE)
+        .fetch_all(&self.0.pool)
         .await?;
-        Ok(rows.into_iter().map(log::row_json).collect())
+        Ok(rows.into_iter().map(log::entry).collect())
     }
 
     /// Log entries after `after`, oldest first, at most `limit`.
-    pub async fn log_since(
-        &self,
-        after: i64,
-        limit: i64,
-    ) -> Result<Vec<serde_json::Value>, ApiError> {
+    pub async fn log_since(&self, after: i64, limit: i64) -> Result<Vec<LogEntry>, Error> {
+        let limit = limit.clamp(1, crate::MAX_LOG_PAGE);
         let rows: Vec<log::Row> = sqlx::query_as(&format!(
             "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
             log::SELECT
         ))
         .bind(after)
         .bind(limit)
-        .fetch_all(&self.0.store.pool)
+        .fetch_all(&self.0.pool)
         .await?;
-        Ok(rows.into_iter().map(log::row_json).collect())
-    }
-
-    /// Whether `token` is the operator's admin token (constant-time).
-    pub fn is_admin(&self, token: &str) -> bool {
-        agentid_wallet::auth::token_matches(token, &self.0.admin_token_hash)
+        Ok(rows.into_iter().map(log::entry).collect())
     }
 }
 
@@ -475,7 +408,7 @@ mod tests {
         };
         let did = AgentDid::from_genesis(jws);
         assert_eq!(did.as_str(), v["output"]["did"]);
-        let doc = document(&did, name.as_ref(), verification_methods);
+        let doc = DidDocument::agent(&did, name.as_ref(), verification_methods);
         assert_eq!(
             serde_json::to_value(&doc).unwrap(),
             v["output"]["didDocument"]

@@ -1,13 +1,14 @@
 //! # agentid-registry
 //!
-//! The directory service and the server half of the `agentid` command. It accepts signed
-//! registry operations (`create`, `deactivate`), derives self-certifying `did:agentid`
-//! identifiers from genesis operations, resolves DIDs and agent names at the DIF Universal
-//! Resolver's `GET /1.0/identifiers/{id}`, lets an authenticated operator deplatform an agent with
-//! a reason, and keeps a hash-chained log of every operation and decision.
+//! The directory of agents, as a domain library. It accepts signed registry operations
+//! (`create`, `deactivate`), derives self-certifying `did:agentid` identifiers from genesis
+//! operations, resolves DIDs and agent names to DID Resolution Results, records operator
+//! decisions (deplatforming, with a reason and who took it), and keeps a hash-chained log of
+//! every operation and decision (spec section 5).
 //!
-//! [`server`] composes the registry, the wallet (`agentid-wallet`) and a checkout verification
-//! endpoint into one process over one database.
+//! The registry owns its tables ([`MIGRATIONS`]) and is handed a connected pool; it knows
+//! nothing of HTTP or of operators' credentials. `agentid-server` puts it on the wire. Every
+//! change that a verifier may have cached moves [`Registry::generation`].
 //!
 //! Non-goals in v0.1: key rotation operations, namespace ownership, Merkle proofs of the log,
 //! DNS-rooted names.
@@ -15,73 +16,67 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use agentid_sdk::clock::Clock;
-use agentid_wallet::events::Changes;
-use agentid_wallet::store::{Embedded, Store};
-use axum::routing::{get, post};
-use axum::Router;
+use sqlx::AnyPool;
 
 mod agents;
 mod cache;
+mod error;
 mod log;
-mod routes;
-pub mod server;
 
-pub use agents::Registered;
+pub use agents::{Lookup, Registered};
+pub use error::Error;
 
-/// The registry's migrations (versions 2000-2999).
-pub const REGISTRY_MIGRATIONS: Embedded = Embedded(&[(
+/// The registry's migrations, `(version, description, SQL)`, versions 2000-2999. Portable SQL:
+/// they run unchanged on SQLite and PostgreSQL.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
     2001,
     "registry",
     include_str!("../migrations/0001_registry.sql"),
-)]);
+)];
 
-/// The registry service. Cheap to clone.
+/// Longest operator reason, in bytes.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// Most log entries one read returns.
+pub const MAX_LOG_PAGE: i64 = 1000;
+
+/// The registry. Cheap to clone.
 #[derive(Clone)]
 pub struct Registry(Arc<Inner>);
 
 struct Inner {
-    store: Store,
+    pool: AnyPool,
+    /// Log appends take a table lock on PostgreSQL.
+    postgres: bool,
     clock: Arc<dyn Clock>,
-    changes: Changes,
-    /// SHA-256 (base64url) of the operator's admin token.
-    admin_token_hash: String,
-    /// Recent resolutions, by DID and by name.
+    /// Recent resolutions, by DID and by name, for the resolution endpoint.
     resolved: cache::ResolutionCache,
+    /// Moves on every change a verifier may have cached.
+    generation: AtomicU64,
 }
 
 impl Registry {
-    /// A registry over a migrated store. `admin_token_hash` is
-    /// `agentid_wallet::auth::hash_token(admin token)`.
-    pub fn new(
-        store: Store,
-        clock: Arc<dyn Clock>,
-        changes: Changes,
-        admin_token_hash: String,
-    ) -> Self {
+    /// A registry over a pool on which [`MIGRATIONS`] have run.
+    pub fn new(pool: AnyPool, clock: Arc<dyn Clock>) -> Self {
+        let postgres = pool
+            .connect_options()
+            .database_url
+            .scheme()
+            .starts_with("postgres");
         Self(Arc::new(Inner {
-            store,
+            pool,
+            postgres,
             clock,
-            changes,
-            admin_token_hash,
             resolved: cache::ResolutionCache::new(),
+            generation: AtomicU64::new(0),
         }))
     }
-}
 
-/// The registry's routes.
-pub fn router(registry: Registry) -> Router {
-    Router::new()
-        .route("/1.0/identifiers/{id}", get(routes::identifiers::resolve))
-        .route("/v1/agents", post(routes::agents::register))
-        .route("/v1/agents/{did}/operations", post(routes::agents::operate))
-        .route("/v1/agents/{did}/log", get(routes::agents::log))
-        .route(
-            "/v1/admin/agents/{did}/deplatform",
-            post(routes::admin::deplatform),
-        )
-        .route("/v1/admin/log", get(routes::admin::log))
-        .with_state(registry)
+    /// A counter that moves whenever an agent's record changes (deactivated, deplatformed).
+    pub fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::Acquire)
+    }
 }

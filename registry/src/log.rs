@@ -1,45 +1,19 @@
-//! The registry's hash-chained log of operations and operator decisions.
+//! The registry's hash-chained log of operations and operator decisions, stored. The entry
+//! format and its hash are `agentid_spec::log`.
 
-use agentid_spec::id::hash_b32;
-use agentid_wallet::error::ApiError;
-use agentid_wallet::store::Backend;
-use serde::Serialize;
+use agentid_spec::log::{LogEntry, LogRecord};
 
-/// The hash the first entry chains from.
-pub(crate) const GENESIS_PREV: &str = "0000000000000000000000000000000000000000000000000000";
+use crate::Error;
 
-/// What is hashed for one entry, in this field order.
-#[derive(Serialize)]
-struct Hashed<'a> {
-    seq: i64,
-    did: &'a str,
-    kind: &'a str,
-    operation: &'a str,
-    actor: &'a str,
-    reason: Option<&'a str>,
-    prev_hash: &'a str,
-    created_at: i64,
-}
-
-/// One entry to append.
-pub(crate) struct Entry<'a> {
-    pub(crate) did: &'a str,
-    pub(crate) kind: &'a str,
-    pub(crate) operation: &'a str,
-    pub(crate) actor: &'a str,
-    pub(crate) reason: Option<&'a str>,
-    pub(crate) created_at: i64,
-}
-
-/// Appends `entry` inside `tx`; returns its sequence number and hash.
+/// Appends `record` inside `tx`; returns the entry.
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    backend: Backend,
-    entry: Entry<'_>,
-) -> Result<(i64, String), ApiError> {
+    postgres: bool,
+    record: LogRecord,
+) -> Result<LogEntry, Error> {
     // Appends are serialised: on PostgreSQL by a table lock held to commit, on SQLite by the
     // write lock the caller's earlier write in this transaction already holds.
-    if backend == Backend::Postgres {
+    if postgres {
         sqlx::query("LOCK TABLE registry_log IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut **tx)
             .await?;
@@ -48,41 +22,26 @@ pub(crate) async fn append(
         sqlx::query_as("SELECT seq, entry_hash FROM registry_log ORDER BY seq DESC LIMIT 1")
             .fetch_optional(&mut **tx)
             .await?;
-    let (seq, prev_hash) = match last {
-        Some((seq, hash)) => (seq + 1, hash),
-        None => (1, GENESIS_PREV.to_owned()),
-    };
-    let hashed = Hashed {
-        seq,
-        did: entry.did,
-        kind: entry.kind,
-        operation: entry.operation,
-        actor: entry.actor,
-        reason: entry.reason,
-        prev_hash: &prev_hash,
-        created_at: entry.created_at,
-    };
-    let entry_hash =
-        hash_b32(&serde_json::to_vec(&hashed).map_err(|e| ApiError::Internal(e.to_string()))?);
+    let entry = LogEntry::chain(last.as_ref().map(|(s, h)| (*s, h.as_str())), record);
     sqlx::query(
         "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(seq)
-    .bind(entry.did)
-    .bind(entry.kind)
-    .bind(entry.operation)
-    .bind(entry.actor)
-    .bind(entry.reason)
-    .bind(&prev_hash)
-    .bind(&entry_hash)
+    .bind(entry.seq)
+    .bind(&entry.did)
+    .bind(&entry.kind)
+    .bind(&entry.operation)
+    .bind(&entry.actor)
+    .bind(entry.reason.as_deref())
+    .bind(&entry.prev_hash)
+    .bind(&entry.entry_hash)
     .bind(entry.created_at)
     .execute(&mut **tx)
     .await?;
-    Ok((seq, entry_hash))
+    Ok(entry)
 }
 
-/// A stored entry, as served.
+/// A stored entry.
 pub(crate) type Row = (
     i64,
     String,
@@ -95,20 +54,20 @@ pub(crate) type Row = (
     i64,
 );
 
-/// The JSON of a stored entry.
-pub(crate) fn row_json(r: Row) -> serde_json::Value {
+/// An entry as stored, read back (its hash is not recomputed here: readers can).
+pub(crate) fn entry(r: Row) -> LogEntry {
     let (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at) = r;
-    serde_json::json!({
-        "seq": seq,
-        "did": did,
-        "kind": kind,
-        "operation": operation,
-        "actor": actor,
-        "reason": reason,
-        "prevHash": prev_hash,
-        "entryHash": entry_hash,
-        "createdAt": agentid_spec::time::format_rfc3339(created_at),
-    })
+    LogEntry {
+        seq,
+        did,
+        kind,
+        operation,
+        actor,
+        reason,
+        prev_hash,
+        entry_hash,
+        created_at,
+    }
 }
 
 /// The columns of [`Row`].

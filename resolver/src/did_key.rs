@@ -1,6 +1,6 @@
 //! `did:key` (W3C CCG did:key v0.7), Ed25519 only, resolved through `ssi`.
 
-use agentid_spec::document::{DidDocument, VerificationMethod, DID_CONTEXT, MULTIKEY_CONTEXT};
+use agentid_spec::document::DidDocument;
 use agentid_spec::id::{DidKey, IdError};
 use ssi::dids::{resolution, DIDKey, DIDResolver, DID};
 
@@ -43,20 +43,7 @@ pub async fn resolve(did: &str) -> Result<ResolvedDid, ResolveError> {
 
 /// The agentid-profile document of an Ed25519 `did:key`.
 pub fn document_for(key: &DidKey) -> DidDocument {
-    let kid = key.key_id();
-    DidDocument {
-        context: vec![DID_CONTEXT.to_owned(), MULTIKEY_CONTEXT.to_owned()],
-        id: key.as_str().to_owned(),
-        also_known_as: Vec::new(),
-        verification_method: vec![VerificationMethod {
-            id: kid.clone(),
-            type_: "Multikey".to_owned(),
-            controller: key.as_str().to_owned(),
-            public_key_multibase: key.multibase().to_owned(),
-        }],
-        authentication: vec![kid.clone()],
-        assertion_method: vec![kid],
-    }
+    DidDocument::did_key(key)
 }
 
 fn short(s: &str) -> String {
@@ -69,7 +56,9 @@ mod tests {
     use ed25519_dalek::SigningKey;
 
     fn vectors(file: &str) -> serde_json::Value {
-        let path = agentid_spec::shared_vectors(&format!("w3c-ccg-did-method-key/{file}"));
+        let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../spec/vectors/external/w3c-ccg-did-method-key")
+            .join(file);
         serde_json::from_str(
             &std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display())),
         )

@@ -89,7 +89,7 @@ impl HttpSource {
 }
 
 /// `scheme://host[:port]` of a URL, lowercased.
-fn origin(url: &str) -> String {
+pub fn origin(url: &str) -> String {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
     let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
     format!("{scheme}://{authority}").to_ascii_lowercase()

@@ -146,8 +146,18 @@ impl ResolvedDid {
 }
 
 /// Where a verifier gets what it does not have cached. Implemented over HTTP by
-/// [`http::HttpSource`]; tests and embedders may implement it over anything.
+/// [`http::HttpSource`]; `agentid serve` implements it over its own registry and wallet in
+/// memory; tests and embedders may implement it over anything.
 pub trait Source: Send + Sync {
+    /// A counter that changes whenever an answer of this source may have changed, for sources
+    /// that know (an in-process source over the registry and the wallet that publish the
+    /// answers). A verifier drops what it cached from such a source the moment the counter
+    /// moves, and never keeps an answer fetched while it moved. `None` (the default): answers can
+    /// change unseen, and caches rely on their age alone.
+    fn generation(&self) -> Option<u64> {
+        None
+    }
+
     /// Resolves a `did:agentid` DID (or an agent name) to a resolution result. A deactivated or
     /// deplatformed agent is a successful resolution whose metadata says so.
     fn resolve(

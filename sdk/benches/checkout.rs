@@ -11,6 +11,7 @@ use agentid_sdk::verify::CheckoutContext;
 use agentid_spec::credential::DelegationCredential;
 use agentid_spec::jose::CompactJws;
 use agentid_spec::presentation::CheckoutPresentation;
+use agentid_spec::presentation::Nonce;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ed25519_dalek::Verifier as _;
 
@@ -28,11 +29,7 @@ fn bench(c: &mut Criterion) {
     let next = || {
         let n = format!("n-{}", counter.fetch_add(1, Ordering::Relaxed));
         let vp = presentation(&w, &n);
-        let ctx = CheckoutContext {
-            merchant: w.merchant.clone(),
-            nonce: n,
-            ..Default::default()
-        };
+        let ctx = CheckoutContext::new(w.merchant.clone(), Nonce::parse(&n).unwrap());
         (vp, ctx)
     };
     // Warm the caches.

@@ -16,6 +16,7 @@ mod world;
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::verify::CheckoutContext;
 use agentid_spec::jose::CompactJws;
+use agentid_spec::presentation::Nonce;
 use ed25519_dalek::Verifier as _;
 
 fn main() {
@@ -32,11 +33,7 @@ fn main() {
             let vp = world::presentation(&w, &nonce);
             (
                 vp,
-                CheckoutContext {
-                    merchant: w.merchant.clone(),
-                    nonce,
-                    ..Default::default()
-                },
+                CheckoutContext::new(w.merchant.clone(), Nonce::parse(&nonce).unwrap()),
             )
         })
         .collect();

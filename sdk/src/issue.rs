@@ -10,7 +10,7 @@ use crate::keys::KeyPair;
 /// that did:key.
 pub fn issue(credential: &DelegationCredential, issuer: &KeyPair) -> String {
     let did = issuer.did_key();
-    debug_assert_eq!(credential.issuer, did.as_str());
+    debug_assert_eq!(credential.issuer.as_str(), did.as_str());
     let header = JoseHeader::eddsa(CREDENTIAL_TYP, Some(CREDENTIAL_CTY), &did.key_id());
     // Strings and integers only: serialising cannot fail.
     let payload = serde_json::to_vec(credential).expect("credential serialises");

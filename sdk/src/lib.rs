@@ -20,13 +20,13 @@
 //! # async fn run(token: &str) {
 //! let source = HttpSource::new("http://127.0.0.1:8080", std::time::Duration::from_secs(2)).unwrap();
 //! let verifier = Verifier::new(source, Arc::new(SystemClock), Limits::default());
-//! let ctx = CheckoutContext {
-//!     merchant: "did:key:z6Mk...".into(),
-//!     nonce: "n-123".into(),
-//!     ..Default::default()
-//! };
+//! let merchant = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp".parse().unwrap();
+//! let ctx = CheckoutContext::new(merchant, agentid_spec::presentation::Nonce::parse("n-123").unwrap());
 //! let decision = verifier.verify(token, &ctx).await;
 //! println!("{}", serde_json::to_string(&decision).unwrap());
+//! if let Some(authorization) = decision.authorization() {
+//!     println!("{} may spend for {}", authorization.agent(), authorization.principal());
+//! }
 //! # }
 //! ```
 

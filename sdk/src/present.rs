@@ -1,12 +1,11 @@
 //! Building a checkout presentation (spec section 7): the agent's side of checkout.
 
-use agentid_spec::credential::{Amount, Currency, AGENTID_CONTEXT_V1, VC_CONTEXT_V2};
-use agentid_spec::jose::{b64u, sign_compact, JoseHeader};
+use agentid_spec::credential::{Amount, Category, Currency};
+use agentid_spec::id::Did;
+use agentid_spec::jose::{sign_compact, JoseHeader};
 use agentid_spec::presentation::{
-    CheckoutPresentation, EnvelopedCredential, Transaction, CHECKOUT_TYPE, PRESENTATION_CTY,
-    PRESENTATION_TYP,
+    CheckoutPresentation, Nonce, OrderHash, Transaction, PRESENTATION_CTY, PRESENTATION_TYP,
 };
-use sha2::{Digest, Sha256};
 
 use crate::keys::KeyPair;
 
@@ -15,31 +14,31 @@ pub const DEFAULT_LIFETIME_SECS: i64 = 120;
 
 /// `orderHash`: base64url(SHA-256(order bytes)). Merchant and agent compute it over the same
 /// bytes of the order (the cart as the merchant serves it).
-pub fn order_hash(order: &[u8]) -> String {
-    b64u(&Sha256::digest(order))
+pub fn order_hash(order: &[u8]) -> OrderHash {
+    OrderHash::of(order)
 }
 
 /// What the agent signs at checkout.
 #[derive(Clone, Debug)]
 pub struct CheckoutRequest<'a> {
     /// The agent's DID (`holder`).
-    pub agent: &'a str,
+    pub agent: &'a Did,
     /// The fragment of the agent's verification method that signs, e.g. `key-1`.
     pub key_fragment: &'a str,
     /// The delegation credential, a compact `vc+jwt`.
     pub credential: &'a str,
     /// The merchant's DID.
-    pub merchant: &'a str,
+    pub merchant: &'a Did,
     /// The merchant's nonce.
-    pub nonce: &'a str,
+    pub nonce: &'a Nonce,
     /// Amount in minor units.
     pub amount: Amount,
     /// Currency.
     pub currency: Currency,
     /// [`order_hash`] of the order.
-    pub order_hash: String,
+    pub order_hash: OrderHash,
     /// Purchase category, if the merchant gave one.
-    pub category: Option<String>,
+    pub category: Option<Category>,
     /// Issued-at, Unix seconds.
     pub now: i64,
     /// Seconds until it expires.
@@ -48,25 +47,20 @@ pub struct CheckoutRequest<'a> {
 
 /// Signs a checkout presentation with the agent's key.
 pub fn present(req: &CheckoutRequest<'_>, key: &KeyPair) -> String {
-    let vp = CheckoutPresentation {
-        context: vec![VC_CONTEXT_V2.to_owned(), AGENTID_CONTEXT_V1.to_owned()],
-        type_: vec![
-            "VerifiablePresentation".to_owned(),
-            CHECKOUT_TYPE.to_owned(),
-        ],
-        holder: req.agent.to_owned(),
-        verifiable_credential: vec![EnvelopedCredential::new(req.credential)],
-        aud: req.merchant.to_owned(),
-        nonce: req.nonce.to_owned(),
-        iat: req.now,
-        exp: req.now + req.lifetime,
-        transaction: Transaction {
+    let vp = CheckoutPresentation::new(
+        req.agent.clone(),
+        req.credential,
+        req.merchant.clone(),
+        req.nonce.clone(),
+        req.now,
+        req.now.saturating_add(req.lifetime),
+        Transaction {
             amount: req.amount,
             currency: req.currency,
             order_hash: req.order_hash.clone(),
             category: req.category.clone(),
         },
-    };
+    );
     let kid = format!("{}#{}", req.agent, req.key_fragment);
     let header = JoseHeader::eddsa(PRESENTATION_TYP, Some(PRESENTATION_CTY), &kid);
     // Strings and integers only: serialising cannot fail.

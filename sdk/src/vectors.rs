@@ -8,23 +8,19 @@ use std::sync::Arc;
 
 use agentid_resolver::{ResolveError, Source};
 use agentid_spec::credential::{
-    Amount, Currency, DelegationCredential, DelegationSubject, Scope, SpendingLimit,
-    AGENTID_CONTEXT_V1, DELEGATION_TYPE, VC_CONTEXT_V2,
+    Amount, Category, Currency, DelegationCredential, Grant, Scope, SpendingLimit,
 };
 use agentid_spec::document::{
-    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionMetadata,
-    ResolutionResult, VerificationMethod, DID_CONTEXT, DID_LD_JSON, MULTIKEY_CONTEXT,
-    RESOLUTION_CONTEXT,
+    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult,
 };
-use agentid_spec::id::AgentName;
+use agentid_spec::id::{AgentDid, AgentName, Did};
 use agentid_spec::jose::{b64u, sign_compact, JoseHeader};
 use agentid_spec::operation::Operation;
-use agentid_spec::presentation::CheckoutPresentation;
+use agentid_spec::presentation::{CheckoutPresentation, Nonce};
 use agentid_spec::status_list::{
-    Bitstring, BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
-    MIN_BITS,
+    Bitstring, BitstringStatusListCredential, BitstringStatusListEntry, MIN_BITS,
 };
-use agentid_spec::time::format_rfc3339;
+use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde_json::{json, Value};
 
 use crate::clock::FixedClock;
@@ -46,7 +42,7 @@ fn dir() -> PathBuf {
 
 struct Agent {
     key: KeyPair,
-    did: String,
+    did: Did,
     genesis: String,
 }
 
@@ -60,88 +56,65 @@ fn agent(seed: u8, name: Option<&str>) -> Agent {
     );
     Agent {
         key,
-        did: g.did.to_string(),
+        did: g.did.into(),
         genesis: g.operation,
     }
 }
 
 /// The document the registry derives from a genesis operation (spec section 4.1).
 fn document(a: &Agent, name: Option<&str>) -> DidDocument {
-    let kid = format!("{}#key-1", a.did);
-    DidDocument {
-        context: vec![DID_CONTEXT.into(), MULTIKEY_CONTEXT.into()],
-        id: a.did.clone(),
-        also_known_as: name
-            .map(|n| vec![format!("agentid://{n}")])
-            .unwrap_or_default(),
-        verification_method: vec![VerificationMethod {
-            id: kid.clone(),
-            type_: "Multikey".into(),
-            controller: a.did.clone(),
-            public_key_multibase: a.key.did_key().multibase().into(),
-        }],
-        authentication: vec![kid.clone()],
-        assertion_method: vec![kid],
-    }
+    let did = AgentDid::parse(a.did.as_str()).unwrap();
+    let name = name.map(|n| AgentName::parse(n).unwrap());
+    let methods = BTreeMap::from([("key-1".to_owned(), a.key.did_key().multibase().to_owned())]);
+    DidDocument::agent(&did, name.as_ref(), &methods)
 }
 
 fn resolution(a: &Agent, status: AgentStatus) -> ResolutionResult {
-    ResolutionResult {
-        context: Some(RESOLUTION_CONTEXT.into()),
-        did_document: Some(document(a, None)),
-        did_resolution_metadata: ResolutionMetadata {
-            content_type: Some(DID_LD_JSON.into()),
-            ..Default::default()
-        },
-        did_document_metadata: Some(DocumentMetadata {
-            created: Some(format_rfc3339(NOW - 86_400)),
-            updated: Some(format_rfc3339(NOW - 3_600)),
-            version_id: Some(agentid_spec::id::hash_b32(a.genesis.as_bytes())),
-            deactivated: status == AgentStatus::Deactivated,
-            agent_status: status,
-            deplatformed: (status == AgentStatus::Deplatformed).then(|| Deplatforming {
+    ResolutionResult::found(
+        document(a, None),
+        DocumentMetadata::registered(
+            NOW - 86_400,
+            NOW - 3_600,
+            agentid_spec::id::hash_b32(a.genesis.as_bytes()),
+            status,
+            (status == AgentStatus::Deplatformed).then(|| Deplatforming {
                 reason: "card testing fraud".into(),
                 at: format_rfc3339(NOW - 3_600),
             }),
-        }),
-    }
+        ),
+    )
 }
 
 fn credential(
     principal: &KeyPair,
-    subject: &str,
+    subject: &Did,
     index: u32,
     from: i64,
     until: i64,
     status_url: &str,
 ) -> DelegationCredential {
-    DelegationCredential {
-        context: vec![VC_CONTEXT_V2.into(), AGENTID_CONTEXT_V1.into()],
-        id: format!("urn:uuid:00000000-0000-4000-8000-{index:012}"),
-        type_: vec!["VerifiableCredential".into(), DELEGATION_TYPE.into()],
-        issuer: principal.did_key().to_string(),
-        valid_from: format_rfc3339(from),
-        valid_until: format_rfc3339(until),
-        credential_subject: DelegationSubject {
-            id: subject.into(),
-            scope: Scope {
-                merchants: Some(vec![KeyPair::from_seed(&[3; 32]).did_key().to_string()]),
-                categories: Some(vec!["groceries".into()]),
-            },
-            spending_limit: SpendingLimit {
-                currency: Currency::parse("USD").unwrap(),
-                per_transaction: Amount::new(5_000).unwrap(),
-                total: Amount::new(20_000).unwrap(),
-            },
-        },
-        credential_status: BitstringStatusListEntry {
-            id: format!("{status_url}#{index}"),
-            type_: "BitstringStatusListEntry".into(),
-            status_purpose: "revocation".into(),
-            status_list_index: index.to_string(),
-            status_list_credential: status_url.into(),
-        },
-    }
+    let grant = Grant {
+        agent: subject.clone(),
+        scope: Scope::new(
+            Some(vec![KeyPair::from_seed(&[3; 32]).did_key().to_string()]),
+            Some(vec!["groceries".into()]),
+        )
+        .unwrap(),
+        spending_limit: SpendingLimit::new(
+            Currency::parse("USD").unwrap(),
+            Amount::new(5_000).unwrap(),
+            Amount::new(20_000).unwrap(),
+        )
+        .unwrap(),
+        valid_from: Timestamp::from_unix(from).unwrap(),
+        valid_until: Timestamp::from_unix(until).unwrap(),
+    };
+    DelegationCredential::new(
+        format!("urn:uuid:00000000-0000-4000-8000-{index:012}"),
+        principal.did_key().into(),
+        grant,
+        BitstringStatusListEntry::revocation(status_url, index as usize),
+    )
 }
 
 fn status_list(principal: &KeyPair, revoked: &[usize]) -> String {
@@ -149,24 +122,14 @@ fn status_list(principal: &KeyPair, revoked: &[usize]) -> String {
     for &i in revoked {
         bits.set(i, true);
     }
-    let slc = BitstringStatusListCredential {
-        context: vec![VC_CONTEXT_V2.into()],
-        id: STATUS_URL.into(),
-        type_: vec![
-            "VerifiableCredential".into(),
-            "BitstringStatusListCredential".into(),
-        ],
-        issuer: principal.did_key().to_string(),
-        valid_from: format_rfc3339(NOW - 60),
-        valid_until: Some(format_rfc3339(NOW + 86_400)),
-        credential_subject: BitstringStatusList {
-            id: format!("{STATUS_URL}#list"),
-            type_: "BitstringStatusList".into(),
-            status_purpose: "revocation".into(),
-            encoded_list: bits.encode(),
-            ttl: Some(60_000),
-        },
-    };
+    let slc = BitstringStatusListCredential::revocation(
+        STATUS_URL,
+        principal.did_key().into(),
+        &bits,
+        Timestamp::from_unix(NOW - 60).unwrap(),
+        Timestamp::from_unix(NOW + 86_400),
+        Some(60_000),
+    );
     let header = JoseHeader::eddsa("vc+jwt", Some("vc"), &principal.did_key().key_id());
     sign_compact(
         &header,
@@ -190,8 +153,8 @@ struct Case {
 fn generate() -> BTreeMap<String, String> {
     let principal = KeyPair::from_seed(&[1; 32]);
     let alice = agent(2, Some("shopper.alice"));
-    let merchant = KeyPair::from_seed(&[3; 32]).did_key().to_string();
-    let other_merchant = KeyPair::from_seed(&[4; 32]).did_key().to_string();
+    let merchant: Did = KeyPair::from_seed(&[3; 32]).did_key().into();
+    let other_merchant: Did = KeyPair::from_seed(&[4; 32]).did_key().into();
     let bob = agent(5, None);
     let carol = agent(6, None);
     let dave = agent(7, None);
@@ -218,10 +181,10 @@ fn generate() -> BTreeMap<String, String> {
     let world = json!({
         "description": "What the verifier's Source answers in the verification vectors: DID resolution results and signed status lists. The clock is `now` of each case.",
         "resolutions": {
-            alice.did.clone(): resolution(&alice, AgentStatus::Active),
-            bob.did.clone(): resolution(&bob, AgentStatus::Active),
-            carol.did.clone(): resolution(&carol, AgentStatus::Deactivated),
-            dave.did.clone(): resolution(&dave, AgentStatus::Deplatformed),
+            alice.did.to_string(): resolution(&alice, AgentStatus::Active),
+            bob.did.to_string(): resolution(&bob, AgentStatus::Active),
+            carol.did.to_string(): resolution(&carol, AgentStatus::Deactivated),
+            dave.did.to_string(): resolution(&dave, AgentStatus::Deplatformed),
         },
         "statusLists": { STATUS_URL: status_list(&principal, &[13]) },
     });
@@ -241,7 +204,7 @@ fn generate() -> BTreeMap<String, String> {
     let vp = |cred: &str,
               who: &Agent,
               fragment: &str,
-              merchant: &str,
+              merchant: &Did,
               nonce: &str,
               amount: u64,
               currency: &str,
@@ -253,11 +216,11 @@ fn generate() -> BTreeMap<String, String> {
                 key_fragment: fragment,
                 credential: cred,
                 merchant,
-                nonce,
+                nonce: &Nonce::parse(nonce).unwrap(),
                 amount: Amount::new(amount).unwrap(),
                 currency: Currency::parse(currency).unwrap(),
                 order_hash: order_hash(ORDER),
-                category: Some("groceries".into()),
+                category: Some(Category::parse("groceries").unwrap()),
                 now: at,
                 lifetime,
             },
@@ -267,11 +230,7 @@ fn generate() -> BTreeMap<String, String> {
     let good = vp(
         &ok_cred, &alice, "key-1", &merchant, "n-1", 4_200, "USD", NOW, 120,
     );
-    let ctx = |m: &str, n: &str| CheckoutContext {
-        merchant: m.into(),
-        nonce: n.into(),
-        ..Default::default()
-    };
+    let ctx = |m: &Did, n: &str| CheckoutContext::new(m.clone(), Nonce::parse(n).unwrap());
     let payload_of = |jws: &str| -> CheckoutPresentation {
         serde_json::from_slice(&crate::vectors_support::payload(jws)).unwrap()
     };
@@ -302,10 +261,10 @@ fn generate() -> BTreeMap<String, String> {
         section: "8",
         presentation: good.clone(),
         context: CheckoutContext {
-            amount: Some(4_200),
-            currency: Some("USD".into()),
+            amount: Some(Amount::new(4_200).unwrap()),
+            currency: Some(Currency::parse("USD").unwrap()),
             order_hash: Some(order_hash(ORDER)),
-            category: Some("groceries".into()),
+            category: Some(Category::parse("groceries").unwrap()),
             ..ctx(&merchant, "n-1")
         },
         replay: false,
@@ -638,7 +597,7 @@ fn generate() -> BTreeMap<String, String> {
         "8 steps 15, 17",
         good.clone(),
         CheckoutContext {
-            category: Some("electronics".into()),
+            category: Some(Category::parse("electronics").unwrap()),
             ..ctx(&merchant, "n-1")
         },
         vec!["category_not_in_scope", "transaction_mismatch"],
@@ -679,7 +638,7 @@ fn generate() -> BTreeMap<String, String> {
         "8 step 17",
         good.clone(),
         CheckoutContext {
-            amount: Some(4_300),
+            amount: Some(Amount::new(4_300).unwrap()),
             ..ctx(&merchant, "n-1")
         },
         vec!["transaction_mismatch"],
@@ -891,9 +850,9 @@ fn verification_vectors() {
         let d = decision.unwrap();
         let got: Vec<String> = d.codes().iter().map(|c| c.as_str().to_owned()).collect();
         let want: Vec<String> = serde_json::from_value(v["output"]["codes"].clone()).unwrap();
-        assert_eq!(got, want, "{}: {:?}", path.display(), d.reasons);
+        assert_eq!(got, want, "{}: {:?}", path.display(), d.reasons());
         assert_eq!(
-            serde_json::to_value(d.decision).unwrap(),
+            serde_json::to_value(d.verdict()).unwrap(),
             v["output"]["decision"],
             "{}",
             path.display()

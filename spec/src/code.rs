@@ -129,6 +129,93 @@ impl fmt::Display for Code {
     }
 }
 
+/// Declares [`ErrorCode`] from `(variant, wire string, doc)` rows, with its `as_str` and `ALL`.
+macro_rules! error_codes {
+    ($( $(#[doc = $doc:literal])* $variant:ident => $wire:literal, )*) => {
+        /// Why a service request failed: the `code` of `{"error":{"code","message"}}` (spec
+        /// section 1.3). Stable, like [`Code`]: a client branches on it. Which HTTP status goes
+        /// with which code is the service's business, decided in one place there.
+        #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[doc = $doc])* #[serde(rename = $wire)] $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every code.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The stable wire string, e.g. `name_taken`.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $(ErrorCode::$variant => $wire,)*
+                }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// The body is not JSON.
+    InvalidJson => "invalid_json",
+    /// The body is JSON of the wrong shape, or a member is invalid.
+    InvalidRequest => "invalid_request",
+    /// A path parameter is invalid.
+    InvalidPath => "invalid_path",
+    /// The query string is invalid.
+    InvalidQuery => "invalid_query",
+    /// A DID in the request is invalid.
+    InvalidDid => "invalid_did",
+    /// The delegation's agent is not a `did:agentid`.
+    InvalidAgent => "invalid_agent",
+    /// A scope list breaks section 6.2.
+    InvalidScope => "invalid_scope",
+    /// A spending limit breaks section 6.2.
+    InvalidLimit => "invalid_limit",
+    /// A time is not RFC 3339, or a validity period is empty, past or too long.
+    InvalidTime => "invalid_time",
+    /// A reason is empty or over 1024 bytes.
+    InvalidReason => "invalid_reason",
+    /// A registry operation breaks section 5.
+    InvalidOperation => "invalid_operation",
+    /// A registry operation's signature does not verify.
+    BadSignature => "bad_signature",
+    /// Missing or wrong credentials.
+    Unauthorized => "unauthorized",
+    /// Authenticated, or signed, but not allowed (e.g. not a rotation key).
+    Forbidden => "forbidden",
+    /// No such resource.
+    NotFound => "not_found",
+    /// The route exists, the method does not.
+    MethodNotAllowed => "method_not_allowed",
+    /// The DID is already registered.
+    AlreadyRegistered => "already_registered",
+    /// The name is bound to another agent.
+    NameTaken => "name_taken",
+    /// `prev` is not the agent's latest operation, or the agent changed concurrently.
+    StalePrev => "stale_prev",
+    /// The agent is deplatformed.
+    AgentDeplatformed => "agent_deplatformed",
+    /// The agent is already deplatformed.
+    AlreadyDeplatformed => "already_deplatformed",
+    /// Conflicts with existing state.
+    Conflict => "conflict",
+    /// The resource existed and is gone (a deactivated agent).
+    Gone => "gone",
+    /// The body is over the limit.
+    BodyTooLarge => "body_too_large",
+    /// The body is not `application/json`.
+    UnsupportedMediaType => "unsupported_media_type",
+    /// Something failed inside the service; logged there, never detailed.
+    InternalError => "internal_error",
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// One reason for a rejection: a stable code and a human-readable message.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reason {
@@ -159,6 +246,10 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
             let back: Code = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
+        }
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
     }
 }

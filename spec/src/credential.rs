@@ -5,7 +5,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::id::Did;
 use crate::status_list::BitstringStatusListEntry;
+use crate::time::Timestamp;
 
 /// The VC 2.0 base context.
 pub const VC_CONTEXT_V2: &str = "https://www.w3.org/ns/credentials/v2";
@@ -92,54 +94,141 @@ impl From<Amount> for u64 {
     }
 }
 
-/// Where the agent may spend. An absent list means "any"; a present list must not be empty.
+/// Longest scope entry, category or similar label, in bytes.
+pub const MAX_ENTRY_BYTES: usize = 256;
+
+/// Why a scope or a spending limit was refused (section 6.2).
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum GrantError {
+    /// A list is empty or holds more than [`MAX_SCOPE_ENTRIES`].
+    #[error("scope lists hold 1 to 64 entries")]
+    ListSize,
+    /// An entry is empty or longer than [`MAX_ENTRY_BYTES`].
+    #[error("scope entries are 1 to 256 bytes")]
+    EntrySize,
+    /// `perTransaction` is above `total`.
+    #[error("perTransaction must not exceed total")]
+    PerTransactionAboveTotal,
+}
+
+/// A scope list: 1 to [`MAX_SCOPE_ENTRIES`] entries of 1 to [`MAX_ENTRY_BYTES`] bytes. An empty
+/// list never exists, so it can never be read as "any".
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "Vec<String>", into = "Vec<String>")]
+pub struct ScopeList(Vec<String>);
+
+impl ScopeList {
+    /// Whether `entry` is listed.
+    pub fn contains(&self, entry: &str) -> bool {
+        self.0.iter().any(|x| x == entry)
+    }
+
+    /// The entries.
+    pub fn as_slice(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl TryFrom<Vec<String>> for ScopeList {
+    type Error = GrantError;
+    fn try_from(list: Vec<String>) -> Result<Self, GrantError> {
+        if list.is_empty() || list.len() > MAX_SCOPE_ENTRIES {
+            return Err(GrantError::ListSize);
+        }
+        if list
+            .iter()
+            .any(|e| e.is_empty() || e.len() > MAX_ENTRY_BYTES)
+        {
+            return Err(GrantError::EntrySize);
+        }
+        Ok(Self(list))
+    }
+}
+
+impl From<ScopeList> for Vec<String> {
+    fn from(l: ScopeList) -> Vec<String> {
+        l.0
+    }
+}
+
+/// Where the agent may spend. An absent list means "any".
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct Scope {
     /// Merchant DIDs.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub merchants: Option<Vec<String>>,
+    pub merchants: Option<ScopeList>,
     /// Purchase categories, e.g. `groceries`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub categories: Option<Vec<String>>,
+    pub categories: Option<ScopeList>,
 }
 
 impl Scope {
+    /// A scope from optional lists, each checked against section 6.2.
+    pub fn new(
+        merchants: Option<Vec<String>>,
+        categories: Option<Vec<String>>,
+    ) -> Result<Self, GrantError> {
+        Ok(Self {
+            merchants: merchants.map(ScopeList::try_from).transpose()?,
+            categories: categories.map(ScopeList::try_from).transpose()?,
+        })
+    }
+
     /// Whether the scope lists `merchant` (or lists no merchants at all).
     pub fn allows_merchant(&self, merchant: &str) -> bool {
-        self.merchants
-            .as_ref()
-            .is_none_or(|m| m.iter().any(|x| x == merchant))
+        self.merchants.as_ref().is_none_or(|m| m.contains(merchant))
     }
 
     /// Whether the scope lists `category` (or lists no categories at all).
     pub fn allows_category(&self, category: Option<&str>) -> bool {
         match (&self.categories, category) {
             (None, _) => true,
-            (Some(list), Some(c)) => list.iter().any(|x| x == c),
+            (Some(list), Some(c)) => list.contains(c),
             (Some(_), None) => false,
         }
     }
+}
 
-    /// Section 6.2 bounds: lists non-empty, at most [`MAX_SCOPE_ENTRIES`], entries 1-256 bytes.
-    pub fn validate(&self) -> Result<(), &'static str> {
-        for list in [&self.merchants, &self.categories].into_iter().flatten() {
-            if list.is_empty() || list.len() > MAX_SCOPE_ENTRIES {
-                return Err("scope lists hold 1 to 64 entries");
-            }
-            if list.iter().any(|e| e.is_empty() || e.len() > 256) {
-                return Err("scope entries are 1 to 256 bytes");
-            }
+/// A purchase category: 1 to [`MAX_ENTRY_BYTES`] bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Category(String);
+
+impl Category {
+    /// Parses a category.
+    pub fn parse(s: &str) -> Result<Self, GrantError> {
+        if s.is_empty() || s.len() > MAX_ENTRY_BYTES {
+            return Err(GrantError::EntrySize);
         }
-        Ok(())
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The category.
+    pub fn as_str(&self) -> &str {
+        &self.0
     }
 }
 
-/// The spending limit: a currency, a per-transaction maximum and a total for the credential's
-/// lifetime, in minor units.
+impl TryFrom<String> for Category {
+    type Error = GrantError;
+    fn try_from(s: String) -> Result<Self, GrantError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Category> for String {
+    fn from(c: Category) -> String {
+        c.0
+    }
+}
+
+/// The members of a spending limit before the rule between them is checked: what a request or a
+/// credential carries on the wire.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
-pub struct SpendingLimit {
+pub struct SpendingLimitFields {
     /// ISO 4217 code.
     pub currency: Currency,
     /// Largest single purchase.
@@ -148,16 +237,83 @@ pub struct SpendingLimit {
     pub total: Amount,
 }
 
+/// The spending limit: a currency, a per-transaction maximum and a total for the credential's
+/// lifetime, in minor units, with `perTransaction <= total` (section 6.2).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(try_from = "SpendingLimitFields", into = "SpendingLimitFields")]
+pub struct SpendingLimit(SpendingLimitFields);
+
+impl SpendingLimit {
+    /// A limit, if `per_transaction <= total`.
+    pub fn new(
+        currency: Currency,
+        per_transaction: Amount,
+        total: Amount,
+    ) -> Result<Self, GrantError> {
+        Self::try_from(SpendingLimitFields {
+            currency,
+            per_transaction,
+            total,
+        })
+    }
+
+    /// The currency.
+    pub fn currency(&self) -> Currency {
+        self.0.currency
+    }
+
+    /// Largest single purchase.
+    pub fn per_transaction(&self) -> Amount {
+        self.0.per_transaction
+    }
+
+    /// Largest sum of all purchases.
+    pub fn total(&self) -> Amount {
+        self.0.total
+    }
+}
+
+impl TryFrom<SpendingLimitFields> for SpendingLimit {
+    type Error = GrantError;
+    fn try_from(f: SpendingLimitFields) -> Result<Self, GrantError> {
+        if f.per_transaction > f.total {
+            return Err(GrantError::PerTransactionAboveTotal);
+        }
+        Ok(Self(f))
+    }
+}
+
+impl From<SpendingLimit> for SpendingLimitFields {
+    fn from(l: SpendingLimit) -> SpendingLimitFields {
+        l.0
+    }
+}
+
 /// The `credentialSubject` of a delegation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct DelegationSubject {
     /// The agent's DID.
-    pub id: String,
+    pub id: Did,
     /// Where it may spend.
     pub scope: Scope,
     /// How much.
     pub spending_limit: SpendingLimit,
+}
+
+/// What a principal grants an agent: the subject and the validity period of a delegation.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Grant {
+    /// The agent's DID.
+    pub agent: Did,
+    /// Where it may spend.
+    pub scope: Scope,
+    /// How much.
+    pub spending_limit: SpendingLimit,
+    /// Start of validity.
+    pub valid_from: Timestamp,
+    /// End of validity.
+    pub valid_until: Timestamp,
 }
 
 /// A delegation credential, the payload of a `vc+jwt` (section 6.1).
@@ -173,11 +329,11 @@ pub struct DelegationCredential {
     #[serde(rename = "type")]
     pub type_: Vec<String>,
     /// The principal's DID.
-    pub issuer: String,
-    /// RFC 3339 start of validity.
-    pub valid_from: String,
-    /// RFC 3339 end of validity.
-    pub valid_until: String,
+    pub issuer: Did,
+    /// Start of validity.
+    pub valid_from: Timestamp,
+    /// End of validity.
+    pub valid_until: Timestamp,
     /// The agent and its authority.
     pub credential_subject: DelegationSubject,
     /// Where its revocation bit lives.
@@ -185,7 +341,31 @@ pub struct DelegationCredential {
 }
 
 impl DelegationCredential {
-    /// Checks section 6.1's structural rules; returns the validity window as Unix seconds.
+    /// The credential `id` (a `urn:uuid:`) that `issuer` issues for `grant`, whose revocation
+    /// bit is `status`. The one constructor: the wallet, the vectors and the benches all build
+    /// credentials here.
+    pub fn new(id: String, issuer: Did, grant: Grant, status: BitstringStatusListEntry) -> Self {
+        Self {
+            context: vec![VC_CONTEXT_V2.to_owned(), AGENTID_CONTEXT_V1.to_owned()],
+            id,
+            type_: vec![
+                "VerifiableCredential".to_owned(),
+                DELEGATION_TYPE.to_owned(),
+            ],
+            issuer,
+            valid_from: grant.valid_from,
+            valid_until: grant.valid_until,
+            credential_subject: DelegationSubject {
+                id: grant.agent,
+                scope: grant.scope,
+                spending_limit: grant.spending_limit,
+            },
+            credential_status: status,
+        }
+    }
+
+    /// Checks section 6.1's structural rules that span members; returns the validity window as
+    /// Unix seconds.
     pub fn validate(&self) -> Result<(i64, i64), &'static str> {
         if self.context.first().map(String::as_str) != Some(VC_CONTEXT_V2) {
             return Err("first @context must be the VC 2.0 context");
@@ -195,17 +375,9 @@ impl DelegationCredential {
         {
             return Err("type must include VerifiableCredential and AgentDelegationCredential");
         }
-        let from =
-            crate::time::parse_rfc3339(&self.valid_from).ok_or("validFrom is not RFC 3339")?;
-        let until =
-            crate::time::parse_rfc3339(&self.valid_until).ok_or("validUntil is not RFC 3339")?;
+        let (from, until) = (self.valid_from.unix(), self.valid_until.unix());
         if until <= from {
             return Err("validUntil must be after validFrom");
-        }
-        self.credential_subject.scope.validate()?;
-        let limit = &self.credential_subject.spending_limit;
-        if limit.per_transaction > limit.total {
-            return Err("perTransaction must not exceed total");
         }
         let status = &self.credential_status;
         if status.type_ != "BitstringStatusListEntry" || status.status_purpose != "revocation" {
@@ -215,5 +387,50 @@ impl DelegationCredential {
             return Err("statusListIndex is not a canonical index");
         }
         Ok((from, until))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scope_lists_at_their_edges() {
+        let list = |n: usize, len: usize| vec!["m".repeat(len); n];
+        assert!(ScopeList::try_from(list(MAX_SCOPE_ENTRIES, MAX_ENTRY_BYTES)).is_ok());
+        assert_eq!(ScopeList::try_from(list(0, 1)), Err(GrantError::ListSize));
+        assert_eq!(
+            ScopeList::try_from(list(MAX_SCOPE_ENTRIES + 1, 1)),
+            Err(GrantError::ListSize)
+        );
+        assert_eq!(
+            ScopeList::try_from(list(1, MAX_ENTRY_BYTES + 1)),
+            Err(GrantError::EntrySize)
+        );
+        assert_eq!(ScopeList::try_from(list(1, 0)), Err(GrantError::EntrySize));
+        assert!(serde_json::from_str::<Scope>(r#"{"merchants":[]}"#).is_err());
+        let s = Scope::new(Some(vec!["a".into()]), None).unwrap();
+        assert!(s.allows_merchant("a") && !s.allows_merchant("b"));
+        assert!(s.allows_category(None));
+    }
+
+    #[test]
+    fn limits_hold_their_rule() {
+        let usd = Currency::parse("USD").unwrap();
+        let a = |n| Amount::new(n).unwrap();
+        assert!(SpendingLimit::new(usd, a(5), a(5)).is_ok());
+        assert_eq!(
+            SpendingLimit::new(usd, a(6), a(5)),
+            Err(GrantError::PerTransactionAboveTotal)
+        );
+        let json = r#"{"currency":"USD","perTransaction":6,"total":5}"#;
+        assert!(serde_json::from_str::<SpendingLimit>(json).is_err());
+        let ok = SpendingLimit::new(usd, a(1), a(2)).unwrap();
+        assert_eq!(
+            serde_json::to_string(&ok).unwrap(),
+            r#"{"currency":"USD","perTransaction":1,"total":2}"#
+        );
+        assert!(Category::parse("").is_err());
+        assert!(Category::parse(&"c".repeat(MAX_ENTRY_BYTES)).is_ok());
     }
 }

@@ -1,7 +1,12 @@
 //! The DID document profile and the DID Resolution Result (spec section 4; W3C DID Core, DID
 //! Resolution; the DIF Universal Resolver's HTTP binding).
 
+use std::collections::BTreeMap;
+
 use serde::{Deserialize, Serialize};
+
+use crate::id::{AgentDid, AgentName, DidKey};
+use crate::time::format_rfc3339;
 
 /// The DID Core v1 context.
 pub const DID_CONTEXT: &str = "https://www.w3.org/ns/did/v1";
@@ -37,6 +42,58 @@ pub struct DidDocument {
 }
 
 impl DidDocument {
+    /// The profile document of `did` (section 4.1): one Multikey per `(fragment,
+    /// publicKeyMultibase)`, each listed under `authentication` and `assertionMethod`. The one
+    /// constructor: the registry, the did:key resolver, the vectors and the benches build
+    /// documents here.
+    pub fn new<'a>(
+        did: &str,
+        also_known_as: Vec<String>,
+        methods: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Self {
+        let verification_method: Vec<VerificationMethod> = methods
+            .into_iter()
+            .map(|(fragment, multibase)| VerificationMethod {
+                id: format!("{did}#{fragment}"),
+                type_: "Multikey".to_owned(),
+                controller: did.to_owned(),
+                public_key_multibase: multibase.to_owned(),
+            })
+            .collect();
+        let ids: Vec<String> = verification_method.iter().map(|vm| vm.id.clone()).collect();
+        Self {
+            context: vec![DID_CONTEXT.to_owned(), MULTIKEY_CONTEXT.to_owned()],
+            id: did.to_owned(),
+            also_known_as,
+            verification_method,
+            authentication: ids.clone(),
+            assertion_method: ids,
+        }
+    }
+
+    /// The document a `create` operation defines for an agent (sections 4.1, 5.1): its
+    /// verification methods by fragment, and its name in `alsoKnownAs`.
+    pub fn agent(
+        did: &AgentDid,
+        name: Option<&AgentName>,
+        methods: &BTreeMap<String, String>,
+    ) -> Self {
+        Self::new(
+            did.as_str(),
+            name.map(|n| vec![n.to_uri()]).unwrap_or_default(),
+            methods.iter().map(|(f, mb)| (f.as_str(), mb.as_str())),
+        )
+    }
+
+    /// The document of an Ed25519 `did:key`: its one key, with the multibase as fragment.
+    pub fn did_key(key: &DidKey) -> Self {
+        Self::new(
+            key.as_str(),
+            Vec::new(),
+            [(key.multibase(), key.multibase())],
+        )
+    }
+
     /// The verification method `kid` if it is listed under `authentication`.
     pub fn authentication_key(&self, kid: &str) -> Option<&VerificationMethod> {
         if !self.authentication.iter().any(|a| a == kid) {
@@ -131,6 +188,39 @@ pub struct DocumentMetadata {
     pub deplatformed: Option<Deplatforming>,
 }
 
+impl DocumentMetadata {
+    /// The metadata of an agent the registry keeps: created and updated (Unix seconds), the hash
+    /// of its latest operation, its standing and, when deplatformed, why.
+    pub fn registered(
+        created: i64,
+        updated: i64,
+        version_id: String,
+        agent_status: AgentStatus,
+        deplatformed: Option<Deplatforming>,
+    ) -> Self {
+        Self {
+            created: Some(format_rfc3339(created)),
+            updated: Some(format_rfc3339(updated)),
+            version_id: Some(version_id),
+            deactivated: agent_status == AgentStatus::Deactivated,
+            agent_status,
+            deplatformed,
+        }
+    }
+
+    /// The metadata of a DID no registry keeps (did:key): active, nothing else known.
+    pub fn unregistered() -> Self {
+        Self {
+            created: None,
+            updated: None,
+            version_id: None,
+            deactivated: false,
+            agent_status: AgentStatus::Active,
+            deplatformed: None,
+        }
+    }
+}
+
 /// `didResolutionMetadata`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -164,6 +254,19 @@ pub struct ResolutionResult {
 }
 
 impl ResolutionResult {
+    /// A successful resolution of `document`, with its metadata.
+    pub fn found(document: DidDocument, metadata: DocumentMetadata) -> Self {
+        Self {
+            context: Some(RESOLUTION_CONTEXT.to_owned()),
+            did_document: Some(document),
+            did_resolution_metadata: ResolutionMetadata {
+                content_type: Some(DID_LD_JSON.to_owned()),
+                ..Default::default()
+            },
+            did_document_metadata: Some(metadata),
+        }
+    }
+
     /// A result carrying only an error.
     pub fn error(code: &str, message: impl Into<String>) -> Self {
         Self {

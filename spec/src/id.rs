@@ -112,6 +112,109 @@ pub fn is_did_syntax(s: &str) -> bool {
     )
 }
 
+/// Longest DID agentid accepts anywhere, in bytes.
+pub const MAX_DID_LEN: usize = 256;
+
+/// Any DID (DID Core section 3.1): `did:` + a method of `a-z0-9` + `:` + a method-specific id of
+/// `idchar`s (`A-Za-z0-9._-` and percent-encodings) in `:`-separated segments, the last one
+/// non-empty; no path, query or fragment; at most [`MAX_DID_LEN`] bytes. Merchants, issuers,
+/// holders and subjects are `Did`s: a value that exists has this syntax.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Did(String);
+
+impl Did {
+    /// Parses a DID.
+    pub fn parse(s: &str) -> Result<Self, IdError> {
+        let bad = || IdError::InvalidDid(truncate(s));
+        if s.len() > MAX_DID_LEN {
+            return Err(bad());
+        }
+        let rest = s.strip_prefix("did:").ok_or_else(bad)?;
+        let (method, id) = rest.split_once(':').ok_or_else(bad)?;
+        if method.is_empty()
+            || !method
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        {
+            return Err(bad());
+        }
+        let bytes = id.as_bytes();
+        if id.is_empty() || id.ends_with(':') {
+            return Err(bad());
+        }
+        let mut i = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'%' => {
+                    let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                    if !hex.iter().all(u8::is_ascii_hexdigit) {
+                        return Err(bad());
+                    }
+                    i += 3;
+                }
+                b if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':') => i += 1,
+                _ => return Err(bad()),
+            }
+        }
+        Ok(Self(s.to_owned()))
+    }
+
+    /// The DID as a string.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    /// The method name, e.g. `key` or `agentid`.
+    pub fn method(&self) -> &str {
+        self.0["did:".len()..].split(':').next().unwrap_or_default()
+    }
+}
+
+impl std::str::FromStr for Did {
+    type Err = IdError;
+    fn from_str(s: &str) -> Result<Self, IdError> {
+        Self::parse(s)
+    }
+}
+
+impl TryFrom<String> for Did {
+    type Error = IdError;
+    fn try_from(s: String) -> Result<Self, IdError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Did> for String {
+    fn from(d: Did) -> String {
+        d.0
+    }
+}
+
+impl From<AgentDid> for Did {
+    fn from(d: AgentDid) -> Did {
+        Did(d.0)
+    }
+}
+
+impl From<DidKey> for Did {
+    fn from(d: DidKey) -> Did {
+        Did(d.did)
+    }
+}
+
+impl PartialEq<str> for Did {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl fmt::Display for Did {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
 fn truncate(s: &str) -> String {
     s.chars().take(120).collect()
 }
@@ -370,11 +473,7 @@ mod tests {
     /// within 8 labels parses; every invalid one with a dot is rejected.
     #[test]
     fn atproto_handle_vectors() {
-        let read = |f: &str| {
-            let path = crate::shared_vectors(&format!("atproto-interop-tests/syntax/{f}"));
-            std::fs::read_to_string(&path)
-                .unwrap_or_else(|e| panic!("shared vectors missing at {}: {e}", path.display()))
-        };
+        let read = |f: &str| crate::external_vector(&format!("atproto-interop-tests/syntax/{f}"));
         let lines = |s: &str| {
             s.lines()
                 .filter(|l| !l.starts_with('#') && !l.is_empty())
@@ -423,6 +522,46 @@ mod vector_tests {
         let payload: crate::operation::Operation =
             serde_json::from_value(v["output"]["payload"].clone()).unwrap();
         payload.validate().unwrap();
+    }
+}
+
+#[cfg(test)]
+mod did_tests {
+    use super::*;
+
+    #[test]
+    fn did_syntax() {
+        for ok in [
+            "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp",
+            "did:web:example.com%3A8443:shop",
+            "did:example:a:b",
+            "did:agentid:aaaa",
+        ] {
+            let d = Did::parse(ok).unwrap();
+            assert_eq!(d.as_str(), ok);
+        }
+        assert_eq!(Did::parse("did:web:x").unwrap().method(), "web");
+        for bad in [
+            "",
+            "m",
+            "did:",
+            "did::x",
+            "did:Key:x",
+            "did:key:",
+            "did:key:a:",
+            "did:key:a#frag",
+            "did:key:a?q",
+            "did:key:a/b",
+            "did:key:%zz",
+            "did:key:%4",
+            "did:key:a b",
+        ] {
+            assert!(Did::parse(bad).is_err(), "{bad}");
+        }
+        let long = format!("did:x:{}", "a".repeat(MAX_DID_LEN - 6));
+        assert!(Did::parse(&long).is_ok());
+        assert!(Did::parse(&format!("{long}a")).is_err());
+        assert!(serde_json::from_str::<Did>("\"nope\"").is_err());
     }
 }
 

@@ -26,23 +26,21 @@ pub mod credential;
 pub mod document;
 pub mod id;
 pub mod jose;
+pub mod log;
 pub mod operation;
 pub mod presentation;
 pub mod status_list;
 pub mod time;
 
-pub use code::{Code, Reason};
+pub use code::{Code, ErrorCode, Reason};
 
-/// Where the external conformance vectors (RFC 8037, W3C did:key, Bitstring Status List, ...)
-/// live for the tests that run them: `$AGENTID_SHARED_VECTORS`, else `../shared/vectors` beside
-/// the repository.
-#[doc(hidden)]
-pub fn shared_vectors(relative: &str) -> std::path::PathBuf {
-    let base = std::env::var_os("AGENTID_SHARED_VECTORS").map_or_else(
-        || std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../shared/vectors"),
-        std::path::PathBuf::from,
-    );
-    base.join(relative)
+/// An external conformance vector copied into `spec/vectors/external` (tests only).
+#[cfg(test)]
+pub(crate) fn external_vector(relative: &str) -> String {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("vectors/external")
+        .join(relative);
+    std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
 #[cfg(test)]

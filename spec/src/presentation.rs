@@ -3,7 +3,12 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::credential::{Amount, Currency, CREDENTIAL_TYP};
+use std::fmt;
+
+use crate::credential::{
+    Amount, Category, Currency, AGENTID_CONTEXT_V1, CREDENTIAL_TYP, VC_CONTEXT_V2,
+};
+use crate::id::Did;
 
 /// `typ` of a checkout presentation.
 pub const PRESENTATION_TYP: &str = "vp+jwt";
@@ -14,6 +19,101 @@ pub const CHECKOUT_TYPE: &str = "CheckoutPresentation";
 /// Prefix of an enveloped credential's `id` (VC-JOSE-COSE section 3.3).
 pub const ENVELOPED_PREFIX: &str = "data:application/vc+jwt,";
 
+/// Longest nonce, in bytes.
+pub const MAX_NONCE_BYTES: usize = 256;
+/// Longest order hash, in bytes.
+pub const MAX_ORDER_HASH_BYTES: usize = 128;
+
+/// Why a nonce or an order hash was refused.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ValueError {
+    /// A nonce is 1 to 256 bytes of visible ASCII.
+    #[error("a nonce is 1 to 256 bytes of visible ASCII")]
+    Nonce,
+    /// An order hash is 1 to 128 characters of base64url.
+    #[error("an order hash is 1 to 128 characters of base64url")]
+    OrderHash,
+}
+
+/// The merchant's nonce for one checkout: 1 to [`MAX_NONCE_BYTES`] bytes of visible ASCII.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct Nonce(String);
+
+impl Nonce {
+    /// Parses a nonce.
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let ok =
+            (1..=MAX_NONCE_BYTES).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_graphic());
+        ok.then(|| Self(s.to_owned())).ok_or(ValueError::Nonce)
+    }
+
+    /// The nonce.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for Nonce {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<Nonce> for String {
+    fn from(n: Nonce) -> String {
+        n.0
+    }
+}
+
+impl fmt::Display for Nonce {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+/// `orderHash`: base64url(SHA-256(order bytes)) as the merchant computes it; accepted as 1 to
+/// [`MAX_ORDER_HASH_BYTES`] characters of base64url, compared byte for byte.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(try_from = "String", into = "String")]
+pub struct OrderHash(String);
+
+impl OrderHash {
+    /// Parses an order hash.
+    pub fn parse(s: &str) -> Result<Self, ValueError> {
+        let ok = (1..=MAX_ORDER_HASH_BYTES).contains(&s.len())
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+        ok.then(|| Self(s.to_owned())).ok_or(ValueError::OrderHash)
+    }
+
+    /// The hash of `order`, the bytes of the order as the merchant serves them.
+    pub fn of(order: &[u8]) -> Self {
+        use sha2::{Digest, Sha256};
+        Self(crate::jose::b64u(&Sha256::digest(order)))
+    }
+
+    /// The hash.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+impl TryFrom<String> for OrderHash {
+    type Error = ValueError;
+    fn try_from(s: String) -> Result<Self, ValueError> {
+        Self::parse(&s)
+    }
+}
+
+impl From<OrderHash> for String {
+    fn from(h: OrderHash) -> String {
+        h.0
+    }
+}
+
 /// The transaction the presentation authorizes.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -23,10 +123,10 @@ pub struct Transaction {
     /// ISO 4217 code.
     pub currency: Currency,
     /// base64url(SHA-256(order bytes)), as the merchant computes it.
-    pub order_hash: String,
+    pub order_hash: OrderHash,
     /// Purchase category, when the merchant has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub category: Option<String>,
+    pub category: Option<Category>,
 }
 
 /// An `EnvelopedVerifiableCredential` carrying a `vc+jwt`.
@@ -72,17 +172,69 @@ pub struct CheckoutPresentation {
     #[serde(rename = "type")]
     pub type_: Vec<String>,
     /// The agent's DID.
-    pub holder: String,
+    pub holder: Did,
     /// Exactly one enveloped delegation credential.
     pub verifiable_credential: Vec<EnvelopedCredential>,
     /// The merchant's DID (RFC 7519 `aud`).
-    pub aud: String,
+    pub aud: Did,
     /// The merchant's nonce.
-    pub nonce: String,
+    pub nonce: Nonce,
     /// Issued at, Unix seconds.
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
     /// What is being bought.
     pub transaction: Transaction,
+}
+
+impl CheckoutPresentation {
+    /// The presentation by `holder` of the `vc+jwt` `credential` to the merchant `aud`, for
+    /// `nonce` and `transaction`, valid from `iat` until `exp` (section 7.1). The one
+    /// constructor: the SDK, the vectors and the benches build presentations here.
+    pub fn new(
+        holder: Did,
+        credential: &str,
+        aud: Did,
+        nonce: Nonce,
+        iat: i64,
+        exp: i64,
+        transaction: Transaction,
+    ) -> Self {
+        Self {
+            context: vec![VC_CONTEXT_V2.to_owned(), AGENTID_CONTEXT_V1.to_owned()],
+            type_: vec![
+                "VerifiablePresentation".to_owned(),
+                CHECKOUT_TYPE.to_owned(),
+            ],
+            holder,
+            verifiable_credential: vec![EnvelopedCredential::new(credential)],
+            aud,
+            nonce,
+            iat,
+            exp,
+            transaction,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nonces_and_order_hashes_at_their_edges() {
+        assert!(Nonce::parse("n-1").is_ok());
+        assert!(Nonce::parse(&"n".repeat(MAX_NONCE_BYTES)).is_ok());
+        for bad in ["", "a b", "é", "\n"] {
+            assert_eq!(Nonce::parse(bad), Err(ValueError::Nonce), "{bad:?}");
+        }
+        assert!(Nonce::parse(&"n".repeat(MAX_NONCE_BYTES + 1)).is_err());
+        let h = OrderHash::of(b"order");
+        assert_eq!(h.as_str().len(), 43);
+        assert!(OrderHash::parse(h.as_str()).is_ok());
+        assert!(OrderHash::parse(&"A".repeat(MAX_ORDER_HASH_BYTES)).is_ok());
+        for bad in ["", "a+b", "a=", &"A".repeat(MAX_ORDER_HASH_BYTES + 1)] {
+            assert_eq!(OrderHash::parse(bad), Err(ValueError::OrderHash), "{bad:?}");
+        }
+    }
 }

@@ -4,7 +4,9 @@ use std::path::PathBuf;
 
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
-use agentid_spec::credential::{Amount, Currency};
+use agentid_spec::credential::{Amount, Category, Currency};
+use agentid_spec::id::Did;
+use agentid_spec::presentation::{Nonce, OrderHash};
 use serde_json::{json, Value};
 
 use crate::support::{s, Backend, Server};
@@ -21,7 +23,7 @@ pub struct Fixture {
     pub credential: String,
     pub credential_id: String,
     pub order: PathBuf,
-    pub order_hash: String,
+    pub order_hash: OrderHash,
 }
 
 pub const ORDER: &[u8] =
@@ -122,15 +124,15 @@ impl Fixture {
     ) -> String {
         present(
             &CheckoutRequest {
-                agent: &self.agent,
+                agent: &Did::parse(&self.agent).unwrap(),
                 key_fragment: fragment,
                 credential,
-                merchant,
-                nonce,
+                merchant: &Did::parse(merchant).unwrap(),
+                nonce: &Nonce::parse(nonce).unwrap(),
                 amount: Amount::new(amount).unwrap(),
                 currency: Currency::parse(currency).unwrap(),
                 order_hash: self.order_hash.clone(),
-                category: Some("groceries".into()),
+                category: Some(Category::parse("groceries").unwrap()),
                 now: at,
                 lifetime,
             },

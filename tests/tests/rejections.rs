@@ -9,8 +9,10 @@ use agentid_sdk::clock::FixedClock;
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::verify::{CheckoutContext, Limits, Verifier};
 use agentid_spec::credential::DelegationCredential;
+use agentid_spec::id::Did;
 use agentid_spec::jose::{b64u, b64u_decode, sign_compact, JoseHeader};
 use agentid_spec::presentation::CheckoutPresentation;
+use agentid_spec::presentation::Nonce;
 use serde_json::{json, Value};
 
 use crate::fixture::{nonce, now, Fixture};
@@ -121,7 +123,7 @@ async fn rejections(backend: &Backend) {
     let stranger = KeyPair::from_seed(&[0x55; 32]);
     let ghost = agentid_sdk::operation::create(&stranger, &stranger, None, now()).did;
     let mut vp: CheckoutPresentation = decode_payload(&good);
-    vp.holder = ghost.to_string();
+    vp.holder = ghost.clone().into();
     expect(
         &f,
         &resign(&vp, &format!("{ghost}#key-1"), &stranger),
@@ -145,7 +147,7 @@ async fn rejections(backend: &Backend) {
 
     // subject_mismatch: Bob presents Alice's credential as himself
     let mut vp: CheckoutPresentation = decode_payload(&good);
-    vp.holder = bob.clone();
+    vp.holder = Did::parse(&bob).unwrap();
     expect(
         &f,
         &resign(&vp, &format!("{bob}#key-1"), &bob_key),
@@ -289,7 +291,7 @@ async fn rejections(backend: &Backend) {
     // verifier does not fetch from (no requests to arbitrary hosts).
     let mut cred: DelegationCredential = decode_payload(&f.credential);
     let rogue = KeyPair::from_seed(&[0x67; 32]);
-    cred.issuer = rogue.did_key().to_string();
+    cred.issuer = rogue.did_key().into();
     cred.credential_status.status_list_credential = "http://169.254.169.254/latest".into();
     cred.credential_status.id = "http://169.254.169.254/latest#7".into();
     let rogue_vc = agentid_sdk::issue::issue(&cred, &rogue);
@@ -348,7 +350,7 @@ async fn rejections(backend: &Backend) {
     let bob_cred = f.delegate(json!({ "agent": bob })).await;
     let mut vp: CheckoutPresentation =
         decode_payload(&f.present(&s(&bob_cred["credential"]), &m, &n, 4200));
-    vp.holder = bob.clone();
+    vp.holder = Did::parse(&bob).unwrap();
     expect(
         &f,
         &resign(&vp, &format!("{bob}#key-1"), &bob_key),
@@ -392,11 +394,8 @@ async fn staleness(backend: &Backend) {
     };
     let source = HttpSource::new(&f.server.url, Duration::from_secs(2)).unwrap();
     let verifier = Verifier::new(source, clock.clone(), limits);
-    let ctx = |n: &str| CheckoutContext {
-        merchant: f.merchant.clone(),
-        nonce: n.to_owned(),
-        ..Default::default()
-    };
+    let ctx =
+        |n: &str| CheckoutContext::new(Did::parse(&f.merchant).unwrap(), Nonce::parse(n).unwrap());
 
     let n = nonce();
     let d = verifier

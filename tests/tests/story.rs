@@ -398,3 +398,66 @@ async fn key_files_are_encrypted() {
     assert_eq!((code, &out["encrypted"]), (0, &serde_json::json!(false)));
     assert!(std::fs::read_to_string(&plain).unwrap().contains("\"d\""));
 }
+
+/// `agentid serve` verifies with the registry and the wallet it holds in memory: a verification
+/// with cold caches, and one right after a revocation, make no HTTP request to the service
+/// itself (its request counter moves by exactly the requests the test sends).
+#[tokio::test]
+async fn verification_makes_no_request_to_itself() {
+    for backend in backends().await {
+        no_loopback(&Fixture::new(&backend).await).await;
+    }
+}
+
+async fn no_loopback(f: &Fixture) {
+    let client = reqwest::Client::new();
+    let metrics_url = format!("{}/metrics", f.server.url);
+    let requests = || async {
+        let text = client
+            .get(&metrics_url)
+            .send()
+            .await
+            .expect("GET /metrics")
+            .text()
+            .await
+            .expect("metrics body");
+        text.lines()
+            .find_map(|l| l.strip_prefix("agentid_http_requests_total "))
+            .and_then(|n| n.trim().parse::<u64>().ok())
+            .unwrap_or_else(|| panic!("no request counter in {text}"))
+    };
+    let backend = f.server.backend.name();
+
+    // Cold caches: the agent, the issuer and the status list are all read for the first time.
+    let n = nonce();
+    let vp = f.present(&f.credential, &f.merchant, &n, 4200);
+    let before = requests().await;
+    let d = f.verify_http(&vp, &f.merchant, &n).await;
+    let after = requests().await;
+    assert_eq!(d["decision"], "accepted", "{backend}: {d}");
+    assert_eq!(
+        after - before,
+        2,
+        "{backend}: only the verification and this metrics read reached the server"
+    );
+
+    // A revocation moves the wallet's generation; the next verification reads the new list, in
+    // memory, and sees it at once.
+    let (status, _) = f
+        .server
+        .http()
+        .post(
+            &format!("/v1/delegations/{}/revoke", f.credential_id),
+            Some(&f.token),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let n = nonce();
+    let vp = f.present(&f.credential, &f.merchant, &n, 4200);
+    let before = requests().await;
+    let d = f.verify_http(&vp, &f.merchant, &n).await;
+    let after = requests().await;
+    assert_eq!(codes(&d), ["credential_revoked"], "{backend}");
+    assert_eq!(after - before, 2, "{backend}");
+}

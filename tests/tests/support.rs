@@ -217,7 +217,7 @@ pub const PASSPHRASE: &str = "test passphrase, long enough";
 /// Opens a key file the CLI wrote.
 pub fn read_key(path: &Path) -> agentid_sdk::keys::KeyPair {
     let text = std::fs::read_to_string(path).expect("key file");
-    agentid_wallet::keyfile::open(&text, Some(PASSPHRASE)).expect("key file opens")
+    agentid_server::keyfile::open(&text, Some(PASSPHRASE)).expect("key file opens")
 }
 
 /// A JSON HTTP client for one server.

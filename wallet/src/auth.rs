@@ -22,7 +22,12 @@ pub fn hash_token(token: &str) -> String {
 
 /// Splits `Authorization: Bearer <id>.<secret>` into the account id and the whole token.
 pub fn parse_bearer(header: Option<&str>) -> Option<(&str, &str)> {
-    let token = header?.strip_prefix("Bearer ")?.trim();
+    split_token(header?.strip_prefix("Bearer ")?.trim())
+}
+
+/// Splits a token `<id>.<secret>` into the account id and the whole token, if well-formed: an
+/// id of 1 to 64 bytes, a non-empty secret, at most 256 bytes in all.
+pub fn split_token(token: &str) -> Option<(&str, &str)> {
     let (id, secret) = token.split_once('.')?;
     (!id.is_empty() && id.len() <= 64 && !secret.is_empty() && token.len() <= 256)
         .then_some((id, token))

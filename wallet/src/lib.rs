@@ -1,14 +1,15 @@
 //! # agentid-wallet
 //!
-//! The credential wallet. A principal (a person) gets an account with an Ed25519 key and a
-//! `did:key`; the key is sealed at rest under a master key kept outside the database. The
-//! principal authenticates with a bearer token shown once. With it they issue delegation
-//! credentials (VC 2.0 as `vc+jwt`, signed with josekit) to their agents, list them and revoke
-//! them. Each principal's credentials point into a W3C Bitstring Status List that the wallet
-//! serves, signed by the principal's key, at `GET /v1/status/{id}`.
+//! The credential wallet, as a domain library. A principal (a person) gets an account with an
+//! Ed25519 key and a `did:key`; the key is sealed at rest ([`vault`]) under a master key kept
+//! outside the database. The principal authenticates with a bearer token shown once ([`auth`]).
+//! With it they issue delegation credentials (VC 2.0 as `vc+jwt`, signed with josekit) to their
+//! agents, list them and revoke them. Each principal's credentials point into a W3C Bitstring
+//! Status List that the wallet signs with the principal's key.
 //!
-//! This crate also holds what agentid's services share: the HTTP error type ([`error`]), the
-//! storage layer ([`store`]) and in-process change notifications ([`events`]).
+//! The wallet owns its tables ([`MIGRATIONS`]) and is handed a connected pool; it knows nothing
+//! of HTTP. `agentid-server` puts it on the wire. Every change that a verifier may have cached
+//! (a revocation) moves [`Wallet::generation`].
 //!
 //! Non-goals in v0.1: the spend ledger (cumulative limits), approval prompts, sub-delegation.
 
@@ -16,21 +17,35 @@
 #![warn(missing_docs)]
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use agentid_sdk::clock::Clock;
-use axum::routing::{get, post};
-use axum::Router;
+use sqlx::AnyPool;
 
 pub mod auth;
-pub mod error;
-pub mod events;
-pub mod keyfile;
-mod routes;
-pub mod store;
+mod delegations;
+mod error;
+mod principals;
+mod status;
 pub mod vault;
 
-pub use routes::delegations::{DelegationRequest, IssuedDelegation};
+pub use delegations::{DelegationRecord, DelegationTerms, IssuedDelegation};
+pub use error::Error;
+pub use principals::{NewPrincipal, Principal};
+
+/// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:
+/// they run unchanged on SQLite and PostgreSQL.
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    1001,
+    "wallet",
+    include_str!("../migrations/0001_wallet.sql"),
+)];
+
+/// Longest revocation reason kept, in bytes.
+pub const MAX_REASON_BYTES: usize = 1024;
+/// Most delegations one list returns.
+pub const MAX_LIST: i64 = 1000;
 
 /// Wallet settings.
 #[derive(Clone, Debug)]
@@ -54,36 +69,36 @@ impl WalletConfig {
     }
 }
 
-/// The wallet service. Cheap to clone.
+/// The wallet. Cheap to clone.
 #[derive(Clone)]
 pub struct Wallet(Arc<Inner>);
 
 struct Inner {
-    store: store::Store,
+    pool: AnyPool,
     vault: vault::Vault,
     config: WalletConfig,
     clock: Arc<dyn Clock>,
-    changes: events::Changes,
-    /// list id -> (signed status list credential, signed at).
+    /// list id -> (signed status list credential, signed at), for serving.
     signed_lists: RwLock<HashMap<String, (Arc<str>, i64)>>,
+    /// Moves on every change a verifier may have cached.
+    generation: AtomicU64,
 }
 
 impl Wallet {
-    /// A wallet over a migrated store.
+    /// A wallet over a pool on which [`MIGRATIONS`] have run.
     pub fn new(
-        store: store::Store,
+        pool: AnyPool,
         vault: vault::Vault,
         config: WalletConfig,
         clock: Arc<dyn Clock>,
-        changes: events::Changes,
     ) -> Self {
         Self(Arc::new(Inner {
-            store,
+            pool,
             vault,
             config,
             clock,
-            changes,
             signed_lists: RwLock::new(HashMap::new()),
+            generation: AtomicU64::new(0),
         }))
     }
 
@@ -91,122 +106,25 @@ impl Wallet {
     pub fn status_list_url(&self, id: &str) -> String {
         format!("{}/v1/status/{id}", self.0.config.public_url)
     }
-}
 
-/// The wallet's routes: `/v1/principals`, `/v1/delegations`, `/v1/status`.
-pub fn router(wallet: Wallet) -> Router {
-    Router::new()
-        .route("/v1/principals", post(routes::principals::create))
-        .route("/v1/principals/me", get(routes::principals::me))
-        .route(
-            "/v1/delegations",
-            post(routes::delegations::issue).get(routes::delegations::list),
-        )
-        .route("/v1/delegations/{id}", get(routes::delegations::show))
-        .route(
-            "/v1/delegations/{id}/revoke",
-            post(routes::delegations::revoke),
-        )
-        .route("/v1/status/{id}", get(routes::status::serve))
-        .with_state(wallet)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use agentid_sdk::clock::FixedClock;
-    use axum::body::Body;
-    use axum::http::{Request, StatusCode};
-    use serde_json::{json, Value};
-    use tower::ServiceExt as _;
-
-    async fn call(
-        app: &Router,
-        method: &str,
-        path: &str,
-        token: Option<&str>,
-        body: Value,
-    ) -> (StatusCode, Value) {
-        let mut req = Request::builder()
-            .method(method)
-            .uri(path)
-            .header("content-type", "application/json");
-        if let Some(t) = token {
-            req = req.header("authorization", format!("Bearer {t}"));
-        }
-        let resp = app
-            .clone()
-            .oneshot(req.body(Body::from(body.to_string())).unwrap())
-            .await
-            .unwrap();
-        let status = resp.status();
-        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
-            .await
-            .unwrap();
-        (
-            status,
-            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
-        )
+    /// The id of the status list at `url`, if `url` is one of this wallet's.
+    pub fn status_list_id<'a>(&self, url: &'a str) -> Option<&'a str> {
+        url.strip_prefix(self.0.config.public_url.as_str())?
+            .strip_prefix("/v1/status/")
+            .filter(|id| is_list_id(id))
     }
 
-    /// In-process router test: when a principal's status list is full, the next delegation
-    /// opens a new list at index 0, and every list is served signed.
-    #[tokio::test]
-    async fn status_lists_roll_over_when_full() {
-        let dir =
-            std::env::temp_dir().join(format!("agentid-wallet-{}", uuid::Uuid::new_v4().simple()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let store = store::connect(&store::sqlite_url(&dir)).await.unwrap();
-        store::migrate(&store, store::WALLET_MIGRATIONS)
-            .await
-            .unwrap();
-        let mut config = WalletConfig::new("http://wallet.test");
-        config.status_list_bits = 2;
-        let wallet = Wallet::new(
-            store,
-            vault::Vault::new(&[4; 32]),
-            config,
-            Arc::new(FixedClock::new(1_767_225_600)),
-            events::channel(),
-        );
-        let app = router(wallet);
-        let (st, p) = call(&app, "POST", "/v1/principals", None, json!({})).await;
-        assert_eq!(st, StatusCode::CREATED);
-        let token = p["token"].as_str().unwrap().to_owned();
-        let agent = agentid_sdk::operation::create(
-            &agentid_sdk::keys::KeyPair::from_seed(&[2; 32]),
-            &agentid_sdk::keys::KeyPair::from_seed(&[2; 32]),
-            None,
-            0,
-        )
-        .did;
-        let req = json!({
-            "agent": agent,
-            "spendingLimit": { "currency": "USD", "perTransaction": 100, "total": 100 },
-            "validUntil": "2026-01-02T00:00:00Z",
-        });
-        let mut placed = Vec::new();
-        for _ in 0..3 {
-            let (st, d) = call(&app, "POST", "/v1/delegations", Some(&token), req.clone()).await;
-            assert_eq!(st, StatusCode::CREATED, "{d}");
-            placed.push((
-                d["statusListCredential"].as_str().unwrap().to_owned(),
-                d["statusListIndex"].as_u64().unwrap(),
-            ));
-        }
-        assert_eq!(placed[0].0, placed[1].0);
-        assert_eq!((placed[0].1, placed[1].1), (0, 1));
-        assert_ne!(placed[2].0, placed[0].0, "a full list is not reused");
-        assert_eq!(placed[2].1, 0);
-        for (url, _) in &placed {
-            let path = url.strip_prefix("http://wallet.test").unwrap();
-            let resp = app
-                .clone()
-                .oneshot(Request::get(path).body(Body::empty()).unwrap())
-                .await
-                .unwrap();
-            assert_eq!(resp.status(), StatusCode::OK);
-        }
-        let _ = std::fs::remove_dir_all(&dir);
+    /// A counter that moves whenever a status list changes (a revocation).
+    pub fn generation(&self) -> u64 {
+        self.0.generation.load(Ordering::Acquire)
     }
+
+    fn changed(&self) {
+        self.0.generation.fetch_add(1, Ordering::AcqRel);
+    }
+}
+
+/// Status list ids are 1 to 64 ASCII letters and digits.
+fn is_list_id(id: &str) -> bool {
+    (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric())
 }

@@ -2,8 +2,6 @@
 //! database. The associated data binds each sealed key to its owner's DID, so a sealed key copied
 //! to another row does not open.
 
-use std::path::Path;
-
 use agentid_sdk::keys::KeyPair;
 use agentid_spec::jose::{b64u, b64u_decode};
 use chacha20poly1305::aead::{Aead, AeadCore, KeyInit, OsRng, Payload};
@@ -14,9 +12,6 @@ use zeroize::Zeroizing;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum VaultError {
-    /// The master key file could not be read or written.
-    #[error("master key file: {0}")]
-    Io(#[from] std::io::Error),
     /// The master key is not 32 bytes of base64url.
     #[error("master key is not 32 bytes of base64url")]
     BadMasterKey,
@@ -44,26 +39,13 @@ impl Vault {
         }
     }
 
-    /// Opens the vault whose master key is in `path` (base64url), creating the file with mode
-    /// 0600 and a fresh random key if it does not exist.
-    pub fn open_or_create(path: &Path) -> Result<Self, VaultError> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Self::from_b64u(text.trim()),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let key = Zeroizing::new(XChaCha20Poly1305::generate_key(&mut OsRng));
-                let encoded = Zeroizing::new(b64u(key.as_slice()));
-                write_private(path, encoded.as_bytes())?;
-                let bytes: [u8; 32] = key
-                    .as_slice()
-                    .try_into()
-                    .map_err(|_| VaultError::BadMasterKey)?;
-                Ok(Self::new(&bytes))
-            }
-            Err(e) => Err(e.into()),
-        }
+    /// A fresh random master key, base64url, for its keeper to store (never in the database).
+    pub fn generate_master_key() -> Zeroizing<String> {
+        let key = Zeroizing::new(XChaCha20Poly1305::generate_key(&mut OsRng));
+        Zeroizing::new(b64u(key.as_slice()))
     }
 
-    /// A vault from a base64url master key (e.g. from an environment variable).
+    /// A vault from a base64url master key (from its file, or from the environment).
     pub fn from_b64u(s: &str) -> Result<Self, VaultError> {
         let raw = Zeroizing::new(b64u_decode(s).ok_or(VaultError::BadMasterKey)?);
         let bytes: &[u8; 32] = raw
@@ -116,21 +98,6 @@ impl Vault {
     }
 }
 
-/// Writes a file readable only by its owner.
-pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(bytes)?;
-    f.sync_all()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -156,6 +123,12 @@ mod tests {
         assert!(matches!(
             v.unseal("AAAA", "did:key:alice"),
             Err(VaultError::Unseal)
+        ));
+        let master = Vault::generate_master_key();
+        assert!(Vault::from_b64u(&master).is_ok());
+        assert!(matches!(
+            Vault::from_b64u("AAAA"),
+            Err(VaultError::BadMasterKey)
         ));
     }
 }

@@ -4,7 +4,7 @@
 
 #![allow(dead_code, unreachable_pub)]
 
-use std::collections::HashMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 use agentid_resolver::{ResolveError, Source};
@@ -15,19 +15,16 @@ use agentid_sdk::operation::create;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
 use agentid_sdk::verify::{Limits, Verifier};
 use agentid_spec::credential::{
-    Amount, Currency, DelegationCredential, DelegationSubject, Scope, SpendingLimit,
-    AGENTID_CONTEXT_V1, DELEGATION_TYPE, VC_CONTEXT_V2,
+    Amount, Category, Currency, DelegationCredential, Grant, Scope, SpendingLimit,
 };
-use agentid_spec::document::{
-    AgentStatus, DidDocument, DocumentMetadata, ResolutionMetadata, ResolutionResult,
-    VerificationMethod, DID_CONTEXT, MULTIKEY_CONTEXT,
-};
+use agentid_spec::document::{DidDocument, DocumentMetadata, ResolutionResult};
+use agentid_spec::id::Did;
 use agentid_spec::jose::{sign_compact, JoseHeader};
+use agentid_spec::presentation::Nonce;
 use agentid_spec::status_list::{
-    Bitstring, BitstringStatusList, BitstringStatusListCredential, BitstringStatusListEntry,
-    MIN_BITS,
+    Bitstring, BitstringStatusListCredential, BitstringStatusListEntry, MIN_BITS,
 };
-use agentid_spec::time::format_rfc3339;
+use agentid_spec::time::Timestamp;
 
 const NOW: i64 = 1_767_225_600;
 const STATUS_URL: &str = "https://wallet.example/v1/status/3f1c";
@@ -51,8 +48,8 @@ impl Source for MemorySource {
 
 pub struct World {
     pub agent: KeyPair,
-    pub agent_did: String,
-    pub merchant: String,
+    pub agent_did: Did,
+    pub merchant: Did,
     pub credential: String,
     pub verifier: Verifier<MemorySource>,
 }
@@ -60,90 +57,60 @@ pub struct World {
 pub fn world() -> World {
     let principal = KeyPair::from_seed(&[1; 32]);
     let agent = KeyPair::from_seed(&[2; 32]);
-    let merchant = KeyPair::from_seed(&[3; 32]).did_key().to_string();
-    let agent_did = create(&agent, &agent, None, NOW).did.to_string();
-    let kid = format!("{agent_did}#key-1");
-    let doc = DidDocument {
-        context: vec![DID_CONTEXT.into(), MULTIKEY_CONTEXT.into()],
-        id: agent_did.clone(),
-        also_known_as: vec![],
-        verification_method: vec![VerificationMethod {
-            id: kid.clone(),
-            type_: "Multikey".into(),
-            controller: agent_did.clone(),
-            public_key_multibase: agent.did_key().multibase().into(),
-        }],
-        authentication: vec![kid.clone()],
-        assertion_method: vec![kid],
-    };
-    let resolution = ResolutionResult {
-        context: None,
-        did_document: Some(doc),
-        did_resolution_metadata: ResolutionMetadata::default(),
-        did_document_metadata: Some(DocumentMetadata {
-            created: None,
-            updated: None,
-            version_id: None,
-            deactivated: false,
-            agent_status: AgentStatus::Active,
-            deplatformed: None,
-        }),
+    let merchant: Did = KeyPair::from_seed(&[3; 32]).did_key().into();
+    let genesis = create(&agent, &agent, None, NOW);
+    let agent_did: Did = genesis.did.clone().into();
+    let methods = BTreeMap::from([("key-1".to_owned(), agent.did_key().multibase().to_owned())]);
+    let resolution = ResolutionResult::found(
+        DidDocument::agent(&genesis.did, None, &methods),
+        DocumentMetadata::registered(
+            NOW,
+            NOW,
+            agentid_spec::id::hash_b32(genesis.operation.as_bytes()),
+            agentid_spec::document::AgentStatus::Active,
+            None,
+        ),
+    );
+    let grant = Grant {
+        agent: agent_did.clone(),
+        scope: Scope::new(
+            Some(vec![merchant.to_string()]),
+            Some(vec!["groceries".into()]),
+        )
+        .unwrap(),
+        spending_limit: SpendingLimit::new(
+            Currency::parse("USD").unwrap(),
+            Amount::new(5_000).unwrap(),
+            Amount::new(20_000).unwrap(),
+        )
+        .unwrap(),
+        valid_from: Timestamp::from_unix(NOW - 3600).unwrap(),
+        valid_until: Timestamp::from_unix(NOW + 86_400).unwrap(),
     };
     let credential = issue(
-        &DelegationCredential {
-            context: vec![VC_CONTEXT_V2.into(), AGENTID_CONTEXT_V1.into()],
-            id: "urn:uuid:00000000-0000-4000-8000-000000000007".into(),
-            type_: vec!["VerifiableCredential".into(), DELEGATION_TYPE.into()],
-            issuer: principal.did_key().to_string(),
-            valid_from: format_rfc3339(NOW - 3600),
-            valid_until: format_rfc3339(NOW + 86_400),
-            credential_subject: DelegationSubject {
-                id: agent_did.clone(),
-                scope: Scope {
-                    merchants: Some(vec![merchant.clone()]),
-                    categories: Some(vec!["groceries".into()]),
-                },
-                spending_limit: SpendingLimit {
-                    currency: Currency::parse("USD").unwrap(),
-                    per_transaction: Amount::new(5_000).unwrap(),
-                    total: Amount::new(20_000).unwrap(),
-                },
-            },
-            credential_status: BitstringStatusListEntry {
-                id: format!("{STATUS_URL}#7"),
-                type_: "BitstringStatusListEntry".into(),
-                status_purpose: "revocation".into(),
-                status_list_index: "7".into(),
-                status_list_credential: STATUS_URL.into(),
-            },
-        },
+        &DelegationCredential::new(
+            "urn:uuid:00000000-0000-4000-8000-000000000007".into(),
+            principal.did_key().into(),
+            grant,
+            BitstringStatusListEntry::revocation(STATUS_URL, 7),
+        ),
         &principal,
     );
-    let slc = BitstringStatusListCredential {
-        context: vec![VC_CONTEXT_V2.into()],
-        id: STATUS_URL.into(),
-        type_: vec![
-            "VerifiableCredential".into(),
-            "BitstringStatusListCredential".into(),
-        ],
-        issuer: principal.did_key().to_string(),
-        valid_from: format_rfc3339(NOW - 60),
-        valid_until: None,
-        credential_subject: BitstringStatusList {
-            id: format!("{STATUS_URL}#list"),
-            type_: "BitstringStatusList".into(),
-            status_purpose: "revocation".into(),
-            encoded_list: Bitstring::new(MIN_BITS).encode(),
-            ttl: None,
-        },
-    };
+    let slc = BitstringStatusListCredential::revocation(
+        STATUS_URL,
+        principal.did_key().into(),
+        &Bitstring::new(MIN_BITS),
+        Timestamp::from_unix(NOW - 60).unwrap(),
+        None,
+        None,
+    );
     let status_list = sign_compact(
         &JoseHeader::eddsa("vc+jwt", Some("vc"), &principal.did_key().key_id()),
         &serde_json::to_vec(&slc).unwrap(),
         principal.signing_key(),
     );
     let source = MemorySource {
-        resolutions: HashMap::from([(agent_did.clone(), resolution)]),
+        resolutions: HashMap::from([(agent_did.to_string(), resolution)]),
         status_list,
     };
     let limits = Limits {
@@ -168,11 +135,11 @@ pub fn presentation(w: &World, nonce: &str) -> String {
             key_fragment: "key-1",
             credential: &w.credential,
             merchant: &w.merchant,
-            nonce,
+            nonce: &Nonce::parse(nonce).unwrap(),
             amount: Amount::new(4_200).unwrap(),
             currency: Currency::parse("USD").unwrap(),
             order_hash: order_hash(b"order"),
-            category: Some("groceries".into()),
+            category: Some(Category::parse("groceries").unwrap()),
             now: NOW,
             lifetime: 120,
         },

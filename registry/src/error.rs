@@ -1,0 +1,69 @@
+//! The registry's one error type.
+
+use agentid_spec::ErrorCode;
+
+/// Why a registry operation failed. Each variant has a stable [`ErrorCode`]; how it is answered
+/// over HTTP is decided by the service above this crate.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The operation breaks section 5 (structure, rules, kid); the message says which.
+    #[error("{0}")]
+    InvalidOperation(String),
+    /// The operation's signature does not verify.
+    #[error("operation signature does not verify")]
+    BadSignature,
+    /// The operation is signed by a key that is not one of the agent's rotation keys.
+    #[error("operation is not signed by a rotation key")]
+    NotRotationKey,
+    /// No agent with this DID.
+    #[error("{0} is not registered")]
+    NotRegistered(String),
+    /// The DID is already registered.
+    #[error("{0} is already registered")]
+    AlreadyRegistered(String),
+    /// The name is bound to another agent.
+    #[error("the name {0} is taken")]
+    NameTaken(String),
+    /// A registration conflicted for another reason.
+    #[error("conflicting registration")]
+    Conflict,
+    /// `prev` is not the agent's latest operation, or the agent changed concurrently.
+    #[error("{0}")]
+    StalePrev(&'static str),
+    /// The agent is deactivated; that is final.
+    #[error("{0} is deactivated")]
+    Deactivated(String),
+    /// The agent is deplatformed.
+    #[error("{0} is deplatformed")]
+    Deplatformed(String),
+    /// The agent is already deplatformed.
+    #[error("{0} is already deplatformed")]
+    AlreadyDeplatformed(String),
+    /// The database failed.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Stored data did not read back: never the caller's fault.
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable machine code.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidOperation(_) => ErrorCode::InvalidOperation,
+            Error::BadSignature => ErrorCode::BadSignature,
+            Error::NotRotationKey => ErrorCode::Forbidden,
+            Error::NotRegistered(_) => ErrorCode::NotFound,
+            Error::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
+            Error::NameTaken(_) => ErrorCode::NameTaken,
+            Error::Conflict => ErrorCode::Conflict,
+            Error::StalePrev(_) => ErrorCode::StalePrev,
+            Error::Deactivated(_) => ErrorCode::Gone,
+            Error::Deplatformed(_) => ErrorCode::AgentDeplatformed,
+            Error::AlreadyDeplatformed(_) => ErrorCode::AlreadyDeplatformed,
+            Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
+        }
+    }
+}

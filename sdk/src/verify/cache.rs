@@ -1,0 +1,104 @@
+//! The verifier's bounded caches of fetched DIDs and status lists.
+
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
+
+struct Cached<T> {
+    value: Arc<T>,
+    fetched_at: i64,
+    /// The source's generation when the fetch began (`None` for sources without one).
+    generation: Option<u64>,
+}
+
+/// A bounded map of fetched values, when they were fetched, and the source's generation then.
+pub(super) struct TtlCache<T>(RwLock<HashMap<String, Cached<T>>>);
+
+impl<T> TtlCache<T> {
+    pub(super) fn new() -> Self {
+        Self(RwLock::new(HashMap::new()))
+    }
+
+    /// The cached value and its age in seconds, if it was fetched at the source's current
+    /// `generation`: an entry from before a change is as good as absent.
+    pub(super) fn get(
+        &self,
+        key: &str,
+        now: i64,
+        generation: Option<u64>,
+    ) -> Option<(Arc<T>, i64)> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(key)
+            .filter(|c| c.generation == generation)
+            .map(|c| (c.value.clone(), now.saturating_sub(c.fetched_at)))
+    }
+
+    /// Stores `value`, fetched when the source was at `generation`; when full, first drops
+    /// entries older than `refresh`, and stores nothing if that frees no room.
+    pub(super) fn insert(
+        &self,
+        key: &str,
+        value: Arc<T>,
+        now: i64,
+        generation: Option<u64>,
+        refresh: i64,
+        max: usize,
+    ) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= max {
+            map.retain(|_, c| now.saturating_sub(c.fetched_at) <= refresh);
+        }
+        if map.len() < max {
+            map.insert(
+                key.to_owned(),
+                Cached {
+                    value,
+                    fetched_at: now,
+                    generation,
+                },
+            );
+        }
+    }
+
+    pub(super) fn remove(&self, key: &str) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(key);
+    }
+
+    pub(super) fn clear(&self) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cache_is_bounded() {
+        let c: TtlCache<u8> = TtlCache::new();
+        c.insert("a", Arc::new(1), 0, None, 10, 2);
+        c.insert("b", Arc::new(2), 5, None, 10, 2);
+        // Full, nothing older than 10 s: the new entry is not stored.
+        c.insert("c", Arc::new(3), 9, None, 10, 2);
+        assert!(c.get("c", 9, None).is_none());
+        assert_eq!(c.get("a", 9, None).map(|(v, age)| (*v, age)), Some((1, 9)));
+        // At 11 s "a" is past refresh and makes room.
+        c.insert("c", Arc::new(3), 11, None, 10, 2);
+        assert!(c.get("a", 11, None).is_none());
+        assert!(c.get("c", 11, None).is_some());
+        c.remove("c");
+        assert!(c.get("c", 11, None).is_none());
+    }
+
+    /// An entry fetched at one generation is never served at another.
+    #[test]
+    fn a_change_hides_older_entries() {
+        let c: TtlCache<u8> = TtlCache::new();
+        c.insert("a", Arc::new(1), 0, Some(7), 10, 2);
+        assert!(c.get("a", 1, Some(7)).is_some());
+        assert!(c.get("a", 1, Some(8)).is_none());
+        assert!(c.get("a", 1, None).is_none());
+    }
+}

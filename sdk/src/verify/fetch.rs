@@ -1,0 +1,148 @@
+//! What the verifier fetches through its [`Source`]: DID resolutions and status lists, each
+//! cached within the verifier's bounds, and dropped the moment a source that counts its
+//! changes says it changed.
+
+use std::sync::Arc;
+
+use agentid_resolver::{ResolveError, ResolvedDid, Source};
+use agentid_spec::credential::DelegationCredential;
+use agentid_spec::id::split_did_url;
+use agentid_spec::jose::CompactJws;
+use agentid_spec::status_list::{Bitstring, BitstringStatusListCredential, STATUS_LIST_TYP};
+
+use super::Verifier;
+
+impl<S: Source> Verifier<S> {
+    /// Resolves `did`, from cache when fresh enough, falling back to a stale entry within
+    /// [`Limits::did_max_staleness_secs`](super::Limits) when the source fails.
+    pub async fn resolve(&self, did: &str, now: i64) -> Result<Arc<ResolvedDid>, ResolveError> {
+        // Read before fetching: a change during the fetch leaves the entry at the old
+        // generation, so it is never served after that change.
+        let generation = self.source.generation();
+        let cached = self.dids.get(did, now, generation);
+        if let Some((value, age)) = &cached {
+            if *age <= self.limits.did_refresh_secs {
+                return Ok(value.clone());
+            }
+        }
+        let fetched = if did.starts_with(agentid_spec::id::DID_KEY_PREFIX) {
+            agentid_resolver::did_key::resolve(did).await
+        } else {
+            match self.source.resolve(did).await {
+                Ok(result) => ResolvedDid::from_result(did, result),
+                Err(e) => Err(e),
+            }
+        };
+        match fetched {
+            Ok(resolved) => {
+                let value = Arc::new(resolved);
+                let l = &self.limits;
+                self.dids.insert(
+                    did,
+                    value.clone(),
+                    now,
+                    generation,
+                    l.did_refresh_secs,
+                    l.max_cache_entries,
+                );
+                Ok(value)
+            }
+            // A definitive answer (not found, invalid) is never papered over with a stale entry.
+            Err(e @ (ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_))) => {
+                match cached {
+                    Some((value, age)) if age <= self.limits.did_max_staleness_secs => Ok(value),
+                    _ => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
+    }
+
+    /// The decoded revocation list named by `credential`, verified against its issuer.
+    pub(super) async fn status_list(
+        &self,
+        credential: &DelegationCredential,
+        now: i64,
+    ) -> Result<Arc<Bitstring>, String> {
+        let url = &credential.credential_status.status_list_credential;
+        let generation = self.source.generation();
+        let cached = self.status_lists.get(url, now, generation);
+        if let Some((value, age)) = &cached {
+            if *age <= self.limits.status_refresh_secs {
+                return Ok(value.clone());
+            }
+        }
+        match self
+            .fetch_status_list(url, credential.issuer.as_str(), now)
+            .await
+        {
+            Ok(list) => {
+                let value = Arc::new(list);
+                let l = &self.limits;
+                self.status_lists.insert(
+                    url,
+                    value.clone(),
+                    now,
+                    generation,
+                    l.status_refresh_secs,
+                    l.max_cache_entries,
+                );
+                Ok(value)
+            }
+            Err(e) => match cached {
+                Some((value, age)) if age <= self.limits.status_max_staleness_secs => Ok(value),
+                Some((_, age)) => Err(format!(
+                    "status list unavailable ({e}) and cached copy is {age} s old"
+                )),
+                None => Err(format!("status list unavailable: {e}")),
+            },
+        }
+    }
+
+    /// Fetches and verifies a status list credential: a `vc+jwt` signed by the credential's
+    /// issuer, whose `id` is the URL it was fetched from and whose purpose is revocation.
+    async fn fetch_status_list(
+        &self,
+        url: &str,
+        issuer: &str,
+        now: i64,
+    ) -> Result<Bitstring, String> {
+        let jws = self
+            .source
+            .fetch_status_list(url)
+            .await
+            .map_err(|e| e.to_string())?;
+        let token = CompactJws::parse(&jws, self.limits.max_status_list_bytes, STATUS_LIST_TYP)
+            .map_err(|e| e.to_string())?;
+        let kid = token
+            .header
+            .kid
+            .as_deref()
+            .ok_or("status list has no kid")?;
+        let (kid_did, _) = split_did_url(kid).ok_or("status list kid is not a DID URL")?;
+        if kid_did != issuer {
+            return Err("status list is not signed by the credential's issuer".into());
+        }
+        let signer = self.resolve(issuer, now).await.map_err(|e| e.to_string())?;
+        let key = signer
+            .assertion_key(kid)
+            .ok_or("status list key is not an assertion key")?;
+        if !token.verify(key) {
+            return Err("status list signature does not verify".into());
+        }
+        let slc: BitstringStatusListCredential =
+            serde_json::from_slice(&token.payload).map_err(|e| format!("status list: {e}"))?;
+        if slc.id != url
+            || slc.issuer != *issuer
+            || slc.credential_subject.status_purpose != "revocation"
+        {
+            return Err("status list is not the revocation list named by the credential".into());
+        }
+        if let Some(until) = slc.valid_until {
+            if now > until.unix() + self.limits.clock_skew_secs {
+                return Err("status list credential has expired".into());
+            }
+        }
+        Bitstring::decode(&slc.credential_subject.encoded_list).map_err(|e| e.to_string())
+    }
+}

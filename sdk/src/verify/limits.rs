@@ -1,0 +1,47 @@
+//! Bounds on untrusted input and on how stale cached answers may be.
+
+/// Bounds on untrusted input and on how stale cached answers may be. Every field is a limit
+/// with a safe default; tests exercise each at its edge. These defaults are the only place the
+/// numbers are written: the command line and the README take them from here.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest presentation (and embedded credential) in bytes. Default 16 KiB.
+    pub max_token_bytes: usize,
+    /// Allowed clock difference, in seconds, on every time check. Default 60.
+    pub clock_skew_secs: i64,
+    /// Longest `exp - iat` accepted for a presentation. Default 300.
+    pub max_presentation_lifetime_secs: i64,
+    /// A cached DID resolution is refreshed once older than this. Default 60.
+    pub did_refresh_secs: i64,
+    /// A cached DID resolution is never used once older than this, even when the registry is
+    /// unreachable. Default 300.
+    pub did_max_staleness_secs: i64,
+    /// A cached status list is refreshed once older than this. Default 60.
+    pub status_refresh_secs: i64,
+    /// A cached status list is never used once older than this: verification fails closed
+    /// with `status_unavailable`. Default 300.
+    pub status_max_staleness_secs: i64,
+    /// Most nonces remembered for replay detection. Default 1,000,000.
+    pub max_nonces: usize,
+    /// Most DIDs and status lists cached. Default 100,000.
+    pub max_cache_entries: usize,
+    /// Largest signed status list credential accepted, in bytes. Default 4 MiB.
+    pub max_status_list_bytes: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_token_bytes: 16 * 1024,
+            clock_skew_secs: 60,
+            max_presentation_lifetime_secs: 300,
+            did_refresh_secs: 60,
+            did_max_staleness_secs: 300,
+            status_refresh_secs: 60,
+            status_max_staleness_secs: 300,
+            max_nonces: 1_000_000,
+            max_cache_entries: 100_000,
+            max_status_list_bytes: 4 * 1024 * 1024,
+        }
+    }
+}

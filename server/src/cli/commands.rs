@@ -1,0 +1,462 @@
+//! The commands.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentid_resolver::http::{encode_path_segment, HttpSource};
+use agentid_sdk::clock::{Clock, SystemClock};
+use agentid_sdk::keys::KeyPair;
+use agentid_sdk::present::{order_hash, present, CheckoutRequest};
+use agentid_sdk::verify::{CheckoutContext, Limits, Verifier};
+use agentid_spec::credential::{Amount, Category, Currency};
+use agentid_spec::id::{AgentDid, AgentName, Did};
+use agentid_spec::presentation::{Nonce, OrderHash};
+use agentid_spec::time::format_rfc3339;
+use reqwest::Method;
+use serde_json::{json, Value};
+use zeroize::Zeroizing;
+
+use super::client::Client;
+use super::{AgentCommand, Cli, Command, Failure, KeyCommand, Output, WalletCommand};
+use crate::config::ServeConfig;
+
+pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
+    let server = cli.server.clone();
+    let pass = cli
+        .key_passphrase
+        .filter(|p| !p.is_empty())
+        .map(Zeroizing::new);
+    let pass = pass.as_ref().map(|p| p.as_str());
+    match cli.command {
+        Command::Serve(args) => serve(args).await,
+        Command::Key(cmd) => key(cmd, pass),
+        Command::Agent(cmd) => agent(&server, cmd, pass).await,
+        Command::Wallet(cmd) => wallet(&server, cmd).await,
+        Command::Delegate(args) => delegate(&server, args).await,
+        Command::Present(args) => present_cmd(args, pass),
+        Command::Verify(args) => verify(&server, args).await,
+        Command::Revoke(args) => {
+            let body = json!({ "reason": args.reason });
+            let path = format!(
+                "/v1/delegations/{}/revoke",
+                encode_path_segment(&args.credential_id)
+            );
+            let out = Client::new(&server)?
+                .call(Method::POST, &path, Some(&args.token.token), Some(&body))
+                .await?;
+            Ok(Output::ok(out))
+        }
+        Command::Deplatform(args) => {
+            let token = match (args.admin_token, args.admin_token_file) {
+                (Some(t), _) => t,
+                (None, file) => {
+                    let file = file.unwrap_or_else(|| "./data/admin.token".into());
+                    read_text(&file)?
+                }
+            };
+            let path = format!(
+                "/v1/admin/agents/{}/deplatform",
+                encode_path_segment(&args.did)
+            );
+            let out = Client::new(&server)?
+                .call(
+                    Method::POST,
+                    &path,
+                    Some(token.trim()),
+                    Some(&json!({ "reason": args.reason })),
+                )
+                .await?;
+            Ok(Output::ok(out))
+        }
+        Command::Resolve(args) => {
+            let path = format!("/1.0/identifiers/{}", encode_path_segment(&args.id));
+            let (status, body) = Client::new(&server)?
+                .call_any(Method::GET, &path, None, None)
+                .await?;
+            match status {
+                200 => Ok(Output::ok(body)),
+                // Deactivated or deplatformed: the result is the answer, but not a success.
+                410 => Ok(Output {
+                    json: body,
+                    ok: false,
+                }),
+                _ => Err(Failure::new(
+                    body["didResolutionMetadata"]["error"]
+                        .as_str()
+                        .unwrap_or("resolution_failed"),
+                    body["didResolutionMetadata"]["errorMessage"]
+                        .as_str()
+                        .or(body["error"]["message"].as_str())
+                        .unwrap_or("resolution failed")
+                        .to_owned(),
+                )),
+            }
+        }
+    }
+}
+
+async fn serve(config: ServeConfig) -> Result<Output, Failure> {
+    let data_dir = config.data_dir.clone();
+    let running = crate::start::start(config)
+        .await
+        .map_err(|e| Failure::new("start_failed", e.to_string()))?;
+    // One line, before serving, so scripts and tests can read the address (port 0).
+    println!(
+        "{}",
+        json!({
+            "listening": running.addr.to_string(),
+            "publicUrl": running.public_url,
+            "dataDir": data_dir.display().to_string(),
+            "adminTokenFile": running.admin_token_file.display().to_string(),
+        })
+    );
+    tracing::info!(addr = %running.addr, "agentid serving");
+    running
+        .run()
+        .await
+        .map_err(|e| Failure::new("serve_failed", e.to_string()))?;
+    Ok(Output::ok(json!({ "stopped": true })))
+}
+
+fn read_text(path: &Path) -> Result<String, Failure> {
+    std::fs::read_to_string(path)
+        .map(|s| s.trim().to_owned())
+        .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))
+}
+
+const PASSPHRASE_ENV: &str = "AGENTID_KEY_PASSPHRASE";
+
+fn read_key(path: &Path, pass: Option<&str>) -> Result<KeyPair, Failure> {
+    let text = Zeroizing::new(read_text(path)?);
+    crate::keyfile::open(&text, pass).map_err(|e| {
+        let code = match e {
+            crate::keyfile::KeyFileError::NeedsPassphrase => "passphrase_required",
+            crate::keyfile::KeyFileError::WrongPassphrase => "wrong_passphrase",
+            _ => "invalid_key",
+        };
+        Failure::new(code, format!("{}: {e}", path.display()))
+    })
+}
+
+fn parse<T, E: std::fmt::Display>(code: &str, r: Result<T, E>) -> Result<T, Failure> {
+    r.map_err(|e| Failure::new(code, e.to_string()))
+}
+
+/// A token given inline or as a file holding it.
+fn token_arg(arg: &str) -> Result<String, Failure> {
+    let p = Path::new(arg);
+    if arg.starts_with("ey") && arg.contains('.') && !p.exists() {
+        return Ok(arg.to_owned());
+    }
+    read_text(p)
+}
+
+fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
+    std::fs::write(path, text)
+        .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))
+}
+
+fn key(cmd: KeyCommand, pass: Option<&str>) -> Result<Output, Failure> {
+    match cmd {
+        KeyCommand::Generate { out, unencrypted } => {
+            let key = KeyPair::generate();
+            let text = if unencrypted {
+                key.to_private_jwk()
+            } else {
+                let pass = pass.ok_or_else(|| {
+                    Failure::new(
+                        "passphrase_required",
+                        format!(
+                            "set {PASSPHRASE_ENV} to encrypt the key file, or pass --unencrypted"
+                        ),
+                    )
+                })?;
+                Zeroizing::new(
+                    crate::keyfile::seal(&key, pass)
+                        .map_err(|e| Failure::new("encryption_failed", e.to_string()))?,
+                )
+            };
+            crate::start::write_private(&out, text.as_bytes())
+                .map_err(|e| Failure::new("io_error", format!("{}: {e}", out.display())))?;
+            let mut json = key_json(&key, Some(&out));
+            json["encrypted"] = json!(!unencrypted);
+            Ok(Output::ok(json))
+        }
+        KeyCommand::Show { key } => Ok(Output::ok(key_json(&read_key(&key, pass)?, Some(&key)))),
+    }
+}
+
+fn key_json(key: &KeyPair, file: Option<&Path>) -> Value {
+    let did = key.did_key();
+    json!({
+        "did": did.as_str(),
+        "publicKeyMultibase": did.multibase(),
+        "publicKeyJwk": agentid_spec::jose::public_jwk(&key.public()),
+        "file": file.map(|f| f.display().to_string()),
+    })
+}
+
+async fn agent(server: &str, cmd: AgentCommand, pass: Option<&str>) -> Result<Output, Failure> {
+    let client = Client::new(server)?;
+    let now = SystemClock.now();
+    match cmd {
+        AgentCommand::Register {
+            key,
+            rotation_key,
+            name,
+        } => {
+            let signing = read_key(&key, pass)?;
+            let rotation = match rotation_key {
+                Some(p) => read_key(&p, pass)?,
+                None => read_key(&key, pass)?,
+            };
+            let name = name
+                .map(|n| AgentName::parse(&n))
+                .transpose()
+                .map_err(|e| Failure::new("invalid_name", e.to_string()))?;
+            let genesis = agentid_sdk::operation::create(&signing, &rotation, name, now);
+            let out = client
+                .call(
+                    Method::POST,
+                    "/v1/agents",
+                    None,
+                    Some(&json!({ "operation": genesis.operation })),
+                )
+                .await?;
+            if out["did"].as_str() != Some(genesis.did.as_str()) {
+                return Err(Failure::new(
+                    "registry_mismatch",
+                    "the registry answered a DID other than the genesis hash",
+                ));
+            }
+            Ok(Output::ok(out))
+        }
+        AgentCommand::Deactivate { did, key } => {
+            let did =
+                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
+            let rotation = read_key(&key, pass)?;
+            let path = format!("/1.0/identifiers/{}", encode_path_segment(did.as_str()));
+            let (_, resolved) = client.call_any(Method::GET, &path, None, None).await?;
+            let prev = resolved["didDocumentMetadata"]["versionId"]
+                .as_str()
+                .ok_or_else(|| Failure::new("resolution_failed", "no versionId for the agent"))?;
+            let op = agentid_sdk::operation::deactivate(&did, prev, &rotation, now);
+            let path = format!(
+                "/v1/agents/{}/operations",
+                encode_path_segment(did.as_str())
+            );
+            Ok(Output::ok(
+                client
+                    .call(Method::POST, &path, None, Some(&json!({ "operation": op })))
+                    .await?,
+            ))
+        }
+        AgentCommand::Log { did } => {
+            let path = format!("/v1/agents/{}/log", encode_path_segment(&did));
+            Ok(Output::ok(
+                client.call(Method::GET, &path, None, None).await?,
+            ))
+        }
+    }
+}
+
+async fn wallet(server: &str, cmd: WalletCommand) -> Result<Output, Failure> {
+    let client = Client::new(server)?;
+    let out = match cmd {
+        WalletCommand::Create => {
+            client
+                .call(Method::POST, "/v1/principals", None, None)
+                .await?
+        }
+        WalletCommand::Show(t) => {
+            client
+                .call(Method::GET, "/v1/principals/me", Some(&t.token), None)
+                .await?
+        }
+        WalletCommand::List(t) => {
+            client
+                .call(Method::GET, "/v1/delegations", Some(&t.token), None)
+                .await?
+        }
+    };
+    Ok(Output::ok(out))
+}
+
+/// `7d`, `12h`, `30m`, `45s` to seconds.
+fn parse_duration(s: &str) -> Option<i64> {
+    let (n, unit) = s.split_at(s.len().checked_sub(1)?);
+    let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
+    let mult = match unit {
+        "d" => 86_400,
+        "h" => 3_600,
+        "m" => 60,
+        "s" => 1,
+        _ => return None,
+    };
+    n.checked_mul(mult)
+}
+
+async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Failure> {
+    let now = SystemClock.now();
+    let valid_until = match (&args.valid_until, &args.valid_for) {
+        (Some(t), _) => t.clone(),
+        (None, Some(d)) => {
+            let secs = parse_duration(d)
+                .ok_or_else(|| Failure::new("invalid_duration", "use e.g. 7d, 12h, 30m"))?;
+            format_rfc3339(now + secs)
+        }
+        (None, None) => {
+            return Err(Failure::new(
+                "invalid_request",
+                "give --valid-until or --valid-for",
+            ))
+        }
+    };
+    let mut scope = serde_json::Map::new();
+    if !args.merchants.is_empty() {
+        scope.insert("merchants".into(), json!(args.merchants));
+    }
+    if !args.categories.is_empty() {
+        scope.insert("categories".into(), json!(args.categories));
+    }
+    let body = json!({
+        "agent": args.agent,
+        "scope": scope,
+        "spendingLimit": { "currency": args.currency, "perTransaction": args.per_transaction, "total": args.total },
+        "validUntil": valid_until,
+    });
+    let out = Client::new(server)?
+        .call(
+            Method::POST,
+            "/v1/delegations",
+            Some(&args.token.token),
+            Some(&body),
+        )
+        .await?;
+    if let (Some(path), Some(jws)) = (&args.out, out["credential"].as_str()) {
+        write_out(path, jws)?;
+    }
+    Ok(Output::ok(out))
+}
+
+fn order_hash_arg(order: Option<&Path>, hash: Option<&str>) -> Result<Option<OrderHash>, Failure> {
+    match (order, hash) {
+        (Some(p), _) => {
+            Ok(Some(order_hash(&std::fs::read(p).map_err(|e| {
+                Failure::new("io_error", format!("{}: {e}", p.display()))
+            })?)))
+        }
+        (None, Some(h)) => parse("invalid_order_hash", OrderHash::parse(h)).map(Some),
+        (None, None) => Ok(None),
+    }
+}
+
+fn present_cmd(args: super::PresentArgs, pass: Option<&str>) -> Result<Output, Failure> {
+    let key = read_key(&args.key, pass)?;
+    let credential = token_arg(&args.credential)?;
+    let amount = Amount::new(args.amount)
+        .ok_or_else(|| Failure::new("invalid_amount", "amount must be positive"))?;
+    let currency = Currency::parse(&args.currency)
+        .ok_or_else(|| Failure::new("invalid_currency", "use an ISO 4217 code"))?;
+    let agent = parse("invalid_did", Did::parse(&args.agent))?;
+    let merchant = parse("invalid_did", Did::parse(&args.merchant))?;
+    let nonce = parse("invalid_nonce", Nonce::parse(&args.nonce))?;
+    let category = args
+        .category
+        .as_deref()
+        .map(|c| parse("invalid_category", Category::parse(c)))
+        .transpose()?;
+    let hash = order_hash_arg(args.order.as_deref(), args.order_hash.as_deref())?
+        .ok_or_else(|| Failure::new("invalid_request", "give --order or --order-hash"))?;
+    if !(1..=Limits::default().max_presentation_lifetime_secs).contains(&args.lifetime) {
+        return Err(Failure::new(
+            "invalid_lifetime",
+            "lifetime is 1..=300 seconds",
+        ));
+    }
+    let jws = present(
+        &CheckoutRequest {
+            agent: &agent,
+            key_fragment: &args.key_fragment,
+            credential: &credential,
+            merchant: &merchant,
+            nonce: &nonce,
+            amount,
+            currency,
+            order_hash: hash.clone(),
+            category,
+            now: SystemClock.now(),
+            lifetime: args.lifetime,
+        },
+        &key,
+    );
+    if let Some(path) = &args.out {
+        write_out(path, &jws)?;
+    }
+    Ok(Output::ok(
+        json!({ "presentation": jws, "orderHash": hash }),
+    ))
+}
+
+async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure> {
+    let presentation = token_arg(&args.presentation)?;
+    let ctx = CheckoutContext {
+        merchant: parse("invalid_did", Did::parse(&args.merchant))?,
+        nonce: parse("invalid_nonce", Nonce::parse(&args.nonce))?,
+        amount: args
+            .amount
+            .map(|a| {
+                Amount::new(a)
+                    .ok_or_else(|| Failure::new("invalid_amount", "amount must be positive"))
+            })
+            .transpose()?,
+        currency: args
+            .currency
+            .as_deref()
+            .map(|c| {
+                Currency::parse(c)
+                    .ok_or_else(|| Failure::new("invalid_currency", "use an ISO 4217 code"))
+            })
+            .transpose()?,
+        order_hash: order_hash_arg(args.order.as_deref(), args.order_hash.as_deref())?,
+        category: args
+            .category
+            .as_deref()
+            .map(|c| parse("invalid_category", Category::parse(c)))
+            .transpose()?,
+    };
+    let decision = if args.remote {
+        let mut body =
+            serde_json::to_value(&ctx).map_err(|e| Failure::new("internal", e.to_string()))?;
+        body["presentation"] = json!(presentation);
+        Client::new(server)?
+            .call(Method::POST, "/v1/verify", None, Some(&body))
+            .await?
+    } else {
+        let mut source = HttpSource::new(server, Duration::from_secs(10))
+            .map_err(|e| Failure::new("client_error", e.to_string()))?;
+        for o in &args.allow_status_origins {
+            source = source.allow_status_origin(o);
+        }
+        let verifier = Verifier::new(source, Arc::new(SystemClock), (&args.limits).into());
+        serde_json::to_value(verifier.verify(&presentation, &ctx).await)
+            .map_err(|e| Failure::new("internal", e.to_string()))?
+    };
+    let ok = decision["decision"] == "accepted";
+    Ok(Output { json: decision, ok })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("7d"), Some(604_800));
+        assert_eq!(parse_duration("30m"), Some(1_800));
+        for bad in ["", "d", "0d", "-1h", "5w", "1.5h"] {
+            assert_eq!(parse_duration(bad), None, "{bad}");
+        }
+    }
+}

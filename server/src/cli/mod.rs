@@ -1,0 +1,375 @@
+//! The `agentid` command line. Every command prints JSON on stdout; failures print a JSON error
+//! on stdout and a message on stderr and exit 2; a rejected verification prints the decision and
+//! exits 1.
+
+mod client;
+mod commands;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand};
+use serde_json::{json, Value};
+
+use crate::config::{LimitArgs, ServeConfig};
+
+/// agentid: the trust layer that lets AI agents transact.
+#[derive(Parser, Debug)]
+#[command(name = "agentid", version, about, long_about = None)]
+pub(crate) struct Cli {
+    /// Base URL of the agentid service (registry, wallet, verifier).
+    #[arg(
+        long,
+        global = true,
+        env = "AGENTID_SERVER",
+        default_value = "http://127.0.0.1:8080"
+    )]
+    pub(crate) server: String,
+
+    /// The passphrase that encrypts key files (JWE, PBES2-HS512+A256KW).
+    #[arg(
+        long,
+        global = true,
+        env = "AGENTID_KEY_PASSPHRASE",
+        hide_env_values = true,
+        hide = true
+    )]
+    pub(crate) key_passphrase: Option<String>,
+
+    /// Log filter for stderr, e.g. `info` or `agentid=debug` (default: `info` when serving,
+    /// `warn` otherwise).
+    #[arg(long, global = true, env = "AGENTID_LOG")]
+    pub(crate) log: Option<String>,
+
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum Command {
+    /// Run the service: registry, wallet, status lists, resolution and verification.
+    Serve(ServeConfig),
+    /// Create and inspect Ed25519 keys (files encrypted under AGENTID_KEY_PASSPHRASE, mode 0600).
+    #[command(subcommand)]
+    Key(KeyCommand),
+    /// Register, deactivate and inspect agents.
+    #[command(subcommand)]
+    Agent(AgentCommand),
+    /// Principal accounts in the wallet.
+    #[command(subcommand)]
+    Wallet(WalletCommand),
+    /// Issue a delegation credential from the principal to an agent.
+    Delegate(DelegateArgs),
+    /// Build a checkout presentation, signed by the agent.
+    Present(PresentArgs),
+    /// Verify a checkout presentation as a merchant (exit 1 when rejected).
+    Verify(VerifyArgs),
+    /// Revoke a delegation credential.
+    Revoke(RevokeArgs),
+    /// Deplatform an agent (registry operator).
+    Deplatform(DeplatformArgs),
+    /// Resolve a DID or agent name to its DID Resolution Result.
+    Resolve(ResolveArgs),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum KeyCommand {
+    /// Generate a key and write it as a private JWK file (mode 0600).
+    Generate {
+        /// Where to write the key (a JWE encrypted under AGENTID_KEY_PASSPHRASE).
+        #[arg(long)]
+        out: PathBuf,
+        /// Write the private key as a plaintext JWK instead (mode 0600 still).
+        #[arg(long)]
+        unencrypted: bool,
+    },
+    /// Show a key's public parts.
+    Show {
+        /// The key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum AgentCommand {
+    /// Register an agent with a genesis operation signed by its rotation key.
+    Register {
+        /// The agent's signing key (verification method key-1).
+        #[arg(long)]
+        key: PathBuf,
+        /// The rotation key that signs operations (default: the signing key).
+        #[arg(long)]
+        rotation_key: Option<PathBuf>,
+        /// A name to claim, e.g. shopper.alice.
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Deactivate an agent, permanently, with its rotation key.
+    Deactivate {
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+        /// The rotation key.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Show an agent's log of operations and decisions.
+    Log {
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+    },
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct TokenArg {
+    /// The principal's bearer token.
+    #[arg(long, env = "AGENTID_TOKEN", hide_env_values = true)]
+    pub(crate) token: String,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum WalletCommand {
+    /// Create a principal account: a key, a did:key and a bearer token (shown once).
+    Create,
+    /// Show the principal.
+    Show(TokenArg),
+    /// List the principal's delegations.
+    List(TokenArg),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DelegateArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArg,
+    /// The agent's DID.
+    #[arg(long)]
+    pub(crate) agent: String,
+    /// A merchant DID the agent may buy from (repeat; omit for any merchant).
+    #[arg(long = "merchant")]
+    pub(crate) merchants: Vec<String>,
+    /// A purchase category the agent may buy in (repeat; omit for any category).
+    #[arg(long = "category")]
+    pub(crate) categories: Vec<String>,
+    /// ISO 4217 currency of the limit.
+    #[arg(long)]
+    pub(crate) currency: String,
+    /// Largest single purchase, in minor units (cents).
+    #[arg(long)]
+    pub(crate) per_transaction: u64,
+    /// Largest total, in minor units.
+    #[arg(long)]
+    pub(crate) total: u64,
+    /// End of validity, RFC 3339.
+    #[arg(long, conflicts_with = "valid_for")]
+    pub(crate) valid_until: Option<String>,
+    /// Validity from now, e.g. 7d, 12h, 30m.
+    #[arg(long)]
+    pub(crate) valid_for: Option<String>,
+    /// Also write the credential (vc+jwt) to this file.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct PresentArgs {
+    /// The agent's signing key.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The agent's DID.
+    #[arg(long)]
+    pub(crate) agent: String,
+    /// Fragment of the signing key's verification method.
+    #[arg(long, default_value = "key-1")]
+    pub(crate) key_fragment: String,
+    /// The delegation credential: a file, or the vc+jwt itself.
+    #[arg(long)]
+    pub(crate) credential: String,
+    /// The merchant's DID (audience).
+    #[arg(long)]
+    pub(crate) merchant: String,
+    /// The merchant's nonce.
+    #[arg(long)]
+    pub(crate) nonce: String,
+    /// Amount in minor units.
+    #[arg(long)]
+    pub(crate) amount: u64,
+    /// ISO 4217 currency.
+    #[arg(long)]
+    pub(crate) currency: String,
+    /// The order document whose SHA-256 binds the presentation.
+    #[arg(long, conflicts_with = "order_hash")]
+    pub(crate) order: Option<PathBuf>,
+    /// The order hash, if computed elsewhere (base64url SHA-256).
+    #[arg(long)]
+    pub(crate) order_hash: Option<String>,
+    /// Purchase category.
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    /// Seconds until the presentation expires.
+    #[arg(long, default_value_t = agentid_sdk::present::DEFAULT_LIFETIME_SECS)]
+    pub(crate) lifetime: i64,
+    /// Also write the presentation (vp+jwt) to this file.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct VerifyArgs {
+    /// The presentation: a file, or the vp+jwt itself.
+    #[arg(long)]
+    pub(crate) presentation: String,
+    /// The merchant's DID.
+    #[arg(long)]
+    pub(crate) merchant: String,
+    /// The nonce the merchant issued.
+    #[arg(long)]
+    pub(crate) nonce: String,
+    /// Expected amount in minor units.
+    #[arg(long)]
+    pub(crate) amount: Option<u64>,
+    /// Expected currency.
+    #[arg(long)]
+    pub(crate) currency: Option<String>,
+    /// The order document (its hash must match).
+    #[arg(long, conflicts_with = "order_hash")]
+    pub(crate) order: Option<PathBuf>,
+    /// Expected order hash.
+    #[arg(long)]
+    pub(crate) order_hash: Option<String>,
+    /// The merchant's category for this purchase.
+    #[arg(long)]
+    pub(crate) category: Option<String>,
+    /// Ask the service's /v1/verify endpoint instead of verifying in-process with the SDK.
+    #[arg(long)]
+    pub(crate) remote: bool,
+    /// Also fetch status lists from this origin (repeat); by default only the server's.
+    #[arg(long = "allow-status-origin")]
+    pub(crate) allow_status_origins: Vec<String>,
+    #[command(flatten)]
+    pub(crate) limits: LimitArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct RevokeArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArg,
+    /// The credential id (urn:uuid:...).
+    #[arg(long)]
+    pub(crate) credential_id: String,
+    /// Why.
+    #[arg(long)]
+    pub(crate) reason: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DeplatformArgs {
+    /// The agent's DID.
+    #[arg(long)]
+    pub(crate) did: String,
+    /// The operator's reason, recorded in the log and shown in resolution.
+    #[arg(long)]
+    pub(crate) reason: String,
+    /// The admin token.
+    #[arg(
+        long,
+        env = "AGENTID_ADMIN_TOKEN",
+        hide_env_values = true,
+        conflicts_with = "admin_token_file"
+    )]
+    pub(crate) admin_token: Option<String>,
+    /// A file holding the admin token (default ./data/admin.token).
+    #[arg(long)]
+    pub(crate) admin_token_file: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct ResolveArgs {
+    /// A did:agentid, did:key or agent name.
+    pub(crate) id: String,
+}
+
+/// A failure: a stable code and a message.
+#[derive(Debug)]
+pub(crate) struct Failure {
+    pub(crate) code: String,
+    pub(crate) message: String,
+}
+
+impl Failure {
+    pub(crate) fn new(code: &str, message: impl Into<String>) -> Self {
+        Self {
+            code: code.to_owned(),
+            message: message.into(),
+        }
+    }
+}
+
+/// What a command produced: JSON to print, and whether it counts as success.
+pub(crate) struct Output {
+    pub(crate) json: Value,
+    pub(crate) ok: bool,
+}
+
+impl Output {
+    pub(crate) fn ok(json: Value) -> Self {
+        Self { json, ok: true }
+    }
+}
+
+/// Runs the `agentid` command.
+pub fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let serve = matches!(cli.command, Command::Serve(_));
+    init_tracing(serve, cli.log.as_deref());
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("agentid: cannot start the async runtime: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    match runtime.block_on(commands::run(cli)) {
+        Ok(out) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(&out.json).unwrap_or_default()
+            );
+            if out.ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(f) => {
+            println!(
+                "{}",
+                serde_json::to_string_pretty(
+                    &json!({ "error": { "code": f.code, "message": f.message } })
+                )
+                .unwrap_or_default()
+            );
+            eprintln!("agentid: {}: {}", f.code, f.message);
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn init_tracing(serve: bool, log: Option<&str>) {
+    let default = if serve {
+        "info,tower_http=warn,sqlx=warn"
+    } else {
+        "warn"
+    };
+    let filter = log
+        .and_then(|l| tracing_subscriber::EnvFilter::try_new(l).ok())
+        .unwrap_or_else(|| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}

@@ -1,0 +1,121 @@
+//! Configuration, in one place: every setting of `agentid serve` and of the verifier, read from
+//! flags and the environment by clap, with defaults taken from the code's own `Default`s. The
+//! README's configuration table documents this file.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use agentid_sdk::verify::Limits;
+use clap::Args;
+
+/// How to run the service.
+#[derive(Args, Clone, Debug)]
+pub struct ServeConfig {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "AGENTID_LISTEN", default_value = "127.0.0.1:8080")]
+    pub listen: SocketAddr,
+    /// Directory for the SQLite database, the master key and the admin token.
+    #[arg(long, env = "AGENTID_DATA_DIR", default_value = "./data")]
+    pub data_dir: PathBuf,
+    /// Store in PostgreSQL instead (postgres://...).
+    #[arg(long, env = "AGENTID_DATABASE_URL")]
+    pub database_url: Option<String>,
+    /// URL clients reach this service at (default http://<listen address>).
+    #[arg(long, env = "AGENTID_PUBLIC_URL")]
+    pub public_url: Option<String>,
+    /// Let /v1/verify fetch status lists from this origin too (repeat); by default only this
+    /// service's own, which it reads in memory.
+    #[arg(long = "allow-status-origin")]
+    pub allow_status_origins: Vec<String>,
+    /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
+    /// created on first start).
+    #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
+    pub master_key: Option<String>,
+    /// The operator's admin token (default: <data-dir>/admin.token, created on first start).
+    #[arg(long, env = "AGENTID_ADMIN_TOKEN", hide_env_values = true, hide = true)]
+    pub admin_token: Option<String>,
+    /// The limits of `/v1/verify`.
+    #[command(flatten)]
+    pub limits: LimitArgs,
+}
+
+impl ServeConfig {
+    /// Defaults for a service on `listen` keeping its data in `data_dir`, as if given no flags.
+    pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
+        Self {
+            listen,
+            data_dir,
+            database_url: None,
+            public_url: None,
+            allow_status_origins: Vec::new(),
+            master_key: None,
+            admin_token: None,
+            limits: LimitArgs::default(),
+        }
+    }
+}
+
+/// The verifier's limits that can be set from the command line; the others keep
+/// [`Limits::default`].
+#[derive(Args, Clone, Debug)]
+pub struct LimitArgs {
+    /// Allowed clock skew in seconds.
+    #[arg(long, default_value_t = Limits::default().clock_skew_secs)]
+    pub clock_skew: i64,
+    /// Refresh a cached status list once older than this many seconds.
+    #[arg(long, default_value_t = Limits::default().status_refresh_secs)]
+    pub status_refresh: i64,
+    /// Never use a status list older than this many seconds (fail closed).
+    #[arg(long, default_value_t = Limits::default().status_max_staleness_secs)]
+    pub status_max_staleness: i64,
+    /// Refresh a cached DID resolution once older than this many seconds.
+    #[arg(long, default_value_t = Limits::default().did_refresh_secs)]
+    pub did_refresh: i64,
+    /// Never use a DID resolution older than this many seconds.
+    #[arg(long, default_value_t = Limits::default().did_max_staleness_secs)]
+    pub did_max_staleness: i64,
+}
+
+impl Default for LimitArgs {
+    fn default() -> Self {
+        let l = Limits::default();
+        Self {
+            clock_skew: l.clock_skew_secs,
+            status_refresh: l.status_refresh_secs,
+            status_max_staleness: l.status_max_staleness_secs,
+            did_refresh: l.did_refresh_secs,
+            did_max_staleness: l.did_max_staleness_secs,
+        }
+    }
+}
+
+impl From<&LimitArgs> for Limits {
+    fn from(a: &LimitArgs) -> Limits {
+        Limits {
+            clock_skew_secs: a.clock_skew,
+            status_refresh_secs: a.status_refresh,
+            status_max_staleness_secs: a.status_max_staleness,
+            did_refresh_secs: a.did_refresh,
+            did_max_staleness_secs: a.did_max_staleness,
+            ..Limits::default()
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The command line's defaults are the library's.
+    #[test]
+    fn defaults_come_from_the_code() {
+        assert_eq!(Limits::from(&LimitArgs::default()), Limits::default());
+        #[derive(clap::Parser)]
+        struct Cli {
+            #[command(flatten)]
+            limits: LimitArgs,
+        }
+        let parsed = <Cli as clap::Parser>::parse_from(["agentid"]);
+        assert_eq!(Limits::from(&parsed.limits), Limits::default());
+    }
+}

@@ -1,0 +1,261 @@
+//! # agentid-server
+//!
+//! The top of agentid: the HTTP surface over the registry (`agentid-registry`) and the wallet
+//! (`agentid-wallet`), checkout verification (`agentid-sdk`) reading both in memory through
+//! [`source::LocalSource`], configuration ([`config`]), the command line ([`cli`]) and the one
+//! binary, `agentid`. Routes, extractors, limits and the one mapping of errors to statuses
+//! ([`error`]) live here and nowhere below.
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! use agentid_server::config::ServeConfig;
+//! let config = ServeConfig::new("127.0.0.1:0".parse()?, "./data".into());
+//! let running = agentid_server::start::start(config).await?;
+//! println!("listening on {}", running.addr);
+//! running.run().await?;
+//! # Ok(()) }
+//! ```
+
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+
+use agentid_registry::Registry;
+use agentid_sdk::verify::Verifier;
+use agentid_wallet::Wallet;
+use axum::extract::{DefaultBodyLimit, Request, State};
+use axum::middleware::Next;
+use axum::response::Response;
+use axum::Router;
+
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod keyfile;
+mod routes;
+pub mod source;
+pub mod start;
+pub mod store;
+
+/// The verifier behind `POST /v1/verify`.
+pub type SharedVerifier = Arc<Verifier<source::LocalSource>>;
+
+/// What every route may use. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    registry: Registry,
+    wallet: Wallet,
+    verifier: SharedVerifier,
+    /// SHA-256 (base64url) of the operator's admin token.
+    admin_token_hash: Arc<str>,
+    /// Requests received, for `/metrics`.
+    requests: Arc<AtomicU64>,
+}
+
+impl AppState {
+    /// The state of a service over `registry` and `wallet`, verifying with `verifier`, whose
+    /// operator holds the token hashing to `admin_token_hash`.
+    pub fn new(
+        registry: Registry,
+        wallet: Wallet,
+        verifier: SharedVerifier,
+        admin_token_hash: String,
+    ) -> Self {
+        Self {
+            registry,
+            wallet,
+            verifier,
+            admin_token_hash: admin_token_hash.into(),
+            requests: Arc::new(AtomicU64::new(0)),
+        }
+    }
+}
+
+/// The whole HTTP surface.
+pub fn router(state: AppState) -> Router {
+    Router::new()
+        .merge(routes::health::routes())
+        .merge(routes::identifiers::routes())
+        .merge(routes::agents::routes())
+        .merge(routes::admin::routes())
+        .merge(routes::principals::routes())
+        .merge(routes::delegations::routes())
+        .merge(routes::status::routes())
+        .merge(routes::verify::routes())
+        .fallback(error::not_found)
+        .method_not_allowed_fallback(error::method_not_allowed)
+        .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .with_state(state)
+}
+
+/// Counts every request received.
+async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    s.requests.fetch_add(1, Ordering::Relaxed);
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use agentid_sdk::clock::FixedClock;
+    use axum::body::Body;
+    use axum::http::{Request, StatusCode};
+    use serde_json::{json, Value};
+    use tower::ServiceExt as _;
+
+    async fn call(
+        app: &Router,
+        method: &str,
+        path: &str,
+        token: Option<&str>,
+        body: Value,
+    ) -> (StatusCode, Value) {
+        let mut req = Request::builder()
+            .method(method)
+            .uri(path)
+            .header("content-type", "application/json");
+        if let Some(t) = token {
+            req = req.header("authorization", format!("Bearer {t}"));
+        }
+        let resp = app
+            .clone()
+            .oneshot(req.body(Body::from(body.to_string())).unwrap())
+            .await
+            .unwrap();
+        let status = resp.status();
+        let bytes = axum::body::to_bytes(resp.into_body(), 1 << 20)
+            .await
+            .unwrap();
+        (
+            status,
+            serde_json::from_slice(&bytes).unwrap_or(Value::Null),
+        )
+    }
+
+    /// The app over a fresh SQLite database, with status lists of `bits` entries.
+    async fn app(dir: &std::path::Path, bits: usize) -> Router {
+        let pool = store::open(&store::sqlite_url(dir)).await.unwrap();
+        let clock: Arc<dyn agentid_sdk::clock::Clock> = Arc::new(FixedClock::new(1_767_225_600));
+        let mut config = agentid_wallet::WalletConfig::new("http://wallet.test");
+        config.status_list_bits = bits;
+        let wallet = Wallet::new(
+            pool.clone(),
+            agentid_wallet::vault::Vault::new(&[4; 32]),
+            config,
+            clock.clone(),
+        );
+        let registry = Registry::new(pool, clock.clone());
+        let remote = agentid_resolver::http::HttpSource::new(
+            "http://wallet.test",
+            std::time::Duration::from_secs(1),
+        )
+        .unwrap();
+        let source = source::LocalSource::new(
+            registry.clone(),
+            wallet.clone(),
+            "http://wallet.test",
+            remote,
+        );
+        let verifier = Arc::new(Verifier::new(source, clock, Default::default()));
+        router(AppState::new(
+            registry,
+            wallet,
+            verifier,
+            agentid_wallet::auth::hash_token("admin.test"),
+        ))
+    }
+
+    /// In-process router test: when a principal's status list is full, the next delegation
+    /// opens a new list at index 0, and every list is served signed.
+    #[tokio::test]
+    async fn status_lists_roll_over_when_full() {
+        let dir =
+            std::env::temp_dir().join(format!("agentid-wallet-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let app = app(&dir, 2).await;
+        let (st, p) = call(&app, "POST", "/v1/principals", None, json!({})).await;
+        assert_eq!(st, StatusCode::CREATED);
+        let token = p["token"].as_str().unwrap().to_owned();
+        let agent = agentid_sdk::operation::create(
+            &agentid_sdk::keys::KeyPair::from_seed(&[2; 32]),
+            &agentid_sdk::keys::KeyPair::from_seed(&[2; 32]),
+            None,
+            0,
+        )
+        .did;
+        let req = json!({
+            "agent": agent,
+            "spendingLimit": { "currency": "USD", "perTransaction": 100, "total": 100 },
+            "validUntil": "2026-01-02T00:00:00Z",
+        });
+        let mut placed = Vec::new();
+        for _ in 0..3 {
+            let (st, d) = call(&app, "POST", "/v1/delegations", Some(&token), req.clone()).await;
+            assert_eq!(st, StatusCode::CREATED, "{d}");
+            placed.push((
+                d["statusListCredential"].as_str().unwrap().to_owned(),
+                d["statusListIndex"].as_u64().unwrap(),
+            ));
+        }
+        assert_eq!(placed[0].0, placed[1].0);
+        assert_eq!((placed[0].1, placed[1].1), (0, 1));
+        assert_ne!(placed[2].0, placed[0].0, "a full list is not reused");
+        assert_eq!(placed[2].1, 0);
+        for (url, _) in &placed {
+            let path = url.strip_prefix("http://wallet.test").unwrap();
+            let resp = app
+                .clone()
+                .oneshot(Request::get(path).body(Body::empty()).unwrap())
+                .await
+                .unwrap();
+            assert_eq!(resp.status(), StatusCode::OK);
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    /// Every error code the service can answer is in the spec's enum, and the admin routes
+    /// refuse a wrong token with the common error shape.
+    #[tokio::test]
+    async fn error_bodies_carry_spec_codes() {
+        let dir =
+            std::env::temp_dir().join(format!("agentid-server-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let app = app(&dir, 8).await;
+        let (st, b) = call(
+            &app,
+            "GET",
+            "/v1/admin/log",
+            Some("admin.wrong"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(st, StatusCode::UNAUTHORIZED);
+        assert_eq!(b["error"]["code"], "unauthorized");
+        let (st, b) = call(
+            &app,
+            "GET",
+            "/v1/admin/log",
+            Some("admin.test"),
+            json!(null),
+        )
+        .await;
+        assert_eq!(st, StatusCode::OK, "{b}");
+        let wire: Vec<&str> = agentid_spec::ErrorCode::ALL
+            .iter()
+            .map(|c| c.as_str())
+            .collect();
+        for code in [
+            "invalid_json",
+            "body_too_large",
+            "name_taken",
+            "invalid_scope",
+        ] {
+            assert!(wire.contains(&code), "{code}");
+        }
+        let _ = std::fs::remove_dir_all(&dir);
+    }
+}

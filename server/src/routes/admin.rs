@@ -1,0 +1,73 @@
+//! Operator actions, authenticated with the admin bearer token and recorded in the log with who
+//! took them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`.
+
+use agentid_registry::{MAX_LOG_PAGE, MAX_REASON_BYTES};
+use agentid_spec::ErrorCode;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, Json, Path, Query};
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/admin/agents/{did}/deplatform", post(deplatform))
+        .route("/v1/admin/log", get(log))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct DeplatformRequest {
+    reason: String,
+}
+
+async fn deplatform(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(did): Path<String>,
+    Json(body): Json<DeplatformRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let actor = s.operator(&headers)?;
+    let did = super::agents::parse_did(&did)?;
+    let reason = body.reason.trim();
+    if reason.is_empty() || reason.len() > MAX_REASON_BYTES {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidReason,
+            format!("a reason of 1 to {MAX_REASON_BYTES} bytes is required"),
+        ));
+    }
+    Ok(axum::Json(
+        s.registry.deplatform(&did, reason, actor).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    after: i64,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn log(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
+    s.operator(&headers)?;
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=MAX_LOG_PAGE).contains(&limit) || page.after < 0 {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("limit is 1..={MAX_LOG_PAGE}, after >= 0"),
+        ));
+    }
+    Ok(axum::Json(
+        json!({ "entries": s.registry.log_since(page.after, limit).await? }),
+    ))
+}

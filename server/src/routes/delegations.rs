@@ -1,0 +1,140 @@
+//! `POST /v1/delegations` (issue), `GET /v1/delegations` (list), `GET /v1/delegations/{id}`,
+//! `POST /v1/delegations/{id}/revoke`.
+
+use agentid_spec::credential::{Scope, SpendingLimit, SpendingLimitFields};
+use agentid_spec::id::AgentDid;
+use agentid_spec::time::Timestamp;
+use agentid_spec::ErrorCode;
+use agentid_wallet::{DelegationRecord, DelegationTerms, IssuedDelegation};
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, Json, Path, MAX_BODY_BYTES};
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/delegations", post(issue).get(list))
+        .route("/v1/delegations/{id}", get(show))
+        .route("/v1/delegations/{id}/revoke", post(revoke))
+}
+
+/// The scope as submitted, before section 6.2's bounds are checked.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct ScopeRequest {
+    #[serde(default)]
+    merchants: Option<Vec<String>>,
+    #[serde(default)]
+    categories: Option<Vec<String>>,
+}
+
+/// What a principal asks for: an agent, a scope, a limit and a validity period. Each member is
+/// parsed into its type here, each failure with its own code.
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DelegationRequest {
+    agent: String,
+    #[serde(default)]
+    scope: ScopeRequest,
+    spending_limit: SpendingLimitFields,
+    #[serde(default)]
+    valid_from: Option<String>,
+    valid_until: String,
+}
+
+fn bad(code: ErrorCode) -> impl Fn(String) -> ApiError {
+    move |m| ApiError::bad_request(code, m)
+}
+
+impl TryFrom<DelegationRequest> for DelegationTerms {
+    type Error = ApiError;
+    fn try_from(req: DelegationRequest) -> Result<Self, ApiError> {
+        let agent =
+            AgentDid::parse(&req.agent).map_err(|e| bad(ErrorCode::InvalidAgent)(e.to_string()))?;
+        let scope = Scope::new(req.scope.merchants, req.scope.categories)
+            .map_err(|e| bad(ErrorCode::InvalidScope)(e.to_string()))?;
+        let spending_limit = SpendingLimit::try_from(req.spending_limit)
+            .map_err(|e| bad(ErrorCode::InvalidLimit)(e.to_string()))?;
+        let time = |s: &str, what: &str| {
+            Timestamp::parse(s)
+                .ok_or_else(|| bad(ErrorCode::InvalidTime)(format!("{what} is not RFC 3339")))
+        };
+        let valid_from = req
+            .valid_from
+            .as_deref()
+            .map(|s| time(s, "validFrom"))
+            .transpose()?;
+        Ok(DelegationTerms {
+            agent,
+            scope,
+            spending_limit,
+            valid_from,
+            valid_until: time(&req.valid_until, "validUntil")?,
+        })
+    }
+}
+
+async fn issue(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(req): Json<DelegationRequest>,
+) -> Result<(StatusCode, axum::Json<IssuedDelegation>), ApiError> {
+    let principal = s.principal(&headers).await?;
+    let terms = DelegationTerms::try_from(req)?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(s.wallet.issue(&principal, terms).await?),
+    ))
+}
+
+async fn list(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let p = s.principal(&headers).await?;
+    let items = s.wallet.delegations(&p).await?;
+    Ok(axum::Json(json!({ "delegations": items })))
+}
+
+async fn show(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<axum::Json<DelegationRecord>, ApiError> {
+    let p = s.principal(&headers).await?;
+    Ok(axum::Json(s.wallet.delegation(&p, &id).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RevokeRequest {
+    #[serde(default)]
+    reason: Option<String>,
+}
+
+async fn revoke(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<axum::Json<DelegationRecord>, ApiError> {
+    // The body is optional, so it is read as bytes; its rejections still get the common shape.
+    let body = body.map_err(|_| ApiError::TooLarge(MAX_BODY_BYTES))?;
+    let p = s.principal(&headers).await?;
+    let req: RevokeRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        RevokeRequest { reason: None }
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|e| ApiError::bad_request(ErrorCode::InvalidJson, e.to_string()))?
+    };
+    Ok(axum::Json(
+        s.wallet.revoke(&p, &id, req.reason.as_deref()).await?,
+    ))
+}

@@ -1,0 +1,34 @@
+//! `GET /health` (liveness and version) and `GET /metrics` (Prometheus text).
+
+use std::sync::atomic::Ordering;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+use axum::routing::get;
+use axum::Router;
+
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/metrics", get(metrics))
+}
+
+async fn health() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({ "status": "ok", "version": env!("CARGO_PKG_VERSION") }))
+}
+
+/// Requests received since start, this one included.
+async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
+    let requests = s.requests.load(Ordering::Relaxed);
+    (
+        [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+        format!(
+            "# HELP agentid_http_requests_total HTTP requests received.\n\
+             # TYPE agentid_http_requests_total counter\n\
+             agentid_http_requests_total {requests}\n"
+        ),
+    )
+}

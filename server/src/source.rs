@@ -1,0 +1,81 @@
+//! The verifier's [`Source`] inside `agentid serve`: the registry and the wallet of this process,
+//! read in memory. Nothing goes over HTTP to this service itself, and no second cache sits
+//! between them and the verifier: the verifier keeps the only one, and drops it the moment the
+//! registry or the wallet moves its generation. Status lists on other origins (allowed by
+//! configuration) are fetched over HTTP.
+
+use agentid_registry::{Lookup, Registry};
+use agentid_resolver::http::{origin, HttpSource};
+use agentid_resolver::{ResolveError, Source};
+use agentid_spec::document::ResolutionResult;
+use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX};
+use agentid_wallet::Wallet;
+
+/// The registry and the wallet of this process, and HTTP for status lists elsewhere.
+pub struct LocalSource {
+    registry: Registry,
+    wallet: Wallet,
+    /// This service's own origin: never fetched over HTTP.
+    own_origin: String,
+    /// Status lists on other allowed origins.
+    remote: HttpSource,
+}
+
+impl LocalSource {
+    /// A source over `registry` and `wallet`, serving at `public_url`; `remote` fetches status
+    /// lists from the other origins it allows.
+    pub fn new(registry: Registry, wallet: Wallet, public_url: &str, remote: HttpSource) -> Self {
+        Self {
+            registry,
+            wallet,
+            own_origin: origin(public_url),
+            remote,
+        }
+    }
+}
+
+fn internal(e: impl std::fmt::Display) -> ResolveError {
+    ResolveError::Unreachable(e.to_string())
+}
+
+impl Source for LocalSource {
+    fn generation(&self) -> Option<u64> {
+        // Both counters only grow, so their sum moves whenever either does.
+        Some(
+            self.registry
+                .generation()
+                .wrapping_add(self.wallet.generation()),
+        )
+    }
+
+    async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
+        let short = || id.chars().take(120).collect::<String>();
+        let found = if id.starts_with(AGENTID_METHOD_PREFIX) {
+            let did = AgentDid::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
+            self.registry.lookup_fresh(Lookup::Did(&did)).await
+        } else if is_did_syntax(id) {
+            return Err(ResolveError::MethodNotSupported(short()));
+        } else {
+            let name = AgentName::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
+            self.registry.lookup_fresh(Lookup::Name(&name)).await
+        };
+        found.map_err(internal)?.ok_or(ResolveError::NotFound)
+    }
+
+    async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
+        if origin(url) != self.own_origin {
+            return self.remote.fetch_status_list(url).await;
+        }
+        let id = self
+            .wallet
+            .status_list_id(url)
+            .ok_or(ResolveError::NotFound)?;
+        self.wallet
+            .status_list_credential(id)
+            .await
+            .map_err(|e| match e {
+                agentid_wallet::Error::NotFound(_) => ResolveError::NotFound,
+                other => internal(other),
+            })
+    }
+}

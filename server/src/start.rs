@@ -1,0 +1,180 @@
+//! Starting the service: storage, secrets, the registry, the wallet and the verifier, over one
+//! database, behind one listener.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use agentid_registry::Registry;
+use agentid_resolver::http::HttpSource;
+use agentid_sdk::clock::{Clock, SystemClock};
+use agentid_sdk::verify::Verifier;
+use agentid_wallet::vault::{Vault, VaultError};
+use agentid_wallet::{Wallet, WalletConfig};
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::config::ServeConfig;
+use crate::source::LocalSource;
+use crate::{store, AppState};
+
+/// Why the service could not start.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StartError {
+    /// The data directory or a key file.
+    #[error("{0}: {1}")]
+    Io(String, std::io::Error),
+    /// The database.
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+    /// Migrations.
+    #[error("migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    /// The master key.
+    #[error("master key: {0}")]
+    Vault(#[from] VaultError),
+    /// The HTTP client for status lists on other origins.
+    #[error("verifier: {0}")]
+    Verifier(String),
+}
+
+/// A started service: its address and the future that runs it.
+pub struct Running {
+    /// The bound address.
+    pub addr: SocketAddr,
+    /// The URL clients reach it at.
+    pub public_url: String,
+    /// Path of the admin token file.
+    pub admin_token_file: PathBuf,
+    server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>,
+}
+
+impl Running {
+    /// Serves until the process receives Ctrl-C or SIGTERM.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Writes a file readable only by its owner; refuses to overwrite one.
+pub fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(bytes)?;
+    f.sync_all()
+}
+
+/// The secret given in configuration, else the one in `path`, else a fresh one from `create`
+/// written to `path` (mode 0600).
+fn secret(
+    given: Option<&str>,
+    path: &Path,
+    create: impl FnOnce() -> Zeroizing<String>,
+) -> Result<Zeroizing<String>, StartError> {
+    if let Some(s) = given {
+        return Ok(Zeroizing::new(s.trim().to_owned()));
+    }
+    let io = |e| StartError::Io(path.display().to_string(), e);
+    match std::fs::read_to_string(path) {
+        Ok(text) => Ok(Zeroizing::new(text.trim().to_owned())),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let fresh = create();
+            write_private(path, fresh.as_bytes()).map_err(io)?;
+            Ok(fresh)
+        }
+        Err(e) => Err(io(e)),
+    }
+}
+
+/// Opens storage, applies migrations, binds the listener and builds the app.
+pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
+    std::fs::create_dir_all(&config.data_dir)
+        .map_err(|e| StartError::Io(config.data_dir.display().to_string(), e))?;
+    let url = config
+        .database_url
+        .clone()
+        .unwrap_or_else(|| store::sqlite_url(&config.data_dir));
+    let pool = store::open(&url).await?;
+
+    let master = secret(
+        config.master_key.as_deref(),
+        &config.data_dir.join("master.key"),
+        Vault::generate_master_key,
+    )?;
+    let vault = Vault::from_b64u(&master)?;
+    let admin_token_file = config.data_dir.join("admin.token");
+    let admin_token = secret(config.admin_token.as_deref(), &admin_token_file, || {
+        Zeroizing::new(agentid_wallet::auth::new_token("admin").0)
+    })?;
+    let admin_token_hash = agentid_wallet::auth::hash_token(&admin_token);
+
+    let listener = TcpListener::bind(config.listen)
+        .await
+        .map_err(|e| StartError::Io(config.listen.to_string(), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| StartError::Io(config.listen.to_string(), e))?;
+    let public_url = config
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{addr}"))
+        .trim_end_matches('/')
+        .to_owned();
+
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let wallet = Wallet::new(
+        pool.clone(),
+        vault,
+        WalletConfig::new(&public_url),
+        clock.clone(),
+    );
+    let registry = Registry::new(pool, clock.clone());
+    let mut remote = HttpSource::new(&public_url, Duration::from_secs(5))
+        .map_err(|e| StartError::Verifier(e.to_string()))?;
+    for o in &config.allow_status_origins {
+        remote = remote.allow_status_origin(o);
+    }
+    let source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
+    let verifier = Arc::new(Verifier::new(source, clock, (&config.limits).into()));
+
+    let app = crate::router(AppState::new(registry, wallet, verifier, admin_token_hash));
+    let server = Box::pin(async move {
+        axum::serve(listener, app)
+            .with_graceful_shutdown(shutdown_signal())
+            .await
+    });
+    Ok(Running {
+        addr,
+        public_url,
+        admin_token_file,
+        server,
+    })
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = term => {},
+    }
+}

@@ -1,0 +1,289 @@
+//! Issuing, listing, showing and revoking delegation credentials.
+
+use agentid_sdk::keys::KeyPair;
+use agentid_spec::credential::{
+    DelegationCredential, Grant, Scope, SpendingLimit, CREDENTIAL_CTY, CREDENTIAL_TYP,
+};
+use agentid_spec::id::AgentDid;
+use agentid_spec::status_list::BitstringStatusListEntry;
+use agentid_spec::time::{format_rfc3339, Timestamp};
+use serde::{Deserialize, Serialize};
+
+use crate::{Error, Principal, Wallet, MAX_LIST, MAX_REASON_BYTES};
+
+/// What a principal grants, parsed: an agent, a scope, a limit and a validity period.
+#[derive(Clone, Debug)]
+pub struct DelegationTerms {
+    /// The agent's `did:agentid`.
+    pub agent: AgentDid,
+    /// Where it may spend.
+    pub scope: Scope,
+    /// How much.
+    pub spending_limit: SpendingLimit,
+    /// Start; defaults to now.
+    pub valid_from: Option<Timestamp>,
+    /// End.
+    pub valid_until: Timestamp,
+}
+
+/// What the wallet answers on issuance: the credential and where its status lives.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct IssuedDelegation {
+    /// Credential id (`urn:uuid:...`).
+    pub id: String,
+    /// The `vc+jwt`.
+    pub credential: String,
+    /// The principal's DID.
+    pub issuer: String,
+    /// The agent's DID.
+    pub agent: String,
+    /// Status list credential URL.
+    pub status_list_credential: String,
+    /// Bit index in it.
+    pub status_list_index: u64,
+}
+
+/// A delegation as the principal sees it in lists.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DelegationRecord {
+    /// Credential id.
+    pub id: String,
+    /// The agent's DID.
+    pub agent: String,
+    /// RFC 3339 start.
+    pub valid_from: String,
+    /// RFC 3339 end.
+    pub valid_until: String,
+    /// Status list credential URL.
+    pub status_list_credential: String,
+    /// Bit index in it.
+    pub status_list_index: i64,
+    /// Whether it is revoked.
+    pub revoked: bool,
+    /// When, RFC 3339.
+    pub revoked_at: Option<String>,
+    /// Why, as the principal said.
+    pub revocation_reason: Option<String>,
+}
+
+type Row = (
+    String,
+    String,
+    i64,
+    i64,
+    i64,
+    Option<i64>,
+    Option<String>,
+    String,
+);
+
+const SELECT: &str = "SELECT id, agent_did, valid_from, valid_until, status_index, revoked_at, \
+                      revocation_reason, status_list_id FROM wallet_delegations";
+
+impl Wallet {
+    fn record(&self, r: Row) -> (DelegationRecord, String) {
+        let (id, agent, valid_from, valid_until, index, revoked_at, reason, list) = r;
+        let record = DelegationRecord {
+            id,
+            agent,
+            valid_from: format_rfc3339(valid_from),
+            valid_until: format_rfc3339(valid_until),
+            status_list_credential: self.status_list_url(&list),
+            status_list_index: index,
+            revoked: revoked_at.is_some(),
+            revoked_at: revoked_at.map(format_rfc3339),
+            revocation_reason: reason,
+        };
+        (record, list)
+    }
+
+    /// Issues a delegation credential from `principal` on `terms`: allocates a status bit and
+    /// stores the credential in one transaction, and signs it with the principal's key.
+    pub async fn issue(
+        &self,
+        principal: &Principal,
+        terms: DelegationTerms,
+    ) -> Result<IssuedDelegation, Error> {
+        let now = self.0.clock.now();
+        let valid_from = terms.valid_from.map_or(now, Timestamp::unix);
+        let valid_until = terms.valid_until.unix();
+        if valid_until <= valid_from || valid_until <= now {
+            return Err(Error::InvalidTime(
+                "validUntil must be after validFrom and now".into(),
+            ));
+        }
+        let max = self.0.config.max_delegation_secs;
+        if valid_until - valid_from > max {
+            return Err(Error::InvalidTime(format!(
+                "a delegation may last at most {max} s"
+            )));
+        }
+        let key = self.principal_key(principal)?;
+        let issuer = agentid_spec::id::Did::parse(&principal.did)
+            .map_err(|e| Error::Internal(format!("stored principal DID: {e}")))?;
+        let grant = Grant {
+            agent: terms.agent.clone().into(),
+            scope: terms.scope,
+            spending_limit: terms.spending_limit,
+            valid_from: Timestamp::from_unix(valid_from)
+                .ok_or_else(|| Error::InvalidTime("validFrom is out of range".into()))?,
+            valid_until: terms.valid_until,
+        };
+
+        // Allocate a status bit and store the credential in one transaction: either both exist
+        // or neither does.
+        let mut tx = self.0.pool.begin().await?;
+        let (list_id, index) = self.allocate_index(&mut tx, &principal.id, now).await?;
+        let list_url = self.status_list_url(&list_id);
+        let id = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+        let credential = DelegationCredential::new(
+            id.clone(),
+            issuer,
+            grant,
+            BitstringStatusListEntry::revocation(&list_url, index as usize),
+        );
+        let payload =
+            serde_json::to_vec(&credential).map_err(|e| Error::Internal(e.to_string()))?;
+        let jws = sign_vc_jwt(&key, &payload)?;
+        sqlx::query(
+            "INSERT INTO wallet_delegations (id, principal_id, agent_did, status_list_id, status_index, \
+             credential, valid_from, valid_until, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        )
+        .bind(&id)
+        .bind(&principal.id)
+        .bind(terms.agent.as_str())
+        .bind(&list_id)
+        .bind(index as i64)
+        .bind(&jws)
+        .bind(valid_from)
+        .bind(valid_until)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(principal = %principal.id, credential = %id, agent = %terms.agent, "delegation issued");
+        Ok(IssuedDelegation {
+            id,
+            credential: jws,
+            issuer: principal.did.clone(),
+            agent: terms.agent.to_string(),
+            status_list_credential: list_url,
+            status_list_index: index,
+        })
+    }
+
+    /// Takes the next free bit of the principal's current list, opening a new list when full.
+    async fn allocate_index(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        principal: &str,
+        now: i64,
+    ) -> Result<(String, u64), Error> {
+        let bits = self.0.config.status_list_bits as i64;
+        // An atomic increment on the newest list with room; RETURNING works on SQLite and
+        // PostgreSQL. The room check is repeated on the row being updated: a concurrent
+        // issuance may have taken the last bit since the subquery looked.
+        let taken: Option<(String, i64)> = sqlx::query_as(
+            "UPDATE wallet_status_lists SET next_index = next_index + 1 \
+             WHERE id = (SELECT id FROM wallet_status_lists WHERE principal_id = $1 AND next_index < size_bits \
+                         ORDER BY created_at DESC, id LIMIT 1) \
+             AND next_index < size_bits \
+             RETURNING id, next_index - 1",
+        )
+        .bind(principal)
+        .fetch_optional(&mut **tx)
+        .await?;
+        if let Some((id, index)) = taken {
+            return Ok((id, index as u64));
+        }
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        sqlx::query(
+            "INSERT INTO wallet_status_lists (id, principal_id, size_bits, next_index, created_at) VALUES ($1, $2, $3, 1, $4)",
+        )
+        .bind(&id)
+        .bind(principal)
+        .bind(bits)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+        Ok((id, 0))
+    }
+
+    /// The principal's delegations, newest first, at most [`MAX_LIST`].
+    pub async fn delegations(&self, p: &Principal) -> Result<Vec<DelegationRecord>, Error> {
+        let rows: Vec<Row> = sqlx::query_as(&format!(
+            "{SELECT} WHERE principal_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+        ))
+        .bind(&p.id)
+        .bind(MAX_LIST)
+        .fetch_all(&self.0.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| self.record(r).0).collect())
+    }
+
+    /// The principal's delegation `id`; another principal's is as absent as a missing one.
+    pub async fn delegation(&self, p: &Principal, id: &str) -> Result<DelegationRecord, Error> {
+        Ok(self.find(p, id).await?.0)
+    }
+
+    async fn find(&self, p: &Principal, id: &str) -> Result<(DelegationRecord, String), Error> {
+        let row: Option<Row> =
+            sqlx::query_as(&format!("{SELECT} WHERE id = $1 AND principal_id = $2"))
+                .bind(id)
+                .bind(&p.id)
+                .fetch_optional(&self.0.pool)
+                .await?;
+        row.map(|r| self.record(r))
+            .ok_or(Error::NotFound("no such delegation"))
+    }
+
+    /// Revokes the principal's delegation `id`. Idempotent: only the first revocation sets the
+    /// time and the reason.
+    pub async fn revoke(
+        &self,
+        p: &Principal,
+        id: &str,
+        reason: Option<&str>,
+    ) -> Result<DelegationRecord, Error> {
+        if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES) {
+            return Err(Error::InvalidReason);
+        }
+        let now = self.0.clock.now();
+        sqlx::query(
+            "UPDATE wallet_delegations SET revoked_at = $1, revocation_reason = $2 \
+             WHERE id = $3 AND principal_id = $4 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(reason)
+        .bind(id)
+        .bind(&p.id)
+        .execute(&self.0.pool)
+        .await?;
+        let (record, list_id) = self.find(p, id).await?;
+        self.0
+            .signed_lists
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&list_id);
+        self.changed();
+        tracing::info!(principal = %p.id, credential = %id, "delegation revoked");
+        Ok(record)
+    }
+}
+
+/// Signs a `vc+jwt` with the principal's key through josekit (OpenSSL's Ed25519).
+pub(crate) fn sign_vc_jwt(key: &KeyPair, payload: &[u8]) -> Result<String, Error> {
+    let internal = |e: josekit::JoseError| Error::Internal(format!("josekit: {e}"));
+    let jwk_json = key.to_private_jwk();
+    let jwk = josekit::jwk::Jwk::from_bytes(jwk_json.as_bytes()).map_err(internal)?;
+    let signer = josekit::jws::EdDSA
+        .signer_from_jwk(&jwk)
+        .map_err(internal)?;
+    let mut header = josekit::jws::JwsHeader::new();
+    header.set_token_type(CREDENTIAL_TYP);
+    header.set_content_type(CREDENTIAL_CTY);
+    header.set_key_id(key.did_key().key_id());
+    josekit::jws::serialize_compact(payload, &header, &signer).map_err(internal)
+}

@@ -1,0 +1,101 @@
+//! Principal accounts: a key sealed at rest, a `did:key`, a bearer token shown once.
+
+use agentid_sdk::keys::KeyPair;
+use serde::Serialize;
+
+use crate::auth::{new_token, split_token, token_matches};
+use crate::{Error, Wallet};
+
+/// A principal just created: the token is in no other answer, ever.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NewPrincipal {
+    /// The account id.
+    pub principal_id: String,
+    /// The principal's `did:key`.
+    pub did: String,
+    /// The bearer token, `<account id>.<secret>`.
+    pub token: String,
+    /// A reminder for whoever reads the answer.
+    pub note: &'static str,
+}
+
+/// An authenticated principal.
+#[derive(Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Principal {
+    /// The account id.
+    #[serde(rename = "principalId")]
+    pub id: String,
+    /// The principal's `did:key`.
+    pub did: String,
+    #[serde(skip)]
+    sealed_key: String,
+}
+
+impl std::fmt::Debug for Principal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Principal")
+            .field("id", &self.id)
+            .field("did", &self.did)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Wallet {
+    /// Creates a principal with a fresh key; the token is returned once and stored as a hash.
+    pub async fn create_principal(&self) -> Result<NewPrincipal, Error> {
+        let key = KeyPair::generate();
+        let did = key.did_key();
+        let id = uuid::Uuid::new_v4().simple().to_string();
+        let (token, token_hash) = new_token(&id);
+        let sealed = self.0.vault.seal(&key, did.as_str());
+        sqlx::query(
+            "INSERT INTO wallet_principals (id, did, token_hash, sealed_key, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(&id)
+        .bind(did.as_str())
+        .bind(&token_hash)
+        .bind(&sealed)
+        .bind(self.0.clock.now())
+        .execute(&self.0.pool)
+        .await?;
+        tracing::info!(principal = %id, did = %did, "principal created");
+        Ok(NewPrincipal {
+            principal_id: id,
+            did: did.to_string(),
+            token,
+            note: "the token is shown once; the wallet stores only its hash",
+        })
+    }
+
+    /// The principal whose bearer token (`<account id>.<secret>`) this is.
+    pub async fn authenticate(&self, token: &str) -> Result<Principal, Error> {
+        let (id, token) = split_token(token).ok_or(Error::Unauthorized)?;
+        let row: Option<(String, String, String)> = sqlx::query_as(
+            "SELECT did, token_hash, sealed_key FROM wallet_principals WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        // Hash and compare even for unknown ids, so timing does not reveal which ids exist.
+        let (did, stored, sealed_key) =
+            row.unwrap_or_else(|| (String::new(), "-".repeat(43), String::new()));
+        if !token_matches(token, &stored) || did.is_empty() {
+            return Err(Error::Unauthorized);
+        }
+        Ok(Principal {
+            id: id.to_owned(),
+            did,
+            sealed_key,
+        })
+    }
+
+    /// The principal's key, unsealed for one signature.
+    pub(crate) fn principal_key(&self, p: &Principal) -> Result<KeyPair, Error> {
+        self.0
+            .vault
+            .unseal(&p.sealed_key, &p.did)
+            .map_err(|e| Error::Internal(format!("unseal principal key: {e}")))
+    }
+}
