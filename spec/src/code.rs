@@ -252,4 +252,21 @@ mod tests {
             assert_eq!(json, format!("\"{}\"", code.as_str()));
         }
     }
+
+    /// The JSON schema of error bodies lists exactly the codes of [`ErrorCode`].
+    #[test]
+    fn error_schema_lists_every_code() {
+        let schema: serde_json::Value = serde_json::from_str(include_str!(
+            "../schemas/error.schema.json"
+        ))
+        .unwrap();
+        let listed: Vec<&str> = schema["properties"]["error"]["properties"]["code"]["enum"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c.as_str().unwrap())
+            .collect();
+        let ours: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert_eq!(listed, ours);
+    }
 }
