@@ -256,10 +256,8 @@ mod tests {
     /// The JSON schema of error bodies lists exactly the codes of [`ErrorCode`].
     #[test]
     fn error_schema_lists_every_code() {
-        let schema: serde_json::Value = serde_json::from_str(include_str!(
-            "../schemas/error.schema.json"
-        ))
-        .unwrap();
+        let schema: serde_json::Value =
+            serde_json::from_str(include_str!("../schemas/error.schema.json")).unwrap();
         let listed: Vec<&str> = schema["properties"]["error"]["properties"]["code"]["enum"]
             .as_array()
             .unwrap()
