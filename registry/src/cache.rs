@@ -47,7 +47,10 @@ mod tests {
     #[test]
     fn entries_expire_and_clear() {
         let c = ResolutionCache::new();
-        let r = Arc::new(ResolutionResult::error("notFound", "x"));
+        let r = Arc::new(ResolutionResult::error(
+            agentid_spec::document::ResolutionErrorCode::NotFound,
+            "x",
+        ));
         c.put("a", r.clone(), 100);
         assert!(c.get("a", 100 + TTL_SECS - 1).is_some());
         assert!(c.get("a", 100 + TTL_SECS).is_none());

@@ -57,17 +57,15 @@ pub(crate) type Row = (
 /// An entry as stored, read back (its hash is not recomputed here: readers can).
 pub(crate) fn entry(r: Row) -> LogEntry {
     let (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at) = r;
-    LogEntry {
-        seq,
+    let record = LogRecord {
         did,
         kind,
         operation,
         actor,
         reason,
-        prev_hash,
-        entry_hash,
         created_at,
-    }
+    };
+    LogEntry::stored(seq, record, prev_hash, entry_hash)
 }
 
 /// The columns of [`Row`].

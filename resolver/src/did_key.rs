@@ -120,7 +120,7 @@ mod tests {
             let input = case["input"].as_str().unwrap();
             let want = case["expected_error"].as_str().unwrap();
             let got = block_on(resolve(input)).unwrap_err();
-            assert_eq!(got.code(), want, "{input}: {got}");
+            assert_eq!(got.code().as_str(), want, "{input}: {got}");
             checked += 1;
         }
         assert!(checked >= 6, "checked {checked}");

@@ -20,7 +20,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 
-use agentid_spec::document::{AgentStatus, DidDocument, DocumentMetadata, ResolutionResult};
+use agentid_spec::document::{
+    AgentStatus, DidDocument, DocumentMetadata, ResolutionErrorCode, ResolutionResult,
+};
 use agentid_spec::id::parse_multibase_ed25519;
 use ed25519_dalek::VerifyingKey;
 
@@ -54,13 +56,15 @@ pub enum ResolveError {
 
 impl ResolveError {
     /// The DID Resolution / Universal Resolver error code.
-    pub fn code(&self) -> &'static str {
+    pub fn code(&self) -> ResolutionErrorCode {
         match self {
-            ResolveError::InvalidDid(_) => "invalidDid",
-            ResolveError::MethodNotSupported(_) => "methodNotSupported",
-            ResolveError::InvalidPublicKeyLength => "invalidPublicKeyLength",
-            ResolveError::NotFound => "notFound",
-            ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_) => "internalError",
+            ResolveError::InvalidDid(_) => ResolutionErrorCode::InvalidDid,
+            ResolveError::MethodNotSupported(_) => ResolutionErrorCode::MethodNotSupported,
+            ResolveError::InvalidPublicKeyLength => ResolutionErrorCode::InvalidPublicKeyLength,
+            ResolveError::NotFound => ResolutionErrorCode::NotFound,
+            ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_) => {
+                ResolutionErrorCode::InternalError
+            }
         }
     }
 }

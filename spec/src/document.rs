@@ -221,6 +221,37 @@ impl DocumentMetadata {
     }
 }
 
+/// A DID Resolution error code (W3C DID Resolution; the DIF Universal Resolver's), the
+/// `didResolutionMetadata.error` of a failed resolution.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub enum ResolutionErrorCode {
+    /// Not a valid DID (or agent name).
+    InvalidDid,
+    /// No such DID or name.
+    NotFound,
+    /// A DID method the resolver does not support.
+    MethodNotSupported,
+    /// A did:key whose key has the wrong length.
+    InvalidPublicKeyLength,
+    /// The resolver failed.
+    InternalError,
+}
+
+impl ResolutionErrorCode {
+    /// The wire string, e.g. `notFound`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ResolutionErrorCode::InvalidDid => "invalidDid",
+            ResolutionErrorCode::NotFound => "notFound",
+            ResolutionErrorCode::MethodNotSupported => "methodNotSupported",
+            ResolutionErrorCode::InvalidPublicKeyLength => "invalidPublicKeyLength",
+            ResolutionErrorCode::InternalError => "internalError",
+        }
+    }
+}
+
 /// `didResolutionMetadata`.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -268,13 +299,13 @@ impl ResolutionResult {
     }
 
     /// A result carrying only an error.
-    pub fn error(code: &str, message: impl Into<String>) -> Self {
+    pub fn error(code: ResolutionErrorCode, message: impl Into<String>) -> Self {
         Self {
             context: Some(RESOLUTION_CONTEXT.to_owned()),
             did_document: None,
             did_resolution_metadata: ResolutionMetadata {
                 content_type: None,
-                error: Some(code.to_owned()),
+                error: Some(code.as_str().to_owned()),
                 error_message: Some(message.into()),
             },
             did_document_metadata: None,

@@ -70,7 +70,15 @@ impl LogEntry {
             Some((seq, hash)) => (seq + 1, hash.to_owned()),
             None => (1, GENESIS_PREV.to_owned()),
         };
-        let mut entry = Self {
+        let mut entry = Self::stored(seq, record, prev_hash, String::new());
+        entry.entry_hash = entry.computed_hash();
+        entry
+    }
+
+    /// An entry as a store kept it: its hash is taken as stored, not recomputed (compare with
+    /// [`LogEntry::computed_hash`] to check it).
+    pub fn stored(seq: i64, record: LogRecord, prev_hash: String, entry_hash: String) -> Self {
+        Self {
             seq,
             did: record.did,
             kind: record.kind,
@@ -78,11 +86,9 @@ impl LogEntry {
             actor: record.actor,
             reason: record.reason,
             prev_hash,
-            entry_hash: String::new(),
+            entry_hash,
             created_at: record.created_at,
-        };
-        entry.entry_hash = entry.computed_hash();
-        entry
+        }
     }
 
     /// The hash this entry's contents give; equal to `entry_hash` unless it was altered.

@@ -6,7 +6,9 @@
 
 use agentid_registry::Lookup;
 use agentid_resolver::ResolveError;
-use agentid_spec::document::{AgentStatus, DocumentMetadata, ResolutionResult};
+use agentid_spec::document::{
+    AgentStatus, DocumentMetadata, ResolutionErrorCode, ResolutionResult,
+};
 use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_KEY_PREFIX};
 use axum::extract::State;
 use axum::http::{header, StatusCode};
@@ -32,7 +34,7 @@ fn answer(status: StatusCode, result: &ResolutionResult) -> Response {
         .into_response()
 }
 
-fn error(status: StatusCode, code: &str, message: &str) -> Response {
+fn error(status: StatusCode, code: ResolutionErrorCode, message: &str) -> Response {
     answer(status, &ResolutionResult::error(code, message))
 }
 
@@ -47,7 +49,7 @@ async fn resolve_inner(s: &AppState, id: &str) -> Result<Response, ApiError> {
     if id.len() > 512 {
         return Ok(error(
             StatusCode::BAD_REQUEST,
-            "invalidDid",
+            ResolutionErrorCode::InvalidDid,
             "identifier over 512 bytes",
         ));
     }
@@ -55,7 +57,7 @@ async fn resolve_inner(s: &AppState, id: &str) -> Result<Response, ApiError> {
         let Ok(did) = AgentDid::parse(id) else {
             return Ok(error(
                 StatusCode::BAD_REQUEST,
-                "invalidDid",
+                ResolutionErrorCode::InvalidDid,
                 "not a valid did:agentid",
             ));
         };
@@ -74,21 +76,25 @@ async fn resolve_inner(s: &AppState, id: &str) -> Result<Response, ApiError> {
     } else if is_did_syntax(id) {
         return Ok(error(
             StatusCode::NOT_IMPLEMENTED,
-            "methodNotSupported",
+            ResolutionErrorCode::MethodNotSupported,
             "this registry resolves did:agentid and did:key",
         ));
     } else {
         let Ok(name) = AgentName::parse(id) else {
             return Ok(error(
                 StatusCode::BAD_REQUEST,
-                "invalidDid",
+                ResolutionErrorCode::InvalidDid,
                 "neither a DID nor an agent name",
             ));
         };
         s.registry.lookup(Lookup::Name(&name)).await?
     };
     let Some(result) = found else {
-        return Ok(error(StatusCode::NOT_FOUND, "notFound", "no such agent"));
+        return Ok(error(
+            StatusCode::NOT_FOUND,
+            ResolutionErrorCode::NotFound,
+            "no such agent",
+        ));
     };
     let gone = result
         .did_document_metadata
