@@ -139,22 +139,26 @@ impl Did {
         {
             return Err(bad());
         }
-        let bytes = id.as_bytes();
         if id.is_empty() || id.ends_with(':') {
             return Err(bad());
         }
-        let mut i = 0;
-        while i < bytes.len() {
-            match bytes[i] {
-                b'%' => {
-                    let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
-                    if !hex.iter().all(u8::is_ascii_hexdigit) {
-                        return Err(bad());
+        let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':');
+        // Percent-encodings are rare: check them only when there is a '%'.
+        if !id.bytes().all(plain) {
+            let bytes = id.as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                match bytes[i] {
+                    b'%' => {
+                        let hex = bytes.get(i + 1..i + 3).ok_or_else(bad)?;
+                        if !hex.iter().all(u8::is_ascii_hexdigit) {
+                            return Err(bad());
+                        }
+                        i += 3;
                     }
-                    i += 3;
+                    b if plain(b) => i += 1,
+                    _ => return Err(bad()),
                 }
-                b if b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':') => i += 1,
-                _ => return Err(bad()),
             }
         }
         Ok(Self(s.to_owned()))

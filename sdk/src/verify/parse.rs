@@ -28,10 +28,12 @@ fn jose_reason(what: &str, e: JoseError) -> Reason {
 pub(super) struct Parsed {
     pub(super) vp: CompactJws,
     pub(super) vc: CompactJws,
-    /// The presentation's `kid`, a DID URL.
+    /// The presentation's `kid`, a DID URL; its DID is `vp_kid[..vp_did_len]`.
     pub(super) vp_kid: String,
-    /// The credential's `kid`, a DID URL.
+    pub(super) vp_did_len: usize,
+    /// The credential's `kid`, a DID URL; its DID is `vc_kid[..vc_did_len]`.
     pub(super) vc_kid: String,
+    pub(super) vc_did_len: usize,
     /// The presentation, its credential taken out.
     pub(super) presentation: CheckoutPresentation,
     pub(super) credential: DelegationCredential,
@@ -51,9 +53,9 @@ impl Parsed {
             .kid
             .clone()
             .ok_or_else(|| malformed("presentation has no kid"))?;
-        if split_did_url(&vp_kid).is_none() {
-            return Err(malformed("presentation kid is not a DID URL"));
-        }
+        let vp_did_len = split_did_url(&vp_kid)
+            .map(|(did, _)| did.len())
+            .ok_or_else(|| malformed("presentation kid is not a DID URL"))?;
         let mut presentation: CheckoutPresentation = serde_json::from_slice(&vp.payload)
             .map_err(|e| malformed(format!("presentation payload: {e}")))?;
         if presentation.context.first().map(String::as_str) != Some(VC_CONTEXT_V2)
@@ -85,14 +87,16 @@ impl Parsed {
             .kid
             .clone()
             .ok_or_else(|| malformed("credential has no kid"))?;
-        if split_did_url(&vc_kid).is_none() {
-            return Err(malformed("credential kid is not a DID URL"));
-        }
+        let vc_did_len = split_did_url(&vc_kid)
+            .map(|(did, _)| did.len())
+            .ok_or_else(|| malformed("credential kid is not a DID URL"))?;
         Ok(Self {
             vp,
             vc,
             vp_kid,
+            vp_did_len,
             vc_kid,
+            vc_did_len,
             presentation,
             credential,
             valid_from,

@@ -85,7 +85,6 @@ impl StatusChecked {
     /// The last step: a presentation with no failure consumes its nonce and is accepted.
     pub(super) fn check_replay(self, nonces: &NonceMemory, limits: &Limits, now: i64) -> Decision {
         let (authenticated, mut reasons) = self.into_parts();
-        let claims = authenticated.claims().clone();
         if reasons.is_empty() {
             let p = authenticated.presentation();
             let expires = p.exp.saturating_add(limits.clock_skew_secs);
@@ -96,11 +95,11 @@ impl StatusChecked {
                 now,
                 limits.max_nonces,
             ) {
-                return Decision::accepted(VerifiedAuthorization(claims), now);
+                return Decision::accepted(VerifiedAuthorization(authenticated.into_claims()), now);
             }
             reasons.push(Reason::new(Code::NonceReplayed, "nonce already used"));
         }
-        Decision::rejected(reasons, Some(claims), now)
+        Decision::rejected(reasons, Some(authenticated.into_claims()), now)
     }
 }
 

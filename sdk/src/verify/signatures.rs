@@ -7,7 +7,6 @@ use std::sync::Arc;
 use agentid_resolver::{ResolvedDid, Source};
 use agentid_spec::code::{Code, Reason};
 use agentid_spec::credential::DelegationCredential;
-use agentid_spec::id::split_did_url;
 use agentid_spec::presentation::{CheckoutPresentation, Transaction};
 use agentid_spec::time::Timestamp;
 use serde::Serialize;
@@ -81,8 +80,9 @@ impl Authenticated {
     pub(super) fn agent(&self) -> &ResolvedDid {
         &self.agent
     }
-    pub(super) fn claims(&self) -> &SignedClaims {
-        &self.claims
+    /// What the signatures proved, taking it out.
+    pub(super) fn into_claims(self) -> SignedClaims {
+        self.claims
     }
 }
 
@@ -97,17 +97,16 @@ impl Parsed {
             vp,
             vc,
             vp_kid,
+            vp_did_len,
             vc_kid,
+            vc_did_len,
             presentation,
             credential,
             valid_from,
             valid_until,
         } = self;
-        // Both kids were checked to be DID URLs when parsed.
-        let (signer_did, _) = split_did_url(&vp_kid)
-            .ok_or_else(|| super::parse::malformed("presentation kid is not a DID URL"))?;
-        let (issuer_did, _) = split_did_url(&vc_kid)
-            .ok_or_else(|| super::parse::malformed("credential kid is not a DID URL"))?;
+        let signer_did = &vp_kid[..vp_did_len];
+        let issuer_did = &vc_kid[..vc_did_len];
 
         // Step 5: the credential is signed by a key of its issuer.
         if credential.issuer != *issuer_did {
