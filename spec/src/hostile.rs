@@ -4,10 +4,12 @@
 use proptest::prelude::*;
 
 use crate::credential::{Currency, DelegationCredential};
-use crate::id::{AgentDid, AgentName, DidKey};
+use crate::id::{AgentDid, AgentName, Did, DidKey};
 use crate::jose::{b64u, sign_compact, CompactJws, JoseHeader};
 use crate::presentation::CheckoutPresentation;
+use crate::presentation::{Nonce, OrderHash};
 use crate::status_list::Bitstring;
+use crate::time::Timestamp;
 
 fn token() -> String {
     let key = ed25519_dalek::SigningKey::from_bytes(&[7; 32]);
@@ -52,6 +54,20 @@ proptest! {
         if let Ok(k) = DidKey::parse(&s) {
             prop_assert_eq!(k.as_str(), s.as_str());
         }
+        if let Ok(d) = Did::parse(&s) {
+            prop_assert_eq!(d.as_str(), s.as_str());
+            prop_assert!(crate::id::is_did_syntax(d.as_str()));
+        }
+        if let Ok(n) = Nonce::parse(&s) {
+            prop_assert_eq!(n.as_str(), s.as_str());
+        }
+        if let Ok(h) = OrderHash::parse(&s) {
+            prop_assert_eq!(h.as_str(), s.as_str());
+        }
+        if let Some(t) = Timestamp::parse(&s) {
+            // What parses formats canonically and parses back to the same instant.
+            prop_assert_eq!(Timestamp::parse(&t.to_string()), Some(t));
+        }
         let _ = Currency::parse(&s);
         let _ = crate::id::split_did_url(&s);
         let _ = crate::time::parse_rfc3339(&s);
@@ -69,6 +85,21 @@ proptest! {
         let mut gz = vec![0x1f, 0x8b, 8, 0, 0, 0, 0, 0, 0, 3];
         gz.extend_from_slice(&bytes);
         let _ = Bitstring::decode(&format!("u{}", b64u(&gz)));
+    }
+
+    #[test]
+    fn timestamps_survive_any_instant(secs in any::<i64>()) {
+        match Timestamp::from_unix(secs) {
+            Some(t) => prop_assert_eq!(Timestamp::parse(&t.to_string()), Some(t)),
+            None => prop_assert!(!(0..=crate::time::MAX_UNIX).contains(&secs)),
+        }
+    }
+
+    #[test]
+    fn did_parser_survives_didlike(s in "did:[a-z0-9]{0,6}:[A-Za-z0-9._:%-]{0,40}") {
+        if let Ok(d) = Did::parse(&s) {
+            prop_assert_eq!(d.as_str(), s.as_str());
+        }
     }
 
     #[test]
