@@ -112,6 +112,20 @@ pub fn is_did_syntax(s: &str) -> bool {
     )
 }
 
+/// Whether every byte of `s` is an ASCII letter or digit or one of `extra`. Branch-free per
+/// byte, so the compiler turns it into vector compares: identifiers are checked on the hot path
+/// of every verification.
+pub(crate) fn all_alphanumeric_or(s: &str, extra: &[u8]) -> bool {
+    s.bytes().fold(true, |ok, b| {
+        let alnum = (b | 0x20).wrapping_sub(b'a') < 26 || b.wrapping_sub(b'0') < 10;
+        let other = extra.iter().fold(false, |hit, &e| hit | (b == e));
+        ok & (alnum | other)
+    })
+}
+
+/// DID Core `idchar` without percent-encodings, plus the `:` between segments.
+const DID_ID_EXTRA: &[u8] = b".-_:";
+
 /// Longest DID agentid accepts anywhere, in bytes.
 pub const MAX_DID_LEN: usize = 256;
 
@@ -142,9 +156,8 @@ impl Did {
         if id.is_empty() || id.ends_with(':') {
             return Err(bad());
         }
-        let plain = |b: u8| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_' | b':');
         // Percent-encodings are rare: check them only when there is a '%'.
-        if !id.bytes().all(plain) {
+        if !all_alphanumeric_or(id, DID_ID_EXTRA) {
             let bytes = id.as_bytes();
             let mut i = 0;
             while i < bytes.len() {
@@ -156,7 +169,7 @@ impl Did {
                         }
                         i += 3;
                     }
-                    b if plain(b) => i += 1,
+                    b if b.is_ascii_alphanumeric() || DID_ID_EXTRA.contains(&b) => i += 1,
                     _ => return Err(bad()),
                 }
             }

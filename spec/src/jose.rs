@@ -6,6 +6,8 @@
 //! signature. A parsed token is not trusted: only [`CompactJws::verify`] with a resolved key
 //! says the signature holds.
 
+use std::borrow::Cow;
+
 use base64_simd::URL_SAFE_NO_PAD;
 use ed25519_dalek::{Signature, Signer, SigningKey, VerifyingKey};
 use serde::{Deserialize, Serialize};
@@ -36,7 +38,7 @@ pub enum JoseError {
     },
 }
 
-/// The protected header of an agentid JWS.
+/// The protected header of an agentid JWS: what a verifier may use of it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct JoseHeader {
     /// Always `EdDSA`.
@@ -50,21 +52,6 @@ pub struct JoseHeader {
     /// The media type of the payload.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cty: Option<String>,
-    /// Refused if present: agentid defines no critical extensions.
-    #[serde(default, skip_serializing)]
-    crit: Option<serde_json::Value>,
-    /// Refused if present: keys come from DID resolution.
-    #[serde(default, skip_serializing)]
-    jwk: Option<serde_json::Value>,
-    /// Refused if present: keys come from DID resolution.
-    #[serde(default, skip_serializing)]
-    jku: Option<serde_json::Value>,
-    /// Refused if present: keys come from DID resolution.
-    #[serde(default, skip_serializing)]
-    x5u: Option<serde_json::Value>,
-    /// Refused if present: keys come from DID resolution.
-    #[serde(default, skip_serializing)]
-    x5c: Option<serde_json::Value>,
 }
 
 impl JoseHeader {
@@ -75,33 +62,90 @@ impl JoseHeader {
             kid: Some(kid.to_owned()),
             typ: Some(typ.to_owned()),
             cty: cty.map(str::to_owned),
-            crit: None,
-            jwk: None,
-            jku: None,
-            x5u: None,
-            x5c: None,
         }
     }
 }
 
+/// The header as received: the members agentid refuses are only noted as present, whatever
+/// their value (`"crit": null` is as present as `"crit": ["b64"]`).
+#[derive(Deserialize)]
+struct ReceivedHeader {
+    alg: String,
+    #[serde(default)]
+    kid: Option<String>,
+    #[serde(default)]
+    typ: Option<String>,
+    #[serde(default)]
+    cty: Option<String>,
+    /// agentid defines no critical extensions.
+    #[serde(default, deserialize_with = "present")]
+    crit: bool,
+    /// Keys come from DID resolution, never from the token.
+    #[serde(default, deserialize_with = "present")]
+    jwk: bool,
+    #[serde(default, deserialize_with = "present")]
+    jku: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5u: bool,
+    #[serde(default, deserialize_with = "present")]
+    x5c: bool,
+}
+
+/// True for a member that is there at all, with any value.
+fn present<'de, D: serde::Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    serde::de::IgnoredAny::deserialize(d).map(|_| true)
+}
+
 /// A parsed, not yet verified, compact JWS.
 #[derive(Clone, Debug)]
-pub struct CompactJws {
+pub struct CompactJws<'a> {
     /// The decoded protected header.
     pub header: JoseHeader,
     /// The decoded payload bytes.
     pub payload: Vec<u8>,
-    signing_input: String,
+    /// The text holding the token, borrowed or owned, and where the signing input lies in it.
+    text: Cow<'a, str>,
+    signing_input: std::ops::Range<usize>,
     signature: Signature,
 }
 
-impl CompactJws {
+impl<'a> CompactJws<'a> {
     /// Parses `token`, refusing anything over `max_len` bytes and any `typ` but `expected_typ`.
     pub fn parse(
-        token: &str,
+        token: &'a str,
         max_len: usize,
         expected_typ: &'static str,
     ) -> Result<Self, JoseError> {
+        let parts = Self::parts(token, max_len, expected_typ)?;
+        Ok(Self::assemble(Cow::Borrowed(token), 0, parts))
+    }
+
+    /// Parses the token that is `text[start..]`, keeping `text` rather than copying the token
+    /// out of it (an enveloped credential inside a `data:` URL).
+    pub fn parse_owned(
+        text: String,
+        start: usize,
+        max_len: usize,
+        expected_typ: &'static str,
+    ) -> Result<CompactJws<'static>, JoseError> {
+        let token = text
+            .get(start..)
+            .ok_or(JoseError::Malformed("no token at the given offset"))?;
+        let parts = Self::parts(token, max_len, expected_typ)?;
+        Ok(CompactJws::assemble(Cow::Owned(text), start, parts))
+    }
+
+    fn assemble(text: Cow<'a, str>, start: usize, parts: Parts) -> Self {
+        Self {
+            header: parts.header,
+            payload: parts.payload,
+            text,
+            signing_input: start..start + parts.signing_input_len,
+            signature: parts.signature,
+        }
+    }
+
+    fn parts(token: &str, max_len: usize, expected_typ: &'static str) -> Result<Parts, JoseError> {
         if token.len() > max_len {
             return Err(JoseError::TooLarge(max_len));
         }
@@ -115,25 +159,27 @@ impl CompactJws {
             return Err(JoseError::Malformed("not three dot-separated parts"));
         }
         let header_bytes = decode(header_b64)?;
-        let header: JoseHeader = serde_json::from_slice(&header_bytes)
+        let received: ReceivedHeader = serde_json::from_slice(&header_bytes)
             .map_err(|_| JoseError::Malformed("header is not the expected JSON object"))?;
-        if header.alg != ALG_EDDSA {
+        if received.alg != ALG_EDDSA {
             return Err(JoseError::UnsupportedAlgorithm(
-                header.alg.chars().take(32).collect(),
+                received.alg.chars().take(32).collect(),
             ));
         }
-        if header.crit.is_some() {
+        if received.crit {
             return Err(JoseError::UnsupportedAlgorithm("crit".to_owned()));
         }
-        if header.jwk.is_some()
-            || header.jku.is_some()
-            || header.x5u.is_some()
-            || header.x5c.is_some()
-        {
+        if received.jwk || received.jku || received.x5u || received.x5c {
             return Err(JoseError::Malformed(
                 "embedded or remote keys are not accepted",
             ));
         }
+        let header = JoseHeader {
+            alg: received.alg,
+            kid: received.kid,
+            typ: received.typ,
+            cty: received.cty,
+        };
         if header.typ.as_deref() != Some(expected_typ) {
             return Err(JoseError::WrongType {
                 found: header.typ.clone(),
@@ -144,17 +190,17 @@ impl CompactJws {
         let sig_bytes: [u8; 64] = decode(sig_b64)?
             .try_into()
             .map_err(|_| JoseError::Malformed("signature is not 64 bytes"))?;
-        Ok(Self {
+        Ok(Parts {
             header,
             payload,
-            signing_input: signing_input.to_owned(),
+            signing_input_len: signing_input.len(),
             signature: Signature::from_bytes(&sig_bytes),
         })
     }
 
     /// The JWS signing input, `BASE64URL(header) || '.' || BASE64URL(payload)`.
     pub fn signing_input(&self) -> &str {
-        &self.signing_input
+        &self.text[self.signing_input.clone()]
     }
 
     /// The signature.
@@ -164,9 +210,17 @@ impl CompactJws {
 
     /// Whether the signature verifies under `key` (RFC 8032 strict verification).
     pub fn verify(&self, key: &VerifyingKey) -> bool {
-        key.verify_strict(self.signing_input.as_bytes(), &self.signature)
+        key.verify_strict(self.signing_input().as_bytes(), &self.signature)
             .is_ok()
     }
+}
+
+/// What parsing finds in a token.
+struct Parts {
+    header: JoseHeader,
+    payload: Vec<u8>,
+    signing_input_len: usize,
+    signature: Signature,
 }
 
 /// Signs `payload` with `header` and returns the compact serialization.
@@ -338,6 +392,10 @@ mod tests {
         );
         let parsed = CompactJws::parse(&ok, 4096, "vc+jwt").unwrap();
         assert!(parsed.verify(&sk.verifying_key()));
+        let owned = CompactJws::parse_owned(format!("x,{ok}"), 2, 4096, "vc+jwt").unwrap();
+        assert_eq!(owned.signing_input(), parsed.signing_input());
+        assert!(owned.verify(&sk.verifying_key()));
+        assert!(CompactJws::parse_owned(ok.clone(), ok.len() + 1, 4096, "vc+jwt").is_err());
         assert_eq!(
             CompactJws::parse(&ok, ok.len() - 1, "vc+jwt").unwrap_err(),
             JoseError::TooLarge(ok.len() - 1)
@@ -352,6 +410,9 @@ mod tests {
             (r#"{"alg":"HS256","typ":"vc+jwt"}"#, "alg"),
             (r#"{"alg":"EdDSA","typ":"vc+jwt","crit":["b64"]}"#, "alg"),
             (r#"{"alg":"EdDSA","typ":"vc+jwt","jwk":{}}"#, "malformed"),
+            (r#"{"alg":"EdDSA","typ":"vc+jwt","crit":null}"#, "alg"),
+            (r#"{"alg":"EdDSA","typ":"vc+jwt","jwk":null}"#, "malformed"),
+            (r#"{"alg":"EdDSA","typ":"vc+jwt","x5c":null}"#, "malformed"),
             (r#"{"alg":"EdDSA","typ":"vp+jwt"}"#, "typ"),
             (
                 r#"{"alg":"EdDSA","alg":"EdDSA","typ":"vc+jwt"}"#,

@@ -154,10 +154,20 @@ impl EnvelopedCredential {
 
     /// The compact JWS inside, if the envelope is well-formed.
     pub fn jws(&self) -> Option<&str> {
+        self.jws_offset().map(|at| &self.id[at..])
+    }
+
+    /// Where the compact JWS starts in `id`, if the envelope is well-formed (a `vc+jwt` in a
+    /// `data:` URL).
+    pub fn jws_offset(&self) -> Option<usize> {
         debug_assert_eq!(CREDENTIAL_TYP, "vc+jwt");
-        (self.type_ == "EnvelopedVerifiableCredential")
-            .then(|| self.id.strip_prefix(ENVELOPED_PREFIX))
-            .flatten()
+        (self.type_ == "EnvelopedVerifiableCredential" && self.id.starts_with(ENVELOPED_PREFIX))
+            .then_some(ENVELOPED_PREFIX.len())
+    }
+
+    /// The `id`, taken out (the `data:` URL).
+    pub fn into_id(self) -> String {
+        self.id
     }
 }
 

@@ -27,9 +27,27 @@ pub fn format_rfc3339(secs: i64) -> String {
 /// An instant between 1970-01-01T00:00:00Z and [`MAX_UNIX`], whole seconds. On the wire it is an
 /// RFC 3339 string with a time zone (read in any offset, written in UTC with `Z`); a value that
 /// exists is in range, so adding a bounded duration to it cannot overflow.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(into = "String")]
 pub struct Timestamp(i64);
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct Visitor;
+        impl serde::de::Visitor<'_> for Visitor {
+            type Value = Timestamp;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("an RFC 3339 time with a zone, between 1970 and 9999")
+            }
+            fn visit_str<E: serde::de::Error>(self, s: &str) -> Result<Timestamp, E> {
+                Timestamp::parse(s).ok_or_else(|| E::custom(RANGE_MESSAGE))
+            }
+        }
+        d.deserialize_str(Visitor)
+    }
+}
+
+const RANGE_MESSAGE: &str = "expected an RFC 3339 time with a zone, between 1970 and 9999";
 
 impl Timestamp {
     /// The instant `secs` after the Unix epoch, if within range.
@@ -51,9 +69,7 @@ impl Timestamp {
 impl TryFrom<String> for Timestamp {
     type Error = String;
     fn try_from(s: String) -> Result<Self, String> {
-        Self::parse(&s).ok_or_else(|| {
-            "expected an RFC 3339 time with a zone, between 1970 and 9999".to_owned()
-        })
+        Self::parse(&s).ok_or_else(|| RANGE_MESSAGE.to_owned())
     }
 }
 

@@ -25,9 +25,9 @@ fn jose_reason(what: &str, e: JoseError) -> Reason {
 }
 
 /// A presentation whose structure holds, with its credential.
-pub(super) struct Parsed {
-    pub(super) vp: CompactJws,
-    pub(super) vc: CompactJws,
+pub(super) struct Parsed<'a> {
+    pub(super) vp: CompactJws<'a>,
+    pub(super) vc: CompactJws<'static>,
     /// The presentation's `kid`, a DID URL; its DID is `vp_kid[..vp_did_len]`.
     pub(super) vp_kid: String,
     pub(super) vp_did_len: usize,
@@ -42,16 +42,16 @@ pub(super) struct Parsed {
     pub(super) valid_until: i64,
 }
 
-impl Parsed {
+impl<'a> Parsed<'a> {
     /// Steps 1-4 on a compact `vp+jwt`; the first failure ends verification.
-    pub(super) fn parse(token: &str, limits: &Limits) -> Result<Self, Reason> {
+    pub(super) fn parse(token: &'a str, limits: &Limits) -> Result<Self, Reason> {
         // Steps 1-3: the presentation's structure.
-        let vp = CompactJws::parse(token, limits.max_token_bytes, PRESENTATION_TYP)
+        let mut vp = CompactJws::parse(token, limits.max_token_bytes, PRESENTATION_TYP)
             .map_err(|e| jose_reason("presentation", e))?;
         let vp_kid = vp
             .header
             .kid
-            .clone()
+            .take()
             .ok_or_else(|| malformed("presentation has no kid"))?;
         let vp_did_len = split_did_url(&vp_kid)
             .map(|(did, _)| did.len())
@@ -69,11 +69,16 @@ impl Parsed {
             return Err(malformed("presentation must carry exactly one credential"));
         }
         let envelope = presentation.verifiable_credential.remove(0);
-        let vc_token = envelope
-            .jws()
+        let at = envelope
+            .jws_offset()
             .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
-        let vc = CompactJws::parse(vc_token, limits.max_token_bytes, CREDENTIAL_TYP)
-            .map_err(|e| jose_reason("credential", e))?;
+        let mut vc = CompactJws::parse_owned(
+            envelope.into_id(),
+            at,
+            limits.max_token_bytes,
+            CREDENTIAL_TYP,
+        )
+        .map_err(|e| jose_reason("credential", e))?;
         let credential: DelegationCredential = serde_json::from_slice(&vc.payload)
             .map_err(|e| malformed(format!("credential payload: {e}")))?;
         if !credential.type_.iter().any(|t| t == DELEGATION_TYPE) {
@@ -85,7 +90,7 @@ impl Parsed {
         let vc_kid = vc
             .header
             .kid
-            .clone()
+            .take()
             .ok_or_else(|| malformed("credential has no kid"))?;
         let vc_did_len = split_did_url(&vc_kid)
             .map(|(did, _)| did.len())

@@ -63,7 +63,10 @@ impl NonceMemory {
         now: i64,
         max: usize,
     ) -> bool {
-        let key = format!("{aud}\n{nonce}");
+        let mut key = String::with_capacity(aud.len() + 1 + nonce.len());
+        key.push_str(aud);
+        key.push('\n');
+        key.push_str(nonce);
         let mut nonces = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(&exp) = nonces.get(&key) {
             if exp >= now {

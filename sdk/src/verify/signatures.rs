@@ -86,7 +86,7 @@ impl Authenticated {
     }
 }
 
-impl Parsed {
+impl Parsed<'_> {
     /// Steps 5-9; the first failure ends verification.
     pub(super) async fn authenticate<S: Source>(
         self,
@@ -173,8 +173,8 @@ impl Parsed {
         }
 
         let claims = SignedClaims {
-            agent: subject.to_string(),
-            principal: credential.issuer.to_string(),
+            agent: subject.as_str().to_owned(),
+            principal: credential.issuer.as_str().to_owned(),
             credential_id: credential.id.clone(),
             agent_key: vp_kid,
             transaction: presentation.transaction.clone(),
