@@ -25,9 +25,7 @@ use std::sync::Arc;
 use agentid_registry::Registry;
 use agentid_sdk::verify::Verifier;
 use agentid_wallet::Wallet;
-use axum::extract::{DefaultBodyLimit, Request, State};
-use axum::middleware::Next;
-use axum::response::Response;
+use axum::extract::{DefaultBodyLimit, Request};
 use axum::Router;
 
 pub mod cli;
@@ -42,16 +40,26 @@ pub mod store;
 /// The verifier behind `POST /v1/verify`.
 pub type SharedVerifier = Arc<Verifier<source::LocalSource>>;
 
-/// What every route may use. Cheap to clone.
+/// What every route may use. Cloned for every request, so it is one `Arc`.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<Shared>);
+
+impl std::ops::Deref for AppState {
+    type Target = Shared;
+    fn deref(&self) -> &Shared {
+        &self.0
+    }
+}
+
+/// The contents of [`AppState`].
+pub struct Shared {
     registry: Registry,
     wallet: Wallet,
     verifier: SharedVerifier,
     /// SHA-256 (base64url) of the operator's admin token.
     admin_token_hash: Arc<str>,
     /// Requests received, for `/metrics`.
-    requests: Arc<AtomicU64>,
+    requests: AtomicU64,
 }
 
 impl AppState {
@@ -63,13 +71,13 @@ impl AppState {
         verifier: SharedVerifier,
         admin_token_hash: String,
     ) -> Self {
-        Self {
+        Self(Arc::new(Shared {
             registry,
             wallet,
             verifier,
             admin_token_hash: admin_token_hash.into(),
-            requests: Arc::new(AtomicU64::new(0)),
-        }
+            requests: AtomicU64::new(0),
+        }))
     }
 }
 
@@ -87,15 +95,17 @@ pub fn router(state: AppState) -> Router {
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
         .layer(DefaultBodyLimit::max(error::MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), count))
+        .layer(counter(state.clone()))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
-/// Counts every request received.
-async fn count(State(s): State<AppState>, req: Request, next: Next) -> Response {
-    s.requests.fetch_add(1, Ordering::Relaxed);
-    next.run(req).await
+/// Counts every request received, before routing (no boxing: it runs on every request).
+fn counter(state: AppState) -> tower::util::MapRequestLayer<impl Fn(Request) -> Request + Clone> {
+    tower::util::MapRequestLayer::new(move |req: Request| {
+        state.requests.fetch_add(1, Ordering::Relaxed);
+        req
+    })
 }
 
 #[cfg(test)]
