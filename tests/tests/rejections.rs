@@ -471,3 +471,43 @@ async fn staleness(backend: &Backend) {
     let d = verifier.verify(&vp, &ctx(&n)).await;
     assert_eq!(d.codes(), [agentid_spec::Code::StatusUnavailable], "{d:?}");
 }
+
+/// A credential self-issued by a rogue `did:key`, whose `credentialStatus` names a real wallet's
+/// status list that the verifier has already cached, cannot borrow that list: the list is
+/// cached per issuer, and the real list is not signed by the rogue. Fails closed.
+#[tokio::test]
+async fn rogue_issuer_cannot_borrow_a_cached_status_list() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        // A genuine checkout caches the wallet's list.
+        let n = nonce();
+        let d = f
+            .verify_http(&f.present(&f.credential, &m, &n, 4200), &m, &n)
+            .await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+
+        let mut cred: DelegationCredential = decode_payload(&f.credential);
+        let rogue = KeyPair::from_seed(&[0x68; 32]);
+        cred.issuer = rogue.did_key().into();
+        cred.id = "urn:uuid:00000000-0000-4000-8000-00000000beef".into();
+        cred.credential_subject.spending_limit = serde_json::from_value(
+            json!({ "currency": "USD", "perTransaction": 99_999_999, "total": 99_999_999 }),
+        )
+        .unwrap();
+        let rogue_vc = agentid_sdk::issue::issue(&cred, &rogue);
+        let n = nonce();
+        let d = f
+            .verify_http(&f.present(&rogue_vc, &m, &n, 9_999_999), &m, &n)
+            .await;
+        assert_eq!(d["decision"], "rejected", "{}: {d}", backend.name());
+        assert_eq!(codes(&d), ["status_unavailable"], "{d}");
+        assert!(
+            d["reasons"][0]["message"]
+                .as_str()
+                .unwrap()
+                .contains("not signed by the credential's issuer"),
+            "{d}"
+        );
+    }
+}

@@ -66,6 +66,14 @@ impl<T> TtlCache<T> {
             .remove(key);
     }
 
+    /// Keeps only the entries whose key passes `keep`.
+    pub(super) fn retain(&self, keep: impl Fn(&str) -> bool) {
+        self.0
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .retain(|k, _| keep(k));
+    }
+
     pub(super) fn clear(&self) {
         self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
@@ -90,6 +98,9 @@ mod tests {
         assert!(c.get("c", 11, None).is_some());
         c.remove("c");
         assert!(c.get("c", 11, None).is_none());
+        c.insert("u\ni", Arc::new(4), 11, None, 10, 2);
+        c.retain(|k| !k.starts_with("u\n"));
+        assert!(c.get("u\ni", 11, None).is_none());
     }
 
     /// An entry fetched at one generation is never served at another.

@@ -12,6 +12,15 @@ use agentid_spec::status_list::{Bitstring, BitstringStatusListCredential, STATUS
 
 use super::Verifier;
 
+/// The cache key of a status list: its URL, then the issuer it was verified for.
+pub(super) fn status_list_key(url: &str, issuer: &str) -> String {
+    let mut key = String::with_capacity(url.len() + 1 + issuer.len());
+    key.push_str(url);
+    key.push('\n');
+    key.push_str(issuer);
+    key
+}
+
 impl<S: Source> Verifier<S> {
     /// Resolves `did`, from cache when fresh enough, falling back to a stale entry within
     /// [`Limits::did_max_staleness_secs`](super::Limits) when the source fails.
@@ -58,15 +67,18 @@ impl<S: Source> Verifier<S> {
         }
     }
 
-    /// The decoded revocation list named by `credential`, verified against its issuer.
+    /// The decoded revocation list named by `credential`, verified against its issuer. Cached
+    /// under the URL *and* the issuer: a list verified for one issuer never answers for a
+    /// credential of another that names the same URL.
     pub(super) async fn status_list(
         &self,
         credential: &DelegationCredential,
         now: i64,
     ) -> Result<Arc<Bitstring>, String> {
         let url = &credential.credential_status.status_list_credential;
+        let key = status_list_key(url, credential.issuer.as_str());
         let generation = self.source.generation();
-        let cached = self.status_lists.get(url, now, generation);
+        let cached = self.status_lists.get(&key, now, generation);
         if let Some((value, age)) = &cached {
             if *age <= self.limits.status_refresh_secs {
                 return Ok(value.clone());
@@ -80,7 +92,7 @@ impl<S: Source> Verifier<S> {
                 let value = Arc::new(list);
                 let l = &self.limits;
                 self.status_lists.insert(
-                    url,
+                    &key,
                     value.clone(),
                     now,
                     generation,

@@ -81,9 +81,10 @@ impl<S: Source> Verifier<S> {
         self.status_lists.clear();
     }
 
-    /// Drops the cached status list at `url`.
+    /// Drops the cached status list at `url`, for every issuer it was verified for.
     pub fn invalidate_status_list(&self, url: &str) {
-        self.status_lists.remove(url);
+        let prefix = fetch::status_list_key(url, "");
+        self.status_lists.retain(|key| !key.starts_with(&prefix));
     }
 
     /// Runs the verification algorithm of spec section 8 on a compact `vp+jwt`.
