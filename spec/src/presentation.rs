@@ -193,6 +193,9 @@ pub struct CheckoutPresentation {
     pub iat: i64,
     /// Expires at, Unix seconds.
     pub exp: i64,
+    /// Not valid before, Unix seconds (RFC 7519 `nbf`), if the agent sets one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub nbf: Option<i64>,
     /// What is being bought.
     pub transaction: Transaction,
 }
@@ -222,6 +225,7 @@ impl CheckoutPresentation {
             nonce,
             iat,
             exp,
+            nbf: None,
             transaction,
         }
     }

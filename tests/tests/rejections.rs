@@ -511,3 +511,46 @@ async fn rogue_issuer_cannot_borrow_a_cached_status_list() {
         );
     }
 }
+
+/// Hostile times over HTTP: `iat` near `i64::MIN` (an overflowing lifetime), `exp` near
+/// `i64::MAX` (a presentation that never expires, whose nonce would be remembered forever), and
+/// an `nbf` a day ahead (RFC 7519: not to be accepted before it).
+#[tokio::test]
+async fn hostile_times_are_refused() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        let kid = format!("{}#key-1", f.agent);
+        let base: CheckoutPresentation = decode_payload(&f.present(&f.credential, &m, "x", 4200));
+        let t = now();
+        for (iat, exp, nbf, want) in [
+            (i64::MIN + 1, t + 100, None, "presentation_expired"),
+            (i64::MIN, i64::MAX, None, "presentation_expired"),
+            (t, i64::MAX, None, "presentation_expired"),
+            (t, t + 120, Some(t + 86_400), "presentation_not_yet_valid"),
+        ] {
+            let n = nonce();
+            let mut vp = base.clone();
+            vp.nonce = agentid_spec::presentation::Nonce::parse(&n).unwrap();
+            (vp.iat, vp.exp, vp.nbf) = (iat, exp, nbf);
+            let d = f
+                .verify_http(&resign(&vp, &kid, &f.agent_key), &m, &n)
+                .await;
+            assert_eq!(
+                codes(&d),
+                [want],
+                "{}: iat {iat} exp {exp} nbf {nbf:?}: {d}",
+                backend.name()
+            );
+        }
+        // An nbf already passed is fine.
+        let n = nonce();
+        let mut vp = base.clone();
+        vp.nonce = agentid_spec::presentation::Nonce::parse(&n).unwrap();
+        (vp.iat, vp.exp, vp.nbf) = (t, t + 120, Some(t - 10));
+        let d = f
+            .verify_http(&resign(&vp, &kid, &f.agent_key), &m, &n)
+            .await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+    }
+}

@@ -88,6 +88,12 @@ impl Authenticated {
                 Code::PresentationNotYetValid,
                 "presentation issued in the future".into(),
             );
+        } else if presentation.nbf.is_some_and(|nbf| nbf > now + skew) {
+            // RFC 7519 section 4.1.5: not to be accepted before `nbf`.
+            push(
+                Code::PresentationNotYetValid,
+                "presentation not valid before its nbf".into(),
+            );
         }
 
         // Step 13: audience.
