@@ -93,20 +93,16 @@ impl Parsed<'_> {
         v: &Verifier<S>,
         now: i64,
     ) -> Result<Authenticated, Reason> {
-        let Parsed {
-            vp,
-            vc,
-            vp_kid,
-            vp_did_len,
-            vc_kid,
-            vc_did_len,
-            presentation,
-            credential,
-            valid_from,
-            valid_until,
-        } = self;
-        let signer_did = &vp_kid[..vp_did_len];
-        let issuer_did = &vc_kid[..vc_did_len];
+        let (vp, vc, vp_kid, presentation, credential) = (
+            self.vp,
+            self.vc,
+            self.vp_kid,
+            self.presentation,
+            self.credential,
+        );
+        let signer_did = &vp_kid[..self.vp_did_len];
+        let issuer_did = &self.vc_kid[..self.vc_did_len];
+        let vc_kid = &self.vc_kid;
 
         // Step 5: the credential is signed by a key of its issuer.
         if credential.issuer != *issuer_did {
@@ -132,7 +128,7 @@ impl Parsed<'_> {
                 format!("{vp_kid} is not a current authentication key"),
             )
         })?;
-        let issuer_key = issuer.assertion_key(&vc_kid).ok_or_else(|| {
+        let issuer_key = issuer.assertion_key(vc_kid).ok_or_else(|| {
             Reason::new(
                 Code::UnknownKey,
                 format!("{vc_kid} is not a current assertion key"),
@@ -183,8 +179,8 @@ impl Parsed<'_> {
         Ok(Authenticated {
             presentation,
             credential,
-            valid_from,
-            valid_until,
+            valid_from: self.valid_from,
+            valid_until: self.valid_until,
             agent,
             claims,
         })
