@@ -2,7 +2,8 @@
 
 use std::time::Duration;
 
-use agentid_spec::document::ResolutionResult;
+use agentid_spec::document::{DidDocument, DocumentMetadata, ResolutionResult};
+use agentid_spec::id::{did_web_document_url, DID_WEB_PREFIX};
 
 use crate::{ResolveError, Source};
 
@@ -20,6 +21,7 @@ pub const MAX_STATUS_LIST_BYTES: usize = 4 * 1024 * 1024;
 pub struct HttpSource {
     client: reqwest::Client,
     registry: String,
+    registry_origin: String,
     status_origins: Vec<String>,
 }
 
@@ -37,6 +39,7 @@ impl HttpSource {
         Ok(Self {
             client,
             status_origins: vec![origin(&registry)],
+            registry_origin: origin(&registry),
             registry,
         })
     }
@@ -112,8 +115,47 @@ pub fn encode_path_segment(s: &str) -> String {
     out
 }
 
+impl HttpSource {
+    /// Fetches the document of a `did:web` from its host (HTTPS, or HTTP on loopback) and
+    /// checks that it is the document of that DID.
+    pub async fn resolve_web(&self, did: &str) -> Result<ResolutionResult, ResolveError> {
+        let url = did_web_document_url(did)
+            .ok_or_else(|| ResolveError::InvalidDid(did.chars().take(120).collect()))?;
+        let (status, body) = self
+            .get(&url, "application/did+json", MAX_RESOLUTION_BYTES)
+            .await?;
+        match status {
+            200 => {}
+            404 => return Err(ResolveError::NotFound),
+            other => {
+                return Err(ResolveError::Unreachable(format!(
+                    "did:web host answered HTTP {other}"
+                )))
+            }
+        }
+        let document: DidDocument = serde_json::from_slice(&body)
+            .map_err(|e| ResolveError::InvalidResponse(format!("did:web document: {e}")))?;
+        if document.id != did {
+            return Err(ResolveError::InvalidResponse(
+                "did:web document is for another DID".into(),
+            ));
+        }
+        Ok(ResolutionResult::found(
+            document,
+            DocumentMetadata::unregistered(),
+        ))
+    }
+}
+
 impl Source for HttpSource {
+    fn registry(&self) -> &str {
+        &self.registry_origin
+    }
+
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
+        if id.starts_with(DID_WEB_PREFIX) {
+            return self.resolve_web(id).await;
+        }
         let url = format!(
             "{}/1.0/identifiers/{}",
             self.registry,

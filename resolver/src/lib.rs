@@ -5,7 +5,9 @@
 //! (`GET /1.0/identifiers/{id}`, feature `http`). It also fetches Bitstring Status List
 //! credentials. It does not decide trust: `agentid-sdk` verifies what this crate fetches.
 //!
-//! Non-goals: did:web, DNS names (a later version), JSON-LD processing.
+//! `did:web` documents (wallet identities) are fetched from their host by [`http::HttpSource`].
+//!
+//! Non-goals: DNS names (a later version), JSON-LD processing.
 //!
 //! ```
 //! let did = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
@@ -162,7 +164,12 @@ pub trait Source: Send + Sync {
         None
     }
 
-    /// Resolves a `did:agentid` DID (or an agent name) to a resolution result. A deactivated or
+    /// The registry this source resolves `did:agentid` DIDs and names through: its origin
+    /// (`scheme://host[:port]`), which a verifier's trust policy names.
+    fn registry(&self) -> &str;
+
+    /// Resolves a `did:agentid` DID (or an agent name) through [`Source::registry`], or a
+    /// `did:web` (a wallet's identity) from its host, to a resolution result. A deactivated or
     /// deplatformed agent is a successful resolution whose metadata says so.
     fn resolve(
         &self,

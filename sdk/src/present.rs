@@ -1,5 +1,6 @@
 //! Building a checkout presentation (spec section 7): the agent's side of checkout.
 
+use agentid_spec::authorization::{Settlement, SETTLEMENT_TYP};
 use agentid_spec::credential::{Amount, Category, Currency};
 use agentid_spec::id::Did;
 use agentid_spec::jose::{sign_compact, JoseHeader};
@@ -43,6 +44,9 @@ pub struct CheckoutRequest<'a> {
     pub now: i64,
     /// Seconds until it expires.
     pub lifetime: i64,
+    /// The wallet's spend authorization for this checkout (section 11), or `None` for a spend
+    /// request, which is what the wallet is asked to authorize.
+    pub authorization: Option<&'a str>,
 }
 
 /// Signs a checkout presentation with the agent's key.
@@ -61,9 +65,21 @@ pub fn present(req: &CheckoutRequest<'_>, key: &KeyPair) -> String {
             category: req.category.clone(),
         },
     );
+    let vp = match req.authorization {
+        Some(a) => vp.with_authorization(a),
+        None => vp,
+    };
     let kid = format!("{}#{}", req.agent, req.key_fragment);
     let header = JoseHeader::eddsa(PRESENTATION_TYP, Some(PRESENTATION_CTY), &kid);
     // Strings and integers only: serialising cannot fail.
     let payload = serde_json::to_vec(&vp).expect("presentation serialises");
+    sign_compact(&header, &payload, key.signing_key())
+}
+
+/// Signs a merchant's settlement instruction (section 11.3) with the merchant's key `kid`.
+pub fn settle(claims: &Settlement, kid: &str, key: &KeyPair) -> String {
+    let header = JoseHeader::eddsa(SETTLEMENT_TYP, None, kid);
+    // Strings and integers only: serialising cannot fail.
+    let payload = serde_json::to_vec(claims).expect("settlement serialises");
     sign_compact(&header, &payload, key.signing_key())
 }

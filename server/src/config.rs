@@ -27,6 +27,21 @@ pub struct ServeConfig {
     /// service's own, which it reads in memory.
     #[arg(long = "allow-status-origin")]
     pub allow_status_origins: Vec<String>,
+    /// Trust agents resolved through the registry at this URL too (repeat); this service's own
+    /// registry is always trusted.
+    #[arg(long = "trust-registry", env = "AGENTID_TRUST_REGISTRIES", value_delimiter = ',')]
+    pub trust_registries: Vec<String>,
+    /// Trust spend authorizations signed by the wallet with this DID too (repeat); this
+    /// service's own wallet is always trusted.
+    #[arg(long = "trust-wallet", env = "AGENTID_TRUST_WALLETS", value_delimiter = ',')]
+    pub trust_wallets: Vec<String>,
+    /// Accept agents identified by a bare did:key, which no registry vouches for and nobody can
+    /// deplatform.
+    #[arg(long, env = "AGENTID_ALLOW_DID_KEY_AGENTS")]
+    pub allow_did_key_agents: bool,
+    /// How long a spend hold lasts unless the merchant captures it, in seconds.
+    #[arg(long, env = "AGENTID_HOLD_SECS", default_value_t = 900)]
+    pub hold_secs: i64,
     /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
     /// created on first start).
     #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
@@ -48,6 +63,10 @@ impl ServeConfig {
             database_url: None,
             public_url: None,
             allow_status_origins: Vec::new(),
+            trust_registries: Vec::new(),
+            trust_wallets: Vec::new(),
+            allow_did_key_agents: false,
+            hold_secs: 900,
             master_key: None,
             admin_token: None,
             limits: LimitArgs::default(),

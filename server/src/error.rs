@@ -28,6 +28,20 @@ pub enum ApiError {
     /// 403: authenticated but not allowed.
     #[error("{0}")]
     Forbidden(String),
+    /// 403: refused for a reason with its own code (a revoked delegation, an exhausted budget).
+    #[error("{message}")]
+    Denied {
+        /// Stable machine code.
+        code: ErrorCode,
+        /// Detail.
+        message: String,
+    },
+    /// 403: a spend request the verifier refused, with its reasons.
+    #[error("the spend request was refused: {}", reasons.iter().map(|r| r.code.as_str()).collect::<Vec<_>>().join(", "))]
+    SpendRefused {
+        /// The verification codes, as the verifier gave them.
+        reasons: Vec<agentid_spec::Reason>,
+    },
     /// 404: no such resource.
     #[error("{0}")]
     NotFound(String),
@@ -79,6 +93,8 @@ impl ApiError {
             ApiError::BadRequest { code, .. } => (StatusCode::BAD_REQUEST, *code),
             ApiError::Unauthorized => (StatusCode::UNAUTHORIZED, ErrorCode::Unauthorized),
             ApiError::Forbidden(_) => (StatusCode::FORBIDDEN, ErrorCode::Forbidden),
+            ApiError::Denied { code, .. } => (StatusCode::FORBIDDEN, *code),
+            ApiError::SpendRefused { .. } => (StatusCode::FORBIDDEN, ErrorCode::SpendRefused),
             ApiError::NotFound(_) => (StatusCode::NOT_FOUND, ErrorCode::NotFound),
             ApiError::MethodNotAllowed => {
                 (StatusCode::METHOD_NOT_ALLOWED, ErrorCode::MethodNotAllowed)
@@ -102,7 +118,17 @@ impl From<agentid_wallet::Error> for ApiError {
         match e {
             W::Unauthorized => ApiError::Unauthorized,
             W::NotFound(what) => ApiError::NotFound(what.to_owned()),
-            W::InvalidTime(_) | W::InvalidReason => ApiError::bad_request(e.code(), message),
+            W::InvalidTime(_) | W::InvalidReason | W::InvalidRequest(_) => {
+                ApiError::bad_request(e.code(), message)
+            }
+            W::Forbidden(_) => ApiError::Forbidden(message),
+            W::DelegationRevoked | W::BudgetExceeded { .. } => ApiError::Denied {
+                code: e.code(),
+                message,
+            },
+            W::Conflict(_) | W::IdempotencyKeyReused | W::HoldExpired | W::HoldSettled => {
+                ApiError::conflict(e.code(), message)
+            }
             W::Database(_) | W::Internal(_) => ApiError::Internal(format!("wallet: {message}")),
             _ => ApiError::Internal(format!("wallet: {message}")),
         }
@@ -139,11 +165,13 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
-        (
-            status,
-            axum::Json(json!({ "error": { "code": code.as_str(), "message": message } })),
-        )
-            .into_response()
+        let body = match &self {
+            ApiError::SpendRefused { reasons } => json!({
+                "error": { "code": code.as_str(), "message": message, "reasons": reasons }
+            }),
+            _ => json!({ "error": { "code": code.as_str(), "message": message } }),
+        };
+        (status, axum::Json(body)).into_response()
     }
 }
 

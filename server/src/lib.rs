@@ -91,6 +91,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::principals::routes())
         .merge(routes::delegations::routes())
         .merge(routes::status::routes())
+        .merge(routes::spend::routes())
         .merge(routes::verify::routes())
         .fallback(error::not_found)
         .method_not_allowed_fallback(error::method_not_allowed)
@@ -157,7 +158,9 @@ mod tests {
             agentid_wallet::vault::Vault::new(&[4; 32]),
             config,
             clock.clone(),
-        );
+        )
+        .unwrap();
+        wallet.open_identity().await.unwrap();
         let registry = Registry::new(pool, clock.clone());
         let remote = agentid_resolver::http::HttpSource::new(
             "http://wallet.test",
@@ -170,7 +173,10 @@ mod tests {
             "http://wallet.test",
             remote,
         );
-        let verifier = Arc::new(Verifier::new(source, clock, Default::default()));
+        let policy = agentid_sdk::verify::TrustPolicy::new()
+            .trust_registry("http://wallet.test")
+            .trust_wallet(wallet.did().clone());
+        let verifier = Arc::new(Verifier::new(source, policy, clock, Default::default()));
         router(AppState::new(
             registry,
             wallet,

@@ -7,8 +7,8 @@
 use agentid_registry::{Lookup, Registry};
 use agentid_resolver::http::{origin, HttpSource};
 use agentid_resolver::{ResolveError, Source};
-use agentid_spec::document::ResolutionResult;
-use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX};
+use agentid_spec::document::{DocumentMetadata, ResolutionResult};
+use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX};
 use agentid_wallet::Wallet;
 
 /// The registry and the wallet of this process, and HTTP for status lists elsewhere.
@@ -48,8 +48,22 @@ impl Source for LocalSource {
         )
     }
 
+    fn registry(&self) -> &str {
+        &self.own_origin
+    }
+
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
         let short = || id.chars().take(120).collect::<String>();
+        if id == self.wallet.did().as_str() {
+            let document = self.wallet.did_document().await.map_err(internal)?;
+            return Ok(ResolutionResult::found(
+                document,
+                DocumentMetadata::unregistered(),
+            ));
+        }
+        if id.starts_with(DID_WEB_PREFIX) {
+            return self.remote.resolve(id).await;
+        }
         let found = if id.starts_with(AGENTID_METHOD_PREFIX) {
             let did = AgentDid::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
             self.registry.lookup_fresh(Lookup::Did(&did)).await

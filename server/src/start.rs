@@ -9,7 +9,8 @@ use std::time::Duration;
 use agentid_registry::Registry;
 use agentid_resolver::http::HttpSource;
 use agentid_sdk::clock::{Clock, SystemClock};
-use agentid_sdk::verify::Verifier;
+use agentid_sdk::verify::{TrustPolicy, Verifier};
+use agentid_spec::id::Did;
 use agentid_wallet::vault::{Vault, VaultError};
 use agentid_wallet::{Wallet, WalletConfig};
 use tokio::net::TcpListener;
@@ -38,7 +39,13 @@ pub enum StartError {
     /// The HTTP client for status lists on other origins.
     #[error("verifier: {0}")]
     Verifier(String),
+    /// A setting that cannot work.
+    #[error("configuration: {0}")]
+    Config(String),
 }
+
+/// Longest hold a wallet grants: one day.
+const MAX_HOLD_SECS: i64 = 24 * 3600;
 
 /// A started service: its address and the future that runs it.
 pub struct Running {
@@ -131,12 +138,30 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         .to_owned();
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
-    let wallet = Wallet::new(
-        pool.clone(),
-        vault,
-        WalletConfig::new(&public_url),
-        clock.clone(),
-    );
+    let mut wallet_config = WalletConfig::new(&public_url);
+    if !(1..=MAX_HOLD_SECS).contains(&config.hold_secs) {
+        return Err(StartError::Config(format!(
+            "--hold-secs must be 1 to {MAX_HOLD_SECS}"
+        )));
+    }
+    wallet_config.hold_secs = config.hold_secs;
+    let wallet = Wallet::new(pool.clone(), vault, wallet_config, clock.clone())
+        .map_err(|e| StartError::Config(format!("--public-url {public_url}: {e}")))?;
+    wallet
+        .open_identity()
+        .await
+        .map_err(|e| StartError::Config(format!("wallet identity: {e}")))?;
+    let mut policy = TrustPolicy::new()
+        .trust_registry(&public_url)
+        .trust_wallet(wallet.did().clone())
+        .allow_did_key_agents(config.allow_did_key_agents);
+    for r in &config.trust_registries {
+        policy = policy.trust_registry(r);
+    }
+    for w in &config.trust_wallets {
+        let did = Did::parse(w).map_err(|e| StartError::Config(format!("--trust-wallet: {e}")))?;
+        policy = policy.trust_wallet(did);
+    }
     let registry = Registry::new(pool, clock.clone());
     let mut remote = HttpSource::new(&public_url, Duration::from_secs(5))
         .map_err(|e| StartError::Verifier(e.to_string()))?;
@@ -144,7 +169,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         remote = remote.allow_status_origin(o);
     }
     let source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
-    let verifier = Arc::new(Verifier::new(source, clock, (&config.limits).into()));
+    let verifier = Arc::new(Verifier::new(
+        source,
+        policy,
+        clock,
+        (&config.limits).into(),
+    ));
 
     let app = crate::router(AppState::new(registry, wallet, verifier, admin_token_hash));
     let server = Box::pin(async move {

@@ -61,11 +61,23 @@ pub enum Code {
     /// Step 18: the status list could not be fetched, failed verification, or is older than the
     /// verifier's bound. Verification fails closed.
     StatusUnavailable,
+    /// Step 6: the agent is not vouched for by a registry the verifier trusts: a `did:key` agent
+    /// where the policy does not allow them, or an agent resolved through an untrusted registry.
+    AgentNotTrusted,
+    /// Step 6: the spend authorization is signed by a wallet the verifier does not trust.
+    WalletNotTrusted,
+    /// Step 19: the presentation carries no spend authorization from the principal's wallet.
+    AuthorizationMissing,
+    /// Step 19: the spend authorization is for another agent, principal, delegation, merchant,
+    /// nonce or transaction than the presentation.
+    AuthorizationMismatch,
+    /// Step 19: the spend authorization is outside its validity window (the hold expired).
+    AuthorizationExpired,
 }
 
 impl Code {
     /// Every code, in the order of the verification algorithm.
-    pub const ALL: [Code; 24] = [
+    pub const ALL: [Code; 29] = [
         Code::MalformedToken,
         Code::UnsupportedAlgorithm,
         Code::BadSignature,
@@ -90,6 +102,11 @@ impl Code {
         Code::TransactionMismatch,
         Code::CredentialRevoked,
         Code::StatusUnavailable,
+        Code::AgentNotTrusted,
+        Code::WalletNotTrusted,
+        Code::AuthorizationMissing,
+        Code::AuthorizationMismatch,
+        Code::AuthorizationExpired,
     ];
 
     /// The stable wire string, e.g. `credential_revoked`.
@@ -119,6 +136,11 @@ impl Code {
             Code::TransactionMismatch => "transaction_mismatch",
             Code::CredentialRevoked => "credential_revoked",
             Code::StatusUnavailable => "status_unavailable",
+            Code::AgentNotTrusted => "agent_not_trusted",
+            Code::WalletNotTrusted => "wallet_not_trusted",
+            Code::AuthorizationMissing => "authorization_missing",
+            Code::AuthorizationMismatch => "authorization_mismatch",
+            Code::AuthorizationExpired => "authorization_expired",
         }
     }
 }
@@ -206,6 +228,18 @@ error_codes! {
     BodyTooLarge => "body_too_large",
     /// The body is not `application/json`.
     UnsupportedMediaType => "unsupported_media_type",
+    /// The verifier refused a spend request; `reasons` says why (section 11.2).
+    SpendRefused => "spend_refused",
+    /// The spend would pass the delegation's total or period budget.
+    BudgetExceeded => "budget_exceeded",
+    /// The delegation is revoked: the wallet authorizes no spend under it.
+    DelegationRevoked => "delegation_revoked",
+    /// The `Idempotency-Key` was used before with a different request.
+    IdempotencyKeyReused => "idempotency_key_reused",
+    /// The hold expired before it was captured.
+    HoldExpired => "hold_expired",
+    /// The hold was already captured or released.
+    HoldSettled => "hold_settled",
     /// Something failed inside the service; logged there, never detailed.
     InternalError => "internal_error",
 }

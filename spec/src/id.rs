@@ -439,6 +439,131 @@ impl fmt::Display for AgentName {
     }
 }
 
+/// Prefix of `did:web` DIDs.
+pub const DID_WEB_PREFIX: &str = "did:web:";
+
+/// Hosts whose `did:web` documents are fetched over plain HTTP (tests and local services);
+/// every other host is reached over HTTPS.
+fn is_loopback_host(host: &str) -> bool {
+    matches!(host, "127.0.0.1" | "localhost")
+}
+
+/// The `did:web` of the service at `url` (`https://host[:port][/path]`): the host, its port
+/// after a percent-encoded colon, then each path segment after a `:` (did:web section 3.2).
+/// `None` for URLs that are not http(s), carry a query, userinfo or empty segments.
+pub fn did_web_for_url(url: &str) -> Option<Did> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"))?;
+    let rest = rest.trim_end_matches('/');
+    if rest.contains(['?', '#', '@', '%']) {
+        return None;
+    }
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (host, port) = match authority.rsplit_once(':') {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        Some(_) => return None,
+        None => (authority, None),
+    };
+    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)) {
+        return None;
+    }
+    let mut did = format!("{DID_WEB_PREFIX}{}", host.to_ascii_lowercase());
+    if let Some(p) = port {
+        did.push_str("%3A");
+        did.push_str(p);
+    }
+    for segment in path.split('/').filter(|_| !path.is_empty()) {
+        if segment.is_empty() || segment.contains(':') {
+            return None;
+        }
+        did.push(':');
+        did.push_str(segment);
+    }
+    Did::parse(&did).ok()
+}
+
+/// Where the document of a `did:web` lives (did:web section 3.2, Read): `https://` (`http://`
+/// for a loopback host), the host and port, the path segments, and `/.well-known/did.json` when
+/// there is no path, `/did.json` otherwise. `None` if `did` is not a well-formed `did:web`.
+pub fn did_web_document_url(did: &str) -> Option<String> {
+    let id = did.strip_prefix(DID_WEB_PREFIX)?;
+    Did::parse(did).ok()?;
+    let mut parts = id.split(':');
+    let authority = parts.next()?;
+    let (host, port) = match authority.split_once("%3A").or_else(|| authority.split_once("%3a")) {
+        Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
+        Some(_) => return None,
+        None => (authority, None),
+    };
+    if host.is_empty()
+        || host.contains('%')
+        || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+    {
+        return None;
+    }
+    let scheme = if is_loopback_host(host) { "http" } else { "https" };
+    let mut url = format!("{scheme}://{host}");
+    if let Some(p) = port {
+        url.push(':');
+        url.push_str(p);
+    }
+    let mut had_path = false;
+    for segment in parts {
+        if segment.is_empty() || segment == "." || segment == ".." {
+            return None;
+        }
+        url.push('/');
+        url.push_str(segment);
+        had_path = true;
+    }
+    url.push_str(if had_path { "/did.json" } else { "/.well-known/did.json" });
+    Some(url)
+}
+
+#[cfg(test)]
+mod did_web_tests {
+    use super::*;
+
+    #[test]
+    fn maps_urls_and_dids_both_ways() {
+        for (url, did, doc) in [
+            (
+                "https://wallet.example",
+                "did:web:wallet.example",
+                "https://wallet.example/.well-known/did.json",
+            ),
+            (
+                "http://127.0.0.1:8080/",
+                "did:web:127.0.0.1%3A8080",
+                "http://127.0.0.1:8080/.well-known/did.json",
+            ),
+            (
+                "https://Example.com:3000/user/alice",
+                "did:web:example.com%3A3000:user:alice",
+                "https://example.com:3000/user/alice/did.json",
+            ),
+        ] {
+            assert_eq!(did_web_for_url(url).unwrap().as_str(), did, "{url}");
+            assert_eq!(did_web_document_url(did).unwrap(), doc, "{did}");
+        }
+        for bad in ["ftp://x", "https://", "https://a@b", "https://a:b", "https://a//b", "https://a?x"] {
+            assert!(did_web_for_url(bad).is_none(), "{bad}");
+        }
+        for bad in [
+            "did:key:z6Mk",
+            "did:web:",
+            "did:web:a%2Fb",
+            "did:web:a%3A",
+            "did:web:a::b",
+            "did:web:a:..",
+            "did:web:a%3Ax",
+        ] {
+            assert!(did_web_document_url(bad).is_none(), "{bad}");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

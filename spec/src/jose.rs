@@ -203,6 +203,11 @@ impl<'a> CompactJws<'a> {
         &self.text[self.signing_input.clone()]
     }
 
+    /// The whole compact token as received.
+    pub fn token(&self) -> &str {
+        &self.text[self.signing_input.start..]
+    }
+
     /// The signature.
     pub fn signature(&self) -> &Signature {
         &self.signature

@@ -21,6 +21,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod authorization;
 pub mod code;
 pub mod credential;
 pub mod document;

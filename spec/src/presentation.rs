@@ -183,7 +183,7 @@ pub struct CheckoutPresentation {
     pub type_: Vec<String>,
     /// The agent's DID.
     pub holder: Did,
-    /// Exactly one enveloped delegation credential.
+    /// The enveloped delegation credential, then the wallet's spend authorization if any.
     pub verifiable_credential: Vec<EnvelopedCredential>,
     /// The merchant's DID (RFC 7519 `aud`).
     pub aud: Did,
@@ -228,6 +228,14 @@ impl CheckoutPresentation {
             nbf: None,
             transaction,
         }
+    }
+
+    /// The same presentation carrying the wallet's spend authorization (a `vc+jwt`, section
+    /// 11) after the delegation.
+    pub fn with_authorization(mut self, authorization: &str) -> Self {
+        self.verifiable_credential
+            .push(EnvelopedCredential::new(authorization));
+        self
     }
 }
 

@@ -275,6 +275,11 @@ impl Wallet {
 
 /// Signs a `vc+jwt` with the principal's key through josekit (OpenSSL's Ed25519).
 pub(crate) fn sign_vc_jwt(key: &KeyPair, payload: &[u8]) -> Result<String, Error> {
+    sign_jwt(key, &key.did_key().key_id(), payload)
+}
+
+/// Signs a `vc+jwt` with `key`, named `kid`, through josekit (OpenSSL's Ed25519).
+pub(crate) fn sign_jwt(key: &KeyPair, kid: &str, payload: &[u8]) -> Result<String, Error> {
     let internal = |e: josekit::JoseError| Error::Internal(format!("josekit: {e}"));
     let jwk_json = key.to_private_jwk();
     let jwk = josekit::jwk::Jwk::from_bytes(jwk_json.as_bytes()).map_err(internal)?;
@@ -284,6 +289,6 @@ pub(crate) fn sign_vc_jwt(key: &KeyPair, payload: &[u8]) -> Result<String, Error
     let mut header = josekit::jws::JwsHeader::new();
     header.set_token_type(CREDENTIAL_TYP);
     header.set_content_type(CREDENTIAL_CTY);
-    header.set_key_id(key.did_key().key_id());
+    header.set_key_id(kid);
     josekit::jws::serialize_compact(payload, &header, &signer).map_err(internal)
 }

@@ -20,6 +20,35 @@ pub enum Error {
     /// A revocation reason over [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES).
     #[error("reason over {} bytes", crate::MAX_REASON_BYTES)]
     InvalidReason,
+    /// A request member is invalid.
+    #[error("{0}")]
+    InvalidRequest(&'static str),
+    /// Authenticated or signed, but not allowed.
+    #[error("{0}")]
+    Forbidden(&'static str),
+    /// Conflicts with what is stored.
+    #[error("{0}")]
+    Conflict(&'static str),
+    /// The `Idempotency-Key` was used before with a different request.
+    #[error("the Idempotency-Key was used with a different request")]
+    IdempotencyKeyReused,
+    /// The delegation is revoked.
+    #[error("the delegation is revoked")]
+    DelegationRevoked,
+    /// The spend would pass the delegation's total.
+    #[error("the spend would pass the budget: {remaining} {currency} remain")]
+    BudgetExceeded {
+        /// What remains, in minor units.
+        remaining: u64,
+        /// Its currency.
+        currency: String,
+    },
+    /// The hold expired before it was settled.
+    #[error("the hold expired")]
+    HoldExpired,
+    /// The hold was captured or released already.
+    #[error("the hold was already settled")]
+    HoldSettled,
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -36,6 +65,14 @@ impl Error {
             Error::NotFound(_) => ErrorCode::NotFound,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
             Error::InvalidReason => ErrorCode::InvalidReason,
+            Error::InvalidRequest(_) => ErrorCode::InvalidRequest,
+            Error::Forbidden(_) => ErrorCode::Forbidden,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
+            Error::DelegationRevoked => ErrorCode::DelegationRevoked,
+            Error::BudgetExceeded { .. } => ErrorCode::BudgetExceeded,
+            Error::HoldExpired => ErrorCode::HoldExpired,
+            Error::HoldSettled => ErrorCode::HoldSettled,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
         }
     }

@@ -11,7 +11,11 @@
 //! of HTTP. `agentid-server` puts it on the wire. Every change that a verifier may have cached
 //! (a revocation) moves [`Wallet::generation`].
 //!
-//! Non-goals in v0.1: the spend ledger (cumulative limits), approval prompts, sub-delegation.
+//! The wallet has an identity of its own, a `did:web` of its public URL ([`identity`]), and
+//! vouches for its principals and their budgets by signing spend authorizations: holds against
+//! a delegation's total, taken atomically and idempotently ([`ledger`]).
+//!
+//! Not yet: per-period budgets, approval prompts, sub-delegation.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -21,26 +25,30 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
 use agentid_sdk::clock::Clock;
+use agentid_sdk::keys::KeyPair;
+use agentid_spec::id::{did_web_for_url, Did};
 use sqlx::AnyPool;
 
 pub mod auth;
 mod delegations;
 mod error;
+mod identity;
+pub mod ledger;
 mod principals;
 mod status;
 pub mod vault;
 
 pub use delegations::{DelegationRecord, DelegationTerms, IssuedDelegation};
 pub use error::Error;
+pub use ledger::{Authorized, Budget, Hold, HoldState};
 pub use principals::{NewPrincipal, Principal};
 
 /// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    1001,
-    "wallet",
-    include_str!("../migrations/0001_wallet.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1001, "wallet", include_str!("../migrations/0001_wallet.sql")),
+    (1002, "ledger", include_str!("../migrations/0002_ledger.sql")),
+];
 
 /// Longest revocation reason kept, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;
@@ -56,6 +64,8 @@ pub struct WalletConfig {
     pub status_list_bits: usize,
     /// Longest validity period a delegation may have, in seconds. Default 366 days.
     pub max_delegation_secs: i64,
+    /// How long a hold lasts unless captured, in seconds. Default 900.
+    pub hold_secs: i64,
 }
 
 impl WalletConfig {
@@ -65,6 +75,7 @@ impl WalletConfig {
             public_url: public_url.trim_end_matches('/').to_owned(),
             status_list_bits: agentid_spec::status_list::MIN_BITS,
             max_delegation_secs: 366 * 24 * 3600,
+            hold_secs: 900,
         }
     }
 }
@@ -82,24 +93,34 @@ struct Inner {
     signed_lists: RwLock<HashMap<String, (Arc<str>, i64)>>,
     /// Moves on every change a verifier may have cached.
     generation: AtomicU64,
+    /// The wallet's `did:web`.
+    did: Did,
+    /// The key that signs authorizations, and its verification method id.
+    signing_key: RwLock<Option<(String, Arc<KeyPair>)>>,
 }
 
 impl Wallet {
-    /// A wallet over a pool on which [`MIGRATIONS`] have run.
+    /// A wallet over a pool on which [`MIGRATIONS`] have run; its DID is the `did:web` of
+    /// `config.public_url`. Call [`Wallet::open_identity`] before it signs anything.
     pub fn new(
         pool: AnyPool,
         vault: vault::Vault,
         config: WalletConfig,
         clock: Arc<dyn Clock>,
-    ) -> Self {
-        Self(Arc::new(Inner {
+    ) -> Result<Self, Error> {
+        let did = did_web_for_url(&config.public_url).ok_or(Error::InvalidRequest(
+            "the public URL has no did:web (http(s)://host[:port][/path] expected)",
+        ))?;
+        Ok(Self(Arc::new(Inner {
+            did,
+            signing_key: RwLock::new(None),
             pool,
             vault,
             config,
             clock,
             signed_lists: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
-        }))
+        })))
     }
 
     /// The URL of status list `id`.

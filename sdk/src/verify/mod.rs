@@ -5,7 +5,7 @@
 //! | `parse` | 1-4: structure of both tokens | `Parsed` (untrusted) |
 //! | `signatures` | 5-9: resolution, keys, both signatures, subject binding | `Authenticated` |
 //! | `policy` | 10-17: standing, validity, audience, nonce, scope, limits, order | `PolicyChecked` |
-//! | `status` | 18: revocation, failing closed | `StatusChecked` |
+//! | `status` | 18: revocation, failing closed; 19: the wallet's authorization | `StatusChecked` |
 //! | `replay` | 14 last: the nonce is consumed | a [`Decision`], with a [`VerifiedAuthorization`] only when accepted |
 //!
 //! Each state is a type with private fields that only the step before it can produce. Steps 1-9
@@ -15,6 +15,10 @@
 use std::sync::Arc;
 
 use agentid_resolver::{ResolvedDid, Source};
+use agentid_spec::authorization::{Settlement, SETTLEMENT_TYP};
+use agentid_spec::code::{Code, Reason};
+use agentid_spec::id::split_did_url;
+use agentid_spec::jose::CompactJws;
 use agentid_spec::status_list::Bitstring;
 
 use crate::clock::Clock;
@@ -29,17 +33,21 @@ mod policy;
 mod replay;
 mod signatures;
 mod status;
+mod trust;
 
 pub use context::CheckoutContext;
 pub use decision::{Decision, Verdict};
 pub use limits::Limits;
 pub use replay::VerifiedAuthorization;
+pub use signatures::SpendRequest;
 pub use signatures::SignedClaims;
+pub use trust::{Anchors, TrustPolicy};
 
 /// Verifies checkout presentations, caching DID resolutions and status lists from a [`Source`]
 /// and remembering nonces. One verifier serves many merchants; share it behind an `Arc`.
 pub struct Verifier<S> {
     source: S,
+    policy: TrustPolicy,
     clock: Arc<dyn Clock>,
     limits: Limits,
     dids: cache::TtlCache<ResolvedDid>,
@@ -48,10 +56,12 @@ pub struct Verifier<S> {
 }
 
 impl<S: Source> Verifier<S> {
-    /// A verifier fetching from `source`, reading time from `clock`.
-    pub fn new(source: S, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+    /// A verifier fetching from `source`, trusting what `policy` names, reading time from
+    /// `clock`.
+    pub fn new(source: S, policy: TrustPolicy, clock: Arc<dyn Clock>, limits: Limits) -> Self {
         Self {
             source,
+            policy,
             clock,
             limits,
             dids: cache::TtlCache::new(),
@@ -68,6 +78,11 @@ impl<S: Source> Verifier<S> {
     /// The source.
     pub fn source(&self) -> &S {
         &self.source
+    }
+
+    /// The trust policy.
+    pub fn policy(&self) -> &TrustPolicy {
+        &self.policy
     }
 
     /// Drops the cached resolution of `did` (on a pushed revocation or deplatforming).
@@ -102,6 +117,84 @@ impl<S: Source> Verifier<S> {
             .check_policy(ctx, &self.limits, now)
             .check_status(self, now)
             .await
+            .check_authorization(true, self.limits.clock_skew_secs, now)
             .check_replay(&self.nonces, &self.limits, now)
+    }
+
+    /// Checks a merchant's settlement instruction for a hold at the wallet `wallet` (spec
+    /// section 11.3): a compact JWS of type `spend-settle+jwt`, signed by an authentication key
+    /// of its `iss`, addressed to `wallet`, within its short lifetime. Returns what it says; the
+    /// wallet checks that `iss` is the hold's merchant.
+    pub async fn check_settlement(&self, token: &str, wallet: &str) -> Result<Settlement, Reason> {
+        let now = self.clock.now();
+        let bad = |m: &str| Reason::new(Code::MalformedToken, m.to_owned());
+        let jws = CompactJws::parse(token, self.limits.max_token_bytes, SETTLEMENT_TYP)
+            .map_err(|e| Reason::new(Code::MalformedToken, format!("settlement: {e}")))?;
+        let kid = jws.header.kid.as_deref().ok_or_else(|| bad("settlement has no kid"))?;
+        let (did, _) = split_did_url(kid).ok_or_else(|| bad("settlement kid is not a DID URL"))?;
+        let claims: Settlement = serde_json::from_slice(&jws.payload)
+            .map_err(|e| Reason::new(Code::MalformedToken, format!("settlement payload: {e}")))?;
+        if claims.iss.as_str() != did {
+            return Err(Reason::new(
+                Code::IssuerMismatch,
+                "settlement kid is not a key of its iss",
+            ));
+        }
+        if claims.aud.as_str() != wallet {
+            return Err(Reason::new(Code::WrongAudience, "settlement is for another wallet"));
+        }
+        let l = &self.limits;
+        if now > claims.exp.saturating_add(l.clock_skew_secs)
+            || claims.exp.saturating_sub(claims.iat) > l.max_presentation_lifetime_secs
+            || claims.exp < claims.iat
+        {
+            return Err(Reason::new(Code::PresentationExpired, "settlement expired"));
+        }
+        if claims.iat > now.saturating_add(l.clock_skew_secs) {
+            return Err(Reason::new(
+                Code::PresentationNotYetValid,
+                "settlement issued in the future",
+            ));
+        }
+        let signer = self
+            .resolve(did, now)
+            .await
+            .map_err(|e| Reason::new(Code::ResolutionFailed, format!("merchant {did}: {e}")))?;
+        let key = signer.authentication_key(kid).ok_or_else(|| {
+            Reason::new(Code::UnknownKey, format!("{kid} is not a current authentication key"))
+        })?;
+        if !jws.verify(key) {
+            return Err(Reason::new(Code::BadSignature, "settlement signature does not verify"));
+        }
+        Ok(claims)
+    }
+
+    /// Checks a spend request: a checkout presentation without an authorization, sent by the
+    /// agent to its wallet to obtain one (spec section 11.2). Every step but 13-14 (the
+    /// merchant's audience and nonce, which only the merchant can check) and 19 runs; nothing
+    /// is consumed. On success, what the signatures proved and the request, for the wallet to
+    /// hold budget against.
+    pub async fn check_spend_request(&self, token: &str) -> Result<SpendRequest, Vec<Reason>> {
+        let now = self.clock.now();
+        let parsed = parse::Parsed::parse(token, &self.limits).map_err(|r| vec![r])?;
+        if parsed.authorization.is_some() {
+            return Err(vec![Reason::new(
+                Code::MalformedToken,
+                "a spend request carries no authorization",
+            )]);
+        }
+        let authenticated = parsed.authenticate(self, now).await.map_err(|r| vec![r])?;
+        let p = authenticated.presentation();
+        let ctx = CheckoutContext::new(p.aud.clone(), p.nonce.clone());
+        let (authenticated, reasons) = authenticated
+            .check_policy(&ctx, &self.limits, now)
+            .check_status(self, now)
+            .await
+            .check_authorization(false, self.limits.clock_skew_secs, now)
+            .into_parts();
+        if !reasons.is_empty() {
+            return Err(reasons);
+        }
+        Ok(SpendRequest::from_authenticated(authenticated))
     }
 }

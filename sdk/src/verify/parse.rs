@@ -1,13 +1,16 @@
 //! Steps 1-4: the presentation and its one enveloped credential, parsed strictly. Nothing here is
 //! trusted yet: a [`Parsed`] only says the bytes have the right shape.
 
+use agentid_spec::authorization::SpendAuthorization;
 use agentid_spec::code::{Code, Reason};
 use agentid_spec::credential::{
     DelegationCredential, CREDENTIAL_TYP, DELEGATION_TYPE, VC_CONTEXT_V2,
 };
 use agentid_spec::id::split_did_url;
 use agentid_spec::jose::{CompactJws, JoseError};
-use agentid_spec::presentation::{CheckoutPresentation, CHECKOUT_TYPE, PRESENTATION_TYP};
+use agentid_spec::presentation::{
+    CheckoutPresentation, EnvelopedCredential, CHECKOUT_TYPE, PRESENTATION_TYP,
+};
 
 use super::Limits;
 
@@ -40,6 +43,62 @@ pub(super) struct Parsed<'a> {
     /// The credential's validity window, Unix seconds.
     pub(super) valid_from: i64,
     pub(super) valid_until: i64,
+    /// The wallet's spend authorization, when the presentation carries one.
+    pub(super) authorization: Option<ParsedAuthorization>,
+}
+
+/// A spend authorization whose structure holds (section 11.1).
+pub(super) struct ParsedAuthorization {
+    pub(super) jws: CompactJws<'static>,
+    /// Its `kid`, a DID URL; its DID is `kid[..did_len]`.
+    pub(super) kid: String,
+    pub(super) did_len: usize,
+    pub(super) payload: SpendAuthorization,
+    /// Its validity window, Unix seconds.
+    pub(super) valid_from: i64,
+    pub(super) valid_until: i64,
+}
+
+impl ParsedAuthorization {
+    fn parse(envelope: EnvelopedCredential, limits: &Limits) -> Result<Self, Reason> {
+        let at = envelope
+            .jws_offset()
+            .ok_or_else(|| malformed("authorization is not an enveloped vc+jwt"))?;
+        let mut jws = CompactJws::parse_owned(
+            envelope.into_id(),
+            at,
+            limits.max_token_bytes,
+            CREDENTIAL_TYP,
+        )
+        .map_err(|e| jose_reason("authorization", e))?;
+        let payload: SpendAuthorization = serde_json::from_slice(&jws.payload)
+            .map_err(|e| malformed(format!("authorization payload: {e}")))?;
+        let (valid_from, valid_until) = payload
+            .validate()
+            .map_err(|e| malformed(format!("authorization: {e}")))?;
+        let kid = jws
+            .header
+            .kid
+            .take()
+            .ok_or_else(|| malformed("authorization has no kid"))?;
+        let did_len = split_did_url(&kid)
+            .map(|(did, _)| did.len())
+            .ok_or_else(|| malformed("authorization kid is not a DID URL"))?;
+        if kid[..did_len] != *payload.issuer.as_str() {
+            return Err(Reason::new(
+                Code::IssuerMismatch,
+                "authorization kid is not a key of its issuer",
+            ));
+        }
+        Ok(Self {
+            jws,
+            kid,
+            did_len,
+            payload,
+            valid_from,
+            valid_until,
+        })
+    }
 }
 
 impl<'a> Parsed<'a> {
@@ -64,10 +123,18 @@ impl<'a> Parsed<'a> {
             return Err(malformed("presentation is not a CheckoutPresentation"));
         }
 
-        // Step 4: exactly one enveloped delegation credential.
-        if presentation.verifiable_credential.len() != 1 {
-            return Err(malformed("presentation must carry exactly one credential"));
+        // Step 4: one enveloped delegation credential, then at most one spend authorization.
+        if !(1..=2).contains(&presentation.verifiable_credential.len()) {
+            return Err(malformed(
+                "presentation must carry a delegation and at most one authorization",
+            ));
         }
+        let authorization = if presentation.verifiable_credential.len() == 2 {
+            let envelope = presentation.verifiable_credential.remove(1);
+            Some(ParsedAuthorization::parse(envelope, limits)?)
+        } else {
+            None
+        };
         let envelope = presentation.verifiable_credential.remove(0);
         let at = envelope
             .jws_offset()
@@ -106,6 +173,7 @@ impl<'a> Parsed<'a> {
             credential,
             valid_from,
             valid_until,
+            authorization,
         })
     }
 }

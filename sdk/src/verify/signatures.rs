@@ -5,13 +5,16 @@
 use std::sync::Arc;
 
 use agentid_resolver::{ResolvedDid, Source};
+use agentid_spec::authorization::{credential_hash, SpendAuthorization};
 use agentid_spec::code::{Code, Reason};
+use agentid_spec::id::DID_KEY_PREFIX;
 use agentid_spec::credential::DelegationCredential;
 use agentid_spec::presentation::{CheckoutPresentation, Transaction};
 use agentid_spec::time::Timestamp;
 use serde::Serialize;
 
 use super::parse::Parsed;
+use super::trust::Anchors;
 use super::Verifier;
 
 /// What the two signatures proved: who presented, under whose credential, for what. Evidence
@@ -25,6 +28,7 @@ pub struct SignedClaims {
     agent_key: String,
     transaction: Transaction,
     valid_until: Timestamp,
+    anchors: Anchors,
 }
 
 impl SignedClaims {
@@ -52,16 +56,72 @@ impl SignedClaims {
     pub fn valid_until(&self) -> Timestamp {
         self.valid_until
     }
+    /// The registry and wallet the decision relied on.
+    pub fn anchors(&self) -> &Anchors {
+        &self.anchors
+    }
+}
+
+/// A spend request whose signatures and policy hold: what the wallet holds budget against
+/// (spec section 11.2).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SpendRequest {
+    /// What the signatures proved.
+    pub claims: SignedClaims,
+    /// The agent.
+    pub agent: agentid_spec::id::Did,
+    /// The principal (the delegation's issuer).
+    pub principal: agentid_spec::id::Did,
+    /// The delegation's id.
+    pub delegation: String,
+    /// [`credential_hash`] of the delegation as presented.
+    pub delegation_hash: String,
+    /// The merchant (`aud`).
+    pub merchant: agentid_spec::id::Did,
+    /// The merchant's nonce.
+    pub nonce: agentid_spec::presentation::Nonce,
+    /// The transaction.
+    pub transaction: Transaction,
+    /// When the presentation expires, Unix seconds.
+    pub expires: i64,
+}
+
+impl SpendRequest {
+    pub(super) fn from_authenticated(a: Authenticated) -> Self {
+        let p = &a.presentation;
+        Self {
+            agent: p.holder.clone(),
+            principal: a.credential.issuer.clone(),
+            delegation: a.credential.id.clone(),
+            delegation_hash: credential_hash(a.vc.token()),
+            merchant: p.aud.clone(),
+            nonce: p.nonce.clone(),
+            transaction: p.transaction.clone(),
+            expires: p.exp,
+            claims: a.claims,
+        }
+    }
+}
+
+/// A spend authorization whose signature holds, by a trusted wallet.
+pub(super) struct SignedAuthorization {
+    pub(super) payload: SpendAuthorization,
+    pub(super) valid_from: i64,
+    pub(super) valid_until: i64,
+    /// [`credential_hash`] of the delegation as presented, to compare with the payload's.
+    pub(super) delegation_hash: String,
 }
 
 /// A presentation and credential whose signatures hold, signed by the credential's subject and
 /// issuer respectively.
 pub(super) struct Authenticated {
+    vc: agentid_spec::jose::CompactJws<'static>,
     presentation: CheckoutPresentation,
     credential: DelegationCredential,
     valid_from: i64,
     valid_until: i64,
     agent: Arc<ResolvedDid>,
+    authorization: Option<SignedAuthorization>,
     claims: SignedClaims,
 }
 
@@ -79,6 +139,10 @@ impl Authenticated {
     /// The resolved agent (its standing is checked by the policy step).
     pub(super) fn agent(&self) -> &ResolvedDid {
         &self.agent
+    }
+    /// The wallet's authorization, if one was presented (its signature holds).
+    pub(super) fn authorization(&self) -> Option<&SignedAuthorization> {
+        self.authorization.as_ref()
     }
     /// What the signatures proved, taking it out.
     pub(super) fn into_claims(self) -> SignedClaims {
@@ -112,7 +176,45 @@ impl Parsed<'_> {
             ));
         }
 
-        // Step 6: resolve the agent (signer of the presentation) and the issuer.
+        // Step 6: the agent is vouched for by a trusted registry (or is a did:key the policy
+        // allows), and the authorization's wallet is trusted; then resolve them and the issuer.
+        let registry = if signer_did.starts_with(DID_KEY_PREFIX) {
+            if !v.policy.allows_did_key_agents() {
+                return Err(Reason::new(
+                    Code::AgentNotTrusted,
+                    "did:key agents are not accepted by this verifier's trust policy",
+                ));
+            }
+            None
+        } else {
+            let registry = v.source.registry();
+            if !v.policy.trusts_registry(registry) {
+                return Err(Reason::new(
+                    Code::AgentNotTrusted,
+                    format!("registry {registry} is not trusted"),
+                ));
+            }
+            Some(registry.to_owned())
+        };
+        let auth = self.authorization;
+        let wallet = match &auth {
+            Some(a) => {
+                let wallet_did = &a.kid[..a.did_len];
+                if !v.policy.trusts_wallet(wallet_did) {
+                    return Err(Reason::new(
+                        Code::WalletNotTrusted,
+                        format!(
+                            "wallet {} is not trusted",
+                            wallet_did.chars().take(120).collect::<String>()
+                        ),
+                    ));
+                }
+                Some(v.resolve(wallet_did, now).await.map_err(|e| {
+                    Reason::new(Code::ResolutionFailed, format!("wallet {wallet_did}: {e}"))
+                })?)
+            }
+            None => None,
+        };
         let agent = v
             .resolve(signer_did, now)
             .await
@@ -135,18 +237,45 @@ impl Parsed<'_> {
             )
         })?;
 
-        // Step 8: both signatures, as one batch (keys of small order were refused at
+        let wallet_key = match (&auth, &wallet) {
+            (Some(a), Some(w)) => Some(w.assertion_key(&a.kid).ok_or_else(|| {
+                Reason::new(
+                    Code::UnknownKey,
+                    format!("{} is not a current assertion key", a.kid),
+                )
+            })?),
+            _ => None,
+        };
+
+        // Step 8: every signature, as one batch (keys of small order were refused at
         // resolution); on failure, strict single checks name the one that does not verify.
-        let batch = ed25519_dalek::verify_batch(
-            &[vp.signing_input().as_bytes(), vc.signing_input().as_bytes()],
-            &[*vp.signature(), *vc.signature()],
-            &[*agent_key, *issuer_key],
-        );
+        let batch = match (&auth, wallet_key) {
+            (Some(a), Some(wk)) => ed25519_dalek::verify_batch(
+                &[
+                    vp.signing_input().as_bytes(),
+                    vc.signing_input().as_bytes(),
+                    a.jws.signing_input().as_bytes(),
+                ],
+                &[*vp.signature(), *vc.signature(), *a.jws.signature()],
+                &[*agent_key, *issuer_key, *wk],
+            ),
+            _ => ed25519_dalek::verify_batch(
+                &[vp.signing_input().as_bytes(), vc.signing_input().as_bytes()],
+                &[*vp.signature(), *vc.signature()],
+                &[*agent_key, *issuer_key],
+            ),
+        };
         if batch.is_err() {
             let which = if !vp.verify(agent_key) {
                 "presentation signature does not verify"
             } else if !vc.verify(issuer_key) {
                 "credential signature does not verify"
+            } else if auth
+                .as_ref()
+                .zip(wallet_key)
+                .is_some_and(|(a, wk)| !a.jws.verify(wk))
+            {
+                "authorization signature does not verify"
             } else {
                 "signatures do not verify together"
             };
@@ -168,7 +297,20 @@ impl Parsed<'_> {
             ));
         }
 
+        let anchors = Anchors {
+            registry,
+            wallet: auth.as_ref().map(|a| a.kid[..a.did_len].to_owned()),
+            wallet_key: auth.as_ref().map(|a| a.kid.clone()),
+            hold: auth.as_ref().map(|a| a.payload.hold_id().to_owned()),
+        };
+        let authorization = auth.map(|a| SignedAuthorization {
+            delegation_hash: credential_hash(vc.token()),
+            payload: a.payload,
+            valid_from: a.valid_from,
+            valid_until: a.valid_until,
+        });
         let claims = SignedClaims {
+            anchors,
             agent: subject.as_str().to_owned(),
             principal: credential.issuer.as_str().to_owned(),
             credential_id: credential.id.clone(),
@@ -177,11 +319,13 @@ impl Parsed<'_> {
             valid_until: credential.valid_until,
         };
         Ok(Authenticated {
+            vc,
             presentation,
             credential,
             valid_from: self.valid_from,
             valid_until: self.valid_until,
             agent,
+            authorization,
             claims,
         })
     }

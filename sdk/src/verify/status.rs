@@ -19,6 +19,53 @@ impl StatusChecked {
     pub(super) fn into_parts(self) -> (Authenticated, Vec<Reason>) {
         (self.authenticated, self.reasons)
     }
+
+    /// Step 19: the wallet's spend authorization (its signature held at step 8) is for this
+    /// very checkout (agent, principal, delegation bytes, merchant, nonce, transaction) and
+    /// within its validity window. Required unless `required` is false (a spend request to the
+    /// wallet, which is how an authorization is obtained).
+    pub(super) fn check_authorization(mut self, required: bool, skew: i64, now: i64) -> Self {
+        let a = &self.authenticated;
+        let (p, c) = (a.presentation(), a.credential());
+        match a.authorization() {
+            None if required => self.reasons.push(Reason::new(
+                Code::AuthorizationMissing,
+                "no spend authorization from the principal's wallet",
+            )),
+            None => {}
+            Some(auth) => {
+                let s = &auth.payload.credential_subject;
+                let differs = [
+                    (s.id != p.holder, "agent"),
+                    (s.principal != c.issuer, "principal"),
+                    (s.delegation != c.id, "delegation"),
+                    (s.delegation_hash != auth.delegation_hash, "delegation bytes"),
+                    (s.merchant != p.aud, "merchant"),
+                    (s.nonce != p.nonce, "nonce"),
+                    (s.transaction != p.transaction, "transaction"),
+                ];
+                let what: Vec<&str> = differs.iter().filter(|d| d.0).map(|d| d.1).collect();
+                if !what.is_empty() {
+                    self.reasons.push(Reason::new(
+                        Code::AuthorizationMismatch,
+                        format!("authorization is for another {}", what.join(", ")),
+                    ));
+                }
+                if now > auth.valid_until.saturating_add(skew)
+                    || now.saturating_add(skew) < auth.valid_from
+                {
+                    self.reasons.push(Reason::new(
+                        Code::AuthorizationExpired,
+                        format!(
+                            "authorization is valid from {} until {}",
+                            auth.payload.valid_from, auth.payload.valid_until
+                        ),
+                    ));
+                }
+            }
+        }
+        self
+    }
 }
 
 impl PolicyChecked {

@@ -8,7 +8,8 @@ use agentid_resolver::http::{encode_path_segment, HttpSource};
 use agentid_sdk::clock::{Clock, SystemClock};
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
-use agentid_sdk::verify::{CheckoutContext, Limits, Verifier};
+use agentid_sdk::verify::{CheckoutContext, Limits, TrustPolicy, Verifier};
+use agentid_spec::authorization::{SettleAction, Settlement};
 use agentid_spec::credential::{Amount, Category, Currency};
 use agentid_spec::id::{AgentDid, AgentName, Did};
 use agentid_spec::presentation::{Nonce, OrderHash};
@@ -34,7 +35,8 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Agent(cmd) => agent(&server, cmd, pass).await,
         Command::Wallet(cmd) => wallet(&server, cmd).await,
         Command::Delegate(args) => delegate(&server, args).await,
-        Command::Present(args) => present_cmd(args, pass),
+        Command::Present(args) => present_cmd(&server, args, pass).await,
+        Command::Settle(args) => settle_cmd(&server, args, pass).await,
         Command::Verify(args) => verify(&server, args).await,
         Command::Revoke(args) => {
             let body = json!({ "reason": args.reason });
@@ -279,6 +281,30 @@ async fn wallet(server: &str, cmd: WalletCommand) -> Result<Output, Failure> {
                 .call(Method::GET, "/v1/delegations", Some(&t.token), None)
                 .await?
         }
+        WalletCommand::Budget {
+            token,
+            credential_id,
+        } => {
+            let path = format!(
+                "/v1/delegations/{}/budget",
+                encode_path_segment(&credential_id)
+            );
+            client
+                .call(Method::GET, &path, Some(&token.token), None)
+                .await?
+        }
+        WalletCommand::Holds {
+            token,
+            credential_id,
+        } => {
+            let path = format!(
+                "/v1/delegations/{}/holds",
+                encode_path_segment(&credential_id)
+            );
+            client
+                .call(Method::GET, &path, Some(&token.token), None)
+                .await?
+        }
     };
     Ok(Output::ok(out))
 }
@@ -352,7 +378,11 @@ fn order_hash_arg(order: Option<&Path>, hash: Option<&str>) -> Result<Option<Ord
     }
 }
 
-fn present_cmd(args: super::PresentArgs, pass: Option<&str>) -> Result<Output, Failure> {
+async fn present_cmd(
+    server: &str,
+    args: super::PresentArgs,
+    pass: Option<&str>,
+) -> Result<Output, Failure> {
     let key = read_key(&args.key, pass)?;
     let credential = token_arg(&args.credential)?;
     let amount = Amount::new(args.amount)
@@ -375,28 +405,92 @@ fn present_cmd(args: super::PresentArgs, pass: Option<&str>) -> Result<Output, F
             "lifetime is 1..=300 seconds",
         ));
     }
-    let jws = present(
-        &CheckoutRequest {
-            agent: &agent,
-            key_fragment: &args.key_fragment,
-            credential: &credential,
-            merchant: &merchant,
-            nonce: &nonce,
-            amount,
-            currency,
-            order_hash: hash.clone(),
-            category,
-            now: SystemClock.now(),
-            lifetime: args.lifetime,
-        },
-        &key,
-    );
+    let mut request = CheckoutRequest {
+        agent: &agent,
+        key_fragment: &args.key_fragment,
+        credential: &credential,
+        merchant: &merchant,
+        nonce: &nonce,
+        amount,
+        currency,
+        order_hash: hash.clone(),
+        category,
+        now: SystemClock.now(),
+        lifetime: args.lifetime,
+        authorization: None,
+    };
+    // The spend request: what the wallet is asked to hold budget for.
+    let spend_request = present(&request, &key);
+    let (jws, hold) = if args.request_only {
+        (spend_request, Value::Null)
+    } else {
+        let client = Client::new(server)?;
+        let hold = client
+            .call_with_headers(
+                Method::POST,
+                "/v1/spend/authorizations",
+                args.idempotency_key
+                    .as_deref()
+                    .map(|k| ("idempotency-key", k)),
+                &json!({ "presentation": spend_request }),
+            )
+            .await?;
+        let authorization = hold["authorization"]
+            .as_str()
+            .ok_or_else(|| Failure::new("invalid_response", "the wallet answered no authorization"))?
+            .to_owned();
+        request.authorization = Some(&authorization);
+        (present(&request, &key), hold)
+    };
     if let Some(path) = &args.out {
         write_out(path, &jws)?;
     }
     Ok(Output::ok(
-        json!({ "presentation": jws, "orderHash": hash }),
+        json!({ "presentation": jws, "orderHash": hash, "hold": hold }),
     ))
+}
+
+async fn settle_cmd(
+    server: &str,
+    args: super::SettleArgs,
+    pass: Option<&str>,
+) -> Result<Output, Failure> {
+    let key = read_key(&args.key, pass)?;
+    let merchant = match &args.merchant {
+        Some(m) => parse("invalid_did", Did::parse(m))?,
+        None => key.did_key().into(),
+    };
+    let kid = if merchant.as_str().starts_with(agentid_spec::id::DID_KEY_PREFIX) {
+        format!("{merchant}#{}", merchant.as_str()["did:key:".len()..].to_owned())
+    } else {
+        format!("{merchant}#{}", args.key_fragment)
+    };
+    let wallet = agentid_spec::id::did_web_for_url(server)
+        .ok_or_else(|| Failure::new("invalid_url", "--url has no did:web"))?;
+    let action = if args.action == "capture" {
+        SettleAction::Capture
+    } else {
+        SettleAction::Release
+    };
+    let now = SystemClock.now();
+    let claims = Settlement {
+        iss: merchant,
+        aud: wallet,
+        hold: args.hold.clone(),
+        action,
+        iat: now,
+        exp: now + 60,
+    };
+    let token = agentid_sdk::present::settle(&claims, &kid, &key);
+    let path = format!(
+        "/v1/spend/authorizations/{}/{}",
+        encode_path_segment(&args.hold),
+        action.as_str()
+    );
+    let out = Client::new(server)?
+        .call(Method::POST, &path, None, Some(&json!({ "settlement": token })))
+        .await?;
+    Ok(Output::ok(out))
 }
 
 async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure> {
@@ -439,7 +533,16 @@ async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure
         for o in &args.allow_status_origins {
             source = source.allow_status_origin(o);
         }
-        let verifier = Verifier::new(source, Arc::new(SystemClock), (&args.limits).into());
+        let mut policy = TrustPolicy::new()
+            .trust_registry(server)
+            .allow_did_key_agents(args.allow_did_key_agents);
+        if let Some(own) = agentid_spec::id::did_web_for_url(server) {
+            policy = policy.trust_wallet(own);
+        }
+        for w in &args.trust_wallets {
+            policy = policy.trust_wallet(parse("invalid_did", Did::parse(w))?);
+        }
+        let verifier = Verifier::new(source, policy, Arc::new(SystemClock), (&args.limits).into());
         serde_json::to_value(verifier.verify(&presentation, &ctx).await)
             .map_err(|e| Failure::new("internal", e.to_string()))?
     };

@@ -62,6 +62,8 @@ pub(crate) enum Command {
     Delegate(DelegateArgs),
     /// Build a checkout presentation, signed by the agent.
     Present(PresentArgs),
+    /// Capture or release a spend hold as the merchant.
+    Settle(SettleArgs),
     /// Verify a checkout presentation as a merchant (exit 1 when rejected).
     Verify(VerifyArgs),
     /// Revoke a delegation credential.
@@ -137,6 +139,22 @@ pub(crate) enum WalletCommand {
     Show(TokenArg),
     /// List the principal's delegations.
     List(TokenArg),
+    /// Show what is left of a delegation's budget.
+    Budget {
+        #[command(flatten)]
+        token: TokenArg,
+        /// The credential id (urn:uuid:...).
+        #[arg(long)]
+        credential_id: String,
+    },
+    /// List the holds on a delegation: held, captured, released, expired.
+    Holds {
+        #[command(flatten)]
+        token: TokenArg,
+        /// The credential id (urn:uuid:...).
+        #[arg(long)]
+        credential_id: String,
+    },
 }
 
 #[derive(Args, Debug)]
@@ -213,6 +231,33 @@ pub(crate) struct PresentArgs {
     /// Also write the presentation (vp+jwt) to this file.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
+    /// Only sign the spend request (a presentation without the wallet's authorization); do
+    /// not ask the wallet to hold the amount.
+    #[arg(long)]
+    pub(crate) request_only: bool,
+    /// Idempotency-Key for the wallet's authorization (a retry with the same key never holds
+    /// twice).
+    #[arg(long)]
+    pub(crate) idempotency_key: Option<String>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SettleArgs {
+    /// Capture (the order shipped) or release (the order was cancelled).
+    #[arg(value_parser = ["capture", "release"])]
+    pub(crate) action: String,
+    /// The hold id.
+    #[arg(long)]
+    pub(crate) hold: String,
+    /// The merchant's signing key.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The merchant's DID (default: the key's did:key).
+    #[arg(long)]
+    pub(crate) merchant: Option<String>,
+    /// Fragment of the merchant's verification method, when --merchant is not a did:key.
+    #[arg(long, default_value = "key-1")]
+    pub(crate) key_fragment: String,
 }
 
 #[derive(Args, Debug)]
@@ -247,6 +292,13 @@ pub(crate) struct VerifyArgs {
     /// Also fetch status lists from this origin (repeat); by default only the server's.
     #[arg(long = "allow-status-origin")]
     pub(crate) allow_status_origins: Vec<String>,
+    /// Also trust spend authorizations from the wallet with this DID (repeat); the server's
+    /// own wallet (the did:web of --url) is always trusted.
+    #[arg(long = "trust-wallet")]
+    pub(crate) trust_wallets: Vec<String>,
+    /// Accept agents identified by a bare did:key.
+    #[arg(long)]
+    pub(crate) allow_did_key_agents: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
 }

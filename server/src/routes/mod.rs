@@ -6,6 +6,7 @@ pub(crate) mod delegations;
 pub(crate) mod health;
 pub(crate) mod identifiers;
 pub(crate) mod principals;
+pub(crate) mod spend;
 pub(crate) mod status;
 pub(crate) mod verify;
 

@@ -1,0 +1,124 @@
+//! The wallet's own identity: a `did:web` derived from its public URL, whose document lists the
+//! wallet's signing keys. Keys are sealed at rest like principals' keys; the newest key signs,
+//! and older ones stay published until retired, so a rotation never breaks an authorization in
+//! flight.
+
+use std::sync::Arc;
+
+use agentid_sdk::keys::KeyPair;
+use agentid_spec::document::DidDocument;
+use agentid_spec::id::Did;
+
+use crate::{Error, Wallet};
+
+/// Associated data binding a sealed wallet key to its row.
+fn owner(fragment: &str) -> String {
+    format!("agentid-wallet-key:{fragment}")
+}
+
+impl Wallet {
+    /// The wallet's DID (`did:web` of its public URL).
+    pub fn did(&self) -> &Did {
+        &self.0.did
+    }
+
+    /// Makes sure the wallet has a signing key, creating `key-1` on first start. Safe to run
+    /// on many nodes at once: only one insert wins, and every node then loads the same key.
+    pub async fn open_identity(&self) -> Result<(), Error> {
+        let existing: Option<(i64,)> =
+            sqlx::query_as("SELECT COUNT(*) FROM wallet_keys WHERE retired_at IS NULL")
+                .fetch_optional(&self.0.pool)
+                .await?;
+        if existing.is_none_or(|(n,)| n == 0) {
+            let key = KeyPair::generate();
+            let sealed = self.0.vault.seal(&key, &owner("key-1"));
+            sqlx::query(
+                "INSERT INTO wallet_keys (id, sealed_key, created_at) VALUES ('key-1', $1, $2) \
+                 ON CONFLICT (id) DO NOTHING",
+            )
+            .bind(&sealed)
+            .bind(self.0.clock.now())
+            .execute(&self.0.pool)
+            .await?;
+        }
+        self.load_signing_key().await
+    }
+
+    /// Adds a new signing key, which signs from now on; the previous keys stay published.
+    /// Returns the new key's verification method id.
+    pub async fn rotate_key(&self) -> Result<String, Error> {
+        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wallet_keys")
+            .fetch_one(&self.0.pool)
+            .await?;
+        let fragment = format!("key-{}", n.0 + 1);
+        let key = KeyPair::generate();
+        sqlx::query("INSERT INTO wallet_keys (id, sealed_key, created_at) VALUES ($1, $2, $3)")
+            .bind(&fragment)
+            .bind(self.0.vault.seal(&key, &owner(&fragment)))
+            .bind(self.0.clock.now())
+            .execute(&self.0.pool)
+            .await?;
+        self.load_signing_key().await?;
+        tracing::info!(key = %fragment, "wallet key rotated");
+        Ok(format!("{}#{fragment}", self.0.did))
+    }
+
+    /// Loads the newest unretired key as the signing key.
+    async fn load_signing_key(&self) -> Result<(), Error> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, sealed_key FROM wallet_keys WHERE retired_at IS NULL \
+             ORDER BY created_at DESC, LENGTH(id) DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&self.0.pool)
+        .await?;
+        let (fragment, sealed) = row.ok_or_else(|| Error::Internal("wallet has no key".into()))?;
+        let key = self
+            .0
+            .vault
+            .unseal(&sealed, &owner(&fragment))
+            .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
+        *self
+            .0
+            .signing_key
+            .write()
+            .unwrap_or_else(|e| e.into_inner()) =
+            Some((format!("{}#{fragment}", self.0.did), Arc::new(key)));
+        Ok(())
+    }
+
+    /// The key that signs authorizations and its verification method id.
+    pub(crate) fn signing_key(&self) -> Result<(String, Arc<KeyPair>), Error> {
+        self.0
+            .signing_key
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+            .ok_or_else(|| Error::Internal("wallet identity not opened".into()))
+    }
+
+    /// The wallet's DID document: every unretired key, under `assertionMethod`.
+    pub async fn did_document(&self) -> Result<DidDocument, Error> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT id, sealed_key FROM wallet_keys WHERE retired_at IS NULL ORDER BY created_at, id",
+        )
+        .fetch_all(&self.0.pool)
+        .await?;
+        let mut methods = Vec::with_capacity(rows.len());
+        for (fragment, sealed) in rows {
+            let key = self
+                .0
+                .vault
+                .unseal(&sealed, &owner(&fragment))
+                .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
+            methods.push((fragment, key.did_key().multibase().to_owned()));
+        }
+        let mut doc = DidDocument::new(
+            self.0.did.as_str(),
+            Vec::new(),
+            methods.iter().map(|(f, m)| (f.as_str(), m.as_str())),
+        );
+        // The wallet signs; it does not authenticate as a holder.
+        doc.authentication.clear();
+        Ok(doc)
+    }
+}

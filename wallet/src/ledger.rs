@@ -1,0 +1,433 @@
+//! The spend ledger (spec section 11): holds against a delegation's budget, taken atomically,
+//! idempotent under retry, signed as a spend authorization, then captured, released or left to
+//! expire.
+//!
+//! Concurrency: an authorization's first statement bumps the delegation's `ledger_version`,
+//! which on PostgreSQL locks the delegation's row and on SQLite takes the database's write lock.
+//! Every other authorization (and every revocation) of that delegation waits for the
+//! transaction to end, so the budget it reads cannot move under it. Delegations do not wait for
+//! each other on PostgreSQL.
+
+use agentid_sdk::verify::SpendRequest;
+use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
+use agentid_spec::credential::DelegationCredential;
+use agentid_spec::jose::{b64u, b64u_decode};
+use agentid_spec::time::{format_rfc3339, Timestamp};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+
+use crate::{Error, Principal, Wallet};
+
+/// Longest `Idempotency-Key`, in bytes.
+pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
+
+/// A hold's state as stored; an unsettled hold past its expiry reads as `expired`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum HoldState {
+    /// Counted against the budget until it expires.
+    Held,
+    /// Spent for good.
+    Captured,
+    /// Given back (a cancelled order).
+    Released,
+    /// Not captured in time: given back.
+    Expired,
+}
+
+impl HoldState {
+    fn stored(s: &str, expires_at: i64, now: i64) -> Self {
+        match s {
+            "captured" => HoldState::Captured,
+            "released" => HoldState::Released,
+            _ if expires_at <= now => HoldState::Expired,
+            _ => HoldState::Held,
+        }
+    }
+}
+
+/// What is left of a delegation's budget, in minor units of its currency.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Budget {
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Largest single purchase.
+    pub per_transaction: u64,
+    /// The total the principal set.
+    pub total: u64,
+    /// Held and not yet captured, released or expired.
+    pub held: u64,
+    /// Captured.
+    pub captured: u64,
+    /// `total - held - captured`.
+    pub remaining: u64,
+}
+
+/// A hold as the agent, the merchant and the principal see it.
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Hold {
+    /// The hold id (the authorization's `urn:uuid:`).
+    pub hold: String,
+    /// The delegation it draws on.
+    pub delegation: String,
+    /// The merchant.
+    pub merchant: String,
+    /// The merchant's nonce.
+    pub nonce: String,
+    /// Amount in minor units.
+    pub amount: u64,
+    /// ISO 4217 code.
+    pub currency: String,
+    /// Where it stands.
+    pub state: HoldState,
+    /// RFC 3339.
+    pub created_at: String,
+    /// RFC 3339; a held amount returns to the budget then unless captured.
+    pub expires_at: String,
+    /// The spend authorization (`vc+jwt`) the agent presents.
+    pub authorization: String,
+}
+
+/// What [`Wallet::authorize`] answers: the hold, and whether it was taken by an earlier
+/// identical request (a retry).
+#[derive(Clone, Debug)]
+pub struct Authorized {
+    /// The hold.
+    pub hold: Hold,
+    /// True when an earlier identical request took it.
+    pub replayed: bool,
+}
+
+type HoldRow = (String, String, String, String, i64, String, String, i64, i64, String);
+const HOLD_SELECT: &str = "SELECT id, delegation_id, merchant, nonce, amount, currency, state, \
+                           created_at, expires_at, auth_jws FROM wallet_holds";
+
+fn hold_of(r: HoldRow, now: i64) -> Hold {
+    let (id, delegation, merchant, nonce, amount, currency, state, created, expires, jws) = r;
+    Hold {
+        hold: id,
+        delegation,
+        merchant,
+        nonce,
+        amount: amount.max(0) as u64,
+        currency,
+        state: HoldState::stored(&state, expires, now),
+        created_at: format_rfc3339(created),
+        expires_at: format_rfc3339(expires),
+        authorization: jws,
+    }
+}
+
+/// The request's identity for idempotency: everything that decides the hold.
+fn request_hash(req: &SpendRequest) -> String {
+    let t = &req.transaction;
+    let canonical = serde_json::json!([
+        req.delegation,
+        req.delegation_hash,
+        req.merchant.as_str(),
+        req.nonce.as_str(),
+        t.amount.get(),
+        t.currency.as_str(),
+        t.order_hash.as_str(),
+        t.category.as_ref().map(|c| c.as_str()),
+    ]);
+    b64u(&Sha256::digest(canonical.to_string().as_bytes()))
+}
+
+/// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
+pub fn valid_idempotency_key(key: &str) -> bool {
+    (1..=MAX_IDEMPOTENCY_KEY_BYTES).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+}
+
+/// The delegation credential the wallet signed, read back from its own store.
+fn stored_credential(jws: &str) -> Result<DelegationCredential, Error> {
+    let payload = jws
+        .split('.')
+        .nth(1)
+        .and_then(b64u_decode)
+        .ok_or_else(|| Error::Internal("stored credential is not a JWS".into()))?;
+    serde_json::from_slice(&payload).map_err(|e| Error::Internal(format!("stored credential: {e}")))
+}
+
+impl Wallet {
+    /// Holds `req`'s amount against its delegation's budget and signs the spend authorization
+    /// for it; the caller has verified `req` (signatures, scope, per-transaction limit, status).
+    /// The same request again (the same `idempotency_key`, or without one the same merchant and
+    /// nonce) answers the same hold; a different request under either is refused.
+    pub async fn authorize(
+        &self,
+        req: &SpendRequest,
+        idempotency_key: Option<&str>,
+    ) -> Result<Authorized, Error> {
+        if idempotency_key.is_some_and(|k| !valid_idempotency_key(k)) {
+            return Err(Error::InvalidRequest(
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+            ));
+        }
+        let now = self.0.clock.now();
+        let hash = request_hash(req);
+        let mut tx = self.0.pool.begin().await?;
+        // First statement: the delegation's lock (see the module docs).
+        let locked = sqlx::query(
+            "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 WHERE id = $1",
+        )
+        .bind(&req.delegation)
+        .execute(&mut *tx)
+        .await?;
+        if locked.rows_affected() != 1 {
+            return Err(Error::NotFound("no such delegation"));
+        }
+        let (credential_jws, revoked_at, principal_did): (String, Option<i64>, String) =
+            sqlx::query_as(
+                "SELECT d.credential, d.revoked_at, p.did FROM wallet_delegations d \
+                 JOIN wallet_principals p ON p.id = d.principal_id WHERE d.id = $1",
+            )
+            .bind(&req.delegation)
+            .fetch_one(&mut *tx)
+            .await?;
+        // The credential presented must be the very one this wallet issued for this principal.
+        if principal_did != req.principal.as_str()
+            || credential_hash(&credential_jws) != req.delegation_hash
+        {
+            return Err(Error::Forbidden("not a delegation this wallet issued"));
+        }
+
+        // A retry answers what the first request got.
+        let earlier: Option<HoldRow> = match idempotency_key {
+            Some(key) => {
+                sqlx::query_as(&format!(
+                    "{HOLD_SELECT} WHERE delegation_id = $1 AND idempotency_key = $2"
+                ))
+                .bind(&req.delegation)
+                .bind(key)
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+            None => None,
+        };
+        let earlier = match earlier {
+            Some(row) => Some(row),
+            None => {
+                sqlx::query_as(&format!(
+                    "{HOLD_SELECT} WHERE delegation_id = $1 AND merchant = $2 AND nonce = $3"
+                ))
+                .bind(&req.delegation)
+                .bind(req.merchant.as_str())
+                .bind(req.nonce.as_str())
+                .fetch_optional(&mut *tx)
+                .await?
+            }
+        };
+        if let Some(row) = earlier {
+            let stored_hash: (String,) =
+                sqlx::query_as("SELECT request_hash FROM wallet_holds WHERE id = $1")
+                    .bind(&row.0)
+                    .fetch_one(&mut *tx)
+                    .await?;
+            tx.rollback().await?;
+            if stored_hash.0 != hash {
+                return Err(if idempotency_key.is_some() {
+                    Error::IdempotencyKeyReused
+                } else {
+                    Error::Conflict("this merchant's nonce already holds another spend")
+                });
+            }
+            return Ok(Authorized {
+                hold: hold_of(row, now),
+                replayed: true,
+            });
+        }
+
+        if revoked_at.is_some() {
+            return Err(Error::DelegationRevoked);
+        }
+        let credential = stored_credential(&credential_jws)?;
+        let limit = &credential.credential_subject.spending_limit;
+        let t = &req.transaction;
+        if t.currency != limit.currency() || t.amount > limit.per_transaction() {
+            return Err(Error::Forbidden(
+                "the spend is outside the delegation's currency or per-transaction limit",
+            ));
+        }
+        let (held, captured) = self.spent(&mut *tx, &req.delegation, now).await?;
+        let used = held
+            .checked_add(captured)
+            .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
+        let total = limit.total().get();
+        let after = used.checked_add(t.amount.get());
+        if after.is_none_or(|a| a > total) {
+            return Err(Error::BudgetExceeded {
+                remaining: total.saturating_sub(used),
+                currency: limit.currency().to_string(),
+            });
+        }
+
+        let id = uuid::Uuid::new_v4().to_string();
+        let expires = now.saturating_add(self.0.config.hold_secs);
+        let time = |t: i64| {
+            Timestamp::from_unix(t).ok_or_else(|| Error::Internal("clock out of range".into()))
+        };
+        let authorization = SpendAuthorization::new(
+            &id,
+            self.0.did.clone(),
+            time(now)?,
+            time(expires)?,
+            SpendSubject {
+                id: req.agent.clone(),
+                principal: req.principal.clone(),
+                delegation: req.delegation.clone(),
+                delegation_hash: req.delegation_hash.clone(),
+                merchant: req.merchant.clone(),
+                nonce: req.nonce.clone(),
+                transaction: t.clone(),
+            },
+        );
+        let (kid, key) = self.signing_key()?;
+        let payload =
+            serde_json::to_vec(&authorization).map_err(|e| Error::Internal(e.to_string()))?;
+        let jws = crate::delegations::sign_jwt(&key, &kid, &payload)?;
+        sqlx::query(
+            "INSERT INTO wallet_holds (id, delegation_id, merchant, nonce, amount, currency, request_hash, \
+             idempotency_key, auth_jws, state, created_at, expires_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'held', $10, $11)",
+        )
+        .bind(&id)
+        .bind(&req.delegation)
+        .bind(req.merchant.as_str())
+        .bind(req.nonce.as_str())
+        .bind(t.amount.get() as i64)
+        .bind(t.currency.as_str())
+        .bind(&hash)
+        .bind(idempotency_key)
+        .bind(&jws)
+        .bind(now)
+        .bind(expires)
+        .execute(&mut *tx)
+        .await?;
+        tx.commit().await?;
+        tracing::info!(hold = %id, delegation = %req.delegation, amount = t.amount.get(), "spend held");
+        Ok(Authorized {
+            hold: Hold {
+                hold: id,
+                delegation: req.delegation.clone(),
+                merchant: req.merchant.to_string(),
+                nonce: req.nonce.as_str().to_owned(),
+                amount: t.amount.get(),
+                currency: t.currency.to_string(),
+                state: HoldState::Held,
+                created_at: format_rfc3339(now),
+                expires_at: format_rfc3339(expires),
+                authorization: jws,
+            },
+            replayed: false,
+        })
+    }
+
+    /// Held (live) and captured sums of a delegation, checked.
+    async fn spent<'c, E>(&self, db: E, delegation: &str, now: i64) -> Result<(u64, u64), Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let rows: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT state, amount FROM wallet_holds WHERE delegation_id = $1 \
+             AND (state = 'captured' OR (state = 'held' AND expires_at > $2))",
+        )
+        .bind(delegation)
+        .bind(now)
+        .fetch_all(db)
+        .await?;
+        let (mut held, mut captured) = (0u64, 0u64);
+        for (state, amount) in rows {
+            let slot = if state == "captured" { &mut captured } else { &mut held };
+            *slot = slot
+                .checked_add(amount.max(0) as u64)
+                .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
+        }
+        Ok((held, captured))
+    }
+
+    /// Captures or releases hold `id` for `merchant`, who proved it signed the instruction.
+    /// Idempotent: the same action on a hold already in that state answers it unchanged.
+    pub async fn settle(
+        &self,
+        id: &str,
+        merchant: &str,
+        action: agentid_spec::authorization::SettleAction,
+    ) -> Result<Hold, Error> {
+        use agentid_spec::authorization::SettleAction;
+        let now = self.0.clock.now();
+        let target = action.as_str().replace("capture", "captured").replace("release", "released");
+        let mut tx = self.0.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE wallet_holds SET state = $1, settled_at = $2 \
+             WHERE id = $3 AND merchant = $4 AND state = 'held' AND expires_at > $2",
+        )
+        .bind(&target)
+        .bind(now)
+        .bind(id)
+        .bind(merchant)
+        .execute(&mut *tx)
+        .await?;
+        let row: Option<HoldRow> = sqlx::query_as(&format!("{HOLD_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        let row = row.ok_or(Error::NotFound("no such hold"))?;
+        if row.2 != merchant {
+            // Another merchant's hold is as absent as a missing one.
+            return Err(Error::NotFound("no such hold"));
+        }
+        let hold = hold_of(row, now);
+        if changed.rows_affected() == 1 {
+            tracing::info!(hold = %id, action = action.as_str(), "hold settled");
+            return Ok(hold);
+        }
+        match (hold.state, action) {
+            (HoldState::Captured, SettleAction::Capture)
+            | (HoldState::Released, SettleAction::Release) => Ok(hold),
+            (HoldState::Expired, _) => Err(Error::HoldExpired),
+            _ => Err(Error::HoldSettled),
+        }
+    }
+
+    /// The budget of the principal's delegation `id`.
+    pub async fn budget(&self, p: &Principal, id: &str) -> Result<Budget, Error> {
+        let (jws,): (String,) = sqlx::query_as(
+            "SELECT credential FROM wallet_delegations WHERE id = $1 AND principal_id = $2",
+        )
+        .bind(id)
+        .bind(&p.id)
+        .fetch_optional(&self.0.pool)
+        .await?
+        .ok_or(Error::NotFound("no such delegation"))?;
+        let limit = stored_credential(&jws)?.credential_subject.spending_limit;
+        let (held, captured) = self.spent(&self.0.pool, id, self.0.clock.now()).await?;
+        let total = limit.total().get();
+        Ok(Budget {
+            currency: limit.currency().to_string(),
+            per_transaction: limit.per_transaction().get(),
+            total,
+            held,
+            captured,
+            remaining: total.saturating_sub(held.saturating_add(captured)),
+        })
+    }
+
+    /// The holds on the principal's delegation `id`, newest first, at most
+    /// [`MAX_LIST`](crate::MAX_LIST).
+    pub async fn holds(&self, p: &Principal, id: &str) -> Result<Vec<Hold>, Error> {
+        self.delegation(p, id).await?;
+        let rows: Vec<HoldRow> = sqlx::query_as(&format!(
+            "{HOLD_SELECT} WHERE delegation_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+        ))
+        .bind(id)
+        .bind(crate::MAX_LIST)
+        .fetch_all(&self.0.pool)
+        .await?;
+        let now = self.0.clock.now();
+        Ok(rows.into_iter().map(|r| hold_of(r, now)).collect())
+    }
+}
