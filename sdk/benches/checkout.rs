@@ -1,5 +1,6 @@
 //! Checkout verification in-process with warm caches, beside the bare Ed25519 verifications it
-//! needs (two: the presentation's and the credential's), measured in the same run.
+//! needs (three: the presentation's, the credential's and the wallet's authorization's),
+//! measured in the same run.
 //!
 //! `cargo bench -p agentid-sdk --bench checkout`
 
@@ -40,30 +41,37 @@ fn bench(c: &mut Criterion) {
     // token, and once, like the real check below, on a freshly signed token per iteration.
     let agent_key = w.agent.public();
     let principal_key = KeyPair::from_seed(&[1; 32]).public();
+    let wallet_key = w.wallet.public();
     let signatures = |vp: &str| {
         let p = CompactJws::parse(vp, 1 << 16, "vp+jwt").unwrap();
         let v = CompactJws::parse(&w.credential, 1 << 16, "vc+jwt").unwrap();
+        let pres: CheckoutPresentation = serde_json::from_slice(&p.payload).unwrap();
+        let a = CompactJws::parse(pres.verifiable_credential[1].jws().unwrap(), 1 << 16, "vc+jwt")
+            .unwrap();
         (
             p.signing_input().as_bytes().to_vec(),
             *p.signature(),
             v.signing_input().as_bytes().to_vec(),
             *v.signature(),
+            a.signing_input().as_bytes().to_vec(),
+            *a.signature(),
         )
     };
-    let (m1, s1, m2, s2) = signatures(&next().0);
+    let (m1, s1, m2, s2, m3, s3) = signatures(&next().0);
 
     let mut g = c.benchmark_group("checkout");
-    g.bench_function("bare_ed25519_verify_x2", |b| {
+    g.bench_function("bare_ed25519_verify_x3", |b| {
         b.iter(|| {
             agent_key.verify(&m1, &s1).unwrap();
             principal_key.verify(&m2, &s2).unwrap();
+            wallet_key.verify(&m3, &s3).unwrap();
         })
     });
     // Both sides of the comparison verify presentations from a pool signed in bulk outside the
     // timed region, each presentation once (its nonce is then spent), as a merchant receives them.
     const POOL: usize = 2048;
     let pool = |n: usize| (0..n).map(|_| next()).collect::<Vec<_>>();
-    g.bench_function("bare_ed25519_verify_x2_fresh_token", |b| {
+    g.bench_function("bare_ed25519_verify_x3_fresh_token", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters as usize;
@@ -74,25 +82,31 @@ fn bench(c: &mut Criterion) {
                     .collect();
                 left -= batch.len();
                 let t = Instant::now();
-                for (m1, s1, m2, s2) in &batch {
+                for (m1, s1, m2, s2, m3, s3) in &batch {
                     agent_key.verify(m1, s1).unwrap();
                     principal_key.verify(m2, s2).unwrap();
+                    wallet_key.verify(m3, s3).unwrap();
                 }
                 total += t.elapsed();
             }
             total
         })
     });
-    g.bench_function("bare_ed25519_verify_strict_x2", |b| {
+    g.bench_function("bare_ed25519_verify_strict_x3", |b| {
         b.iter(|| {
             agent_key.verify_strict(&m1, &s1).unwrap();
             principal_key.verify_strict(&m2, &s2).unwrap();
+            wallet_key.verify_strict(&m3, &s3).unwrap();
         })
     });
-    g.bench_function("bare_ed25519_verify_batch_x2", |b| {
+    g.bench_function("bare_ed25519_verify_batch_x3", |b| {
         b.iter(|| {
-            ed25519_dalek::verify_batch(&[&m1, &m2], &[s1, s2], &[agent_key, principal_key])
-                .unwrap();
+            ed25519_dalek::verify_batch(
+                &[&m1, &m2, &m3],
+                &[s1, s2, s3],
+                &[agent_key, principal_key, wallet_key],
+            )
+            .unwrap();
         })
     });
     let (token, _) = next();

@@ -43,25 +43,37 @@ fn main() {
         .is_accepted());
     let agent = w.agent.public();
     let principal = KeyPair::from_seed(&[1; 32]).public();
+    let wallet = w.wallet.public();
     let sigs: Vec<_> = pool[1..]
         .iter()
         .map(|(vp, _)| {
             let p = CompactJws::parse(vp, 1 << 16, "vp+jwt").unwrap();
             let v = CompactJws::parse(&w.credential, 1 << 16, "vc+jwt").unwrap();
+            let pres: agentid_spec::presentation::CheckoutPresentation =
+                serde_json::from_slice(&p.payload).unwrap();
+            let a = CompactJws::parse(
+                pres.verifiable_credential[1].jws().unwrap(),
+                1 << 16,
+                "vc+jwt",
+            )
+            .unwrap();
             (
                 p.signing_input().as_bytes().to_vec(),
                 *p.signature(),
                 v.signing_input().as_bytes().to_vec(),
                 *v.signature(),
+                a.signing_input().as_bytes().to_vec(),
+                *a.signature(),
             )
         })
         .collect();
     match mode.as_str() {
         "setup" => {}
         "bare" => {
-            for (m1, s1, m2, s2) in &sigs {
+            for (m1, s1, m2, s2, m3, s3) in &sigs {
                 agent.verify(m1, s1).unwrap();
                 principal.verify(m2, s2).unwrap();
+                wallet.verify(m3, s3).unwrap();
             }
         }
         "full" => {

@@ -9,17 +9,23 @@
 //! through an `agentid_resolver::Source` (HTTP by default) and caches both within bounds the
 //! merchant sets in [`verify::Limits`].
 //!
-//! Non-goals in v0.1: cumulative spending (the ledger), delegation chains to sub-agents, HTTP
-//! message signatures.
+//! A verifier decides from a [`verify::TrustPolicy`]: the registries that vouch for agents and
+//! the wallets that vouch for principals and their budgets. An accepted presentation carries
+//! its wallet's spend authorization, a hold against the delegation's budget.
+//!
+//! Not yet: delegation chains to sub-agents, HTTP message signatures.
 //!
 //! ```no_run
 //! use std::sync::Arc;
-//! use agentid_sdk::{clock::SystemClock, verify::{CheckoutContext, Limits, Verifier}};
+//! use agentid_sdk::{clock::SystemClock, verify::{CheckoutContext, Limits, TrustPolicy, Verifier}};
 //! use agentid_resolver::http::HttpSource;
 //!
 //! # async fn run(token: &str) {
 //! let source = HttpSource::new("http://127.0.0.1:8080", std::time::Duration::from_secs(2)).unwrap();
-//! let verifier = Verifier::new(source, Arc::new(SystemClock), Limits::default());
+//! let policy = TrustPolicy::new()
+//!     .trust_registry("http://127.0.0.1:8080")
+//!     .trust_wallet("did:web:127.0.0.1%3A8080".parse().unwrap());
+//! let verifier = Verifier::new(source, policy, Arc::new(SystemClock), Limits::default());
 //! let merchant = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp".parse().unwrap();
 //! let ctx = CheckoutContext::new(merchant, agentid_spec::presentation::Nonce::parse("n-123").unwrap());
 //! let decision = verifier.verify(token, &ctx).await;

@@ -7,6 +7,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use agentid_resolver::{ResolveError, Source};
+use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
 use agentid_spec::credential::{
     Amount, Category, Currency, DelegationCredential, Grant, Scope, SpendingLimit,
 };
@@ -16,7 +17,7 @@ use agentid_spec::document::{
 use agentid_spec::id::{AgentDid, AgentName, Did};
 use agentid_spec::jose::{b64u, sign_compact, JoseHeader};
 use agentid_spec::operation::Operation;
-use agentid_spec::presentation::{CheckoutPresentation, Nonce};
+use agentid_spec::presentation::{CheckoutPresentation, Nonce, Transaction};
 use agentid_spec::status_list::{
     Bitstring, BitstringStatusListCredential, BitstringStatusListEntry, MIN_BITS,
 };
@@ -28,13 +29,16 @@ use crate::issue::issue;
 use crate::keys::KeyPair;
 use crate::operation::create;
 use crate::present::{order_hash, present, CheckoutRequest};
-use crate::verify::{CheckoutContext, Limits, Verifier};
+use crate::verify::{CheckoutContext, Limits, TrustPolicy, Verifier};
 
 /// 2026-01-01T00:00:00Z: the vectors' clock.
 const NOW: i64 = 1_767_225_600;
 const STATUS_URL: &str = "https://wallet.example/v1/status/3f1c";
 const MISSING_STATUS_URL: &str = "https://wallet.example/v1/status/gone";
 const ORDER: &[u8] = br#"{"items":[{"sku":"milk-1l","qty":2}],"total":4200}"#;
+const REGISTRY: &str = "https://registry.example";
+const WALLET: &str = "did:web:wallet.example";
+const ROGUE_WALLET: &str = "did:web:rogue-wallet.example";
 
 fn dir() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
@@ -138,6 +142,65 @@ fn status_list(principal: &KeyPair, revoked: &[usize]) -> String {
     )
 }
 
+/// The wallet's document: one assertion key, `key-1`.
+fn wallet_document(did: &str, key: &KeyPair) -> ResolutionResult {
+    let mut doc = DidDocument::new(did, Vec::new(), [("key-1", key.did_key().multibase())]);
+    doc.authentication.clear();
+    ResolutionResult::found(doc, DocumentMetadata::unregistered())
+}
+
+/// The wallet's spend authorization of hold `hold` for a checkout by `agent` under the
+/// delegation `credential`, valid from `from` until `until`.
+#[allow(clippy::too_many_arguments)]
+fn authorization(
+    wallet: &str,
+    key: &KeyPair,
+    hold: &str,
+    credential: &str,
+    agent: &Did,
+    merchant: &Did,
+    nonce: &str,
+    transaction: Transaction,
+    from: i64,
+    until: i64,
+) -> String {
+    let delegation: DelegationCredential =
+        serde_json::from_slice(&crate::vectors_support::payload(credential)).unwrap();
+    let a = SpendAuthorization::new(
+        hold,
+        Did::parse(wallet).unwrap(),
+        Timestamp::from_unix(from).unwrap(),
+        Timestamp::from_unix(until).unwrap(),
+        SpendSubject {
+            id: agent.clone(),
+            principal: delegation.issuer,
+            delegation: delegation.id,
+            delegation_hash: credential_hash(credential),
+            merchant: merchant.clone(),
+            nonce: Nonce::parse(nonce).unwrap(),
+            transaction,
+        },
+    );
+    sign_compact(
+        &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{wallet}#key-1")),
+        &serde_json::to_vec(&a).unwrap(),
+        key.signing_key(),
+    )
+}
+
+/// The trust policy of the vectors, as `world.json` states it.
+fn policy(world: &Value) -> TrustPolicy {
+    let t = &world["trust"];
+    let mut p = TrustPolicy::new().allow_did_key_agents(t["allowDidKeyAgents"].as_bool().unwrap());
+    for r in t["registries"].as_array().unwrap() {
+        p = p.trust_registry(r.as_str().unwrap());
+    }
+    for w in t["wallets"].as_array().unwrap() {
+        p = p.trust_wallet(Did::parse(w.as_str().unwrap()).unwrap());
+    }
+    p
+}
+
 struct Case {
     name: &'static str,
     description: &'static str,
@@ -160,6 +223,8 @@ fn generate() -> BTreeMap<String, String> {
     let dave = agent(7, None);
     let unregistered = agent(8, None);
     let mallory = KeyPair::from_seed(&[9; 32]);
+    let wallet_key = KeyPair::from_seed(&[10; 32]);
+    let rogue_wallet_key = KeyPair::from_seed(&[11; 32]);
 
     let mut files = BTreeMap::new();
 
@@ -179,7 +244,8 @@ fn generate() -> BTreeMap<String, String> {
     );
 
     let world = json!({
-        "description": "What the verifier's Source answers in the verification vectors: DID resolution results and signed status lists. The clock is `now` of each case.",
+        "description": "What the verifier's Source answers in the verification vectors: DID resolution results through the registry `registry`, signed status lists, and wallets' did:web documents; and the verifier's trust policy. The clock is `now` of each case.",
+        "registry": REGISTRY,
         "resolutions": {
             alice.did.to_string(): resolution(&alice, AgentStatus::Active),
             bob.did.to_string(): resolution(&bob, AgentStatus::Active),
@@ -187,6 +253,15 @@ fn generate() -> BTreeMap<String, String> {
             dave.did.to_string(): resolution(&dave, AgentStatus::Deplatformed),
         },
         "statusLists": { STATUS_URL: status_list(&principal, &[13]) },
+        "wallets": {
+            WALLET: wallet_document(WALLET, &wallet_key),
+            ROGUE_WALLET: wallet_document(ROGUE_WALLET, &rogue_wallet_key),
+        },
+        "trust": {
+            "registries": [REGISTRY],
+            "wallets": [WALLET],
+            "allowDidKeyAgents": false,
+        },
     });
     files.insert("verification/world.json".into(), pretty(&world));
 
@@ -210,6 +285,24 @@ fn generate() -> BTreeMap<String, String> {
               currency: &str,
               at: i64,
               lifetime: i64| {
+        let transaction = Transaction {
+            amount: Amount::new(amount).unwrap(),
+            currency: Currency::parse(currency).unwrap(),
+            order_hash: order_hash(ORDER),
+            category: Some(Category::parse("groceries").unwrap()),
+        };
+        let auth = authorization(
+            WALLET,
+            &wallet_key,
+            "6c1a7d1e-0000-4000-8000-000000000001",
+            cred,
+            &who.did,
+            merchant,
+            nonce,
+            transaction.clone(),
+            NOW - 60,
+            NOW + 900,
+        );
         present(
             &CheckoutRequest {
                 agent: &who.did,
@@ -217,12 +310,13 @@ fn generate() -> BTreeMap<String, String> {
                 credential: cred,
                 merchant,
                 nonce: &Nonce::parse(nonce).unwrap(),
-                amount: Amount::new(amount).unwrap(),
-                currency: Currency::parse(currency).unwrap(),
-                order_hash: order_hash(ORDER),
-                category: Some(Category::parse("groceries").unwrap()),
+                amount: transaction.amount,
+                currency: transaction.currency,
+                order_hash: transaction.order_hash,
+                category: transaction.category,
                 now: at,
                 lifetime,
+                authorization: Some(&auth),
             },
             &who.key,
         )
@@ -712,6 +806,144 @@ fn generate() -> BTreeMap<String, String> {
         vec!["wrong_audience", "nonce_mismatch", "currency_mismatch"],
     );
 
+    // Trust (section 8.1) and the wallet's authorization (section 11).
+    let request_only = |cred: &str, who: &Agent, auth: Option<&str>, amount: u64| {
+        present(
+            &CheckoutRequest {
+                agent: &who.did,
+                key_fragment: "key-1",
+                credential: cred,
+                merchant: &merchant,
+                nonce: &Nonce::parse("n-1").unwrap(),
+                amount: Amount::new(amount).unwrap(),
+                currency: Currency::parse("USD").unwrap(),
+                order_hash: order_hash(ORDER),
+                category: Some(Category::parse("groceries").unwrap()),
+                now: NOW,
+                lifetime: 120,
+                authorization: auth,
+            },
+            &who.key,
+        )
+    };
+    let tx = |amount: u64| Transaction {
+        amount: Amount::new(amount).unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+        order_hash: order_hash(ORDER),
+        category: Some(Category::parse("groceries").unwrap()),
+    };
+    add(
+        "authorization_missing",
+        "A presentation without the wallet's spend authorization: nothing vouches that the budget holds.",
+        "8 step 19, 11",
+        request_only(&ok_cred, &alice, None, 4_200),
+        ctx(&merchant, "n-1"),
+        vec!["authorization_missing"],
+    );
+    let auth_for_4100 = authorization(
+        WALLET,
+        &wallet_key,
+        "6c1a7d1e-0000-4000-8000-000000000002",
+        &ok_cred,
+        &alice.did,
+        &merchant,
+        "n-1",
+        tx(4_100),
+        NOW,
+        NOW + 900,
+    );
+    add(
+        "authorization_mismatch",
+        "The wallet held 4100 but the presentation says 4200.",
+        "8 step 19, 11",
+        request_only(&ok_cred, &alice, Some(&auth_for_4100), 4_200),
+        ctx(&merchant, "n-1"),
+        vec!["authorization_mismatch"],
+    );
+    let expired_auth = authorization(
+        WALLET,
+        &wallet_key,
+        "6c1a7d1e-0000-4000-8000-000000000003",
+        &ok_cred,
+        &alice.did,
+        &merchant,
+        "n-1",
+        tx(4_200),
+        NOW - 1_000,
+        NOW - 100,
+    );
+    add(
+        "authorization_expired",
+        "The hold expired 100 s ago (beyond the 60 s skew).",
+        "8 step 19, 11",
+        request_only(&ok_cred, &alice, Some(&expired_auth), 4_200),
+        ctx(&merchant, "n-1"),
+        vec!["authorization_expired"],
+    );
+    let rogue_auth = authorization(
+        ROGUE_WALLET,
+        &rogue_wallet_key,
+        "6c1a7d1e-0000-4000-8000-000000000004",
+        &ok_cred,
+        &alice.did,
+        &merchant,
+        "n-1",
+        tx(4_200),
+        NOW,
+        NOW + 900,
+    );
+    add(
+        "wallet_not_trusted",
+        "A well-signed authorization from a wallet the verifier does not trust.",
+        "8 step 6, 8.1",
+        request_only(&ok_cred, &alice, Some(&rogue_auth), 4_200),
+        ctx(&merchant, "n-1"),
+        vec!["wallet_not_trusted"],
+    );
+    // An unregistered did:key agent under a credential self-issued by another did:key, with
+    // an enormous limit, and an authorization from a trusted wallet's key would not help: the
+    // agent itself is not vouched for.
+    let key_agent = KeyPair::from_seed(&[12; 32]);
+    let key_agent = Agent {
+        did: key_agent.did_key().into(),
+        key: key_agent,
+        genesis: String::new(),
+    };
+    let self_issuer = KeyPair::from_seed(&[13; 32]);
+    let mut self_issued = credential(
+        &self_issuer,
+        &key_agent.did,
+        21,
+        NOW - 3_600,
+        NOW + 86_400,
+        STATUS_URL,
+    );
+    self_issued.credential_subject.spending_limit = SpendingLimit::new(
+        Currency::parse("USD").unwrap(),
+        Amount::new(99_999_999).unwrap(),
+        Amount::new(99_999_999).unwrap(),
+    )
+    .unwrap();
+    let self_issued = issue(&self_issued, &self_issuer);
+    add(
+        "agent_not_trusted",
+        "A did:key agent (no registry vouches for it; nobody can deplatform it) with a self-issued credential: refused unless the policy allows did:key agents.",
+        "8 step 6, 8.1",
+        vp(
+            &self_issued,
+            &key_agent,
+            key_agent.key.did_key().multibase(),
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["agent_not_trusted"],
+    );
+
     cases.push(Case {
         name: "nonce_replayed",
         description: "The same accepted presentation verified a second time.",
@@ -769,11 +1001,31 @@ fn pretty(v: &Value) -> String {
 
 /// A [`Source`] answering from the vectors' world.
 struct WorldSource {
+    registry: String,
     resolutions: BTreeMap<String, ResolutionResult>,
     status_lists: BTreeMap<String, String>,
 }
 
+impl WorldSource {
+    fn new(world: &Value) -> Self {
+        let mut resolutions: BTreeMap<String, ResolutionResult> =
+            serde_json::from_value(world["resolutions"].clone()).unwrap();
+        let wallets: BTreeMap<String, ResolutionResult> =
+            serde_json::from_value(world["wallets"].clone()).unwrap();
+        resolutions.extend(wallets);
+        Self {
+            registry: world["registry"].as_str().unwrap().to_owned(),
+            resolutions,
+            status_lists: serde_json::from_value(world["statusLists"].clone()).unwrap(),
+        }
+    }
+}
+
 impl Source for WorldSource {
+    fn registry(&self) -> &str {
+        &self.registry
+    }
+
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
         self.resolutions
             .get(id)
@@ -832,12 +1084,9 @@ fn verification_vectors() {
             continue;
         }
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let source = WorldSource {
-            resolutions: serde_json::from_value(world["resolutions"].clone()).unwrap(),
-            status_lists: serde_json::from_value(world["statusLists"].clone()).unwrap(),
-        };
+        let source = WorldSource::new(&world);
         let clock = Arc::new(FixedClock::new(v["input"]["now"].as_i64().unwrap()));
-        let verifier = Verifier::new(source, clock, Limits::default());
+        let verifier = Verifier::new(source, policy(&world), clock, Limits::default());
         let ctx: CheckoutContext = serde_json::from_value(v["input"]["context"].clone()).unwrap();
         let token = v["input"]["presentation"].as_str().unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()
@@ -880,11 +1129,8 @@ proptest::proptest! {
         proptest::prop_assume!(bytes[pos] != byte);
         bytes[pos] = byte;
         let mutated = String::from_utf8_lossy(&bytes).into_owned();
-        let source = WorldSource {
-            resolutions: serde_json::from_value(world["resolutions"].clone()).unwrap(),
-            status_lists: serde_json::from_value(world["statusLists"].clone()).unwrap(),
-        };
-        let verifier = Verifier::new(source, Arc::new(FixedClock::new(NOW)), Limits::default());
+        let source = WorldSource::new(&world);
+        let verifier = Verifier::new(source, policy(&world), Arc::new(FixedClock::new(NOW)), Limits::default());
         let ctx: CheckoutContext = serde_json::from_value(v["input"]["context"].clone()).unwrap();
         let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
         let d = rt.block_on(verifier.verify(&mutated, &ctx));

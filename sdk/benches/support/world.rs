@@ -13,14 +13,15 @@ use agentid_sdk::issue::issue;
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::operation::create;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
-use agentid_sdk::verify::{Limits, Verifier};
+use agentid_sdk::verify::{Limits, TrustPolicy, Verifier};
+use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
 use agentid_spec::credential::{
     Amount, Category, Currency, DelegationCredential, Grant, Scope, SpendingLimit,
 };
 use agentid_spec::document::{DidDocument, DocumentMetadata, ResolutionResult};
 use agentid_spec::id::Did;
 use agentid_spec::jose::{sign_compact, JoseHeader};
-use agentid_spec::presentation::Nonce;
+use agentid_spec::presentation::{Nonce, Transaction};
 use agentid_spec::status_list::{
     Bitstring, BitstringStatusListCredential, BitstringStatusListEntry, MIN_BITS,
 };
@@ -34,7 +35,14 @@ pub struct MemorySource {
     status_list: String,
 }
 
+pub const REGISTRY: &str = "https://registry.example";
+pub const WALLET: &str = "did:web:wallet.example";
+
 impl Source for MemorySource {
+    fn registry(&self) -> &str {
+        REGISTRY
+    }
+
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
         self.resolutions
             .get(id)
@@ -47,6 +55,7 @@ impl Source for MemorySource {
 }
 
 pub struct World {
+    pub wallet: KeyPair,
     pub agent: KeyPair,
     pub agent_did: Did,
     pub merchant: Did,
@@ -109,8 +118,17 @@ pub fn world() -> World {
         &serde_json::to_vec(&slc).unwrap(),
         principal.signing_key(),
     );
+    let wallet = KeyPair::from_seed(&[10; 32]);
+    let mut wallet_doc = DidDocument::new(WALLET, Vec::new(), [("key-1", wallet.did_key().multibase())]);
+    wallet_doc.authentication.clear();
     let source = MemorySource {
-        resolutions: HashMap::from([(agent_did.to_string(), resolution)]),
+        resolutions: HashMap::from([
+            (agent_did.to_string(), resolution),
+            (
+                WALLET.to_owned(),
+                ResolutionResult::found(wallet_doc, DocumentMetadata::unregistered()),
+            ),
+        ]),
         status_list,
     };
     let limits = Limits {
@@ -118,8 +136,12 @@ pub fn world() -> World {
         status_refresh_secs: i64::MAX / 4,
         ..Limits::default()
     };
-    let verifier = Verifier::new(source, Arc::new(FixedClock::new(NOW)), limits);
+    let policy = TrustPolicy::new()
+        .trust_registry(REGISTRY)
+        .trust_wallet(Did::parse(WALLET).unwrap());
+    let verifier = Verifier::new(source, policy, Arc::new(FixedClock::new(NOW)), limits);
     World {
+        wallet,
         agent,
         agent_did,
         merchant,
@@ -128,7 +150,41 @@ pub fn world() -> World {
     }
 }
 
+/// The wallet's authorization of 42.00 USD at the merchant for `nonce`.
+pub fn authorization(w: &World, nonce: &str) -> String {
+    let delegation: DelegationCredential = serde_json::from_slice(
+        &agentid_spec::jose::b64u_decode(w.credential.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let a = SpendAuthorization::new(
+        "6c1a7d1e-0000-4000-8000-000000000001",
+        Did::parse(WALLET).unwrap(),
+        Timestamp::from_unix(NOW).unwrap(),
+        Timestamp::from_unix(NOW + 900).unwrap(),
+        SpendSubject {
+            id: w.agent_did.clone(),
+            principal: delegation.issuer,
+            delegation: delegation.id,
+            delegation_hash: credential_hash(&w.credential),
+            merchant: w.merchant.clone(),
+            nonce: Nonce::parse(nonce).unwrap(),
+            transaction: Transaction {
+                amount: Amount::new(4_200).unwrap(),
+                currency: Currency::parse("USD").unwrap(),
+                order_hash: order_hash(b"order"),
+                category: Some(Category::parse("groceries").unwrap()),
+            },
+        },
+    );
+    sign_compact(
+        &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{WALLET}#key-1")),
+        &serde_json::to_vec(&a).unwrap(),
+        w.wallet.signing_key(),
+    )
+}
+
 pub fn presentation(w: &World, nonce: &str) -> String {
+    let auth = authorization(w, nonce);
     present(
         &CheckoutRequest {
             agent: &w.agent_did,
@@ -142,6 +198,7 @@ pub fn presentation(w: &World, nonce: &str) -> String {
             category: Some(Category::parse("groceries").unwrap()),
             now: NOW,
             lifetime: 120,
+            authorization: Some(&auth),
         },
         &w.agent,
     )
