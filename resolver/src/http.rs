@@ -20,7 +20,7 @@ pub const MAX_STATUS_LIST_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct HttpSource {
     client: reqwest::Client,
-    registry: String,
+    base_url: String,
     registry_origin: String,
     status_origins: Vec<String>,
 }
@@ -40,7 +40,7 @@ impl HttpSource {
             client,
             status_origins: vec![origin(&registry)],
             registry_origin: origin(&registry),
-            registry,
+            base_url: registry,
         })
     }
 
@@ -51,8 +51,8 @@ impl HttpSource {
     }
 
     /// The registry base URL.
-    pub fn registry(&self) -> &str {
-        &self.registry
+    pub fn registry_url(&self) -> &str {
+        &self.base_url
     }
 
     async fn get(
@@ -158,7 +158,7 @@ impl Source for HttpSource {
         }
         let url = format!(
             "{}/1.0/identifiers/{}",
-            self.registry,
+            self.base_url,
             encode_path_segment(id)
         );
         let (status, body) = self

@@ -46,8 +46,12 @@ fn bench(c: &mut Criterion) {
         let p = CompactJws::parse(vp, 1 << 16, "vp+jwt").unwrap();
         let v = CompactJws::parse(&w.credential, 1 << 16, "vc+jwt").unwrap();
         let pres: CheckoutPresentation = serde_json::from_slice(&p.payload).unwrap();
-        let a = CompactJws::parse(pres.verifiable_credential[1].jws().unwrap(), 1 << 16, "vc+jwt")
-            .unwrap();
+        let a = CompactJws::parse(
+            pres.verifiable_credential[1].jws().unwrap(),
+            1 << 16,
+            "vc+jwt",
+        )
+        .unwrap();
         (
             p.signing_input().as_bytes().to_vec(),
             *p.signature(),

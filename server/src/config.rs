@@ -29,11 +29,19 @@ pub struct ServeConfig {
     pub allow_status_origins: Vec<String>,
     /// Trust agents resolved through the registry at this URL too (repeat); this service's own
     /// registry is always trusted.
-    #[arg(long = "trust-registry", env = "AGENTID_TRUST_REGISTRIES", value_delimiter = ',')]
+    #[arg(
+        long = "trust-registry",
+        env = "AGENTID_TRUST_REGISTRIES",
+        value_delimiter = ','
+    )]
     pub trust_registries: Vec<String>,
     /// Trust spend authorizations signed by the wallet with this DID too (repeat); this
     /// service's own wallet is always trusted.
-    #[arg(long = "trust-wallet", env = "AGENTID_TRUST_WALLETS", value_delimiter = ',')]
+    #[arg(
+        long = "trust-wallet",
+        env = "AGENTID_TRUST_WALLETS",
+        value_delimiter = ','
+    )]
     pub trust_wallets: Vec<String>,
     /// Accept agents identified by a bare did:key, which no registry vouches for and nobody can
     /// deplatform.

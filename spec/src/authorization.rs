@@ -142,7 +142,10 @@ mod tests {
         assert_eq!(a.hold_id(), "0f1e");
         assert_eq!(a.validate(), Ok((100, 200)));
         let mut json = serde_json::to_value(&a).unwrap();
-        assert_eq!(serde_json::from_value::<SpendAuthorization>(json.clone()).unwrap(), a);
+        assert_eq!(
+            serde_json::from_value::<SpendAuthorization>(json.clone()).unwrap(),
+            a
+        );
         json["credentialSubject"]["remaining"] = 5.into();
         assert!(serde_json::from_value::<SpendAuthorization>(json).is_err());
     }

@@ -465,7 +465,11 @@ pub fn did_web_for_url(url: &str) -> Option<Did> {
         Some(_) => return None,
         None => (authority, None),
     };
-    if host.is_empty() || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b)) {
+    if host.is_empty()
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+    {
         return None;
     }
     let mut did = format!("{DID_WEB_PREFIX}{}", host.to_ascii_lowercase());
@@ -491,18 +495,27 @@ pub fn did_web_document_url(did: &str) -> Option<String> {
     Did::parse(did).ok()?;
     let mut parts = id.split(':');
     let authority = parts.next()?;
-    let (host, port) = match authority.split_once("%3A").or_else(|| authority.split_once("%3a")) {
+    let (host, port) = match authority
+        .split_once("%3A")
+        .or_else(|| authority.split_once("%3a"))
+    {
         Some((h, p)) if !p.is_empty() && p.bytes().all(|b| b.is_ascii_digit()) => (h, Some(p)),
         Some(_) => return None,
         None => (authority, None),
     };
     if host.is_empty()
         || host.contains('%')
-        || !host.bytes().all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
+        || !host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.".contains(&b))
     {
         return None;
     }
-    let scheme = if is_loopback_host(host) { "http" } else { "https" };
+    let scheme = if is_loopback_host(host) {
+        "http"
+    } else {
+        "https"
+    };
     let mut url = format!("{scheme}://{host}");
     if let Some(p) = port {
         url.push(':');
@@ -517,7 +530,11 @@ pub fn did_web_document_url(did: &str) -> Option<String> {
         url.push_str(segment);
         had_path = true;
     }
-    url.push_str(if had_path { "/did.json" } else { "/.well-known/did.json" });
+    url.push_str(if had_path {
+        "/did.json"
+    } else {
+        "/.well-known/did.json"
+    });
     Some(url)
 }
 
@@ -547,7 +564,14 @@ mod did_web_tests {
             assert_eq!(did_web_for_url(url).unwrap().as_str(), did, "{url}");
             assert_eq!(did_web_document_url(did).unwrap(), doc, "{did}");
         }
-        for bad in ["ftp://x", "https://", "https://a@b", "https://a:b", "https://a//b", "https://a?x"] {
+        for bad in [
+            "ftp://x",
+            "https://",
+            "https://a@b",
+            "https://a:b",
+            "https://a//b",
+            "https://a?x",
+        ] {
             assert!(did_web_for_url(bad).is_none(), "{bad}");
         }
         for bad in [

@@ -7,6 +7,7 @@
 mod bad_input;
 mod fixture;
 mod interop;
+mod ledger;
 mod rejections;
 mod story;
 mod support;

@@ -31,7 +31,12 @@ pub const ORDER: &[u8] =
 
 impl Fixture {
     pub async fn new(backend: &Backend) -> Self {
-        let server = Server::start(backend).await;
+        Self::new_with(backend, &[]).await
+    }
+
+    /// [`Fixture::new`] with extra `agentid serve` flags.
+    pub async fn new_with(backend: &Backend, extra: &[&str]) -> Self {
+        let server = Server::start_with(backend, extra).await;
         let agent_key_file = server.dir.path("agent.key");
         let (code, key) = server
             .cli(&["key", "generate", "--out", agent_key_file.to_str().unwrap()])
@@ -96,8 +101,16 @@ impl Fixture {
         out
     }
 
-    /// A presentation of `credential` for `merchant` with `nonce`, signed by the agent.
-    pub fn present(&self, credential: &str, merchant: &str, nonce: &str, amount: u64) -> String {
+    /// A presentation of `credential` for `merchant` with `nonce`, signed by the agent, carrying
+    /// the wallet's spend authorization when the wallet grants one (a hold against the budget);
+    /// when it refuses, the bare spend request, which a verifier rejects.
+    pub async fn present(
+        &self,
+        credential: &str,
+        merchant: &str,
+        nonce: &str,
+        amount: u64,
+    ) -> String {
         self.present_with(
             credential,
             merchant,
@@ -108,10 +121,25 @@ impl Fixture {
             now(),
             120,
         )
+        .await
+    }
+
+    /// Asks the wallet to hold `spend_request`'s amount: its answer (201 with the hold, or an
+    /// error body) and status.
+    pub async fn authorize(&self, spend_request: &str, key: Option<&str>) -> (u16, Value) {
+        let http = self.server.http();
+        let body = json!({ "presentation": spend_request });
+        match key {
+            Some(k) => {
+                http.post_with_header("/v1/spend/authorizations", ("idempotency-key", k), &body)
+                    .await
+            }
+            None => http.post("/v1/spend/authorizations", None, &body).await,
+        }
     }
 
     #[allow(clippy::too_many_arguments)]
-    pub fn present_with(
+    pub async fn present_with(
         &self,
         credential: &str,
         merchant: &str,
@@ -122,22 +150,66 @@ impl Fixture {
         at: i64,
         lifetime: i64,
     ) -> String {
+        let agent = Did::parse(&self.agent).unwrap();
+        let merchant = Did::parse(merchant).unwrap();
+        let nonce = Nonce::parse(nonce).unwrap();
+        let mut req = CheckoutRequest {
+            agent: &agent,
+            key_fragment: fragment,
+            credential,
+            merchant: &merchant,
+            nonce: &nonce,
+            amount: Amount::new(amount).unwrap(),
+            currency: Currency::parse(currency).unwrap(),
+            order_hash: self.order_hash.clone(),
+            category: Some(Category::parse("groceries").unwrap()),
+            now: at,
+            lifetime,
+            authorization: None,
+        };
+        let spend_request = present(&req, &self.agent_key);
+        let (status, hold) = self.authorize(&spend_request, None).await;
+        if status != 201 {
+            return spend_request;
+        }
+        let authorization = hold["authorization"].as_str().unwrap().to_owned();
+        req.authorization = Some(&authorization);
+        present(&req, &self.agent_key)
+    }
+
+    /// The spend request alone: what the agent sends the wallet.
+    pub fn spend_request(
+        &self,
+        credential: &str,
+        merchant: &str,
+        nonce: &str,
+        amount: u64,
+    ) -> String {
         present(
             &CheckoutRequest {
                 agent: &Did::parse(&self.agent).unwrap(),
-                key_fragment: fragment,
+                key_fragment: "key-1",
                 credential,
                 merchant: &Did::parse(merchant).unwrap(),
                 nonce: &Nonce::parse(nonce).unwrap(),
                 amount: Amount::new(amount).unwrap(),
-                currency: Currency::parse(currency).unwrap(),
+                currency: Currency::parse("USD").unwrap(),
                 order_hash: self.order_hash.clone(),
                 category: Some(Category::parse("groceries").unwrap()),
-                now: at,
-                lifetime,
+                now: now(),
+                lifetime: 120,
+                authorization: None,
             },
             &self.agent_key,
         )
+    }
+
+    /// The trust policy of a merchant verifying in-process against this server: its registry
+    /// and its wallet.
+    pub fn policy(&self) -> agentid_sdk::verify::TrustPolicy {
+        agentid_sdk::verify::TrustPolicy::new()
+            .trust_registry(&self.server.url)
+            .trust_wallet(agentid_spec::id::did_web_for_url(&self.server.url).unwrap())
     }
 
     /// Verifies through `POST /v1/verify`.

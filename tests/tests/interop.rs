@@ -108,7 +108,7 @@ async fn interop(backend: &Backend) {
 
     // The checkout presentation (signed by the SDK with dalek).
     let n = nonce();
-    let vp = f.present(&f.credential, &f.merchant, &n, 4200);
+    let vp = f.present(&f.credential, &f.merchant, &n, 4200).await;
     let agent_jwk = public_jwk(&f.agent_key.public()).to_string();
     let p: Value = serde_json::from_str(&node(&["verify", &agent_jwk, "vp+jwt", &vp])).unwrap();
     assert_eq!(p["nonce"], n.as_str());
@@ -118,6 +118,35 @@ async fn interop(backend: &Backend) {
         "vp+jwt",
         &schema("checkout-presentation"),
         &vp,
+    ]);
+
+    // The wallet's spend authorization, checked by both against the key its did:web document
+    // publishes.
+    let (status, doc) = f.server.http().get("/.well-known/did.json").await;
+    assert_eq!(status, 200, "{doc}");
+    let wallet_did = agentid_spec::id::did_web_for_url(&f.server.url).unwrap();
+    assert_eq!(doc["id"], wallet_did.as_str());
+    let mb = s(&doc["verificationMethod"][0]["publicKeyMultibase"]);
+    let wallet_key = ed25519_dalek::VerifyingKey::from_bytes(
+        &agentid_spec::id::parse_multibase_ed25519(&mb).unwrap(),
+    )
+    .unwrap();
+    let wallet_jwk = public_jwk(&wallet_key).to_string();
+    let presented: Value =
+        serde_json::from_str(&node(&["verify", &agent_jwk, "vp+jwt", &vp])).unwrap();
+    let auth = s(&presented["verifiableCredential"][1]["id"])
+        .strip_prefix("data:application/vc+jwt,")
+        .unwrap()
+        .to_owned();
+    let auth_payload: Value =
+        serde_json::from_str(&node(&["verify", &wallet_jwk, "vc+jwt", &auth])).unwrap();
+    assert_eq!(auth_payload["credentialSubject"]["nonce"], n.as_str());
+    python(&[
+        "jws",
+        &wallet_jwk,
+        "vc+jwt",
+        &schema("spend-authorization"),
+        &auth,
     ]);
 
     // The status list credential served by the wallet.

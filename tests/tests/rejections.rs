@@ -67,7 +67,7 @@ async fn rejections(backend: &Backend) {
     .await;
 
     // unsupported_algorithm: alg none, and HS256
-    let good = f.present(&f.credential, &m, &n, 4200);
+    let good = f.present(&f.credential, &m, &n, 4200).await;
     let (_, rest) = good.split_once('.').unwrap();
     for alg in ["none", "HS256", "ES256"] {
         let h = b64u(
@@ -116,7 +116,9 @@ async fn rejections(backend: &Backend) {
     expect(&f, &forged, &m, &n, &["bad_signature"]).await;
 
     // unknown_key: a fragment the agent's document does not list
-    let vp = f.present_with(&f.credential, &m, &n, 4200, "USD", "key-9", now(), 120);
+    let vp = f
+        .present_with(&f.credential, &m, &n, 4200, "USD", "key-9", now(), 120)
+        .await;
     expect(&f, &vp, &m, &n, &["unknown_key"]).await;
 
     // resolution_failed: an agent that was never registered
@@ -179,7 +181,7 @@ async fn rejections(backend: &Backend) {
     );
     expect(
         &f,
-        &f.present(&forged_vc, &m, &n, 4200),
+        &f.present(&forged_vc, &m, &n, 4200).await,
         &m,
         &n,
         &["issuer_mismatch"],
@@ -194,7 +196,7 @@ async fn rejections(backend: &Backend) {
     );
     expect(
         &f,
-        &f.present(&forged_vc, &m, &n, 4200),
+        &f.present(&forged_vc, &m, &n, 4200).await,
         &m,
         &n,
         &["bad_signature"],
@@ -210,38 +212,65 @@ async fn rejections(backend: &Backend) {
         .await;
     expect(
         &f,
-        &f.present(&s(&later["credential"]), &m, &n, 4200),
+        &f.present(&s(&later["credential"]), &m, &n, 4200).await,
         &m,
         &n,
-        &["credential_not_yet_valid"],
+        &["credential_not_yet_valid", "authorization_missing"],
     )
     .await;
 
     // presentation_expired (lifetime over the limit) and presentation_not_yet_valid
-    let vp = f.present_with(&f.credential, &m, &n, 4200, "USD", "key-1", now(), 301);
-    expect(&f, &vp, &m, &n, &["presentation_expired"]).await;
-    let vp = f.present_with(
-        &f.credential,
+    let vp = f
+        .present_with(&f.credential, &m, &n, 4200, "USD", "key-1", now(), 301)
+        .await;
+    expect(
+        &f,
+        &vp,
         &m,
         &n,
-        4200,
-        "USD",
-        "key-1",
-        now() - 400,
-        120,
-    );
-    expect(&f, &vp, &m, &n, &["presentation_expired"]).await;
-    let vp = f.present_with(
-        &f.credential,
+        &["presentation_expired", "authorization_missing"],
+    )
+    .await;
+    let vp = f
+        .present_with(
+            &f.credential,
+            &m,
+            &n,
+            4200,
+            "USD",
+            "key-1",
+            now() - 400,
+            120,
+        )
+        .await;
+    expect(
+        &f,
+        &vp,
         &m,
         &n,
-        4200,
-        "USD",
-        "key-1",
-        now() + 600,
-        120,
-    );
-    expect(&f, &vp, &m, &n, &["presentation_not_yet_valid"]).await;
+        &["presentation_expired", "authorization_missing"],
+    )
+    .await;
+    let vp = f
+        .present_with(
+            &f.credential,
+            &m,
+            &n,
+            4200,
+            "USD",
+            "key-1",
+            now() + 600,
+            120,
+        )
+        .await;
+    expect(
+        &f,
+        &vp,
+        &m,
+        &n,
+        &["presentation_not_yet_valid", "authorization_missing"],
+    )
+    .await;
 
     // wrong_audience, nonce_mismatch
     expect(
@@ -255,8 +284,15 @@ async fn rejections(backend: &Backend) {
     expect(&f, &good, &m, "another-nonce", &["nonce_mismatch"]).await;
 
     // merchant_not_in_scope: presented to, and verified by, a merchant the scope does not list
-    let vp = f.present(&f.credential, &f.other_merchant, &n, 4200);
-    expect(&f, &vp, &f.other_merchant, &n, &["merchant_not_in_scope"]).await;
+    let vp = f.present(&f.credential, &f.other_merchant, &n, 4200).await;
+    expect(
+        &f,
+        &vp,
+        &f.other_merchant,
+        &n,
+        &["merchant_not_in_scope", "authorization_missing"],
+    )
+    .await;
 
     // category_not_in_scope, limit_exceeded, currency_mismatch, transaction_mismatch
     let (status, d) = f
@@ -272,14 +308,23 @@ async fn rejections(backend: &Backend) {
     assert_eq!(codes(&d), ["category_not_in_scope", "transaction_mismatch"]);
     expect(
         &f,
-        &f.present(&f.credential, &m, &n, 5001),
+        &f.present(&f.credential, &m, &n, 5001).await,
         &m,
         &n,
-        &["limit_exceeded"],
+        &["limit_exceeded", "authorization_missing"],
     )
     .await;
-    let vp = f.present_with(&f.credential, &m, &n, 4200, "EUR", "key-1", now(), 120);
-    expect(&f, &vp, &m, &n, &["currency_mismatch"]).await;
+    let vp = f
+        .present_with(&f.credential, &m, &n, 4200, "EUR", "key-1", now(), 120)
+        .await;
+    expect(
+        &f,
+        &vp,
+        &m,
+        &n,
+        &["currency_mismatch", "authorization_missing"],
+    )
+    .await;
     let (_, d) = f
         .server
         .http()
@@ -296,9 +341,9 @@ async fn rejections(backend: &Backend) {
     cred.credential_status.id = "http://169.254.169.254/latest#7".into();
     let rogue_vc = agentid_sdk::issue::issue(&cred, &rogue);
     let d = f
-        .verify_http(&f.present(&rogue_vc, &m, &n, 4200), &m, &n)
+        .verify_http(&f.present(&rogue_vc, &m, &n, 4200).await, &m, &n)
         .await;
-    assert_eq!(codes(&d), ["status_unavailable"]);
+    assert_eq!(codes(&d), ["status_unavailable", "authorization_missing"]);
     assert!(
         d["reasons"][0]["message"]
             .as_str()
@@ -310,27 +355,38 @@ async fn rejections(backend: &Backend) {
     // At the edge: exactly the per-transaction limit passes.
     let n_edge = nonce();
     let d = f
-        .verify_http(&f.present(&f.credential, &m, &n_edge, 5000), &m, &n_edge)
+        .verify_http(
+            &f.present(&f.credential, &m, &n_edge, 5000).await,
+            &m,
+            &n_edge,
+        )
         .await;
     assert_eq!(d["decision"], "accepted", "{d}");
 
     // Several failures at once are all reported.
-    let vp = f.present_with(
-        &f.credential,
-        &f.other_merchant,
-        &n,
-        999_999,
-        "EUR",
-        "key-1",
-        now(),
-        120,
-    );
+    let vp = f
+        .present_with(
+            &f.credential,
+            &f.other_merchant,
+            &n,
+            999_999,
+            "EUR",
+            "key-1",
+            now(),
+            120,
+        )
+        .await;
     expect(
         &f,
         &vp,
         &m,
         "other",
-        &["wrong_audience", "nonce_mismatch", "currency_mismatch"],
+        &[
+            "wrong_audience",
+            "nonce_mismatch",
+            "currency_mismatch",
+            "authorization_missing",
+        ],
     )
     .await;
 
@@ -349,14 +405,14 @@ async fn rejections(backend: &Backend) {
     assert_eq!(code, 0, "{out}");
     let bob_cred = f.delegate(json!({ "agent": bob })).await;
     let mut vp: CheckoutPresentation =
-        decode_payload(&f.present(&s(&bob_cred["credential"]), &m, &n, 4200));
+        decode_payload(&f.present(&s(&bob_cred["credential"]), &m, &n, 4200).await);
     vp.holder = Did::parse(&bob).unwrap();
     expect(
         &f,
         &resign(&vp, &format!("{bob}#key-1"), &bob_key),
         &m,
         &n,
-        &["agent_deactivated"],
+        &["agent_deactivated", "authorization_missing"],
     )
     .await;
     let (status, gone) = f
@@ -393,13 +449,16 @@ async fn staleness(backend: &Backend) {
         ..Limits::default()
     };
     let source = HttpSource::new(&f.server.url, Duration::from_secs(2)).unwrap();
-    let verifier = Verifier::new(source, clock.clone(), limits);
+    let verifier = Verifier::new(source, f.policy(), clock.clone(), limits);
     let ctx =
         |n: &str| CheckoutContext::new(Did::parse(&f.merchant).unwrap(), Nonce::parse(n).unwrap());
 
     let n = nonce();
     let d = verifier
-        .verify(&f.present(&f.credential, &f.merchant, &n, 4200), &ctx(&n))
+        .verify(
+            &f.present(&f.credential, &f.merchant, &n, 4200).await,
+            &ctx(&n),
+        )
         .await;
     assert!(d.is_accepted(), "{d:?}");
 
@@ -407,68 +466,79 @@ async fn staleness(backend: &Backend) {
     let later = t0 + 8 * 86_400;
     clock.set(later);
     let n = nonce();
-    let vp = f.present_with(
-        &f.credential,
-        &f.merchant,
-        &n,
-        4200,
-        "USD",
-        "key-1",
-        later,
-        120,
-    );
+    let vp = f
+        .present_with(
+            &f.credential,
+            &f.merchant,
+            &n,
+            4200,
+            "USD",
+            "key-1",
+            later,
+            120,
+        )
+        .await;
     let d = verifier.verify(&vp, &ctx(&n)).await;
-    // The status list the server signed (valid 24 h) has expired too by then: both are reported.
+    // The status list the server signed (valid 24 h) has expired too by then: both are
+    // reported; and the wallet, on its own clock, would not hold for a presentation dated next
+    // week, so there is no authorization either.
     assert_eq!(
         d.codes(),
         [
             agentid_spec::Code::CredentialExpired,
-            agentid_spec::Code::StatusUnavailable
+            agentid_spec::Code::StatusUnavailable,
+            agentid_spec::Code::AuthorizationMissing,
         ],
         "{d:?}"
     );
 
-    // Server gone. Within the status bound (+200 s) the cached list still answers.
+    // Server gone. Within the status bound (+200 s) the cached list still answers. The
+    // presentations (and the wallet's holds) are obtained while the server is up, dated t0 and
+    // valid for the longest lifetime (300 s).
     clock.set(t0);
     let n = nonce();
     verifier
-        .verify(&f.present(&f.credential, &f.merchant, &n, 4200), &ctx(&n))
+        .verify(
+            &f.present(&f.credential, &f.merchant, &n, 4200).await,
+            &ctx(&n),
+        )
+        .await;
+    let (n200, n301) = (nonce(), nonce());
+    let vp200 = f
+        .present_with(
+            &f.credential,
+            &f.merchant,
+            &n200,
+            4200,
+            "USD",
+            "key-1",
+            t0,
+            300,
+        )
+        .await;
+    let vp301 = f
+        .present_with(
+            &f.credential,
+            &f.merchant,
+            &n301,
+            4200,
+            "USD",
+            "key-1",
+            t0,
+            300,
+        )
         .await;
     f.server.stop().await;
-    let at = t0 + 200;
-    clock.set(at);
-    let n = nonce();
-    let vp = f.present_with(
-        &f.credential,
-        &f.merchant,
-        &n,
-        4200,
-        "USD",
-        "key-1",
-        at,
-        120,
-    );
-    let d = verifier.verify(&vp, &ctx(&n)).await;
+    clock.set(t0 + 200);
+    let d = verifier.verify(&vp200, &ctx(&n200)).await;
     assert!(
         d.is_accepted(),
         "within bounds while the server is down: {d:?}"
     );
 
     // Past the status bound (+301 s): fail closed.
-    let at = t0 + 301;
-    clock.set(at);
-    let n = nonce();
-    let vp = f.present_with(
-        &f.credential,
-        &f.merchant,
-        &n,
-        4200,
-        "USD",
-        "key-1",
-        at,
-        120,
-    );
-    let d = verifier.verify(&vp, &ctx(&n)).await;
+    clock.set(t0 + 301);
+    let d = verifier.verify(&vp301, &ctx(&n301)).await;
     assert_eq!(d.codes(), [agentid_spec::Code::StatusUnavailable], "{d:?}");
 }
 
@@ -483,7 +553,7 @@ async fn rogue_issuer_cannot_borrow_a_cached_status_list() {
         // A genuine checkout caches the wallet's list.
         let n = nonce();
         let d = f
-            .verify_http(&f.present(&f.credential, &m, &n, 4200), &m, &n)
+            .verify_http(&f.present(&f.credential, &m, &n, 4200).await, &m, &n)
             .await;
         assert_eq!(d["decision"], "accepted", "{d}");
 
@@ -498,10 +568,15 @@ async fn rogue_issuer_cannot_borrow_a_cached_status_list() {
         let rogue_vc = agentid_sdk::issue::issue(&cred, &rogue);
         let n = nonce();
         let d = f
-            .verify_http(&f.present(&rogue_vc, &m, &n, 9_999_999), &m, &n)
+            .verify_http(&f.present(&rogue_vc, &m, &n, 9_999_999).await, &m, &n)
             .await;
         assert_eq!(d["decision"], "rejected", "{}: {d}", backend.name());
-        assert_eq!(codes(&d), ["status_unavailable"], "{d}");
+        // The wallet does not hold for a credential it never issued: no authorization either.
+        assert_eq!(
+            codes(&d),
+            ["status_unavailable", "authorization_missing"],
+            "{d}"
+        );
         assert!(
             d["reasons"][0]["message"]
                 .as_str()
@@ -521,7 +596,6 @@ async fn hostile_times_are_refused() {
         let f = Fixture::new(&backend).await;
         let m = f.merchant.clone();
         let kid = format!("{}#key-1", f.agent);
-        let base: CheckoutPresentation = decode_payload(&f.present(&f.credential, &m, "x", 4200));
         let t = now();
         for (iat, exp, nbf, want) in [
             (i64::MIN + 1, t + 100, None, "presentation_expired"),
@@ -529,9 +603,10 @@ async fn hostile_times_are_refused() {
             (t, i64::MAX, None, "presentation_expired"),
             (t, t + 120, Some(t + 86_400), "presentation_not_yet_valid"),
         ] {
+            // A genuine, authorized presentation, re-signed by the agent with hostile times.
             let n = nonce();
-            let mut vp = base.clone();
-            vp.nonce = agentid_spec::presentation::Nonce::parse(&n).unwrap();
+            let mut vp: CheckoutPresentation =
+                decode_payload(&f.present(&f.credential, &m, &n, 1000).await);
             (vp.iat, vp.exp, vp.nbf) = (iat, exp, nbf);
             let d = f
                 .verify_http(&resign(&vp, &kid, &f.agent_key), &m, &n)
@@ -545,8 +620,8 @@ async fn hostile_times_are_refused() {
         }
         // An nbf already passed is fine.
         let n = nonce();
-        let mut vp = base.clone();
-        vp.nonce = agentid_spec::presentation::Nonce::parse(&n).unwrap();
+        let mut vp: CheckoutPresentation =
+            decode_payload(&f.present(&f.credential, &m, &n, 1000).await);
         (vp.iat, vp.exp, vp.nbf) = (t, t + 120, Some(t - 10));
         let d = f
             .verify_http(&resign(&vp, &kid, &f.agent_key), &m, &n)

@@ -178,8 +178,18 @@ async fn story(f: &Fixture) {
     );
     let (_, list) = f.server.cli(&["wallet", "list", "--token", &f.token]).await;
     assert_eq!(list["delegations"].as_array().unwrap().len(), 2);
+    // The wallet holds nothing under a revoked delegation: `present` fails with the reason.
     let n2 = nonce();
     let args = present(&n2);
+    let (code, refused) = f.server.cli_owned(&args).await;
+    assert_eq!(
+        (code, s(&refused["error"]["code"])),
+        (2, "spend_refused".into()),
+        "{refused}"
+    );
+    // The bare spend request, shown to a merchant anyway, is rejected for both reasons.
+    let mut args = present(&n2);
+    args.push("--request-only".into());
     let (_, vp2) = f.server.cli_owned(&args).await;
     let vp2 = s(&vp2["presentation"]);
     for remote in [false, true] {
@@ -187,7 +197,11 @@ async fn story(f: &Fixture) {
         let (code, decision) = f.server.cli_owned(&args).await;
         assert_eq!(code, 1, "{decision}");
         assert_eq!(decision["decision"], "rejected");
-        assert_eq!(codes(&decision), ["credential_revoked"], "remote={remote}");
+        assert_eq!(
+            codes(&decision),
+            ["credential_revoked", "authorization_missing"],
+            "remote={remote}"
+        );
     }
 
     // Step 7b: the operator deplatforms the agent with a reason; resolution shows it and every
@@ -215,14 +229,25 @@ async fn story(f: &Fixture) {
     let (code, _) = f.server.cli(&["resolve", &f.agent]).await;
     assert_eq!(code, 1, "resolve of a deplatformed agent is not a success");
     let n3 = nonce();
-    let vp3 = f.present(&s(&second["credential"]), &f.merchant, &n3, 4200);
+    let vp3 = f
+        .present(&s(&second["credential"]), &f.merchant, &n3, 4200)
+        .await;
     let decision = f.verify_http(&vp3, &f.merchant, &n3).await;
-    assert_eq!(codes(&decision), ["agent_deplatformed"]);
+    assert_eq!(
+        codes(&decision),
+        ["agent_deplatformed", "authorization_missing"]
+    );
     let args = verify(&vp3, &n3, false);
     let (code, decision) = f.server.cli_owned(&args).await;
     assert_eq!(
         (code, codes(&decision)),
-        (1, vec!["agent_deplatformed".to_owned()])
+        (
+            1,
+            vec![
+                "agent_deplatformed".to_owned(),
+                "authorization_missing".to_owned()
+            ]
+        )
     );
 
     // The decision is in the operator's log, hash-chained to the registration.
@@ -333,7 +358,15 @@ async fn readme_walkthrough() {
     );
     for expected in [
         "\"decision\": \"accepted\"",
+        "\"wallet\": \"did:web:",
+        "\"state\": \"captured\"",
+        "\"code\": \"budget_exceeded\"",
+        "\"remaining\": 800",
+        "\"state\": \"released\"",
+        "refused: exit 2",
+        "\"code\": \"spend_refused\"",
         "\"code\": \"limit_exceeded\"",
+        "\"code\": \"authorization_missing\"",
         "\"code\": \"credential_revoked\"",
         "\"agentStatus\": \"deplatformed\"",
         "\"code\": \"agent_deplatformed\"",
@@ -430,7 +463,7 @@ async fn no_loopback(f: &Fixture) {
 
     // Cold caches: the agent, the issuer and the status list are all read for the first time.
     let n = nonce();
-    let vp = f.present(&f.credential, &f.merchant, &n, 4200);
+    let vp = f.present(&f.credential, &f.merchant, &n, 4200).await;
     let before = requests().await;
     let d = f.verify_http(&vp, &f.merchant, &n).await;
     let after = requests().await;
@@ -454,10 +487,14 @@ async fn no_loopback(f: &Fixture) {
         .await;
     assert_eq!(status, 200);
     let n = nonce();
-    let vp = f.present(&f.credential, &f.merchant, &n, 4200);
+    let vp = f.present(&f.credential, &f.merchant, &n, 4200).await;
     let before = requests().await;
     let d = f.verify_http(&vp, &f.merchant, &n).await;
     let after = requests().await;
-    assert_eq!(codes(&d), ["credential_revoked"], "{backend}");
+    assert_eq!(
+        codes(&d),
+        ["credential_revoked", "authorization_missing"],
+        "{backend}"
+    );
     assert_eq!(after - before, 2, "{backend}");
 }

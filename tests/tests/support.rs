@@ -256,6 +256,19 @@ impl Http {
         decode(req.send().await.expect("POST")).await
     }
 
+    pub async fn post_with_header(
+        &self,
+        path: &str,
+        header: (&str, &str),
+        body: &Value,
+    ) -> (u16, Value) {
+        let req = self
+            .client
+            .post(format!("{}{path}", self.base))
+            .header(header.0, header.1)
+            .json(body);
+        decode(req.send().await.expect("POST")).await
+    }
     pub async fn post_raw(
         &self,
         path: &str,

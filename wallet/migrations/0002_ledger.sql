@@ -24,7 +24,7 @@ CREATE TABLE wallet_holds (
     created_at       BIGINT NOT NULL,
     expires_at       BIGINT NOT NULL,
     settled_at       BIGINT,
-    UNIQUE (delegation_id, merchant, nonce),
     UNIQUE (delegation_id, idempotency_key)
 );
 CREATE INDEX wallet_holds_delegation ON wallet_holds (delegation_id, state);
+CREATE INDEX wallet_holds_request ON wallet_holds (delegation_id, request_hash);

@@ -100,7 +100,18 @@ pub struct Authorized {
     pub replayed: bool,
 }
 
-type HoldRow = (String, String, String, String, i64, String, String, i64, i64, String);
+type HoldRow = (
+    String,
+    String,
+    String,
+    String,
+    i64,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+);
 const HOLD_SELECT: &str = "SELECT id, delegation_id, merchant, nonce, amount, currency, state, \
                            created_at, expires_at, auth_jws FROM wallet_holds";
 
@@ -138,7 +149,8 @@ fn request_hash(req: &SpendRequest) -> String {
 
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub fn valid_idempotency_key(key: &str) -> bool {
-    (1..=MAX_IDEMPOTENCY_KEY_BYTES).contains(&key.len()) && key.bytes().all(|b| b.is_ascii_graphic())
+    (1..=MAX_IDEMPOTENCY_KEY_BYTES).contains(&key.len())
+        && key.bytes().all(|b| b.is_ascii_graphic())
 }
 
 /// The delegation credential the wallet signed, read back from its own store.
@@ -194,45 +206,35 @@ impl Wallet {
             return Err(Error::Forbidden("not a delegation this wallet issued"));
         }
 
-        // A retry answers what the first request got.
-        let earlier: Option<HoldRow> = match idempotency_key {
-            Some(key) => {
-                sqlx::query_as(&format!(
-                    "{HOLD_SELECT} WHERE delegation_id = $1 AND idempotency_key = $2"
-                ))
-                .bind(&req.delegation)
-                .bind(key)
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-            None => None,
+        // A retry answers what the first request got: the same Idempotency-Key, or without
+        // one the same request (merchant, nonce, transaction) still held or settled.
+        let earlier: Option<(HoldRow, String)> = match idempotency_key {
+            Some(key) => sqlx::query_as::<_, HoldRow>(&format!(
+                "{HOLD_SELECT} WHERE delegation_id = $1 AND idempotency_key = $2"
+            ))
+            .bind(&req.delegation)
+            .bind(key)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| (row, String::new())),
+            None => sqlx::query_as::<_, HoldRow>(&format!(
+                "{HOLD_SELECT} WHERE delegation_id = $1 AND request_hash = $2 AND idempotency_key IS NULL"
+            ))
+            .bind(&req.delegation)
+            .bind(&hash)
+            .fetch_optional(&mut *tx)
+            .await?
+            .map(|row| (row, hash.clone())),
         };
-        let earlier = match earlier {
-            Some(row) => Some(row),
-            None => {
-                sqlx::query_as(&format!(
-                    "{HOLD_SELECT} WHERE delegation_id = $1 AND merchant = $2 AND nonce = $3"
-                ))
-                .bind(&req.delegation)
-                .bind(req.merchant.as_str())
-                .bind(req.nonce.as_str())
-                .fetch_optional(&mut *tx)
-                .await?
-            }
-        };
-        if let Some(row) = earlier {
-            let stored_hash: (String,) =
+        if let Some((row, _)) = earlier {
+            let (stored_hash,): (String,) =
                 sqlx::query_as("SELECT request_hash FROM wallet_holds WHERE id = $1")
                     .bind(&row.0)
                     .fetch_one(&mut *tx)
                     .await?;
             tx.rollback().await?;
-            if stored_hash.0 != hash {
-                return Err(if idempotency_key.is_some() {
-                    Error::IdempotencyKeyReused
-                } else {
-                    Error::Conflict("this merchant's nonce already holds another spend")
-                });
+            if stored_hash != hash {
+                return Err(Error::IdempotencyKeyReused);
             }
             return Ok(Authorized {
                 hold: hold_of(row, now),
@@ -340,7 +342,11 @@ impl Wallet {
         .await?;
         let (mut held, mut captured) = (0u64, 0u64);
         for (state, amount) in rows {
-            let slot = if state == "captured" { &mut captured } else { &mut held };
+            let slot = if state == "captured" {
+                &mut captured
+            } else {
+                &mut held
+            };
             *slot = slot
                 .checked_add(amount.max(0) as u64)
                 .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
@@ -358,7 +364,10 @@ impl Wallet {
     ) -> Result<Hold, Error> {
         use agentid_spec::authorization::SettleAction;
         let now = self.0.clock.now();
-        let target = action.as_str().replace("capture", "captured").replace("release", "released");
+        let target = action
+            .as_str()
+            .replace("capture", "captured")
+            .replace("release", "released");
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE wallet_holds SET state = $1, settled_at = $2 \

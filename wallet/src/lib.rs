@@ -46,8 +46,16 @@ pub use principals::{NewPrincipal, Principal};
 /// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
-    (1001, "wallet", include_str!("../migrations/0001_wallet.sql")),
-    (1002, "ledger", include_str!("../migrations/0002_ledger.sql")),
+    (
+        1001,
+        "wallet",
+        include_str!("../migrations/0001_wallet.sql"),
+    ),
+    (
+        1002,
+        "ledger",
+        include_str!("../migrations/0002_ledger.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.

@@ -119,7 +119,11 @@ pub fn world() -> World {
         principal.signing_key(),
     );
     let wallet = KeyPair::from_seed(&[10; 32]);
-    let mut wallet_doc = DidDocument::new(WALLET, Vec::new(), [("key-1", wallet.did_key().multibase())]);
+    let mut wallet_doc = DidDocument::new(
+        WALLET,
+        Vec::new(),
+        [("key-1", wallet.did_key().multibase())],
+    );
     wallet_doc.authentication.clear();
     let source = MemorySource {
         resolutions: HashMap::from([

@@ -39,8 +39,8 @@ pub use context::CheckoutContext;
 pub use decision::{Decision, Verdict};
 pub use limits::Limits;
 pub use replay::VerifiedAuthorization;
-pub use signatures::SpendRequest;
 pub use signatures::SignedClaims;
+pub use signatures::SpendRequest;
 pub use trust::{Anchors, TrustPolicy};
 
 /// Verifies checkout presentations, caching DID resolutions and status lists from a [`Source`]
@@ -130,7 +130,11 @@ impl<S: Source> Verifier<S> {
         let bad = |m: &str| Reason::new(Code::MalformedToken, m.to_owned());
         let jws = CompactJws::parse(token, self.limits.max_token_bytes, SETTLEMENT_TYP)
             .map_err(|e| Reason::new(Code::MalformedToken, format!("settlement: {e}")))?;
-        let kid = jws.header.kid.as_deref().ok_or_else(|| bad("settlement has no kid"))?;
+        let kid = jws
+            .header
+            .kid
+            .as_deref()
+            .ok_or_else(|| bad("settlement has no kid"))?;
         let (did, _) = split_did_url(kid).ok_or_else(|| bad("settlement kid is not a DID URL"))?;
         let claims: Settlement = serde_json::from_slice(&jws.payload)
             .map_err(|e| Reason::new(Code::MalformedToken, format!("settlement payload: {e}")))?;
@@ -141,7 +145,10 @@ impl<S: Source> Verifier<S> {
             ));
         }
         if claims.aud.as_str() != wallet {
-            return Err(Reason::new(Code::WrongAudience, "settlement is for another wallet"));
+            return Err(Reason::new(
+                Code::WrongAudience,
+                "settlement is for another wallet",
+            ));
         }
         let l = &self.limits;
         if now > claims.exp.saturating_add(l.clock_skew_secs)
@@ -161,10 +168,16 @@ impl<S: Source> Verifier<S> {
             .await
             .map_err(|e| Reason::new(Code::ResolutionFailed, format!("merchant {did}: {e}")))?;
         let key = signer.authentication_key(kid).ok_or_else(|| {
-            Reason::new(Code::UnknownKey, format!("{kid} is not a current authentication key"))
+            Reason::new(
+                Code::UnknownKey,
+                format!("{kid} is not a current authentication key"),
+            )
         })?;
         if !jws.verify(key) {
-            return Err(Reason::new(Code::BadSignature, "settlement signature does not verify"));
+            return Err(Reason::new(
+                Code::BadSignature,
+                "settlement signature does not verify",
+            ));
         }
         Ok(claims)
     }

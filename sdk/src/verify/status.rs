@@ -39,7 +39,10 @@ impl StatusChecked {
                     (s.id != p.holder, "agent"),
                     (s.principal != c.issuer, "principal"),
                     (s.delegation != c.id, "delegation"),
-                    (s.delegation_hash != auth.delegation_hash, "delegation bytes"),
+                    (
+                        s.delegation_hash != auth.delegation_hash,
+                        "delegation bytes",
+                    ),
                     (s.merchant != p.aud, "merchant"),
                     (s.nonce != p.nonce, "nonce"),
                     (s.transaction != p.transaction, "transaction"),

@@ -437,7 +437,9 @@ async fn present_cmd(
             .await?;
         let authorization = hold["authorization"]
             .as_str()
-            .ok_or_else(|| Failure::new("invalid_response", "the wallet answered no authorization"))?
+            .ok_or_else(|| {
+                Failure::new("invalid_response", "the wallet answered no authorization")
+            })?
             .to_owned();
         request.authorization = Some(&authorization);
         (present(&request, &key), hold)
@@ -460,8 +462,14 @@ async fn settle_cmd(
         Some(m) => parse("invalid_did", Did::parse(m))?,
         None => key.did_key().into(),
     };
-    let kid = if merchant.as_str().starts_with(agentid_spec::id::DID_KEY_PREFIX) {
-        format!("{merchant}#{}", merchant.as_str()["did:key:".len()..].to_owned())
+    let kid = if merchant
+        .as_str()
+        .starts_with(agentid_spec::id::DID_KEY_PREFIX)
+    {
+        format!(
+            "{merchant}#{}",
+            merchant.as_str()["did:key:".len()..].to_owned()
+        )
     } else {
         format!("{merchant}#{}", args.key_fragment)
     };
@@ -488,7 +496,12 @@ async fn settle_cmd(
         action.as_str()
     );
     let out = Client::new(server)?
-        .call(Method::POST, &path, None, Some(&json!({ "settlement": token })))
+        .call(
+            Method::POST,
+            &path,
+            None,
+            Some(&json!({ "settlement": token })),
+        )
         .await?;
     Ok(Output::ok(out))
 }

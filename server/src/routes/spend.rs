@@ -85,16 +85,16 @@ async fn settle(
         .verifier
         .check_settlement(&req.settlement, s.wallet.did().as_str())
         .await
-        .map_err(|r| ApiError::Forbidden(format!("settlement refused: {}: {}", r.code, r.message)))?;
+        .map_err(|r| {
+            ApiError::Forbidden(format!("settlement refused: {}: {}", r.code, r.message))
+        })?;
     if claims.hold != hold || claims.action != action {
         return Err(ApiError::Forbidden(
             "the settlement is for another hold or action".into(),
         ));
     }
     Ok(axum::Json(
-        s.wallet
-            .settle(&hold, claims.iss.as_str(), action)
-            .await?,
+        s.wallet.settle(&hold, claims.iss.as_str(), action).await?,
     ))
 }
 
@@ -129,7 +129,9 @@ async fn holds(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let p = s.principal(&headers).await?;
-    Ok(axum::Json(json!({ "holds": s.wallet.holds(&p, &id).await? })))
+    Ok(axum::Json(
+        json!({ "holds": s.wallet.holds(&p, &id).await? }),
+    ))
 }
 
 async fn did_document(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {

@@ -1,0 +1,408 @@
+//! Trust and budgets over HTTP against the real server, on SQLite and PostgreSQL: who vouches
+//! for an agent and a principal, and a total that holds across merchants, under concurrency and
+//! retries.
+
+use agentid_sdk::keys::KeyPair;
+use agentid_sdk::present::{order_hash, present, settle, CheckoutRequest};
+use agentid_spec::authorization::{
+    credential_hash, SettleAction, Settlement, SpendAuthorization, SpendSubject,
+};
+use agentid_spec::credential::{Amount, Category, Currency, DelegationCredential};
+use agentid_spec::id::{did_web_for_url, Did};
+use agentid_spec::jose::{b64u_decode, sign_compact, JoseHeader};
+use agentid_spec::presentation::{Nonce, Transaction};
+use agentid_spec::time::Timestamp;
+use serde_json::{json, Value};
+
+use crate::fixture::{nonce, now, Fixture, ORDER};
+use crate::support::{backends, codes, error_code, s, Backend};
+
+/// The merchant's signed instruction to capture or release `hold`.
+fn settlement(f: &Fixture, merchant_seed: u8, hold: &str, action: SettleAction) -> Value {
+    let key = KeyPair::from_seed(&[merchant_seed; 32]);
+    let claims = Settlement {
+        iss: key.did_key().into(),
+        aud: did_web_for_url(&f.server.url).unwrap(),
+        hold: hold.to_owned(),
+        action,
+        iat: now(),
+        exp: now() + 60,
+    };
+    json!({ "settlement": settle(&claims, &key.did_key().key_id(), &key) })
+}
+
+async fn budget(f: &Fixture, id: &str) -> Value {
+    let (status, b) = f
+        .server
+        .http()
+        .get_auth(&format!("/v1/delegations/{id}/budget"), &f.token)
+        .await;
+    assert_eq!(status, 200, "{b}");
+    b
+}
+
+/// Finding: a delegation of $50 a purchase and $60 in total let six purchases of $42 through
+/// at two merchants. Now the wallet holds each spend against the total; the second purchase is
+/// refused with `budget_exceeded`, a merchant shown the bare request rejects it, a cancelled
+/// order gives the budget back, and the principal sees what is left.
+#[tokio::test]
+async fn a_budget_holds_across_merchants() {
+    for backend in backends().await {
+        across_merchants(&backend).await;
+    }
+}
+
+async fn across_merchants(backend: &Backend) {
+    let f = Fixture::new(backend).await;
+    let (m1, m2) = (f.merchant.clone(), f.other_merchant.clone());
+    let issued = f
+        .delegate(json!({
+            "scope": { "merchants": [m1, m2] },
+            "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 6000 },
+        }))
+        .await;
+    let (cred, id) = (s(&issued["credential"]), s(&issued["id"]));
+
+    // $42 at the first merchant: held and accepted.
+    let n1 = nonce();
+    let vp1 = f.present(&cred, &m1, &n1, 4200).await;
+    let d = f.verify_http(&vp1, &m1, &n1).await;
+    assert_eq!(d["decision"], "accepted", "{}: {d}", backend.name());
+    let anchors = &d["authorization"]["anchors"];
+    assert_eq!(anchors["registry"], f.server.url.as_str());
+    assert_eq!(
+        anchors["wallet"],
+        did_web_for_url(&f.server.url).unwrap().as_str()
+    );
+    let hold1 = s(&anchors["hold"]);
+
+    // $42 at the second merchant: the wallet refuses, with what remains.
+    let n2 = nonce();
+    let request = f.spend_request(&cred, &m2, &n2, 4200);
+    let (status, refused) = f.authorize(&request, None).await;
+    assert_eq!(
+        (status, error_code(status, &refused)),
+        (403, "budget_exceeded".into()),
+        "{refused}"
+    );
+    assert!(
+        s(&refused["error"]["message"]).contains("1800"),
+        "{refused}"
+    );
+    // The bare request shown to the second merchant anyway is rejected.
+    let d = f.verify_http(&request, &m2, &n2).await;
+    assert_eq!(codes(&d), ["authorization_missing"], "{d}");
+    let b = budget(&f, &id).await;
+    assert_eq!(
+        (b["held"].as_u64(), b["remaining"].as_u64()),
+        (Some(4200), Some(1800)),
+        "{b}"
+    );
+
+    // Only the hold's merchant can release it; the first order is cancelled.
+    let http = f.server.http();
+    let release = format!("/v1/spend/authorizations/{hold1}/release");
+    let (status, body) = http
+        .post(
+            &release,
+            None,
+            &settlement(&f, 0x4e, &hold1, SettleAction::Release),
+        )
+        .await;
+    assert_eq!(status, 404, "another merchant's hold is not found: {body}");
+    let (status, body) = http
+        .post(
+            &release,
+            None,
+            &settlement(&f, 0x4d, &hold1, SettleAction::Capture),
+        )
+        .await;
+    assert_eq!(
+        status, 403,
+        "a capture instruction does not release: {body}"
+    );
+    let (status, released) = http
+        .post(
+            &release,
+            None,
+            &settlement(&f, 0x4d, &hold1, SettleAction::Release),
+        )
+        .await;
+    assert_eq!(
+        (status, &released["state"]),
+        (200, &json!("released")),
+        "{released}"
+    );
+    assert_eq!(budget(&f, &id).await["remaining"], 6000);
+
+    // Now the second merchant's purchase fits, is accepted and captured.
+    let vp2 = f.present(&cred, &m2, &n2, 4200).await;
+    let d = f.verify_http(&vp2, &m2, &n2).await;
+    assert_eq!(d["decision"], "accepted", "{d}");
+    let hold2 = s(&d["authorization"]["anchors"]["hold"]);
+    let (status, captured) = http
+        .post(
+            &format!("/v1/spend/authorizations/{hold2}/capture"),
+            None,
+            &settlement(&f, 0x4e, &hold2, SettleAction::Capture),
+        )
+        .await;
+    assert_eq!(
+        (status, &captured["state"]),
+        (200, &json!("captured")),
+        "{captured}"
+    );
+    // A captured spend cannot be released.
+    let (status, body) = http
+        .post(
+            &format!("/v1/spend/authorizations/{hold2}/release"),
+            None,
+            &settlement(&f, 0x4e, &hold2, SettleAction::Release),
+        )
+        .await;
+    assert_eq!(
+        (status, error_code(status, &body)),
+        (409, "hold_settled".into())
+    );
+    let b = budget(&f, &id).await;
+    assert_eq!(
+        (
+            b["captured"].as_u64(),
+            b["held"].as_u64(),
+            b["remaining"].as_u64()
+        ),
+        (Some(4200), Some(0), Some(1800)),
+        "{b}"
+    );
+    // The principal sees every hold.
+    let (_, holds) = http
+        .get_auth(&format!("/v1/delegations/{id}/holds"), &f.token)
+        .await;
+    let states: Vec<&str> = holds["holds"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| h["state"].as_str().unwrap())
+        .collect();
+    assert_eq!(states.len(), 2, "{holds}");
+    assert!(
+        states.contains(&"released") && states.contains(&"captured"),
+        "{holds}"
+    );
+}
+
+/// `Idempotency-Key`: the same request answers the same hold and never debits twice; the same
+/// key with another body is refused.
+#[tokio::test]
+async fn retries_never_debit_twice() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let n = nonce();
+        let request = f.spend_request(&f.credential, &f.merchant, &n, 4200);
+        let key = format!("retry-{n}");
+        let (s1, h1) = f.authorize(&request, Some(&key)).await;
+        let (s2, h2) = f.authorize(&request, Some(&key)).await;
+        assert_eq!((s1, s2), (201, 201), "{h1} {h2}");
+        assert_eq!(h1["hold"], h2["hold"]);
+        assert_eq!(h1["authorization"], h2["authorization"]);
+        // Without a key, the identical request is still the same hold.
+        let (s3, h3) = f.authorize(&request, None).await;
+        let (s4, h4) = f.authorize(&request, None).await;
+        assert_eq!((s3, s4), (201, 201));
+        assert_eq!(h3["hold"], h4["hold"]);
+        let other = f.spend_request(&f.credential, &f.merchant, &n, 4300);
+        let (status, body) = f.authorize(&other, Some(&key)).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (409, "idempotency_key_reused".into()),
+            "{body}"
+        );
+        let b = budget(&f, &f.credential_id).await;
+        assert_eq!(b["held"], 8400, "two holds, not four: {b}");
+        let (status, body) = f.authorize(&request, Some(&"k".repeat(256))).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (400, "invalid_request".into())
+        );
+    }
+}
+
+/// Concurrent authorizations against one budget never pass its total: 40 requests of $10
+/// against $200, all at once, hold exactly $200.
+#[tokio::test]
+async fn concurrent_authorizations_never_overspend() {
+    for backend in backends().await {
+        let f = std::sync::Arc::new(Fixture::new(&backend).await);
+        let mut tasks = Vec::new();
+        for _ in 0..40 {
+            let f = f.clone();
+            tasks.push(tokio::spawn(async move {
+                let request = f.spend_request(&f.credential, &f.merchant, &nonce(), 1000);
+                f.authorize(&request, None).await
+            }));
+        }
+        let (mut held, mut refused) = (0, 0);
+        for t in tasks {
+            let (status, body) = t.await.unwrap();
+            match status {
+                201 => held += 1,
+                403 => {
+                    assert_eq!(error_code(status, &body), "budget_exceeded");
+                    refused += 1
+                }
+                other => panic!("{}: {other} {body}", backend.name()),
+            }
+        }
+        assert_eq!((held, refused), (20, 20), "{}", backend.name());
+        let b = budget(&f, &f.credential_id).await;
+        assert_eq!(
+            (b["held"].as_u64(), b["remaining"].as_u64()),
+            (Some(20_000), Some(0))
+        );
+    }
+}
+
+/// A hold not captured in time expires and gives the budget back; it can no longer be captured.
+#[tokio::test]
+async fn holds_expire() {
+    for backend in backends().await {
+        let f = Fixture::new_with(&backend, &["--hold-secs", "1"]).await;
+        let n = nonce();
+        let (status, hold) = f
+            .authorize(&f.spend_request(&f.credential, &f.merchant, &n, 4200), None)
+            .await;
+        assert_eq!(status, 201, "{hold}");
+        assert_eq!(budget(&f, &f.credential_id).await["held"], 4200);
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        assert_eq!(budget(&f, &f.credential_id).await["remaining"], 20_000);
+        let id = s(&hold["hold"]);
+        let (status, body) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/spend/authorizations/{id}/capture"),
+                None,
+                &settlement(&f, 0x4d, &id, SettleAction::Capture),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (409, "hold_expired".into())
+        );
+    }
+}
+
+/// Finding: an unregistered did:key agent presenting a credential self-issued by another
+/// did:key, for 99,999,999, was accepted. The agent is not vouched for by a trusted registry:
+/// `agent_not_trusted`. And an authorization from a wallet the verifier does not trust, however
+/// well signed, is `wallet_not_trusted`.
+#[tokio::test]
+async fn untrusted_agents_and_wallets_are_refused() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        let agent = KeyPair::from_seed(&[0x71; 32]);
+        let issuer = KeyPair::from_seed(&[0x72; 32]);
+        let agent_did: Did = agent.did_key().into();
+        let mut cred: DelegationCredential =
+            serde_json::from_slice(&b64u_decode(f.credential.split('.').nth(1).unwrap()).unwrap())
+                .unwrap();
+        cred.issuer = issuer.did_key().into();
+        cred.credential_subject.id = agent_did.clone();
+        cred.credential_subject.spending_limit = serde_json::from_value(
+            json!({ "currency": "USD", "perTransaction": 99_999_999, "total": 99_999_999 }),
+        )
+        .unwrap();
+        let self_issued = agentid_sdk::issue::issue(&cred, &issuer);
+        let n = nonce();
+        let tx = Transaction {
+            amount: Amount::new(9_999_999).unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            order_hash: order_hash(ORDER),
+            category: Some(Category::parse("groceries").unwrap()),
+        };
+        let merchant = Did::parse(&m).unwrap();
+        let request =
+            |authorization: Option<&str>, who: &Did, kid: &str, key: &KeyPair, cred: &str| {
+                present(
+                    &CheckoutRequest {
+                        agent: who,
+                        key_fragment: kid,
+                        credential: cred,
+                        merchant: &merchant,
+                        nonce: &Nonce::parse(&n).unwrap(),
+                        amount: tx.amount,
+                        currency: tx.currency,
+                        order_hash: tx.order_hash.clone(),
+                        category: tx.category.clone(),
+                        now: now(),
+                        lifetime: 120,
+                        authorization,
+                    },
+                    key,
+                )
+            };
+        let mb = agent.did_key().multibase().to_owned();
+        let vp = request(None, &agent_did, &mb, &agent, &self_issued);
+        let d = f.verify_http(&vp, &m, &n).await;
+        assert_eq!(codes(&d), ["agent_not_trusted"], "{}: {d}", backend.name());
+        // The wallet will not hold for it either.
+        let (status, body) = f.authorize(&vp, None).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "spend_refused".into())
+        );
+        assert_eq!(
+            body["error"]["reasons"][0]["code"], "agent_not_trusted",
+            "{body}"
+        );
+
+        // The registered agent with a genuine credential, but an authorization signed by a
+        // wallet nobody trusts.
+        let rogue_wallet = "did:web:127.0.0.1%3A9";
+        let rogue_key = KeyPair::from_seed(&[0x73; 32]);
+        let agent_did = Did::parse(&f.agent).unwrap();
+        let a = SpendAuthorization::new(
+            "00000000-0000-4000-8000-0000000000aa",
+            Did::parse(rogue_wallet).unwrap(),
+            Timestamp::from_unix(now()).unwrap(),
+            Timestamp::from_unix(now() + 900).unwrap(),
+            SpendSubject {
+                id: agent_did.clone(),
+                principal: Did::parse(&f.principal).unwrap(),
+                delegation: f.credential_id.clone(),
+                delegation_hash: credential_hash(&f.credential),
+                merchant: merchant.clone(),
+                nonce: Nonce::parse(&n).unwrap(),
+                transaction: Transaction {
+                    amount: Amount::new(4200).unwrap(),
+                    ..tx.clone()
+                },
+            },
+        );
+        let rogue_auth = sign_compact(
+            &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{rogue_wallet}#key-1")),
+            &serde_json::to_vec(&a).unwrap(),
+            rogue_key.signing_key(),
+        );
+        let vp = present(
+            &CheckoutRequest {
+                agent: &agent_did,
+                key_fragment: "key-1",
+                credential: &f.credential,
+                merchant: &merchant,
+                nonce: &Nonce::parse(&n).unwrap(),
+                amount: Amount::new(4200).unwrap(),
+                currency: tx.currency,
+                order_hash: tx.order_hash.clone(),
+                category: tx.category.clone(),
+                now: now(),
+                lifetime: 120,
+                authorization: Some(&rogue_auth),
+            },
+            &f.agent_key,
+        );
+        let d = f.verify_http(&vp, &m, &n).await;
+        assert_eq!(codes(&d), ["wallet_not_trusted"], "{d}");
+    }
+}
