@@ -217,6 +217,7 @@ impl Registry {
             },
         )
         .await?;
+        log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
         self.changed();
         tracing::info!(%did, "agent deactivated");
@@ -270,6 +271,7 @@ impl Registry {
             },
         )
         .await?;
+        log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
         self.changed();
         tracing::warn!(%did, actor, "agent deplatformed");
@@ -291,12 +293,22 @@ impl Registry {
         if let Some(hit) = self.0.resolved.get(cache_key, now) {
             return Ok(Some(hit));
         }
+        // Read before the lookup: an answer read while a change committed is not kept.
+        let generation = self.generation();
         let Some(result) = self.lookup_fresh(key).await? else {
             return Ok(None);
         };
         let result = Arc::new(result);
-        self.0.resolved.put(cache_key, result.clone(), now);
+        if self.generation() == generation {
+            self.0.resolved.put(cache_key, result.clone(), now);
+        }
         Ok(Some(result))
+    }
+
+    /// A change committed by another process on the same database (from the change feed):
+    /// drops cached resolutions and moves the generation.
+    pub fn changed_elsewhere(&self) {
+        self.changed();
     }
 
     /// Drops cached resolutions and moves the generation, after a change has committed.

@@ -6,6 +6,23 @@ use agentid_spec::log::{LogEntry, LogRecord};
 use crate::Error;
 
 /// Appends `record` inside `tx`; returns the entry.
+/// Announces a change on the change feed, delivered to listeners when `tx` commits (PostgreSQL;
+/// on SQLite there is one process and nothing to tell).
+pub(crate) async fn notify(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    postgres: bool,
+    what: &str,
+) -> Result<(), Error> {
+    if postgres {
+        sqlx::query("SELECT pg_notify($1, $2)")
+            .bind(agentid_spec::CHANGE_FEED_CHANNEL)
+            .bind(what)
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     postgres: bool,

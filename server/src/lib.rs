@@ -28,6 +28,7 @@ use agentid_wallet::Wallet;
 use axum::extract::{DefaultBodyLimit, Request};
 use axum::Router;
 
+pub mod changes;
 pub mod cli;
 pub mod config;
 pub mod error;

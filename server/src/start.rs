@@ -163,6 +163,9 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         policy = policy.trust_wallet(did);
     }
     let registry = Registry::new(pool, clock.clone());
+    if url.starts_with("postgres") {
+        crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
+    }
     let mut remote = HttpSource::new(&public_url, Duration::from_secs(5))
         .map_err(|e| StartError::Verifier(e.to_string()))?;
     for o in &config.allow_status_origins {

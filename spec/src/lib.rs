@@ -35,6 +35,11 @@ pub mod time;
 
 pub use code::{Code, ErrorCode, Reason};
 
+/// The PostgreSQL `NOTIFY` channel of the change feed (section 9.4): every committed change a
+/// verifier may have cached (a revocation, a deplatforming, a deactivation) notifies it in its
+/// own transaction, and every node listening drops what it cached.
+pub const CHANGE_FEED_CHANNEL: &str = "agentid_changes";
+
 /// An external conformance vector copied into `spec/vectors/external` (tests only).
 #[cfg(test)]
 pub(crate) fn external_vector(relative: &str) -> String {

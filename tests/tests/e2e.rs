@@ -8,6 +8,7 @@ mod bad_input;
 mod fixture;
 mod interop;
 mod ledger;
+mod nodes;
 mod rejections;
 mod story;
 mod support;

@@ -106,6 +106,12 @@ impl Server {
     }
 
     pub async fn start_with(backend: &Backend, extra: &[&str]) -> Self {
+        Self::start_with_env(backend, extra, &[]).await
+    }
+
+    /// [`Server::start_with`] with environment variables set for the process (e.g. a second
+    /// node sharing the first one's master key and admin token).
+    pub async fn start_with_env(backend: &Backend, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = Scratch::new();
         let data = dir.path("data");
         let mut cmd = Command::new(binary());
@@ -122,6 +128,7 @@ impl Server {
                 "AGENTID_LOG",
                 std::env::var("AGENTID_LOG").unwrap_or_else(|_| "warn".into()),
             )
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .kill_on_drop(true);
@@ -137,7 +144,8 @@ impl Server {
             .expect("read stdout")
             .expect("agentid serve exited before listening");
         let info: Value = serde_json::from_str(&first).expect("first line is JSON");
-        let url = info["publicUrl"].as_str().expect("publicUrl").to_owned();
+        // The address this process listens on (its public URL may be another node's).
+        let url = format!("http://{}", info["listening"].as_str().expect("listening"));
         let admin_token =
             std::fs::read_to_string(info["adminTokenFile"].as_str().expect("adminTokenFile"))
                 .expect("admin token file")
@@ -235,6 +243,16 @@ impl Http {
             .await
             .expect("GET");
         decode(r).await
+    }
+
+    pub async fn get_text(&self, path: &str) -> (u16, String) {
+        let r = self
+            .client
+            .get(format!("{}{path}", self.base))
+            .send()
+            .await
+            .expect("GET");
+        (r.status().as_u16(), r.text().await.expect("body"))
     }
 
     pub async fn get_auth(&self, path: &str, bearer: &str) -> (u16, Value) {

@@ -251,7 +251,10 @@ impl Wallet {
             return Err(Error::InvalidReason);
         }
         let now = self.0.clock.now();
-        sqlx::query(
+        // The same row an authorization locks first: a revocation and an authorization of one
+        // delegation never interleave (section 11.2).
+        let mut tx = self.0.pool.begin().await?;
+        let changed = sqlx::query(
             "UPDATE wallet_delegations SET revoked_at = $1, revocation_reason = $2 \
              WHERE id = $3 AND principal_id = $4 AND revoked_at IS NULL",
         )
@@ -259,14 +262,13 @@ impl Wallet {
         .bind(reason)
         .bind(id)
         .bind(&p.id)
-        .execute(&self.0.pool)
+        .execute(&mut *tx)
         .await?;
-        let (record, list_id) = self.find(p, id).await?;
-        self.0
-            .signed_lists
-            .write()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(&list_id);
+        if changed.rows_affected() == 1 {
+            self.notify(&mut tx).await?;
+        }
+        tx.commit().await?;
+        let (record, _) = self.find(p, id).await?;
         self.changed();
         tracing::info!(principal = %p.id, credential = %id, "delegation revoked");
         Ok(record)

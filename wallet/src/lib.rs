@@ -88,6 +88,10 @@ impl WalletConfig {
     }
 }
 
+/// A signed status list kept for serving: the `vc+jwt`, when it was signed, and the generation
+/// it was built at.
+type SignedList = (Arc<str>, i64, u64);
+
 /// The wallet. Cheap to clone.
 #[derive(Clone)]
 pub struct Wallet(Arc<Inner>);
@@ -97,8 +101,11 @@ struct Inner {
     vault: vault::Vault,
     config: WalletConfig,
     clock: Arc<dyn Clock>,
-    /// list id -> (signed status list credential, signed at), for serving.
-    signed_lists: RwLock<HashMap<String, (Arc<str>, i64)>>,
+    /// list id -> (signed status list credential, signed at, generation it was built at), for
+    /// serving; an entry from an older generation is never served.
+    signed_lists: RwLock<HashMap<String, SignedList>>,
+    /// Whether the database is PostgreSQL (changes are announced on the change feed).
+    postgres: bool,
     /// Moves on every change a verifier may have cached.
     generation: AtomicU64,
     /// The wallet's `did:web`.
@@ -119,7 +126,13 @@ impl Wallet {
         let did = did_web_for_url(&config.public_url).ok_or(Error::InvalidRequest(
             "the public URL has no did:web (http(s)://host[:port][/path] expected)",
         ))?;
+        let postgres = pool
+            .connect_options()
+            .database_url
+            .scheme()
+            .starts_with("postgres");
         Ok(Self(Arc::new(Inner {
+            postgres,
             did,
             signing_key: RwLock::new(None),
             pool,
@@ -150,6 +163,24 @@ impl Wallet {
 
     fn changed(&self) {
         self.0.generation.fetch_add(1, Ordering::AcqRel);
+    }
+
+    /// A change committed by another process on the same database (from the change feed):
+    /// moves the generation, so nothing signed or cached before it is served again.
+    pub fn changed_elsewhere(&self) {
+        self.changed();
+    }
+
+    /// Announces a change on the change feed, delivered when `tx` commits (PostgreSQL only).
+    async fn notify(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Error> {
+        if self.0.postgres {
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(agentid_spec::CHANGE_FEED_CHANNEL)
+                .bind("wallet")
+                .execute(&mut **tx)
+                .await?;
+        }
+        Ok(())
     }
 }
 

@@ -21,14 +21,17 @@ impl Wallet {
     /// revocation or an hour has passed since.
     pub async fn signed_status_list(&self, id: &str) -> Result<Arc<str>, Error> {
         let now = self.0.clock.now();
-        if let Some((jws, at)) = self
+        // Read before building: a list built while a revocation committed carries the older
+        // generation and is never served after it.
+        let generation = self.generation();
+        if let Some((jws, at, built)) = self
             .0
             .signed_lists
             .read()
             .unwrap_or_else(|e| e.into_inner())
             .get(id)
         {
-            if now - at < RESIGN_AFTER {
+            if now - at < RESIGN_AFTER && *built == generation {
                 return Ok(jws.clone());
             }
         }
@@ -37,7 +40,7 @@ impl Wallet {
             .signed_lists
             .write()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(id.to_owned(), (jws.clone(), now));
+            .insert(id.to_owned(), (jws.clone(), now, generation));
         Ok(jws)
     }
 

@@ -1,0 +1,238 @@
+//! Revocation that holds: across two `agentid serve` processes on one PostgreSQL database (the
+//! change feed), and on one node under a storm of status-list reads and verifications.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use agentid_spec::jose::b64u_decode;
+use agentid_spec::status_list::Bitstring;
+use serde_json::{json, Value};
+
+use crate::fixture::{nonce, Fixture};
+use crate::support::{backends, codes, s, Backend, Server};
+
+/// A second node on the same database, behind the same public URL, with the first node's
+/// master key (its own admin token).
+async fn second_node(f: &Fixture, backend: &Backend) -> Server {
+    let data = f.server.dir.path("data");
+    let master = std::fs::read_to_string(data.join("master.key")).unwrap();
+    Server::start_with_env(
+        backend,
+        &["--public-url", &f.server.url],
+        &[("AGENTID_MASTER_KEY", master.trim())],
+    )
+    .await
+}
+
+async fn verify_at(server: &Server, vp: &str, merchant: &str, n: &str) -> Value {
+    let (status, d) = server
+        .http()
+        .post(
+            "/v1/verify",
+            None,
+            &json!({ "presentation": vp, "merchant": merchant, "nonce": n }),
+        )
+        .await;
+    assert_eq!(status, 200, "{d}");
+    d
+}
+
+/// Polls `check` every 20 ms until it holds or `limit` passes; the time it took.
+async fn within<F, Fut>(limit: Duration, mut check: F) -> Option<Duration>
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let t0 = Instant::now();
+    while t0.elapsed() <= limit {
+        if check().await {
+            return Some(t0.elapsed());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    None
+}
+
+/// Two nodes on one PostgreSQL database: a revocation through one is seen through the other
+/// within a second, and so is a deplatforming the other way; the other node's served status
+/// list shows it too. Changes travel through the database (LISTEN/NOTIFY), not timers: the
+/// caches' own refresh is 60 s.
+#[tokio::test]
+async fn revocation_through_one_node_is_seen_through_another() {
+    for backend in backends().await {
+        if !matches!(backend, Backend::Postgres(_)) {
+            continue;
+        }
+        let f = Fixture::new(&backend).await;
+        let b = second_node(&f, &backend).await;
+        let m = f.merchant.clone();
+
+        // Node B verifies (and caches the agent, the wallet's document and the status list).
+        let n1 = nonce();
+        let vp1 = f.present(&f.credential, &m, &n1, 1000).await;
+        assert_eq!(verify_at(&b, &vp1, &m, &n1).await["decision"], "accepted");
+        let (status, list) = b.http().get_text(&status_path(&f)).await;
+        assert_eq!(status, 200);
+        assert!(!revoked_bit(&list, &f).await);
+
+        // Presentations made before the revocation, with their holds.
+        let n2 = nonce();
+        let vp2 = f.present(&f.credential, &m, &n2, 1000).await;
+
+        // Revoke through node A.
+        let (status, _) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let took = within(Duration::from_secs(1), || async {
+            codes(&verify_at(&b, &vp2, &m, &n2).await) == ["credential_revoked"]
+        })
+        .await
+        .expect("node B still accepts a credential revoked through node A after 1 s");
+        eprintln!("revocation through A seen through B after {took:?}");
+        let (_, list) = b.http().get_text(&status_path(&f)).await;
+        assert!(
+            revoked_bit(&list, &f).await,
+            "node B serves the revoked bit"
+        );
+
+        // Deplatform through node B; node A rejects the agent within a second.
+        let second = f.delegate(json!({})).await;
+        let n3 = nonce();
+        let vp3 = f.present(&s(&second["credential"]), &m, &n3, 1000).await;
+        // Node A caches the agent.
+        assert_eq!(
+            verify_at(&f.server, &vp3, &m, &n3).await["decision"],
+            "accepted"
+        );
+        let n4 = nonce();
+        let vp4 = f.present(&s(&second["credential"]), &m, &n4, 1000).await;
+        let (status, out) = b
+            .http()
+            .post(
+                &format!("/v1/admin/agents/{}/deplatform", f.agent),
+                Some(&b.admin_token),
+                &json!({ "reason": "card testing fraud" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{out}");
+        let took = within(Duration::from_secs(1), || async {
+            codes(&verify_at(&f.server, &vp4, &m, &n4).await)
+                .contains(&"agent_deplatformed".to_owned())
+        })
+        .await
+        .expect("node A still accepts an agent deplatformed through node B after 1 s");
+        eprintln!("deplatforming through B seen through A after {took:?}");
+    }
+}
+
+fn status_path(f: &Fixture) -> String {
+    let vc: Value =
+        serde_json::from_slice(&b64u_decode(f.credential.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    let url = s(&vc["credentialStatus"]["statusListCredential"]);
+    url.strip_prefix(&f.server.url).unwrap().to_owned()
+}
+
+/// Whether the fixture credential's bit is set in the signed list `jws`.
+async fn revoked_bit(jws: &str, f: &Fixture) -> bool {
+    let vc: Value =
+        serde_json::from_slice(&b64u_decode(f.credential.split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    let index: usize = s(&vc["credentialStatus"]["statusListIndex"])
+        .parse()
+        .unwrap();
+    let list: Value =
+        serde_json::from_slice(&b64u_decode(jws.trim().split('.').nth(1).unwrap()).unwrap())
+            .unwrap();
+    let bits = Bitstring::decode(&s(&list["credentialSubject"]["encodedList"])).unwrap();
+    bits.get(index).unwrap()
+}
+
+/// Status-list reads and verifications hammer one node while the delegation is revoked: no
+/// verification or list read that starts after the revocation returned sees it unrevoked.
+#[tokio::test]
+async fn no_acceptance_after_a_revocation_returns() {
+    for backend in backends().await {
+        let f = Arc::new(Fixture::new(&backend).await);
+        let m = f.merchant.clone();
+        let mut presentations = Vec::new();
+        for _ in 0..24 {
+            let n = nonce();
+            presentations.push((f.present(&f.credential, &m, &n, 100).await, n));
+        }
+        let revoked_at: Arc<std::sync::Mutex<Option<Instant>>> = Arc::default();
+        let mut tasks = Vec::new();
+        // Readers of the status list.
+        for _ in 0..3 {
+            let (f, revoked_at) = (f.clone(), revoked_at.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut late = 0;
+                for _ in 0..60 {
+                    let start = Instant::now();
+                    let (_, list) = f.server.http().get_text(&status_path(&f)).await;
+                    let after = revoked_at.lock().unwrap().is_some_and(|t| start > t);
+                    if after {
+                        assert!(
+                            revoked_bit(&list, &f).await,
+                            "a list read after the revocation returned shows it unrevoked"
+                        );
+                        late += 1;
+                    }
+                }
+                late
+            }));
+        }
+        // Verifications, one presentation each.
+        let chunks: Vec<Vec<(String, String)>> =
+            presentations.chunks(8).map(<[_]>::to_vec).collect();
+        for chunk in chunks {
+            let (f, m, revoked_at) = (f.clone(), m.clone(), revoked_at.clone());
+            tasks.push(tokio::spawn(async move {
+                let mut late = 0;
+                for (vp, n) in chunk {
+                    tokio::time::sleep(Duration::from_millis(15)).await;
+                    let start = Instant::now();
+                    let d = f.verify_http(&vp, &m, &n).await;
+                    let after = revoked_at.lock().unwrap().is_some_and(|t| start > t);
+                    if after {
+                        assert_eq!(
+                            codes(&d),
+                            ["credential_revoked"],
+                            "accepted after the revocation returned: {d}"
+                        );
+                        late += 1;
+                    }
+                }
+                late
+            }));
+        }
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let (status, _) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        *revoked_at.lock().unwrap() = Some(Instant::now());
+        let mut late = 0;
+        for t in tasks {
+            late += t.await.unwrap();
+        }
+        assert!(
+            late > 0,
+            "{}: nothing ran after the revocation",
+            backend.name()
+        );
+    }
+}
