@@ -174,7 +174,11 @@ impl Wallet {
         })
     }
 
-    /// Takes the next free bit of the principal's current list, opening a new list when full.
+    /// Takes a free bit at a random index of the principal's current list, opening a new list
+    /// once half of it is used. Random placement means an index says nothing about how many
+    /// delegations the principal has issued (section 6.3); filling at most half keeps the search
+    /// for a free bit short. The list row is updated first, so issuances for one principal take
+    /// turns and never pick the same bit.
     async fn allocate_index(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
@@ -182,33 +186,49 @@ impl Wallet {
         now: i64,
     ) -> Result<(String, u64), Error> {
         let bits = self.0.config.status_list_bits as i64;
-        // An atomic increment on the newest list with room; RETURNING works on SQLite and
-        // PostgreSQL. The room check is repeated on the row being updated: a concurrent
-        // issuance may have taken the last bit since the subquery looked.
-        let taken: Option<(String, i64)> = sqlx::query_as(
+        // `next_index` counts the bits used. RETURNING works on SQLite and PostgreSQL; the room
+        // check is repeated on the row being updated.
+        let taken: Option<(String,)> = sqlx::query_as(
             "UPDATE wallet_status_lists SET next_index = next_index + 1 \
-             WHERE id = (SELECT id FROM wallet_status_lists WHERE principal_id = $1 AND next_index < size_bits \
+             WHERE id = (SELECT id FROM wallet_status_lists WHERE principal_id = $1 AND next_index * 2 < size_bits \
                          ORDER BY created_at DESC, id LIMIT 1) \
-             AND next_index < size_bits \
-             RETURNING id, next_index - 1",
+             AND next_index * 2 < size_bits \
+             RETURNING id",
         )
         .bind(principal)
         .fetch_optional(&mut **tx)
         .await?;
-        if let Some((id, index)) = taken {
-            return Ok((id, index as u64));
+        let list = match taken {
+            Some((id,)) => id,
+            None => {
+                let id = uuid::Uuid::new_v4().simple().to_string();
+                sqlx::query(
+                    "INSERT INTO wallet_status_lists (id, principal_id, size_bits, next_index, created_at) VALUES ($1, $2, $3, 1, $4)",
+                )
+                .bind(&id)
+                .bind(principal)
+                .bind(bits)
+                .bind(now)
+                .execute(&mut **tx)
+                .await?;
+                id
+            }
+        };
+        // At most half the list is used, so each try finds a free bit with probability >= 1/2.
+        for _ in 0..64 {
+            let index = rand::Rng::gen_range(&mut rand::thread_rng(), 0..bits);
+            let used: Option<(i64,)> = sqlx::query_as(
+                "SELECT status_index FROM wallet_delegations WHERE status_list_id = $1 AND status_index = $2",
+            )
+            .bind(&list)
+            .bind(index)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if used.is_none() {
+                return Ok((list, index as u64));
+            }
         }
-        let id = uuid::Uuid::new_v4().simple().to_string();
-        sqlx::query(
-            "INSERT INTO wallet_status_lists (id, principal_id, size_bits, next_index, created_at) VALUES ($1, $2, $3, 1, $4)",
-        )
-        .bind(&id)
-        .bind(principal)
-        .bind(bits)
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-        Ok((id, 0))
+        Err(Error::Internal("no free status bit found".into()))
     }
 
     /// The principal's delegations, newest first, at most [`MAX_LIST`].

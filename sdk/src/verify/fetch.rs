@@ -12,6 +12,28 @@ use agentid_spec::status_list::{Bitstring, BitstringStatusListCredential, STATUS
 
 use super::Verifier;
 
+/// A status list whose signature, issuer, URL, type and purpose were verified when fetched (they
+/// cannot change while cached: the cache key is the URL and the issuer), with its validity
+/// window, which is checked again on every use.
+pub(crate) struct VerifiedList {
+    bits: Bitstring,
+    valid_from: i64,
+    valid_until: Option<i64>,
+}
+
+impl VerifiedList {
+    /// The bits, if the list is within its validity window at `now` (with `skew`).
+    pub(super) fn bits_at(&self, now: i64, skew: i64) -> Result<&Bitstring, String> {
+        if self.valid_until.is_some_and(|u| now > u.saturating_add(skew)) {
+            return Err("status list credential has expired".into());
+        }
+        if now.saturating_add(skew) < self.valid_from {
+            return Err("status list credential is not valid yet".into());
+        }
+        Ok(&self.bits)
+    }
+}
+
 /// The cache key of a status list: its URL, then the issuer it was verified for.
 pub(super) fn status_list_key(url: &str, issuer: &str) -> String {
     let mut key = String::with_capacity(url.len() + 1 + issuer.len());
@@ -74,7 +96,7 @@ impl<S: Source> Verifier<S> {
         &self,
         credential: &DelegationCredential,
         now: i64,
-    ) -> Result<Arc<Bitstring>, String> {
+    ) -> Result<Arc<VerifiedList>, String> {
         let url = &credential.credential_status.status_list_credential;
         let key = status_list_key(url, credential.issuer.as_str());
         let generation = self.source.generation();
@@ -118,7 +140,7 @@ impl<S: Source> Verifier<S> {
         url: &str,
         issuer: &str,
         now: i64,
-    ) -> Result<Bitstring, String> {
+    ) -> Result<VerifiedList, String> {
         let jws = self
             .source
             .fetch_status_list(url)
@@ -147,14 +169,38 @@ impl<S: Source> Verifier<S> {
         if slc.id != url
             || slc.issuer != *issuer
             || slc.credential_subject.status_purpose != "revocation"
+            || !slc.type_.iter().any(|t| t == "BitstringStatusListCredential")
+            || slc.credential_subject.type_ != "BitstringStatusList"
         {
             return Err("status list is not the revocation list named by the credential".into());
         }
-        if let Some(until) = slc.valid_until {
-            if now > until.unix() + self.limits.clock_skew_secs {
-                return Err("status list credential has expired".into());
-            }
-        }
-        Bitstring::decode(&slc.credential_subject.encoded_list).map_err(|e| e.to_string())
+        let list = VerifiedList {
+            bits: Bitstring::decode(&slc.credential_subject.encoded_list)
+                .map_err(|e| e.to_string())?,
+            valid_from: slc.valid_from.unix(),
+            valid_until: slc.valid_until.map(|u| u.unix()),
+        };
+        list.bits_at(now, self.limits.clock_skew_secs)?;
+        Ok(list)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The validity window is checked on every use of a cached list, at its edges.
+    #[test]
+    fn a_cached_list_is_used_only_within_its_window() {
+        let list = VerifiedList {
+            bits: Bitstring::new(8),
+            valid_from: 1_000,
+            valid_until: Some(2_000),
+        };
+        assert!(list.bits_at(2_060, 60).is_ok());
+        assert!(list.bits_at(2_061, 60).is_err());
+        assert!(list.bits_at(940, 60).is_ok());
+        assert!(list.bits_at(939, 60).is_err());
+        assert!(list.bits_at(i64::MAX, 60).is_err());
     }
 }

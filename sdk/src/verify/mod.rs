@@ -19,7 +19,6 @@ use agentid_spec::authorization::{Settlement, SETTLEMENT_TYP};
 use agentid_spec::code::{Code, Reason};
 use agentid_spec::id::split_did_url;
 use agentid_spec::jose::CompactJws;
-use agentid_spec::status_list::Bitstring;
 
 use crate::clock::Clock;
 
@@ -51,7 +50,7 @@ pub struct Verifier<S> {
     clock: Arc<dyn Clock>,
     limits: Limits,
     dids: cache::TtlCache<ResolvedDid>,
-    status_lists: cache::TtlCache<Bitstring>,
+    status_lists: cache::TtlCache<fetch::VerifiedList>,
     nonces: replay::NonceMemory,
 }
 

@@ -77,7 +77,12 @@ impl PolicyChecked {
     pub(super) async fn check_status<S: Source>(self, v: &Verifier<S>, now: i64) -> StatusChecked {
         let (authenticated, mut reasons) = self.into_parts();
         let credential = authenticated.credential();
-        match v.status_list(credential, now).await {
+        let verified = v.status_list(credential, now).await;
+        match verified
+            .as_deref()
+            .map_err(Clone::clone)
+            .and_then(|l| l.bits_at(now, v.limits.clock_skew_secs))
+        {
             Ok(list) => {
                 let index = credential.credential_status.index().unwrap_or(usize::MAX);
                 match list.get(index) {
