@@ -209,6 +209,8 @@ struct Case {
     context: CheckoutContext,
     /// Verify twice; the vector's output is the second decision.
     replay: bool,
+    /// The verifier's `max_nonces`, when not the default.
+    max_nonces: Option<usize>,
     codes: Vec<&'static str>,
 }
 
@@ -362,6 +364,7 @@ fn generate() -> BTreeMap<String, String> {
             ..ctx(&merchant, "n-1")
         },
         replay: false,
+        max_nonces: None,
         codes: vec![],
     }];
     let mut add =
@@ -373,6 +376,7 @@ fn generate() -> BTreeMap<String, String> {
                 presentation,
                 context,
                 replay: false,
+                max_nonces: None,
                 codes,
             });
         };
@@ -951,7 +955,18 @@ fn generate() -> BTreeMap<String, String> {
         presentation: good.clone(),
         context: ctx(&merchant, "n-1"),
         replay: true,
+        max_nonces: None,
         codes: vec!["nonce_replayed"],
+    });
+    cases.push(Case {
+        name: "nonce_memory_full",
+        description: "A valid presentation, but the verifier's replay memory is full (maxNonces 0): refused with its own code, never as a replay.",
+        section: "8 step 14",
+        presentation: good.clone(),
+        context: ctx(&merchant, "n-1"),
+        replay: false,
+        max_nonces: Some(0),
+        codes: vec!["nonce_memory_full"],
     });
     for c in cases {
         files.insert(
@@ -964,6 +979,7 @@ fn generate() -> BTreeMap<String, String> {
                     "context": c.context,
                     "now": NOW,
                     "verifyTimes": if c.replay { 2 } else { 1 },
+                    "maxNonces": c.max_nonces,
                 },
                 "output": {
                     "decision": if c.codes.is_empty() { "accepted" } else { "rejected" },
@@ -1086,7 +1102,11 @@ fn verification_vectors() {
         let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
         let source = WorldSource::new(&world);
         let clock = Arc::new(FixedClock::new(v["input"]["now"].as_i64().unwrap()));
-        let verifier = Verifier::new(source, policy(&world), clock, Limits::default());
+        let mut limits = Limits::default();
+        if let Some(max) = v["input"]["maxNonces"].as_u64() {
+            limits.max_nonces = max as usize;
+        }
+        let verifier = Verifier::new(source, policy(&world), clock, limits);
         let ctx: CheckoutContext = serde_json::from_value(v["input"]["context"].clone()).unwrap();
         let token = v["input"]["presentation"].as_str().unwrap();
         let rt = tokio::runtime::Builder::new_current_thread()

@@ -33,13 +33,15 @@ pub mod cli;
 pub mod config;
 pub mod error;
 pub mod keyfile;
+pub mod nonces;
 mod routes;
 pub mod source;
 pub mod start;
 pub mod store;
 
-/// The verifier behind `POST /v1/verify`.
-pub type SharedVerifier = Arc<Verifier<source::LocalSource>>;
+/// The verifier behind `POST /v1/verify`: this process's registry and wallet, and the replay
+/// memory in the database.
+pub type SharedVerifier = Arc<Verifier<source::LocalSource, nonces::DbNonces>>;
 
 /// What every route may use. Cloned for every request, so it is one `Arc`.
 #[derive(Clone)]
@@ -162,6 +164,7 @@ mod tests {
         )
         .unwrap();
         wallet.open_identity().await.unwrap();
+        let pool_for_nonces = pool.clone();
         let registry = Registry::new(pool, clock.clone());
         let remote = agentid_resolver::http::HttpSource::new(
             "http://wallet.test",
@@ -177,7 +180,14 @@ mod tests {
         let policy = agentid_sdk::verify::TrustPolicy::new()
             .trust_registry("http://wallet.test")
             .trust_wallet(wallet.did().clone());
-        let verifier = Arc::new(Verifier::new(source, policy, clock, Default::default()));
+        let nonces = nonces::DbNonces::open(pool_for_nonces).await.unwrap();
+        let verifier = Arc::new(Verifier::with_nonces(
+            source,
+            policy,
+            clock,
+            Default::default(),
+            nonces,
+        ));
         router(AppState::new(
             registry,
             wallet,

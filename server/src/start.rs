@@ -162,6 +162,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         let did = Did::parse(w).map_err(|e| StartError::Config(format!("--trust-wallet: {e}")))?;
         policy = policy.trust_wallet(did);
     }
+    let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
     let registry = Registry::new(pool, clock.clone());
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
@@ -172,11 +173,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         remote = remote.allow_status_origin(o);
     }
     let source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
-    let verifier = Arc::new(Verifier::new(
+    let verifier = Arc::new(Verifier::with_nonces(
         source,
         policy,
         clock,
         (&config.limits).into(),
+        nonces,
     ));
 
     let app = crate::router(AppState::new(registry, wallet, verifier, admin_token_hash));

@@ -109,10 +109,12 @@ pub async fn migrate(
     migrator.run(pool).await
 }
 
-/// Connects to `url` and brings the registry's and the wallet's tables up to date.
+/// Connects to `url` and brings the registry's, the wallet's and the verifier's tables up to
+/// date.
 pub async fn open(url: &str) -> Result<AnyPool, crate::start::StartError> {
     let pool = connect(url).await?;
     migrate(&pool, agentid_wallet::MIGRATIONS).await?;
     migrate(&pool, agentid_registry::MIGRATIONS).await?;
+    migrate(&pool, crate::nonces::MIGRATIONS).await?;
     Ok(pool)
 }

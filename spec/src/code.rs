@@ -73,11 +73,14 @@ pub enum Code {
     AuthorizationMismatch,
     /// Step 19: the spend authorization is outside its validity window (the hold expired).
     AuthorizationExpired,
+    /// Step 14: the verifier's replay memory is full of live nonces, or cannot be written, so
+    /// the nonce cannot be recorded: refused rather than risk a replay (never `nonce_replayed`).
+    NonceMemoryFull,
 }
 
 impl Code {
     /// Every code, in the order of the verification algorithm.
-    pub const ALL: [Code; 29] = [
+    pub const ALL: [Code; 30] = [
         Code::MalformedToken,
         Code::UnsupportedAlgorithm,
         Code::BadSignature,
@@ -107,6 +110,7 @@ impl Code {
         Code::AuthorizationMissing,
         Code::AuthorizationMismatch,
         Code::AuthorizationExpired,
+        Code::NonceMemoryFull,
     ];
 
     /// The stable wire string, e.g. `credential_revoked`.
@@ -141,6 +145,7 @@ impl Code {
             Code::AuthorizationMissing => "authorization_missing",
             Code::AuthorizationMismatch => "authorization_mismatch",
             Code::AuthorizationExpired => "authorization_expired",
+            Code::NonceMemoryFull => "nonce_memory_full",
         }
     }
 }

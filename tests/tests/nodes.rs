@@ -236,3 +236,54 @@ async fn no_acceptance_after_a_revocation_returns() {
         );
     }
 }
+
+/// Finding: the replay memory was per process, lost on restart and not shared between nodes.
+/// Now it is in the database: a nonce accepted before a `kill -9` is a replay after the restart,
+/// and (on PostgreSQL) a nonce accepted through one node is a replay through another.
+#[tokio::test]
+async fn replay_memory_survives_restarts_and_is_shared() {
+    for backend in backends().await {
+        let mut f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        let n = nonce();
+        let vp = f.present(&f.credential, &m, &n, 1000).await;
+        assert_eq!(f.verify_http(&vp, &m, &n).await["decision"], "accepted");
+        f.server.restart().await;
+        let d = f.verify_http(&vp, &m, &n).await;
+        assert_eq!(codes(&d), ["nonce_replayed"], "{}: {d}", backend.name());
+
+        if matches!(backend, Backend::Postgres(_)) {
+            let b = second_node(&f, &backend).await;
+            let n = nonce();
+            let vp = f.present(&f.credential, &m, &n, 1000).await;
+            assert_eq!(verify_at(&b, &vp, &m, &n).await["decision"], "accepted");
+            let d = f.verify_http(&vp, &m, &n).await;
+            assert_eq!(
+                codes(&d),
+                ["nonce_replayed"],
+                "accepted through B, replayed at A"
+            );
+        }
+    }
+}
+
+/// A full replay memory refuses with its own code: never `nonce_replayed` for a fresh nonce,
+/// never an acceptance it cannot remember.
+#[tokio::test]
+async fn a_full_replay_memory_has_its_own_code() {
+    for backend in backends().await {
+        if matches!(backend, Backend::Postgres(_)) {
+            // The table is shared by every test on the database; the bound is per deployment.
+            continue;
+        }
+        let f = Fixture::new_with(&backend, &["--max-nonces", "1"]).await;
+        let m = f.merchant.clone();
+        let n = nonce();
+        let vp = f.present(&f.credential, &m, &n, 1000).await;
+        assert_eq!(f.verify_http(&vp, &m, &n).await["decision"], "accepted");
+        let n2 = nonce();
+        let vp2 = f.present(&f.credential, &m, &n2, 1000).await;
+        let d = f.verify_http(&vp2, &m, &n2).await;
+        assert_eq!(codes(&d), ["nonce_memory_full"], "{d}");
+    }
+}

@@ -110,49 +110,10 @@ impl Server {
     }
 
     /// [`Server::start_with`] with environment variables set for the process (e.g. a second
-    /// node sharing the first one's master key and admin token).
+    /// node sharing the first one's master key).
     pub async fn start_with_env(backend: &Backend, extra: &[&str], env: &[(&str, &str)]) -> Self {
         let dir = Scratch::new();
-        let data = dir.path("data");
-        let mut cmd = Command::new(binary());
-        cmd.arg("serve")
-            .arg("--listen")
-            .arg("127.0.0.1:0")
-            .arg("--data-dir")
-            .arg(&data)
-            .args(extra)
-            .env_remove("AGENTID_ADMIN_TOKEN")
-            .env_remove("AGENTID_MASTER_KEY")
-            .env_remove("AGENTID_DATABASE_URL")
-            .env(
-                "AGENTID_LOG",
-                std::env::var("AGENTID_LOG").unwrap_or_else(|_| "warn".into()),
-            )
-            .envs(env.iter().copied())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::inherit())
-            .kill_on_drop(true);
-        if let Backend::Postgres(url) = backend {
-            cmd.arg("--database-url").arg(url);
-        }
-        let mut child = cmd.spawn().expect("spawn agentid serve");
-        let stdout = child.stdout.take().expect("stdout");
-        let mut lines = BufReader::new(stdout).lines();
-        let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
-            .await
-            .expect("agentid serve did not report its address within 60 s")
-            .expect("read stdout")
-            .expect("agentid serve exited before listening");
-        let info: Value = serde_json::from_str(&first).expect("first line is JSON");
-        // The address this process listens on (its public URL may be another node's).
-        let url = format!("http://{}", info["listening"].as_str().expect("listening"));
-        let admin_token =
-            std::fs::read_to_string(info["adminTokenFile"].as_str().expect("adminTokenFile"))
-                .expect("admin token file")
-                .trim()
-                .to_owned();
-        // Keep draining stdout so the server never blocks on a full pipe.
-        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let (child, url, admin_token) = spawn(backend, &dir, "127.0.0.1:0", extra, env).await;
         Self {
             child,
             url,
@@ -160,6 +121,14 @@ impl Server {
             backend: backend.clone(),
             dir,
         }
+    }
+
+    /// Kills the process (SIGKILL) and starts it again on the same address and data.
+    pub async fn restart(&mut self) {
+        self.stop().await;
+        let listen = self.url.trim_start_matches("http://").to_owned();
+        let (child, url, _) = spawn(&self.backend, &self.dir, &listen, &[], &[]).await;
+        (self.child, self.url) = (child, url);
     }
 
     /// [`Server::cli`] with owned arguments.
@@ -226,6 +195,58 @@ pub const PASSPHRASE: &str = "test passphrase, long enough";
 pub fn read_key(path: &Path) -> agentid_sdk::keys::KeyPair {
     let text = std::fs::read_to_string(path).expect("key file");
     agentid_server::keyfile::open(&text, Some(PASSPHRASE)).expect("key file opens")
+}
+
+/// Starts `agentid serve` on `listen` with its data in `dir`; its process, the URL it listens
+/// at and the admin token.
+async fn spawn(
+    backend: &Backend,
+    dir: &Scratch,
+    listen: &str,
+    extra: &[&str],
+    env: &[(&str, &str)],
+) -> (Child, String, String) {
+    let data = dir.path("data");
+    let mut cmd = Command::new(binary());
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg(listen)
+        .arg("--data-dir")
+        .arg(&data)
+        .args(extra)
+        .env_remove("AGENTID_ADMIN_TOKEN")
+        .env_remove("AGENTID_MASTER_KEY")
+        .env_remove("AGENTID_DATABASE_URL")
+        .env(
+            "AGENTID_LOG",
+            std::env::var("AGENTID_LOG").unwrap_or_else(|_| "warn".into()),
+        )
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .kill_on_drop(true);
+    if let Backend::Postgres(url) = backend {
+        cmd.arg("--database-url").arg(url);
+    }
+    let mut child = cmd.spawn().expect("spawn agentid serve");
+    let stdout = child.stdout.take().expect("stdout");
+    let mut lines = BufReader::new(stdout).lines();
+    let first = tokio::time::timeout(Duration::from_secs(60), lines.next_line())
+        .await
+        .expect("agentid serve did not report its address within 60 s")
+        .expect("read stdout")
+        .expect("agentid serve exited before listening");
+    let info: Value = serde_json::from_str(&first).expect("first line is JSON");
+    // The address this process listens on (its public URL may be another node's).
+    let url = format!("http://{}", info["listening"].as_str().expect("listening"));
+    let admin_token =
+        std::fs::read_to_string(info["adminTokenFile"].as_str().expect("adminTokenFile"))
+            .expect("admin token file")
+            .trim()
+            .to_owned();
+    // Keep draining stdout so the server never blocks on a full pipe.
+    tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+    (child, url, admin_token)
 }
 
 /// A JSON HTTP client for one server.

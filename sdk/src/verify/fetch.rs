@@ -10,7 +10,7 @@ use agentid_spec::id::split_did_url;
 use agentid_spec::jose::CompactJws;
 use agentid_spec::status_list::{Bitstring, BitstringStatusListCredential, STATUS_LIST_TYP};
 
-use super::Verifier;
+use super::{NonceStore, Verifier};
 
 /// A status list whose signature, issuer, URL, type and purpose were verified when fetched (they
 /// cannot change while cached: the cache key is the URL and the issuer), with its validity
@@ -24,7 +24,10 @@ pub(crate) struct VerifiedList {
 impl VerifiedList {
     /// The bits, if the list is within its validity window at `now` (with `skew`).
     pub(super) fn bits_at(&self, now: i64, skew: i64) -> Result<&Bitstring, String> {
-        if self.valid_until.is_some_and(|u| now > u.saturating_add(skew)) {
+        if self
+            .valid_until
+            .is_some_and(|u| now > u.saturating_add(skew))
+        {
             return Err("status list credential has expired".into());
         }
         if now.saturating_add(skew) < self.valid_from {
@@ -43,7 +46,7 @@ pub(super) fn status_list_key(url: &str, issuer: &str) -> String {
     key
 }
 
-impl<S: Source> Verifier<S> {
+impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// Resolves `did`, from cache when fresh enough, falling back to a stale entry within
     /// [`Limits::did_max_staleness_secs`](super::Limits) when the source fails.
     pub async fn resolve(&self, did: &str, now: i64) -> Result<Arc<ResolvedDid>, ResolveError> {
@@ -169,7 +172,10 @@ impl<S: Source> Verifier<S> {
         if slc.id != url
             || slc.issuer != *issuer
             || slc.credential_subject.status_purpose != "revocation"
-            || !slc.type_.iter().any(|t| t == "BitstringStatusListCredential")
+            || !slc
+                .type_
+                .iter()
+                .any(|t| t == "BitstringStatusListCredential")
             || slc.credential_subject.type_ != "BitstringStatusList"
         {
             return Err("status list is not the revocation list named by the credential".into());

@@ -37,27 +37,42 @@ mod trust;
 pub use context::CheckoutContext;
 pub use decision::{Decision, Verdict};
 pub use limits::Limits;
-pub use replay::VerifiedAuthorization;
+pub use replay::{Consumed, MemoryNonces, NonceStore, VerifiedAuthorization};
 pub use signatures::SignedClaims;
 pub use signatures::SpendRequest;
 pub use trust::{Anchors, TrustPolicy};
 
 /// Verifies checkout presentations, caching DID resolutions and status lists from a [`Source`]
-/// and remembering nonces. One verifier serves many merchants; share it behind an `Arc`.
-pub struct Verifier<S> {
+/// and remembering nonces in a [`NonceStore`] (this process's memory by default). One verifier
+/// serves many merchants; share it behind an `Arc`.
+pub struct Verifier<S, N = MemoryNonces> {
     source: S,
     policy: TrustPolicy,
     clock: Arc<dyn Clock>,
     limits: Limits,
     dids: cache::TtlCache<ResolvedDid>,
     status_lists: cache::TtlCache<fetch::VerifiedList>,
-    nonces: replay::NonceMemory,
+    nonces: N,
 }
 
 impl<S: Source> Verifier<S> {
     /// A verifier fetching from `source`, trusting what `policy` names, reading time from
-    /// `clock`.
+    /// `clock`, remembering nonces in this process.
     pub fn new(source: S, policy: TrustPolicy, clock: Arc<dyn Clock>, limits: Limits) -> Self {
+        Verifier::with_nonces(source, policy, clock, limits, MemoryNonces::new())
+    }
+}
+
+impl<S: Source, N: NonceStore> Verifier<S, N> {
+    /// [`Verifier::new`] remembering nonces in `nonces` (shared by many verifiers, kept across
+    /// restarts).
+    pub fn with_nonces(
+        source: S,
+        policy: TrustPolicy,
+        clock: Arc<dyn Clock>,
+        limits: Limits,
+        nonces: N,
+    ) -> Self {
         Self {
             source,
             policy,
@@ -65,7 +80,7 @@ impl<S: Source> Verifier<S> {
             limits,
             dids: cache::TtlCache::new(),
             status_lists: cache::TtlCache::new(),
-            nonces: replay::NonceMemory::new(),
+            nonces,
         }
     }
 
@@ -118,6 +133,7 @@ impl<S: Source> Verifier<S> {
             .await
             .check_authorization(true, self.limits.clock_skew_secs, now)
             .check_replay(&self.nonces, &self.limits, now)
+            .await
     }
 
     /// Checks a merchant's settlement instruction for a hold at the wallet `wallet` (spec

@@ -15,7 +15,7 @@ use serde::Serialize;
 
 use super::parse::Parsed;
 use super::trust::Anchors;
-use super::Verifier;
+use super::{NonceStore, Verifier};
 
 /// What the two signatures proved: who presented, under whose credential, for what. Evidence
 /// for the merchant's records; on its own it authorizes nothing.
@@ -152,9 +152,9 @@ impl Authenticated {
 
 impl Parsed<'_> {
     /// Steps 5-9; the first failure ends verification.
-    pub(super) async fn authenticate<S: Source>(
+    pub(super) async fn authenticate<S: Source, N: NonceStore>(
         self,
-        v: &Verifier<S>,
+        v: &Verifier<S, N>,
         now: i64,
     ) -> Result<Authenticated, Reason> {
         let (vp, vc, vp_kid, presentation, credential) = (

@@ -6,7 +6,7 @@ use agentid_spec::code::{Code, Reason};
 
 use super::policy::PolicyChecked;
 use super::signatures::Authenticated;
-use super::Verifier;
+use super::{NonceStore, Verifier};
 
 /// An authenticated presentation whose policy and revocation status were checked, with every
 /// failure found.
@@ -74,7 +74,11 @@ impl StatusChecked {
 impl PolicyChecked {
     /// Step 18: the credential's bit in its issuer's status list, from cache within the
     /// verifier's bounds; any doubt is `status_unavailable`.
-    pub(super) async fn check_status<S: Source>(self, v: &Verifier<S>, now: i64) -> StatusChecked {
+    pub(super) async fn check_status<S: Source, N: NonceStore>(
+        self,
+        v: &Verifier<S, N>,
+        now: i64,
+    ) -> StatusChecked {
         let (authenticated, mut reasons) = self.into_parts();
         let credential = authenticated.credential();
         let verified = v.status_list(credential, now).await;
