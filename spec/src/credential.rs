@@ -110,6 +110,77 @@ pub enum GrantError {
     /// `perTransaction` is above `total`.
     #[error("perTransaction must not exceed total")]
     PerTransactionAboveTotal,
+    /// A period's amount is below `perTransaction` or above `total`.
+    #[error("perPeriod.amount must be between perTransaction and total")]
+    PeriodOutOfRange,
+}
+
+/// A calendar period of a budget, in UTC: a day from 00:00, an ISO week from Monday 00:00, a
+/// month from the 1st at 00:00.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Period {
+    /// A UTC day.
+    Day,
+    /// An ISO week (Monday to Sunday), UTC.
+    Week,
+    /// A calendar month, UTC.
+    Month,
+}
+
+impl Period {
+    /// The wire string.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Period::Day => "day",
+            Period::Week => "week",
+            Period::Month => "month",
+        }
+    }
+
+    /// The start of the period holding `t` and the start of the next one, Unix seconds, UTC.
+    /// `t` is a bounded [`Timestamp`](crate::time::Timestamp) value, so nothing overflows.
+    pub fn bounds(self, t: i64) -> (i64, i64) {
+        use chrono::{Datelike, NaiveDate, TimeZone, Utc};
+        const DAY: i64 = 86_400;
+        let day = t.div_euclid(DAY);
+        match self {
+            Period::Day => (day * DAY, (day + 1) * DAY),
+            Period::Week => {
+                // 1970-01-01 was a Thursday: Monday is weekday 0.
+                let start = day - (day + 3).rem_euclid(7);
+                (start * DAY, (start + 7) * DAY)
+            }
+            Period::Month => {
+                let date = Utc
+                    .timestamp_opt(t, 0)
+                    .single()
+                    .map_or(NaiveDate::MIN, |d| d.date_naive());
+                let first = |y: i32, m: u32| {
+                    NaiveDate::from_ymd_opt(y, m, 1)
+                        .and_then(|d| d.and_hms_opt(0, 0, 0))
+                        .map_or(0, |d| d.and_utc().timestamp())
+                };
+                let (y, m) = (date.year(), date.month());
+                let next = if m == 12 {
+                    first(y + 1, 1)
+                } else {
+                    first(y, m + 1)
+                };
+                (first(y, m), next)
+            }
+        }
+    }
+}
+
+/// A budget per calendar period, on top of the total.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PeriodLimit {
+    /// Which period.
+    pub period: Period,
+    /// Largest sum of purchases in one period.
+    pub amount: Amount,
 }
 
 /// A scope list: 1 to [`MAX_SCOPE_ENTRIES`] entries of 1 to [`MAX_ENTRY_BYTES`] bytes. An empty
@@ -235,6 +306,9 @@ pub struct SpendingLimitFields {
     pub per_transaction: Amount,
     /// Largest sum of all purchases.
     pub total: Amount,
+    /// Largest sum of purchases per calendar period, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per_period: Option<PeriodLimit>,
 }
 
 /// The spending limit: a currency, a per-transaction maximum and a total for the credential's
@@ -254,6 +328,7 @@ impl SpendingLimit {
             currency,
             per_transaction,
             total,
+            per_period: None,
         })
     }
 
@@ -271,6 +346,11 @@ impl SpendingLimit {
     pub fn total(&self) -> Amount {
         self.0.total
     }
+
+    /// The budget per calendar period, if any.
+    pub fn per_period(&self) -> Option<PeriodLimit> {
+        self.0.per_period
+    }
 }
 
 impl TryFrom<SpendingLimitFields> for SpendingLimit {
@@ -278,6 +358,11 @@ impl TryFrom<SpendingLimitFields> for SpendingLimit {
     fn try_from(f: SpendingLimitFields) -> Result<Self, GrantError> {
         if f.per_transaction > f.total {
             return Err(GrantError::PerTransactionAboveTotal);
+        }
+        if let Some(p) = f.per_period {
+            if p.amount < f.per_transaction || p.amount > f.total {
+                return Err(GrantError::PeriodOutOfRange);
+            }
         }
         Ok(Self(f))
     }
@@ -415,6 +500,25 @@ mod tests {
     }
 
     #[test]
+    fn periods_are_utc_calendar_periods() {
+        // 2026-01-01T00:00:00Z is a Thursday.
+        let t = 1_767_225_600;
+        assert_eq!(Period::Day.bounds(t), (t, t + 86_400));
+        assert_eq!(Period::Day.bounds(t + 86_399), (t, t + 86_400));
+        // Its ISO week began on Monday 2025-12-29.
+        assert_eq!(Period::Week.bounds(t), (t - 3 * 86_400, t + 4 * 86_400));
+        assert_eq!(
+            Period::Week.bounds(t + 4 * 86_400),
+            (t + 4 * 86_400, t + 11 * 86_400)
+        );
+        assert_eq!(Period::Month.bounds(t), (t, t + 31 * 86_400));
+        assert_eq!(Period::Month.bounds(t - 1), (t - 31 * 86_400, t));
+        // February 2028 has 29 days.
+        let feb = 1_832_976_000; // 2028-02-01
+        assert_eq!(Period::Month.bounds(feb + 100), (feb, feb + 29 * 86_400));
+    }
+
+    #[test]
     fn limits_hold_their_rule() {
         let usd = Currency::parse("USD").unwrap();
         let a = |n| Amount::new(n).unwrap();
@@ -430,6 +534,15 @@ mod tests {
             serde_json::to_string(&ok).unwrap(),
             r#"{"currency":"USD","perTransaction":1,"total":2}"#
         );
+        let json = r#"{"currency":"USD","perTransaction":5,"total":50,"perPeriod":{"period":"week","amount":4}}"#;
+        assert!(
+            serde_json::from_str::<SpendingLimit>(json).is_err(),
+            "period below perTransaction"
+        );
+        let json = r#"{"currency":"USD","perTransaction":5,"total":50,"perPeriod":{"period":"week","amount":20}}"#;
+        let l: SpendingLimit = serde_json::from_str(json).unwrap();
+        assert_eq!(l.per_period().unwrap().period, Period::Week);
+        assert_eq!(serde_json::to_string(&l).unwrap(), json);
         assert!(Category::parse("").is_err());
         assert!(Category::parse(&"c".repeat(MAX_ENTRY_BYTES)).is_ok());
     }

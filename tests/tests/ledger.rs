@@ -406,3 +406,58 @@ async fn untrusted_agents_and_wallets_are_refused() {
         assert_eq!(codes(&d), ["wallet_not_trusted"], "{d}");
     }
 }
+
+/// A budget per calendar period (UTC) holds on top of the total: $60 a day, $200 in all.
+#[tokio::test]
+async fn a_daily_budget_holds() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let issued = f
+            .delegate(json!({
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000,
+                                   "perPeriod": { "period": "day", "amount": 6000 } },
+            }))
+            .await;
+        let (cred, id) = (s(&issued["credential"]), s(&issued["id"]));
+        let (status, body) = f
+            .authorize(&f.spend_request(&cred, &f.merchant, &nonce(), 4200), None)
+            .await;
+        assert_eq!(status, 201, "{body}");
+        let (status, body) = f
+            .authorize(&f.spend_request(&cred, &f.merchant, &nonce(), 4200), None)
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "budget_exceeded".into())
+        );
+        assert!(
+            s(&body["error"]["message"]).contains("day budget: 1800"),
+            "{body}"
+        );
+        let b = budget(&f, &id).await;
+        assert_eq!(b["period"]["used"], 4200, "{b}");
+        assert_eq!(b["period"]["remaining"], 1800, "{b}");
+        assert_eq!(b["remaining"], 15800, "{b}");
+        assert!(s(&b["period"]["resetsAt"]).ends_with("T00:00:00Z"), "{b}");
+        // A period budget outside perTransaction..total is refused at issuance.
+        let (status, body) = f
+            .server
+            .http()
+            .post(
+                "/v1/delegations",
+                Some(&f.token),
+                &json!({
+                    "agent": f.agent,
+                    "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000,
+                                       "perPeriod": { "period": "week", "amount": 30000 } },
+                    "validUntil": agentid_spec::time::format_rfc3339(now() + 86_400),
+                }),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (400, "invalid_limit".into()),
+            "{body}"
+        );
+    }
+}

@@ -35,13 +35,15 @@ pub enum Error {
     /// The delegation is revoked.
     #[error("the delegation is revoked")]
     DelegationRevoked,
-    /// The spend would pass the delegation's total.
-    #[error("the spend would pass the budget: {remaining} {currency} remain")]
+    /// The spend would pass the delegation's total, or its budget for the current period.
+    #[error("the spend would pass the {} budget: {remaining} {currency} remain", period.unwrap_or("total"))]
     BudgetExceeded {
         /// What remains, in minor units.
         remaining: u64,
         /// Its currency.
         currency: String,
+        /// The period (`day`, `week`, `month`) whose budget it would pass; `None` for the total.
+        period: Option<&'static str>,
     },
     /// The hold expired before it was settled.
     #[error("the hold expired")]

@@ -62,6 +62,25 @@ pub struct Budget {
     pub captured: u64,
     /// `total - held - captured`.
     pub remaining: u64,
+    /// The current period's budget, if the delegation has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub period: Option<PeriodBudget>,
+}
+
+/// What is left of a delegation's budget for the current calendar period (UTC).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PeriodBudget {
+    /// `day`, `week` or `month`.
+    pub period: &'static str,
+    /// The budget per period.
+    pub amount: u64,
+    /// Held and captured in this period.
+    pub used: u64,
+    /// `amount - used`, and never more than what remains of the total.
+    pub remaining: u64,
+    /// RFC 3339: when the next period starts.
+    pub resets_at: String,
 }
 
 /// A hold as the agent, the merchant and the principal see it.
@@ -253,7 +272,7 @@ impl Wallet {
                 "the spend is outside the delegation's currency or per-transaction limit",
             ));
         }
-        let (held, captured) = self.spent(&mut *tx, &req.delegation, now).await?;
+        let (held, captured) = self.spent(&mut *tx, &req.delegation, now, i64::MIN).await?;
         let used = held
             .checked_add(captured)
             .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
@@ -263,7 +282,23 @@ impl Wallet {
             return Err(Error::BudgetExceeded {
                 remaining: total.saturating_sub(used),
                 currency: limit.currency().to_string(),
+                period: None,
             });
+        }
+        if let Some(p) = limit.per_period() {
+            let (start, _) = p.period.bounds(now);
+            let (held, captured) = self.spent(&mut *tx, &req.delegation, now, start).await?;
+            let used = held
+                .checked_add(captured)
+                .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
+            let after = used.checked_add(t.amount.get());
+            if after.is_none_or(|a| a > p.amount.get()) {
+                return Err(Error::BudgetExceeded {
+                    remaining: p.amount.get().saturating_sub(used),
+                    currency: limit.currency().to_string(),
+                    period: Some(p.period.as_str()),
+                });
+            }
         }
 
         let id = uuid::Uuid::new_v4().to_string();
@@ -327,17 +362,24 @@ impl Wallet {
         })
     }
 
-    /// Held (live) and captured sums of a delegation, checked.
-    async fn spent<'c, E>(&self, db: E, delegation: &str, now: i64) -> Result<(u64, u64), Error>
+    /// Held (live) and captured sums of a delegation's holds taken since `since`, checked.
+    async fn spent<'c, E>(
+        &self,
+        db: E,
+        delegation: &str,
+        now: i64,
+        since: i64,
+    ) -> Result<(u64, u64), Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT state, amount FROM wallet_holds WHERE delegation_id = $1 \
-             AND (state = 'captured' OR (state = 'held' AND expires_at > $2))",
+             AND (state = 'captured' OR (state = 'held' AND expires_at > $2)) AND created_at >= $3",
         )
         .bind(delegation)
         .bind(now)
+        .bind(since)
         .fetch_all(db)
         .await?;
         let (mut held, mut captured) = (0u64, 0u64);
@@ -413,15 +455,33 @@ impl Wallet {
         .await?
         .ok_or(Error::NotFound("no such delegation"))?;
         let limit = stored_credential(&jws)?.credential_subject.spending_limit;
-        let (held, captured) = self.spent(&self.0.pool, id, self.0.clock.now()).await?;
+        let now = self.0.clock.now();
+        let (held, captured) = self.spent(&self.0.pool, id, now, i64::MIN).await?;
         let total = limit.total().get();
+        let remaining = total.saturating_sub(held.saturating_add(captured));
+        let period = match limit.per_period() {
+            None => None,
+            Some(p) => {
+                let (start, next) = p.period.bounds(now);
+                let (h, c) = self.spent(&self.0.pool, id, now, start).await?;
+                let used = h.saturating_add(c);
+                Some(PeriodBudget {
+                    period: p.period.as_str(),
+                    amount: p.amount.get(),
+                    used,
+                    remaining: p.amount.get().saturating_sub(used).min(remaining),
+                    resets_at: format_rfc3339(next),
+                })
+            }
+        };
         Ok(Budget {
             currency: limit.currency().to_string(),
             per_transaction: limit.per_transaction().get(),
             total,
             held,
             captured,
-            remaining: total.saturating_sub(held.saturating_add(captured)),
+            remaining,
+            period,
         })
     }
 

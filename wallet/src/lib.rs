@@ -15,7 +15,9 @@
 //! vouches for its principals and their budgets by signing spend authorizations: holds against
 //! a delegation's total, taken atomically and idempotently ([`ledger`]).
 //!
-//! Not yet: per-period budgets, approval prompts, sub-delegation.
+//! Budgets hold per transaction, per calendar period (day, week or month, UTC) and in total.
+//!
+//! Not yet: approval prompts, sub-delegation.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -40,7 +42,7 @@ pub mod vault;
 
 pub use delegations::{DelegationRecord, DelegationTerms, IssuedDelegation};
 pub use error::Error;
-pub use ledger::{Authorized, Budget, Hold, HoldState};
+pub use ledger::{Authorized, Budget, Hold, HoldState, PeriodBudget};
 pub use principals::{NewPrincipal, Principal};
 
 /// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:

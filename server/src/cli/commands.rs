@@ -346,10 +346,14 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
     if !args.categories.is_empty() {
         scope.insert("categories".into(), json!(args.categories));
     }
+    let mut limit = json!({ "currency": args.currency, "perTransaction": args.per_transaction, "total": args.total });
+    if let (Some(period), Some(amount)) = (&args.period, args.per_period) {
+        limit["perPeriod"] = json!({ "period": period, "amount": amount });
+    }
     let body = json!({
         "agent": args.agent,
         "scope": scope,
-        "spendingLimit": { "currency": args.currency, "perTransaction": args.per_transaction, "total": args.total },
+        "spendingLimit": limit,
         "validUntil": valid_until,
     });
     let out = Client::new(server)?

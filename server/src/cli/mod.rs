@@ -179,6 +179,12 @@ pub(crate) struct DelegateArgs {
     /// Largest total, in minor units.
     #[arg(long)]
     pub(crate) total: u64,
+    /// Also a budget per calendar period (UTC): day, week or month.
+    #[arg(long, value_parser = ["day", "week", "month"], requires = "per_period")]
+    pub(crate) period: Option<String>,
+    /// The budget per period, in minor units.
+    #[arg(long, requires = "period")]
+    pub(crate) per_period: Option<u64>,
     /// End of validity, RFC 3339.
     #[arg(long, conflicts_with = "valid_for")]
     pub(crate) valid_until: Option<String>,
