@@ -461,3 +461,112 @@ async fn a_daily_budget_holds() {
         );
     }
 }
+
+/// `kill -9` during concurrent authorizations: after the restart every acknowledged hold is
+/// there, a retry with the same Idempotency-Key answers the same hold (never a second debit),
+/// and the ledger balances.
+#[tokio::test]
+async fn holds_survive_kill_9() {
+    for backend in backends().await {
+        let mut f = Fixture::new(&backend).await;
+        let requests: Vec<(String, String)> = (0..48)
+            .map(|i| {
+                (
+                    f.spend_request(&f.credential, &f.merchant, &nonce(), 100),
+                    format!("kill9-{i}-{}", nonce()),
+                )
+            })
+            .collect();
+        let client = reqwest::Client::new();
+        let url = format!("{}/v1/spend/authorizations", f.server.url);
+        let acked = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
+        let post = |vp: String, key: String| {
+            let (client, url, acked) = (client.clone(), url.clone(), acked.clone());
+            async move {
+                let resp = client
+                    .post(&url)
+                    .header("idempotency-key", key)
+                    .json(&json!({ "presentation": vp }))
+                    .send()
+                    .await
+                    .ok()?;
+                if resp.status().as_u16() != 201 {
+                    return None;
+                }
+                let hold: Value = resp.json().await.ok()?;
+                acked.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                Some(s(&hold["hold"]))
+            }
+        };
+        let tasks: Vec<_> = requests
+            .iter()
+            .map(|(vp, key)| tokio::spawn(post(vp.clone(), key.clone())))
+            .collect();
+        // Kill once a quarter have been acknowledged, with the rest in flight.
+        let t0 = std::time::Instant::now();
+        while acked.load(std::sync::atomic::Ordering::Relaxed) < requests.len() / 4
+            && t0.elapsed() < std::time::Duration::from_secs(30)
+        {
+            tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+        }
+        f.server.restart().await;
+        let mut acknowledged = Vec::new();
+        for (t, (_, key)) in tasks.into_iter().zip(&requests) {
+            if let Some(hold) = t.await.unwrap() {
+                acknowledged.push((key.clone(), hold));
+            }
+        }
+        // Retry everything with the same keys after the restart.
+        let url = format!("{}/v1/spend/authorizations", f.server.url);
+        let mut holds = std::collections::BTreeMap::new();
+        for (vp, key) in &requests {
+            let resp = client
+                .post(&url)
+                .header("idempotency-key", key)
+                .json(&json!({ "presentation": vp }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(resp.status().as_u16(), 201);
+            let hold: Value = resp.json().await.unwrap();
+            holds.insert(key.clone(), s(&hold["hold"]));
+        }
+        for (key, hold) in &acknowledged {
+            assert_eq!(
+                holds[key], *hold,
+                "an acknowledged hold changed across kill -9"
+            );
+        }
+        let b = budget(&f, &f.credential_id).await;
+        let (_, list) = f
+            .server
+            .http()
+            .get_auth(
+                &format!("/v1/delegations/{}/holds", f.credential_id),
+                &f.token,
+            )
+            .await;
+        let listed = list["holds"].as_array().unwrap();
+        assert_eq!(
+            listed.len(),
+            requests.len(),
+            "one hold per request, none twice"
+        );
+        let sum: u64 = listed.iter().map(|h| h["amount"].as_u64().unwrap()).sum();
+        assert_eq!(b["held"].as_u64(), Some(sum), "{b}");
+        assert_eq!(
+            b["held"].as_u64().unwrap()
+                + b["captured"].as_u64().unwrap()
+                + b["remaining"].as_u64().unwrap(),
+            b["total"].as_u64().unwrap(),
+            "the ledger balances: {b}"
+        );
+        assert!(!acknowledged.is_empty());
+        eprintln!(
+            "{}: {} of {} acknowledged before kill -9",
+            backend.name(),
+            acknowledged.len(),
+            requests.len()
+        );
+    }
+}
