@@ -50,6 +50,10 @@ pub struct ServeConfig {
     /// How long a spend hold lasts unless the merchant captures it, in seconds.
     #[arg(long, env = "AGENTID_HOLD_SECS", default_value_t = 900)]
     pub hold_secs: i64,
+    /// How long a purchase above the delegation's approval threshold waits for the principal,
+    /// in seconds.
+    #[arg(long, env = "AGENTID_APPROVAL_SECS", default_value_t = 600)]
+    pub approval_secs: i64,
     /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
     /// created on first start).
     #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
@@ -75,6 +79,7 @@ impl ServeConfig {
             trust_wallets: Vec::new(),
             allow_did_key_agents: false,
             hold_secs: 900,
+            approval_secs: 600,
             master_key: None,
             admin_token: None,
             limits: LimitArgs::default(),

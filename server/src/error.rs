@@ -122,13 +122,18 @@ impl From<agentid_wallet::Error> for ApiError {
                 ApiError::bad_request(e.code(), message)
             }
             W::Forbidden(_) => ApiError::Forbidden(message),
-            W::DelegationRevoked | W::BudgetExceeded { .. } => ApiError::Denied {
+            W::DelegationRevoked
+            | W::BudgetExceeded { .. }
+            | W::ApprovalDenied
+            | W::ApprovalExpired => ApiError::Denied {
                 code: e.code(),
                 message,
             },
-            W::Conflict(_) | W::IdempotencyKeyReused | W::HoldExpired | W::HoldSettled => {
-                ApiError::conflict(e.code(), message)
-            }
+            W::Conflict(_)
+            | W::IdempotencyKeyReused
+            | W::HoldExpired
+            | W::HoldSettled
+            | W::NotPending => ApiError::conflict(e.code(), message),
             W::Database(_) | W::Internal(_) => ApiError::Internal(format!("wallet: {message}")),
             _ => ApiError::Internal(format!("wallet: {message}")),
         }

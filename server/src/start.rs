@@ -145,6 +145,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         )));
     }
     wallet_config.hold_secs = config.hold_secs;
+    if !(1..=MAX_HOLD_SECS).contains(&config.approval_secs) {
+        return Err(StartError::Config(format!(
+            "--approval-secs must be 1 to {MAX_HOLD_SECS}"
+        )));
+    }
+    wallet_config.approval_secs = config.approval_secs;
     let wallet = Wallet::new(pool.clone(), vault, wallet_config, clock.clone())
         .map_err(|e| StartError::Config(format!("--public-url {public_url}: {e}")))?;
     wallet

@@ -245,6 +245,12 @@ error_codes! {
     HoldExpired => "hold_expired",
     /// The hold was already captured or released.
     HoldSettled => "hold_settled",
+    /// The principal denied the purchase that needed approval.
+    ApprovalDenied => "approval_denied",
+    /// The principal did not approve the purchase in time.
+    ApprovalExpired => "approval_expired",
+    /// The hold is not waiting for approval (already decided).
+    NotPending => "not_pending",
     /// Something failed inside the service; logged there, never detailed.
     InternalError => "internal_error",
 }

@@ -113,6 +113,9 @@ pub enum GrantError {
     /// A period's amount is below `perTransaction` or above `total`.
     #[error("perPeriod.amount must be between perTransaction and total")]
     PeriodOutOfRange,
+    /// `approvalAbove` is not below `perTransaction` (it would never apply).
+    #[error("approvalAbove must be below perTransaction")]
+    ApprovalAboveOutOfRange,
 }
 
 /// A calendar period of a budget, in UTC: a day from 00:00, an ISO week from Monday 00:00, a
@@ -309,6 +312,9 @@ pub struct SpendingLimitFields {
     /// Largest sum of purchases per calendar period, if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub per_period: Option<PeriodLimit>,
+    /// Purchases above this amount wait for the principal's approval (step-up), if set.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub approval_above: Option<Amount>,
 }
 
 /// The spending limit: a currency, a per-transaction maximum and a total for the credential's
@@ -329,6 +335,7 @@ impl SpendingLimit {
             per_transaction,
             total,
             per_period: None,
+            approval_above: None,
         })
     }
 
@@ -351,6 +358,11 @@ impl SpendingLimit {
     pub fn per_period(&self) -> Option<PeriodLimit> {
         self.0.per_period
     }
+
+    /// The amount above which a purchase waits for the principal's approval, if any.
+    pub fn approval_above(&self) -> Option<Amount> {
+        self.0.approval_above
+    }
 }
 
 impl TryFrom<SpendingLimitFields> for SpendingLimit {
@@ -363,6 +375,9 @@ impl TryFrom<SpendingLimitFields> for SpendingLimit {
             if p.amount < f.per_transaction || p.amount > f.total {
                 return Err(GrantError::PeriodOutOfRange);
             }
+        }
+        if f.approval_above.is_some_and(|a| a >= f.per_transaction) {
+            return Err(GrantError::ApprovalAboveOutOfRange);
         }
         Ok(Self(f))
     }

@@ -185,6 +185,18 @@ impl Fixture {
         nonce: &str,
         amount: u64,
     ) -> String {
+        self.signed(credential, merchant, nonce, amount, None)
+    }
+
+    /// The presentation of `credential` carrying `authorization` (or the bare spend request).
+    pub fn signed(
+        &self,
+        credential: &str,
+        merchant: &str,
+        nonce: &str,
+        amount: u64,
+        authorization: Option<&str>,
+    ) -> String {
         present(
             &CheckoutRequest {
                 agent: &Did::parse(&self.agent).unwrap(),
@@ -198,7 +210,7 @@ impl Fixture {
                 category: Some(Category::parse("groceries").unwrap()),
                 now: now(),
                 lifetime: 120,
-                authorization: None,
+                authorization,
             },
             &self.agent_key,
         )

@@ -570,3 +570,130 @@ async fn holds_survive_kill_9() {
         );
     }
 }
+
+/// Step-up: above the principal's threshold a purchase waits, reserving its amount, until the
+/// principal approves (a one-time authorization for that transaction), denies
+/// (`approval_denied`), or lets it time out (`approval_expired`).
+#[tokio::test]
+async fn step_up_approval() {
+    for backend in backends().await {
+        let f = Fixture::new_with(&backend, &["--approval-secs", "2"]).await;
+        let m = f.merchant.clone();
+        let issued = f
+            .delegate(json!({
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000,
+                                   "approvalAbove": 3000 },
+            }))
+            .await;
+        let (cred, id) = (s(&issued["credential"]), s(&issued["id"]));
+        let http = f.server.http();
+
+        // Below the threshold: held at once.
+        let (status, _) = f
+            .authorize(&f.spend_request(&cred, &m, &nonce(), 2000), None)
+            .await;
+        assert_eq!(status, 201);
+
+        // Above it: pending, nothing signed, the amount reserved.
+        let n = nonce();
+        let request = f.spend_request(&cred, &m, &n, 4000);
+        let (status, pending) = f.authorize(&request, None).await;
+        assert_eq!(
+            (status, &pending["state"]),
+            (202, &json!("pending")),
+            "{pending}"
+        );
+        assert!(pending.get("authorization").is_none(), "{pending}");
+        let hold = s(&pending["hold"]);
+        assert_eq!(budget(&f, &id).await["held"], 6000);
+        let d = f.verify_http(&request, &m, &n).await;
+        assert_eq!(codes(&d), ["authorization_missing"]);
+        let (_, list) = http.get_auth("/v1/approvals", &f.token).await;
+        assert_eq!(list["approvals"][0]["hold"], hold.as_str(), "{list}");
+        // Another principal cannot decide it.
+        let (_, other) = f.server.cli(&["wallet", "create"]).await;
+        let (status, _) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&s(&other["token"])),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 404);
+        // The principal approves; the agent's poll now carries the authorization.
+        let (status, approved) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, &approved["state"]),
+            (200, &json!("held")),
+            "{approved}"
+        );
+        let (status, polled) = http.get(&format!("/v1/spend/authorizations/{hold}")).await;
+        assert_eq!(status, 200);
+        let auth = s(&polled["authorization"]);
+        let vp = f.signed(&cred, &m, &n, 4000, Some(&auth));
+        assert_eq!(f.verify_http(&vp, &m, &n).await["decision"], "accepted");
+        let (status, body) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (409, "not_pending".into())
+        );
+
+        // Denied: the agent's poll says so, and the amount returns to the budget.
+        let (status, pending) = f
+            .authorize(&f.spend_request(&cred, &m, &nonce(), 4500), None)
+            .await;
+        assert_eq!(status, 202);
+        let hold = s(&pending["hold"]);
+        let (status, _) = http
+            .post(
+                &format!("/v1/approvals/{hold}/deny"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, body) = http.get(&format!("/v1/spend/authorizations/{hold}")).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "approval_denied".into())
+        );
+        assert_eq!(budget(&f, &id).await["held"], 6000);
+
+        // Not decided in time: approval_expired, for the agent and for a late approval.
+        let (status, pending) = f
+            .authorize(&f.spend_request(&cred, &m, &nonce(), 4500), None)
+            .await;
+        assert_eq!(status, 202);
+        let hold = s(&pending["hold"]);
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (status, body) = http.get(&format!("/v1/spend/authorizations/{hold}")).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "approval_expired".into())
+        );
+        let (status, body) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "approval_expired".into())
+        );
+        assert_eq!(budget(&f, &id).await["held"], 6000);
+    }
+}

@@ -363,6 +363,7 @@ async fn readme_walkthrough() {
         "\"code\": \"budget_exceeded\"",
         "\"remaining\": 800",
         "\"state\": \"released\"",
+        "\n\"held\"\n",
         "refused: exit 2",
         "\"code\": \"spend_refused\"",
         "\"code\": \"limit_exceeded\"",

@@ -51,6 +51,15 @@ pub enum Error {
     /// The hold was captured or released already.
     #[error("the hold was already settled")]
     HoldSettled,
+    /// The principal denied the purchase.
+    #[error("the principal denied this purchase")]
+    ApprovalDenied,
+    /// The principal did not decide in time.
+    #[error("the principal did not approve this purchase in time")]
+    ApprovalExpired,
+    /// The hold is not waiting for approval.
+    #[error("the hold is not waiting for approval")]
+    NotPending,
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -75,6 +84,9 @@ impl Error {
             Error::BudgetExceeded { .. } => ErrorCode::BudgetExceeded,
             Error::HoldExpired => ErrorCode::HoldExpired,
             Error::HoldSettled => ErrorCode::HoldSettled,
+            Error::ApprovalDenied => ErrorCode::ApprovalDenied,
+            Error::ApprovalExpired => ErrorCode::ApprovalExpired,
+            Error::NotPending => ErrorCode::NotPending,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
         }
     }

@@ -21,10 +21,17 @@ use crate::{Error, Principal, Wallet};
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
-/// A hold's state as stored; an unsettled hold past its expiry reads as `expired`.
+/// A hold's state as stored; an unsettled hold past its expiry reads as `expired`, a pending one
+/// past its deadline as `approval_expired`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
+#[serde(rename_all = "snake_case")]
 pub enum HoldState {
+    /// Waiting for the principal's approval (step-up); counted against the budget meanwhile.
+    Pending,
+    /// The principal denied it.
+    Denied,
+    /// The principal did not decide in time.
+    ApprovalExpired,
     /// Counted against the budget until it expires.
     Held,
     /// Spent for good.
@@ -40,6 +47,9 @@ impl HoldState {
         match s {
             "captured" => HoldState::Captured,
             "released" => HoldState::Released,
+            "denied" => HoldState::Denied,
+            "pending" if expires_at <= now => HoldState::ApprovalExpired,
+            "pending" => HoldState::Pending,
             _ if expires_at <= now => HoldState::Expired,
             _ => HoldState::Held,
         }
@@ -105,8 +115,10 @@ pub struct Hold {
     pub created_at: String,
     /// RFC 3339; a held amount returns to the budget then unless captured.
     pub expires_at: String,
-    /// The spend authorization (`vc+jwt`) the agent presents.
-    pub authorization: String,
+    /// The spend authorization (`vc+jwt`) the agent presents; absent while the hold waits
+    /// for approval, or once it was denied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub authorization: Option<String>,
 }
 
 /// What [`Wallet::authorize`] answers: the hold, and whether it was taken by an earlier
@@ -146,7 +158,7 @@ fn hold_of(r: HoldRow, now: i64) -> Hold {
         state: HoldState::stored(&state, expires, now),
         created_at: format_rfc3339(created),
         expires_at: format_rfc3339(expires),
-        authorization: jws,
+        authorization: (!jws.is_empty()).then_some(jws),
     }
 }
 
@@ -302,33 +314,35 @@ impl Wallet {
         }
 
         let id = uuid::Uuid::new_v4().to_string();
-        let expires = now.saturating_add(self.0.config.hold_secs);
-        let time = |t: i64| {
-            Timestamp::from_unix(t).ok_or_else(|| Error::Internal("clock out of range".into()))
+        let subject = SpendSubject {
+            id: req.agent.clone(),
+            principal: req.principal.clone(),
+            delegation: req.delegation.clone(),
+            delegation_hash: req.delegation_hash.clone(),
+            merchant: req.merchant.clone(),
+            nonce: req.nonce.clone(),
+            transaction: t.clone(),
         };
-        let authorization = SpendAuthorization::new(
-            &id,
-            self.0.did.clone(),
-            time(now)?,
-            time(expires)?,
-            SpendSubject {
-                id: req.agent.clone(),
-                principal: req.principal.clone(),
-                delegation: req.delegation.clone(),
-                delegation_hash: req.delegation_hash.clone(),
-                merchant: req.merchant.clone(),
-                nonce: req.nonce.clone(),
-                transaction: t.clone(),
-            },
-        );
-        let (kid, key) = self.signing_key()?;
-        let payload =
-            serde_json::to_vec(&authorization).map_err(|e| Error::Internal(e.to_string()))?;
-        let jws = crate::delegations::sign_jwt(&key, &kid, &payload)?;
+        let subject_json =
+            serde_json::to_string(&subject).map_err(|e| Error::Internal(e.to_string()))?;
+        // Step-up: above the principal's threshold the hold waits for approval, reserving the
+        // amount meanwhile; nothing is signed yet.
+        let pending = limit.approval_above().is_some_and(|a| t.amount > a);
+        let (state, expires, jws) = if pending {
+            let deadline = now.saturating_add(self.0.config.approval_secs);
+            ("pending", deadline, String::new())
+        } else {
+            let expires = now.saturating_add(self.0.config.hold_secs);
+            (
+                "held",
+                expires,
+                self.sign_authorization(&id, subject, now, expires)?,
+            )
+        };
         sqlx::query(
             "INSERT INTO wallet_holds (id, delegation_id, merchant, nonce, amount, currency, request_hash, \
-             idempotency_key, auth_jws, state, created_at, expires_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'held', $10, $11)",
+             idempotency_key, auth_jws, state, created_at, expires_at, subject) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
         )
         .bind(&id)
         .bind(&req.delegation)
@@ -339,12 +353,14 @@ impl Wallet {
         .bind(&hash)
         .bind(idempotency_key)
         .bind(&jws)
+        .bind(state)
         .bind(now)
         .bind(expires)
+        .bind(&subject_json)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
-        tracing::info!(hold = %id, delegation = %req.delegation, amount = t.amount.get(), "spend held");
+        tracing::info!(hold = %id, delegation = %req.delegation, amount = t.amount.get(), state, "spend held");
         Ok(Authorized {
             hold: Hold {
                 hold: id,
@@ -353,13 +369,139 @@ impl Wallet {
                 nonce: req.nonce.as_str().to_owned(),
                 amount: t.amount.get(),
                 currency: t.currency.to_string(),
-                state: HoldState::Held,
+                state: if pending {
+                    HoldState::Pending
+                } else {
+                    HoldState::Held
+                },
                 created_at: format_rfc3339(now),
                 expires_at: format_rfc3339(expires),
-                authorization: jws,
+                authorization: (!jws.is_empty()).then_some(jws),
             },
             replayed: false,
         })
+    }
+
+    /// Signs the authorization of hold `id` for `subject`, valid from `now` until `expires`.
+    fn sign_authorization(
+        &self,
+        id: &str,
+        subject: SpendSubject,
+        now: i64,
+        expires: i64,
+    ) -> Result<String, Error> {
+        let time = |t: i64| {
+            Timestamp::from_unix(t).ok_or_else(|| Error::Internal("clock out of range".into()))
+        };
+        let authorization =
+            SpendAuthorization::new(id, self.0.did.clone(), time(now)?, time(expires)?, subject);
+        let (kid, key) = self.signing_key()?;
+        let payload =
+            serde_json::to_vec(&authorization).map_err(|e| Error::Internal(e.to_string()))?;
+        crate::delegations::sign_jwt(&key, &kid, &payload)
+    }
+
+    /// The hold `id`, as its agent polls it: a decided step-up answers with its code.
+    pub async fn hold(&self, id: &str) -> Result<Hold, Error> {
+        let row: Option<HoldRow> = sqlx::query_as(&format!("{HOLD_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_optional(&self.0.pool)
+            .await?;
+        let hold = hold_of(
+            row.ok_or(Error::NotFound("no such hold"))?,
+            self.0.clock.now(),
+        );
+        match hold.state {
+            HoldState::Denied => Err(Error::ApprovalDenied),
+            HoldState::ApprovalExpired => Err(Error::ApprovalExpired),
+            _ => Ok(hold),
+        }
+    }
+
+    /// The principal's purchases waiting for approval, oldest first.
+    pub async fn approvals(&self, p: &Principal) -> Result<Vec<Hold>, Error> {
+        let now = self.0.clock.now();
+        let rows: Vec<HoldRow> = sqlx::query_as(
+            "SELECT h.id, h.delegation_id, h.merchant, h.nonce, h.amount, h.currency, h.state, \
+             h.created_at, h.expires_at, h.auth_jws FROM wallet_holds h \
+             JOIN wallet_delegations d ON d.id = h.delegation_id \
+             WHERE d.principal_id = $1 AND h.state = 'pending' AND h.expires_at > $2 \
+             ORDER BY h.created_at, h.id LIMIT $3",
+        )
+        .bind(&p.id)
+        .bind(now)
+        .bind(crate::MAX_LIST)
+        .fetch_all(&self.0.pool)
+        .await?;
+        Ok(rows.into_iter().map(|r| hold_of(r, now)).collect())
+    }
+
+    /// The principal approves (`true`) or denies the purchase waiting as hold `id`. Approval
+    /// signs a one-time authorization for that transaction only, and the hold lasts the usual
+    /// hold lifetime from now.
+    pub async fn decide(&self, p: &Principal, id: &str, approve: bool) -> Result<Hold, Error> {
+        let now = self.0.clock.now();
+        let found: Option<(String, String, i64, Option<String>)> = sqlx::query_as(
+            "SELECT h.delegation_id, h.state, h.expires_at, h.subject FROM wallet_holds h \
+             JOIN wallet_delegations d ON d.id = h.delegation_id \
+             WHERE h.id = $1 AND d.principal_id = $2",
+        )
+        .bind(id)
+        .bind(&p.id)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        let (delegation, _, _, _) = found.ok_or(Error::NotFound("no such approval"))?;
+        let mut tx = self.0.pool.begin().await?;
+        // The delegation's lock first, as an authorization takes it.
+        sqlx::query(
+            "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 WHERE id = $1",
+        )
+        .bind(&delegation)
+        .execute(&mut *tx)
+        .await?;
+        let (state, deadline, subject, revoked): (String, i64, Option<String>, Option<i64>) =
+            sqlx::query_as(
+                "SELECT h.state, h.expires_at, h.subject, d.revoked_at FROM wallet_holds h \
+                 JOIN wallet_delegations d ON d.id = h.delegation_id WHERE h.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        match HoldState::stored(&state, deadline, now) {
+            HoldState::Pending => {}
+            HoldState::ApprovalExpired => return Err(Error::ApprovalExpired),
+            _ => return Err(Error::NotPending),
+        }
+        if approve && revoked.is_some() {
+            return Err(Error::DelegationRevoked);
+        }
+        if approve {
+            let subject: SpendSubject = serde_json::from_str(subject.as_deref().unwrap_or(""))
+                .map_err(|e| Error::Internal(format!("stored subject: {e}")))?;
+            let expires = now.saturating_add(self.0.config.hold_secs);
+            let jws = self.sign_authorization(id, subject, now, expires)?;
+            sqlx::query(
+                "UPDATE wallet_holds SET state = 'held', auth_jws = $1, expires_at = $2 WHERE id = $3",
+            )
+            .bind(&jws)
+            .bind(expires)
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+        } else {
+            sqlx::query("UPDATE wallet_holds SET state = 'denied', settled_at = $1 WHERE id = $2")
+                .bind(now)
+                .bind(id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        let row: HoldRow = sqlx::query_as(&format!("{HOLD_SELECT} WHERE id = $1"))
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+        tx.commit().await?;
+        tracing::info!(hold = %id, approve, "step-up decided");
+        Ok(hold_of(row, now))
     }
 
     /// Held (live) and captured sums of a delegation's holds taken since `since`, checked.
@@ -375,7 +517,8 @@ impl Wallet {
     {
         let rows: Vec<(String, i64)> = sqlx::query_as(
             "SELECT state, amount FROM wallet_holds WHERE delegation_id = $1 \
-             AND (state = 'captured' OR (state = 'held' AND expires_at > $2)) AND created_at >= $3",
+             AND (state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2)) \
+             AND created_at >= $3",
         )
         .bind(delegation)
         .bind(now)
@@ -440,6 +583,11 @@ impl Wallet {
             (HoldState::Captured, SettleAction::Capture)
             | (HoldState::Released, SettleAction::Release) => Ok(hold),
             (HoldState::Expired, _) => Err(Error::HoldExpired),
+            (HoldState::Pending, _) => Err(Error::Conflict(
+                "the hold waits for the principal's approval",
+            )),
+            (HoldState::Denied, _) => Err(Error::ApprovalDenied),
+            (HoldState::ApprovalExpired, _) => Err(Error::ApprovalExpired),
             _ => Err(Error::HoldSettled),
         }
     }

@@ -58,6 +58,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "ledger",
         include_str!("../migrations/0002_ledger.sql"),
     ),
+    (
+        1003,
+        "approvals",
+        include_str!("../migrations/0003_approvals.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.
@@ -76,6 +81,8 @@ pub struct WalletConfig {
     pub max_delegation_secs: i64,
     /// How long a hold lasts unless captured, in seconds. Default 900.
     pub hold_secs: i64,
+    /// How long a purchase waits for the principal's approval, in seconds. Default 600.
+    pub approval_secs: i64,
 }
 
 impl WalletConfig {
@@ -86,6 +93,7 @@ impl WalletConfig {
             status_list_bits: agentid_spec::status_list::MIN_BITS,
             max_delegation_secs: 366 * 24 * 3600,
             hold_secs: 900,
+            approval_secs: 600,
         }
     }
 }

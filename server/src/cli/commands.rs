@@ -281,6 +281,23 @@ async fn wallet(server: &str, cmd: WalletCommand) -> Result<Output, Failure> {
                 .call(Method::GET, "/v1/delegations", Some(&t.token), None)
                 .await?
         }
+        WalletCommand::Approvals(t) => {
+            client
+                .call(Method::GET, "/v1/approvals", Some(&t.token), None)
+                .await?
+        }
+        WalletCommand::Approve { token, hold } => {
+            let path = format!("/v1/approvals/{}/approve", encode_path_segment(&hold));
+            client
+                .call(Method::POST, &path, Some(&token.token), None)
+                .await?
+        }
+        WalletCommand::Deny { token, hold } => {
+            let path = format!("/v1/approvals/{}/deny", encode_path_segment(&hold));
+            client
+                .call(Method::POST, &path, Some(&token.token), None)
+                .await?
+        }
         WalletCommand::Budget {
             token,
             credential_id,
@@ -349,6 +366,9 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
     let mut limit = json!({ "currency": args.currency, "perTransaction": args.per_transaction, "total": args.total });
     if let (Some(period), Some(amount)) = (&args.period, args.per_period) {
         limit["perPeriod"] = json!({ "period": period, "amount": amount });
+    }
+    if let Some(above) = args.approval_above {
+        limit["approvalAbove"] = json!(above);
     }
     let body = json!({
         "agent": args.agent,
@@ -429,7 +449,7 @@ async fn present_cmd(
         (spend_request, Value::Null)
     } else {
         let client = Client::new(server)?;
-        let hold = client
+        let mut hold = client
             .call_with_headers(
                 Method::POST,
                 "/v1/spend/authorizations",
@@ -439,6 +459,25 @@ async fn present_cmd(
                 &json!({ "presentation": spend_request }),
             )
             .await?;
+        // Step-up: wait for the principal's decision.
+        let deadline = std::time::Instant::now() + Duration::from_secs(args.wait);
+        while hold["state"] == "pending" {
+            if std::time::Instant::now() >= deadline {
+                return Err(Failure::new(
+                    "approval_pending",
+                    format!(
+                        "hold {} still waits for the principal's approval",
+                        hold["hold"].as_str().unwrap_or_default()
+                    ),
+                ));
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+            let path = format!(
+                "/v1/spend/authorizations/{}",
+                encode_path_segment(hold["hold"].as_str().unwrap_or_default())
+            );
+            hold = client.call(Method::GET, &path, None, None).await?;
+        }
         let authorization = hold["authorization"]
             .as_str()
             .ok_or_else(|| {

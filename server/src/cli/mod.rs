@@ -147,6 +147,24 @@ pub(crate) enum WalletCommand {
         #[arg(long)]
         credential_id: String,
     },
+    /// List the purchases waiting for your approval (step-up).
+    Approvals(TokenArg),
+    /// Approve a purchase waiting for approval: the wallet signs its one-time authorization.
+    Approve {
+        #[command(flatten)]
+        token: TokenArg,
+        /// The hold id.
+        #[arg(long)]
+        hold: String,
+    },
+    /// Deny a purchase waiting for approval.
+    Deny {
+        #[command(flatten)]
+        token: TokenArg,
+        /// The hold id.
+        #[arg(long)]
+        hold: String,
+    },
     /// List the holds on a delegation: held, captured, released, expired.
     Holds {
         #[command(flatten)]
@@ -185,6 +203,9 @@ pub(crate) struct DelegateArgs {
     /// The budget per period, in minor units.
     #[arg(long, requires = "period")]
     pub(crate) per_period: Option<u64>,
+    /// Purchases above this amount wait for your approval (step-up).
+    #[arg(long)]
+    pub(crate) approval_above: Option<u64>,
     /// End of validity, RFC 3339.
     #[arg(long, conflicts_with = "valid_for")]
     pub(crate) valid_until: Option<String>,
@@ -245,6 +266,9 @@ pub(crate) struct PresentArgs {
     /// twice).
     #[arg(long)]
     pub(crate) idempotency_key: Option<String>,
+    /// Seconds to wait for the principal when the purchase needs approval.
+    #[arg(long, default_value_t = 120)]
+    pub(crate) wait: u64,
 }
 
 #[derive(Args, Debug)]

@@ -7,11 +7,14 @@
 //!   signed settlement instruction, makes the spend final or gives the budget back.
 //! - `GET /v1/delegations/{id}/budget` and `GET /v1/delegations/{id}/holds`: the principal sees
 //!   what is left and where it went.
+//! - `GET /v1/spend/authorizations/{hold}`: the agent polls a hold waiting for approval.
+//! - `GET /v1/approvals`, `POST /v1/approvals/{hold}/approve`, `.../deny`: the principal
+//!   decides purchases above the delegation's `approvalAbove` (step-up).
 //! - `GET /.well-known/did.json` (and `/did.json`): the wallet's `did:web` document.
 
 use agentid_spec::authorization::SettleAction;
 use agentid_spec::ErrorCode;
-use agentid_wallet::{Budget, Hold};
+use agentid_wallet::{Budget, Hold, HoldState};
 use axum::extract::State;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
@@ -26,6 +29,10 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/spend/authorizations", post(authorize))
+        .route("/v1/spend/authorizations/{hold}", get(hold))
+        .route("/v1/approvals", get(approvals))
+        .route("/v1/approvals/{hold}/approve", post(approve))
+        .route("/v1/approvals/{hold}/deny", post(deny))
         .route("/v1/spend/authorizations/{hold}/capture", post(capture))
         .route("/v1/spend/authorizations/{hold}/release", post(release))
         .route("/v1/delegations/{id}/budget", get(budget))
@@ -60,7 +67,13 @@ async fn authorize(
         .await
         .map_err(|reasons| ApiError::SpendRefused { reasons })?;
     let done = s.wallet.authorize(&request, key).await?;
-    let mut response = (StatusCode::CREATED, axum::Json(done.hold)).into_response();
+    // 202 while the purchase waits for the principal's approval (step-up).
+    let status = if done.hold.state == HoldState::Pending {
+        StatusCode::ACCEPTED
+    } else {
+        StatusCode::CREATED
+    };
+    let mut response = (status, axum::Json(done.hold)).into_response();
     if done.replayed {
         response
             .headers_mut()
@@ -132,6 +145,44 @@ async fn holds(
     Ok(axum::Json(
         json!({ "holds": s.wallet.holds(&p, &id).await? }),
     ))
+}
+
+/// The agent polls its hold: pending, held (with the authorization), or the principal's
+/// decision as an error code (`approval_denied`, `approval_expired`). The hold id is the
+/// capability: it is unguessable and known only to the agent and the merchant.
+async fn hold(
+    State(s): State<AppState>,
+    Path(hold): Path<String>,
+) -> Result<axum::Json<Hold>, ApiError> {
+    Ok(axum::Json(s.wallet.hold(&hold).await?))
+}
+
+async fn approvals(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let p = s.principal(&headers).await?;
+    Ok(axum::Json(
+        json!({ "approvals": s.wallet.approvals(&p).await? }),
+    ))
+}
+
+async fn approve(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(hold): Path<String>,
+) -> Result<axum::Json<Hold>, ApiError> {
+    let p = s.principal(&headers).await?;
+    Ok(axum::Json(s.wallet.decide(&p, &hold, true).await?))
+}
+
+async fn deny(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(hold): Path<String>,
+) -> Result<axum::Json<Hold>, ApiError> {
+    let p = s.principal(&headers).await?;
+    Ok(axum::Json(s.wallet.decide(&p, &hold, false).await?))
 }
 
 async fn did_document(State(s): State<AppState>) -> Result<impl IntoResponse, ApiError> {
