@@ -124,7 +124,21 @@ fn bench(c: &mut Criterion) {
             c.validate().unwrap()
         })
     });
-    g.bench_function("verify_checkout_warm", |b| {
+    // The signatures new at every checkout (the presentation's and the authorization's): what
+    // a repeat check of the same delegation must verify.
+    g.bench_function("bare_ed25519_verify_x2_new", |b| {
+        b.iter(|| {
+            agent_key.verify(&m1, &s1).unwrap();
+            wallet_key.verify(&m3, &s3).unwrap();
+        })
+    });
+    g.bench_function("bare_ed25519_verify_batch_x2_new", |b| {
+        b.iter(|| {
+            ed25519_dalek::verify_batch(&[&m1, &m3], &[s1, s3], &[agent_key, wallet_key]).unwrap();
+        })
+    });
+    // A repeat check: the delegation's bytes verified before under the issuer's current key.
+    g.bench_function("verify_checkout_repeat", |b| {
         b.iter_custom(|iters| {
             let mut total = Duration::ZERO;
             let mut left = iters as usize;
@@ -137,6 +151,27 @@ fn bench(c: &mut Criterion) {
                     assert!(d.is_accepted());
                 }
                 total += t.elapsed();
+            }
+            total
+        })
+    });
+    // A first check: all three signatures (the remembered credential forgotten before each).
+    g.bench_function("verify_checkout_first", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let batch = pool(left.min(POOL));
+                left -= batch.len();
+                let mut elapsed = Duration::ZERO;
+                for (vp, ctx) in &batch {
+                    w.verifier.forget_verified_credentials();
+                    let t = Instant::now();
+                    let d = rt.block_on(w.verifier.verify(vp, ctx));
+                    elapsed += t.elapsed();
+                    assert!(d.is_accepted());
+                }
+                total += elapsed;
             }
             total
         })

@@ -1,14 +1,16 @@
-//! Runs N checkout verifications, or N bare verifications of the same two signatures, over a pool
-//! of presentations signed first, for counting instructions with callgrind (repeatable, unlike
-//! time on a shared machine):
+//! Runs N checkout verifications, or N bare verifications of the same signatures, over a pool of
+//! presentations signed first, for counting instructions with callgrind (repeatable, unlike time
+//! on a shared machine):
 //!
 //! ```sh
-//! for mode in setup bare full; do
+//! for mode in setup bare batch bare_new batch_new full first; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$mode \
 //!     target/release/examples/count_checkout $mode 500
 //! done
 //! ```
-//! (full - setup) / (bare - setup) is the cost of the whole check relative to its signatures.
+//! `full` is a repeat check (the delegation verified before): (full - setup) / (bare_new - setup)
+//! is its cost relative to the two signatures new at each checkout (the presentation's and the
+//! authorization's). `first` verifies all three: (first - setup) / (bare - setup).
 
 #[path = "../benches/support/world.rs"]
 mod world;
@@ -76,11 +78,38 @@ fn main() {
                 wallet.verify(m3, s3).unwrap();
             }
         }
+        "batch" => {
+            for (m1, s1, m2, s2, m3, s3) in &sigs {
+                ed25519_dalek::verify_batch(
+                    &[m1, m2, m3],
+                    &[*s1, *s2, *s3],
+                    &[agent, principal, wallet],
+                )
+                .unwrap();
+            }
+        }
+        "batch_new" => {
+            for (m1, s1, _, _, m3, s3) in &sigs {
+                ed25519_dalek::verify_batch(&[m1, m3], &[*s1, *s3], &[agent, wallet]).unwrap();
+            }
+        }
+        "bare_new" => {
+            for (m1, s1, _, _, m3, s3) in &sigs {
+                agent.verify(m1, s1).unwrap();
+                wallet.verify(m3, s3).unwrap();
+            }
+        }
         "full" => {
             for (vp, ctx) in &pool[1..] {
                 assert!(rt.block_on(w.verifier.verify(vp, ctx)).is_accepted());
             }
         }
-        other => panic!("mode is setup, bare or full, not {other}"),
+        "first" => {
+            for (vp, ctx) in &pool[1..] {
+                w.verifier.forget_verified_credentials();
+                assert!(rt.block_on(w.verifier.verify(vp, ctx)).is_accepted());
+            }
+        }
+        other => panic!("unknown mode {other}"),
     }
 }

@@ -113,3 +113,72 @@ mod tests {
         assert!(c.get("a", 1, None).is_none());
     }
 }
+
+/// Credentials whose signature verified, by their exact compact bytes, with the key it verified
+/// under. A merchant sees the same delegation at every checkout of an agent: a repeat check
+/// skips that signature when the issuer's current key for the credential's `kid` is still the one
+/// it verified under. Bounded: cleared when full.
+pub(super) struct VerifiedCredentials(RwLock<HashMap<String, ([u8; 32], Arc<str>)>>);
+
+impl VerifiedCredentials {
+    pub(super) fn new() -> Self {
+        Self(RwLock::new(HashMap::new()))
+    }
+
+    /// If `token` verified before under exactly `key`, its SHA-256 (base64url), computed then.
+    pub(super) fn verified_under(
+        &self,
+        token: &str,
+        key: &ed25519_dalek::VerifyingKey,
+    ) -> Option<Arc<str>> {
+        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        map.get(token)
+            .filter(|(k, _)| k == key.as_bytes())
+            .map(|(_, hash)| hash.clone())
+    }
+
+    /// Remembers that `token`, whose SHA-256 is `hash`, verified under `key`.
+    pub(super) fn insert(
+        &self,
+        token: &str,
+        key: &ed25519_dalek::VerifyingKey,
+        hash: Arc<str>,
+        max: usize,
+    ) {
+        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if map.len() >= max {
+            map.clear();
+        }
+        map.insert(token.to_owned(), (*key.as_bytes(), hash));
+    }
+
+    pub(super) fn clear(&self) {
+        self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+    }
+}
+
+#[cfg(test)]
+mod memo_tests {
+    use super::*;
+
+    /// A remembered credential counts only under the very key it verified under: a rotated key
+    /// under the same `kid`, or other bytes, are verified afresh.
+    #[test]
+    fn verified_credentials_are_bound_to_bytes_and_key() {
+        let k1 = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
+        let k2 = ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key();
+        let v = VerifiedCredentials::new();
+        let h: Arc<str> = "h".into();
+        v.insert("a.b.c", &k1, h.clone(), 2);
+        assert!(v.verified_under("a.b.c", &k1).is_some());
+        assert!(v.verified_under("a.b.c", &k2).is_none());
+        assert!(v.verified_under("a.b.d", &k1).is_none());
+        v.insert("d.e.f", &k1, h.clone(), 2);
+        v.insert("g.h.i", &k1, h, 2);
+        assert!(
+            v.verified_under("a.b.c", &k1).is_none(),
+            "a full memo is cleared, not grown"
+        );
+        assert!(v.verified_under("g.h.i", &k1).is_some());
+    }
+}

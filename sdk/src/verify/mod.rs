@@ -52,6 +52,7 @@ pub struct Verifier<S, N = MemoryNonces> {
     limits: Limits,
     dids: cache::TtlCache<ResolvedDid>,
     status_lists: cache::TtlCache<fetch::VerifiedList>,
+    verified_credentials: cache::VerifiedCredentials,
     nonces: N,
 }
 
@@ -80,6 +81,7 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             limits,
             dids: cache::TtlCache::new(),
             status_lists: cache::TtlCache::new(),
+            verified_credentials: cache::VerifiedCredentials::new(),
             nonces,
         }
     }
@@ -104,10 +106,17 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
         self.dids.remove(did);
     }
 
-    /// Drops every cached resolution and status list.
+    /// Forgets which credentials verified before, so the next check of each verifies its
+    /// signature again (for measuring a first check).
+    pub fn forget_verified_credentials(&self) {
+        self.verified_credentials.clear();
+    }
+
+    /// Drops every cached resolution, status list and verified credential.
     pub fn invalidate_all(&self) {
         self.dids.clear();
         self.status_lists.clear();
+        self.verified_credentials.clear();
     }
 
     /// Drops the cached status list at `url`, for every issuer it was verified for.

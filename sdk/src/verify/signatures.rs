@@ -109,7 +109,7 @@ pub(super) struct SignedAuthorization {
     pub(super) valid_from: i64,
     pub(super) valid_until: i64,
     /// [`credential_hash`] of the delegation as presented, to compare with the payload's.
-    pub(super) delegation_hash: String,
+    pub(super) delegation_hash: Arc<str>,
 }
 
 /// A presentation and credential whose signatures hold, signed by the credential's subject and
@@ -248,24 +248,33 @@ impl Parsed<'_> {
         };
 
         // Step 8: every signature, as one batch (keys of small order were refused at
-        // resolution); on failure, strict single checks name the one that does not verify.
-        let batch = match (&auth, wallet_key) {
-            (Some(a), Some(wk)) => ed25519_dalek::verify_batch(
-                &[
-                    vp.signing_input().as_bytes(),
-                    vc.signing_input().as_bytes(),
-                    a.jws.signing_input().as_bytes(),
-                ],
-                &[*vp.signature(), *vc.signature(), *a.jws.signature()],
-                &[*agent_key, *issuer_key, *wk],
-            ),
-            _ => ed25519_dalek::verify_batch(
-                &[vp.signing_input().as_bytes(), vc.signing_input().as_bytes()],
-                &[*vp.signature(), *vc.signature()],
-                &[*agent_key, *issuer_key],
-            ),
+        // resolution); on failure, strict single checks name the one that does not verify. A
+        // credential whose exact bytes verified before under the issuer's current key is not
+        // verified again.
+        let known_hash = v
+            .verified_credentials
+            .verified_under(vc.token(), issuer_key);
+        let vc_known = known_hash.is_some();
+        let mut messages: [&[u8]; 3] = [vp.signing_input().as_bytes(), &[], &[]];
+        let mut signatures = [*vp.signature(); 3];
+        let mut keys = [*agent_key; 3];
+        let mut n = 1;
+        if !vc_known {
+            (messages[n], signatures[n], keys[n]) =
+                (vc.signing_input().as_bytes(), *vc.signature(), *issuer_key);
+            n += 1;
+        }
+        if let (Some(a), Some(wk)) = (&auth, wallet_key) {
+            (messages[n], signatures[n], keys[n]) =
+                (a.jws.signing_input().as_bytes(), *a.jws.signature(), *wk);
+            n += 1;
+        }
+        let verified = if n == 1 {
+            vp.verify(agent_key)
+        } else {
+            ed25519_dalek::verify_batch(&messages[..n], &signatures[..n], &keys[..n]).is_ok()
         };
-        if batch.is_err() {
+        if !verified {
             let which = if !vp.verify(agent_key) {
                 "presentation signature does not verify"
             } else if !vc.verify(issuer_key) {
@@ -281,6 +290,19 @@ impl Parsed<'_> {
             };
             return Err(Reason::new(Code::BadSignature, which));
         }
+        let delegation_hash: Arc<str> = match known_hash {
+            Some(h) => h,
+            None => {
+                let h: Arc<str> = credential_hash(vc.token()).into();
+                v.verified_credentials.insert(
+                    vc.token(),
+                    issuer_key,
+                    h.clone(),
+                    v.limits.max_cache_entries,
+                );
+                h
+            }
+        };
 
         // Step 9: the agent presenting is the agent the credential was issued to.
         let subject = &credential.credential_subject.id;
@@ -304,7 +326,7 @@ impl Parsed<'_> {
             hold: auth.as_ref().map(|a| a.payload.hold_id().to_owned()),
         };
         let authorization = auth.map(|a| SignedAuthorization {
-            delegation_hash: credential_hash(vc.token()),
+            delegation_hash,
             payload: a.payload,
             valid_from: a.valid_from,
             valid_until: a.valid_until,

@@ -40,7 +40,7 @@ impl StatusChecked {
                     (s.principal != c.issuer, "principal"),
                     (s.delegation != c.id, "delegation"),
                     (
-                        s.delegation_hash != auth.delegation_hash,
+                        *s.delegation_hash != *auth.delegation_hash,
                         "delegation bytes",
                     ),
                     (s.merchant != p.aud, "merchant"),
