@@ -118,7 +118,10 @@ mod tests {
 /// under. A merchant sees the same delegation at every checkout of an agent: a repeat check
 /// skips that signature when the issuer's current key for the credential's `kid` is still the one
 /// it verified under. Bounded: cleared when full.
-pub(super) struct VerifiedCredentials(RwLock<HashMap<String, ([u8; 32], Arc<str>)>>);
+pub(super) struct VerifiedCredentials(RwLock<HashMap<String, Remembered>>);
+
+/// The key a credential verified under, and the credential's SHA-256 (base64url).
+type Remembered = ([u8; 32], Arc<str>);
 
 impl VerifiedCredentials {
     pub(super) fn new() -> Self {
