@@ -134,6 +134,7 @@ impl Wallet {
 
         // Allocate a status bit and store the credential in one transaction: either both exist
         // or neither does.
+        let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         let (list_id, index) = self.allocate_index(&mut tx, &principal.id, now).await?;
         let list_url = self.status_list_url(&list_id);
@@ -273,6 +274,7 @@ impl Wallet {
         let now = self.0.clock.now();
         // The same row an authorization locks first: a revocation and an authorization of one
         // delegation never interleave (section 11.2).
+        let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE wallet_delegations SET revoked_at = $1, revocation_reason = $2 \

@@ -211,6 +211,7 @@ impl Wallet {
         }
         let now = self.0.clock.now();
         let hash = request_hash(req);
+        let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         // First statement: the delegation's lock (see the module docs).
         let locked = sqlx::query(
@@ -451,6 +452,7 @@ impl Wallet {
         .fetch_optional(&self.0.pool)
         .await?;
         let (delegation, _, _, _) = found.ok_or(Error::NotFound("no such approval"))?;
+        let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         // The delegation's lock first, as an authorization takes it.
         sqlx::query(
@@ -515,28 +517,23 @@ impl Wallet {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        let rows: Vec<(String, i64)> = sqlx::query_as(
-            "SELECT state, amount FROM wallet_holds WHERE delegation_id = $1 \
+        // Summed in the database (one row back, not one per hold). Each amount is at most
+        // 10^15 and the sums are BIGINT: an overflow is a database error, never a wrong sum.
+        let (held, captured): (i64, i64) = sqlx::query_as(
+            "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT) \
+             FROM wallet_holds WHERE delegation_id = $1 \
              AND (state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2)) \
              AND created_at >= $3",
         )
         .bind(delegation)
         .bind(now)
         .bind(since)
-        .fetch_all(db)
+        .fetch_one(db)
         .await?;
-        let (mut held, mut captured) = (0u64, 0u64);
-        for (state, amount) in rows {
-            let slot = if state == "captured" {
-                &mut captured
-            } else {
-                &mut held
-            };
-            *slot = slot
-                .checked_add(amount.max(0) as u64)
-                .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
-        }
-        Ok((held, captured))
+        let unsigned =
+            |v: i64| u64::try_from(v).map_err(|_| Error::Internal("negative ledger sum".into()));
+        Ok((unsigned(held)?, unsigned(captured)?))
     }
 
     /// Captures or releases hold `id` for `merchant`, who proved it signed the instruction.
@@ -553,6 +550,7 @@ impl Wallet {
             .as_str()
             .replace("capture", "captured")
             .replace("release", "released");
+        let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE wallet_holds SET state = $1, settled_at = $2 \

@@ -116,6 +116,9 @@ struct Inner {
     signed_lists: RwLock<HashMap<String, SignedList>>,
     /// Whether the database is PostgreSQL (changes are announced on the change feed).
     postgres: bool,
+    /// On SQLite, one writing transaction at a time in this process: writers queue here rather
+    /// than contend for the database's write lock, whose busy handler sleeps.
+    sqlite_writer: tokio::sync::Mutex<()>,
     /// Moves on every change a verifier may have cached.
     generation: AtomicU64,
     /// The wallet's `did:web`.
@@ -142,6 +145,7 @@ impl Wallet {
             .scheme()
             .starts_with("postgres");
         Ok(Self(Arc::new(Inner {
+            sqlite_writer: tokio::sync::Mutex::new(()),
             postgres,
             did,
             signing_key: RwLock::new(None),
@@ -179,6 +183,15 @@ impl Wallet {
     /// moves the generation, so nothing signed or cached before it is served again.
     pub fn changed_elsewhere(&self) {
         self.changed();
+    }
+
+    /// This process's turn to write, on SQLite (PostgreSQL's row locks need no queue here).
+    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        if self.0.postgres {
+            None
+        } else {
+            Some(self.0.sqlite_writer.lock().await)
+        }
     }
 
     /// Announces a change on the change feed, delivered when `tx` commits (PostgreSQL only).

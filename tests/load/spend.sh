@@ -1,0 +1,74 @@
+#!/usr/bin/env bash
+# Load test of spend authorizations (POST /v1/spend/authorizations) with wrk against a release
+# `agentid serve` on loopback, on SQLite (default) or PostgreSQL (set AGENTID_DATABASE_URL):
+# every request is a fresh spend request (its own nonce) that the service verifies and holds
+# against a budget. Two runs: one budget that runs out during the run (the refusals are
+# budget_exceeded), and many budgets. After each run the ledger is checked for zero overspend:
+# no delegation's held + captured passes its total. The bare server (GET /health) is measured
+# in the same run as the ceiling.
+#   tests/load/spend.sh [seconds] [connections]
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+secs=${1:-10}
+conns=${2:-32}
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+cargo build --release --bin agentid
+cargo build --release -p agentid-sdk --example spend_requests
+bin=target/release/agentid
+gen=target/release/examples/spend_requests
+work=$(mktemp -d)
+trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
+port=$((20000 + RANDOM % 20000))
+db_args=()
+[ -n "${AGENTID_DATABASE_URL:-}" ] && db_args=(--database-url "$AGENTID_DATABASE_URL")
+AGENTID_LOG=warn ${AGENTID_PROFILE:-} $bin serve --listen 127.0.0.1:$port --data-dir "$work/data" "${db_args[@]}" > "$work/serve.out" &
+server=$!
+for _ in $(seq 1 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
+export AGENTID_SERVER=http://127.0.0.1:$port
+
+$bin key generate --unencrypted --out "$work/agent.key" >/dev/null
+agent=$($bin agent register --key "$work/agent.key" | jq -r .did)
+export AGENTID_TOKEN=$($bin wallet create | jq -r .token)
+merchant=$($bin key generate --unencrypted --out "$work/m.key" | jq -r .did)
+
+cat > "$work/post.lua" <<'LUA'
+local bodies = {}
+for line in io.lines(os.getenv("BODIES")) do bodies[#bodies + 1] = line end
+local i = 0
+request = function()
+  i = i + 1
+  return wrk.format("POST", "/v1/spend/authorizations",
+    { ["Content-Type"] = "application/json" }, bodies[((i - 1) % #bodies) + 1])
+end
+done = function(summary, latency, requests)
+  io.write(string.format("responses: %d, non-2xx: %d\n", summary.requests, summary.errors.status))
+end
+LUA
+
+# Each body is used once if the run sends fewer requests than there are bodies.
+count=${SPEND_REQUESTS:-60000}
+run() { # name, delegations, total per delegation
+  local name=$1 n=$2 total=$3
+  : > "$work/creds"; : > "$work/ids"
+  for _ in $(seq 1 "$n"); do
+    $bin delegate --agent "$agent" --merchant "$merchant" --currency USD --per-transaction 100 \
+      --total "$total" --valid-for 1d > "$work/d.json"
+    jq -r .credential "$work/d.json" >> "$work/creds"; jq -r .id "$work/d.json" >> "$work/ids"
+  done
+  $gen "$work/agent.key" "$agent" "$work/creds" "$merchant" 100 "$count" > "$work/bodies"
+  echo "== spend authorizations: $name ($n delegation(s), \$$((total / 100)) each, \$1 a request)"
+  BODIES="$work/bodies" wrk --latency -t1 -c"$conns" -d"${secs}s" -s "$work/post.lua" \
+    "$AGENTID_SERVER/v1/spend/authorizations" | grep -E "Requests/sec|50%|99%|responses|Socket errors"
+  local held=0 over=0
+  while read -r id; do
+    b=$($bin wallet budget --credential-id "$id")
+    h=$(jq '.held + .captured' <<<"$b"); t=$(jq .total <<<"$b")
+    held=$((held + h)); [ "$h" -gt "$t" ] && over=$((over + 1))
+  done < "$work/ids"
+  echo "ledger: $((held / 100)) holds of \$1 granted; delegations over their total: $over"
+  [ "$over" -eq 0 ]
+}
+echo "== bare server: GET /health"
+wrk --latency -t1 -c"$conns" -d"${secs}s" "$AGENTID_SERVER/health" | grep -E "Requests/sec|50%|99%"
+run "one budget that runs out" 1 500000
+run "many budgets" 200 5000000
