@@ -1157,3 +1157,122 @@ proptest::proptest! {
         proptest::prop_assert!(!d.is_accepted(), "mutation at {} accepted", pos);
     }
 }
+
+/// Hostile but well-formed authorizations: each member of the binding (agent, principal,
+/// delegation, its bytes, merchant, nonce, amount), the validity window (any instant from 1970 to
+/// 9999) and the signing wallet (trusted or not) varied, everything properly signed by the wallet
+/// and by the agent. A correct verifier accepts exactly the authorizations that bind this
+/// checkout, are within their window, and come from a trusted wallet; the property checks that
+/// the verifier accepts those and only those.
+mod hostile_authorizations {
+    use super::*;
+    use proptest::prelude::*;
+
+    const MAX_TIME: i64 = 253_402_300_799; // 9999-12-31T23:59:59Z
+
+    fn world() -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir().join("verification/world.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    fn valid() -> (String, CheckoutPresentation) {
+        let v: Value = serde_json::from_str(
+            &std::fs::read_to_string(dir().join("verification/valid.json")).unwrap(),
+        )
+        .unwrap();
+        let token = v["input"]["presentation"].as_str().unwrap().to_owned();
+        let p: CheckoutPresentation =
+            serde_json::from_slice(&crate::vectors_support::payload(&token)).unwrap();
+        (token, p)
+    }
+
+    fn instant() -> impl Strategy<Value = i64> {
+        prop_oneof![
+            (NOW - 400..NOW + 400),
+            (0..MAX_TIME),
+            Just(NOW - 61),
+            Just(NOW + 61),
+        ]
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 200, ..Default::default() })]
+
+        #[test]
+        fn only_binding_authorizations_from_trusted_wallets_are_accepted(
+            other_agent in any::<bool>(),
+            other_delegation in any::<bool>(),
+            other_bytes in any::<bool>(),
+            other_merchant in any::<bool>(),
+            other_nonce in any::<bool>(),
+            amount_delta in prop_oneof![Just(0i64), -3i64..=3],
+            from in instant(),
+            until in instant(),
+            rogue_wallet in proptest::bool::weighted(0.2),
+        ) {
+            let (_, p) = valid();
+            let credential = p.verifiable_credential[0].jws().unwrap().to_owned();
+            let alice = agent(2, Some("shopper.alice"));
+            let bob = agent(5, None);
+            let merchant = p.aud.clone();
+            let other = KeyPair::from_seed(&[4; 32]).did_key().into();
+            let amount = (p.transaction.amount.get() as i64 + amount_delta).max(1) as u64;
+            let (wallet, key) = if rogue_wallet {
+                (ROGUE_WALLET, KeyPair::from_seed(&[11; 32]))
+            } else {
+                (WALLET, KeyPair::from_seed(&[10; 32]))
+            };
+            let delegation: DelegationCredential =
+                serde_json::from_slice(&crate::vectors_support::payload(&credential)).unwrap();
+            let a = SpendAuthorization::new(
+                "6c1a7d1e-0000-4000-8000-0000000000ff",
+                Did::parse(wallet).unwrap(),
+                Timestamp::from_unix(from).unwrap(),
+                Timestamp::from_unix(until).unwrap(),
+                SpendSubject {
+                    id: if other_agent { bob.did.clone() } else { alice.did.clone() },
+                    principal: delegation.issuer.clone(),
+                    delegation: if other_delegation { "urn:uuid:other".into() } else { delegation.id.clone() },
+                    delegation_hash: if other_bytes { credential_hash("x.y.z") } else { credential_hash(&credential) },
+                    merchant: if other_merchant { other } else { merchant.clone() },
+                    nonce: Nonce::parse(if other_nonce { "n-2" } else { "n-1" }).unwrap(),
+                    transaction: Transaction { amount: Amount::new(amount).unwrap(), ..p.transaction.clone() },
+                },
+            );
+            let auth = sign_compact(
+                &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{wallet}#key-1")),
+                &serde_json::to_vec(&a).unwrap(),
+                key.signing_key(),
+            );
+            let vp = present(
+                &CheckoutRequest {
+                    agent: &alice.did,
+                    key_fragment: "key-1",
+                    credential: &credential,
+                    merchant: &merchant,
+                    nonce: &p.nonce,
+                    amount: p.transaction.amount,
+                    currency: p.transaction.currency,
+                    order_hash: p.transaction.order_hash.clone(),
+                    category: p.transaction.category.clone(),
+                    now: NOW,
+                    lifetime: 120,
+                    authorization: Some(&auth),
+                },
+                &alice.key,
+            );
+            let world = world();
+            let verifier = Verifier::new(WorldSource::new(&world), policy(&world), Arc::new(FixedClock::new(NOW)), Limits::default());
+            let ctx = CheckoutContext::new(merchant, p.nonce.clone());
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let d = rt.block_on(verifier.verify(&vp, &ctx));
+            let binds = !other_agent && !other_delegation && !other_bytes && !other_merchant
+                && !other_nonce && amount_delta == 0;
+            let in_window = from < until && from <= NOW + 60 && NOW <= until + 60;
+            let expected = binds && in_window && !rogue_wallet;
+            prop_assert_eq!(d.is_accepted(), expected, "{:?}", d.reasons());
+        }
+    }
+}
