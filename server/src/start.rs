@@ -102,15 +102,38 @@ fn secret(
     }
 }
 
+/// Sets `path`'s permission bits to `mode` (Unix; elsewhere nothing).
+fn restrict(path: &Path, mode: u32) -> Result<(), StartError> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode))
+            .map_err(|e| StartError::Io(path.display().to_string(), e))?;
+    }
+    #[cfg(not(unix))]
+    let _ = (path, mode);
+    Ok(())
+}
+
 /// Opens storage, applies migrations, binds the listener and builds the app.
 pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Io(config.data_dir.display().to_string(), e))?;
+    // The data directory and the database in it are the service's user's alone.
+    restrict(&config.data_dir, 0o700)?;
     let url = config
         .database_url
         .clone()
         .unwrap_or_else(|| store::sqlite_url(&config.data_dir));
     let pool = store::open(&url).await?;
+    if config.database_url.is_none() {
+        for suffix in ["", "-wal", "-shm"] {
+            let file = config.data_dir.join(format!("agentid.db{suffix}"));
+            if file.exists() {
+                restrict(&file, 0o600)?;
+            }
+        }
+    }
 
     let master = secret(
         config.master_key.as_deref(),

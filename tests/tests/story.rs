@@ -308,7 +308,11 @@ async fn secrets(backend: &crate::support::Backend) {
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        for f in ["master.key", "admin.token"] {
+        let mut files = vec!["master.key", "admin.token", "."];
+        if matches!(backend, crate::support::Backend::Sqlite) {
+            files.push("agentid.db");
+        }
+        for f in files {
             let mode = std::fs::metadata(server.dir.path("data").join(f))
                 .unwrap()
                 .permissions()
