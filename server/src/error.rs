@@ -123,6 +123,7 @@ impl From<agentid_wallet::Error> for ApiError {
             }
             W::Forbidden(_) => ApiError::Forbidden(message),
             W::DelegationRevoked
+            | W::DelegationSuspended
             | W::BudgetExceeded { .. }
             | W::ApprovalDenied
             | W::ApprovalExpired => ApiError::Denied {

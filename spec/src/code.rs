@@ -239,6 +239,8 @@ error_codes! {
     BudgetExceeded => "budget_exceeded",
     /// The delegation is revoked: the wallet authorizes no spend under it.
     DelegationRevoked => "delegation_revoked",
+    /// The delegation is suspended: no new spend until the principal reinstates it.
+    DelegationSuspended => "delegation_suspended",
     /// The `Idempotency-Key` was used before with a different request.
     IdempotencyKeyReused => "idempotency_key_reused",
     /// The hold expired before it was captured.

@@ -697,3 +697,57 @@ async fn step_up_approval() {
         assert_eq!(budget(&f, &id).await["held"], 6000);
     }
 }
+
+/// Suspend and reinstate: a suspended delegation gets no new holds (`delegation_suspended`),
+/// including a pending step-up approval; reinstated, it does again; a revoked one is final.
+#[tokio::test]
+async fn suspend_and_reinstate() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        let cli = |verb: &'static str| {
+            let (f, id) = (&f, f.credential_id.clone());
+            async move {
+                f.server
+                    .cli(&[verb, "--token", &f.token, "--credential-id", &id])
+                    .await
+            }
+        };
+        let (code, out) = cli("suspend").await;
+        assert_eq!((code, &out["suspended"]), (0, &json!(true)), "{out}");
+        let (status, body) = f
+            .authorize(&f.spend_request(&f.credential, &m, &nonce(), 1000), None)
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "delegation_suspended".into())
+        );
+        let (code, again) = cli("suspend").await;
+        assert_eq!(
+            (code, &again["suspendedAt"]),
+            (0, &out["suspendedAt"]),
+            "idempotent"
+        );
+        let (code, out) = cli("reinstate").await;
+        assert_eq!((code, &out["suspended"]), (0, &json!(false)), "{out}");
+        let n = nonce();
+        let vp = f.present(&f.credential, &m, &n, 1000).await;
+        assert_eq!(f.verify_http(&vp, &m, &n).await["decision"], "accepted");
+        // A revoked delegation cannot be reinstated.
+        let (status, _) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (code, out) = cli("reinstate").await;
+        assert_eq!(
+            (code, s(&out["error"]["code"])),
+            (2, "delegation_revoked".into())
+        );
+    }
+}

@@ -66,6 +66,10 @@ pub struct DelegationRecord {
     pub revoked_at: Option<String>,
     /// Why, as the principal said.
     pub revocation_reason: Option<String>,
+    /// Whether it is suspended (no new holds until reinstated).
+    pub suspended: bool,
+    /// Since when, RFC 3339.
+    pub suspended_at: Option<String>,
 }
 
 type Row = (
@@ -77,14 +81,15 @@ type Row = (
     Option<i64>,
     Option<String>,
     String,
+    Option<i64>,
 );
 
 const SELECT: &str = "SELECT id, agent_did, valid_from, valid_until, status_index, revoked_at, \
-                      revocation_reason, status_list_id FROM wallet_delegations";
+                      revocation_reason, status_list_id, suspended_at FROM wallet_delegations";
 
 impl Wallet {
     fn record(&self, r: Row) -> (DelegationRecord, String) {
-        let (id, agent, valid_from, valid_until, index, revoked_at, reason, list) = r;
+        let (id, agent, valid_from, valid_until, index, revoked_at, reason, list, suspended_at) = r;
         let record = DelegationRecord {
             id,
             agent,
@@ -95,6 +100,8 @@ impl Wallet {
             revoked: revoked_at.is_some(),
             revoked_at: revoked_at.map(format_rfc3339),
             revocation_reason: reason,
+            suspended: suspended_at.is_some(),
+            suspended_at: suspended_at.map(format_rfc3339),
         };
         (record, list)
     }
@@ -293,6 +300,43 @@ impl Wallet {
         let (record, _) = self.find(p, id).await?;
         self.changed();
         tracing::info!(principal = %p.id, credential = %id, "delegation revoked");
+        Ok(record)
+    }
+}
+
+impl Wallet {
+    /// Suspends (`true`) or reinstates the principal's delegation `id`: while suspended, the
+    /// wallet holds nothing under it (`delegation_suspended`), like a frozen card; holds already
+    /// granted stay until they are settled or expire. Idempotent. A revoked delegation is final.
+    pub async fn set_suspended(
+        &self,
+        p: &Principal,
+        id: &str,
+        suspended: bool,
+    ) -> Result<DelegationRecord, Error> {
+        let now = self.0.clock.now();
+        let _turn = self.write_turn().await;
+        let mut tx = self.0.pool.begin().await?;
+        // The row an authorization locks first: a hold is never granted after this returns.
+        let update = if suspended {
+            sqlx::query(
+                "UPDATE wallet_delegations SET suspended_at = $1 \
+                 WHERE id = $2 AND principal_id = $3 AND suspended_at IS NULL AND revoked_at IS NULL",
+            )
+            .bind(now)
+        } else {
+            sqlx::query(
+                "UPDATE wallet_delegations SET suspended_at = NULL \
+                 WHERE id = $1 AND principal_id = $2 AND revoked_at IS NULL",
+            )
+        };
+        update.bind(id).bind(&p.id).execute(&mut *tx).await?;
+        tx.commit().await?;
+        let (record, _) = self.find(p, id).await?;
+        if record.revoked {
+            return Err(Error::DelegationRevoked);
+        }
+        tracing::info!(principal = %p.id, credential = %id, suspended, "delegation suspension changed");
         Ok(record)
     }
 }

@@ -35,6 +35,9 @@ pub enum Error {
     /// The delegation is revoked.
     #[error("the delegation is revoked")]
     DelegationRevoked,
+    /// The delegation is suspended: no new holds until it is reinstated.
+    #[error("the delegation is suspended")]
+    DelegationSuspended,
     /// The spend would pass the delegation's total, or its budget for the current period.
     #[error("the spend would pass the {} budget: {remaining} {currency} remain", period.unwrap_or("total"))]
     BudgetExceeded {
@@ -81,6 +84,7 @@ impl Error {
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::IdempotencyKeyReused => ErrorCode::IdempotencyKeyReused,
             Error::DelegationRevoked => ErrorCode::DelegationRevoked,
+            Error::DelegationSuspended => ErrorCode::DelegationSuspended,
             Error::BudgetExceeded { .. } => ErrorCode::BudgetExceeded,
             Error::HoldExpired => ErrorCode::HoldExpired,
             Error::HoldSettled => ErrorCode::HoldSettled,

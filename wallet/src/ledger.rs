@@ -223,14 +223,18 @@ impl Wallet {
         if locked.rows_affected() != 1 {
             return Err(Error::NotFound("no such delegation"));
         }
-        let (credential_jws, revoked_at, principal_did): (String, Option<i64>, String) =
-            sqlx::query_as(
-                "SELECT d.credential, d.revoked_at, p.did FROM wallet_delegations d \
+        let (credential_jws, revoked_at, principal_did, suspended_at): (
+            String,
+            Option<i64>,
+            String,
+            Option<i64>,
+        ) = sqlx::query_as(
+            "SELECT d.credential, d.revoked_at, p.did, d.suspended_at FROM wallet_delegations d \
                  JOIN wallet_principals p ON p.id = d.principal_id WHERE d.id = $1",
-            )
-            .bind(&req.delegation)
-            .fetch_one(&mut *tx)
-            .await?;
+        )
+        .bind(&req.delegation)
+        .fetch_one(&mut *tx)
+        .await?;
         // The credential presented must be the very one this wallet issued for this principal.
         if principal_did != req.principal.as_str()
             || credential_hash(&credential_jws) != req.delegation_hash
@@ -276,6 +280,9 @@ impl Wallet {
 
         if revoked_at.is_some() {
             return Err(Error::DelegationRevoked);
+        }
+        if suspended_at.is_some() {
+            return Err(Error::DelegationSuspended);
         }
         let credential = stored_credential(&credential_jws)?;
         let limit = &credential.credential_subject.spending_limit;
@@ -461,9 +468,9 @@ impl Wallet {
         .bind(&delegation)
         .execute(&mut *tx)
         .await?;
-        let (state, deadline, subject, revoked): (String, i64, Option<String>, Option<i64>) =
-            sqlx::query_as(
-                "SELECT h.state, h.expires_at, h.subject, d.revoked_at FROM wallet_holds h \
+        type Pending = (String, i64, Option<String>, Option<i64>, Option<i64>);
+        let (state, deadline, subject, revoked, suspended): Pending = sqlx::query_as(
+                "SELECT h.state, h.expires_at, h.subject, d.revoked_at, d.suspended_at FROM wallet_holds h \
                  JOIN wallet_delegations d ON d.id = h.delegation_id WHERE h.id = $1",
             )
             .bind(id)
@@ -476,6 +483,9 @@ impl Wallet {
         }
         if approve && revoked.is_some() {
             return Err(Error::DelegationRevoked);
+        }
+        if approve && suspended.is_some() {
+            return Err(Error::DelegationSuspended);
         }
         if approve {
             let subject: SpendSubject = serde_json::from_str(subject.as_deref().unwrap_or(""))

@@ -63,6 +63,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "approvals",
         include_str!("../migrations/0003_approvals.sql"),
     ),
+    (
+        1004,
+        "suspension",
+        include_str!("../migrations/0004_suspension.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.

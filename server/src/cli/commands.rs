@@ -49,6 +49,8 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
                 .await?;
             Ok(Output::ok(out))
         }
+        Command::Suspend(args) => suspension(&server, args, "suspend").await,
+        Command::Reinstate(args) => suspension(&server, args, "reinstate").await,
         Command::Deplatform(args) => {
             let token = match (args.admin_token, args.admin_token_file) {
                 (Some(t), _) => t,
@@ -493,6 +495,21 @@ async fn present_cmd(
     Ok(Output::ok(
         json!({ "presentation": jws, "orderHash": hash, "hold": hold }),
     ))
+}
+
+async fn suspension(
+    server: &str,
+    args: super::DelegationArg,
+    verb: &str,
+) -> Result<Output, Failure> {
+    let path = format!(
+        "/v1/delegations/{}/{verb}",
+        encode_path_segment(&args.credential_id)
+    );
+    let out = Client::new(server)?
+        .call(Method::POST, &path, Some(&args.token.token), None)
+        .await?;
+    Ok(Output::ok(out))
 }
 
 async fn settle_cmd(

@@ -62,6 +62,10 @@ pub(crate) enum Command {
     Delegate(DelegateArgs),
     /// Build a checkout presentation, signed by the agent.
     Present(PresentArgs),
+    /// Suspend a delegation: no new purchases until it is reinstated.
+    Suspend(DelegationArg),
+    /// Reinstate a suspended delegation.
+    Reinstate(DelegationArg),
     /// Capture or release a spend hold as the merchant.
     Settle(SettleArgs),
     /// Verify a checkout presentation as a merchant (exit 1 when rejected).
@@ -331,6 +335,15 @@ pub(crate) struct VerifyArgs {
     pub(crate) allow_did_key_agents: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DelegationArg {
+    #[command(flatten)]
+    pub(crate) token: TokenArg,
+    /// The credential id (urn:uuid:...).
+    #[arg(long)]
+    pub(crate) credential_id: String,
 }
 
 #[derive(Args, Debug)]

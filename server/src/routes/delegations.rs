@@ -1,5 +1,5 @@
 //! `POST /v1/delegations` (issue), `GET /v1/delegations` (list), `GET /v1/delegations/{id}`,
-//! `POST /v1/delegations/{id}/revoke`.
+//! `POST /v1/delegations/{id}/revoke`, `.../suspend`, `.../reinstate`.
 
 use agentid_spec::credential::{Scope, SpendingLimit, SpendingLimitFields};
 use agentid_spec::id::AgentDid;
@@ -23,6 +23,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/delegations", post(issue).get(list))
         .route("/v1/delegations/{id}", get(show))
         .route("/v1/delegations/{id}/revoke", post(revoke))
+        .route("/v1/delegations/{id}/suspend", post(suspend))
+        .route("/v1/delegations/{id}/reinstate", post(reinstate))
 }
 
 /// The scope as submitted, before section 6.2's bounds are checked.
@@ -137,4 +139,22 @@ async fn revoke(
     Ok(axum::Json(
         s.wallet.revoke(&p, &id, req.reason.as_deref()).await?,
     ))
+}
+
+async fn suspend(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<axum::Json<DelegationRecord>, ApiError> {
+    let p = s.principal(&headers).await?;
+    Ok(axum::Json(s.wallet.set_suspended(&p, &id, true).await?))
+}
+
+async fn reinstate(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Result<axum::Json<DelegationRecord>, ApiError> {
+    let p = s.principal(&headers).await?;
+    Ok(axum::Json(s.wallet.set_suspended(&p, &id, false).await?))
 }
