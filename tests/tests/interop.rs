@@ -126,18 +126,29 @@ async fn interop(backend: &Backend) {
     assert_eq!(status, 200, "{doc}");
     let wallet_did = agentid_spec::id::did_web_for_url(&f.server.url).unwrap();
     assert_eq!(doc["id"], wallet_did.as_str());
-    let mb = s(&doc["verificationMethod"][0]["publicKeyMultibase"]);
-    let wallet_key = ed25519_dalek::VerifyingKey::from_bytes(
-        &agentid_spec::id::parse_multibase_ed25519(&mb).unwrap(),
-    )
-    .unwrap();
-    let wallet_jwk = public_jwk(&wallet_key).to_string();
     let presented: Value =
         serde_json::from_str(&node(&["verify", &agent_jwk, "vp+jwt", &vp])).unwrap();
     let auth = s(&presented["verifiableCredential"][1]["id"])
         .strip_prefix("data:application/vc+jwt,")
         .unwrap()
         .to_owned();
+    // The key the authorization names (the wallet may list several).
+    let header: Value = serde_json::from_slice(
+        &agentid_spec::jose::b64u_decode(auth.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let method = doc["verificationMethod"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|vm| vm["id"] == header["kid"])
+        .expect("the authorization's kid is in the wallet's document");
+    let mb = s(&method["publicKeyMultibase"]);
+    let wallet_key = ed25519_dalek::VerifyingKey::from_bytes(
+        &agentid_spec::id::parse_multibase_ed25519(&mb).unwrap(),
+    )
+    .unwrap();
+    let wallet_jwk = public_jwk(&wallet_key).to_string();
     let auth_payload: Value =
         serde_json::from_str(&node(&["verify", &wallet_jwk, "vc+jwt", &auth])).unwrap();
     assert_eq!(auth_payload["credentialSubject"]["nonce"], n.as_str());

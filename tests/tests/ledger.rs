@@ -751,3 +751,49 @@ async fn suspend_and_reinstate() {
         );
     }
 }
+
+/// The wallet's key rotates (operator only, recorded with who asked): its did:web document then
+/// lists both keys, new authorizations are signed with the new one, and one signed before the
+/// rotation still verifies.
+#[tokio::test]
+async fn the_wallet_key_rotates() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        let n_before = nonce();
+        let vp_before = f.present(&f.credential, &m, &n_before, 1000).await;
+        let http = f.server.http();
+        // (On PostgreSQL the wallet's keys are the database's, shared by every node.)
+        let (_, doc) = http.get("/.well-known/did.json").await;
+        let keys_before = doc["assertionMethod"].as_array().unwrap().len();
+        let (status, _) = http
+            .post("/v1/admin/wallet/keys", Some("admin.wrong"), &json!({}))
+            .await;
+        assert_eq!(status, 401);
+        let (status, rotated) = http
+            .post(
+                "/v1/admin/wallet/keys",
+                Some(&f.server.admin_token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{rotated}");
+        assert_eq!(rotated["actor"], "admin");
+        let new_key = s(&rotated["key"]);
+        let (_, doc) = http.get("/.well-known/did.json").await;
+        assert_eq!(
+            doc["assertionMethod"].as_array().unwrap().len(),
+            keys_before + 1,
+            "{doc}"
+        );
+        let n = nonce();
+        let d = f
+            .verify_http(&f.present(&f.credential, &m, &n, 1000).await, &m, &n)
+            .await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        assert_eq!(d["authorization"]["anchors"]["walletKey"], new_key.as_str());
+        let d = f.verify_http(&vp_before, &m, &n_before).await;
+        assert_eq!(d["decision"], "accepted", "signed before the rotation: {d}");
+        assert_ne!(d["authorization"]["anchors"]["walletKey"], new_key.as_str());
+    }
+}

@@ -33,8 +33,8 @@ impl Wallet {
             let key = KeyPair::generate();
             let sealed = self.0.vault.seal(&key, &owner("key-1"));
             sqlx::query(
-                "INSERT INTO wallet_keys (id, sealed_key, created_at) VALUES ('key-1', $1, $2) \
-                 ON CONFLICT (id) DO NOTHING",
+                "INSERT INTO wallet_keys (id, sealed_key, created_at, created_by) \
+                 VALUES ('key-1', $1, $2, 'service') ON CONFLICT (id) DO NOTHING",
             )
             .bind(&sealed)
             .bind(self.0.clock.now())
@@ -44,22 +44,27 @@ impl Wallet {
         self.load_signing_key().await
     }
 
-    /// Adds a new signing key, which signs from now on; the previous keys stay published.
-    /// Returns the new key's verification method id.
-    pub async fn rotate_key(&self) -> Result<String, Error> {
+    /// Adds a new signing key on `actor`'s request, which signs from now on in this process
+    /// (other processes keep signing with the key they loaded, which stays published); the
+    /// previous keys stay published, so authorizations in flight still verify. Returns the new
+    /// key's verification method id.
+    pub async fn rotate_key(&self, actor: &str) -> Result<String, Error> {
         let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wallet_keys")
             .fetch_one(&self.0.pool)
             .await?;
         let fragment = format!("key-{}", n.0 + 1);
         let key = KeyPair::generate();
-        sqlx::query("INSERT INTO wallet_keys (id, sealed_key, created_at) VALUES ($1, $2, $3)")
-            .bind(&fragment)
-            .bind(self.0.vault.seal(&key, &owner(&fragment)))
-            .bind(self.0.clock.now())
-            .execute(&self.0.pool)
-            .await?;
+        sqlx::query(
+            "INSERT INTO wallet_keys (id, sealed_key, created_at, created_by) VALUES ($1, $2, $3, $4)",
+        )
+        .bind(&fragment)
+        .bind(self.0.vault.seal(&key, &owner(&fragment)))
+        .bind(self.0.clock.now())
+        .bind(actor)
+        .execute(&self.0.pool)
+        .await?;
         self.load_signing_key().await?;
-        tracing::info!(key = %fragment, "wallet key rotated");
+        tracing::info!(key = %fragment, actor, "wallet key rotated");
         Ok(format!("{}#{fragment}", self.0.did))
     }
 

@@ -68,6 +68,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "suspension",
         include_str!("../migrations/0004_suspension.sql"),
     ),
+    (
+        1005,
+        "key actor",
+        include_str!("../migrations/0005_key_actor.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.

@@ -1,5 +1,6 @@
 //! Operator actions, authenticated with the admin bearer token and recorded in the log with who
-//! took them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`.
+//! took them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`,
+//! `POST /v1/admin/wallet/keys` (rotate the wallet's signing key).
 
 use agentid_registry::{MAX_LOG_PAGE, MAX_REASON_BYTES};
 use agentid_spec::ErrorCode;
@@ -17,6 +18,18 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/agents/{did}/deplatform", post(deplatform))
         .route("/v1/admin/log", get(log))
+        .route("/v1/admin/wallet/keys", post(rotate_wallet_key))
+}
+
+/// Adds a wallet signing key, recorded with the operator who asked; the wallet signs with it
+/// from now on and keeps the older ones published.
+async fn rotate_wallet_key(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    let actor = s.operator(&headers)?;
+    let key = s.wallet.rotate_key(actor).await?;
+    Ok(axum::Json(json!({ "key": key, "actor": actor })))
 }
 
 #[derive(Deserialize)]
