@@ -11,7 +11,8 @@
 use agentid_sdk::verify::SpendRequest;
 use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
 use agentid_spec::credential::DelegationCredential;
-use agentid_spec::jose::{b64u, b64u_decode};
+use agentid_spec::credential::{CREDENTIAL_CTY, CREDENTIAL_TYP};
+use agentid_spec::jose::{b64u, b64u_decode, sign_compact, JoseHeader};
 use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -406,7 +407,12 @@ impl Wallet {
         let (kid, key) = self.signing_key()?;
         let payload =
             serde_json::to_vec(&authorization).map_err(|e| Error::Internal(e.to_string()))?;
-        crate::delegations::sign_jwt(&key, &kid, &payload)
+        // Signed with dalek through the spec's JWS profile, not josekit: authorizations are the
+        // ledger's hot path, and OpenSSL 3 looks up its algorithm providers (under global locks)
+        // on every josekit signature. The bytes are the same standard compact JWS, checked by
+        // the `jose` and `jwcrypto` interop test.
+        let header = JoseHeader::eddsa(CREDENTIAL_TYP, Some(CREDENTIAL_CTY), &kid);
+        Ok(sign_compact(&header, &payload, key.signing_key()))
     }
 
     /// The hold `id`, as its agent polls it: a decided step-up answers with its code.
