@@ -224,6 +224,20 @@ impl Fixture {
             .trust_wallet(agentid_spec::id::did_web_for_url(&self.server.url).unwrap())
     }
 
+    /// Revokes the fixture's delegation over HTTP, as the principal; asserts it returned 200.
+    pub async fn revoke(&self) {
+        let (status, body) = self
+            .server
+            .http()
+            .post(
+                &format!("/v1/delegations/{}/revoke", self.credential_id),
+                Some(&self.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+    }
+
     /// Verifies through `POST /v1/verify`.
     pub async fn verify_http(&self, presentation: &str, merchant: &str, nonce: &str) -> Value {
         let (status, decision) = self

@@ -734,16 +734,7 @@ async fn suspend_and_reinstate() {
         let vp = f.present(&f.credential, &m, &n, 1000).await;
         assert_eq!(f.verify_http(&vp, &m, &n).await["decision"], "accepted");
         // A revoked delegation cannot be reinstated.
-        let (status, _) = f
-            .server
-            .http()
-            .post(
-                &format!("/v1/delegations/{}/revoke", f.credential_id),
-                Some(&f.token),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
+        f.revoke().await;
         let (code, out) = cli("reinstate").await;
         assert_eq!(
             (code, s(&out["error"]["code"])),

@@ -80,16 +80,7 @@ async fn revocation_through_one_node_is_seen_through_another() {
         let vp2 = f.present(&f.credential, &m, &n2, 1000).await;
 
         // Revoke through node A.
-        let (status, _) = f
-            .server
-            .http()
-            .post(
-                &format!("/v1/delegations/{}/revoke", f.credential_id),
-                Some(&f.token),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
+        f.revoke().await;
         let took = within(Duration::from_secs(1), || async {
             codes(&verify_at(&b, &vp2, &m, &n2).await) == ["credential_revoked"]
         })
@@ -214,16 +205,7 @@ async fn no_acceptance_after_a_revocation_returns() {
             }));
         }
         tokio::time::sleep(Duration::from_millis(60)).await;
-        let (status, _) = f
-            .server
-            .http()
-            .post(
-                &format!("/v1/delegations/{}/revoke", f.credential_id),
-                Some(&f.token),
-                &json!({}),
-            )
-            .await;
-        assert_eq!(status, 200);
+        f.revoke().await;
         *revoked_at.lock().unwrap() = Some(Instant::now());
         let mut late = 0;
         for t in tasks {
