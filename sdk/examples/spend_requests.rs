@@ -44,6 +44,7 @@ fn main() {
                 agent: &agent,
                 key_fragment: "key-1",
                 credential: &credentials[i % credentials.len()],
+                links: &[],
                 merchant: &merchant,
                 nonce: &nonce,
                 amount,

@@ -26,8 +26,12 @@ pub struct CheckoutRequest<'a> {
     pub agent: &'a Did,
     /// The fragment of the agent's verification method that signs, e.g. `key-1`.
     pub key_fragment: &'a str,
-    /// The delegation credential, a compact `vc+jwt`.
+    /// The delegation credential, a compact `vc+jwt`: the principal's delegation to this
+    /// agent, or, for a sub-agent, the principal's delegation at the top of its chain.
     pub credential: &'a str,
+    /// The sub-delegations from `credential` down to this agent, parent first (section 6.4);
+    /// empty for an agent the principal delegated to directly.
+    pub links: &'a [String],
     /// The merchant's DID.
     pub merchant: &'a Did,
     /// The merchant's nonce.
@@ -65,6 +69,7 @@ pub fn present(req: &CheckoutRequest<'_>, key: &KeyPair) -> String {
             category: req.category.clone(),
         },
     );
+    let vp = vp.with_links(req.links);
     let vp = match req.authorization {
         Some(a) => vp.with_authorization(a),
         None => vp,

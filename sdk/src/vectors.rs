@@ -9,7 +9,8 @@ use std::sync::Arc;
 use agentid_resolver::{ResolveError, Source};
 use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
 use agentid_spec::credential::{
-    Amount, Category, Currency, DelegationCredential, Grant, Scope, SpendingLimit,
+    Amount, Category, Currency, DelegationCredential, Depth, Grant, ParentLink, Scope,
+    SpendingLimit,
 };
 use agentid_spec::document::{
     AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult,
@@ -112,6 +113,7 @@ fn credential(
         .unwrap(),
         valid_from: Timestamp::from_unix(from).unwrap(),
         valid_until: Timestamp::from_unix(until).unwrap(),
+        max_depth: agentid_spec::credential::Depth::ZERO,
     };
     DelegationCredential::new(
         format!("urn:uuid:00000000-0000-4000-8000-{index:012}"),
@@ -227,6 +229,7 @@ fn generate() -> BTreeMap<String, String> {
     let mallory = KeyPair::from_seed(&[9; 32]);
     let wallet_key = KeyPair::from_seed(&[10; 32]);
     let rogue_wallet_key = KeyPair::from_seed(&[11; 32]);
+    let erin = agent(14, None);
 
     let mut files = BTreeMap::new();
 
@@ -253,8 +256,9 @@ fn generate() -> BTreeMap<String, String> {
             bob.did.to_string(): resolution(&bob, AgentStatus::Active),
             carol.did.to_string(): resolution(&carol, AgentStatus::Deactivated),
             dave.did.to_string(): resolution(&dave, AgentStatus::Deplatformed),
+            erin.did.to_string(): resolution(&erin, AgentStatus::Active),
         },
-        "statusLists": { STATUS_URL: status_list(&principal, &[13]) },
+        "statusLists": { STATUS_URL: status_list(&principal, &[13, 33]) },
         "wallets": {
             WALLET: wallet_document(WALLET, &wallet_key),
             ROGUE_WALLET: wallet_document(ROGUE_WALLET, &rogue_wallet_key),
@@ -310,6 +314,7 @@ fn generate() -> BTreeMap<String, String> {
                 agent: &who.did,
                 key_fragment: fragment,
                 credential: cred,
+                links: &[],
                 merchant,
                 nonce: &Nonce::parse(nonce).unwrap(),
                 amount: transaction.amount,
@@ -817,6 +822,7 @@ fn generate() -> BTreeMap<String, String> {
                 agent: &who.did,
                 key_fragment: "key-1",
                 credential: cred,
+                links: &[],
                 merchant: &merchant,
                 nonce: &Nonce::parse("n-1").unwrap(),
                 amount: Amount::new(amount).unwrap(),
@@ -946,6 +952,212 @@ fn generate() -> BTreeMap<String, String> {
         ),
         ctx(&merchant, "n-1"),
         vec!["agent_not_trusted"],
+    );
+
+    // Delegation chains (section 6.4): the principal delegates to Alice with maxDepth 2, Alice
+    // to Bob, Bob to Erin; each link issued by its parent's subject, naming the parent's bytes.
+    let root = {
+        let mut c = credential(
+            &principal,
+            &alice.did,
+            30,
+            NOW - 3_600,
+            NOW + 7 * 86_400,
+            STATUS_URL,
+        );
+        c.credential_subject.max_depth = Depth::new(2).unwrap();
+        issue(&c, &principal)
+    };
+    let link = |parent_jws: &str,
+                by: &Agent,
+                to: &Agent,
+                index: u32,
+                edit: &dyn Fn(&mut DelegationCredential)| {
+        let parent: DelegationCredential =
+            serde_json::from_slice(&crate::vectors_support::payload(parent_jws)).unwrap();
+        let mut c = DelegationCredential::link(
+            format!("urn:uuid:00000000-0000-4000-8000-{index:012}"),
+            by.did.clone(),
+            Grant {
+                agent: to.did.clone(),
+                scope: parent.credential_subject.scope.clone(),
+                spending_limit: SpendingLimit::new(
+                    Currency::parse("USD").unwrap(),
+                    Amount::new(2_500).unwrap(),
+                    Amount::new(parent.credential_subject.spending_limit.total().get() / 2)
+                        .unwrap(),
+                )
+                .unwrap(),
+                valid_from: parent.valid_from,
+                valid_until: Timestamp::from_unix(NOW + 86_400).unwrap(),
+                max_depth: Depth::new(parent.credential_subject.max_depth.get().saturating_sub(1))
+                    .unwrap(),
+            },
+            BitstringStatusListEntry::revocation(STATUS_URL, index as usize),
+            ParentLink {
+                id: parent.id,
+                digest: credential_hash(parent_jws),
+            },
+        );
+        edit(&mut c);
+        sign_compact(
+            &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{}#key-1", by.did)),
+            &serde_json::to_vec(&c).unwrap(),
+            by.key.signing_key(),
+        )
+    };
+    let chain_vp = |chain: &[String], who: &Agent, amount: u64| {
+        let transaction = tx(amount);
+        let root: DelegationCredential =
+            serde_json::from_slice(&crate::vectors_support::payload(&chain[0])).unwrap();
+        let leaf: DelegationCredential =
+            serde_json::from_slice(&crate::vectors_support::payload(chain.last().unwrap()))
+                .unwrap();
+        let a = SpendAuthorization::new(
+            "6c1a7d1e-0000-4000-8000-000000000030",
+            Did::parse(WALLET).unwrap(),
+            Timestamp::from_unix(NOW - 60).unwrap(),
+            Timestamp::from_unix(NOW + 900).unwrap(),
+            SpendSubject {
+                id: who.did.clone(),
+                principal: root.issuer,
+                delegation: leaf.id,
+                delegation_hash: credential_hash(chain.last().unwrap()),
+                merchant: merchant.clone(),
+                nonce: Nonce::parse("n-1").unwrap(),
+                transaction: transaction.clone(),
+            },
+        );
+        let auth = sign_compact(
+            &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{WALLET}#key-1")),
+            &serde_json::to_vec(&a).unwrap(),
+            wallet_key.signing_key(),
+        );
+        present(
+            &CheckoutRequest {
+                agent: &who.did,
+                key_fragment: "key-1",
+                credential: &chain[0],
+                links: &chain[1..],
+                merchant: &merchant,
+                nonce: &Nonce::parse("n-1").unwrap(),
+                amount: transaction.amount,
+                currency: transaction.currency,
+                order_hash: transaction.order_hash,
+                category: transaction.category,
+                now: NOW,
+                lifetime: 120,
+                authorization: Some(&auth),
+            },
+            &who.key,
+        )
+    };
+    let alice_to_bob = link(&root, &alice, &bob, 31, &|_| {});
+    let bob_to_erin = link(&alice_to_bob, &bob, &erin, 32, &|_| {});
+    add(
+        "chain_valid",
+        "A sub-agent's purchase: the principal delegates to Alice (maxDepth 2), Alice to Bob, Bob to Erin; each link narrows its parent, and the wallet's authorization names Erin's credential.",
+        "6.4, 8",
+        chain_vp(&[root.clone(), alice_to_bob.clone(), bob_to_erin.clone()], &erin, 2_000),
+        ctx(&merchant, "n-1"),
+        vec![],
+    );
+    add(
+        "delegation_widened",
+        "Alice passes Bob a total above her own: the link widens its parent.",
+        "6.4, 8 step 9",
+        chain_vp(
+            &[
+                root.clone(),
+                link(&root, &alice, &bob, 31, &|c| {
+                    c.credential_subject.spending_limit = SpendingLimit::new(
+                        Currency::parse("USD").unwrap(),
+                        Amount::new(2_500).unwrap(),
+                        Amount::new(40_000).unwrap(),
+                    )
+                    .unwrap()
+                }),
+            ],
+            &bob,
+            2_000,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["delegation_widened"],
+    );
+    add(
+        "delegation_widened_depth",
+        "Alice's delegation allows no sub-delegation (maxDepth 0), yet she delegates to Bob.",
+        "6.4, 8 step 9",
+        chain_vp(
+            &[ok_cred.clone(), link(&ok_cred, &alice, &bob, 31, &|_| {})],
+            &bob,
+            2_000,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["delegation_widened"],
+    );
+    add(
+        "chain_broken",
+        "Bob's link names Alice's delegation by id but with another digest (other bytes).",
+        "6.4, 8 step 9",
+        chain_vp(
+            &[
+                root.clone(),
+                link(&root, &alice, &bob, 31, &|c| {
+                    c.parent.as_mut().unwrap().digest = credential_hash("other bytes")
+                }),
+            ],
+            &bob,
+            2_000,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["chain_broken"],
+    );
+    add(
+        "chain_link_revoked",
+        "The principal revoked Alice's link to Bob (bit 33): Erin, below it, is refused too.",
+        "6.4, 8 step 18",
+        chain_vp(
+            &[
+                root.clone(),
+                link(&root, &alice, &bob, 33, &|_| {}),
+                link(
+                    &link(&root, &alice, &bob, 33, &|_| {}),
+                    &bob,
+                    &erin,
+                    32,
+                    &|_| {},
+                ),
+            ],
+            &erin,
+            2_000,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["credential_revoked"],
+    );
+    let root_for_dave = {
+        let mut c = credential(
+            &principal,
+            &dave.did,
+            34,
+            NOW - 3_600,
+            NOW + 7 * 86_400,
+            STATUS_URL,
+        );
+        c.credential_subject.max_depth = Depth::new(1).unwrap();
+        issue(&c, &principal)
+    };
+    add(
+        "chain_agent_deplatformed",
+        "Dave, deplatformed, had delegated to Bob: every credential below a deplatformed agent stops working.",
+        "6.4, 8 step 10",
+        chain_vp(
+            &[root_for_dave.clone(), link(&root_for_dave, &dave, &bob, 35, &|_| {})],
+            &bob,
+            2_000,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["agent_deplatformed"],
     );
 
     cases.push(Case {
@@ -1251,6 +1463,7 @@ mod hostile_authorizations {
                     agent: &alice.did,
                     key_fragment: "key-1",
                     credential: &credential,
+                    links: &[],
                     merchant: &merchant,
                     nonce: &p.nonce,
                     amount: p.transaction.amount,

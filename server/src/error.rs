@@ -126,7 +126,8 @@ impl From<agentid_wallet::Error> for ApiError {
             | W::DelegationSuspended
             | W::BudgetExceeded { .. }
             | W::ApprovalDenied
-            | W::ApprovalExpired => ApiError::Denied {
+            | W::ApprovalExpired
+            | W::DelegationWidened(_) => ApiError::Denied {
                 code: e.code(),
                 message,
             },

@@ -192,3 +192,29 @@ pub struct Settlement {
     /// Expires at, Unix seconds.
     pub exp: i64,
 }
+
+/// A short-lived request signed by an authentication key of its `iss` and addressed to `aud`
+/// (section 11.3, section 6.4): what a verifier checks before it reads the rest.
+pub trait SignedRequest: serde::de::DeserializeOwned {
+    /// The JOSE `typ` of the request.
+    const TYP: &'static str;
+    /// Who signed it.
+    fn iss(&self) -> &Did;
+    /// Whom it is for.
+    fn aud(&self) -> &Did;
+    /// Issued at and expires at, Unix seconds.
+    fn lifetime(&self) -> (i64, i64);
+}
+
+impl SignedRequest for Settlement {
+    const TYP: &'static str = SETTLEMENT_TYP;
+    fn iss(&self) -> &Did {
+        &self.iss
+    }
+    fn aud(&self) -> &Did {
+        &self.aud
+    }
+    fn lifetime(&self) -> (i64, i64) {
+        (self.iat, self.exp)
+    }
+}

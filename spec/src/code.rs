@@ -76,11 +76,18 @@ pub enum Code {
     /// Step 14: the verifier's replay memory is full of live nonces, or cannot be written, so
     /// the nonce cannot be recorded: refused rather than risk a replay (never `nonce_replayed`).
     NonceMemoryFull,
+    /// Step 4-5: a sub-delegation does not name the credential before it in the chain (by `id`
+    /// and digest), or is not issued by that credential's subject; or the chain holds more
+    /// than the spec's most links.
+    ChainBroken,
+    /// Step 9: a sub-delegation grants more than its parent: a wider scope, higher limits, a
+    /// longer validity or a depth its parent does not allow (section 6.4).
+    DelegationWidened,
 }
 
 impl Code {
     /// Every code, in the order of the verification algorithm.
-    pub const ALL: [Code; 30] = [
+    pub const ALL: [Code; 32] = [
         Code::MalformedToken,
         Code::UnsupportedAlgorithm,
         Code::BadSignature,
@@ -111,6 +118,8 @@ impl Code {
         Code::AuthorizationMismatch,
         Code::AuthorizationExpired,
         Code::NonceMemoryFull,
+        Code::ChainBroken,
+        Code::DelegationWidened,
     ];
 
     /// The stable wire string, e.g. `credential_revoked`.
@@ -146,6 +155,8 @@ impl Code {
             Code::AuthorizationMismatch => "authorization_mismatch",
             Code::AuthorizationExpired => "authorization_expired",
             Code::NonceMemoryFull => "nonce_memory_full",
+            Code::ChainBroken => "chain_broken",
+            Code::DelegationWidened => "delegation_widened",
         }
     }
 }
@@ -253,6 +264,8 @@ error_codes! {
     ApprovalExpired => "approval_expired",
     /// The hold is not waiting for approval (already decided).
     NotPending => "not_pending",
+    /// A sub-delegation would grant more than its parent (section 6.4).
+    DelegationWidened => "delegation_widened",
     /// Something failed inside the service; logged there, never detailed.
     InternalError => "internal_error",
 }

@@ -23,6 +23,11 @@ pub const DELEGATION_TYPE: &str = "AgentDelegationCredential";
 pub const MAX_SCOPE_ENTRIES: usize = 64;
 /// Largest amount in minor units: 10^15 (ten trillion dollars in cents).
 pub const MAX_AMOUNT: u64 = 1_000_000_000_000_000;
+/// Largest `maxDepth` a principal may grant: how many sub-delegations may follow the first
+/// delegation (section 6.4).
+pub const MAX_DEPTH: u8 = 3;
+/// Most delegation credentials in one chain: the principal's, then up to [`MAX_DEPTH`] links.
+pub const MAX_CHAIN: usize = MAX_DEPTH as usize + 1;
 
 /// An ISO 4217 alphabetic currency code: three uppercase ASCII letters.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -389,6 +394,45 @@ impl From<SpendingLimit> for SpendingLimitFields {
     }
 }
 
+/// How many further sub-delegations a delegation allows: 0 ..= [`MAX_DEPTH`].
+#[derive(
+    Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize,
+)]
+#[serde(try_from = "u8", into = "u8")]
+pub struct Depth(u8);
+
+impl Depth {
+    /// No sub-delegation allowed.
+    pub const ZERO: Depth = Depth(0);
+
+    /// A depth within bounds.
+    pub fn new(d: u8) -> Option<Self> {
+        (d <= MAX_DEPTH).then_some(Self(d))
+    }
+
+    /// The value.
+    pub fn get(self) -> u8 {
+        self.0
+    }
+
+    fn is_zero(&self) -> bool {
+        self.0 == 0
+    }
+}
+
+impl TryFrom<u8> for Depth {
+    type Error = String;
+    fn try_from(d: u8) -> Result<Self, String> {
+        Self::new(d).ok_or_else(|| format!("maxDepth must be 0..={MAX_DEPTH}"))
+    }
+}
+
+impl From<Depth> for u8 {
+    fn from(d: Depth) -> u8 {
+        d.0
+    }
+}
+
 /// The `credentialSubject` of a delegation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
@@ -399,6 +443,62 @@ pub struct DelegationSubject {
     pub scope: Scope,
     /// How much.
     pub spending_limit: SpendingLimit,
+    /// How many further sub-delegations the agent may make below this one; absent is 0.
+    #[serde(default, skip_serializing_if = "Depth::is_zero")]
+    pub max_depth: Depth,
+}
+
+/// A sub-delegation's link to the delegation it narrows (section 6.4): the parent's `id` and
+/// [`credential_hash`](crate::authorization::credential_hash) of its exact bytes.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ParentLink {
+    /// The parent credential's `id`.
+    pub id: String,
+    /// base64url(SHA-256(the parent's compact JWS)).
+    pub digest: String,
+}
+
+/// How a sub-delegation would grant more than its parent (section 6.4): each names the member.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Widening {
+    /// The parent allows no further sub-delegation, or the child's `maxDepth` is not smaller.
+    #[error("maxDepth: the parent allows no sub-delegation this deep")]
+    Depth,
+    /// Another currency.
+    #[error("currency differs from the parent's")]
+    Currency,
+    /// A higher per-transaction limit.
+    #[error("perTransaction is above the parent's")]
+    PerTransaction,
+    /// A higher total.
+    #[error("total is above the parent's")]
+    Total,
+    /// No period budget where the parent has one, another period, or a higher amount.
+    #[error("perPeriod is missing, of another period, or above the parent's")]
+    PerPeriod,
+    /// Purchases above the parent's approval threshold without a threshold no higher.
+    #[error("approvalAbove is missing or above the parent's")]
+    ApprovalAbove,
+    /// A merchant the parent does not list (or any merchant where the parent lists some).
+    #[error("merchants are not a subset of the parent's")]
+    Merchants,
+    /// A category the parent does not list (or any category where the parent lists some).
+    #[error("categories are not a subset of the parent's")]
+    Categories,
+    /// Valid before the parent or after it.
+    #[error("validity period is outside the parent's")]
+    Validity,
+}
+
+/// Whether `child` lists only what `parent` lists (`None` is "any").
+fn subset(child: &Option<ScopeList>, parent: &Option<ScopeList>) -> bool {
+    match (child, parent) {
+        (_, None) => true,
+        (None, Some(_)) => false,
+        (Some(c), Some(p)) => c.as_slice().iter().all(|e| p.contains(e)),
+    }
 }
 
 /// What a principal grants an agent: the subject and the validity period of a delegation.
@@ -414,6 +514,8 @@ pub struct Grant {
     pub valid_from: Timestamp,
     /// End of validity.
     pub valid_until: Timestamp,
+    /// How many further sub-delegations the agent may make.
+    pub max_depth: Depth,
 }
 
 /// A delegation credential, the payload of a `vc+jwt` (section 6.1).
@@ -438,6 +540,9 @@ pub struct DelegationCredential {
     pub credential_subject: DelegationSubject,
     /// Where its revocation bit lives.
     pub credential_status: BitstringStatusListEntry,
+    /// For a sub-delegation, the delegation it narrows; absent on a principal's delegation.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<ParentLink>,
 }
 
 impl DelegationCredential {
@@ -459,9 +564,74 @@ impl DelegationCredential {
                 id: grant.agent,
                 scope: grant.scope,
                 spending_limit: grant.spending_limit,
+                max_depth: grant.max_depth,
             },
             credential_status: status,
+            parent: None,
         }
+    }
+
+    /// The sub-delegation `id` by `issuer` (the parent's subject) for `grant`, below `parent`
+    /// (section 6.4). Whether it narrows its parent is [`DelegationCredential::narrows`].
+    pub fn link(
+        id: String,
+        issuer: Did,
+        grant: Grant,
+        status: BitstringStatusListEntry,
+        parent: ParentLink,
+    ) -> Self {
+        Self {
+            parent: Some(parent),
+            ..Self::new(id, issuer, grant, status)
+        }
+    }
+
+    /// Section 6.4: whether this credential grants at most what `parent` grants: a smaller
+    /// depth, the same currency, limits no higher, a scope no wider, a validity period within
+    /// the parent's. (That it names the parent and is issued by the parent's subject is checked
+    /// by whoever holds both credentials' bytes.)
+    pub fn narrows(&self, parent: &DelegationCredential) -> Result<(), Widening> {
+        let (c, p) = (&self.credential_subject, &parent.credential_subject);
+        if p.max_depth.get() == 0 || c.max_depth.get() >= p.max_depth.get() {
+            return Err(Widening::Depth);
+        }
+        let (cl, pl) = (&c.spending_limit, &p.spending_limit);
+        if cl.currency() != pl.currency() {
+            return Err(Widening::Currency);
+        }
+        if cl.per_transaction() > pl.per_transaction() {
+            return Err(Widening::PerTransaction);
+        }
+        if cl.total() > pl.total() {
+            return Err(Widening::Total);
+        }
+        if let Some(pp) = pl.per_period() {
+            if cl
+                .per_period()
+                .is_none_or(|cp| cp.period != pp.period || cp.amount > pp.amount)
+            {
+                return Err(Widening::PerPeriod);
+            }
+        }
+        if let Some(pa) = pl.approval_above() {
+            // Either a threshold no higher, or no purchase the child allows can pass the
+            // parent's threshold.
+            if cl.per_transaction() > pa && cl.approval_above().is_none_or(|ca| ca > pa) {
+                return Err(Widening::ApprovalAbove);
+            }
+        }
+        if !subset(&c.scope.merchants, &p.scope.merchants) {
+            return Err(Widening::Merchants);
+        }
+        if !subset(&c.scope.categories, &p.scope.categories) {
+            return Err(Widening::Categories);
+        }
+        if self.valid_from.unix() < parent.valid_from.unix()
+            || self.valid_until.unix() > parent.valid_until.unix()
+        {
+            return Err(Widening::Validity);
+        }
+        Ok(())
     }
 
     /// Checks section 6.1's structural rules that span members; returns the validity window as

@@ -31,6 +31,7 @@ pub mod log;
 pub mod operation;
 pub mod presentation;
 pub mod status_list;
+pub mod subdelegation;
 pub mod time;
 
 pub use code::{Code, ErrorCode, Reason};

@@ -183,7 +183,8 @@ pub struct CheckoutPresentation {
     pub type_: Vec<String>,
     /// The agent's DID.
     pub holder: Did,
-    /// The enveloped delegation credential, then the wallet's spend authorization if any.
+    /// The enveloped delegation chain (the principal's delegation first, then each
+    /// sub-delegation), then the wallet's spend authorization if any.
     pub verifiable_credential: Vec<EnvelopedCredential>,
     /// The merchant's DID (RFC 7519 `aud`).
     pub aud: Did,
@@ -228,6 +229,14 @@ impl CheckoutPresentation {
             nbf: None,
             transaction,
         }
+    }
+
+    /// The same presentation carrying sub-delegations below its delegation, parent first
+    /// (section 6.4): the chain from the principal's delegation down to the presenting agent.
+    pub fn with_links<S: AsRef<str>>(mut self, links: &[S]) -> Self {
+        self.verifiable_credential
+            .extend(links.iter().map(|l| EnvelopedCredential::new(l.as_ref())));
+        self
     }
 
     /// The same presentation carrying the wallet's spend authorization (a `vc+jwt`, section

@@ -5,6 +5,7 @@
 #![allow(unreachable_pub)]
 
 mod bad_input;
+mod chains;
 mod fixture;
 mod interop;
 mod ledger;

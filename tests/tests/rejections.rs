@@ -581,7 +581,7 @@ async fn rogue_issuer_cannot_borrow_a_cached_status_list() {
             d["reasons"][0]["message"]
                 .as_str()
                 .unwrap()
-                .contains("not signed by the credential's issuer"),
+                .contains("not signed by the chain's principal"),
             "{d}"
         );
     }

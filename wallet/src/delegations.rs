@@ -24,6 +24,8 @@ pub struct DelegationTerms {
     pub valid_from: Option<Timestamp>,
     /// End.
     pub valid_until: Timestamp,
+    /// How many sub-delegations may follow (0 ..= 3).
+    pub max_depth: agentid_spec::credential::Depth,
 }
 
 /// What the wallet answers on issuance: the credential and where its status lives.
@@ -70,6 +72,16 @@ pub struct DelegationRecord {
     pub suspended: bool,
     /// Since when, RFC 3339.
     pub suspended_at: Option<String>,
+    /// For a sub-delegation: the delegation it narrows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// For a sub-delegation: the agent that issued it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// Its place in the chain: 0 for the principal's own delegation.
+    pub depth: i64,
+    /// False while a prepared sub-delegation waits for its agent's signature.
+    pub signed: bool,
 }
 
 type Row = (
@@ -82,14 +94,33 @@ type Row = (
     Option<String>,
     String,
     Option<i64>,
+    Option<String>,
+    Option<String>,
+    i64,
+    i64,
 );
 
 const SELECT: &str = "SELECT id, agent_did, valid_from, valid_until, status_index, revoked_at, \
-                      revocation_reason, status_list_id, suspended_at FROM wallet_delegations";
+                      revocation_reason, status_list_id, suspended_at, parent_id, issuer_did, depth, \
+                      CAST(CASE WHEN credential = '' THEN 0 ELSE 1 END AS BIGINT) FROM wallet_delegations";
 
 impl Wallet {
     fn record(&self, r: Row) -> (DelegationRecord, String) {
-        let (id, agent, valid_from, valid_until, index, revoked_at, reason, list, suspended_at) = r;
+        let (
+            id,
+            agent,
+            valid_from,
+            valid_until,
+            index,
+            revoked_at,
+            reason,
+            list,
+            suspended_at,
+            parent,
+            issuer,
+            depth,
+            signed,
+        ) = r;
         let record = DelegationRecord {
             id,
             agent,
@@ -102,6 +133,10 @@ impl Wallet {
             revocation_reason: reason,
             suspended: suspended_at.is_some(),
             suspended_at: suspended_at.map(format_rfc3339),
+            parent,
+            issuer,
+            depth,
+            signed: signed == 1,
         };
         (record, list)
     }
@@ -137,6 +172,7 @@ impl Wallet {
             valid_from: Timestamp::from_unix(valid_from)
                 .ok_or_else(|| Error::InvalidTime("validFrom is out of range".into()))?,
             valid_until: terms.valid_until,
+            max_depth: terms.max_depth,
         };
 
         // Allocate a status bit and store the credential in one transaction: either both exist
@@ -187,7 +223,7 @@ impl Wallet {
     /// delegations the principal has issued (section 6.3); filling at most half keeps the search
     /// for a free bit short. The list row is updated first, so issuances for one principal take
     /// turns and never pick the same bit.
-    async fn allocate_index(
+    pub(crate) async fn allocate_index(
         &self,
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         principal: &str,
@@ -294,6 +330,23 @@ impl Wallet {
         .execute(&mut *tx)
         .await?;
         if changed.rows_affected() == 1 {
+            // Everything below it goes with it (section 6.4): children, grandchildren and
+            // great-grandchildren, the most a chain allows.
+            const _: () = assert!(agentid_spec::credential::MAX_DEPTH == 3);
+            let below = format!("revoked with {id}");
+            sqlx::query(
+                "UPDATE wallet_delegations SET revoked_at = $1, revocation_reason = $2 \
+                 WHERE revoked_at IS NULL AND principal_id = $4 AND (parent_id = $3 \
+                   OR parent_id IN (SELECT id FROM wallet_delegations WHERE parent_id = $3) \
+                   OR parent_id IN (SELECT id FROM wallet_delegations WHERE parent_id IN \
+                        (SELECT id FROM wallet_delegations WHERE parent_id = $3)))",
+            )
+            .bind(now)
+            .bind(&below)
+            .bind(id)
+            .bind(&p.id)
+            .execute(&mut *tx)
+            .await?;
             self.notify(&mut tx).await?;
         }
         tx.commit().await?;

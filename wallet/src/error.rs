@@ -63,6 +63,9 @@ pub enum Error {
     /// The hold is not waiting for approval.
     #[error("the hold is not waiting for approval")]
     NotPending,
+    /// A sub-delegation would grant more than its parent (section 6.4).
+    #[error("the sub-delegation widens its parent: {0}")]
+    DelegationWidened(String),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -91,6 +94,7 @@ impl Error {
             Error::ApprovalDenied => ErrorCode::ApprovalDenied,
             Error::ApprovalExpired => ErrorCode::ApprovalExpired,
             Error::NotPending => ErrorCode::NotPending,
+            Error::DelegationWidened(_) => ErrorCode::DelegationWidened,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
         }
     }

@@ -186,7 +186,7 @@ pub fn valid_idempotency_key(key: &str) -> bool {
 }
 
 /// The delegation credential the wallet signed, read back from its own store.
-fn stored_credential(jws: &str) -> Result<DelegationCredential, Error> {
+pub(crate) fn stored_credential(jws: &str) -> Result<DelegationCredential, Error> {
     let payload = jws
         .split('.')
         .nth(1)
@@ -214,33 +214,58 @@ impl Wallet {
         let hash = request_hash(req);
         let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
-        // First statement: the delegation's lock (see the module docs).
-        let locked = sqlx::query(
-            "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 WHERE id = $1",
-        )
-        .bind(&req.delegation)
-        .execute(&mut *tx)
-        .await?;
-        if locked.rows_affected() != 1 {
-            return Err(Error::NotFound("no such delegation"));
+        // First statements: the locks of every delegation of the chain, the principal's first
+        // (see the module docs); always in that order, so two chains sharing a top never wait
+        // for each other in a cycle.
+        let chain: Vec<(&str, &str)> = if req.chain.is_empty() {
+            vec![(req.delegation.as_str(), req.delegation_hash.as_str())]
+        } else {
+            req.chain
+                .iter()
+                .map(|(id, hash)| (id.as_str(), hash.as_str()))
+                .collect()
+        };
+        for (id, _) in &chain {
+            let locked = sqlx::query(
+                "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 WHERE id = $1",
+            )
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
+            if locked.rows_affected() != 1 {
+                return Err(Error::NotFound("no such delegation"));
+            }
         }
-        let (credential_jws, revoked_at, principal_did, suspended_at): (
-            String,
-            Option<i64>,
-            String,
-            Option<i64>,
-        ) = sqlx::query_as(
-            "SELECT d.credential, d.revoked_at, p.did, d.suspended_at FROM wallet_delegations d \
-                 JOIN wallet_principals p ON p.id = d.principal_id WHERE d.id = $1",
-        )
-        .bind(&req.delegation)
-        .fetch_one(&mut *tx)
-        .await?;
-        // The credential presented must be the very one this wallet issued for this principal.
-        if principal_did != req.principal.as_str()
-            || credential_hash(&credential_jws) != req.delegation_hash
-        {
-            return Err(Error::Forbidden("not a delegation this wallet issued"));
+        let mut links = Vec::with_capacity(chain.len());
+        for (i, (id, hash)) in chain.iter().enumerate() {
+            let (credential_jws, revoked_at, principal_did, suspended_at, parent): (
+                String,
+                Option<i64>,
+                String,
+                Option<i64>,
+                Option<String>,
+            ) = sqlx::query_as(
+                "SELECT d.credential, d.revoked_at, p.did, d.suspended_at, d.parent_id \
+                 FROM wallet_delegations d JOIN wallet_principals p ON p.id = d.principal_id \
+                 WHERE d.id = $1",
+            )
+            .bind(id)
+            .fetch_one(&mut *tx)
+            .await?;
+            // Each credential presented must be the very one this wallet issued (or registered)
+            // for this principal, below the one before it.
+            let parent_ok = match i {
+                0 => parent.is_none(),
+                _ => parent.as_deref() == Some(chain[i - 1].0),
+            };
+            if principal_did != req.principal.as_str()
+                || credential_jws.is_empty()
+                || credential_hash(&credential_jws) != *hash
+                || !parent_ok
+            {
+                return Err(Error::Forbidden("not a delegation this wallet issued"));
+            }
+            links.push((credential_jws, revoked_at, suspended_at));
         }
 
         // A retry answers what the first request got: the same Idempotency-Key, or without
@@ -279,46 +304,52 @@ impl Wallet {
             });
         }
 
-        if revoked_at.is_some() {
+        if links.iter().any(|l| l.1.is_some()) {
             return Err(Error::DelegationRevoked);
         }
-        if suspended_at.is_some() {
+        if links.iter().any(|l| l.2.is_some()) {
             return Err(Error::DelegationSuspended);
         }
-        let credential = stored_credential(&credential_jws)?;
-        let limit = &credential.credential_subject.spending_limit;
         let t = &req.transaction;
-        if t.currency != limit.currency() || t.amount > limit.per_transaction() {
-            return Err(Error::Forbidden(
-                "the spend is outside the delegation's currency or per-transaction limit",
-            ));
-        }
-        let (held, captured) = self.spent(&mut *tx, &req.delegation, now, i64::MIN).await?;
-        let used = held
-            .checked_add(captured)
-            .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
-        let total = limit.total().get();
-        let after = used.checked_add(t.amount.get());
-        if after.is_none_or(|a| a > total) {
-            return Err(Error::BudgetExceeded {
-                remaining: total.saturating_sub(used),
-                currency: limit.currency().to_string(),
-                period: None,
-            });
-        }
-        if let Some(p) = limit.per_period() {
-            let (start, _) = p.period.bounds(now);
-            let (held, captured) = self.spent(&mut *tx, &req.delegation, now, start).await?;
+        // Every budget of the chain, the principal's first: a sub-agent's spend counts against
+        // each delegation above it.
+        let mut pending = false;
+        for ((id, _), (jws, _, _)) in chain.iter().zip(&links) {
+            let credential = stored_credential(jws)?;
+            let limit = &credential.credential_subject.spending_limit;
+            if t.currency != limit.currency() || t.amount > limit.per_transaction() {
+                return Err(Error::Forbidden(
+                    "the spend is outside the delegation's currency or per-transaction limit",
+                ));
+            }
+            pending |= limit.approval_above().is_some_and(|a| t.amount > a);
+            let (held, captured) = self.spent(&mut *tx, id, now, i64::MIN).await?;
             let used = held
                 .checked_add(captured)
                 .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
+            let total = limit.total().get();
             let after = used.checked_add(t.amount.get());
-            if after.is_none_or(|a| a > p.amount.get()) {
+            if after.is_none_or(|a| a > total) {
                 return Err(Error::BudgetExceeded {
-                    remaining: p.amount.get().saturating_sub(used),
+                    remaining: total.saturating_sub(used),
                     currency: limit.currency().to_string(),
-                    period: Some(p.period.as_str()),
+                    period: None,
                 });
+            }
+            if let Some(p) = limit.per_period() {
+                let (start, _) = p.period.bounds(now);
+                let (held, captured) = self.spent(&mut *tx, id, now, start).await?;
+                let used = held
+                    .checked_add(captured)
+                    .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
+                let after = used.checked_add(t.amount.get());
+                if after.is_none_or(|a| a > p.amount.get()) {
+                    return Err(Error::BudgetExceeded {
+                        remaining: p.amount.get().saturating_sub(used),
+                        currency: limit.currency().to_string(),
+                        period: Some(p.period.as_str()),
+                    });
+                }
             }
         }
 
@@ -334,9 +365,8 @@ impl Wallet {
         };
         let subject_json =
             serde_json::to_string(&subject).map_err(|e| Error::Internal(e.to_string()))?;
-        // Step-up: above the principal's threshold the hold waits for approval, reserving the
-        // amount meanwhile; nothing is signed yet.
-        let pending = limit.approval_above().is_some_and(|a| t.amount > a);
+        // Step-up: above a threshold of the chain the hold waits for the principal's approval,
+        // reserving the amount meanwhile; nothing is signed yet.
         let (state, expires, jws) = if pending {
             let deadline = now.saturating_add(self.0.config.approval_secs);
             ("pending", deadline, String::new())
@@ -368,6 +398,13 @@ impl Wallet {
         .bind(&subject_json)
         .execute(&mut *tx)
         .await?;
+        for (ancestor, _) in &chain[..chain.len() - 1] {
+            sqlx::query("INSERT INTO wallet_hold_charges (delegation_id, hold_id) VALUES ($1, $2)")
+                .bind(ancestor)
+                .bind(&id)
+                .execute(&mut *tx)
+                .await?;
+        }
         tx.commit().await?;
         tracing::info!(hold = %id, delegation = %req.delegation, amount = t.amount.get(), state, "spend held");
         Ok(Authorized {
@@ -487,10 +524,18 @@ impl Wallet {
             HoldState::ApprovalExpired => return Err(Error::ApprovalExpired),
             _ => return Err(Error::NotPending),
         }
-        if approve && revoked.is_some() {
+        // The delegations above it (a sub-agent's purchase) must be live too.
+        let above: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT d.revoked_at, d.suspended_at FROM wallet_hold_charges c \
+             JOIN wallet_delegations d ON d.id = c.delegation_id WHERE c.hold_id = $1",
+        )
+        .bind(id)
+        .fetch_all(&mut *tx)
+        .await?;
+        if approve && (revoked.is_some() || above.iter().any(|a| a.0.is_some())) {
             return Err(Error::DelegationRevoked);
         }
-        if approve && suspended.is_some() {
+        if approve && (suspended.is_some() || above.iter().any(|a| a.1.is_some())) {
             return Err(Error::DelegationSuspended);
         }
         if approve {
@@ -538,7 +583,8 @@ impl Wallet {
         let (held, captured): (i64, i64) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
                     CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT) \
-             FROM wallet_holds WHERE delegation_id = $1 \
+             FROM wallet_holds WHERE (delegation_id = $1 \
+                 OR id IN (SELECT hold_id FROM wallet_hold_charges WHERE delegation_id = $1)) \
              AND (state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2)) \
              AND created_at >= $3",
         )
@@ -647,12 +693,15 @@ impl Wallet {
         })
     }
 
-    /// The holds on the principal's delegation `id`, newest first, at most
+    /// The holds on the principal's delegation `id` and on every sub-delegation below it,
+    /// newest first, at most
     /// [`MAX_LIST`](crate::MAX_LIST).
     pub async fn holds(&self, p: &Principal, id: &str) -> Result<Vec<Hold>, Error> {
         self.delegation(p, id).await?;
         let rows: Vec<HoldRow> = sqlx::query_as(&format!(
-            "{HOLD_SELECT} WHERE delegation_id = $1 ORDER BY created_at DESC, id LIMIT $2"
+            "{HOLD_SELECT} WHERE delegation_id = $1 \
+             OR id IN (SELECT hold_id FROM wallet_hold_charges WHERE delegation_id = $1) \
+             ORDER BY created_at DESC, id LIMIT $2"
         ))
         .bind(id)
         .bind(crate::MAX_LIST)

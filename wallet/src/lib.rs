@@ -17,7 +17,9 @@
 //!
 //! Budgets hold per transaction, per calendar period (day, week or month, UTC) and in total.
 //!
-//! Not yet: approval prompts, sub-delegation.
+//! An agent may pass a narrower part of its delegation to a sub-agent ([`subdelegations`]); a
+//! sub-agent's spends count against every budget above it, and revoking a link revokes
+//! everything below it.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -38,12 +40,14 @@ mod identity;
 pub mod ledger;
 mod principals;
 mod status;
+mod subdelegations;
 pub mod vault;
 
 pub use delegations::{DelegationRecord, DelegationTerms, IssuedDelegation};
 pub use error::Error;
 pub use ledger::{Authorized, Budget, Hold, HoldState, PeriodBudget};
 pub use principals::{NewPrincipal, Principal};
+pub use subdelegations::{PreparedLink, MAX_UNSIGNED_LINKS};
 
 /// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
@@ -72,6 +76,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         1005,
         "key actor",
         include_str!("../migrations/0005_key_actor.sql"),
+    ),
+    (
+        1006,
+        "chains",
+        include_str!("../migrations/0006_chains.sql"),
     ),
 ];
 

@@ -95,6 +95,7 @@ pub fn world() -> World {
         .unwrap(),
         valid_from: Timestamp::from_unix(NOW - 3600).unwrap(),
         valid_until: Timestamp::from_unix(NOW + 86_400).unwrap(),
+        max_depth: agentid_spec::credential::Depth::ZERO,
     };
     let credential = issue(
         &DelegationCredential::new(
@@ -194,6 +195,7 @@ pub fn presentation(w: &World, nonce: &str) -> String {
             agent: &w.agent_did,
             key_fragment: "key-1",
             credential: &w.credential,
+            links: &[],
             merchant: &w.merchant,
             nonce: &Nonce::parse(nonce).unwrap(),
             amount: Amount::new(4_200).unwrap(),

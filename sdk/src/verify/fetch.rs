@@ -5,7 +5,6 @@
 use std::sync::Arc;
 
 use agentid_resolver::{ResolveError, ResolvedDid, Source};
-use agentid_spec::credential::DelegationCredential;
 use agentid_spec::id::split_did_url;
 use agentid_spec::jose::CompactJws;
 use agentid_spec::status_list::{Bitstring, BitstringStatusListCredential, STATUS_LIST_TYP};
@@ -92,16 +91,16 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
         }
     }
 
-    /// The decoded revocation list named by `credential`, verified against its issuer. Cached
-    /// under the URL *and* the issuer: a list verified for one issuer never answers for a
-    /// credential of another that names the same URL.
+    /// The decoded revocation list at `url`, verified as `issuer`'s (the chain's principal).
+    /// Cached under the URL *and* the issuer: a list verified for one issuer never answers for
+    /// a credential of another that names the same URL.
     pub(super) async fn status_list(
         &self,
-        credential: &DelegationCredential,
+        url: &str,
+        issuer: &str,
         now: i64,
     ) -> Result<Arc<VerifiedList>, String> {
-        let url = &credential.credential_status.status_list_credential;
-        let key = status_list_key(url, credential.issuer.as_str());
+        let key = status_list_key(url, issuer);
         let generation = self.source.generation();
         let cached = self.status_lists.get(&key, now, generation);
         if let Some((value, age)) = &cached {
@@ -109,10 +108,7 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
                 return Ok(value.clone());
             }
         }
-        match self
-            .fetch_status_list(url, credential.issuer.as_str(), now)
-            .await
-        {
+        match self.fetch_status_list(url, issuer, now).await {
             Ok(list) => {
                 let value = Arc::new(list);
                 let l = &self.limits;
@@ -158,7 +154,7 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             .ok_or("status list has no kid")?;
         let (kid_did, _) = split_did_url(kid).ok_or("status list kid is not a DID URL")?;
         if kid_did != issuer {
-            return Err("status list is not signed by the credential's issuer".into());
+            return Err("status list is not signed by the chain's principal".into());
         }
         let signer = self.resolve(issuer, now).await.map_err(|e| e.to_string())?;
         let key = signer

@@ -15,7 +15,7 @@
 use std::sync::Arc;
 
 use agentid_resolver::{ResolvedDid, Source};
-use agentid_spec::authorization::{Settlement, SETTLEMENT_TYP};
+use agentid_spec::authorization::{Settlement, SignedRequest};
 use agentid_spec::code::{Code, Reason};
 use agentid_spec::id::split_did_url;
 use agentid_spec::jose::CompactJws;
@@ -150,47 +150,62 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// of its `iss`, addressed to `wallet`, within its short lifetime. Returns what it says; the
     /// wallet checks that `iss` is the hold's merchant.
     pub async fn check_settlement(&self, token: &str, wallet: &str) -> Result<Settlement, Reason> {
+        self.check_signed::<Settlement>(token, wallet)
+            .await
+            .map(|(claims, _)| claims)
+    }
+
+    /// Checks a short-lived signed request `T` addressed to `audience`: a compact JWS of type
+    /// `T::TYP` signed by a current authentication key of its `iss`, within the presentation
+    /// lifetime bound and the clock skew. Returns the request and its signer's resolution (for
+    /// its standing).
+    pub async fn check_signed<T: SignedRequest>(
+        &self,
+        token: &str,
+        audience: &str,
+    ) -> Result<(T, Arc<ResolvedDid>), Reason> {
         let now = self.clock.now();
-        let bad = |m: &str| Reason::new(Code::MalformedToken, m.to_owned());
-        let jws = CompactJws::parse(token, self.limits.max_token_bytes, SETTLEMENT_TYP)
-            .map_err(|e| Reason::new(Code::MalformedToken, format!("settlement: {e}")))?;
-        let kid = jws
-            .header
-            .kid
-            .as_deref()
-            .ok_or_else(|| bad("settlement has no kid"))?;
-        let (did, _) = split_did_url(kid).ok_or_else(|| bad("settlement kid is not a DID URL"))?;
-        let claims: Settlement = serde_json::from_slice(&jws.payload)
-            .map_err(|e| Reason::new(Code::MalformedToken, format!("settlement payload: {e}")))?;
-        if claims.iss.as_str() != did {
+        let what = T::TYP;
+        let bad = |m: &str| Reason::new(Code::MalformedToken, format!("{what}: {m}"));
+        let jws = CompactJws::parse(token, self.limits.max_token_bytes, T::TYP)
+            .map_err(|e| Reason::new(Code::MalformedToken, format!("{what}: {e}")))?;
+        let kid = jws.header.kid.as_deref().ok_or_else(|| bad("no kid"))?;
+        let (did, _) = split_did_url(kid).ok_or_else(|| bad("kid is not a DID URL"))?;
+        let claims: T = serde_json::from_slice(&jws.payload)
+            .map_err(|e| Reason::new(Code::MalformedToken, format!("{what} payload: {e}")))?;
+        if claims.iss().as_str() != did {
             return Err(Reason::new(
                 Code::IssuerMismatch,
-                "settlement kid is not a key of its iss",
+                format!("{what}: kid is not a key of its iss"),
             ));
         }
-        if claims.aud.as_str() != wallet {
+        if claims.aud().as_str() != audience {
             return Err(Reason::new(
                 Code::WrongAudience,
-                "settlement is for another wallet",
+                format!("{what} is for someone else"),
             ));
         }
         let l = &self.limits;
-        if now > claims.exp.saturating_add(l.clock_skew_secs)
-            || claims.exp.saturating_sub(claims.iat) > l.max_presentation_lifetime_secs
-            || claims.exp < claims.iat
+        let (iat, exp) = claims.lifetime();
+        if now > exp.saturating_add(l.clock_skew_secs)
+            || exp.saturating_sub(iat) > l.max_presentation_lifetime_secs
+            || exp < iat
         {
-            return Err(Reason::new(Code::PresentationExpired, "settlement expired"));
+            return Err(Reason::new(
+                Code::PresentationExpired,
+                format!("{what} expired"),
+            ));
         }
-        if claims.iat > now.saturating_add(l.clock_skew_secs) {
+        if iat > now.saturating_add(l.clock_skew_secs) {
             return Err(Reason::new(
                 Code::PresentationNotYetValid,
-                "settlement issued in the future",
+                format!("{what} issued in the future"),
             ));
         }
         let signer = self
             .resolve(did, now)
             .await
-            .map_err(|e| Reason::new(Code::ResolutionFailed, format!("merchant {did}: {e}")))?;
+            .map_err(|e| Reason::new(Code::ResolutionFailed, format!("signer {did}: {e}")))?;
         let key = signer.authentication_key(kid).ok_or_else(|| {
             Reason::new(
                 Code::UnknownKey,
@@ -200,10 +215,47 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
         if !jws.verify(key) {
             return Err(Reason::new(
                 Code::BadSignature,
-                "settlement signature does not verify",
+                format!("{what} signature does not verify"),
             ));
         }
-        Ok(claims)
+        Ok((claims, signer))
+    }
+
+    /// Step 6's rule for one agent: whether `did` is an agent this verifier's policy accepts (a
+    /// `did:agentid` of a trusted registry, or a `did:key` where the policy allows them).
+    pub fn check_agent_trusted(&self, did: &str) -> Result<(), Reason> {
+        signatures::trusted_agent(self, did).map(|_| ())
+    }
+
+    /// Checks a delegation credential's signature alone: a `vc+jwt` signed by a current
+    /// assertion key of its `issuer` (a wallet registering a sub-delegation its agent signed).
+    /// Nothing else about it (status, chain, policy) is checked here.
+    pub async fn check_credential_signature(
+        &self,
+        token: &str,
+    ) -> Result<agentid_spec::credential::DelegationCredential, Reason> {
+        let now = self.clock.now();
+        let envelope = agentid_spec::presentation::EnvelopedCredential::new(token);
+        let parsed = parse::ParsedCredential::parse(envelope, &self.limits)?;
+        let issuer = self.resolve(parsed.issuer(), now).await.map_err(|e| {
+            Reason::new(
+                Code::ResolutionFailed,
+                format!("issuer {}: {e}", parsed.issuer()),
+            )
+        })?;
+        let key = issuer.assertion_key(&parsed.kid).ok_or_else(|| {
+            Reason::new(
+                Code::UnknownKey,
+                format!("{} is not a current assertion key", parsed.kid),
+            )
+        })?;
+        if !parsed.jws.verify(key) {
+            return Err(Reason::new(
+                Code::BadSignature,
+                "credential signature does not verify",
+            ));
+        }
+        Ok(parsed.credential)
     }
 
     /// Checks a spend request: a checkout presentation without an authorization, sent by the

@@ -1,10 +1,10 @@
 //! Steps 1-4: the presentation and its one enveloped credential, parsed strictly. Nothing here is
 //! trusted yet: a [`Parsed`] only says the bytes have the right shape.
 
-use agentid_spec::authorization::SpendAuthorization;
+use agentid_spec::authorization::{SpendAuthorization, AUTHORIZATION_TYPE};
 use agentid_spec::code::{Code, Reason};
 use agentid_spec::credential::{
-    DelegationCredential, CREDENTIAL_TYP, DELEGATION_TYPE, VC_CONTEXT_V2,
+    DelegationCredential, CREDENTIAL_TYP, DELEGATION_TYPE, MAX_CHAIN, VC_CONTEXT_V2,
 };
 use agentid_spec::id::split_did_url;
 use agentid_spec::jose::{CompactJws, JoseError};
@@ -27,24 +27,98 @@ fn jose_reason(what: &str, e: JoseError) -> Reason {
     }
 }
 
-/// A presentation whose structure holds, with its credential.
+/// A presentation whose structure holds, with its delegation chain.
 pub(super) struct Parsed<'a> {
     pub(super) vp: CompactJws<'a>,
-    pub(super) vc: CompactJws<'static>,
     /// The presentation's `kid`, a DID URL; its DID is `vp_kid[..vp_did_len]`.
     pub(super) vp_kid: String,
     pub(super) vp_did_len: usize,
-    /// The credential's `kid`, a DID URL; its DID is `vc_kid[..vc_did_len]`.
-    pub(super) vc_kid: String,
-    pub(super) vc_did_len: usize,
-    /// The presentation, its credential taken out.
+    /// The presentation, its credentials taken out.
     pub(super) presentation: CheckoutPresentation,
-    pub(super) credential: DelegationCredential,
-    /// The credential's validity window, Unix seconds.
-    pub(super) valid_from: i64,
-    pub(super) valid_until: i64,
+    /// The delegation chain: the principal's delegation first, then each sub-delegation; the
+    /// last is the presenting agent's. 1 ..= [`MAX_CHAIN`] credentials.
+    pub(super) chain: Vec<ParsedCredential>,
     /// The wallet's spend authorization, when the presentation carries one.
     pub(super) authorization: Option<ParsedAuthorization>,
+}
+
+/// A delegation credential whose structure holds (section 6.1).
+pub(super) struct ParsedCredential {
+    pub(super) jws: CompactJws<'static>,
+    /// Its `kid`, a DID URL; its DID is `kid[..did_len]`.
+    pub(super) kid: String,
+    pub(super) did_len: usize,
+    pub(super) credential: DelegationCredential,
+    /// Its validity window, Unix seconds.
+    pub(super) valid_from: i64,
+    pub(super) valid_until: i64,
+}
+
+impl ParsedCredential {
+    pub(super) fn parse(envelope: EnvelopedCredential, limits: &Limits) -> Result<Self, Reason> {
+        let at = envelope
+            .jws_offset()
+            .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
+        let mut jws = CompactJws::parse_owned(
+            envelope.into_id(),
+            at,
+            limits.max_token_bytes,
+            CREDENTIAL_TYP,
+        )
+        .map_err(|e| jose_reason("credential", e))?;
+        let credential: DelegationCredential = serde_json::from_slice(&jws.payload)
+            .map_err(|e| malformed(format!("credential payload: {e}")))?;
+        if !credential.type_.iter().any(|t| t == DELEGATION_TYPE) {
+            return Err(malformed("credential is not an AgentDelegationCredential"));
+        }
+        let (valid_from, valid_until) = credential
+            .validate()
+            .map_err(|e| malformed(format!("credential: {e}")))?;
+        let kid = jws
+            .header
+            .kid
+            .take()
+            .ok_or_else(|| malformed("credential has no kid"))?;
+        let did_len = split_did_url(&kid)
+            .map(|(did, _)| did.len())
+            .ok_or_else(|| malformed("credential kid is not a DID URL"))?;
+        // Step 5: the credential is signed by a key of its issuer.
+        if kid[..did_len] != *credential.issuer.as_str() {
+            return Err(Reason::new(
+                Code::IssuerMismatch,
+                "credential kid is not a key of its issuer",
+            ));
+        }
+        Ok(Self {
+            jws,
+            kid,
+            did_len,
+            credential,
+            valid_from,
+            valid_until,
+        })
+    }
+
+    /// The issuer's DID.
+    pub(super) fn issuer(&self) -> &str {
+        &self.kid[..self.did_len]
+    }
+}
+
+/// Whether an enveloped `vc+jwt` is a spend authorization, by the `type` of its payload.
+fn is_authorization(envelope: &EnvelopedCredential) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Typed {
+        #[serde(rename = "type", default)]
+        type_: Vec<String>,
+    }
+    envelope
+        .jws()
+        .and_then(|jws| jws.split('.').nth(1))
+        .filter(|p| p.len() <= 4 * 1024 * 1024)
+        .and_then(agentid_spec::jose::b64u_decode)
+        .and_then(|p| serde_json::from_slice::<Typed>(&p).ok())
+        .is_some_and(|t| t.type_.iter().any(|t| t == AUTHORIZATION_TYPE))
 }
 
 /// A spend authorization whose structure holds (section 11.1).
@@ -123,56 +197,43 @@ impl<'a> Parsed<'a> {
             return Err(malformed("presentation is not a CheckoutPresentation"));
         }
 
-        // Step 4: one enveloped delegation credential, then at most one spend authorization.
-        if !(1..=2).contains(&presentation.verifiable_credential.len()) {
-            return Err(malformed(
-                "presentation must carry a delegation and at most one authorization",
+        // Step 4: the delegation chain (1 to MAX_CHAIN credentials), then at most one spend
+        // authorization, last.
+        let mut envelopes = std::mem::take(&mut presentation.verifiable_credential);
+        if envelopes.len() > MAX_CHAIN + 1 {
+            return Err(Reason::new(
+                Code::ChainBroken,
+                format!("a chain holds at most {MAX_CHAIN} delegations and one authorization"),
             ));
         }
-        let authorization = if presentation.verifiable_credential.len() == 2 {
-            let envelope = presentation.verifiable_credential.remove(1);
-            Some(ParsedAuthorization::parse(envelope, limits)?)
+        let authorization = if envelopes.len() > 1 && envelopes.last().is_some_and(is_authorization)
+        {
+            envelopes
+                .pop()
+                .map(|e| ParsedAuthorization::parse(e, limits))
+                .transpose()?
         } else {
             None
         };
-        let envelope = presentation.verifiable_credential.remove(0);
-        let at = envelope
-            .jws_offset()
-            .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
-        let mut vc = CompactJws::parse_owned(
-            envelope.into_id(),
-            at,
-            limits.max_token_bytes,
-            CREDENTIAL_TYP,
-        )
-        .map_err(|e| jose_reason("credential", e))?;
-        let credential: DelegationCredential = serde_json::from_slice(&vc.payload)
-            .map_err(|e| malformed(format!("credential payload: {e}")))?;
-        if !credential.type_.iter().any(|t| t == DELEGATION_TYPE) {
-            return Err(malformed("credential is not an AgentDelegationCredential"));
+        if envelopes.is_empty() {
+            return Err(malformed("presentation carries no delegation credential"));
         }
-        let (valid_from, valid_until) = credential
-            .validate()
-            .map_err(|e| malformed(format!("credential: {e}")))?;
-        let vc_kid = vc
-            .header
-            .kid
-            .take()
-            .ok_or_else(|| malformed("credential has no kid"))?;
-        let vc_did_len = split_did_url(&vc_kid)
-            .map(|(did, _)| did.len())
-            .ok_or_else(|| malformed("credential kid is not a DID URL"))?;
+        if envelopes.len() > MAX_CHAIN {
+            return Err(Reason::new(
+                Code::ChainBroken,
+                format!("a chain holds at most {MAX_CHAIN} delegations"),
+            ));
+        }
+        let chain = envelopes
+            .into_iter()
+            .map(|e| ParsedCredential::parse(e, limits))
+            .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             vp,
-            vc,
             vp_kid,
             vp_did_len,
-            vc_kid,
-            vc_did_len,
             presentation,
-            credential,
-            valid_from,
-            valid_until,
+            chain,
             authorization,
         })
     }

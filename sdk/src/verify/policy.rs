@@ -36,21 +36,32 @@ impl Authenticated {
         let credential = self.credential();
         let (valid_from, valid_until) = self.validity();
 
-        // Step 10: the agent's standing.
-        match self.agent().status() {
-            AgentStatus::Active => {}
-            AgentStatus::Deactivated => push(Code::AgentDeactivated, "agent is deactivated".into()),
-            AgentStatus::Deplatformed | AgentStatus::Suspended => {
-                let why = self
-                    .agent()
-                    .metadata
-                    .as_ref()
-                    .and_then(|m| m.deplatformed.as_ref())
-                    .map_or_else(String::new, |d| format!(": {}", d.reason));
-                push(
-                    Code::AgentDeplatformed,
-                    format!("agent is deplatformed{why}"),
-                );
+        // Step 10: the standing of the agent, and of every agent that sub-delegated to it
+        // (deplatforming an agent stops every credential below it).
+        let agents =
+            std::iter::once(self.agent()).chain(self.intermediaries().iter().map(|a| &**a));
+        for (i, agent) in agents.enumerate() {
+            let who = if i == 0 {
+                "agent".to_owned()
+            } else {
+                format!("delegating agent {}", agent.document.id)
+            };
+            match agent.status() {
+                AgentStatus::Active => {}
+                AgentStatus::Deactivated => {
+                    push(Code::AgentDeactivated, format!("{who} is deactivated"))
+                }
+                AgentStatus::Deplatformed | AgentStatus::Suspended => {
+                    let why = agent
+                        .metadata
+                        .as_ref()
+                        .and_then(|m| m.deplatformed.as_ref())
+                        .map_or_else(String::new, |d| format!(": {}", d.reason));
+                    push(
+                        Code::AgentDeplatformed,
+                        format!("{who} is deplatformed{why}"),
+                    );
+                }
             }
         }
 

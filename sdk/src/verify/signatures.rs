@@ -7,7 +7,7 @@ use std::sync::Arc;
 use agentid_resolver::{ResolvedDid, Source};
 use agentid_spec::authorization::{credential_hash, SpendAuthorization};
 use agentid_spec::code::{Code, Reason};
-use agentid_spec::credential::DelegationCredential;
+use agentid_spec::credential::{DelegationCredential, MAX_CHAIN};
 use agentid_spec::id::DID_KEY_PREFIX;
 use agentid_spec::presentation::{CheckoutPresentation, Transaction};
 use agentid_spec::time::Timestamp;
@@ -28,6 +28,10 @@ pub struct SignedClaims {
     agent_key: String,
     transaction: Transaction,
     valid_until: Timestamp,
+    /// The agents between the principal and the presenting agent, in order of delegation
+    /// (empty for a direct delegation).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    via: Vec<String>,
     anchors: Anchors,
 }
 
@@ -60,6 +64,11 @@ impl SignedClaims {
     pub fn anchors(&self) -> &Anchors {
         &self.anchors
     }
+    /// The agents that sub-delegated, from the principal's agent down (empty when the
+    /// principal delegated to the presenting agent directly).
+    pub fn via(&self) -> &[String] {
+        &self.via
+    }
 }
 
 /// A spend request whose signatures and policy hold: what the wallet holds budget against
@@ -72,10 +81,13 @@ pub struct SpendRequest {
     pub agent: agentid_spec::id::Did,
     /// The principal (the delegation's issuer).
     pub principal: agentid_spec::id::Did,
-    /// The delegation's id.
+    /// The presenting agent's delegation (the chain's last) id.
     pub delegation: String,
-    /// [`credential_hash`] of the delegation as presented.
+    /// [`credential_hash`] of that delegation as presented.
     pub delegation_hash: String,
+    /// The chain, the principal's delegation first: each credential's id and
+    /// [`credential_hash`]. The last is `delegation`.
+    pub chain: Vec<(String, String)>,
     /// The merchant (`aud`).
     pub merchant: agentid_spec::id::Did,
     /// The merchant's nonce.
@@ -89,11 +101,18 @@ pub struct SpendRequest {
 impl SpendRequest {
     pub(super) fn from_authenticated(a: Authenticated) -> Self {
         let p = &a.presentation;
+        let leaf = a.credential();
         Self {
             agent: p.holder.clone(),
-            principal: a.credential.issuer.clone(),
-            delegation: a.credential.id.clone(),
-            delegation_hash: credential_hash(a.vc.token()),
+            principal: a.chain[0].issuer.clone(),
+            delegation: leaf.id.clone(),
+            delegation_hash: a.hashes.last().map(|h| h.to_string()).unwrap_or_default(),
+            chain: a
+                .chain
+                .iter()
+                .zip(&a.hashes)
+                .map(|(c, h)| (c.id.clone(), h.to_string()))
+                .collect(),
             merchant: p.aud.clone(),
             nonce: p.nonce.clone(),
             transaction: p.transaction.clone(),
@@ -112,15 +131,21 @@ pub(super) struct SignedAuthorization {
     pub(super) delegation_hash: Arc<str>,
 }
 
-/// A presentation and credential whose signatures hold, signed by the credential's subject and
-/// issuer respectively.
+/// A presentation and its delegation chain whose signatures hold: each credential signed by its
+/// issuer, each sub-delegation naming and narrowing its parent, the presentation signed by the
+/// last credential's subject.
 pub(super) struct Authenticated {
-    vc: agentid_spec::jose::CompactJws<'static>,
     presentation: CheckoutPresentation,
-    credential: DelegationCredential,
+    /// The principal's delegation first; never empty.
+    chain: Vec<DelegationCredential>,
+    /// [`credential_hash`] of each credential in `chain`.
+    hashes: Vec<Arc<str>>,
+    /// The last credential's validity window (within every other's: each narrows its parent).
     valid_from: i64,
     valid_until: i64,
     agent: Arc<ResolvedDid>,
+    /// The agents that sub-delegated, in chain order.
+    intermediaries: Vec<Arc<ResolvedDid>>,
     authorization: Option<SignedAuthorization>,
     claims: SignedClaims,
 }
@@ -129,8 +154,21 @@ impl Authenticated {
     pub(super) fn presentation(&self) -> &CheckoutPresentation {
         &self.presentation
     }
+    /// The presenting agent's delegation: the chain's last, the narrowest.
     pub(super) fn credential(&self) -> &DelegationCredential {
-        &self.credential
+        self.chain.last().expect("a chain is never empty")
+    }
+    /// The whole chain, the principal's delegation first.
+    pub(super) fn chain(&self) -> &[DelegationCredential] {
+        &self.chain
+    }
+    /// The principal: the issuer of the chain's first delegation.
+    pub(super) fn principal(&self) -> &str {
+        self.chain[0].issuer.as_str()
+    }
+    /// The agents that sub-delegated (their standing is checked by the policy step).
+    pub(super) fn intermediaries(&self) -> &[Arc<ResolvedDid>] {
+        &self.intermediaries
     }
     /// The credential's validity window, Unix seconds.
     pub(super) fn validity(&self) -> (i64, i64) {
@@ -150,6 +188,35 @@ impl Authenticated {
     }
 }
 
+/// Step 6's rule for an agent DID: a `did:key` only where the policy allows them, otherwise an
+/// agent of a trusted registry. The registry's origin when there is one.
+pub(super) fn trusted_agent<S: Source, N: NonceStore>(
+    v: &Verifier<S, N>,
+    did: &str,
+) -> Result<Option<String>, Reason> {
+    if did.starts_with(DID_KEY_PREFIX) {
+        if !v.policy.allows_did_key_agents() {
+            return Err(Reason::new(
+                Code::AgentNotTrusted,
+                "did:key agents are not accepted by this verifier's trust policy",
+            ));
+        }
+        return Ok(None);
+    }
+    let registry = v.source.registry();
+    if !v.policy.trusts_registry(registry) {
+        return Err(Reason::new(
+            Code::AgentNotTrusted,
+            format!("registry {registry} is not trusted"),
+        ));
+    }
+    Ok(Some(registry.to_owned()))
+}
+
+/// Signatures checked together: at most the presentation, every credential of a chain and the
+/// authorization.
+const MAX_SIGNATURES: usize = MAX_CHAIN + 2;
+
 impl Parsed<'_> {
     /// Steps 5-9; the first failure ends verification.
     pub(super) async fn authenticate<S: Source, N: NonceStore>(
@@ -157,45 +224,46 @@ impl Parsed<'_> {
         v: &Verifier<S, N>,
         now: i64,
     ) -> Result<Authenticated, Reason> {
-        let (vp, vc, vp_kid, presentation, credential) = (
-            self.vp,
-            self.vc,
-            self.vp_kid,
-            self.presentation,
-            self.credential,
-        );
+        let (vp, vp_kid, presentation, links) =
+            (self.vp, self.vp_kid, self.presentation, self.chain);
         let signer_did = &vp_kid[..self.vp_did_len];
-        let issuer_did = &self.vc_kid[..self.vc_did_len];
-        let vc_kid = &self.vc_kid;
+        let n_links = links.len();
 
-        // Step 5: the credential is signed by a key of its issuer.
-        if credential.issuer != *issuer_did {
+        // Step 5 (each credential's kid is its issuer's: checked when parsed): the chain
+        // starts at a principal's delegation, and each sub-delegation is issued by its
+        // parent's subject.
+        if links[0].credential.parent.is_some() {
             return Err(Reason::new(
-                Code::IssuerMismatch,
-                "credential kid is not a key of its issuer",
+                Code::ChainBroken,
+                "the chain starts with a sub-delegation, not a principal's delegation",
             ));
         }
+        for (i, pair) in links.windows(2).enumerate() {
+            let (parent, child) = (&pair[0].credential, &pair[1].credential);
+            if child.parent.is_none() {
+                return Err(Reason::new(
+                    Code::ChainBroken,
+                    format!("credential {} names no parent", i + 1),
+                ));
+            }
+            if child.issuer != parent.credential_subject.id {
+                return Err(Reason::new(
+                    Code::ChainBroken,
+                    format!(
+                        "credential {} is not issued by the subject of the one before it",
+                        i + 1
+                    ),
+                ));
+            }
+        }
 
-        // Step 6: the agent is vouched for by a trusted registry (or is a did:key the policy
-        // allows), and the authorization's wallet is trusted; then resolve them and the issuer.
-        let registry = if signer_did.starts_with(DID_KEY_PREFIX) {
-            if !v.policy.allows_did_key_agents() {
-                return Err(Reason::new(
-                    Code::AgentNotTrusted,
-                    "did:key agents are not accepted by this verifier's trust policy",
-                ));
-            }
-            None
-        } else {
-            let registry = v.source.registry();
-            if !v.policy.trusts_registry(registry) {
-                return Err(Reason::new(
-                    Code::AgentNotTrusted,
-                    format!("registry {registry} is not trusted"),
-                ));
-            }
-            Some(registry.to_owned())
-        };
+        // Step 6: every agent (the presenter and each that sub-delegated) is vouched for by a
+        // trusted registry (or is a did:key the policy allows), and the authorization's wallet
+        // is trusted; then resolve them, the principal, and the wallet.
+        let registry = trusted_agent(v, signer_did)?;
+        for link in &links[1..] {
+            trusted_agent(v, link.issuer())?;
+        }
         let auth = self.authorization;
         let wallet = match &auth {
             Some(a) => {
@@ -219,9 +287,20 @@ impl Parsed<'_> {
             .resolve(signer_did, now)
             .await
             .map_err(|e| Reason::new(Code::ResolutionFailed, format!("agent {signer_did}: {e}")))?;
-        let issuer = v.resolve(issuer_did, now).await.map_err(|e| {
-            Reason::new(Code::ResolutionFailed, format!("issuer {issuer_did}: {e}"))
-        })?;
+        let mut issuers = Vec::with_capacity(n_links);
+        for link in &links {
+            let did = link.issuer();
+            let who = if issuers.is_empty() {
+                "issuer"
+            } else {
+                "delegating agent"
+            };
+            issuers.push(
+                v.resolve(did, now).await.map_err(|e| {
+                    Reason::new(Code::ResolutionFailed, format!("{who} {did}: {e}"))
+                })?,
+            );
+        }
 
         // Step 7: the keys named by kid are current keys for their purpose.
         let agent_key = agent.authentication_key(&vp_kid).ok_or_else(|| {
@@ -230,13 +309,15 @@ impl Parsed<'_> {
                 format!("{vp_kid} is not a current authentication key"),
             )
         })?;
-        let issuer_key = issuer.assertion_key(vc_kid).ok_or_else(|| {
-            Reason::new(
-                Code::UnknownKey,
-                format!("{vc_kid} is not a current assertion key"),
-            )
-        })?;
-
+        let mut issuer_keys = Vec::with_capacity(n_links);
+        for (link, issuer) in links.iter().zip(&issuers) {
+            issuer_keys.push(issuer.assertion_key(&link.kid).ok_or_else(|| {
+                Reason::new(
+                    Code::UnknownKey,
+                    format!("{} is not a current assertion key", link.kid),
+                )
+            })?);
+        }
         let wallet_key = match (&auth, &wallet) {
             (Some(a), Some(w)) => Some(w.assertion_key(&a.kid).ok_or_else(|| {
                 Reason::new(
@@ -249,20 +330,26 @@ impl Parsed<'_> {
 
         // Step 8: every signature, as one batch (keys of small order were refused at
         // resolution); on failure, strict single checks name the one that does not verify. A
-        // credential whose exact bytes verified before under the issuer's current key is not
+        // credential whose exact bytes verified before under its issuer's current key is not
         // verified again.
-        let known_hash = v
-            .verified_credentials
-            .verified_under(vc.token(), issuer_key);
-        let vc_known = known_hash.is_some();
-        let mut messages: [&[u8]; 3] = [vp.signing_input().as_bytes(), &[], &[]];
-        let mut signatures = [*vp.signature(); 3];
-        let mut keys = [*agent_key; 3];
+        let known: Vec<Option<Arc<str>>> = links
+            .iter()
+            .zip(&issuer_keys)
+            .map(|(l, k)| v.verified_credentials.verified_under(l.jws.token(), k))
+            .collect();
+        let mut messages: [&[u8]; MAX_SIGNATURES] = [vp.signing_input().as_bytes(); MAX_SIGNATURES];
+        let mut signatures = [*vp.signature(); MAX_SIGNATURES];
+        let mut keys = [*agent_key; MAX_SIGNATURES];
         let mut n = 1;
-        if !vc_known {
-            (messages[n], signatures[n], keys[n]) =
-                (vc.signing_input().as_bytes(), *vc.signature(), *issuer_key);
-            n += 1;
+        for ((link, key), hash) in links.iter().zip(&issuer_keys).zip(&known) {
+            if hash.is_none() {
+                (messages[n], signatures[n], keys[n]) = (
+                    link.jws.signing_input().as_bytes(),
+                    *link.jws.signature(),
+                    **key,
+                );
+                n += 1;
+            }
         }
         if let (Some(a), Some(wk)) = (&auth, wallet_key) {
             (messages[n], signatures[n], keys[n]) =
@@ -276,36 +363,72 @@ impl Parsed<'_> {
         };
         if !verified {
             let which = if !vp.verify(agent_key) {
-                "presentation signature does not verify"
-            } else if !vc.verify(issuer_key) {
-                "credential signature does not verify"
+                "presentation signature does not verify".to_owned()
+            } else if let Some(i) = links
+                .iter()
+                .zip(&issuer_keys)
+                .position(|(l, k)| !l.jws.verify(k))
+            {
+                if n_links == 1 {
+                    "credential signature does not verify".to_owned()
+                } else {
+                    format!("credential {i} signature does not verify")
+                }
             } else if auth
                 .as_ref()
                 .zip(wallet_key)
                 .is_some_and(|(a, wk)| !a.jws.verify(wk))
             {
-                "authorization signature does not verify"
+                "authorization signature does not verify".to_owned()
             } else {
-                "signatures do not verify together"
+                "signatures do not verify together".to_owned()
             };
             return Err(Reason::new(Code::BadSignature, which));
         }
-        let delegation_hash: Arc<str> = match known_hash {
-            Some(h) => h,
-            None => {
-                let h: Arc<str> = credential_hash(vc.token()).into();
-                v.verified_credentials.insert(
-                    vc.token(),
-                    issuer_key,
-                    h.clone(),
-                    v.limits.max_cache_entries,
-                );
-                h
-            }
-        };
+        let hashes: Vec<Arc<str>> = links
+            .iter()
+            .zip(&issuer_keys)
+            .zip(known)
+            .map(|((link, key), known)| {
+                known.unwrap_or_else(|| {
+                    let h: Arc<str> = credential_hash(link.jws.token()).into();
+                    v.verified_credentials.insert(
+                        link.jws.token(),
+                        key,
+                        h.clone(),
+                        v.limits.max_cache_entries,
+                    );
+                    h
+                })
+            })
+            .collect();
 
-        // Step 9: the agent presenting is the agent the credential was issued to.
-        let subject = &credential.credential_subject.id;
+        // Step 9: each sub-delegation names its parent's exact bytes and narrows it; the agent
+        // presenting is the agent the last credential was issued to.
+        for (i, pair) in links.windows(2).enumerate() {
+            let (parent, child) = (&pair[0].credential, &pair[1].credential);
+            let named = child
+                .parent
+                .as_ref()
+                .is_some_and(|p| p.id == parent.id && p.digest.as_bytes() == hashes[i].as_bytes());
+            if !named {
+                return Err(Reason::new(
+                    Code::ChainBroken,
+                    format!(
+                        "credential {} does not name the exact credential before it",
+                        i + 1
+                    ),
+                ));
+            }
+            child.narrows(parent).map_err(|w| {
+                Reason::new(
+                    Code::DelegationWidened,
+                    format!("credential {} widens its parent: {w}", i + 1),
+                )
+            })?;
+        }
+        let leaf = &links[n_links - 1];
+        let subject = &leaf.credential.credential_subject.id;
         if presentation.holder != *subject {
             return Err(Reason::new(
                 Code::SubjectMismatch,
@@ -326,27 +449,36 @@ impl Parsed<'_> {
             hold: auth.as_ref().map(|a| a.payload.hold_id().to_owned()),
         };
         let authorization = auth.map(|a| SignedAuthorization {
-            delegation_hash,
+            delegation_hash: hashes[n_links - 1].clone(),
             payload: a.payload,
             valid_from: a.valid_from,
             valid_until: a.valid_until,
         });
+        let (valid_from, valid_until) = (leaf.valid_from, leaf.valid_until);
+        let chain: Vec<DelegationCredential> = links.into_iter().map(|l| l.credential).collect();
+        let leaf = &chain[n_links - 1];
         let claims = SignedClaims {
             anchors,
-            agent: subject.as_str().to_owned(),
-            principal: credential.issuer.as_str().to_owned(),
-            credential_id: credential.id.clone(),
+            agent: leaf.credential_subject.id.as_str().to_owned(),
+            principal: chain[0].issuer.as_str().to_owned(),
+            credential_id: leaf.id.clone(),
             agent_key: vp_kid,
             transaction: presentation.transaction.clone(),
-            valid_until: credential.valid_until,
+            valid_until: leaf.valid_until,
+            via: chain[1..]
+                .iter()
+                .map(|c| c.issuer.as_str().to_owned())
+                .collect(),
         };
+        issuers.remove(0);
         Ok(Authenticated {
-            vc,
             presentation,
-            credential,
-            valid_from: self.valid_from,
-            valid_until: self.valid_until,
+            chain,
+            hashes,
+            valid_from,
+            valid_until,
             agent,
+            intermediaries: issuers,
             authorization,
             claims,
         })

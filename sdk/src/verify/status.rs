@@ -26,7 +26,7 @@ impl StatusChecked {
     /// wallet, which is how an authorization is obtained).
     pub(super) fn check_authorization(mut self, required: bool, skew: i64, now: i64) -> Self {
         let a = &self.authenticated;
-        let (p, c) = (a.presentation(), a.credential());
+        let (p, c, principal) = (a.presentation(), a.credential(), a.principal());
         match a.authorization() {
             None if required => self.reasons.push(Reason::new(
                 Code::AuthorizationMissing,
@@ -37,7 +37,7 @@ impl StatusChecked {
                 let s = &auth.payload.credential_subject;
                 let differs = [
                     (s.id != p.holder, "agent"),
-                    (s.principal != c.issuer, "principal"),
+                    (s.principal != *principal, "principal"),
                     (s.delegation != c.id, "delegation"),
                     (
                         *s.delegation_hash != *auth.delegation_hash,
@@ -72,36 +72,47 @@ impl StatusChecked {
 }
 
 impl PolicyChecked {
-    /// Step 18: the credential's bit in its issuer's status list, from cache within the
-    /// verifier's bounds; any doubt is `status_unavailable`.
+    /// Step 18: the bit of every credential of the chain in the principal's status list (a
+    /// sub-delegation's status lives with the principal's wallet, so revoking any link stops
+    /// everything below it), from cache within the verifier's bounds; any doubt is
+    /// `status_unavailable`.
     pub(super) async fn check_status<S: Source, N: NonceStore>(
         self,
         v: &Verifier<S, N>,
         now: i64,
     ) -> StatusChecked {
         let (authenticated, mut reasons) = self.into_parts();
-        let credential = authenticated.credential();
-        let verified = v.status_list(credential, now).await;
-        match verified
-            .as_deref()
-            .map_err(Clone::clone)
-            .and_then(|l| l.bits_at(now, v.limits.clock_skew_secs))
-        {
-            Ok(list) => {
-                let index = credential.credential_status.index().unwrap_or(usize::MAX);
-                match list.get(index) {
-                    Some(false) => {}
-                    Some(true) => reasons.push(Reason::new(
-                        Code::CredentialRevoked,
-                        "credential is revoked",
-                    )),
-                    None => reasons.push(Reason::new(
-                        Code::StatusUnavailable,
-                        "status index is past the end of the list",
-                    )),
+        let chain = authenticated.chain();
+        let principal = authenticated.principal();
+        for (i, credential) in chain.iter().enumerate() {
+            let which = if chain.len() == 1 {
+                "credential".to_owned()
+            } else {
+                format!("credential {i}")
+            };
+            let url = &credential.credential_status.status_list_credential;
+            let verified = v.status_list(url, principal, now).await;
+            match verified
+                .as_deref()
+                .map_err(Clone::clone)
+                .and_then(|l| l.bits_at(now, v.limits.clock_skew_secs))
+            {
+                Ok(list) => {
+                    let index = credential.credential_status.index().unwrap_or(usize::MAX);
+                    match list.get(index) {
+                        Some(false) => {}
+                        Some(true) => reasons.push(Reason::new(
+                            Code::CredentialRevoked,
+                            format!("{which} is revoked"),
+                        )),
+                        None => reasons.push(Reason::new(
+                            Code::StatusUnavailable,
+                            format!("{which}: status index is past the end of the list"),
+                        )),
+                    }
                 }
+                Err(msg) => reasons.push(Reason::new(Code::StatusUnavailable, msg)),
             }
-            Err(msg) => reasons.push(Reason::new(Code::StatusUnavailable, msg)),
         }
         StatusChecked {
             authenticated,

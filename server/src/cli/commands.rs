@@ -35,6 +35,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Agent(cmd) => agent(&server, cmd, pass).await,
         Command::Wallet(cmd) => wallet(&server, cmd).await,
         Command::Delegate(args) => delegate(&server, args).await,
+        Command::Subdelegate(args) => subdelegate(&server, args, pass).await,
         Command::Present(args) => present_cmd(&server, args, pass).await,
         Command::Settle(args) => settle_cmd(&server, args, pass).await,
         Command::Verify(args) => verify(&server, args).await,
@@ -342,9 +343,10 @@ fn parse_duration(s: &str) -> Option<i64> {
     n.checked_mul(mult)
 }
 
-async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Failure> {
+/// `--valid-until`, or now plus `--valid-for`, as RFC 3339.
+fn valid_until_arg(until: &Option<String>, valid_for: &Option<String>) -> Result<String, Failure> {
     let now = SystemClock.now();
-    let valid_until = match (&args.valid_until, &args.valid_for) {
+    Ok(match (until, valid_for) {
         (Some(t), _) => t.clone(),
         (None, Some(d)) => {
             let secs = parse_duration(d)
@@ -357,26 +359,54 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
                 "give --valid-until or --valid-for",
             ))
         }
-    };
+    })
+}
+
+/// The scope and spending limit as JSON, from the command line's lists and amounts.
+fn grant_json(
+    merchants: &[String],
+    categories: &[String],
+    currency: &str,
+    per_transaction: u64,
+    total: u64,
+    period: Option<(&String, u64)>,
+    approval_above: Option<u64>,
+) -> (Value, Value) {
     let mut scope = serde_json::Map::new();
-    if !args.merchants.is_empty() {
-        scope.insert("merchants".into(), json!(args.merchants));
+    if !merchants.is_empty() {
+        scope.insert("merchants".into(), json!(merchants));
     }
-    if !args.categories.is_empty() {
-        scope.insert("categories".into(), json!(args.categories));
+    if !categories.is_empty() {
+        scope.insert("categories".into(), json!(categories));
     }
-    let mut limit = json!({ "currency": args.currency, "perTransaction": args.per_transaction, "total": args.total });
-    if let (Some(period), Some(amount)) = (&args.period, args.per_period) {
+    let mut limit =
+        json!({ "currency": currency, "perTransaction": per_transaction, "total": total });
+    if let Some((period, amount)) = period {
         limit["perPeriod"] = json!({ "period": period, "amount": amount });
     }
-    if let Some(above) = args.approval_above {
+    if let Some(above) = approval_above {
         limit["approvalAbove"] = json!(above);
     }
+    (Value::Object(scope), limit)
+}
+
+async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Failure> {
+    let valid_until = valid_until_arg(&args.valid_until, &args.valid_for)?;
+    let (scope, limit) = grant_json(
+        &args.merchants,
+        &args.categories,
+        &args.currency,
+        args.per_transaction,
+        args.total,
+        args.period.as_ref().zip(args.per_period),
+        args.approval_above,
+    );
     let body = json!({
         "agent": args.agent,
         "scope": scope,
         "spendingLimit": limit,
         "validUntil": valid_until,
+        "maxDepth": args.max_depth,
     });
     let out = Client::new(server)?
         .call(
@@ -390,6 +420,111 @@ async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Fai
         write_out(path, jws)?;
     }
     Ok(Output::ok(out))
+}
+
+/// Sub-delegation (spec section 6.4): the agent signs a request, the wallet prepares the
+/// credential, the agent signs it as it is and registers it.
+async fn subdelegate(
+    server: &str,
+    args: super::SubdelegateArgs,
+    pass: Option<&str>,
+) -> Result<Output, Failure> {
+    use agentid_spec::authorization::credential_hash;
+    use agentid_spec::jose::{b64u_decode, sign_compact, JoseHeader};
+    use agentid_spec::subdelegation::SUBDELEGATION_REQUEST_TYP;
+    let key = read_key(&args.key, pass)?;
+    let parent = token_arg(&args.credential)?;
+    let parent_payload = parent
+        .split('.')
+        .nth(1)
+        .and_then(b64u_decode)
+        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
+        .filter(|v| v["id"].is_string())
+        .ok_or_else(|| Failure::new("invalid_credential", "--credential is not a vc+jwt"))?;
+    let parent_id = s(&parent_payload["id"]);
+    // Where the sub-agent may spend: what is given, else the parent's lists (never "any"
+    // below a parent that lists some).
+    let inherited = |given: &[String], list: &str| -> Vec<String> {
+        if !given.is_empty() {
+            return given.to_vec();
+        }
+        parent_payload["credentialSubject"]["scope"][list]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let (merchants, categories) = (
+        inherited(&args.merchants, "merchants"),
+        inherited(&args.categories, "categories"),
+    );
+    let agent = parse("invalid_did", Did::parse(&args.agent))?;
+    let kid = format!("{agent}#{}", args.key_fragment);
+    let client = Client::new(server)?;
+    let wallet = client
+        .call(Method::GET, "/.well-known/did.json", None, None)
+        .await?;
+    let wallet_did = wallet["id"]
+        .as_str()
+        .ok_or_else(|| Failure::new("invalid_response", "the wallet's DID document has no id"))?;
+    let (scope, limit) = grant_json(
+        &merchants,
+        &categories,
+        &args.currency,
+        args.per_transaction,
+        args.total,
+        args.period.as_ref().zip(args.per_period),
+        args.approval_above,
+    );
+    let now = SystemClock.now();
+    let request = json!({
+        "iss": agent.as_str(),
+        "aud": wallet_did,
+        "iat": now,
+        "exp": now + 60,
+        "parent": parent_id,
+        "parentDigest": credential_hash(&parent),
+        "agent": args.to,
+        "scope": scope,
+        "spendingLimit": limit,
+        "maxDepth": args.max_depth,
+        "validUntil": valid_until_arg(&args.valid_until, &args.valid_for)?,
+    });
+    let header = JoseHeader::eddsa(SUBDELEGATION_REQUEST_TYP, None, &kid);
+    let signed_request = sign_compact(&header, request.to_string().as_bytes(), key.signing_key());
+    let prepared = client
+        .call(
+            Method::POST,
+            "/v1/subdelegations",
+            None,
+            Some(&json!({ "request": signed_request })),
+        )
+        .await?;
+    let payload = prepared["payload"]
+        .as_str()
+        .and_then(b64u_decode)
+        .ok_or_else(|| Failure::new("invalid_response", "the wallet prepared no payload"))?;
+    let credential = agentid_sdk::issue::sign_link(&payload, &kid, &key);
+    let out = client
+        .call(
+            Method::POST,
+            "/v1/subdelegations/signed",
+            None,
+            Some(&json!({ "credential": credential })),
+        )
+        .await?;
+    if let Some(path) = &args.out {
+        write_out(path, &credential)?;
+    }
+    Ok(Output::ok(out))
+}
+
+/// A JSON string member, or "".
+fn s(v: &Value) -> String {
+    v.as_str().unwrap_or_default().to_owned()
 }
 
 fn order_hash_arg(order: Option<&Path>, hash: Option<&str>) -> Result<Option<OrderHash>, Failure> {
@@ -410,7 +545,12 @@ async fn present_cmd(
     pass: Option<&str>,
 ) -> Result<Output, Failure> {
     let key = read_key(&args.key, pass)?;
-    let credential = token_arg(&args.credential)?;
+    let mut chain = args
+        .credential
+        .iter()
+        .map(|c| token_arg(c))
+        .collect::<Result<Vec<_>, _>>()?;
+    let credential = chain.remove(0);
     let amount = Amount::new(args.amount)
         .ok_or_else(|| Failure::new("invalid_amount", "amount must be positive"))?;
     let currency = Currency::parse(&args.currency)
@@ -435,6 +575,7 @@ async fn present_cmd(
         agent: &agent,
         key_fragment: &args.key_fragment,
         credential: &credential,
+        links: &chain,
         merchant: &merchant,
         nonce: &nonce,
         amount,

@@ -60,6 +60,9 @@ pub(crate) enum Command {
     Wallet(WalletCommand),
     /// Issue a delegation credential from the principal to an agent.
     Delegate(DelegateArgs),
+    /// As an agent, pass a narrower part of your delegation to a sub-agent (signed with your
+    /// key; the wallet checks it narrows yours).
+    Subdelegate(SubdelegateArgs),
     /// Build a checkout presentation, signed by the agent.
     Present(PresentArgs),
     /// Suspend a delegation: no new purchases until it is reinstated.
@@ -216,6 +219,65 @@ pub(crate) struct DelegateArgs {
     /// Validity from now, e.g. 7d, 12h, 30m.
     #[arg(long)]
     pub(crate) valid_for: Option<String>,
+    /// How many sub-delegations may follow this one (0 to 3).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_depth: u8,
+    /// Also write the credential (vc+jwt) to this file.
+    #[arg(long)]
+    pub(crate) out: Option<PathBuf>,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct SubdelegateArgs {
+    /// The delegating agent's signing key.
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// The delegating agent's DID.
+    #[arg(long = "as")]
+    pub(crate) agent: String,
+    /// Fragment of the signing key's verification method.
+    #[arg(long, default_value = "key-1")]
+    pub(crate) key_fragment: String,
+    /// The delegating agent's own delegation (the parent): a file, or the vc+jwt itself.
+    #[arg(long)]
+    pub(crate) credential: String,
+    /// The sub-agent's DID.
+    #[arg(long)]
+    pub(crate) to: String,
+    /// A merchant DID the sub-agent may buy from (repeat; must be among the parent's; default:
+    /// the parent's).
+    #[arg(long = "merchant")]
+    pub(crate) merchants: Vec<String>,
+    /// A purchase category (repeat; must be among the parent's; default: the parent's).
+    #[arg(long = "category")]
+    pub(crate) categories: Vec<String>,
+    /// ISO 4217 currency of the limit (the parent's).
+    #[arg(long)]
+    pub(crate) currency: String,
+    /// Largest single purchase, in minor units.
+    #[arg(long)]
+    pub(crate) per_transaction: u64,
+    /// Largest total, in minor units.
+    #[arg(long)]
+    pub(crate) total: u64,
+    /// Also a budget per calendar period (UTC): day, week or month.
+    #[arg(long, value_parser = ["day", "week", "month"], requires = "per_period")]
+    pub(crate) period: Option<String>,
+    /// The budget per period, in minor units.
+    #[arg(long, requires = "period")]
+    pub(crate) per_period: Option<u64>,
+    /// Purchases above this amount wait for the principal's approval.
+    #[arg(long)]
+    pub(crate) approval_above: Option<u64>,
+    /// End of validity, RFC 3339 (no later than the parent's).
+    #[arg(long, conflicts_with = "valid_for")]
+    pub(crate) valid_until: Option<String>,
+    /// Validity from now, e.g. 7d, 12h, 30m.
+    #[arg(long)]
+    pub(crate) valid_for: Option<String>,
+    /// How many further sub-delegations may follow (below the parent's).
+    #[arg(long, default_value_t = 0)]
+    pub(crate) max_depth: u8,
     /// Also write the credential (vc+jwt) to this file.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -232,9 +294,10 @@ pub(crate) struct PresentArgs {
     /// Fragment of the signing key's verification method.
     #[arg(long, default_value = "key-1")]
     pub(crate) key_fragment: String,
-    /// The delegation credential: a file, or the vc+jwt itself.
-    #[arg(long)]
-    pub(crate) credential: String,
+    /// The delegation credential: a file, or the vc+jwt itself. A sub-agent repeats it for
+    /// its chain: the principal's delegation first, its own last.
+    #[arg(long, required = true)]
+    pub(crate) credential: Vec<String>,
     /// The merchant's DID (audience).
     #[arg(long)]
     pub(crate) merchant: String,

@@ -1,11 +1,15 @@
 //! `POST /v1/delegations` (issue), `GET /v1/delegations` (list), `GET /v1/delegations/{id}`,
-//! `POST /v1/delegations/{id}/revoke`, `.../suspend`, `.../reinstate`.
+//! `POST /v1/delegations/{id}/revoke`, `.../suspend`, `.../reinstate`; sub-delegation (spec
+//! section 6.4): `POST /v1/subdelegations` (an agent's signed request: the wallet prepares the
+//! credential) and `POST /v1/subdelegations/signed` (the agent registers it, signed).
 
-use agentid_spec::credential::{Scope, SpendingLimit, SpendingLimitFields};
+use agentid_spec::credential::{Depth, Scope, SpendingLimit, SpendingLimitFields, MAX_DEPTH};
+use agentid_spec::document::AgentStatus;
 use agentid_spec::id::AgentDid;
+use agentid_spec::subdelegation::SubDelegationRequest;
 use agentid_spec::time::Timestamp;
 use agentid_spec::ErrorCode;
-use agentid_wallet::{DelegationRecord, DelegationTerms, IssuedDelegation};
+use agentid_wallet::{DelegationRecord, DelegationTerms, IssuedDelegation, PreparedLink};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::State;
@@ -25,6 +29,8 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/delegations/{id}/revoke", post(revoke))
         .route("/v1/delegations/{id}/suspend", post(suspend))
         .route("/v1/delegations/{id}/reinstate", post(reinstate))
+        .route("/v1/subdelegations", post(prepare_link))
+        .route("/v1/subdelegations/signed", post(register_link))
 }
 
 /// The scope as submitted, before section 6.2's bounds are checked.
@@ -49,6 +55,8 @@ struct DelegationRequest {
     #[serde(default)]
     valid_from: Option<String>,
     valid_until: String,
+    #[serde(default)]
+    max_depth: Option<u8>,
 }
 
 fn bad(code: ErrorCode) -> impl Fn(String) -> ApiError {
@@ -73,7 +81,11 @@ impl TryFrom<DelegationRequest> for DelegationTerms {
             .as_deref()
             .map(|s| time(s, "validFrom"))
             .transpose()?;
+        let max_depth = Depth::new(req.max_depth.unwrap_or(0)).ok_or_else(|| {
+            bad(ErrorCode::InvalidLimit)(format!("maxDepth must be 0..={MAX_DEPTH}"))
+        })?;
         Ok(DelegationTerms {
+            max_depth,
             agent,
             scope,
             spending_limit,
@@ -157,4 +169,68 @@ async fn reinstate(
 ) -> Result<axum::Json<DelegationRecord>, ApiError> {
     let p = s.principal(&headers).await?;
     Ok(axum::Json(s.wallet.set_suspended(&p, &id, false).await?))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct LinkRequest {
+    /// A `subdelegation-request+jwt` signed by the delegating agent.
+    request: String,
+}
+
+fn refused(what: &str) -> impl Fn(agentid_spec::Reason) -> ApiError + '_ {
+    move |r| ApiError::Forbidden(format!("{what} refused: {}: {}", r.code, r.message))
+}
+
+/// The agent asks for a sub-delegation; authenticated by its signature, not a bearer token.
+async fn prepare_link(
+    State(s): State<AppState>,
+    Json(body): Json<LinkRequest>,
+) -> Result<(StatusCode, axum::Json<PreparedLink>), ApiError> {
+    let (req, signer) = s
+        .verifier
+        .check_signed::<SubDelegationRequest>(&body.request, s.wallet.did().as_str())
+        .await
+        .map_err(refused("sub-delegation request"))?;
+    for agent in [&req.iss, &req.agent] {
+        s.verifier
+            .check_agent_trusted(agent.as_str())
+            .map_err(refused("sub-delegation request"))?;
+    }
+    if signer.status() != AgentStatus::Active {
+        return Err(ApiError::Denied {
+            code: ErrorCode::AgentDeplatformed,
+            message: "the delegating agent is not in good standing".into(),
+        });
+    }
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(s.wallet.prepare_link(&req).await?),
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SignedLink {
+    /// The prepared payload, signed by the delegating agent as a `vc+jwt`.
+    credential: String,
+}
+
+/// The agent registers the sub-delegation it signed.
+async fn register_link(
+    State(s): State<AppState>,
+    Json(body): Json<SignedLink>,
+) -> Result<axum::Json<IssuedDelegation>, ApiError> {
+    let credential = s
+        .verifier
+        .check_credential_signature(&body.credential)
+        .await
+        .map_err(refused("sub-delegation"))?;
+    if credential.parent.is_none() {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "not a sub-delegation (no parent)",
+        ));
+    }
+    Ok(axum::Json(s.wallet.register_link(&body.credential).await?))
 }
