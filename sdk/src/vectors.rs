@@ -1489,3 +1489,149 @@ mod hostile_authorizations {
         }
     }
 }
+
+/// Property: structurally valid but hostile sub-delegations (limits, scope, validity and depth
+/// drawn around their parent's, wrong parent ids and digests, a link issued by the wrong agent)
+/// are accepted exactly when a plain reading of section 6.4 says the chain narrows.
+mod hostile_chains {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn world() -> Value {
+        serde_json::from_str(
+            &std::fs::read_to_string(dir().join("verification/world.json")).unwrap(),
+        )
+        .unwrap()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, ..Default::default() })]
+
+        #[test]
+        fn only_narrowing_chains_are_accepted(
+            per_tx in prop_oneof![Just(2_500u64), 1_000u64..=6_000],
+            total in prop_oneof![Just(10_000u64), 1_000u64..=25_000],
+            euro in proptest::bool::weighted(0.1),
+            merchants in prop_oneof![3 => Just(1u8), 1 => 0u8..4],
+            categories in prop_oneof![3 => Just(1u8), 1 => 0u8..4],
+            from_shift in prop_oneof![Just(0i64), -7_200i64..=7_200],
+            until in prop_oneof![Just(NOW + 86_400), NOW - 120..NOW + 8 * 86_400],
+            child_depth in prop_oneof![2 => Just(0u8), 1 => 0u8..=3],
+            parent_depth in prop_oneof![2 => Just(1u8), 1 => 0u8..=3],
+            wrong_digest in proptest::bool::weighted(0.1),
+            wrong_id in proptest::bool::weighted(0.1),
+            issued_by_bob in proptest::bool::weighted(0.1),
+        ) {
+            let principal = KeyPair::from_seed(&[1; 32]);
+            let alice = agent(2, Some("shopper.alice"));
+            let bob = agent(5, None);
+            let merchant: Did = KeyPair::from_seed(&[3; 32]).did_key().into();
+            let other: String = KeyPair::from_seed(&[4; 32]).did_key().to_string();
+            let total = total.max(per_tx);
+            // The principal's delegation: $50 a purchase, $200 in all, groceries at `merchant`,
+            // for seven days from an hour ago, `parent_depth` levels below it.
+            let mut root = credential(&principal, &alice.did, 40, NOW - 3_600, NOW + 7 * 86_400, STATUS_URL);
+            root.credential_subject.max_depth = Depth::new(parent_depth).unwrap();
+            let root_jws = issue(&root, &principal);
+            let list = |pick: u8, ours: &str, theirs: &str| -> Option<Vec<String>> {
+                match pick {
+                    0 => None,
+                    1 => Some(vec![ours.to_owned()]),
+                    2 => Some(vec![ours.to_owned(), theirs.to_owned()]),
+                    _ => Some(vec![theirs.to_owned()]),
+                }
+            };
+            let from = NOW - 3_600 + from_shift;
+            let issuer = if issued_by_bob { &bob } else { &alice };
+            let mut link = DelegationCredential::link(
+                "urn:uuid:00000000-0000-4000-8000-000000000041".into(),
+                issuer.did.clone(),
+                Grant {
+                    agent: bob.did.clone(),
+                    scope: Scope::new(
+                        list(merchants, merchant.as_str(), &other),
+                        list(categories, "groceries", "toys"),
+                    ).unwrap(),
+                    spending_limit: SpendingLimit::new(
+                        Currency::parse(if euro { "EUR" } else { "USD" }).unwrap(),
+                        Amount::new(per_tx).unwrap(),
+                        Amount::new(total).unwrap(),
+                    ).unwrap(),
+                    valid_from: Timestamp::from_unix(from).unwrap(),
+                    valid_until: Timestamp::from_unix(until).unwrap(),
+                    max_depth: Depth::new(child_depth).unwrap(),
+                },
+                BitstringStatusListEntry::revocation(STATUS_URL, 41),
+                ParentLink {
+                    id: if wrong_id { "urn:uuid:other".into() } else { root.id.clone() },
+                    digest: credential_hash(if wrong_digest { "x.y.z" } else { &root_jws }),
+                },
+            );
+            link.valid_until = Timestamp::from_unix(until).unwrap();
+            let link_jws = sign_compact(
+                &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{}#key-1", issuer.did)),
+                &serde_json::to_vec(&link).unwrap(),
+                issuer.key.signing_key(),
+            );
+            let transaction = Transaction {
+                amount: Amount::new(2_000).unwrap(),
+                currency: Currency::parse("USD").unwrap(),
+                order_hash: order_hash(ORDER),
+                category: Some(Category::parse("groceries").unwrap()),
+            };
+            let a = SpendAuthorization::new(
+                "6c1a7d1e-0000-4000-8000-000000000041",
+                Did::parse(WALLET).unwrap(),
+                Timestamp::from_unix(NOW - 60).unwrap(),
+                Timestamp::from_unix(NOW + 900).unwrap(),
+                SpendSubject {
+                    id: bob.did.clone(),
+                    principal: principal.did_key().into(),
+                    delegation: link.id.clone(),
+                    delegation_hash: credential_hash(&link_jws),
+                    merchant: merchant.clone(),
+                    nonce: Nonce::parse("n-1").unwrap(),
+                    transaction: transaction.clone(),
+                },
+            );
+            let auth = sign_compact(
+                &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{WALLET}#key-1")),
+                &serde_json::to_vec(&a).unwrap(),
+                KeyPair::from_seed(&[10; 32]).signing_key(),
+            );
+            let vp = present(
+                &CheckoutRequest {
+                    agent: &bob.did,
+                    key_fragment: "key-1",
+                    credential: &root_jws,
+                    links: &[link_jws],
+                    merchant: &merchant,
+                    nonce: &Nonce::parse("n-1").unwrap(),
+                    amount: transaction.amount,
+                    currency: transaction.currency,
+                    order_hash: transaction.order_hash,
+                    category: transaction.category,
+                    now: NOW,
+                    lifetime: 120,
+                    authorization: Some(&auth),
+                },
+                &bob.key,
+            );
+            let world = world();
+            let verifier = Verifier::new(WorldSource::new(&world), policy(&world), Arc::new(FixedClock::new(NOW)), Limits::default());
+            let rt = tokio::runtime::Builder::new_current_thread().build().unwrap();
+            let d = rt.block_on(verifier.verify(&vp, &CheckoutContext::new(merchant, Nonce::parse("n-1").unwrap())));
+
+            // Section 6.4, read plainly: the parent lists one merchant and one category, so
+            // the child must list exactly those; no other currency, no higher amounts, within
+            // the parent's validity, a smaller depth than a parent that allows any.
+            let linked = !wrong_digest && !wrong_id && !issued_by_bob;
+            let narrows = parent_depth >= 1 && child_depth < parent_depth && !euro
+                && per_tx <= 5_000 && total <= 20_000 && merchants == 1 && categories == 1
+                && from >= NOW - 3_600 && until <= NOW + 7 * 86_400;
+            // And the purchase is within the sub-agent's own credential, now.
+            let allowed = until > from && 2_000 <= per_tx && from <= NOW + 60 && NOW <= until + 60;
+            prop_assert_eq!(d.is_accepted(), linked && narrows && allowed, "{:?}", d.reasons());
+        }
+    }
+}

@@ -56,7 +56,7 @@ async fn rejections(backend: &Backend) {
     let n = nonce();
     expect(&f, "not-a-token", &m, &n, &["malformed_token"]).await;
     expect(&f, "e30.e30.e30", &m, &n, &["malformed_token"]).await;
-    let oversized = "a".repeat(16 * 1024 + 1);
+    let oversized = "a".repeat(agentid_sdk::verify::Limits::default().max_token_bytes + 1);
     expect(
         &f,
         &format!("{oversized}.b.c"),

@@ -5,7 +5,7 @@
 /// numbers are written: the command line and the README take them from here.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Limits {
-    /// Largest presentation (and embedded credential) in bytes. Default 16 KiB.
+    /// Largest presentation (and embedded credential) in bytes. Default 32 KiB (a chain of four credentials and an authorization, with full scope lists).
     pub max_token_bytes: usize,
     /// Allowed clock difference, in seconds, on every time check. Default 60.
     pub clock_skew_secs: i64,
@@ -32,7 +32,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Self {
-            max_token_bytes: 16 * 1024,
+            max_token_bytes: 32 * 1024,
             clock_skew_secs: 60,
             max_presentation_lifetime_secs: 300,
             did_refresh_secs: 60,
