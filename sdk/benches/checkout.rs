@@ -19,7 +19,20 @@ use ed25519_dalek::Verifier as _;
 #[path = "support/world.rs"]
 mod world;
 
-use world::{presentation, world};
+use world::{presentation, presentation_deep, world};
+
+/// Every signature of a presentation, with what it signs: the presentation's, then each
+/// enveloped credential's in order.
+fn all_signatures(vp: &str) -> Vec<(Vec<u8>, ed25519_dalek::Signature)> {
+    let p = CompactJws::parse(vp, 1 << 16, "vp+jwt").unwrap();
+    let pres: CheckoutPresentation = serde_json::from_slice(&p.payload).unwrap();
+    let mut out = vec![(p.signing_input().as_bytes().to_vec(), *p.signature())];
+    for e in &pres.verifiable_credential {
+        let c = CompactJws::parse(e.jws().unwrap(), 1 << 16, "vc+jwt").unwrap();
+        out.push((c.signing_input().as_bytes().to_vec(), *c.signature()));
+    }
+    out
+}
 
 fn bench(c: &mut Criterion) {
     let w = world();
@@ -162,6 +175,76 @@ fn bench(c: &mut Criterion) {
             let mut left = iters as usize;
             while left > 0 {
                 let batch = pool(left.min(POOL));
+                left -= batch.len();
+                let mut elapsed = Duration::ZERO;
+                for (vp, ctx) in &batch {
+                    w.verifier.forget_verified_credentials();
+                    let t = Instant::now();
+                    let d = rt.block_on(w.verifier.verify(vp, ctx));
+                    elapsed += t.elapsed();
+                    assert!(d.is_accepted());
+                }
+                total += elapsed;
+            }
+            total
+        })
+    });
+
+    // Depth 3: the principal's delegation and two sub-delegations, and the authorization.
+    let deep_next = || {
+        let n = format!("d-{}", counter.fetch_add(1, Ordering::Relaxed));
+        let vp = presentation_deep(&w, &n);
+        let ctx = CheckoutContext::new(w.merchant.clone(), Nonce::parse(&n).unwrap());
+        (vp, ctx)
+    };
+    let (vp, ctx) = deep_next();
+    assert!(rt.block_on(w.verifier.verify(&vp, &ctx)).is_accepted());
+    let keys = &w.deep.keys;
+    let sigs = all_signatures(&deep_next().0);
+    assert_eq!(sigs.len(), keys.len());
+    g.bench_function("bare_ed25519_verify_x5_depth3", |b| {
+        b.iter(|| {
+            for ((m, s), k) in sigs.iter().zip(keys) {
+                k.verify(m, s).unwrap();
+            }
+        })
+    });
+    g.bench_function("bare_ed25519_verify_batch_x5_depth3", |b| {
+        let messages: Vec<&[u8]> = sigs.iter().map(|(m, _)| m.as_slice()).collect();
+        let signatures: Vec<_> = sigs.iter().map(|(_, s)| *s).collect();
+        b.iter(|| ed25519_dalek::verify_batch(&messages, &signatures, keys).unwrap())
+    });
+    // New at every checkout of the sub-agent: its presentation's and the authorization's.
+    g.bench_function("bare_ed25519_verify_x2_new_depth3", |b| {
+        b.iter(|| {
+            keys[0].verify(&sigs[0].0, &sigs[0].1).unwrap();
+            keys[4].verify(&sigs[4].0, &sigs[4].1).unwrap();
+        })
+    });
+    let deep_pool = |n: usize| (0..n).map(|_| deep_next()).collect::<Vec<_>>();
+    g.bench_function("verify_checkout_depth3_repeat", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let batch = deep_pool(left.min(POOL));
+                left -= batch.len();
+                let t = Instant::now();
+                for (vp, ctx) in &batch {
+                    let d = rt.block_on(w.verifier.verify(vp, ctx));
+                    assert!(d.is_accepted());
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function("verify_checkout_depth3_first", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let batch = deep_pool(left.min(POOL));
                 left -= batch.len();
                 let mut elapsed = Duration::ZERO;
                 for (vp, ctx) in &batch {

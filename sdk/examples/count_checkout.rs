@@ -3,7 +3,7 @@
 //! on a shared machine):
 //!
 //! ```sh
-//! for mode in setup bare batch bare_new batch_new full first; do
+//! for mode in setup bare batch bare_new batch_new full first deep_full deep_first; do
 //!   valgrind --tool=callgrind --callgrind-out-file=/tmp/cg.$mode \
 //!     target/release/examples/count_checkout $mode 500
 //! done
@@ -107,6 +107,26 @@ fn main() {
         "first" => {
             for (vp, ctx) in &pool[1..] {
                 w.verifier.forget_verified_credentials();
+                assert!(rt.block_on(w.verifier.verify(vp, ctx)).is_accepted());
+            }
+        }
+        "deep_full" | "deep_first" => {
+            let deep: Vec<(String, CheckoutContext)> = (0..n)
+                .map(|i| {
+                    let nonce = format!("d-{i}");
+                    (
+                        world::presentation_deep(&w, &nonce),
+                        CheckoutContext::new(w.merchant.clone(), Nonce::parse(&nonce).unwrap()),
+                    )
+                })
+                .collect();
+            assert!(rt
+                .block_on(w.verifier.verify(&deep[0].0, &deep[0].1))
+                .is_accepted());
+            for (vp, ctx) in &deep[1..] {
+                if mode == "deep_first" {
+                    w.verifier.forget_verified_credentials();
+                }
                 assert!(rt.block_on(w.verifier.verify(vp, ctx)).is_accepted());
             }
         }

@@ -377,6 +377,9 @@ async fn readme_walkthrough() {
         "\"code\": \"agent_deplatformed\"",
         "rejected: exit 1",
         "deplatformed: exit 1",
+        "\"code\": \"delegation_widened\"",
+        "\n1300\n",
+        "[\"credential_revoked\",\"credential_revoked\"]",
     ] {
         assert!(
             stdout.contains(expected),

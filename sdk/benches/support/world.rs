@@ -61,6 +61,73 @@ pub struct World {
     pub merchant: Did,
     pub credential: String,
     pub verifier: Verifier<MemorySource>,
+    /// A depth-3 chain: the principal delegates to `agent` (maxDepth 2), which delegates to a
+    /// second agent, which delegates to `deep_agent`.
+    pub deep: Deep,
+}
+
+/// The sub-agent at the end of a depth-3 chain, and its chain (the principal's delegation first).
+pub struct Deep {
+    pub agent: KeyPair,
+    pub did: Did,
+    pub chain: Vec<String>,
+    /// Every signer's key in the order of a presentation's signatures: the sub-agent, the
+    /// principal, the two delegating agents, the wallet.
+    pub keys: Vec<ed25519_dalek::VerifyingKey>,
+}
+
+/// A registered agent's DID and resolution.
+fn registered(key: &KeyPair) -> (Did, ResolutionResult) {
+    let genesis = create(key, key, None, NOW);
+    let methods = BTreeMap::from([("key-1".to_owned(), key.did_key().multibase().to_owned())]);
+    let resolution = ResolutionResult::found(
+        DidDocument::agent(&genesis.did, None, &methods),
+        DocumentMetadata::registered(
+            NOW,
+            NOW,
+            agentid_spec::id::hash_b32(genesis.operation.as_bytes()),
+            agentid_spec::document::AgentStatus::Active,
+            None,
+        ),
+    );
+    (genesis.did.into(), resolution)
+}
+
+/// A sub-delegation from `by` (holding `parent`) to `to`: half the parent's total, one level
+/// less, status bit `index`.
+fn link(parent: &str, by: (&KeyPair, &Did), to: &Did, index: usize) -> String {
+    let p: DelegationCredential = serde_json::from_slice(
+        &agentid_spec::jose::b64u_decode(parent.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let s = &p.credential_subject;
+    let c = DelegationCredential::link(
+        format!("urn:uuid:00000000-0000-4000-8000-{index:012}"),
+        by.1.clone(),
+        Grant {
+            agent: to.clone(),
+            scope: s.scope.clone(),
+            spending_limit: SpendingLimit::new(
+                s.spending_limit.currency(),
+                s.spending_limit.per_transaction(),
+                Amount::new(s.spending_limit.total().get() / 2).unwrap(),
+            )
+            .unwrap(),
+            valid_from: p.valid_from,
+            valid_until: p.valid_until,
+            max_depth: agentid_spec::credential::Depth::new(s.max_depth.get() - 1).unwrap(),
+        },
+        BitstringStatusListEntry::revocation(STATUS_URL, index),
+        agentid_spec::credential::ParentLink {
+            id: p.id.clone(),
+            digest: credential_hash(parent),
+        },
+    );
+    sign_compact(
+        &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{}#key-1", by.1)),
+        &serde_json::to_vec(&c).unwrap(),
+        by.0.signing_key(),
+    )
 }
 
 pub fn world() -> World {
@@ -119,7 +186,36 @@ pub fn world() -> World {
         &serde_json::to_vec(&slc).unwrap(),
         principal.signing_key(),
     );
+    // The depth-3 chain: principal -> agent (maxDepth 2) -> second -> deep.
+    let root = {
+        let mut c: DelegationCredential = serde_json::from_slice(
+            &agentid_spec::jose::b64u_decode(credential.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap();
+        c.id = "urn:uuid:00000000-0000-4000-8000-000000000030".into();
+        c.credential_subject.max_depth = agentid_spec::credential::Depth::new(2).unwrap();
+        c.credential_status = BitstringStatusListEntry::revocation(STATUS_URL, 30);
+        issue(&c, &principal)
+    };
+    let second = KeyPair::from_seed(&[5; 32]);
+    let deep = KeyPair::from_seed(&[6; 32]);
+    let (second_did, second_resolution) = registered(&second);
+    let (deep_did, deep_resolution) = registered(&deep);
+    let l1 = link(&root, (&agent, &agent_did), &second_did, 31);
+    let l2 = link(&l1, (&second, &second_did), &deep_did, 32);
     let wallet = KeyPair::from_seed(&[10; 32]);
+    let deep = Deep {
+        keys: vec![
+            deep.public(),
+            principal.public(),
+            agent.public(),
+            second.public(),
+            wallet.public(),
+        ],
+        agent: deep,
+        did: deep_did.clone(),
+        chain: vec![root, l1, l2],
+    };
     let mut wallet_doc = DidDocument::new(
         WALLET,
         Vec::new(),
@@ -129,6 +225,8 @@ pub fn world() -> World {
     let source = MemorySource {
         resolutions: HashMap::from([
             (agent_did.to_string(), resolution),
+            (second_did.to_string(), second_resolution),
+            (deep_did.to_string(), deep_resolution),
             (
                 WALLET.to_owned(),
                 ResolutionResult::found(wallet_doc, DocumentMetadata::unregistered()),
@@ -152,25 +250,36 @@ pub fn world() -> World {
         merchant,
         credential,
         verifier,
+        deep,
     }
 }
 
 /// The wallet's authorization of 42.00 USD at the merchant for `nonce`.
 pub fn authorization(w: &World, nonce: &str) -> String {
-    let delegation: DelegationCredential = serde_json::from_slice(
-        &agentid_spec::jose::b64u_decode(w.credential.split('.').nth(1).unwrap()).unwrap(),
-    )
-    .unwrap();
+    authorize(w, std::slice::from_ref(&w.credential), &w.agent_did, nonce)
+}
+
+/// The wallet's authorization of 42.00 USD for `agent` under `chain` for `nonce`.
+fn authorize(w: &World, chain: &[String], agent: &Did, nonce: &str) -> String {
+    let payload = |jws: &str| -> DelegationCredential {
+        serde_json::from_slice(
+            &agentid_spec::jose::b64u_decode(jws.split('.').nth(1).unwrap()).unwrap(),
+        )
+        .unwrap()
+    };
+    let leaf = chain.last().unwrap();
+    let delegation = payload(leaf);
+    let principal = payload(&chain[0]).issuer;
     let a = SpendAuthorization::new(
         "6c1a7d1e-0000-4000-8000-000000000001",
         Did::parse(WALLET).unwrap(),
         Timestamp::from_unix(NOW).unwrap(),
         Timestamp::from_unix(NOW + 900).unwrap(),
         SpendSubject {
-            id: w.agent_did.clone(),
-            principal: delegation.issuer,
+            id: agent.clone(),
+            principal,
             delegation: delegation.id,
-            delegation_hash: credential_hash(&w.credential),
+            delegation_hash: credential_hash(leaf),
             merchant: w.merchant.clone(),
             nonce: Nonce::parse(nonce).unwrap(),
             transaction: Transaction {
@@ -207,5 +316,29 @@ pub fn presentation(w: &World, nonce: &str) -> String {
             authorization: Some(&auth),
         },
         &w.agent,
+    )
+}
+
+/// A presentation by the depth-3 chain's sub-agent, with the wallet's authorization.
+pub fn presentation_deep(w: &World, nonce: &str) -> String {
+    let d = &w.deep;
+    let auth = authorize(w, &d.chain, &d.did, nonce);
+    present(
+        &CheckoutRequest {
+            agent: &d.did,
+            key_fragment: "key-1",
+            credential: &d.chain[0],
+            links: &d.chain[1..],
+            merchant: &w.merchant,
+            nonce: &Nonce::parse(nonce).unwrap(),
+            amount: Amount::new(4_200).unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            order_hash: order_hash(b"order"),
+            category: Some(Category::parse("groceries").unwrap()),
+            now: NOW,
+            lifetime: 120,
+            authorization: Some(&auth),
+        },
+        &d.agent,
     )
 }
