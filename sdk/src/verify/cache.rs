@@ -115,44 +115,54 @@ mod tests {
 }
 
 /// Credentials whose signature verified, by their exact compact bytes, with the key it verified
-/// under. A merchant sees the same delegation at every checkout of an agent: a repeat check
-/// skips that signature when the issuer's current key for the credential's `kid` is still the one
-/// it verified under. Bounded: cleared when full.
-pub(super) struct VerifiedCredentials(RwLock<HashMap<String, Remembered>>);
+/// under and what parsing them gave. A merchant sees the same delegation chain at every checkout
+/// of an agent: a repeat check neither parses those bytes again nor verifies their signature,
+/// provided the issuer's current key for the credential's `kid` is still the one it verified
+/// under. Bounded: cleared when full.
+///
+/// Found by the credential's signature (its last 86 characters: an Ed25519 signature binds one
+/// message under one key), then compared byte for byte with the token remembered: hashing 64
+/// bytes rather than the whole credential keeps a lookup cheap, and a token that merely shares a
+/// signature is not the one remembered.
+pub(super) struct VerifiedCredentials(RwLock<HashMap<String, (String, Remembered)>>);
 
-/// The key a credential verified under, and the credential's SHA-256 (base64url).
-type Remembered = ([u8; 32], Arc<str>);
+/// What is remembered of a credential: the key it verified under, its SHA-256 (base64url), and
+/// the credential as parsed.
+#[derive(Clone)]
+pub(super) struct Remembered {
+    pub(super) key: [u8; 32],
+    pub(super) hash: Arc<str>,
+    pub(super) parsed: Arc<super::parse::KnownCredential>,
+}
+
+/// The signature part of a compact JWS.
+fn signature_of(token: &str) -> &str {
+    token.rsplit_once('.').map_or(token, |(_, s)| s)
+}
 
 impl VerifiedCredentials {
     pub(super) fn new() -> Self {
         Self(RwLock::new(HashMap::new()))
     }
 
-    /// If `token` verified before under exactly `key`, its SHA-256 (base64url), computed then.
-    pub(super) fn verified_under(
-        &self,
-        token: &str,
-        key: &ed25519_dalek::VerifyingKey,
-    ) -> Option<Arc<str>> {
+    /// What was remembered of `token`, if it verified before (under the key it names).
+    pub(super) fn get(&self, token: &str) -> Option<Remembered> {
         let map = self.0.read().unwrap_or_else(|p| p.into_inner());
-        map.get(token)
-            .filter(|(k, _)| k == key.as_bytes())
-            .map(|(_, hash)| hash.clone())
+        map.get(signature_of(token))
+            .filter(|(t, _)| t == token)
+            .map(|(_, r)| r.clone())
     }
 
-    /// Remembers that `token`, whose SHA-256 is `hash`, verified under `key`.
-    pub(super) fn insert(
-        &self,
-        token: &str,
-        key: &ed25519_dalek::VerifyingKey,
-        hash: Arc<str>,
-        max: usize,
-    ) {
+    /// Remembers that `token` verified under `key`, with its hash and its parse.
+    pub(super) fn insert(&self, token: &str, remembered: Remembered, max: usize) {
         let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= max {
             map.clear();
         }
-        map.insert(token.to_owned(), (*key.as_bytes(), hash));
+        map.insert(
+            signature_of(token).to_owned(),
+            (token.to_owned(), remembered),
+        );
     }
 
     pub(super) fn clear(&self) {
@@ -163,25 +173,29 @@ impl VerifiedCredentials {
 #[cfg(test)]
 mod memo_tests {
     use super::*;
+    use crate::verify::parse::KnownCredential;
 
-    /// A remembered credential counts only under the very key it verified under: a rotated key
-    /// under the same `kid`, or other bytes, are verified afresh.
+    /// A remembered credential is found by its exact bytes only, and a full memo is cleared,
+    /// not grown. (That the key must still be current is checked where it is used.)
     #[test]
-    fn verified_credentials_are_bound_to_bytes_and_key() {
-        let k1 = ed25519_dalek::SigningKey::from_bytes(&[1; 32]).verifying_key();
-        let k2 = ed25519_dalek::SigningKey::from_bytes(&[2; 32]).verifying_key();
+    fn verified_credentials_are_bound_to_bytes() {
         let v = VerifiedCredentials::new();
-        let h: Arc<str> = "h".into();
-        v.insert("a.b.c", &k1, h.clone(), 2);
-        assert!(v.verified_under("a.b.c", &k1).is_some());
-        assert!(v.verified_under("a.b.c", &k2).is_none());
-        assert!(v.verified_under("a.b.d", &k1).is_none());
-        v.insert("d.e.f", &k1, h.clone(), 2);
-        v.insert("g.h.i", &k1, h, 2);
+        let known = Arc::new(KnownCredential::example());
+        let r = |k: u8| Remembered {
+            key: [k; 32],
+            hash: "h".into(),
+            parsed: known.clone(),
+        };
+        v.insert("a.b.c", r(1), 2);
+        assert_eq!(v.get("a.b.c").map(|r| r.key), Some([1; 32]));
+        assert!(v.get("a.b.d").is_none());
+        assert!(v.get("x.b.c").is_none(), "same signature, other bytes");
+        v.insert("d.e.f", r(1), 2);
+        v.insert("g.h.i", r(1), 2);
         assert!(
-            v.verified_under("a.b.c", &k1).is_none(),
+            v.get("a.b.c").is_none(),
             "a full memo is cleared, not grown"
         );
-        assert!(v.verified_under("g.h.i", &k1).is_some());
+        assert!(v.get("g.h.i").is_some());
     }
 }

@@ -128,10 +128,11 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// Runs the verification algorithm of spec section 8 on a compact `vp+jwt`.
     pub async fn verify(&self, token: &str, ctx: &CheckoutContext) -> Decision {
         let now = self.clock.now();
-        let parsed = match parse::Parsed::parse(token, &self.limits) {
-            Ok(p) => p,
-            Err(reason) => return Decision::rejected(vec![reason], None, now),
-        };
+        let parsed =
+            match parse::Parsed::parse(token, &self.limits, Some(&self.verified_credentials)) {
+                Ok(p) => p,
+                Err(reason) => return Decision::rejected(vec![reason], None, now),
+            };
         let authenticated = match parsed.authenticate(self, now).await {
             Ok(a) => a,
             Err(reason) => return Decision::rejected(vec![reason], None, now),
@@ -236,26 +237,27 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
     ) -> Result<agentid_spec::credential::DelegationCredential, Reason> {
         let now = self.clock.now();
         let envelope = agentid_spec::presentation::EnvelopedCredential::new(token);
-        let parsed = parse::ParsedCredential::parse(envelope, &self.limits)?;
+        let mut parsed = parse::ParsedCredential::parse(envelope, &self.limits, None)?;
+        parsed.ensure_jws(&self.limits)?;
         let issuer = self.resolve(parsed.issuer(), now).await.map_err(|e| {
             Reason::new(
                 Code::ResolutionFailed,
                 format!("issuer {}: {e}", parsed.issuer()),
             )
         })?;
-        let key = issuer.assertion_key(&parsed.kid).ok_or_else(|| {
+        let key = issuer.assertion_key(parsed.kid()).ok_or_else(|| {
             Reason::new(
                 Code::UnknownKey,
-                format!("{} is not a current assertion key", parsed.kid),
+                format!("{} is not a current assertion key", parsed.kid()),
             )
         })?;
-        if !parsed.jws.verify(key) {
+        if !parsed.jws.as_ref().is_some_and(|j| j.verify(key)) {
             return Err(Reason::new(
                 Code::BadSignature,
                 "credential signature does not verify",
             ));
         }
-        Ok(parsed.credential)
+        Ok(parsed.credential().clone())
     }
 
     /// Checks a spend request: a checkout presentation without an authorization, sent by the
@@ -265,7 +267,8 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// hold budget against.
     pub async fn check_spend_request(&self, token: &str) -> Result<SpendRequest, Vec<Reason>> {
         let now = self.clock.now();
-        let parsed = parse::Parsed::parse(token, &self.limits).map_err(|r| vec![r])?;
+        let parsed = parse::Parsed::parse(token, &self.limits, Some(&self.verified_credentials))
+            .map_err(|r| vec![r])?;
         if parsed.authorization.is_some() {
             return Err(vec![Reason::new(
                 Code::MalformedToken,

@@ -12,6 +12,9 @@ use agentid_spec::presentation::{
     CheckoutPresentation, EnvelopedCredential, CHECKOUT_TYPE, PRESENTATION_TYP,
 };
 
+use std::sync::Arc;
+
+use super::cache::{Remembered, VerifiedCredentials};
 use super::Limits;
 
 pub(super) fn malformed(msg: impl Into<String>) -> Reason {
@@ -42,30 +45,76 @@ pub(super) struct Parsed<'a> {
     pub(super) authorization: Option<ParsedAuthorization>,
 }
 
-/// A delegation credential whose structure holds (section 6.1).
-pub(super) struct ParsedCredential {
-    pub(super) jws: CompactJws<'static>,
+/// A delegation credential as parsed: what its bytes say, once its structure holds.
+pub(crate) struct KnownCredential {
+    pub(super) credential: DelegationCredential,
     /// Its `kid`, a DID URL; its DID is `kid[..did_len]`.
     pub(super) kid: String,
     pub(super) did_len: usize,
-    pub(super) credential: DelegationCredential,
     /// Its validity window, Unix seconds.
     pub(super) valid_from: i64,
     pub(super) valid_until: i64,
 }
 
+impl KnownCredential {
+    /// The issuer's DID.
+    pub(super) fn issuer(&self) -> &str {
+        &self.kid[..self.did_len]
+    }
+
+    #[cfg(test)]
+    pub(super) fn example() -> Self {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../spec/vectors/verification/valid.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let vp = v["input"]["presentation"].as_str().unwrap();
+        let mut parsed = Parsed::parse(vp, &Limits::default(), None).unwrap();
+        let known = parsed.chain.remove(0).known;
+        Arc::try_unwrap(known).unwrap_or_else(|_| panic!("shared"))
+    }
+}
+
+/// A delegation credential whose structure holds (section 6.1): parsed now, or remembered from
+/// an earlier check of the very same bytes.
+pub(super) struct ParsedCredential {
+    /// The compact JWS, parsed; absent while the credential is remembered and its signature
+    /// need not be verified again.
+    pub(super) jws: Option<CompactJws<'static>>,
+    /// The `data:` URL holding the JWS from `at`, while `jws` is absent.
+    source: String,
+    at: usize,
+    pub(super) known: Arc<KnownCredential>,
+    /// What an earlier check remembered of these bytes.
+    pub(super) remembered: Option<Remembered>,
+}
+
 impl ParsedCredential {
-    pub(super) fn parse(envelope: EnvelopedCredential, limits: &Limits) -> Result<Self, Reason> {
+    /// Steps 1-3 and 5 on an enveloped credential, or what `memo` remembers of its bytes.
+    pub(super) fn parse(
+        envelope: EnvelopedCredential,
+        limits: &Limits,
+        memo: Option<&VerifiedCredentials>,
+    ) -> Result<Self, Reason> {
         let at = envelope
             .jws_offset()
             .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
-        let mut jws = CompactJws::parse_owned(
-            envelope.into_id(),
-            at,
-            limits.max_token_bytes,
-            CREDENTIAL_TYP,
-        )
-        .map_err(|e| jose_reason("credential", e))?;
+        let source = envelope.into_id();
+        if let Some(r) = memo.and_then(|m| m.get(&source[at..])) {
+            return Ok(Self {
+                jws: None,
+                source,
+                at,
+                known: r.parsed.clone(),
+                remembered: Some(r),
+            });
+        }
+        let mut jws = CompactJws::parse_owned(source, at, limits.max_token_bytes, CREDENTIAL_TYP)
+            .map_err(|e| jose_reason("credential", e))?;
         let credential: DelegationCredential = serde_json::from_slice(&jws.payload)
             .map_err(|e| malformed(format!("credential payload: {e}")))?;
         if !credential.type_.iter().any(|t| t == DELEGATION_TYPE) {
@@ -90,18 +139,53 @@ impl ParsedCredential {
             ));
         }
         Ok(Self {
-            jws,
-            kid,
-            did_len,
-            credential,
-            valid_from,
-            valid_until,
+            jws: Some(jws),
+            source: String::new(),
+            at: 0,
+            known: Arc::new(KnownCredential {
+                credential,
+                kid,
+                did_len,
+                valid_from,
+                valid_until,
+            }),
+            remembered: None,
         })
+    }
+
+    /// The compact JWS.
+    pub(super) fn token(&self) -> &str {
+        match &self.jws {
+            Some(j) => j.token(),
+            None => &self.source[self.at..],
+        }
+    }
+
+    /// The parsed JWS, parsing the remembered bytes now if need be (the issuer's key changed).
+    pub(super) fn ensure_jws(&mut self, limits: &Limits) -> Result<(), Reason> {
+        if self.jws.is_none() {
+            let source = std::mem::take(&mut self.source);
+            self.jws = Some(
+                CompactJws::parse_owned(source, self.at, limits.max_token_bytes, CREDENTIAL_TYP)
+                    .map_err(|e| jose_reason("credential", e))?,
+            );
+        }
+        Ok(())
     }
 
     /// The issuer's DID.
     pub(super) fn issuer(&self) -> &str {
-        &self.kid[..self.did_len]
+        self.known.issuer()
+    }
+
+    /// Its `kid`.
+    pub(super) fn kid(&self) -> &str {
+        &self.known.kid
+    }
+
+    /// The credential.
+    pub(super) fn credential(&self) -> &DelegationCredential {
+        &self.known.credential
     }
 }
 
@@ -177,7 +261,11 @@ impl ParsedAuthorization {
 
 impl<'a> Parsed<'a> {
     /// Steps 1-4 on a compact `vp+jwt`; the first failure ends verification.
-    pub(super) fn parse(token: &'a str, limits: &Limits) -> Result<Self, Reason> {
+    pub(super) fn parse(
+        token: &'a str,
+        limits: &Limits,
+        memo: Option<&VerifiedCredentials>,
+    ) -> Result<Self, Reason> {
         // Steps 1-3: the presentation's structure.
         let mut vp = CompactJws::parse(token, limits.max_token_bytes, PRESENTATION_TYP)
             .map_err(|e| jose_reason("presentation", e))?;
@@ -226,7 +314,7 @@ impl<'a> Parsed<'a> {
         }
         let chain = envelopes
             .into_iter()
-            .map(|e| ParsedCredential::parse(e, limits))
+            .map(|e| ParsedCredential::parse(e, limits, memo))
             .collect::<Result<Vec<_>, _>>()?;
         Ok(Self {
             vp,

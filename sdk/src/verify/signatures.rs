@@ -13,7 +13,8 @@ use agentid_spec::presentation::{CheckoutPresentation, Transaction};
 use agentid_spec::time::Timestamp;
 use serde::Serialize;
 
-use super::parse::Parsed;
+use super::cache::Remembered;
+use super::parse::{KnownCredential, Parsed};
 use super::trust::Anchors;
 use super::{NonceStore, Verifier};
 
@@ -104,14 +105,14 @@ impl SpendRequest {
         let leaf = a.credential();
         Self {
             agent: p.holder.clone(),
-            principal: a.chain[0].issuer.clone(),
+            principal: a.chain[0].credential.issuer.clone(),
             delegation: leaf.id.clone(),
             delegation_hash: a.hashes.last().map(|h| h.to_string()).unwrap_or_default(),
             chain: a
                 .chain
                 .iter()
                 .zip(&a.hashes)
-                .map(|(c, h)| (c.id.clone(), h.to_string()))
+                .map(|(c, h)| (c.credential.id.clone(), h.to_string()))
                 .collect(),
             merchant: p.aud.clone(),
             nonce: p.nonce.clone(),
@@ -137,7 +138,7 @@ pub(super) struct SignedAuthorization {
 pub(super) struct Authenticated {
     presentation: CheckoutPresentation,
     /// The principal's delegation first; never empty.
-    chain: Vec<DelegationCredential>,
+    chain: Vec<Arc<KnownCredential>>,
     /// [`credential_hash`] of each credential in `chain`.
     hashes: Vec<Arc<str>>,
     /// The last credential's validity window (within every other's: each narrows its parent).
@@ -156,15 +157,23 @@ impl Authenticated {
     }
     /// The presenting agent's delegation: the chain's last, the narrowest.
     pub(super) fn credential(&self) -> &DelegationCredential {
-        self.chain.last().expect("a chain is never empty")
+        &self
+            .chain
+            .last()
+            .expect("a chain is never empty")
+            .credential
     }
     /// The whole chain, the principal's delegation first.
-    pub(super) fn chain(&self) -> &[DelegationCredential] {
-        &self.chain
+    pub(super) fn chain(&self) -> impl Iterator<Item = &DelegationCredential> {
+        self.chain.iter().map(|k| &k.credential)
+    }
+    /// How many credentials the chain holds.
+    pub(super) fn chain_len(&self) -> usize {
+        self.chain.len()
     }
     /// The principal: the issuer of the chain's first delegation.
     pub(super) fn principal(&self) -> &str {
-        self.chain[0].issuer.as_str()
+        self.chain[0].credential.issuer.as_str()
     }
     /// The agents that sub-delegated (their standing is checked by the policy step).
     pub(super) fn intermediaries(&self) -> &[Arc<ResolvedDid>] {
@@ -224,7 +233,7 @@ impl Parsed<'_> {
         v: &Verifier<S, N>,
         now: i64,
     ) -> Result<Authenticated, Reason> {
-        let (vp, vp_kid, presentation, links) =
+        let (vp, vp_kid, presentation, mut links) =
             (self.vp, self.vp_kid, self.presentation, self.chain);
         let signer_did = &vp_kid[..self.vp_did_len];
         let n_links = links.len();
@@ -232,14 +241,14 @@ impl Parsed<'_> {
         // Step 5 (each credential's kid is its issuer's: checked when parsed): the chain
         // starts at a principal's delegation, and each sub-delegation is issued by its
         // parent's subject.
-        if links[0].credential.parent.is_some() {
+        if links[0].credential().parent.is_some() {
             return Err(Reason::new(
                 Code::ChainBroken,
                 "the chain starts with a sub-delegation, not a principal's delegation",
             ));
         }
         for (i, pair) in links.windows(2).enumerate() {
-            let (parent, child) = (&pair[0].credential, &pair[1].credential);
+            let (parent, child) = (pair[0].credential(), pair[1].credential());
             if child.parent.is_none() {
                 return Err(Reason::new(
                     Code::ChainBroken,
@@ -311,10 +320,10 @@ impl Parsed<'_> {
         })?;
         let mut issuer_keys = Vec::with_capacity(n_links);
         for (link, issuer) in links.iter().zip(&issuers) {
-            issuer_keys.push(issuer.assertion_key(&link.kid).ok_or_else(|| {
+            issuer_keys.push(*issuer.assertion_key(link.kid()).ok_or_else(|| {
                 Reason::new(
                     Code::UnknownKey,
-                    format!("{} is not a current assertion key", link.kid),
+                    format!("{} is not a current assertion key", link.kid()),
                 )
             })?);
         }
@@ -335,19 +344,26 @@ impl Parsed<'_> {
         let known: Vec<Option<Arc<str>>> = links
             .iter()
             .zip(&issuer_keys)
-            .map(|(l, k)| v.verified_credentials.verified_under(l.jws.token(), k))
+            .map(|(l, k)| {
+                l.remembered
+                    .as_ref()
+                    .filter(|r| r.key == *k.as_bytes())
+                    .map(|r| r.hash.clone())
+            })
             .collect();
+        for (link, known) in links.iter_mut().zip(&known) {
+            if known.is_none() {
+                link.ensure_jws(&v.limits)?;
+            }
+        }
         let mut messages: [&[u8]; MAX_SIGNATURES] = [vp.signing_input().as_bytes(); MAX_SIGNATURES];
         let mut signatures = [*vp.signature(); MAX_SIGNATURES];
         let mut keys = [*agent_key; MAX_SIGNATURES];
         let mut n = 1;
         for ((link, key), hash) in links.iter().zip(&issuer_keys).zip(&known) {
-            if hash.is_none() {
-                (messages[n], signatures[n], keys[n]) = (
-                    link.jws.signing_input().as_bytes(),
-                    *link.jws.signature(),
-                    **key,
-                );
+            if let (None, Some(jws)) = (hash, &link.jws) {
+                (messages[n], signatures[n], keys[n]) =
+                    (jws.signing_input().as_bytes(), *jws.signature(), *key);
                 n += 1;
             }
         }
@@ -364,10 +380,14 @@ impl Parsed<'_> {
         if !verified {
             let which = if !vp.verify(agent_key) {
                 "presentation signature does not verify".to_owned()
-            } else if let Some(i) = links
-                .iter()
-                .zip(&issuer_keys)
-                .position(|(l, k)| !l.jws.verify(k))
+            } else if let Some(i) =
+                links
+                    .iter()
+                    .zip(&issuer_keys)
+                    .zip(&known)
+                    .position(|((l, k), known)| {
+                        known.is_none() && l.jws.as_ref().is_some_and(|j| !j.verify(k))
+                    })
             {
                 if n_links == 1 {
                     "credential signature does not verify".to_owned()
@@ -391,11 +411,14 @@ impl Parsed<'_> {
             .zip(known)
             .map(|((link, key), known)| {
                 known.unwrap_or_else(|| {
-                    let h: Arc<str> = credential_hash(link.jws.token()).into();
+                    let h: Arc<str> = credential_hash(link.token()).into();
                     v.verified_credentials.insert(
-                        link.jws.token(),
-                        key,
-                        h.clone(),
+                        link.token(),
+                        Remembered {
+                            key: *key.as_bytes(),
+                            hash: h.clone(),
+                            parsed: link.known.clone(),
+                        },
                         v.limits.max_cache_entries,
                     );
                     h
@@ -406,7 +429,7 @@ impl Parsed<'_> {
         // Step 9: each sub-delegation names its parent's exact bytes and narrows it; the agent
         // presenting is the agent the last credential was issued to.
         for (i, pair) in links.windows(2).enumerate() {
-            let (parent, child) = (&pair[0].credential, &pair[1].credential);
+            let (parent, child) = (pair[0].credential(), pair[1].credential());
             let named = child
                 .parent
                 .as_ref()
@@ -428,7 +451,7 @@ impl Parsed<'_> {
             })?;
         }
         let leaf = &links[n_links - 1];
-        let subject = &leaf.credential.credential_subject.id;
+        let subject = &leaf.credential().credential_subject.id;
         if presentation.holder != *subject {
             return Err(Reason::new(
                 Code::SubjectMismatch,
@@ -454,20 +477,20 @@ impl Parsed<'_> {
             valid_from: a.valid_from,
             valid_until: a.valid_until,
         });
-        let (valid_from, valid_until) = (leaf.valid_from, leaf.valid_until);
-        let chain: Vec<DelegationCredential> = links.into_iter().map(|l| l.credential).collect();
-        let leaf = &chain[n_links - 1];
+        let (valid_from, valid_until) = (leaf.known.valid_from, leaf.known.valid_until);
+        let chain: Vec<Arc<KnownCredential>> = links.into_iter().map(|l| l.known).collect();
+        let leaf = &chain[n_links - 1].credential;
         let claims = SignedClaims {
             anchors,
             agent: leaf.credential_subject.id.as_str().to_owned(),
-            principal: chain[0].issuer.as_str().to_owned(),
+            principal: chain[0].credential.issuer.as_str().to_owned(),
             credential_id: leaf.id.clone(),
             agent_key: vp_kid,
             transaction: presentation.transaction.clone(),
             valid_until: leaf.valid_until,
             via: chain[1..]
                 .iter()
-                .map(|c| c.issuer.as_str().to_owned())
+                .map(|c| c.credential.issuer.as_str().to_owned())
                 .collect(),
         };
         issuers.remove(0);

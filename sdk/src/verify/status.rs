@@ -82,10 +82,10 @@ impl PolicyChecked {
         now: i64,
     ) -> StatusChecked {
         let (authenticated, mut reasons) = self.into_parts();
-        let chain = authenticated.chain();
         let principal = authenticated.principal();
-        for (i, credential) in chain.iter().enumerate() {
-            let which = if chain.len() == 1 {
+        let single = authenticated.chain_len() == 1;
+        for (i, credential) in authenticated.chain().enumerate() {
+            let which = if single {
                 "credential".to_owned()
             } else {
                 format!("credential {i}")
