@@ -72,11 +72,7 @@ async fn subdelegate(
     ];
     args.extend_from_slice(extra);
     let mut owned: Vec<String> = args.iter().map(|a| a.to_string()).collect();
-    for (flag, default) in [
-        ("--per-transaction", "3000"),
-        ("--total", "10000"),
-        ("--valid-for", "1d"),
-    ] {
+    for (flag, default) in [("--per-transaction", "3000"), ("--total", "10000")] {
         if !extra.contains(&flag) {
             owned.push(flag.into());
             owned.push(default.into());

@@ -7,6 +7,8 @@ ALTER TABLE wallet_delegations ADD COLUMN parent_id TEXT;
 ALTER TABLE wallet_delegations ADD COLUMN issuer_did TEXT;
 ALTER TABLE wallet_delegations ADD COLUMN depth BIGINT NOT NULL DEFAULT 0;
 ALTER TABLE wallet_delegations ADD COLUMN payload TEXT;
+-- 1 once a sub-delegation exists anywhere below: only then are holds charged to it from below.
+ALTER TABLE wallet_delegations ADD COLUMN has_links BIGINT NOT NULL DEFAULT 0;
 CREATE INDEX wallet_delegations_parent ON wallet_delegations (parent_id);
 
 -- A hold under a sub-delegation counts against every delegation above it too: one row per

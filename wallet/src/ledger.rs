@@ -225,47 +225,42 @@ impl Wallet {
                 .map(|(id, hash)| (id.as_str(), hash.as_str()))
                 .collect()
         };
-        for (id, _) in &chain {
-            let locked = sqlx::query(
-                "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 WHERE id = $1",
-            )
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-            if locked.rows_affected() != 1 {
-                return Err(Error::NotFound("no such delegation"));
-            }
-        }
         let mut links = Vec::with_capacity(chain.len());
         for (i, (id, hash)) in chain.iter().enumerate() {
-            let (credential_jws, revoked_at, principal_did, suspended_at, parent): (
-                String,
-                Option<i64>,
+            // The lock and the read in one statement.
+            type Locked = (
                 String,
                 Option<i64>,
                 Option<String>,
-            ) = sqlx::query_as(
-                "SELECT d.credential, d.revoked_at, p.did, d.suspended_at, d.parent_id \
-                 FROM wallet_delegations d JOIN wallet_principals p ON p.id = d.principal_id \
-                 WHERE d.id = $1",
+                Option<i64>,
+                Option<String>,
+                i64,
+            );
+            let row: Option<Locked> = sqlx::query_as(
+                "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 WHERE id = $1 \
+                 RETURNING credential, revoked_at, \
+                 (SELECT p.did FROM wallet_principals p WHERE p.id = wallet_delegations.principal_id), \
+                 suspended_at, parent_id, has_links",
             )
             .bind(id)
-            .fetch_one(&mut *tx)
+            .fetch_optional(&mut *tx)
             .await?;
+            let (credential_jws, revoked_at, principal_did, suspended_at, parent, has_links) =
+                row.ok_or(Error::NotFound("no such delegation"))?;
             // Each credential presented must be the very one this wallet issued (or registered)
             // for this principal, below the one before it.
             let parent_ok = match i {
                 0 => parent.is_none(),
                 _ => parent.as_deref() == Some(chain[i - 1].0),
             };
-            if principal_did != req.principal.as_str()
+            if principal_did.as_deref() != Some(req.principal.as_str())
                 || credential_jws.is_empty()
                 || credential_hash(&credential_jws) != *hash
                 || !parent_ok
             {
                 return Err(Error::Forbidden("not a delegation this wallet issued"));
             }
-            links.push((credential_jws, revoked_at, suspended_at));
+            links.push((credential_jws, revoked_at, suspended_at, has_links != 0));
         }
 
         // A retry answers what the first request got: the same Idempotency-Key, or without
@@ -314,7 +309,7 @@ impl Wallet {
         // Every budget of the chain, the principal's first: a sub-agent's spend counts against
         // each delegation above it.
         let mut pending = false;
-        for ((id, _), (jws, _, _)) in chain.iter().zip(&links) {
+        for ((id, _), (jws, _, _, has_links)) in chain.iter().zip(&links) {
             let credential = stored_credential(jws)?;
             let limit = &credential.credential_subject.spending_limit;
             if t.currency != limit.currency() || t.amount > limit.per_transaction() {
@@ -323,7 +318,10 @@ impl Wallet {
                 ));
             }
             pending |= limit.approval_above().is_some_and(|a| t.amount > a);
-            let (held, captured) = self.spent(&mut *tx, id, now, i64::MIN).await?;
+            let period_start = limit.per_period().map(|p| p.period.bounds(now).0);
+            let (held, captured, in_period) = self
+                .spent_since(&mut *tx, id, *has_links, now, period_start)
+                .await?;
             let used = held
                 .checked_add(captured)
                 .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
@@ -337,15 +335,10 @@ impl Wallet {
                 });
             }
             if let Some(p) = limit.per_period() {
-                let (start, _) = p.period.bounds(now);
-                let (held, captured) = self.spent(&mut *tx, id, now, start).await?;
-                let used = held
-                    .checked_add(captured)
-                    .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
-                let after = used.checked_add(t.amount.get());
+                let after = in_period.checked_add(t.amount.get());
                 if after.is_none_or(|a| a > p.amount.get()) {
                     return Err(Error::BudgetExceeded {
-                        remaining: p.amount.get().saturating_sub(used),
+                        remaining: p.amount.get().saturating_sub(in_period),
                         currency: limit.currency().to_string(),
                         period: Some(p.period.as_str()),
                     });
@@ -567,6 +560,49 @@ impl Wallet {
         Ok(hold_of(row, now))
     }
 
+    /// Held (live) and captured sums of a delegation's holds (its own and those charged to it
+    /// from below), and the sum of both taken since `period_start`, in one statement.
+    async fn spent_since<'c, E>(
+        &self,
+        db: E,
+        delegation: &str,
+        has_links: bool,
+        now: i64,
+        period_start: Option<i64>,
+    ) -> Result<(u64, u64, u64), Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        // As in `spent`: BIGINT sums of amounts of at most 10^15, so an overflow is a database
+        // error, never a wrong sum. Holds charged from below exist only under a delegation with
+        // sub-delegations; the others keep the one-index query.
+        const SUMS: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT), \
+                    CAST(COALESCE(SUM(CASE WHEN created_at >= $3 THEN amount ELSE 0 END), 0) AS BIGINT)";
+        const LIVE: &str =
+            "(state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2))";
+        let sql = if has_links {
+            format!(
+                "{SUMS} FROM (SELECT amount, state, created_at, expires_at FROM wallet_holds \
+                 WHERE delegation_id = $1 \
+                 UNION ALL \
+                 SELECT h.amount, h.state, h.created_at, h.expires_at FROM wallet_hold_charges c \
+                 JOIN wallet_holds h ON h.id = c.hold_id WHERE c.delegation_id = $1) x WHERE {LIVE}"
+            )
+        } else {
+            format!("{SUMS} FROM wallet_holds WHERE delegation_id = $1 AND {LIVE}")
+        };
+        let (held, captured, in_period): (i64, i64, i64) = sqlx::query_as(&sql)
+            .bind(delegation)
+            .bind(now)
+            .bind(period_start.unwrap_or(i64::MAX))
+            .fetch_one(db)
+            .await?;
+        let unsigned =
+            |v: i64| u64::try_from(v).map_err(|_| Error::Internal("negative ledger sum".into()));
+        Ok((unsigned(held)?, unsigned(captured)?, unsigned(in_period)?))
+    }
+
     /// Held (live) and captured sums of a delegation's holds taken since `since`, checked.
     async fn spent<'c, E>(
         &self,
@@ -578,14 +614,18 @@ impl Wallet {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        // Summed in the database (one row back, not one per hold). Each amount is at most
+        // Summed in the database (one row back, not one per hold); the two halves of the union
+        // each use an index (an OR across them would not, on PostgreSQL). Each amount is at most
         // 10^15 and the sums are BIGINT: an overflow is a database error, never a wrong sum.
         let (held, captured): (i64, i64) = sqlx::query_as(
             "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
                     CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT) \
-             FROM wallet_holds WHERE (delegation_id = $1 \
-                 OR id IN (SELECT hold_id FROM wallet_hold_charges WHERE delegation_id = $1)) \
-             AND (state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2)) \
+             FROM (SELECT amount, state, created_at, expires_at FROM wallet_holds \
+                   WHERE delegation_id = $1 \
+                   UNION ALL \
+                   SELECT h.amount, h.state, h.created_at, h.expires_at FROM wallet_hold_charges c \
+                   JOIN wallet_holds h ON h.id = c.hold_id WHERE c.delegation_id = $1) x \
+             WHERE (state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2)) \
              AND created_at >= $3",
         )
         .bind(delegation)

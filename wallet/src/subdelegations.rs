@@ -149,6 +149,17 @@ impl Wallet {
         .bind(&payload)
         .execute(&mut *tx)
         .await?;
+        // The parent and every delegation above it now have holds charged from below.
+        const _: () = assert!(agentid_spec::credential::MAX_DEPTH == 3);
+        sqlx::query(
+            "UPDATE wallet_delegations SET has_links = 1 WHERE has_links = 0 AND (id = $1 \
+               OR id = (SELECT parent_id FROM wallet_delegations WHERE id = $1) \
+               OR id = (SELECT parent_id FROM wallet_delegations WHERE id = \
+                         (SELECT parent_id FROM wallet_delegations WHERE id = $1)))",
+        )
+        .bind(&req.parent)
+        .execute(&mut *tx)
+        .await?;
         tx.commit().await?;
         tracing::info!(credential = %id, parent = %req.parent, agent = %req.agent, "sub-delegation prepared");
         Ok(PreparedLink {

@@ -491,7 +491,11 @@ async fn subdelegate(
         "scope": scope,
         "spendingLimit": limit,
         "maxDepth": args.max_depth,
-        "validUntil": valid_until_arg(&args.valid_until, &args.valid_for)?,
+        // Until the parent ends, unless told otherwise.
+        "validUntil": match (&args.valid_until, &args.valid_for) {
+            (None, None) => parent_payload["validUntil"].clone(),
+            (until, valid_for) => json!(valid_until_arg(until, valid_for)?),
+        },
     });
     let header = JoseHeader::eddsa(SUBDELEGATION_REQUEST_TYP, None, &kid);
     let signed_request = sign_compact(&header, request.to_string().as_bytes(), key.signing_key());

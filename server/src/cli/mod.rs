@@ -269,7 +269,7 @@ pub(crate) struct SubdelegateArgs {
     /// Purchases above this amount wait for the principal's approval.
     #[arg(long)]
     pub(crate) approval_above: Option<u64>,
-    /// End of validity, RFC 3339 (no later than the parent's).
+    /// End of validity, RFC 3339 (no later than the parent's; default: the parent's).
     #[arg(long, conflicts_with = "valid_for")]
     pub(crate) valid_until: Option<String>,
     /// Validity from now, e.g. 7d, 12h, 30m.
