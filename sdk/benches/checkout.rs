@@ -109,6 +109,30 @@ fn bench(c: &mut Criterion) {
             total
         })
     });
+    g.bench_function("bare_ed25519_verify_batch_x3_fresh_token", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let batch: Vec<_> = pool(left.min(POOL))
+                    .iter()
+                    .map(|(vp, _)| signatures(vp))
+                    .collect();
+                left -= batch.len();
+                let t = Instant::now();
+                for (m1, s1, m2, s2, m3, s3) in &batch {
+                    ed25519_dalek::verify_batch(
+                        &[m1, m2, m3],
+                        &[*s1, *s2, *s3],
+                        &[agent_key, principal_key, wallet_key],
+                    )
+                    .unwrap();
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
     g.bench_function("bare_ed25519_verify_strict_x3", |b| {
         b.iter(|| {
             agent_key.verify_strict(&m1, &s1).unwrap();
@@ -202,6 +226,47 @@ fn bench(c: &mut Criterion) {
     let keys = &w.deep.keys;
     let sigs = all_signatures(&deep_next().0);
     assert_eq!(sigs.len(), keys.len());
+    // The same batch over freshly signed presentations from a pool, each once, as the real
+    // check below sees them (not one hot token in cache).
+    g.bench_function("bare_ed25519_verify_batch_x5_depth3_fresh_token", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let batch: Vec<_> = (0..left.min(POOL))
+                    .map(|_| all_signatures(&deep_next().0))
+                    .collect();
+                left -= batch.len();
+                let t = Instant::now();
+                for sigs in &batch {
+                    let messages: Vec<&[u8]> = sigs.iter().map(|(m, _)| m.as_slice()).collect();
+                    let signatures: Vec<_> = sigs.iter().map(|(_, s)| *s).collect();
+                    ed25519_dalek::verify_batch(&messages, &signatures, keys).unwrap();
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
+    g.bench_function("bare_ed25519_verify_x2_new_depth3_fresh_token", |b| {
+        b.iter_custom(|iters| {
+            let mut total = Duration::ZERO;
+            let mut left = iters as usize;
+            while left > 0 {
+                let batch: Vec<_> = (0..left.min(POOL))
+                    .map(|_| all_signatures(&deep_next().0))
+                    .collect();
+                left -= batch.len();
+                let t = Instant::now();
+                for sigs in &batch {
+                    keys[0].verify(&sigs[0].0, &sigs[0].1).unwrap();
+                    keys[4].verify(&sigs[4].0, &sigs[4].1).unwrap();
+                }
+                total += t.elapsed();
+            }
+            total
+        })
+    });
     g.bench_function("bare_ed25519_verify_x5_depth3", |b| {
         b.iter(|| {
             for ((m, s), k) in sigs.iter().zip(keys) {
