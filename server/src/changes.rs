@@ -37,6 +37,10 @@ pub async fn listen(
             // Whatever was heard (or may have been missed) invalidates both.
             registry.changed_elsewhere();
             wallet.changed_elsewhere();
+            // A key rotated or retired on another node: sign with the newest unretired key.
+            if let Err(e) = wallet.reload_signing_key().await {
+                tracing::warn!(error = %e, "reloading the wallet's signing key failed");
+            }
         }
     });
     Ok(())

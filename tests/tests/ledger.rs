@@ -785,8 +785,53 @@ async fn the_wallet_key_rotates() {
             .await;
         assert_eq!(d["decision"], "accepted", "{d}");
         assert_eq!(d["authorization"]["anchors"]["walletKey"], new_key.as_str());
+        // Signed before the rotation: still accepted.
+        let n_old = nonce();
+        let vp_old = f.present(&f.credential, &m, &n_old, 1000).await;
         let d = f.verify_http(&vp_before, &m, &n_before).await;
         assert_eq!(d["decision"], "accepted", "signed before the rotation: {d}");
-        assert_ne!(d["authorization"]["anchors"]["walletKey"], new_key.as_str());
+        let old_key = s(&d["authorization"]["anchors"]["walletKey"]);
+        assert_ne!(old_key, new_key);
+
+        // The key that signs cannot be retired; an older one can (say, suspected stolen),
+        // by the operator only: it leaves the document, and what it signed stops verifying.
+        let fragment = |k: &str| k.rsplit_once('#').unwrap().1.to_owned();
+        let retire = |k: &str| format!("/v1/admin/wallet/keys/{}/retire", fragment(k));
+        let (status, body) = http
+            .post(&retire(&new_key), Some(&f.server.admin_token), &json!({}))
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (409, "conflict".into())
+        );
+        let (status, _) = http
+            .post(&retire(&old_key), Some("admin.wrong"), &json!({}))
+            .await;
+        assert_eq!(status, 401);
+        let (status, body) = http
+            .post(&retire(&old_key), Some(&f.server.admin_token), &json!({}))
+            .await;
+        assert_eq!(status, 200, "{body}");
+        assert_eq!(body["actor"], "admin");
+        let (_, doc) = http.get("/.well-known/did.json").await;
+        assert!(!doc.to_string().contains(&old_key), "{doc}");
+        // What the retired key signed is refused at the key, before anything else.
+        let d = f.verify_http(&vp_before, &m, &n_before).await;
+        assert_eq!(codes(&d), ["unknown_key"], "{d}");
+        // Presented after the rotation, so signed with the new key: unaffected.
+        let d = f.verify_http(&vp_old, &m, &n_old).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        let (status, _) = http
+            .post(&retire(&old_key), Some(&f.server.admin_token), &json!({}))
+            .await;
+        assert_eq!(status, 200, "idempotent");
+        let (status, _) = http
+            .post(
+                "/v1/admin/wallet/keys/key-999/retire",
+                Some(&f.server.admin_token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 404);
     }
 }

@@ -68,6 +68,53 @@ impl Wallet {
         Ok(format!("{}#{fragment}", self.0.did))
     }
 
+    /// Retires the wallet key `fragment` on `actor`'s request: it leaves the DID document, so
+    /// every authorization it signed stops verifying (`unknown_key`) once verifiers see the
+    /// change (at once in this process and, on PostgreSQL, through the change feed on every
+    /// node). The newest key, which signs, cannot be retired: rotate first. Idempotent.
+    pub async fn retire_key(&self, fragment: &str, actor: &str) -> Result<(), Error> {
+        let _turn = self.write_turn().await;
+        let mut tx = self.0.pool.begin().await?;
+        let newest: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM wallet_keys WHERE retired_at IS NULL \
+             ORDER BY created_at DESC, LENGTH(id) DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut *tx)
+        .await?;
+        if newest.is_some_and(|(id,)| id == fragment) {
+            return Err(Error::Conflict(
+                "the newest key signs: rotate to a new key before retiring it",
+            ));
+        }
+        let exists: Option<(Option<i64>,)> =
+            sqlx::query_as("SELECT retired_at FROM wallet_keys WHERE id = $1")
+                .bind(fragment)
+                .fetch_optional(&mut *tx)
+                .await?;
+        match exists {
+            None => return Err(Error::NotFound("no such wallet key")),
+            Some((Some(_),)) => return Ok(()),
+            Some((None,)) => {}
+        }
+        sqlx::query("UPDATE wallet_keys SET retired_at = $1, retired_by = $2 WHERE id = $3")
+            .bind(self.0.clock.now())
+            .bind(actor)
+            .bind(fragment)
+            .execute(&mut *tx)
+            .await?;
+        self.notify(&mut tx).await?;
+        tx.commit().await?;
+        self.changed();
+        tracing::warn!(key = %fragment, actor, "wallet key retired");
+        Ok(())
+    }
+
+    /// Loads the signing key again (another node rotated or retired one): keeps signing with
+    /// the newest unretired key.
+    pub async fn reload_signing_key(&self) -> Result<(), Error> {
+        self.load_signing_key().await
+    }
+
     /// Loads the newest unretired key as the signing key.
     async fn load_signing_key(&self) -> Result<(), Error> {
         let row: Option<(String, String)> = sqlx::query_as(

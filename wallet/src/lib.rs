@@ -82,6 +82,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "chains",
         include_str!("../migrations/0006_chains.sql"),
     ),
+    (
+        1007,
+        "key retirement",
+        include_str!("../migrations/0007_key_retirement.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.

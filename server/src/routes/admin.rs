@@ -1,6 +1,7 @@
 //! Operator actions, authenticated with the admin bearer token and recorded in the log with who
 //! took them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`,
-//! `POST /v1/admin/wallet/keys` (rotate the wallet's signing key).
+//! `POST /v1/admin/wallet/keys` (rotate the wallet's signing key),
+//! `POST /v1/admin/wallet/keys/{fragment}/retire` (retire an older one).
 
 use agentid_registry::{MAX_LOG_PAGE, MAX_REASON_BYTES};
 use agentid_spec::ErrorCode;
@@ -19,6 +20,22 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/admin/agents/{did}/deplatform", post(deplatform))
         .route("/v1/admin/log", get(log))
         .route("/v1/admin/wallet/keys", post(rotate_wallet_key))
+        .route(
+            "/v1/admin/wallet/keys/{fragment}/retire",
+            post(retire_wallet_key),
+        )
+}
+
+/// Retires a wallet key (say, one suspected stolen), recorded with the operator who asked: it
+/// leaves the wallet's DID document, and every authorization it signed stops verifying.
+async fn retire_wallet_key(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(fragment): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let actor = s.operator(&headers)?;
+    s.wallet.retire_key(&fragment, actor).await?;
+    Ok(axum::Json(json!({ "retired": fragment, "actor": actor })))
 }
 
 /// Adds a wallet signing key, recorded with the operator who asked; the wallet signs with it
