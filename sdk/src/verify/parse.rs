@@ -113,8 +113,13 @@ impl ParsedCredential {
                 remembered: Some(r),
             });
         }
-        let mut jws = CompactJws::parse_owned(source, at, limits.max_token_bytes, CREDENTIAL_TYP)
+        let jws = CompactJws::parse_owned(source, at, limits.max_token_bytes, CREDENTIAL_TYP)
             .map_err(|e| jose_reason("credential", e))?;
+        Self::from_jws(jws)
+    }
+
+    /// Steps 3 and 5 on a credential's parsed JWS.
+    fn from_jws(mut jws: CompactJws<'static>) -> Result<Self, Reason> {
         let credential: DelegationCredential = serde_json::from_slice(&jws.payload)
             .map_err(|e| malformed(format!("credential payload: {e}")))?;
         if !credential.type_.iter().any(|t| t == DELEGATION_TYPE) {
@@ -189,20 +194,15 @@ impl ParsedCredential {
     }
 }
 
-/// Whether an enveloped `vc+jwt` is a spend authorization, by the `type` of its payload.
-fn is_authorization(envelope: &EnvelopedCredential) -> bool {
+/// Whether a `vc+jwt` payload is a spend authorization, by its `type`.
+fn is_authorization(payload: &[u8]) -> bool {
     #[derive(serde::Deserialize)]
     struct Typed {
         #[serde(rename = "type", default)]
         type_: Vec<String>,
     }
-    envelope
-        .jws()
-        .and_then(|jws| jws.split('.').nth(1))
-        .filter(|p| p.len() <= 4 * 1024 * 1024)
-        .and_then(agentid_spec::jose::b64u_decode)
-        .and_then(|p| serde_json::from_slice::<Typed>(&p).ok())
-        .is_some_and(|t| t.type_.iter().any(|t| t == AUTHORIZATION_TYPE))
+    serde_json::from_slice::<Typed>(payload)
+        .is_ok_and(|t| t.type_.iter().any(|t| t == AUTHORIZATION_TYPE))
 }
 
 /// A spend authorization whose structure holds (section 11.1).
@@ -218,17 +218,7 @@ pub(super) struct ParsedAuthorization {
 }
 
 impl ParsedAuthorization {
-    fn parse(envelope: EnvelopedCredential, limits: &Limits) -> Result<Self, Reason> {
-        let at = envelope
-            .jws_offset()
-            .ok_or_else(|| malformed("authorization is not an enveloped vc+jwt"))?;
-        let mut jws = CompactJws::parse_owned(
-            envelope.into_id(),
-            at,
-            limits.max_token_bytes,
-            CREDENTIAL_TYP,
-        )
-        .map_err(|e| jose_reason("authorization", e))?;
+    fn from_jws(mut jws: CompactJws<'static>) -> Result<Self, Reason> {
         let payload: SpendAuthorization = serde_json::from_slice(&jws.payload)
             .map_err(|e| malformed(format!("authorization payload: {e}")))?;
         let (valid_from, valid_until) = payload
@@ -294,28 +284,50 @@ impl<'a> Parsed<'a> {
                 format!("a chain holds at most {MAX_CHAIN} delegations and one authorization"),
             ));
         }
-        let authorization = if envelopes.len() > 1 && envelopes.last().is_some_and(is_authorization)
-        {
-            envelopes
-                .pop()
-                .map(|e| ParsedAuthorization::parse(e, limits))
-                .transpose()?
-        } else {
-            None
-        };
-        if envelopes.is_empty() {
+        // The last of several is the authorization when its type says so (a credential this
+        // verifier remembers never is); its JWS is parsed once either way.
+        let mut last_credential = None;
+        let mut authorization = None;
+        if envelopes.len() > 1 {
+            if let Some(last) = envelopes.pop() {
+                let remembered =
+                    memo.is_some_and(|m| last.jws().is_some_and(|t| m.get(t).is_some()));
+                if remembered {
+                    envelopes.push(last);
+                } else {
+                    let at = last
+                        .jws_offset()
+                        .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
+                    let jws = CompactJws::parse_owned(
+                        last.into_id(),
+                        at,
+                        limits.max_token_bytes,
+                        CREDENTIAL_TYP,
+                    )
+                    .map_err(|e| jose_reason("credential", e))?;
+                    if is_authorization(&jws.payload) {
+                        authorization = Some(ParsedAuthorization::from_jws(jws)?);
+                    } else {
+                        last_credential = Some(ParsedCredential::from_jws(jws)?);
+                    }
+                }
+            }
+        }
+        let n = envelopes.len() + usize::from(last_credential.is_some());
+        if n == 0 {
             return Err(malformed("presentation carries no delegation credential"));
         }
-        if envelopes.len() > MAX_CHAIN {
+        if n > MAX_CHAIN {
             return Err(Reason::new(
                 Code::ChainBroken,
                 format!("a chain holds at most {MAX_CHAIN} delegations"),
             ));
         }
-        let chain = envelopes
+        let mut chain = envelopes
             .into_iter()
             .map(|e| ParsedCredential::parse(e, limits, memo))
             .collect::<Result<Vec<_>, _>>()?;
+        chain.extend(last_credential);
         Ok(Self {
             vp,
             vp_kid,

@@ -84,14 +84,23 @@ impl PolicyChecked {
         let (authenticated, mut reasons) = self.into_parts();
         let principal = authenticated.principal();
         let single = authenticated.chain_len() == 1;
+        let mut last: Option<(
+            &str,
+            Result<std::sync::Arc<super::fetch::VerifiedList>, String>,
+        )> = None;
         for (i, credential) in authenticated.chain().enumerate() {
             let which = if single {
                 "credential".to_owned()
             } else {
                 format!("credential {i}")
             };
-            let url = &credential.credential_status.status_list_credential;
-            let verified = v.status_list(url, principal, now).await;
+            let url = credential.credential_status.status_list_credential.as_str();
+            // The links of a chain usually share the principal's list: fetched once per check.
+            let verified = match &last {
+                Some((u, list)) if *u == url => list.clone(),
+                _ => v.status_list(url, principal, now).await,
+            };
+            last = Some((url, verified.clone()));
             match verified
                 .as_deref()
                 .map_err(Clone::clone)
