@@ -296,6 +296,37 @@ async fn chains(backend: &Backend) {
         (2, "delegation_widened".into()),
         "{out}"
     );
+    // Suspending Bob's link freezes everything below it (Carol), not above (Alice); reinstated,
+    // Carol spends again.
+    let http = f.server.http();
+    let (status, body) = http
+        .post(
+            &format!("/v1/delegations/{bob_id}/suspend"),
+            Some(&f.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body, _) = spend(&f, &carol, &carol_chain, 100).await;
+    assert_eq!(
+        (status, error_code(status, &body)),
+        (403, "delegation_suspended".into()),
+        "{body}"
+    );
+    let (status, hold, _) = spend(&f, &alice, std::slice::from_ref(&root), 100).await;
+    assert_eq!(status, 201, "above the suspended link: {hold}");
+    let (status, body) = http
+        .post(
+            &format!("/v1/delegations/{bob_id}/reinstate"),
+            Some(&f.token),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, hold, _) = spend(&f, &carol, &carol_chain, 100).await;
+    assert_eq!(status, 201, "{hold}");
+    assert_eq!(budget(&f, &root_id).await["remaining"], 300);
+
     // A chain presented out of order, or with a link swapped for another's, is broken.
     let mixed = vec![root.clone(), carol_cred.clone(), bob_cred.clone()];
     let d = f
@@ -313,7 +344,7 @@ async fn chains(backend: &Backend) {
         .http()
         .get_auth(&format!("/v1/delegations/{root_id}/holds"), &f.token)
         .await;
-    assert_eq!(holds["holds"].as_array().unwrap().len(), 5, "{holds}");
+    assert_eq!(holds["holds"].as_array().unwrap().len(), 7, "{holds}");
 
     // The principal revokes Alice's link to Bob: Bob and Carol below it stop, at the wallet
     // and at the merchant (Carol's presentation, authorized before, is now rejected); Alice
@@ -351,7 +382,7 @@ async fn chains(backend: &Backend) {
         format!("revoked with {bob_id}"),
         "{record}"
     );
-    let (status, hold, _) = spend(&f, &alice, std::slice::from_ref(&root), 500).await;
+    let (status, hold, _) = spend(&f, &alice, std::slice::from_ref(&root), 300).await;
     assert_eq!(status, 201, "{hold}");
     // And no new link under a revoked one.
     let (code, out) = subdelegate(
