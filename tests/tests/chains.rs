@@ -132,16 +132,6 @@ async fn spend(
     (status, hold, presented)
 }
 
-async fn budget(f: &Fixture, id: &str) -> Value {
-    let (status, b) = f
-        .server
-        .http()
-        .get_auth(&format!("/v1/delegations/{id}/budget"), &f.token)
-        .await;
-    assert_eq!(status, 200, "{b}");
-    b
-}
-
 /// The principal gives Alice $200 (maxDepth 2); Alice passes Bob $100 at $30 a purchase, Bob
 /// passes Carol $40: each link narrower, each refused widening with its code, every spend
 /// counted up the chain, and a revoked link stopping everything below it.
@@ -234,8 +224,8 @@ async fn chains(backend: &Backend) {
     let d = f.verify_http(&vp, &f.merchant, &n).await;
     assert_eq!(d["decision"], "accepted", "{d}");
     assert_eq!(d["authorization"]["via"], json!([alice.did]), "{d}");
-    assert_eq!(budget(&f, &bob_id).await["held"], 3000);
-    assert_eq!(budget(&f, &root_id).await["held"], 3000);
+    assert_eq!(f.budget(&bob_id).await["held"], 3000);
+    assert_eq!(f.budget(&root_id).await["held"], 3000);
     // Above Bob's own per-transaction limit (but within Alice's): refused by the wallet.
     let (status, body, _) = spend(&f, &bob, &bob_chain, 4000).await;
     assert_eq!(
@@ -249,7 +239,7 @@ async fn chains(backend: &Backend) {
         let (status, hold, _) = spend(&f, &alice, std::slice::from_ref(&root), 5000).await;
         assert_eq!(status, 201, "{hold}");
     }
-    assert_eq!(budget(&f, &root_id).await["remaining"], 2000);
+    assert_eq!(f.budget(&root_id).await["remaining"], 2000);
     let (status, body, _) = spend(&f, &bob, &bob_chain, 2500).await;
     assert_eq!(
         (status, error_code(status, &body)),
@@ -279,8 +269,8 @@ async fn chains(backend: &Backend) {
     let (status, hold, presented) = spend(&f, &carol, &carol_chain, 1500).await;
     assert_eq!(status, 201, "{hold}");
     let (carol_vp, carol_nonce) = presented.unwrap();
-    assert_eq!(budget(&f, &root_id).await["remaining"], 500);
-    assert_eq!(budget(&f, &bob_id).await["held"], 4500);
+    assert_eq!(f.budget(&root_id).await["remaining"], 500);
+    assert_eq!(f.budget(&bob_id).await["held"], 4500);
     let carol_file = f.server.dir.path("carol.jwt");
     let (code, out) = subdelegate(
         &f,
@@ -325,7 +315,7 @@ async fn chains(backend: &Backend) {
     assert_eq!(status, 200, "{body}");
     let (status, hold, _) = spend(&f, &carol, &carol_chain, 100).await;
     assert_eq!(status, 201, "{hold}");
-    assert_eq!(budget(&f, &root_id).await["remaining"], 300);
+    assert_eq!(f.budget(&root_id).await["remaining"], 300);
 
     // A chain presented out of order, or with a link swapped for another's, is broken.
     let mixed = vec![root.clone(), carol_cred.clone(), bob_cred.clone()];

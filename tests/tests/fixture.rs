@@ -240,6 +240,17 @@ impl Fixture {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// What is left of the principal's delegation `id` (`GET /v1/delegations/{id}/budget`).
+    pub async fn budget(&self, id: &str) -> Value {
+        let (status, b) = self
+            .server
+            .http()
+            .get_auth(&format!("/v1/delegations/{id}/budget"), &self.token)
+            .await;
+        assert_eq!(status, 200, "{b}");
+        b
+    }
+
     /// Verifies through `POST /v1/verify`.
     pub async fn verify_http(&self, presentation: &str, merchant: &str, nonce: &str) -> Value {
         let (status, decision) = self

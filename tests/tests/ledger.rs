@@ -31,16 +31,6 @@ fn settlement(f: &Fixture, merchant_seed: u8, hold: &str, action: SettleAction) 
     json!({ "settlement": settle(&claims, &key.did_key().key_id(), &key) })
 }
 
-async fn budget(f: &Fixture, id: &str) -> Value {
-    let (status, b) = f
-        .server
-        .http()
-        .get_auth(&format!("/v1/delegations/{id}/budget"), &f.token)
-        .await;
-    assert_eq!(status, 200, "{b}");
-    b
-}
-
 /// Finding: a delegation of $50 a purchase and $60 in total let six purchases of $42 through
 /// at two merchants. Now the wallet holds each spend against the total; the second purchase is
 /// refused with `budget_exceeded`, a merchant shown the bare request rejects it, a cancelled
@@ -92,7 +82,7 @@ async fn across_merchants(backend: &Backend) {
     // The bare request shown to the second merchant anyway is rejected.
     let d = f.verify_http(&request, &m2, &n2).await;
     assert_eq!(codes(&d), ["authorization_missing"], "{d}");
-    let b = budget(&f, &id).await;
+    let b = f.budget(&id).await;
     assert_eq!(
         (b["held"].as_u64(), b["remaining"].as_u64()),
         (Some(4200), Some(1800)),
@@ -133,7 +123,7 @@ async fn across_merchants(backend: &Backend) {
         (200, &json!("released")),
         "{released}"
     );
-    assert_eq!(budget(&f, &id).await["remaining"], 6000);
+    assert_eq!(f.budget(&id).await["remaining"], 6000);
 
     // Now the second merchant's purchase fits, is accepted and captured.
     let vp2 = f.present(&cred, &m2, &n2, 4200).await;
@@ -164,7 +154,7 @@ async fn across_merchants(backend: &Backend) {
         (status, error_code(status, &body)),
         (409, "hold_settled".into())
     );
-    let b = budget(&f, &id).await;
+    let b = f.budget(&id).await;
     assert_eq!(
         (
             b["captured"].as_u64(),
@@ -217,7 +207,7 @@ async fn retries_never_debit_twice() {
             (409, "idempotency_key_reused".into()),
             "{body}"
         );
-        let b = budget(&f, &f.credential_id).await;
+        let b = f.budget(&f.credential_id).await;
         assert_eq!(b["held"], 8400, "two holds, not four: {b}");
         let (status, body) = f.authorize(&request, Some(&"k".repeat(256))).await;
         assert_eq!(
@@ -254,7 +244,7 @@ async fn concurrent_authorizations_never_overspend() {
             }
         }
         assert_eq!((held, refused), (20, 20), "{}", backend.name());
-        let b = budget(&f, &f.credential_id).await;
+        let b = f.budget(&f.credential_id).await;
         assert_eq!(
             (b["held"].as_u64(), b["remaining"].as_u64()),
             (Some(20_000), Some(0))
@@ -272,9 +262,9 @@ async fn holds_expire() {
             .authorize(&f.spend_request(&f.credential, &f.merchant, &n, 4200), None)
             .await;
         assert_eq!(status, 201, "{hold}");
-        assert_eq!(budget(&f, &f.credential_id).await["held"], 4200);
+        assert_eq!(f.budget(&f.credential_id).await["held"], 4200);
         tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
-        assert_eq!(budget(&f, &f.credential_id).await["remaining"], 20_000);
+        assert_eq!(f.budget(&f.credential_id).await["remaining"], 20_000);
         let id = s(&hold["hold"]);
         let (status, body) = f
             .server
@@ -436,7 +426,7 @@ async fn a_daily_budget_holds() {
             s(&body["error"]["message"]).contains("day budget: 1800"),
             "{body}"
         );
-        let b = budget(&f, &id).await;
+        let b = f.budget(&id).await;
         assert_eq!(b["period"]["used"], 4200, "{b}");
         assert_eq!(b["period"]["remaining"], 1800, "{b}");
         assert_eq!(b["remaining"], 15800, "{b}");
@@ -539,7 +529,7 @@ async fn holds_survive_kill_9() {
                 "an acknowledged hold changed across kill -9"
             );
         }
-        let b = budget(&f, &f.credential_id).await;
+        let b = f.budget(&f.credential_id).await;
         let (_, list) = f
             .server
             .http()
@@ -607,7 +597,7 @@ async fn step_up_approval() {
         );
         assert!(pending.get("authorization").is_none(), "{pending}");
         let hold = s(&pending["hold"]);
-        assert_eq!(budget(&f, &id).await["held"], 6000);
+        assert_eq!(f.budget(&id).await["held"], 6000);
         let d = f.verify_http(&request, &m, &n).await;
         assert_eq!(codes(&d), ["authorization_missing"]);
         let (_, list) = http.get_auth("/v1/approvals", &f.token).await;
@@ -671,7 +661,7 @@ async fn step_up_approval() {
             (status, error_code(status, &body)),
             (403, "approval_denied".into())
         );
-        assert_eq!(budget(&f, &id).await["held"], 6000);
+        assert_eq!(f.budget(&id).await["held"], 6000);
 
         // Not decided in time: approval_expired, for the agent and for a late approval.
         let (status, pending) = f
@@ -696,7 +686,7 @@ async fn step_up_approval() {
             (status, error_code(status, &body)),
             (403, "approval_expired".into())
         );
-        assert_eq!(budget(&f, &id).await["held"], 6000);
+        assert_eq!(f.budget(&id).await["held"], 6000);
     }
 }
 

@@ -280,37 +280,14 @@ async fn readme_walkthrough_on_two_nodes() {
         }
         let f = Fixture::new(&backend).await;
         let b = second_node(&f, &backend).await;
-        let readme =
-            std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-        let script = readme
-            .split("<!-- walkthrough-nodes -->")
-            .nth(1)
-            .and_then(|a| a.split("```sh\n").nth(1))
-            .and_then(|b| b.split("\n```").next())
-            .expect("walkthrough-nodes block");
-        let bin_dir = crate::support::binary().parent().unwrap().to_path_buf();
-        let path = format!(
-            "{}:{}",
-            bin_dir.display(),
-            std::env::var("PATH").unwrap_or_default()
-        );
-        let out = tokio::process::Command::new("bash")
-            .arg("-c")
-            .arg(script)
-            .env("PATH", path)
-            .env("NODE_A", &f.server.url)
-            .env("NODE_B", &b.url)
-            .env_remove("AGENTID_TOKEN")
-            .env_remove("AGENTID_SERVER")
-            .output()
-            .await
-            .expect("bash");
-        let stdout = String::from_utf8_lossy(&out.stdout);
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        assert!(
-            out.status.success(),
-            "walkthrough failed:\n{stdout}\n{stderr}"
-        );
+        let stdout = crate::support::run_readme_block(
+            "walkthrough-nodes",
+            &[
+                ("NODE_A", f.server.url.as_str()),
+                ("NODE_B", b.url.as_str()),
+            ],
+        )
+        .await;
         for expected in [
             "accepted\n",
             "true\n",

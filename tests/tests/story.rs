@@ -325,41 +325,16 @@ async fn secrets(backend: &crate::support::Backend) {
 /// The README's walkthrough, run as written by bash against a real server.
 #[tokio::test]
 async fn readme_walkthrough() {
-    let readme =
-        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
-    let after = readme
-        .split("<!-- walkthrough -->")
-        .nth(1)
-        .expect("walkthrough marker");
-    let script = after
-        .split("```sh\n")
-        .nth(1)
-        .and_then(|b| b.split("\n```").next())
-        .expect("walkthrough block");
     let server = Server::start(&crate::support::Backend::Sqlite).await;
-    let bin_dir = crate::support::binary().parent().unwrap().to_path_buf();
-    let path = format!(
-        "{}:{}",
-        bin_dir.display(),
-        std::env::var("PATH").unwrap_or_default()
-    );
-    let out = tokio::process::Command::new("bash")
-        .arg("-c")
-        .arg(script)
-        .env("PATH", path)
-        .env("AGENTID_SERVER", &server.url)
-        .env("DATA", server.dir.path("data"))
-        .env_remove("AGENTID_TOKEN")
-        .env_remove("AGENTID_KEY_PASSPHRASE")
-        .output()
-        .await
-        .expect("bash");
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        out.status.success(),
-        "walkthrough failed:\n{stdout}\n{stderr}"
-    );
+    let data = server.dir.path("data");
+    let stdout = crate::support::run_readme_block(
+        "walkthrough",
+        &[
+            ("AGENTID_SERVER", server.url.as_str()),
+            ("DATA", data.to_str().unwrap()),
+        ],
+    )
+    .await;
     for expected in [
         "\"decision\": \"accepted\"",
         "\"wallet\": \"did:web:",

@@ -365,3 +365,37 @@ pub fn s(v: &Value) -> String {
         .unwrap_or_else(|| panic!("not a string: {v}"))
         .to_owned()
 }
+
+/// Runs the README's shell block after `<!-- {marker} -->` with bash, the `agentid` binary on the
+/// `PATH` and `env` set; asserts it succeeded and answers what it printed.
+pub async fn run_readme_block(marker: &str, env: &[(&str, &str)]) -> String {
+    let readme =
+        std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md")).unwrap();
+    let script = readme
+        .split(&format!("<!-- {marker} -->"))
+        .nth(1)
+        .and_then(|after| after.split("```sh\n").nth(1))
+        .and_then(|block| block.split("\n```").next())
+        .unwrap_or_else(|| panic!("no {marker} block in README.md"));
+    let bin_dir = binary().parent().unwrap().to_path_buf();
+    let path = format!(
+        "{}:{}",
+        bin_dir.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let mut cmd = tokio::process::Command::new("bash");
+    cmd.arg("-c")
+        .arg(script)
+        .env("PATH", path)
+        .env_remove("AGENTID_TOKEN")
+        .env_remove("AGENTID_KEY_PASSPHRASE")
+        .env_remove("AGENTID_SERVER");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().await.expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{marker} failed:\n{stdout}\n{stderr}");
+    stdout
+}

@@ -362,16 +362,9 @@ fn valid_until_arg(until: &Option<String>, valid_for: &Option<String>) -> Result
     })
 }
 
-/// The scope and spending limit as JSON, from the command line's lists and amounts.
-fn grant_json(
-    merchants: &[String],
-    categories: &[String],
-    currency: &str,
-    per_transaction: u64,
-    total: u64,
-    period: Option<(&String, u64)>,
-    approval_above: Option<u64>,
-) -> (Value, Value) {
+/// The scope and spending limit as JSON, from the command line's lists and amounts; empty
+/// lists are given as `merchants` and `categories` (a sub-delegation's parent's).
+fn grant_json(g: &super::GrantArgs, merchants: &[String], categories: &[String]) -> (Value, Value) {
     let mut scope = serde_json::Map::new();
     if !merchants.is_empty() {
         scope.insert("merchants".into(), json!(merchants));
@@ -380,33 +373,26 @@ fn grant_json(
         scope.insert("categories".into(), json!(categories));
     }
     let mut limit =
-        json!({ "currency": currency, "perTransaction": per_transaction, "total": total });
-    if let Some((period, amount)) = period {
+        json!({ "currency": g.currency, "perTransaction": g.per_transaction, "total": g.total });
+    if let (Some(period), Some(amount)) = (&g.period, g.per_period) {
         limit["perPeriod"] = json!({ "period": period, "amount": amount });
     }
-    if let Some(above) = approval_above {
+    if let Some(above) = g.approval_above {
         limit["approvalAbove"] = json!(above);
     }
     (Value::Object(scope), limit)
 }
 
 async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Failure> {
-    let valid_until = valid_until_arg(&args.valid_until, &args.valid_for)?;
-    let (scope, limit) = grant_json(
-        &args.merchants,
-        &args.categories,
-        &args.currency,
-        args.per_transaction,
-        args.total,
-        args.period.as_ref().zip(args.per_period),
-        args.approval_above,
-    );
+    let g = &args.grant;
+    let valid_until = valid_until_arg(&g.valid_until, &g.valid_for)?;
+    let (scope, limit) = grant_json(g, &g.merchants, &g.categories);
     let body = json!({
         "agent": args.agent,
         "scope": scope,
         "spendingLimit": limit,
         "validUntil": valid_until,
-        "maxDepth": args.max_depth,
+        "maxDepth": g.max_depth,
     });
     let out = Client::new(server)?
         .call(
@@ -457,9 +443,10 @@ async fn subdelegate(
             })
             .unwrap_or_default()
     };
+    let g = &args.grant;
     let (merchants, categories) = (
-        inherited(&args.merchants, "merchants"),
-        inherited(&args.categories, "categories"),
+        inherited(&g.merchants, "merchants"),
+        inherited(&g.categories, "categories"),
     );
     let agent = parse("invalid_did", Did::parse(&args.agent))?;
     let kid = format!("{agent}#{}", args.key_fragment);
@@ -470,15 +457,7 @@ async fn subdelegate(
     let wallet_did = wallet["id"]
         .as_str()
         .ok_or_else(|| Failure::new("invalid_response", "the wallet's DID document has no id"))?;
-    let (scope, limit) = grant_json(
-        &merchants,
-        &categories,
-        &args.currency,
-        args.per_transaction,
-        args.total,
-        args.period.as_ref().zip(args.per_period),
-        args.approval_above,
-    );
+    let (scope, limit) = grant_json(g, &merchants, &categories);
     let now = SystemClock.now();
     let request = json!({
         "iss": agent.as_str(),
@@ -490,9 +469,9 @@ async fn subdelegate(
         "agent": args.to,
         "scope": scope,
         "spendingLimit": limit,
-        "maxDepth": args.max_depth,
+        "maxDepth": g.max_depth,
         // Until the parent ends, unless told otherwise.
-        "validUntil": match (&args.valid_until, &args.valid_for) {
+        "validUntil": match (&g.valid_until, &g.valid_for) {
             (None, None) => parent_payload["validUntil"].clone(),
             (until, valid_for) => json!(valid_until_arg(until, valid_for)?),
         },

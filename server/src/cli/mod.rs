@@ -182,17 +182,17 @@ pub(crate) enum WalletCommand {
     },
 }
 
+/// What a delegation grants, on the command line: where, how much, how long, how deep. For a
+/// sub-delegation every member must be within the parent's (spec 6.4); the lists and the
+/// validity default to the parent's there.
 #[derive(Args, Debug)]
-pub(crate) struct DelegateArgs {
-    #[command(flatten)]
-    pub(crate) token: TokenArg,
-    /// The agent's DID.
-    #[arg(long)]
-    pub(crate) agent: String,
-    /// A merchant DID the agent may buy from (repeat; omit for any merchant).
+pub(crate) struct GrantArgs {
+    /// A merchant DID the agent may buy from (repeat; omit for any merchant, or for the
+    /// parent's in a sub-delegation).
     #[arg(long = "merchant")]
     pub(crate) merchants: Vec<String>,
-    /// A purchase category the agent may buy in (repeat; omit for any category).
+    /// A purchase category the agent may buy in (repeat; omit for any category, or for the
+    /// parent's in a sub-delegation).
     #[arg(long = "category")]
     pub(crate) categories: Vec<String>,
     /// ISO 4217 currency of the limit.
@@ -210,18 +210,31 @@ pub(crate) struct DelegateArgs {
     /// The budget per period, in minor units.
     #[arg(long, requires = "period")]
     pub(crate) per_period: Option<u64>,
-    /// Purchases above this amount wait for your approval (step-up).
+    /// Purchases above this amount wait for the principal's approval (step-up).
     #[arg(long)]
     pub(crate) approval_above: Option<u64>,
-    /// End of validity, RFC 3339.
+    /// End of validity, RFC 3339 (in a sub-delegation: no later than the parent's, and the
+    /// parent's by default).
     #[arg(long, conflicts_with = "valid_for")]
     pub(crate) valid_until: Option<String>,
     /// Validity from now, e.g. 7d, 12h, 30m.
     #[arg(long)]
     pub(crate) valid_for: Option<String>,
-    /// How many sub-delegations may follow this one (0 to 3).
+    /// How many sub-delegations may follow this one (0 to 3; below the parent's in a
+    /// sub-delegation).
     #[arg(long, default_value_t = 0)]
     pub(crate) max_depth: u8,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct DelegateArgs {
+    #[command(flatten)]
+    pub(crate) token: TokenArg,
+    /// The agent's DID.
+    #[arg(long)]
+    pub(crate) agent: String,
+    #[command(flatten)]
+    pub(crate) grant: GrantArgs,
     /// Also write the credential (vc+jwt) to this file.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
@@ -244,40 +257,8 @@ pub(crate) struct SubdelegateArgs {
     /// The sub-agent's DID.
     #[arg(long)]
     pub(crate) to: String,
-    /// A merchant DID the sub-agent may buy from (repeat; must be among the parent's; default:
-    /// the parent's).
-    #[arg(long = "merchant")]
-    pub(crate) merchants: Vec<String>,
-    /// A purchase category (repeat; must be among the parent's; default: the parent's).
-    #[arg(long = "category")]
-    pub(crate) categories: Vec<String>,
-    /// ISO 4217 currency of the limit (the parent's).
-    #[arg(long)]
-    pub(crate) currency: String,
-    /// Largest single purchase, in minor units.
-    #[arg(long)]
-    pub(crate) per_transaction: u64,
-    /// Largest total, in minor units.
-    #[arg(long)]
-    pub(crate) total: u64,
-    /// Also a budget per calendar period (UTC): day, week or month.
-    #[arg(long, value_parser = ["day", "week", "month"], requires = "per_period")]
-    pub(crate) period: Option<String>,
-    /// The budget per period, in minor units.
-    #[arg(long, requires = "period")]
-    pub(crate) per_period: Option<u64>,
-    /// Purchases above this amount wait for the principal's approval.
-    #[arg(long)]
-    pub(crate) approval_above: Option<u64>,
-    /// End of validity, RFC 3339 (no later than the parent's; default: the parent's).
-    #[arg(long, conflicts_with = "valid_for")]
-    pub(crate) valid_until: Option<String>,
-    /// Validity from now, e.g. 7d, 12h, 30m.
-    #[arg(long)]
-    pub(crate) valid_for: Option<String>,
-    /// How many further sub-delegations may follow (below the parent's).
-    #[arg(long, default_value_t = 0)]
-    pub(crate) max_depth: u8,
+    #[command(flatten)]
+    pub(crate) grant: GrantArgs,
     /// Also write the credential (vc+jwt) to this file.
     #[arg(long)]
     pub(crate) out: Option<PathBuf>,
