@@ -14,7 +14,14 @@ async fn bad_input_on_every_endpoint() {
         let t = Some(f.token.as_str());
 
         // Bodies: not JSON, wrong content type, over the 64 KiB limit, wrong shape.
-        for path in ["/v1/agents", "/v1/delegations", "/v1/verify"] {
+        for path in [
+            "/v1/agents",
+            "/v1/delegations",
+            "/v1/verify",
+            "/v1/subdelegations",
+            "/v1/subdelegations/signed",
+            "/v1/spend/authorizations",
+        ] {
             let (st, b) = h
                 .post_raw(path, Some("application/json"), b"{not json".to_vec())
                 .await;
@@ -37,6 +44,22 @@ async fn bad_input_on_every_endpoint() {
             assert_eq!(st, 400, "{path}: {b}");
             error_code(st, &b);
         }
+        // Garbage where a signed token belongs: 400 with its code, not a refusal of a signer.
+        for (path, member) in [
+            ("/v1/subdelegations", "request"),
+            ("/v1/subdelegations/signed", "credential"),
+        ] {
+            for garbage in ["", "x", "a.b.c", &"e".repeat(40 * 1024)] {
+                let (st, b) = h.post(path, None, &json!({ member: garbage })).await;
+                assert_eq!(
+                    (st, error_code(st, &b)),
+                    (400, "invalid_request".into()),
+                    "{path} {}: {b}",
+                    garbage.len()
+                );
+            }
+        }
+
         // Exactly at the limit is read (and then refused for its content, not its size).
         let mut at_limit = br#"{"operation":""#.to_vec();
         at_limit.resize(64 * 1024 - 2, b'a');

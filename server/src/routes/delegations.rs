@@ -178,8 +178,20 @@ struct LinkRequest {
     request: String,
 }
 
+/// A signed token that does not parse is the caller's malformed input (400); one that parses
+/// but whose signer or signature is not accepted is a refusal (403). Either way the message
+/// names the verifier's code.
 fn refused(what: &str) -> impl Fn(agentid_spec::Reason) -> ApiError + '_ {
-    move |r| ApiError::Forbidden(format!("{what} refused: {}: {}", r.code, r.message))
+    use agentid_spec::Code;
+    move |r| {
+        let message = format!("{what} refused: {}: {}", r.code, r.message);
+        match r.code {
+            Code::MalformedToken | Code::UnsupportedAlgorithm => {
+                ApiError::bad_request(ErrorCode::InvalidRequest, message)
+            }
+            _ => ApiError::Forbidden(message),
+        }
+    }
 }
 
 /// The agent asks for a sub-delegation; authenticated by its signature, not a bearer token.
