@@ -482,7 +482,7 @@ async fn sub_delegation_refuses_what_it_did_not_prepare() {
             agentid_spec::jose::b64u_decode(prepared["payload"].as_str().unwrap()).unwrap();
         let kid = format!("{}#key-1", f.agent);
         let mut altered: Value = serde_json::from_slice(&payload).unwrap();
-        altered["credentialSubject"]["spendingLimit"]["total"] = json!(90);
+        altered["credentialSubject"]["spendingLimit"]["perTransaction"] = json!(90);
         let altered =
             agentid_sdk::issue::sign_link(altered.to_string().as_bytes(), &kid, &f.agent_key);
         let (status, body) = http
