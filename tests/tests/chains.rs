@@ -534,3 +534,131 @@ async fn sub_delegation_refuses_what_it_did_not_prepare() {
         assert_eq!(status, 201, "{hold}");
     }
 }
+
+/// Step-up in a chain: the principal's threshold applies to a sub-agent's purchase (the link
+/// must keep a threshold no higher), the principal decides it, and a link above suspended
+/// meanwhile stops the approval.
+#[tokio::test]
+async fn a_sub_agents_purchase_waits_for_the_principal() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let alice = Agent {
+            did: f.agent.clone(),
+            key_file: f.agent_key_file.clone(),
+            key: crate::support::read_key(&f.agent_key_file),
+        };
+        let bob = register(&f, "bob.key").await;
+        let issued = f
+            .delegate(json!({
+                "maxDepth": 1,
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000,
+                                   "approvalAbove": 1000 },
+            }))
+            .await;
+        let (root, root_id) = (s(&issued["credential"]), s(&issued["id"]));
+        let root_file = f.server.dir.path("root.jwt");
+        std::fs::write(&root_file, &root).unwrap();
+        let root_file = root_file.to_str().unwrap();
+        // Without a threshold of its own the link would let $30 through unasked: widened.
+        let (code, out) = subdelegate(&f, &alice, root_file, &bob.did, &[], "x.jwt").await;
+        assert_eq!(
+            (code, s(&out["error"]["code"])),
+            (2, "delegation_widened".into()),
+            "{out}"
+        );
+        let (code, out) = subdelegate(
+            &f,
+            &alice,
+            root_file,
+            &bob.did,
+            &["--approval-above", "900"],
+            "bob.jwt",
+        )
+        .await;
+        assert_eq!(code, 0, "{out}");
+        let bob_id = s(&out["id"]);
+        let chain = vec![
+            root.clone(),
+            std::fs::read_to_string(f.server.dir.path("bob.jwt")).unwrap(),
+        ];
+        let http = f.server.http();
+
+        // $20 by Bob waits for the principal, who approves it.
+        let (status, pending, _) = spend(&f, &bob, &chain, 2000).await;
+        assert_eq!(
+            (status, &pending["state"]),
+            (202, &json!("pending")),
+            "{pending}"
+        );
+        let hold = s(&pending["hold"]);
+        let (_, list) = http.get_auth("/v1/approvals", &f.token).await;
+        assert_eq!(list["approvals"][0]["hold"], hold.as_str(), "{list}");
+        let (status, approved) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, &approved["state"]),
+            (200, &json!("held")),
+            "{approved}"
+        );
+        assert_eq!(f.budget(&root_id).await["held"], 2000);
+
+        // Another waits; the principal suspends Bob's link: approving it is refused.
+        let (status, pending, _) = spend(&f, &bob, &chain, 1500).await;
+        assert_eq!(status, 202, "{pending}");
+        let hold = s(&pending["hold"]);
+        let (status, _) = http
+            .post(
+                &format!("/v1/delegations/{bob_id}/suspend"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, body) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "delegation_suspended".into()),
+            "{body}"
+        );
+        // And the principal's own delegation suspended stops a pending purchase below it too.
+        let (status, _) = http
+            .post(
+                &format!("/v1/delegations/{bob_id}/reinstate"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, _) = http
+            .post(
+                &format!("/v1/delegations/{root_id}/suspend"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200);
+        let (status, body) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&f.token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "delegation_suspended".into()),
+            "{body}"
+        );
+    }
+}
