@@ -195,6 +195,42 @@ pub(crate) fn stored_credential(jws: &str) -> Result<DelegationCredential, Error
     serde_json::from_slice(&payload).map_err(|e| Error::Internal(format!("stored credential: {e}")))
 }
 
+/// How an earlier identical request is found: by its `Idempotency-Key`, or without one by the
+/// request's hash.
+#[derive(Clone, Copy)]
+enum Earlier<'a> {
+    Key(&'a str),
+    Request(&'a str),
+}
+
+/// A ledger sum as stored (BIGINT), as an amount.
+fn unsigned(v: i64) -> Result<u64, Error> {
+    u64::try_from(v).map_err(|_| Error::Internal("negative ledger sum".into()))
+}
+
+/// The statement summing a delegation's live held and captured amounts (`$1` the delegation,
+/// `$2` now, `$3` the start of its period), with `extra` columns. BIGINT sums of amounts of at
+/// most 10^15, so an overflow is a database error, never a wrong sum. Holds charged from below
+/// exist only under a delegation with sub-delegations; the others keep the one-index query (the
+/// two halves of the union each use an index; an OR across them would not, on PostgreSQL).
+fn sums_sql(has_links: bool, extra: &str) -> String {
+    const SUMS: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(CASE WHEN created_at >= $3 THEN amount ELSE 0 END), 0) AS BIGINT)";
+    const LIVE: &str = "(state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2))";
+    if has_links {
+        format!(
+            "{SUMS}{extra} FROM (SELECT amount, state, created_at, expires_at FROM wallet_holds \
+             WHERE delegation_id = $1 \
+             UNION ALL \
+             SELECT h.amount, h.state, h.created_at, h.expires_at FROM wallet_hold_charges c \
+             JOIN wallet_holds h ON h.id = c.hold_id WHERE c.delegation_id = $1) x WHERE {LIVE}"
+        )
+    } else {
+        format!("{SUMS}{extra} FROM wallet_holds WHERE delegation_id = $1 AND {LIVE}")
+    }
+}
+
 impl Wallet {
     /// Holds `req`'s amount against its delegation's budget and signs the spend authorization
     /// for it; the caller has verified `req` (signatures, scope, per-transaction limit, status).
@@ -264,24 +300,34 @@ impl Wallet {
         }
 
         // A retry answers what the first request got: the same Idempotency-Key, or without
-        // one the same request (merchant, nonce, transaction) still held or settled.
-        let earlier: Option<(HoldRow, String)> = match idempotency_key {
-            Some(key) => sqlx::query_as::<_, HoldRow>(&format!(
-                "{HOLD_SELECT} WHERE delegation_id = $1 AND idempotency_key = $2"
-            ))
-            .bind(&req.delegation)
-            .bind(key)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| (row, String::new())),
-            None => sqlx::query_as::<_, HoldRow>(&format!(
-                "{HOLD_SELECT} WHERE delegation_id = $1 AND request_hash = $2 AND idempotency_key IS NULL"
-            ))
-            .bind(&req.delegation)
-            .bind(&hash)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|row| (row, hash.clone())),
+        // one the same request (merchant, nonce, transaction) still held or settled. Looked up
+        // in the same statement that sums the presenting agent's own delegation.
+        let leaf = chain.len() - 1;
+        let leaf_credential = stored_credential(&links[leaf].0)?;
+        let leaf_period = leaf_credential
+            .credential_subject
+            .spending_limit
+            .per_period()
+            .map(|p| p.period.bounds(now).0);
+        let (earlier_id, leaf_spent) = self
+            .spent_since_with_earlier(
+                &mut *tx,
+                &req.delegation,
+                links[leaf].3,
+                now,
+                leaf_period,
+                idempotency_key.map_or(Earlier::Request(&hash), Earlier::Key),
+            )
+            .await?;
+        let earlier: Option<(HoldRow, String)> = match earlier_id {
+            None => None,
+            Some(id) => Some((
+                sqlx::query_as::<_, HoldRow>(&format!("{HOLD_SELECT} WHERE id = $1"))
+                    .bind(&id)
+                    .fetch_one(&mut *tx)
+                    .await?,
+                String::new(),
+            )),
         };
         if let Some((row, _)) = earlier {
             let (stored_hash,): (String,) =
@@ -309,8 +355,12 @@ impl Wallet {
         // Every budget of the chain, the principal's first: a sub-agent's spend counts against
         // each delegation above it.
         let mut pending = false;
-        for ((id, _), (jws, _, _, has_links)) in chain.iter().zip(&links) {
-            let credential = stored_credential(jws)?;
+        for (i, ((id, _), (jws, _, _, has_links))) in chain.iter().zip(&links).enumerate() {
+            let credential = if i == leaf {
+                leaf_credential.clone()
+            } else {
+                stored_credential(jws)?
+            };
             let limit = &credential.credential_subject.spending_limit;
             if t.currency != limit.currency() || t.amount > limit.per_transaction() {
                 return Err(Error::Forbidden(
@@ -319,9 +369,12 @@ impl Wallet {
             }
             pending |= limit.approval_above().is_some_and(|a| t.amount > a);
             let period_start = limit.per_period().map(|p| p.period.bounds(now).0);
-            let (held, captured, in_period) = self
-                .spent_since(&mut *tx, id, *has_links, now, period_start)
-                .await?;
+            let (held, captured, in_period) = if i == leaf {
+                leaf_spent
+            } else {
+                self.spent_since(&mut *tx, id, *has_links, now, period_start)
+                    .await?
+            };
             let used = held
                 .checked_add(captured)
                 .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
@@ -573,34 +626,51 @@ impl Wallet {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        // As in `spent`: BIGINT sums of amounts of at most 10^15, so an overflow is a database
-        // error, never a wrong sum. Holds charged from below exist only under a delegation with
-        // sub-delegations; the others keep the one-index query.
-        const SUMS: &str = "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
-                    CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT), \
-                    CAST(COALESCE(SUM(CASE WHEN created_at >= $3 THEN amount ELSE 0 END), 0) AS BIGINT)";
-        const LIVE: &str =
-            "(state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2))";
-        let sql = if has_links {
-            format!(
-                "{SUMS} FROM (SELECT amount, state, created_at, expires_at FROM wallet_holds \
-                 WHERE delegation_id = $1 \
-                 UNION ALL \
-                 SELECT h.amount, h.state, h.created_at, h.expires_at FROM wallet_hold_charges c \
-                 JOIN wallet_holds h ON h.id = c.hold_id WHERE c.delegation_id = $1) x WHERE {LIVE}"
-            )
-        } else {
-            format!("{SUMS} FROM wallet_holds WHERE delegation_id = $1 AND {LIVE}")
-        };
+        let sql = sums_sql(has_links, "");
         let (held, captured, in_period): (i64, i64, i64) = sqlx::query_as(&sql)
             .bind(delegation)
             .bind(now)
             .bind(period_start.unwrap_or(i64::MAX))
             .fetch_one(db)
             .await?;
-        let unsigned =
-            |v: i64| u64::try_from(v).map_err(|_| Error::Internal("negative ledger sum".into()));
         Ok((unsigned(held)?, unsigned(captured)?, unsigned(in_period)?))
+    }
+
+    /// [`Wallet::spent_since`], and in the same statement the hold an earlier identical
+    /// request took under this delegation, if any.
+    async fn spent_since_with_earlier<'c, E>(
+        &self,
+        db: E,
+        delegation: &str,
+        has_links: bool,
+        now: i64,
+        period_start: Option<i64>,
+        earlier: Earlier<'_>,
+    ) -> Result<(Option<String>, (u64, u64, u64)), Error>
+    where
+        E: sqlx::Executor<'c, Database = sqlx::Any>,
+    {
+        let (condition, value) = match earlier {
+            Earlier::Key(k) => ("idempotency_key = $4", k),
+            Earlier::Request(h) => ("request_hash = $4 AND idempotency_key IS NULL", h),
+        };
+        let sql = sums_sql(
+            has_links,
+            &format!(
+                ", (SELECT id FROM wallet_holds WHERE delegation_id = $1 AND {condition} LIMIT 1)"
+            ),
+        );
+        let (held, captured, in_period, id): (i64, i64, i64, Option<String>) = sqlx::query_as(&sql)
+            .bind(delegation)
+            .bind(now)
+            .bind(period_start.unwrap_or(i64::MAX))
+            .bind(value)
+            .fetch_one(db)
+            .await?;
+        Ok((
+            id,
+            (unsigned(held)?, unsigned(captured)?, unsigned(in_period)?),
+        ))
     }
 
     /// Held (live) and captured sums of a delegation's holds taken since `since`, checked.
