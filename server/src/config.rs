@@ -54,6 +54,12 @@ pub struct ServeConfig {
     /// in seconds.
     #[arg(long, env = "AGENTID_APPROVAL_SECS", default_value_t = 600)]
     pub approval_secs: i64,
+    /// Writes that create (agents, principals, sub-delegations) allowed per second per client.
+    #[arg(long, env = "AGENTID_WRITE_RATE", default_value_t = 10)]
+    pub write_rate: u32,
+    /// How many such writes a client may make at once before the rate applies.
+    #[arg(long, env = "AGENTID_WRITE_BURST", default_value_t = 60)]
+    pub write_burst: u32,
     /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
     /// created on first start).
     #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
@@ -80,6 +86,8 @@ impl ServeConfig {
             allow_did_key_agents: false,
             hold_secs: 900,
             approval_secs: 600,
+            write_rate: 10,
+            write_burst: 60,
             master_key: None,
             admin_token: None,
             limits: LimitArgs::default(),

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// 413: the body is over the limit.
     #[error("request body over {0} bytes")]
     TooLarge(usize),
+    /// 429: too many writes from this client; retry after this many seconds.
+    #[error("too many requests: retry after {0} s")]
+    RateLimited(u64),
     /// 415: the body is not JSON.
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
@@ -102,6 +105,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
             ApiError::Gone(_) => (StatusCode::GONE, ErrorCode::Gone),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge),
+            ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 ErrorCode::UnsupportedMediaType,
@@ -178,7 +182,14 @@ impl IntoResponse for ApiError {
             }),
             _ => json!({ "error": { "code": code.as_str(), "message": message } }),
         };
-        (status, axum::Json(body)).into_response()
+        let mut response = (status, axum::Json(body)).into_response();
+        if let ApiError::RateLimited(secs) = &self {
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from(*secs),
+            );
+        }
+        response
     }
 }
 

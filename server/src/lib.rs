@@ -34,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod keyfile;
 pub mod nonces;
+pub mod ratelimit;
 mod routes;
 pub mod source;
 pub mod start;
@@ -63,16 +64,20 @@ pub struct Shared {
     admin_token_hash: Arc<str>,
     /// Requests received, for `/metrics`.
     requests: AtomicU64,
+    /// Per-client limits on writes that create.
+    write_limiter: ratelimit::WriteLimiter,
 }
 
 impl AppState {
     /// The state of a service over `registry` and `wallet`, verifying with `verifier`, whose
-    /// operator holds the token hashing to `admin_token_hash`.
+    /// operator holds the token hashing to `admin_token_hash`, limiting each client's writes
+    /// with `write_limiter`.
     pub fn new(
         registry: Registry,
         wallet: Wallet,
         verifier: SharedVerifier,
         admin_token_hash: String,
+        write_limiter: ratelimit::WriteLimiter,
     ) -> Self {
         Self(Arc::new(Shared {
             registry,
@@ -80,18 +85,22 @@ impl AppState {
             verifier,
             admin_token_hash: admin_token_hash.into(),
             requests: AtomicU64::new(0),
+            write_limiter,
         }))
     }
 }
 
 /// The whole HTTP surface.
 pub fn router(state: AppState) -> Router {
+    // The writes that create something anyone may ask for are limited per client.
+    let limited = || axum::middleware::from_fn_with_state(state.clone(), ratelimit::limit_writes);
     Router::new()
         .merge(routes::health::routes())
         .merge(routes::identifiers::routes())
-        .merge(routes::agents::routes())
+        .merge(routes::agents::routes().route_layer(limited()))
         .merge(routes::admin::routes())
-        .merge(routes::principals::routes())
+        .merge(routes::principals::routes().route_layer(limited()))
+        .merge(routes::delegations::subdelegation_routes().route_layer(limited()))
         .merge(routes::delegations::routes())
         .merge(routes::status::routes())
         .merge(routes::spend::routes())
@@ -193,6 +202,7 @@ mod tests {
             wallet,
             verifier,
             agentid_wallet::auth::hash_token("admin.test"),
+            ratelimit::WriteLimiter::new(10, 60),
         ))
     }
 

@@ -210,11 +210,26 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         nonces,
     ));
 
-    let app = crate::router(AppState::new(registry, wallet, verifier, admin_token_hash));
+    if config.write_rate == 0 || config.write_burst == 0 {
+        return Err(StartError::Config(
+            "--write-rate and --write-burst must be at least 1".into(),
+        ));
+    }
+    let limiter = crate::ratelimit::WriteLimiter::new(config.write_rate, config.write_burst);
+    let app = crate::router(AppState::new(
+        registry,
+        wallet,
+        verifier,
+        admin_token_hash,
+        limiter,
+    ));
     let server = Box::pin(async move {
-        axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown_signal())
-            .await
+        axum::serve(
+            listener,
+            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown_signal())
+        .await
     });
     Ok(Running {
         addr,

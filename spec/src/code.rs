@@ -266,6 +266,8 @@ error_codes! {
     NotPending => "not_pending",
     /// A sub-delegation would grant more than its parent (section 6.4).
     DelegationWidened => "delegation_widened",
+    /// Too many writes from this client: retry after the `Retry-After` seconds.
+    RateLimited => "rate_limited",
     /// Something failed inside the service; logged there, never detailed.
     InternalError => "internal_error",
 }

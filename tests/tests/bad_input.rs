@@ -4,7 +4,7 @@
 use serde_json::json;
 
 use crate::fixture::Fixture;
-use crate::support::{backends, error_code, s};
+use crate::support::{backends, error_code, s, Server};
 
 #[tokio::test]
 async fn bad_input_on_every_endpoint() {
@@ -326,4 +326,48 @@ async fn bad_input_on_every_endpoint() {
             (409, "already_deplatformed".into())
         );
     }
+}
+
+/// Writes that create (principals, agents, sub-delegations) are limited per client: a burst of
+/// exactly the limit passes, the next is 429 `rate_limited` with `Retry-After`, reads are not
+/// limited, and the bucket refills at the rate.
+#[tokio::test]
+async fn writes_are_rate_limited_per_client() {
+    let server = Server::start_with(
+        &crate::support::Backend::Sqlite,
+        &["--write-rate", "1", "--write-burst", "3"],
+    )
+    .await;
+    let h = server.http();
+    let mut token = String::new();
+    for _ in 0..3 {
+        let (st, b) = h.post("/v1/principals", None, &json!({})).await;
+        assert_eq!(st, 201, "{b}");
+        token = b["token"].as_str().unwrap().to_owned();
+    }
+    let r = h
+        .client
+        .post(format!("{}/v1/principals", h.base))
+        .json(&json!({}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 429);
+    assert_eq!(r.headers()["retry-after"], "1");
+    let b: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(b["error"]["code"], "rate_limited", "{b}");
+    // The same client's other creating writes share its bucket; reads are not limited.
+    let (st, b) = h
+        .post("/v1/agents", None, &json!({ "operation": "x" }))
+        .await;
+    assert_eq!((st, error_code(st, &b)), (429, "rate_limited".into()));
+    for _ in 0..5 {
+        let (st, _) = h.get_auth("/v1/principals/me", &token).await;
+        assert_eq!(st, 200);
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let (st, b) = h.post("/v1/principals", None, &json!({})).await;
+    assert_eq!(st, 201, "refilled: {b}");
+    let (st, _) = h.post("/v1/principals", None, &json!({})).await;
+    assert_eq!(st, 429);
 }

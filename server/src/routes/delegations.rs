@@ -29,6 +29,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/delegations/{id}/revoke", post(revoke))
         .route("/v1/delegations/{id}/suspend", post(suspend))
         .route("/v1/delegations/{id}/reinstate", post(reinstate))
+}
+
+/// The routes an agent reaches with its signature rather than a token (limited per client).
+pub(crate) fn subdelegation_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/subdelegations", post(prepare_link))
         .route("/v1/subdelegations/signed", post(register_link))
 }
