@@ -256,14 +256,16 @@ async fn concurrent_authorizations_never_overspend() {
 #[tokio::test]
 async fn holds_expire() {
     for backend in backends().await {
-        let f = Fixture::new_with(&backend, &["--hold-secs", "1"]).await;
+        // Three seconds: long enough that a loaded machine still reads the hold held, short
+        // enough to wait for.
+        let f = Fixture::new_with(&backend, &["--hold-secs", "3"]).await;
         let n = nonce();
         let (status, hold) = f
             .authorize(&f.spend_request(&f.credential, &f.merchant, &n, 4200), None)
             .await;
         assert_eq!(status, 201, "{hold}");
         assert_eq!(f.budget(&f.credential_id).await["held"], 4200);
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
         assert_eq!(f.budget(&f.credential_id).await["remaining"], 20_000);
         let id = s(&hold["hold"]);
         let (status, body) = f
