@@ -571,7 +571,7 @@ async fn holds_survive_kill_9() {
 #[tokio::test]
 async fn step_up_approval() {
     for backend in backends().await {
-        let f = Fixture::new_with(&backend, &["--approval-secs", "2"]).await;
+        let f = Fixture::new_with(&backend, &["--approval-secs", "4"]).await;
         let m = f.merchant.clone();
         let issued = f
             .delegate(json!({
@@ -671,7 +671,7 @@ async fn step_up_approval() {
             .await;
         assert_eq!(status, 202);
         let hold = s(&pending["hold"]);
-        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        tokio::time::sleep(std::time::Duration::from_millis(4100)).await;
         let (status, body) = http.get(&format!("/v1/spend/authorizations/{hold}")).await;
         assert_eq!(
             (status, error_code(status, &body)),
