@@ -288,13 +288,8 @@ async fn chains(backend: &Backend) {
     );
     // Suspending Bob's link freezes everything below it (Carol), not above (Alice); reinstated,
     // Carol spends again.
-    let http = f.server.http();
-    let (status, body) = http
-        .post(
-            &format!("/v1/delegations/{bob_id}/suspend"),
-            Some(&f.token),
-            &json!({}),
-        )
+    let (status, body) = f
+        .as_principal(&format!("/v1/delegations/{bob_id}/suspend"))
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, body, _) = spend(&f, &carol, &carol_chain, 100).await;
@@ -305,12 +300,8 @@ async fn chains(backend: &Backend) {
     );
     let (status, hold, _) = spend(&f, &alice, std::slice::from_ref(&root), 100).await;
     assert_eq!(status, 201, "above the suspended link: {hold}");
-    let (status, body) = http
-        .post(
-            &format!("/v1/delegations/{bob_id}/reinstate"),
-            Some(&f.token),
-            &json!({}),
-        )
+    let (status, body) = f
+        .as_principal(&format!("/v1/delegations/{bob_id}/reinstate"))
         .await;
     assert_eq!(status, 200, "{body}");
     let (status, hold, _) = spend(&f, &carol, &carol_chain, 100).await;
@@ -593,12 +584,8 @@ async fn a_sub_agents_purchase_waits_for_the_principal() {
         let hold = s(&pending["hold"]);
         let (_, list) = http.get_auth("/v1/approvals", &f.token).await;
         assert_eq!(list["approvals"][0]["hold"], hold.as_str(), "{list}");
-        let (status, approved) = http
-            .post(
-                &format!("/v1/approvals/{hold}/approve"),
-                Some(&f.token),
-                &json!({}),
-            )
+        let (status, approved) = f
+            .as_principal(&format!("/v1/approvals/{hold}/approve"))
             .await;
         assert_eq!(
             (status, &approved["state"]),
@@ -611,20 +598,12 @@ async fn a_sub_agents_purchase_waits_for_the_principal() {
         let (status, pending, _) = spend(&f, &bob, &chain, 1500).await;
         assert_eq!(status, 202, "{pending}");
         let hold = s(&pending["hold"]);
-        let (status, _) = http
-            .post(
-                &format!("/v1/delegations/{bob_id}/suspend"),
-                Some(&f.token),
-                &json!({}),
-            )
+        let (status, _) = f
+            .as_principal(&format!("/v1/delegations/{bob_id}/suspend"))
             .await;
         assert_eq!(status, 200);
-        let (status, body) = http
-            .post(
-                &format!("/v1/approvals/{hold}/approve"),
-                Some(&f.token),
-                &json!({}),
-            )
+        let (status, body) = f
+            .as_principal(&format!("/v1/approvals/{hold}/approve"))
             .await;
         assert_eq!(
             (status, error_code(status, &body)),
@@ -632,28 +611,16 @@ async fn a_sub_agents_purchase_waits_for_the_principal() {
             "{body}"
         );
         // And the principal's own delegation suspended stops a pending purchase below it too.
-        let (status, _) = http
-            .post(
-                &format!("/v1/delegations/{bob_id}/reinstate"),
-                Some(&f.token),
-                &json!({}),
-            )
+        let (status, _) = f
+            .as_principal(&format!("/v1/delegations/{bob_id}/reinstate"))
             .await;
         assert_eq!(status, 200);
-        let (status, _) = http
-            .post(
-                &format!("/v1/delegations/{root_id}/suspend"),
-                Some(&f.token),
-                &json!({}),
-            )
+        let (status, _) = f
+            .as_principal(&format!("/v1/delegations/{root_id}/suspend"))
             .await;
         assert_eq!(status, 200);
-        let (status, body) = http
-            .post(
-                &format!("/v1/approvals/{hold}/approve"),
-                Some(&f.token),
-                &json!({}),
-            )
+        let (status, body) = f
+            .as_principal(&format!("/v1/approvals/{hold}/approve"))
             .await;
         assert_eq!(
             (status, error_code(status, &body)),

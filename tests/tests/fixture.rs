@@ -240,6 +240,14 @@ impl Fixture {
         assert_eq!(status, 200, "{body}");
     }
 
+    /// `POST path` with an empty body as the principal: the status and the body.
+    pub async fn as_principal(&self, path: &str) -> (u16, Value) {
+        self.server
+            .http()
+            .post(path, Some(&self.token), &json!({}))
+            .await
+    }
+
     /// What is left of the principal's delegation `id` (`GET /v1/delegations/{id}/budget`).
     pub async fn budget(&self, id: &str) -> Value {
         let (status, b) = self

@@ -673,41 +673,6 @@ impl Wallet {
         ))
     }
 
-    /// Held (live) and captured sums of a delegation's holds taken since `since`, checked.
-    async fn spent<'c, E>(
-        &self,
-        db: E,
-        delegation: &str,
-        now: i64,
-        since: i64,
-    ) -> Result<(u64, u64), Error>
-    where
-        E: sqlx::Executor<'c, Database = sqlx::Any>,
-    {
-        // Summed in the database (one row back, not one per hold); the two halves of the union
-        // each use an index (an OR across them would not, on PostgreSQL). Each amount is at most
-        // 10^15 and the sums are BIGINT: an overflow is a database error, never a wrong sum.
-        let (held, captured): (i64, i64) = sqlx::query_as(
-            "SELECT CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN 0 ELSE amount END), 0) AS BIGINT), \
-                    CAST(COALESCE(SUM(CASE WHEN state = 'captured' THEN amount ELSE 0 END), 0) AS BIGINT) \
-             FROM (SELECT amount, state, created_at, expires_at FROM wallet_holds \
-                   WHERE delegation_id = $1 \
-                   UNION ALL \
-                   SELECT h.amount, h.state, h.created_at, h.expires_at FROM wallet_hold_charges c \
-                   JOIN wallet_holds h ON h.id = c.hold_id WHERE c.delegation_id = $1) x \
-             WHERE (state = 'captured' OR (state IN ('held', 'pending') AND expires_at > $2)) \
-             AND created_at >= $3",
-        )
-        .bind(delegation)
-        .bind(now)
-        .bind(since)
-        .fetch_one(db)
-        .await?;
-        let unsigned =
-            |v: i64| u64::try_from(v).map_err(|_| Error::Internal("negative ledger sum".into()));
-        Ok((unsigned(held)?, unsigned(captured)?))
-    }
-
     /// Captures or releases hold `id` for `merchant`, who proved it signed the instruction.
     /// Idempotent: the same action on a hold already in that state answers it unchanged.
     pub async fn settle(
@@ -764,8 +729,8 @@ impl Wallet {
 
     /// The budget of the principal's delegation `id`.
     pub async fn budget(&self, p: &Principal, id: &str) -> Result<Budget, Error> {
-        let (jws,): (String,) = sqlx::query_as(
-            "SELECT credential FROM wallet_delegations WHERE id = $1 AND principal_id = $2",
+        let (jws, has_links): (String, i64) = sqlx::query_as(
+            "SELECT credential, has_links FROM wallet_delegations WHERE id = $1 AND principal_id = $2",
         )
         .bind(id)
         .bind(&p.id)
@@ -774,15 +739,18 @@ impl Wallet {
         .ok_or(Error::NotFound("no such delegation"))?;
         let limit = stored_credential(&jws)?.credential_subject.spending_limit;
         let now = self.0.clock.now();
-        let (held, captured) = self.spent(&self.0.pool, id, now, i64::MIN).await?;
+        // The same sums an authorization reads, in one statement.
+        let period_start = limit.per_period().map(|p| p.period.bounds(now).0);
+        let (held, captured, in_period) = self
+            .spent_since(&self.0.pool, id, has_links != 0, now, period_start)
+            .await?;
         let total = limit.total().get();
         let remaining = total.saturating_sub(held.saturating_add(captured));
         let period = match limit.per_period() {
             None => None,
             Some(p) => {
-                let (start, next) = p.period.bounds(now);
-                let (h, c) = self.spent(&self.0.pool, id, now, start).await?;
-                let used = h.saturating_add(c);
+                let (_, next) = p.period.bounds(now);
+                let used = in_period;
                 Some(PeriodBudget {
                     period: p.period.as_str(),
                     amount: p.amount.get(),

@@ -105,17 +105,22 @@ impl ParsedCredential {
             .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
         let source = envelope.into_id();
         if let Some(r) = memo.and_then(|m| m.get(&source[at..])) {
-            return Ok(Self {
-                jws: None,
-                source,
-                at,
-                known: r.parsed.clone(),
-                remembered: Some(r),
-            });
+            return Ok(Self::remembered(source, at, r));
         }
         let jws = CompactJws::parse_owned(source, at, limits.max_token_bytes, CREDENTIAL_TYP)
             .map_err(|e| jose_reason("credential", e))?;
         Self::from_jws(jws)
+    }
+
+    /// A credential whose bytes (the JWS at `at` in `source`) an earlier check remembered.
+    fn remembered(source: String, at: usize, r: Remembered) -> Self {
+        Self {
+            jws: None,
+            source,
+            at,
+            known: r.parsed.clone(),
+            remembered: Some(r),
+        }
     }
 
     /// Steps 3 and 5 on a credential's parsed JWS.
@@ -290,14 +295,12 @@ impl<'a> Parsed<'a> {
         let mut authorization = None;
         if envelopes.len() > 1 {
             if let Some(last) = envelopes.pop() {
-                let remembered =
-                    memo.is_some_and(|m| last.jws().is_some_and(|t| m.get(t).is_some()));
-                if remembered {
-                    envelopes.push(last);
+                let at = last
+                    .jws_offset()
+                    .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
+                if let Some(r) = memo.and_then(|m| m.get(&last.id[at..])) {
+                    last_credential = Some(ParsedCredential::remembered(last.into_id(), at, r));
                 } else {
-                    let at = last
-                        .jws_offset()
-                        .ok_or_else(|| malformed("credential is not an enveloped vc+jwt"))?;
                     let jws = CompactJws::parse_owned(
                         last.into_id(),
                         at,
