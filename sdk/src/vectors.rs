@@ -1635,3 +1635,68 @@ mod hostile_chains {
         }
     }
 }
+
+/// Attack: a chain whose bytes a verifier remembers, presented again after the key of an agent
+/// in it changed (a stolen key rotated out). The memo must not stand in for the signature: the
+/// link is verified again under the current key, and fails.
+#[test]
+fn a_remembered_link_is_verified_again_after_its_issuer_rotates() {
+    struct Rotating {
+        inner: WorldSource,
+        replaced: std::sync::RwLock<Option<(String, ResolutionResult)>>,
+    }
+    impl Source for Rotating {
+        fn registry(&self) -> &str {
+            self.inner.registry()
+        }
+        async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
+            if let Some((did, r)) = self.replaced.read().unwrap().as_ref() {
+                if did == id {
+                    return Ok(r.clone());
+                }
+            }
+            self.inner.resolve(id).await
+        }
+        async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
+            self.inner.fetch_status_list(url).await
+        }
+    }
+    let world: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir().join("verification/world.json")).unwrap(),
+    )
+    .unwrap();
+    let v: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir().join("verification/chain_valid.json")).unwrap(),
+    )
+    .unwrap();
+    let token = v["input"]["presentation"].as_str().unwrap();
+    let ctx: CheckoutContext = serde_json::from_value(v["input"]["context"].clone()).unwrap();
+    let verifier = Verifier::new(
+        Rotating {
+            inner: WorldSource::new(&world),
+            replaced: std::sync::RwLock::new(None),
+        },
+        policy(&world),
+        Arc::new(FixedClock::new(NOW)),
+        Limits::default(),
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .unwrap();
+    assert!(rt.block_on(verifier.verify(token, &ctx)).is_accepted());
+    // Alice, who signed the first link, now has another key under the same `kid`.
+    let alice = agent(2, Some("shopper.alice"));
+    let rotated = Agent {
+        key: KeyPair::from_seed(&[99; 32]),
+        did: alice.did.clone(),
+        genesis: alice.genesis.clone(),
+    };
+    *verifier.source().replaced.write().unwrap() = Some((
+        alice.did.to_string(),
+        resolution(&rotated, AgentStatus::Active),
+    ));
+    verifier.invalidate_did(alice.did.as_str());
+    let d = rt.block_on(verifier.verify(token, &ctx));
+    let codes: Vec<&str> = d.codes().iter().map(|c| c.as_str()).collect();
+    assert_eq!(codes, ["bad_signature"], "{:?}", d.reasons());
+}
