@@ -80,6 +80,19 @@ impl Fixture {
         f
     }
 
+    /// A second node on the same database, behind the same public URL, with the first node's
+    /// master key (its own admin token).
+    pub async fn second_node(&self, backend: &Backend) -> Server {
+        let data = self.server.dir.path("data");
+        let master = std::fs::read_to_string(data.join("master.key")).unwrap();
+        Server::start_with_env(
+            backend,
+            &["--public-url", &self.server.url],
+            &[("AGENTID_MASTER_KEY", master.trim())],
+        )
+        .await
+    }
+
     /// Issues a delegation over HTTP: $50 a purchase, $200 in all, groceries at `merchant`,
     /// for 7 days, with `overrides` merged in.
     pub async fn delegate(&self, overrides: Value) -> Value {
@@ -127,7 +140,17 @@ impl Fixture {
     /// Asks the wallet to hold `spend_request`'s amount: its answer (201 with the hold, or an
     /// error body) and status.
     pub async fn authorize(&self, spend_request: &str, key: Option<&str>) -> (u16, Value) {
-        let http = self.server.http();
+        self.authorize_at(&self.server, spend_request, key).await
+    }
+
+    /// [`Fixture::authorize`] through `node`.
+    pub async fn authorize_at(
+        &self,
+        node: &Server,
+        spend_request: &str,
+        key: Option<&str>,
+    ) -> (u16, Value) {
+        let http = node.http();
         let body = json!({ "presentation": spend_request });
         match key {
             Some(k) => {

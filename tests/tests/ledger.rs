@@ -252,6 +252,107 @@ async fn concurrent_authorizations_never_overspend() {
     }
 }
 
+/// Authorizations that arrive together are committed together (a group, spec 11.3) and answer
+/// exactly what one at a time would: many budgets at once, among them a daily one, each request
+/// raced by its own retry (through the other node, on PostgreSQL), and a key reused with another
+/// body racing the first. Every budget ends at its limit, never past it; every key holds once.
+#[tokio::test]
+async fn grouped_authorizations_answer_as_one_at_a_time() {
+    use std::collections::HashMap;
+    use std::sync::Arc;
+    for backend in backends().await {
+        let f = Arc::new(Fixture::new(&backend).await);
+        let other = match backend {
+            Backend::Postgres(_) => Some(Arc::new(f.second_node(&backend).await)),
+            Backend::Sqlite => None,
+        };
+        // Five budgets of $50 in all, and one of $30 a day: $5 purchases, 12 against each.
+        let mut budgets = Vec::new();
+        for i in 0..6 {
+            let limit = if i < 5 {
+                json!({ "currency": "USD", "perTransaction": 1000, "total": 5000 })
+            } else {
+                json!({ "currency": "USD", "perTransaction": 1000, "total": 5000,
+                        "perPeriod": { "period": "day", "amount": 3000 } })
+            };
+            let d = f.delegate(json!({ "spendingLimit": limit })).await;
+            budgets.push((s(&d["credential"]), s(&d["id"])));
+        }
+        let mut tasks = Vec::new();
+        for (i, (cred, _)) in budgets.iter().enumerate() {
+            for j in 0..12 {
+                let request = f.spend_request(cred, &f.merchant, &nonce(), 500);
+                for node in 0..2 {
+                    let (f, other) = (f.clone(), other.clone());
+                    let (request, key) = (request.clone(), format!("g-{i}-{j}"));
+                    tasks.push(tokio::spawn(async move {
+                        let at = match (node, &other) {
+                            (1, Some(b)) => &**b,
+                            _ => &f.server,
+                        };
+                        let answer = f.authorize_at(at, &request, Some(&key)).await;
+                        (i, key, answer)
+                    }));
+                }
+            }
+        }
+        let mut by_key: HashMap<String, (usize, Vec<(u16, Value)>)> = HashMap::new();
+        for t in tasks {
+            let (i, key, answer) = t.await.unwrap();
+            by_key.entry(key).or_insert((i, Vec::new())).1.push(answer);
+        }
+        let mut held = [0; 6];
+        for (key, (i, answers)) in &by_key {
+            let [(s1, a1), (s2, a2)] = answers.as_slice() else {
+                panic!("{key}: {answers:?}")
+            };
+            assert_eq!(
+                s1,
+                s2,
+                "{}: a retry answers as its original: {a1} {a2}",
+                backend.name()
+            );
+            match s1 {
+                201 => {
+                    assert_eq!(a1["hold"], a2["hold"], "{key}: one hold");
+                    held[*i] += 1;
+                }
+                _ => assert_eq!(error_code(*s1, a1), "budget_exceeded", "{a1}"),
+            }
+        }
+        assert_eq!(held, [10, 10, 10, 10, 10, 6], "{}", backend.name());
+        for (i, (_, id)) in budgets.iter().enumerate() {
+            let b = f.budget(id).await;
+            let expected = if i < 5 { 5000 } else { 3000 };
+            assert_eq!(b["held"], expected, "{}: {b}", backend.name());
+        }
+
+        // One key, two different requests at once: one hold, and the other is told the key
+        // was used for something else.
+        let d = f.delegate(json!({})).await;
+        let (cred2, id2) = (s(&d["credential"]), s(&d["id"]));
+        let x = f.spend_request(&cred2, &f.merchant, &nonce(), 1000);
+        let y = f.spend_request(&cred2, &f.merchant, &nonce(), 1100);
+        let (fx, fy) = (f.clone(), f.clone());
+        let other_y = other.clone();
+        let tx = tokio::spawn(async move { fx.authorize(&x, Some("reused")).await });
+        let ty = tokio::spawn(async move {
+            match &other_y {
+                Some(b) => fy.authorize_at(b, &y, Some("reused")).await,
+                None => fy.authorize(&y, Some("reused")).await,
+            }
+        });
+        let (ax, ay) = (tx.await.unwrap(), ty.await.unwrap());
+        let mut statuses = [ax.0, ay.0];
+        statuses.sort();
+        assert_eq!(statuses, [201, 409], "{} {}", ax.1, ay.1);
+        let (winner, loser) = if ax.0 == 201 { (&ax, &ay) } else { (&ay, &ax) };
+        assert_eq!(error_code(loser.0, &loser.1), "idempotency_key_reused");
+        let b = f.budget(&id2).await;
+        assert_eq!(b["held"], winner.1["amount"], "{b}");
+    }
+}
+
 /// A hold not captured in time expires and gives the budget back; it can no longer be captured.
 #[tokio::test]
 async fn holds_expire() {

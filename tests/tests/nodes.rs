@@ -11,19 +11,6 @@ use serde_json::{json, Value};
 use crate::fixture::{nonce, Fixture};
 use crate::support::{backends, codes, s, Backend, Server};
 
-/// A second node on the same database, behind the same public URL, with the first node's
-/// master key (its own admin token).
-async fn second_node(f: &Fixture, backend: &Backend) -> Server {
-    let data = f.server.dir.path("data");
-    let master = std::fs::read_to_string(data.join("master.key")).unwrap();
-    Server::start_with_env(
-        backend,
-        &["--public-url", &f.server.url],
-        &[("AGENTID_MASTER_KEY", master.trim())],
-    )
-    .await
-}
-
 async fn verify_at(server: &Server, vp: &str, merchant: &str, n: &str) -> Value {
     let (status, d) = server
         .http()
@@ -64,7 +51,7 @@ async fn revocation_through_one_node_is_seen_through_another() {
             continue;
         }
         let f = Fixture::new(&backend).await;
-        let b = second_node(&f, &backend).await;
+        let b = f.second_node(&backend).await;
         let m = f.merchant.clone();
 
         // Node B verifies (and caches the agent, the wallet's document and the status list).
@@ -235,7 +222,7 @@ async fn replay_memory_survives_restarts_and_is_shared() {
         assert_eq!(codes(&d), ["nonce_replayed"], "{}: {d}", backend.name());
 
         if matches!(backend, Backend::Postgres(_)) {
-            let b = second_node(&f, &backend).await;
+            let b = f.second_node(&backend).await;
             let n = nonce();
             let vp = f.present(&f.credential, &m, &n, 1000).await;
             assert_eq!(verify_at(&b, &vp, &m, &n).await["decision"], "accepted");
@@ -279,7 +266,7 @@ async fn readme_walkthrough_on_two_nodes() {
             continue;
         }
         let f = Fixture::new(&backend).await;
-        let b = second_node(&f, &backend).await;
+        let b = f.second_node(&backend).await;
         let stdout = crate::support::run_readme_block(
             "walkthrough-nodes",
             &[

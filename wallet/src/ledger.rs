@@ -2,22 +2,26 @@
 //! idempotent under retry, signed as a spend authorization, then captured, released or left to
 //! expire.
 //!
-//! Concurrency: an authorization's first statement bumps the delegation's `ledger_version`,
-//! which on PostgreSQL locks the delegation's row and on SQLite takes the database's write lock.
-//! Every other authorization (and every revocation) of that delegation waits for the
-//! transaction to end, so the budget it reads cannot move under it. Delegations do not wait for
-//! each other on PostgreSQL.
+//! Concurrency: an authorization locks the delegations it draws on (on PostgreSQL their rows,
+//! on SQLite the database's write lock) before it reads their budgets, so every other
+//! authorization (and every revocation) of those delegations waits for its transaction to end
+//! and the budget it reads cannot move under it. Delegations do not wait for each other on
+//! PostgreSQL. Authorizations on a principal's own delegation are committed in groups
+//! ([`group`]); a sub-agent's locks its chain, the principal's delegation first, alone.
 
 use agentid_sdk::verify::SpendRequest;
 use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
-use agentid_spec::credential::DelegationCredential;
+use agentid_spec::credential::{DelegationCredential, SpendingLimit};
 use agentid_spec::credential::{CREDENTIAL_CTY, CREDENTIAL_TYP};
 use agentid_spec::jose::{b64u, b64u_decode, sign_compact, JoseHeader};
+use agentid_spec::presentation::Transaction;
 use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Principal, Wallet};
+
+pub(crate) mod group;
 
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
@@ -179,6 +183,15 @@ fn request_hash(req: &SpendRequest) -> String {
     b64u(&Sha256::digest(canonical.to_string().as_bytes()))
 }
 
+/// How a retry finds the hold of its first request: the delegation and the `Idempotency-Key`,
+/// or without one the request's hash (as migration 1008 computes it for older holds).
+fn retry_key(delegation: &str, idempotency_key: Option<&str>, request_hash: &str) -> String {
+    match idempotency_key {
+        Some(k) => format!("{delegation} k {k}"),
+        None => format!("{delegation} h {request_hash}"),
+    }
+}
+
 /// An `Idempotency-Key`: 1 to 255 visible ASCII characters.
 pub fn valid_idempotency_key(key: &str) -> bool {
     (1..=MAX_IDEMPOTENCY_KEY_BYTES).contains(&key.len())
@@ -231,6 +244,113 @@ fn sums_sql(has_links: bool, extra: &str) -> String {
     }
 }
 
+/// A hold to insert.
+struct NewHold {
+    id: String,
+    delegation: String,
+    merchant: String,
+    nonce: String,
+    amount: u64,
+    currency: String,
+    request_hash: String,
+    idempotency_key: Option<String>,
+    jws: String,
+    state: &'static str,
+    created: i64,
+    expires: i64,
+    subject: Option<String>,
+}
+
+/// Columns of a [`NewHold`], in its insert's order.
+const NEW_HOLD_COLUMNS: usize = 14;
+
+/// Inserts `rows` in one statement (at most [`group::MAX_GROUP`] of them).
+async fn insert_holds(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    rows: &[NewHold],
+) -> Result<(), Error> {
+    let values: Vec<String> = (0..rows.len())
+        .map(|r| {
+            let first = r * NEW_HOLD_COLUMNS + 1;
+            let params: Vec<String> = (first..first + NEW_HOLD_COLUMNS)
+                .map(|i| format!("${i}"))
+                .collect();
+            format!("({})", params.join(", "))
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO wallet_holds (id, delegation_id, merchant, nonce, amount, currency, \
+         request_hash, idempotency_key, auth_jws, state, created_at, expires_at, subject, \
+         retry_key) VALUES {}",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for r in rows {
+        let amount = i64::try_from(r.amount)
+            .map_err(|_| Error::Internal("amount out of the ledger's range".into()))?;
+        query = query
+            .bind(r.id.as_str())
+            .bind(r.delegation.as_str())
+            .bind(r.merchant.as_str())
+            .bind(r.nonce.as_str())
+            .bind(amount)
+            .bind(r.currency.as_str())
+            .bind(r.request_hash.as_str())
+            .bind(r.idempotency_key.as_deref())
+            .bind(r.jws.as_str())
+            .bind(r.state)
+            .bind(r.created)
+            .bind(r.expires)
+            .bind(r.subject.as_deref())
+            .bind(retry_key(
+                &r.delegation,
+                r.idempotency_key.as_deref(),
+                &r.request_hash,
+            ));
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
+/// Checks spend `t` against one delegation's limits, given what the delegation has used (held,
+/// captured, and both in its current period): currency, per transaction, total, per period.
+/// True when the spend needs the principal's approval (`approvalAbove`).
+fn within_limits(
+    limit: &SpendingLimit,
+    t: &Transaction,
+    (held, captured, in_period): (u64, u64, u64),
+) -> Result<bool, Error> {
+    if t.currency != limit.currency() || t.amount > limit.per_transaction() {
+        return Err(Error::Forbidden(
+            "the spend is outside the delegation's currency or per-transaction limit",
+        ));
+    }
+    let used = held
+        .checked_add(captured)
+        .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
+    let total = limit.total().get();
+    if used.checked_add(t.amount.get()).is_none_or(|a| a > total) {
+        return Err(Error::BudgetExceeded {
+            remaining: total.saturating_sub(used),
+            currency: limit.currency().to_string(),
+            period: None,
+        });
+    }
+    if let Some(p) = limit.per_period() {
+        if in_period
+            .checked_add(t.amount.get())
+            .is_none_or(|a| a > p.amount.get())
+        {
+            return Err(Error::BudgetExceeded {
+                remaining: p.amount.get().saturating_sub(in_period),
+                currency: limit.currency().to_string(),
+                period: Some(p.period.as_str()),
+            });
+        }
+    }
+    Ok(limit.approval_above().is_some_and(|a| t.amount > a))
+}
+
 impl Wallet {
     /// Holds `req`'s amount against its delegation's budget and signs the spend authorization
     /// for it; the caller has verified `req` (signatures, scope, per-transaction limit, status).
@@ -246,8 +366,22 @@ impl Wallet {
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             ));
         }
-        let now = self.0.clock.now();
         let hash = request_hash(req);
+        if group::alone(req) {
+            return self.authorize_in_group(req, idempotency_key, hash).await;
+        }
+        self.authorize_chain(req, idempotency_key, hash).await
+    }
+
+    /// [`Wallet::authorize`] for a sub-agent: in a transaction of its own, which locks every
+    /// delegation of the chain, the principal's first.
+    async fn authorize_chain(
+        &self,
+        req: &SpendRequest,
+        idempotency_key: Option<&str>,
+        hash: String,
+    ) -> Result<Authorized, Error> {
+        let now = self.0.clock.now();
         let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         // First statements: the locks of every delegation of the chain, the principal's first
@@ -362,44 +496,46 @@ impl Wallet {
                 stored_credential(jws)?
             };
             let limit = &credential.credential_subject.spending_limit;
-            if t.currency != limit.currency() || t.amount > limit.per_transaction() {
-                return Err(Error::Forbidden(
-                    "the spend is outside the delegation's currency or per-transaction limit",
-                ));
-            }
-            pending |= limit.approval_above().is_some_and(|a| t.amount > a);
-            let period_start = limit.per_period().map(|p| p.period.bounds(now).0);
-            let (held, captured, in_period) = if i == leaf {
+            let spent = if i == leaf {
                 leaf_spent
             } else {
+                let period_start = limit.per_period().map(|p| p.period.bounds(now).0);
                 self.spent_since(&mut *tx, id, *has_links, now, period_start)
                     .await?
             };
-            let used = held
-                .checked_add(captured)
-                .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
-            let total = limit.total().get();
-            let after = used.checked_add(t.amount.get());
-            if after.is_none_or(|a| a > total) {
-                return Err(Error::BudgetExceeded {
-                    remaining: total.saturating_sub(used),
-                    currency: limit.currency().to_string(),
-                    period: None,
-                });
-            }
-            if let Some(p) = limit.per_period() {
-                let after = in_period.checked_add(t.amount.get());
-                if after.is_none_or(|a| a > p.amount.get()) {
-                    return Err(Error::BudgetExceeded {
-                        remaining: p.amount.get().saturating_sub(in_period),
-                        currency: limit.currency().to_string(),
-                        period: Some(p.period.as_str()),
-                    });
-                }
-            }
+            pending |= within_limits(limit, t, spent)?;
         }
 
+        let (row, hold) = self.new_hold(req, idempotency_key, &hash, pending, now)?;
+        insert_holds(&mut tx, std::slice::from_ref(&row)).await?;
+        for (ancestor, _) in &chain[..chain.len() - 1] {
+            sqlx::query("INSERT INTO wallet_hold_charges (delegation_id, hold_id) VALUES ($1, $2)")
+                .bind(ancestor)
+                .bind(&row.id)
+                .execute(&mut *tx)
+                .await?;
+        }
+        tx.commit().await?;
+        tracing::info!(hold = %row.id, delegation = %req.delegation, amount = row.amount, state = row.state, "spend held");
+        Ok(Authorized {
+            hold,
+            replayed: false,
+        })
+    }
+
+    /// A new hold for `req`, as stored and as answered: held with a signed authorization, or
+    /// pending the principal's approval (step-up: the amount is reserved meanwhile and nothing
+    /// is signed yet).
+    fn new_hold(
+        &self,
+        req: &SpendRequest,
+        idempotency_key: Option<&str>,
+        hash: &str,
+        pending: bool,
+        now: i64,
+    ) -> Result<(NewHold, Hold), Error> {
         let id = uuid::Uuid::new_v4().to_string();
+        let t = &req.transaction;
         let subject = SpendSubject {
             id: req.agent.clone(),
             principal: req.principal.clone(),
@@ -409,69 +545,50 @@ impl Wallet {
             nonce: req.nonce.clone(),
             transaction: t.clone(),
         };
-        let subject_json =
-            serde_json::to_string(&subject).map_err(|e| Error::Internal(e.to_string()))?;
-        // Step-up: above a threshold of the chain the hold waits for the principal's approval,
-        // reserving the amount meanwhile; nothing is signed yet.
-        let (state, expires, jws) = if pending {
+        // A pending hold keeps the subject to sign on approval; a held one has it in its
+        // authorization (and the row stays small enough to be stored inline).
+        let (state, expires, jws, subject) = if pending {
             let deadline = now.saturating_add(self.0.config.approval_secs);
-            ("pending", deadline, String::new())
+            let subject =
+                serde_json::to_string(&subject).map_err(|e| Error::Internal(e.to_string()))?;
+            ("pending", deadline, String::new(), Some(subject))
         } else {
             let expires = now.saturating_add(self.0.config.hold_secs);
-            (
-                "held",
-                expires,
-                self.sign_authorization(&id, subject, now, expires)?,
-            )
+            let jws = self.sign_authorization(&id, subject, now, expires)?;
+            ("held", expires, jws, None)
         };
-        sqlx::query(
-            "INSERT INTO wallet_holds (id, delegation_id, merchant, nonce, amount, currency, request_hash, \
-             idempotency_key, auth_jws, state, created_at, expires_at, subject) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13)",
-        )
-        .bind(&id)
-        .bind(&req.delegation)
-        .bind(req.merchant.as_str())
-        .bind(req.nonce.as_str())
-        .bind(t.amount.get() as i64)
-        .bind(t.currency.as_str())
-        .bind(&hash)
-        .bind(idempotency_key)
-        .bind(&jws)
-        .bind(state)
-        .bind(now)
-        .bind(expires)
-        .bind(&subject_json)
-        .execute(&mut *tx)
-        .await?;
-        for (ancestor, _) in &chain[..chain.len() - 1] {
-            sqlx::query("INSERT INTO wallet_hold_charges (delegation_id, hold_id) VALUES ($1, $2)")
-                .bind(ancestor)
-                .bind(&id)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        tracing::info!(hold = %id, delegation = %req.delegation, amount = t.amount.get(), state, "spend held");
-        Ok(Authorized {
-            hold: Hold {
-                hold: id,
-                delegation: req.delegation.clone(),
-                merchant: req.merchant.to_string(),
-                nonce: req.nonce.as_str().to_owned(),
-                amount: t.amount.get(),
-                currency: t.currency.to_string(),
-                state: if pending {
-                    HoldState::Pending
-                } else {
-                    HoldState::Held
-                },
-                created_at: format_rfc3339(now),
-                expires_at: format_rfc3339(expires),
-                authorization: (!jws.is_empty()).then_some(jws),
+        let hold = Hold {
+            hold: id.clone(),
+            delegation: req.delegation.clone(),
+            merchant: req.merchant.to_string(),
+            nonce: req.nonce.as_str().to_owned(),
+            amount: t.amount.get(),
+            currency: t.currency.to_string(),
+            state: if pending {
+                HoldState::Pending
+            } else {
+                HoldState::Held
             },
-            replayed: false,
-        })
+            created_at: format_rfc3339(now),
+            expires_at: format_rfc3339(expires),
+            authorization: (!jws.is_empty()).then(|| jws.clone()),
+        };
+        let row = NewHold {
+            id,
+            delegation: req.delegation.clone(),
+            merchant: req.merchant.to_string(),
+            nonce: req.nonce.as_str().to_owned(),
+            amount: t.amount.get(),
+            currency: t.currency.to_string(),
+            request_hash: hash.to_owned(),
+            idempotency_key: idempotency_key.map(str::to_owned),
+            jws,
+            state,
+            created: now,
+            expires,
+            subject,
+        };
+        Ok((row, hold))
     }
 
     /// Signs the authorization of hold `id` for `subject`, valid from `now` until `expires`.
@@ -650,21 +767,19 @@ impl Wallet {
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
-        let (condition, value) = match earlier {
-            Earlier::Key(k) => ("idempotency_key = $4", k),
-            Earlier::Request(h) => ("request_hash = $4 AND idempotency_key IS NULL", h),
+        let key = match earlier {
+            Earlier::Key(k) => retry_key(delegation, Some(k), ""),
+            Earlier::Request(h) => retry_key(delegation, None, h),
         };
         let sql = sums_sql(
             has_links,
-            &format!(
-                ", (SELECT id FROM wallet_holds WHERE delegation_id = $1 AND {condition} LIMIT 1)"
-            ),
+            ", (SELECT id FROM wallet_holds WHERE retry_key = $4 LIMIT 1)",
         );
         let (held, captured, in_period, id): (i64, i64, i64, Option<String>) = sqlx::query_as(&sql)
             .bind(delegation)
             .bind(now)
             .bind(period_start.unwrap_or(i64::MAX))
-            .bind(value)
+            .bind(key)
             .fetch_one(db)
             .await?;
         Ok((

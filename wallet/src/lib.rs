@@ -87,6 +87,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "key retirement",
         include_str!("../migrations/0007_key_retirement.sql"),
     ),
+    (
+        1008,
+        "retry key",
+        include_str!("../migrations/0008_retry_key.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.
@@ -149,6 +154,8 @@ struct Inner {
     did: Did,
     /// The key that signs authorizations, and its verification method id.
     signing_key: RwLock<Option<(String, Arc<KeyPair>)>>,
+    /// The queue to the task that commits authorizations in groups, started by the first.
+    group: std::sync::OnceLock<ledger::group::Queue>,
 }
 
 impl Wallet {
@@ -173,6 +180,7 @@ impl Wallet {
             postgres,
             did,
             signing_key: RwLock::new(None),
+            group: std::sync::OnceLock::new(),
             pool,
             vault,
             config,

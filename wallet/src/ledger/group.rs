@@ -1,0 +1,495 @@
+//! Group commit of spend authorizations (spec section 11.3).
+//!
+//! Authorizations that draw on a principal's own delegation (no chain) are queued to the
+//! ledger's thread, which takes all that are waiting (up to [`MAX_GROUP`]) in one transaction
+//! whatever their number: lock every delegation concerned; in one statement, sum their live
+//! holds and find which requests were seen before (retries); insert the new holds; commit.
+//! Each authorization is decided in order, in memory, against the budget as the ones before it
+//! left it, so the answers are those of the same authorizations taken one after another. A
+//! refusal refuses only its own request; a database error fails the whole group (nothing of it
+//! is written) and each of its requests answers an internal error, safe to retry.
+//!
+//! Locks: on PostgreSQL a group locks its delegations in the order of their ids (`SELECT ...
+//! ORDER BY id FOR UPDATE`), so two groups (on one node or two) never wait for each other in a
+//! cycle. Every other writer of the ledger locks one principal's delegation first and then, if
+//! at all, only delegations below it, which a group never locks (a sub-agent's authorization
+//! takes the one-at-a-time path): no cycle with them either. On SQLite the group holds the
+//! database's write lock, as every writer does, and takes its turn with them in this process.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Weak};
+
+use agentid_sdk::verify::SpendRequest;
+use agentid_spec::authorization::credential_hash;
+use agentid_spec::credential::DelegationCredential;
+use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
+
+use super::{
+    hold_of, insert_holds, retry_key, stored_credential, unsigned, within_limits, HoldRow, NewHold,
+};
+use crate::{Authorized, Error, Hold, Inner, Wallet};
+
+/// Most authorizations in one transaction.
+pub(crate) const MAX_GROUP: usize = 64;
+/// Authorizations waiting for a group; beyond it, callers wait to join the queue.
+const QUEUE: usize = 4096;
+
+/// One authorization waiting for its group.
+pub(crate) struct Job {
+    req: SpendRequest,
+    key: Option<String>,
+    hash: String,
+    reply: oneshot::Sender<Result<Authorized, Error>>,
+}
+
+/// The queue to a wallet's group task.
+pub(crate) type Queue = mpsc::Sender<Job>;
+
+/// True when `req` draws on a principal's own delegation only (no chain), which groups take.
+pub(super) fn alone(req: &SpendRequest) -> bool {
+    match req.chain.as_slice() {
+        [] => true,
+        [(id, hash)] => *id == req.delegation && *hash == req.delegation_hash,
+        _ => false,
+    }
+}
+
+impl Wallet {
+    /// [`Wallet::authorize`] for a principal's own delegation: queued for the next group.
+    pub(super) async fn authorize_in_group(
+        &self,
+        req: &SpendRequest,
+        key: Option<&str>,
+        hash: String,
+    ) -> Result<Authorized, Error> {
+        let queue = self.0.group.get_or_init(|| start(&self.0));
+        let (reply, answer) = oneshot::channel();
+        let job = Job {
+            req: req.clone(),
+            key: key.map(str::to_owned),
+            hash,
+            reply,
+        };
+        let stopped = || Error::Internal("the ledger's group task stopped".into());
+        queue.send(job).await.map_err(|_| stopped())?;
+        answer.await.map_err(|_| stopped())?
+    }
+
+    /// Decides and commits `jobs` in one transaction, and answers each.
+    async fn commit_group(&self, jobs: Vec<Job>, pool: &AnyPool) {
+        let (answers, replies): (Vec<_>, Vec<_>) = jobs
+            .into_iter()
+            .map(|j| ((j.req, j.key, j.hash), j.reply))
+            .unzip();
+        match self.decide_group(&answers, pool).await {
+            Ok(decided) => {
+                for (reply, answer) in replies.into_iter().zip(decided) {
+                    let _ = reply.send(answer);
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, authorizations = replies.len(), "ledger group failed");
+                let message = e.to_string();
+                for reply in replies {
+                    let _ = reply.send(Err(Error::Internal(message.clone())));
+                }
+            }
+        }
+    }
+
+    async fn decide_group(
+        &self,
+        jobs: &[(SpendRequest, Option<String>, String)],
+        pool: &AnyPool,
+    ) -> Result<Vec<Result<Authorized, Error>>, Error> {
+        let now = self.0.clock.now();
+        let _turn = self.write_turn().await;
+        let mut tx = pool.begin().await?;
+
+        // 1. The locks, and each delegation as it stands once locked.
+        let ids: Vec<&str> = jobs
+            .iter()
+            .map(|(r, _, _)| r.delegation.as_str())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        // Lists are padded to a power of two with ids no row has, so a handful of statement
+        // shapes serve every group: prepared once per connection, planned once.
+        let ids = padded(ids, "");
+        let list = placeholders(1, ids.len());
+        let columns = "id, credential, revoked_at, \
+             (SELECT p.did FROM wallet_principals p WHERE p.id = wallet_delegations.principal_id), \
+             suspended_at, parent_id, has_links";
+        let sql = if self.0.postgres {
+            format!("SELECT {columns} FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE")
+        } else {
+            format!(
+                "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 \
+                 WHERE id IN ({list}) RETURNING {columns}"
+            )
+        };
+        type Locked = (
+            String,
+            String,
+            Option<i64>,
+            Option<String>,
+            Option<i64>,
+            Option<String>,
+            i64,
+        );
+        let mut query = sqlx::query_as::<_, Locked>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let mut delegations = HashMap::new();
+        for (id, jws, revoked, principal, suspended, parent, has_links) in
+            query.fetch_all(&mut *tx).await?
+        {
+            // Only a principal's own delegation, signed, is grouped; anything else is refused
+            // as the one-at-a-time path refuses it.
+            let credential = match (parent, jws.is_empty()) {
+                (None, false) => Some(stored_credential(&jws)?),
+                _ => None,
+            };
+            delegations.insert(
+                id,
+                Locked2 {
+                    hash: credential_hash(&jws),
+                    credential,
+                    principal,
+                    revoked: revoked.is_some(),
+                    suspended: suspended.is_some(),
+                    has_links: has_links != 0,
+                },
+            );
+        }
+
+        // 2. What each has used, and which requests were seen before (retries, by their retry
+        // keys): one statement for all.
+        let mut used: HashMap<String, (u64, u64, u64)> = HashMap::new();
+        let live: Vec<(&str, i64)> = delegations
+            .iter()
+            .filter_map(|(id, d)| {
+                let c = d.credential.as_ref()?;
+                let since = c
+                    .credential_subject
+                    .spending_limit
+                    .per_period()
+                    .map_or(i64::MAX, |p| p.period.bounds(now).0);
+                Some((id.as_str(), since))
+            })
+            .collect();
+        let linked = live.iter().any(|(id, _)| delegations[*id].has_links);
+        let live = padded(live, ("", 0));
+        let keys: Vec<String> = jobs
+            .iter()
+            .map(|(req, key, hash)| retry_key(&req.delegation, key.as_deref(), hash))
+            .collect();
+        let wanted = padded(keys.iter().map(String::as_str).collect(), "");
+        // The delegations as an IN list of parameters (an index scan whatever the planner
+        // knows of the table), their period starts joined from a VALUES list.
+        let values: Vec<String> = (0..live.len())
+            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+            .collect();
+        let ids: Vec<String> = (0..live.len()).map(|i| format!("${}", 2 * i + 1)).collect();
+        let ids = ids.join(", ");
+        let now_param = 2 * live.len() + 1;
+        let charged = if linked {
+            format!(
+                "UNION ALL SELECT c.delegation_id, h.amount, h.state, h.created_at, h.expires_at \
+                 FROM wallet_hold_charges c JOIN wallet_holds h ON h.id = c.hold_id \
+                 WHERE c.delegation_id IN ({ids})"
+            )
+        } else {
+            String::new()
+        };
+        let sql = format!(
+            "SELECT 's', x.d, \
+             CAST(COALESCE(SUM(CASE WHEN x.state = 'captured' THEN 0 ELSE x.amount END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN x.state = 'captured' THEN x.amount ELSE 0 END), 0) AS BIGINT), \
+             CAST(COALESCE(SUM(CASE WHEN x.created_at >= q.column2 THEN x.amount ELSE 0 END), 0) AS BIGINT) \
+             FROM (SELECT delegation_id AS d, amount, state, created_at, expires_at FROM wallet_holds \
+                   WHERE delegation_id IN ({ids}) {charged}) x \
+             JOIN (VALUES {values}) AS q ON q.column1 = x.d \
+             WHERE x.state = 'captured' OR (x.state IN ('held', 'pending') AND x.expires_at > ${now_param}) \
+             GROUP BY x.d \
+             UNION ALL SELECT 'r', retry_key, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+             FROM wallet_holds WHERE retry_key IN ({retries})",
+            values = values.join(", "),
+            retries = placeholders(now_param + 1, wanted.len()),
+        );
+        let mut query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(&sql);
+        for (id, since) in &live {
+            query = query.bind(*id).bind(*since);
+        }
+        query = query.bind(now);
+        for k in &wanted {
+            query = query.bind(*k);
+        }
+        let mut seen = Vec::new();
+        for (kind, id, held, captured, in_period) in query.fetch_all(&mut *tx).await? {
+            if kind == "r" {
+                seen.push(id);
+            } else {
+                let sums = (unsigned(held)?, unsigned(captured)?, unsigned(in_period)?);
+                used.insert(id, sums);
+            }
+        }
+
+        // 3. The holds of the requests seen before (rare: retries).
+        let mut earlier: HashMap<String, (HoldRow, String)> = HashMap::new();
+        if !seen.is_empty() {
+            let seen = padded(seen, String::new());
+            let sql = format!(
+                "SELECT id, delegation_id, merchant, nonce, amount, currency, state, created_at, \
+                 expires_at, auth_jws, request_hash, retry_key FROM wallet_holds \
+                 WHERE retry_key IN ({})",
+                placeholders(1, seen.len())
+            );
+            type Found = (
+                String,
+                String,
+                String,
+                String,
+                i64,
+                String,
+                String,
+                i64,
+                i64,
+                String,
+                String,
+                String,
+            );
+            let mut query = sqlx::query_as::<_, Found>(&sql);
+            for k in &seen {
+                query = query.bind(k.as_str());
+            }
+            for f in query.fetch_all(&mut *tx).await? {
+                let row: HoldRow = (f.0, f.1, f.2, f.3, f.4, f.5, f.6, f.7, f.8, f.9);
+                earlier.insert(f.11, (row, f.10));
+            }
+        }
+
+        // 4. Each in turn, against the budget as the ones before it left it.
+        let mut answers = Vec::with_capacity(jobs.len());
+        let mut taken: HashMap<String, (Hold, String)> = HashMap::new();
+        let mut rows: Vec<NewHold> = Vec::new();
+        for ((req, key, hash), found) in jobs.iter().zip(keys) {
+            let answer = match issued(req, &delegations) {
+                Err(e) => Err(e),
+                Ok(_) if earlier.contains_key(&found) => {
+                    let (row, stored_hash) = &earlier[&found];
+                    replay(stored_hash, hash, || hold_of(row.clone(), now))
+                }
+                Ok(_) if taken.contains_key(&found) => {
+                    let (hold, stored_hash) = &taken[&found];
+                    replay(stored_hash, hash, || hold.clone())
+                }
+                Ok((d, credential)) => self
+                    .decide_one(req, key.as_deref(), hash, d, credential, &mut used, now)
+                    .map(|(row, hold)| {
+                        taken.insert(found, (hold.clone(), hash.clone()));
+                        rows.push(row);
+                        Authorized {
+                            hold,
+                            replayed: false,
+                        }
+                    }),
+            };
+            answers.push(answer);
+        }
+
+        // 5. The new holds, in one statement; then one commit for all.
+        if !rows.is_empty() {
+            insert_holds(&mut tx, &rows).await?;
+        }
+        tx.commit().await?;
+        for r in &rows {
+            tracing::info!(hold = %r.id, delegation = %r.delegation, amount = r.amount, state = r.state, "spend held");
+        }
+        Ok(answers)
+    }
+
+    /// Decides one authorization of a group, on the delegation and credential it draws on; on
+    /// success the amount counts as used.
+    #[allow(clippy::too_many_arguments)]
+    fn decide_one(
+        &self,
+        req: &SpendRequest,
+        key: Option<&str>,
+        hash: &str,
+        d: &Locked2,
+        credential: &DelegationCredential,
+        used: &mut HashMap<String, (u64, u64, u64)>,
+        now: i64,
+    ) -> Result<(NewHold, Hold), Error> {
+        if d.revoked {
+            return Err(Error::DelegationRevoked);
+        }
+        if d.suspended {
+            return Err(Error::DelegationSuspended);
+        }
+        let spent = used.entry(req.delegation.clone()).or_default();
+        let limit = &credential.credential_subject.spending_limit;
+        let pending = within_limits(limit, &req.transaction, *spent)?;
+        let amount = req.transaction.amount.get();
+        let (held, captured, in_period) = *spent;
+        let add = |v: u64| {
+            v.checked_add(amount)
+                .ok_or_else(|| Error::Internal("ledger sum overflows".into()))
+        };
+        *spent = (add(held)?, captured, add(in_period)?);
+        self.new_hold(req, key, hash, pending, now)
+    }
+}
+
+/// The delegation `req` draws on and its credential, if it is the very one this wallet issued
+/// to this principal (checked before anything else, as the one-at-a-time path does).
+fn issued<'a>(
+    req: &SpendRequest,
+    delegations: &'a HashMap<String, Locked2>,
+) -> Result<(&'a Locked2, &'a DelegationCredential), Error> {
+    let d = delegations
+        .get(&req.delegation)
+        .ok_or(Error::NotFound("no such delegation"))?;
+    match &d.credential {
+        Some(c)
+            if d.principal.as_deref() == Some(req.principal.as_str())
+                && d.hash == req.delegation_hash =>
+        {
+            Ok((d, c))
+        }
+        _ => Err(Error::Forbidden("not a delegation this wallet issued")),
+    }
+}
+
+/// A delegation of a group, as locked.
+struct Locked2 {
+    /// [`credential_hash`] of its credential.
+    hash: String,
+    /// Its credential, when it is a principal's own and signed.
+    credential: Option<DelegationCredential>,
+    principal: Option<String>,
+    revoked: bool,
+    suspended: bool,
+    has_links: bool,
+}
+
+/// The answer to a retry of a request whose hash was `stored`: the same hold, or a refusal if
+/// the request under that key differs.
+fn replay(stored: &str, hash: &str, hold: impl FnOnce() -> Hold) -> Result<Authorized, Error> {
+    if stored != hash {
+        return Err(Error::IdempotencyKeyReused);
+    }
+    Ok(Authorized {
+        hold: hold(),
+        replayed: true,
+    })
+}
+
+/// `$first, $first+1, ...`, `n` of them.
+fn placeholders(first: usize, n: usize) -> String {
+    (first..first + n)
+        .map(|i| format!("${i}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// `items` padded with `filler` to the next power of two.
+fn padded<T: Clone>(mut items: Vec<T>, filler: T) -> Vec<T> {
+    let n = items.len().next_power_of_two();
+    items.resize(n, filler);
+    items
+}
+
+/// Starts the ledger's thread for `inner`: the queue to it. The thread has a runtime and a
+/// connection pool of its own, so a group's statements are answered as soon as the database
+/// answers, not after the HTTP work queued on the service's runtime. It ends with the wallet.
+fn start(inner: &Arc<Inner>) -> Queue {
+    let (queue, jobs) = mpsc::channel(QUEUE);
+    let wallet = Arc::downgrade(inner);
+    let options = (*inner.pool.connect_options()).clone();
+    let postgres = inner.postgres;
+    let spawned = std::thread::Builder::new()
+        .name("agentid-ledger".into())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(runtime) => runtime.block_on(serve(wallet, jobs, options, postgres)),
+                // The queue's receiver is dropped: every authorization answers an error.
+                Err(e) => tracing::error!(error = %e, "the ledger's runtime did not start"),
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::error!(error = %e, "the ledger's thread did not start");
+    }
+    queue
+}
+
+/// Groups in flight at once on PostgreSQL (each on a connection of its own; their row locks
+/// order them where they share a delegation). SQLite has one writer: one.
+const POSTGRES_GROUPS: u32 = 2;
+
+/// The ledger thread's work: [`POSTGRES_GROUPS`] (or one) tasks taking groups from the queue.
+async fn serve(
+    wallet: Weak<Inner>,
+    jobs: mpsc::Receiver<Job>,
+    options: sqlx::any::AnyConnectOptions,
+    postgres: bool,
+) {
+    let tasks = if postgres { POSTGRES_GROUPS } else { 1 };
+    let pool = sqlx::any::AnyPoolOptions::new()
+        .max_connections(tasks)
+        .after_connect(move |conn, _| {
+            Box::pin(async move {
+                use sqlx::Executor;
+                if postgres {
+                    // A group's statements differ only in their parameters; a generic plan
+                    // made while the tables were small would scan them whole ever after.
+                    conn.execute("SET plan_cache_mode = force_custom_plan")
+                        .await?;
+                } else {
+                    // As every connection of the service (agentid-server's store).
+                    conn.execute("PRAGMA busy_timeout = 5000").await?;
+                    conn.execute("PRAGMA synchronous = NORMAL").await?;
+                    conn.execute("PRAGMA foreign_keys = ON").await?;
+                    conn.execute("PRAGMA cache_size = -65536").await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(options);
+    let jobs = Arc::new(tokio::sync::Mutex::new(jobs));
+    let running: Vec<_> = (0..tasks)
+        .map(|_| tokio::spawn(run(wallet.clone(), jobs.clone(), pool.clone())))
+        .collect();
+    for task in running {
+        let _ = task.await;
+    }
+    pool.close().await;
+}
+
+/// A group task: takes whatever authorizations wait, up to [`MAX_GROUP`], and commits them
+/// together; ends with its wallet.
+async fn run(
+    wallet: Weak<Inner>,
+    jobs: Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    pool: AnyPool,
+) {
+    let mut group = Vec::with_capacity(MAX_GROUP);
+    loop {
+        // One task takes from the queue at a time; the other is committing meanwhile.
+        if jobs.lock().await.recv_many(&mut group, MAX_GROUP).await == 0 {
+            return;
+        }
+        let Some(inner) = wallet.upgrade() else {
+            return;
+        };
+        Wallet(inner)
+            .commit_group(std::mem::take(&mut group), &pool)
+            .await;
+    }
+}
