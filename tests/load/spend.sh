@@ -2,8 +2,8 @@
 # Load test of spend authorizations (POST /v1/spend/authorizations) with wrk against a release
 # `agentid serve` on loopback, on SQLite (default) or PostgreSQL (set AGENTID_DATABASE_URL):
 # every request is a fresh spend request (its own nonce) that the service verifies and holds
-# against a budget. Two runs: one budget that runs out during the run (the refusals are
-# budget_exceeded), and many budgets. After each run the ledger is checked for zero overspend:
+# against a budget. Three runs: one budget (every request on one delegation's row), one budget
+# that runs out early in the run (the refusals are budget_exceeded), and many budgets. After each run the ledger is checked for zero overspend:
 # no delegation's held + captured passes its total. The bare server (GET /health) is measured
 # in the same run as the ceiling.
 #   tests/load/spend.sh [seconds] [connections]
@@ -77,5 +77,6 @@ run() { # name, delegations, total per delegation
 }
 echo "== bare server: GET /health"
 wrk --latency -t1 -c"$conns" -d"${secs}s" "$AGENTID_SERVER/health" | grep -E "Requests/sec|50%|99%"
+run "one budget" 1 10000000
 run "one budget that runs out" 1 500000
 run "many budgets" 200 5000000
