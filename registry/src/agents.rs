@@ -237,7 +237,7 @@ impl Registry {
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'deplatformed', status_reason = $1, status_changed_at = $2, updated_at = $2 \
-             WHERE did = $3 AND status <> 'deplatformed'",
+             WHERE did = $3 AND status = 'active'",
         )
         .bind(reason)
         .bind(now)
@@ -251,8 +251,10 @@ impl Registry {
                     .bind(did.as_str())
                     .fetch_optional(&self.0.pool)
                     .await?;
-            return Err(match status {
+            // Deactivation is final: no moderation decision changes what the agent did.
+            return Err(match status.as_ref().map(|(s,)| s.as_str()) {
                 None => Error::NotRegistered(did.to_string()),
+                Some("deactivated") => Error::Deactivated(did.to_string()),
                 Some(_) => Error::AlreadyDeplatformed(did.to_string()),
             });
         }

@@ -237,6 +237,8 @@ pub enum ResolutionErrorCode {
     InvalidPublicKeyLength,
     /// The resolver failed.
     InternalError,
+    /// The caller accepts no representation the resolver produces (`Accept`).
+    RepresentationNotSupported,
 }
 
 impl ResolutionErrorCode {
@@ -248,6 +250,7 @@ impl ResolutionErrorCode {
             ResolutionErrorCode::MethodNotSupported => "methodNotSupported",
             ResolutionErrorCode::InvalidPublicKeyLength => "invalidPublicKeyLength",
             ResolutionErrorCode::InternalError => "internalError",
+            ResolutionErrorCode::RepresentationNotSupported => "representationNotSupported",
         }
     }
 }

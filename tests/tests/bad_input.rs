@@ -130,6 +130,72 @@ async fn bad_input_on_every_endpoint() {
             assert_eq!(st, want_status, "{id}: {b}");
             assert_eq!(b["didResolutionMetadata"]["error"], want, "{id}");
         }
+        // Content negotiation: the document alone, the resolution result, or 406.
+        let agent = agentid_resolver::http::encode_path_segment(&f.agent);
+        let path = format!("{}/1.0/identifiers/{agent}", h.base);
+        for (accept, want_status, want_type) in [
+            (Some("application/did+json"), 200, "application/did+json"),
+            (
+                Some("application/did+ld+json"),
+                200,
+                "application/did+ld+json",
+            ),
+            (
+                Some("application/did-resolution"),
+                200,
+                "application/did-resolution",
+            ),
+            (
+                Some("text/html, application/did+json;q=0.5"),
+                200,
+                "application/did+json",
+            ),
+            (
+                None,
+                200,
+                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+            ),
+            (
+                Some("*/*"),
+                200,
+                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+            ),
+            (
+                Some("text/html"),
+                406,
+                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+            ),
+            (
+                Some("application/did+json;q=0"),
+                406,
+                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+            ),
+        ] {
+            let mut req = h.client.get(&path);
+            if let Some(a) = accept {
+                req = req.header("accept", a);
+            }
+            let r = req.send().await.unwrap();
+            let st = r.status().as_u16();
+            let media = r.headers()["content-type"].to_str().unwrap().to_owned();
+            let body: serde_json::Value = r.json().await.unwrap();
+            assert_eq!(
+                (st, media.as_str()),
+                (want_status, want_type),
+                "{accept:?}: {body}"
+            );
+            match (st, want_type) {
+                (406, _) => assert_eq!(
+                    body["didResolutionMetadata"]["error"],
+                    "representationNotSupported"
+                ),
+                (_, t) if t.starts_with("application/did+") => {
+                    assert_eq!(body["id"], f.agent.as_str(), "the document alone: {body}")
+                }
+                _ => assert_eq!(body["didDocument"]["id"], f.agent.as_str(), "{body}"),
+            }
+        }
+
         let long = "a".repeat(600);
         let (st, b) = h.get(&format!("/1.0/identifiers/{long}")).await;
         assert_eq!(

@@ -16,7 +16,7 @@ use agentid_spec::presentation::Nonce;
 use serde_json::{json, Value};
 
 use crate::fixture::{nonce, now, Fixture};
-use crate::support::{backends, codes, s, Backend};
+use crate::support::{backends, codes, error_code, s, Backend};
 
 fn decode_payload<T: serde::de::DeserializeOwned>(jws: &str) -> T {
     serde_json::from_slice(&b64u_decode(jws.split('.').nth(1).unwrap()).unwrap()).unwrap()
@@ -424,6 +424,25 @@ async fn rejections(backend: &Backend) {
         (status, &gone["didDocumentMetadata"]["deactivated"]),
         (410, &Value::from(true))
     );
+    // Finding: deplatforming a deactivated agent flipped `deactivated` back to false.
+    // Deactivation is final: the operator's decision is refused (410 `gone`) and changes nothing.
+    let (status, out) = f
+        .server
+        .http()
+        .post(
+            &format!("/v1/admin/agents/{bob}/deplatform"),
+            Some(&f.server.admin_token),
+            &json!({ "reason": "stolen key" }),
+        )
+        .await;
+    assert_eq!((status, error_code(status, &out)), (410, "gone".into()));
+    let (status, still) = f
+        .server
+        .http()
+        .get(&format!("/1.0/identifiers/{bob}"))
+        .await;
+    assert_eq!(status, 410);
+    assert_eq!(still["didDocumentMetadata"], gone["didDocumentMetadata"]);
 }
 
 /// The time-based and availability codes, through the SDK with an injected clock against the

@@ -1,17 +1,23 @@
 //! `GET /1.0/identifiers/{id}`: DID Resolution in the DIF Universal Resolver's HTTP binding.
 //! `id` is a `did:agentid`, an Ed25519 `did:key`, or an agent name.
 //!
-//! Status codes: 200 found; 400 `invalidDid`; 404 `notFound`; 410 deactivated or deplatformed
-//! (the body still carries the document and metadata saying which); 501 `methodNotSupported`.
+//! Status codes: 200 found; 400 `invalidDid`; 404 `notFound`; 406 `representationNotSupported`;
+//! 410 deactivated or deplatformed (the body still carries the document and metadata saying
+//! which); 501 `methodNotSupported`.
+//!
+//! Content negotiation (spec 4.2): `Accept: application/did+json` (or `application/did+ld+json`)
+//! answers the DID document alone; `application/did-resolution`, the JSON-LD resolution profile,
+//! `application/json`, `*/*` or no `Accept` answer the whole resolution result; anything else is
+//! 406. Errors are always resolution results.
 
 use agentid_registry::Lookup;
 use agentid_resolver::ResolveError;
 use agentid_spec::document::{
-    AgentStatus, DocumentMetadata, ResolutionErrorCode, ResolutionResult,
+    AgentStatus, DocumentMetadata, ResolutionErrorCode, ResolutionResult, DID_LD_JSON,
 };
 use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_KEY_PREFIX};
 use axum::extract::State;
-use axum::http::{header, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
@@ -24,28 +30,119 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 const MEDIA_TYPE: &str = "application/ld+json;profile=\"https://w3id.org/did-resolution\"";
+/// The DID Resolution media type of the W3C DID Resolution draft.
+const DID_RESOLUTION: &str = "application/did-resolution";
+/// Longest `Accept` header looked at, in bytes; a longer one is 406.
+const MAX_ACCEPT_BYTES: usize = 1024;
+
+/// What the caller asked for: the resolution result (in one of its media types) or the
+/// document alone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Representation {
+    Result(&'static str),
+    Document(&'static str),
+}
+
+/// The first representation `Accept` lists that this resolver produces (media ranges with
+/// `q=0` skipped); `None` when it lists none. No header is `*/*`.
+fn negotiate(headers: &HeaderMap) -> Option<Representation> {
+    let Some(accept) = headers.get(header::ACCEPT) else {
+        return Some(Representation::Result(MEDIA_TYPE));
+    };
+    let accept = accept
+        .to_str()
+        .ok()
+        .filter(|a| a.len() <= MAX_ACCEPT_BYTES)?;
+    for range in accept.split(',') {
+        let mut parts = range.split(';').map(str::trim);
+        let media = parts.next().unwrap_or("").to_ascii_lowercase();
+        let mut profile = None;
+        let mut refused = false;
+        for p in parts {
+            let (k, v) = p.split_once('=').unwrap_or((p, ""));
+            match k.trim().to_ascii_lowercase().as_str() {
+                "q" => refused = v.trim().parse::<f32>().map_or(true, |q| q <= 0.0),
+                "profile" => profile = Some(v.trim().trim_matches('"').to_owned()),
+                _ => {}
+            }
+        }
+        if refused {
+            continue;
+        }
+        let found = match media.as_str() {
+            "application/did+json" => Representation::Document("application/did+json"),
+            "application/did+ld+json" => Representation::Document(DID_LD_JSON),
+            DID_RESOLUTION => Representation::Result(DID_RESOLUTION),
+            "application/ld+json"
+                if profile.as_deref() == Some("https://w3id.org/did-resolution") =>
+            {
+                Representation::Result(MEDIA_TYPE)
+            }
+            "application/json" | "application/*" | "*/*" => Representation::Result(MEDIA_TYPE),
+            _ => continue,
+        };
+        return Some(found);
+    }
+    None
+}
 
 fn answer(status: StatusCode, result: &ResolutionResult) -> Response {
-    (
-        status,
-        [(header::CONTENT_TYPE, MEDIA_TYPE)],
-        axum::Json(result),
-    )
-        .into_response()
+    answer_as(status, result, Representation::Result(MEDIA_TYPE))
+}
+
+/// `result` as `representation`: the document alone when asked for and there is one.
+fn answer_as(
+    status: StatusCode,
+    result: &ResolutionResult,
+    representation: Representation,
+) -> Response {
+    match (representation, &result.did_document) {
+        (Representation::Document(media), Some(document)) => (
+            status,
+            [(header::CONTENT_TYPE, media)],
+            axum::Json(document),
+        )
+            .into_response(),
+        (Representation::Result(media), _) => {
+            (status, [(header::CONTENT_TYPE, media)], axum::Json(result)).into_response()
+        }
+        (Representation::Document(_), None) => (
+            status,
+            [(header::CONTENT_TYPE, MEDIA_TYPE)],
+            axum::Json(result),
+        )
+            .into_response(),
+    }
 }
 
 fn error(status: StatusCode, code: ResolutionErrorCode, message: &str) -> Response {
     answer(status, &ResolutionResult::error(code, message))
 }
 
-async fn resolve(State(s): State<AppState>, Path(id): Path<String>) -> Response {
-    match resolve_inner(&s, &id).await {
+async fn resolve(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> Response {
+    let Some(representation) = negotiate(&headers) else {
+        return error(
+            StatusCode::NOT_ACCEPTABLE,
+            ResolutionErrorCode::RepresentationNotSupported,
+            "this resolver answers application/did+json, application/did+ld+json and \
+             application/did-resolution",
+        );
+    };
+    match resolve_inner(&s, &id, representation).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
     }
 }
 
-async fn resolve_inner(s: &AppState, id: &str) -> Result<Response, ApiError> {
+async fn resolve_inner(
+    s: &AppState,
+    id: &str,
+    representation: Representation,
+) -> Result<Response, ApiError> {
     if id.len() > 512 {
         return Ok(error(
             StatusCode::BAD_REQUEST,
@@ -64,9 +161,10 @@ async fn resolve_inner(s: &AppState, id: &str) -> Result<Response, ApiError> {
         s.registry.lookup(Lookup::Did(&did)).await?
     } else if id.starts_with(DID_KEY_PREFIX) {
         return Ok(match agentid_resolver::did_key::resolve(id).await {
-            Ok(resolved) => answer(
+            Ok(resolved) => answer_as(
                 StatusCode::OK,
                 &ResolutionResult::found(resolved.document, DocumentMetadata::unregistered()),
+                representation,
             ),
             Err(e @ ResolveError::MethodNotSupported(_)) => {
                 error(StatusCode::NOT_IMPLEMENTED, e.code(), &e.to_string())
@@ -100,12 +198,13 @@ async fn resolve_inner(s: &AppState, id: &str) -> Result<Response, ApiError> {
         .did_document_metadata
         .as_ref()
         .is_some_and(|m| m.agent_status != AgentStatus::Active);
-    Ok(answer(
+    Ok(answer_as(
         if gone {
             StatusCode::GONE
         } else {
             StatusCode::OK
         },
         &result,
+        representation,
     ))
 }
