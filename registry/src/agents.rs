@@ -93,6 +93,9 @@ impl Registry {
         else {
             return Err(invalid("expected a create operation"));
         };
+        if let Some(n) = name.as_ref().filter(|n| reserved(n)) {
+            return Err(Error::NameReserved(n.to_string()));
+        }
         let did = AgentDid::from_genesis(jws);
         let doc = DidDocument::agent(&did, name.as_ref(), &verification_methods);
         let now = self.0.clock.now();
@@ -431,5 +434,59 @@ mod tests {
         let mut tampered = jws.to_owned();
         tampered.insert(tampered.find('.').unwrap() + 5, 'A');
         assert!(open(&tampered, None).is_err());
+    }
+}
+
+/// Names nobody may register (spec 5.1): a name is reserved when its last label, the top of its
+/// hierarchy, is one of these. The special-use names of RFC 6761 and RFC 2606, and names that
+/// would pass for the service or its operators.
+pub const RESERVED_NAMES: &[&str] = &[
+    "localhost",
+    "invalid",
+    "test",
+    "example",
+    "local",
+    "onion",
+    "agentid",
+    "admin",
+    "administrator",
+    "root",
+    "system",
+    "registry",
+    "wallet",
+    "resolver",
+    "operator",
+    "moderator",
+    "support",
+    "security",
+    "abuse",
+    "postmaster",
+    "hostmaster",
+    "webmaster",
+    "www",
+    "api",
+    "well-known",
+];
+
+/// Whether `name` is reserved: its last label is in [`RESERVED_NAMES`].
+pub fn reserved(name: &AgentName) -> bool {
+    let top = name.as_str().rsplit('.').next().unwrap_or_default();
+    RESERVED_NAMES.contains(&top)
+}
+
+#[cfg(test)]
+mod reserved_tests {
+    use super::*;
+
+    #[test]
+    fn reserved_names_are_by_their_top_label() {
+        let r = |s: &str| reserved(&AgentName::parse(s).unwrap());
+        assert!(r("admin"));
+        assert!(r("support.agentid"));
+        assert!(r("Shop.Example"), "names are compared lowercased");
+        assert!(r("a.b.localhost"));
+        assert!(!r("admin.acme"), "a zone's owner may name an agent admin");
+        assert!(!r("shopper.alice"));
+        assert!(!r("agentids"));
     }
 }

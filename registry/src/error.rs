@@ -25,6 +25,9 @@ pub enum Error {
     /// The name is bound to another agent.
     #[error("the name {0} is taken")]
     NameTaken(String),
+    /// The name is reserved (section 5.1).
+    #[error("the name {0} is reserved")]
+    NameReserved(String),
     /// A registration conflicted for another reason.
     #[error("conflicting registration")]
     Conflict,
@@ -58,6 +61,7 @@ impl Error {
             Error::NotRegistered(_) => ErrorCode::NotFound,
             Error::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
             Error::NameTaken(_) => ErrorCode::NameTaken,
+            Error::NameReserved(_) => ErrorCode::NameReserved,
             Error::Conflict => ErrorCode::Conflict,
             Error::StalePrev(_) => ErrorCode::StalePrev,
             Error::Deactivated(_) => ErrorCode::Gone,

@@ -27,7 +27,7 @@ mod cache;
 mod error;
 mod log;
 
-pub use agents::{Lookup, Registered};
+pub use agents::{reserved, Lookup, Registered, RESERVED_NAMES};
 pub use error::Error;
 
 /// The registry's migrations, `(version, description, SQL)`, versions 2000-2999. Portable SQL:

@@ -156,6 +156,7 @@ impl From<agentid_registry::Error> for ApiError {
             R::NotRegistered(_) => ApiError::NotFound(message),
             R::AlreadyRegistered(_)
             | R::NameTaken(_)
+            | R::NameReserved(_)
             | R::Conflict
             | R::StalePrev(_)
             | R::Deplatformed(_)

@@ -230,6 +230,8 @@ error_codes! {
     AlreadyRegistered => "already_registered",
     /// The name is bound to another agent.
     NameTaken => "name_taken",
+    /// The name is in the registry's reserved list (section 5.1).
+    NameReserved => "name_reserved",
     /// `prev` is not the agent's latest operation, or the agent changed concurrently.
     StalePrev => "stale_prev",
     /// The agent is deplatformed.

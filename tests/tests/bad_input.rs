@@ -97,6 +97,31 @@ async fn bad_input_on_every_endpoint() {
         // The refused registration left nothing behind.
         let (st, _) = h.get(&format!("/1.0/identifiers/{}", dup.did)).await;
         assert_eq!(st, 404);
+        // Reserved names: the top label of the name decides; nothing is written.
+        for (name, want) in [
+            ("support.agentid", Some("name_reserved")),
+            ("admin", Some("name_reserved")),
+            ("pay.example", Some("name_reserved")),
+            ("admin.acme", None),
+        ] {
+            let op = agentid_sdk::operation::create(
+                &other,
+                &other,
+                Some(agentid_spec::id::AgentName::parse(name).unwrap()),
+                crate::fixture::now(),
+            );
+            let (st, b) = h
+                .post("/v1/agents", None, &json!({ "operation": op.operation }))
+                .await;
+            match want {
+                Some(code) => {
+                    assert_eq!((st, error_code(st, &b)), (409, code.into()), "{name}");
+                    let (st, _) = h.get(&format!("/1.0/identifiers/{name}")).await;
+                    assert_eq!(st, 404, "{name}");
+                }
+                None => assert_eq!(st, 201, "{name}: {b}"),
+            }
+        }
         // A genesis signed by a key that is not its rotation key.
         let forged = agentid_spec::jose::sign_compact(
             &agentid_spec::jose::JoseHeader::eddsa(
