@@ -98,6 +98,7 @@ async fn bad_input_on_every_endpoint() {
         let (st, _) = h.get(&format!("/1.0/identifiers/{}", dup.did)).await;
         assert_eq!(st, 404);
         // Reserved names: the top label of the name decides; nothing is written.
+        let mut acme = String::new();
         for (name, want) in [
             ("support.agentid", Some("name_reserved")),
             ("admin", Some("name_reserved")),
@@ -119,7 +120,10 @@ async fn bad_input_on_every_endpoint() {
                     let (st, _) = h.get(&format!("/1.0/identifiers/{name}")).await;
                     assert_eq!(st, 404, "{name}");
                 }
-                None => assert_eq!(st, 201, "{name}: {b}"),
+                None => {
+                    assert_eq!(st, 201, "{name}: {b}");
+                    acme = s(&b["did"]);
+                }
             }
         }
         // A genesis signed by a key that is not its rotation key.
@@ -220,6 +224,63 @@ async fn bad_input_on_every_endpoint() {
                 _ => assert_eq!(body["didDocument"]["id"], f.agent.as_str(), "{body}"),
             }
         }
+
+        // Caching, as DNS answers carry TTLs: by outcome, and a strong ETag that revalidates.
+        let head = |accept: &'static str, id: String, tag: Option<String>| {
+            let mut req = h
+                .client
+                .get(format!("{}/1.0/identifiers/{id}", h.base))
+                .header("accept", accept);
+            if let Some(t) = tag {
+                req = req.header("if-none-match", t);
+            }
+            async move {
+                let r = req.send().await.unwrap();
+                let hd = |n: &str| r.headers().get(n).map(|v| v.to_str().unwrap().to_owned());
+                let got = (hd("cache-control"), hd("etag"), hd("vary"));
+                (r.status().as_u16(), got, r.bytes().await.unwrap().len())
+            }
+        };
+        let (st, (cc, tag, vary), _) = head("*/*", agent.clone(), None).await;
+        assert_eq!((st, cc.as_deref()), (200, Some("public, max-age=60")));
+        assert_eq!(vary.as_deref(), Some("accept"));
+        let tag = tag.expect("an ETag on a 200");
+        let (st, (_, again, _), len) = head("*/*", agent.clone(), Some(tag.clone())).await;
+        assert_eq!((st, again.as_deref(), len), (304, Some(tag.as_str()), 0));
+        let (st, (_, doc_tag, _), _) =
+            head("application/did+json", agent.clone(), Some(tag.clone())).await;
+        assert_eq!(st, 200, "another representation, another tag");
+        assert_ne!(doc_tag.as_deref(), Some(tag.as_str()));
+        // A moderation decision changes the answer: the old tag no longer revalidates.
+        let (st, (_, acme_tag, _), _) = head("*/*", "admin.acme".into(), None).await;
+        assert_eq!(st, 200);
+        let (st, b) = h
+            .post(
+                &format!("/v1/admin/agents/{acme}/deplatform"),
+                Some(f.server.admin_token.as_str()),
+                &json!({ "reason": "impersonation" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let (st, (cc, _, _), len) = head("*/*", "admin.acme".into(), acme_tag).await;
+        assert_eq!((st, cc.as_deref()), (410, Some("public, max-age=60")));
+        assert!(len > 0, "the deplatformed agent's answer, not a 304");
+        let (st, (cc, tag, _), _) = head("*/*", "nobody.here".into(), None).await;
+        assert_eq!(
+            (st, cc.as_deref(), tag),
+            (404, Some("public, max-age=10"), None)
+        );
+        let (st, (cc, _, _), _) = head("*/*", "did:agentid:short".into(), None).await;
+        assert_eq!((st, cc.as_deref()), (400, Some("no-store")));
+        let key = agentid_sdk::keys::KeyPair::from_seed(&[0x78; 32])
+            .did_key()
+            .to_string();
+        let key = agentid_resolver::http::encode_path_segment(&key);
+        let (st, (cc, _, _), _) = head("*/*", key, None).await;
+        assert_eq!(
+            (st, cc.as_deref()),
+            (200, Some("public, max-age=31536000, immutable"))
+        );
 
         let long = "a".repeat(600);
         let (st, b) = h.get(&format!("/1.0/identifiers/{long}")).await;

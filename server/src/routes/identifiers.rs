@@ -5,6 +5,9 @@
 //! 410 deactivated or deplatformed (the body still carries the document and metadata saying
 //! which); 501 `methodNotSupported`.
 //!
+//! Caching (spec 4.2): `Cache-Control` with a TTL by outcome, `Vary: Accept`, and a strong
+//! `ETag` on every 200, so `If-None-Match` revalidates with a 304.
+//!
 //! Content negotiation (spec 4.2): `Accept: application/did+json` (or `application/did+ld+json`)
 //! answers the DID document alone; `application/did-resolution`, the JSON-LD resolution profile,
 //! `application/json`, `*/*` or no `Accept` answer the whole resolution result; anything else is
@@ -16,11 +19,13 @@ use agentid_spec::document::{
     AgentStatus, DocumentMetadata, ResolutionErrorCode, ResolutionResult, DID_LD_JSON,
 };
 use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_KEY_PREFIX};
+use agentid_spec::jose::b64u;
 use axum::extract::State;
-use axum::http::{header, HeaderMap, StatusCode};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::Router;
+use sha2::{Digest, Sha256};
 
 use crate::error::{ApiError, Path};
 use crate::AppState;
@@ -132,10 +137,62 @@ async fn resolve(
              application/did-resolution",
         );
     };
-    match resolve_inner(&s, &id, representation).await {
+    let response = match resolve_inner(&s, &id, representation).await {
         Ok(resp) => resp,
         Err(e) => e.into_response(),
+    };
+    cacheable(response, &headers, id.starts_with(DID_KEY_PREFIX)).await
+}
+
+/// How long an answer about a registered agent may be cached, in seconds (spec 4.2): the TTL of
+/// a DNS record. Verifiers that follow the registry's change feed drop it at once on a change.
+pub(crate) const RESOLUTION_TTL_SECS: u32 = 60;
+/// How long a `notFound` may be cached, in seconds (negative caching, as DNS does).
+pub(crate) const NEGATIVE_TTL_SECS: u32 = 10;
+/// Largest answer this route produces, in bytes (a document of four keys and a name is ~2 KiB).
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+
+/// Adds caching headers to an answer: `Cache-Control` by outcome (a did:key never changes),
+/// `Vary: Accept`, and on a 200 a strong `ETag` of the body, answering 304 when the caller's
+/// `If-None-Match` names it.
+async fn cacheable(response: Response, request: &HeaderMap, immutable: bool) -> Response {
+    let (mut parts, body) = response.into_parts();
+    let control = match parts.status {
+        StatusCode::OK | StatusCode::GONE if immutable => {
+            "public, max-age=31536000, immutable".to_owned()
+        }
+        StatusCode::OK | StatusCode::GONE => format!("public, max-age={RESOLUTION_TTL_SECS}"),
+        StatusCode::NOT_FOUND => format!("public, max-age={NEGATIVE_TTL_SECS}"),
+        _ => "no-store".to_owned(),
+    };
+    let h = &mut parts.headers;
+    if let Ok(v) = HeaderValue::from_str(&control) {
+        h.insert(header::CACHE_CONTROL, v);
     }
+    h.insert(header::VARY, HeaderValue::from_static("accept"));
+    if parts.status != StatusCode::OK {
+        return Response::from_parts(parts, body);
+    }
+    let Ok(bytes) = axum::body::to_bytes(body, MAX_ANSWER_BYTES).await else {
+        return ApiError::Internal("resolution answer over its limit".into()).into_response();
+    };
+    let tag = format!("\"{}\"", &b64u(&Sha256::digest(&bytes))[..27]);
+    let matched = request
+        .get_all(header::IF_NONE_MATCH)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(|t| t.trim().trim_start_matches("W/"))
+        .any(|t| t == tag || t == "*");
+    if let Ok(v) = HeaderValue::from_str(&tag) {
+        parts.headers.insert(header::ETAG, v);
+    }
+    if matched {
+        parts.status = StatusCode::NOT_MODIFIED;
+        parts.headers.remove(header::CONTENT_TYPE);
+        return Response::from_parts(parts, axum::body::Body::empty());
+    }
+    Response::from_parts(parts, axum::body::Body::from(bytes))
 }
 
 async fn resolve_inner(
