@@ -114,6 +114,9 @@ pub struct LimitArgs {
     /// Never use a DID resolution older than this many seconds.
     #[arg(long, default_value_t = Limits::default().did_max_staleness_secs)]
     pub did_max_staleness: i64,
+    /// Answer an unknown DID as unknown from cache for this many seconds (negative caching).
+    #[arg(long, default_value_t = Limits::default().did_negative_secs)]
+    pub did_negative: i64,
     /// Most live nonces remembered for replay detection; a full memory refuses
     /// (`nonce_memory_full`).
     #[arg(long, default_value_t = Limits::default().max_nonces)]
@@ -129,6 +132,7 @@ impl Default for LimitArgs {
             status_max_staleness: l.status_max_staleness_secs,
             did_refresh: l.did_refresh_secs,
             did_max_staleness: l.did_max_staleness_secs,
+            did_negative: l.did_negative_secs,
             max_nonces: l.max_nonces,
         }
     }
@@ -142,6 +146,7 @@ impl From<&LimitArgs> for Limits {
             status_max_staleness_secs: a.status_max_staleness,
             did_refresh_secs: a.did_refresh,
             did_max_staleness_secs: a.did_max_staleness,
+            did_negative_secs: a.did_negative,
             max_nonces: a.max_nonces,
             ..Limits::default()
         }

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentid_resolver::http::HttpSource;
+use agentid_resolver::ResolveError;
 use agentid_sdk::clock::FixedClock;
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::verify::{CheckoutContext, Limits, Verifier};
@@ -443,6 +444,86 @@ async fn rejections(backend: &Backend) {
         .await;
     assert_eq!(status, 410);
     assert_eq!(still["didDocumentMetadata"], gone["didDocumentMetadata"]);
+}
+
+/// The verifier's resolver cache against the real server, counted by the server's own request
+/// counter: fifty concurrent resolutions of one agent cost the registry one request; a
+/// `notFound` is cached for `did_negative_secs` (one request for twenty concurrent callers,
+/// none while fresh, one again once it is older).
+#[tokio::test]
+async fn the_resolver_cache_asks_the_registry_once() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let t0 = now();
+        let clock = Arc::new(FixedClock::new(t0));
+        let source = HttpSource::new(&f.server.url, Duration::from_secs(2)).unwrap();
+        let limits = Limits::default();
+        let negative = limits.did_negative_secs;
+        let verifier = Arc::new(Verifier::new(source, f.policy(), clock.clone(), limits));
+        // Requests the server received between two reads of its counter (the second read
+        // counts itself).
+        let http = f.server.http();
+        let counter = || async {
+            let (_, text) = http.get_text("/metrics").await;
+            text.lines()
+                .find_map(|l| l.strip_prefix("agentid_http_requests_total "))
+                .and_then(|n| n.trim().parse::<u64>().ok())
+                .expect("the request counter")
+        };
+        let together = |did: String, n: usize, at: i64| {
+            let verifier = verifier.clone();
+            async move {
+                let calls: Vec<_> = (0..n)
+                    .map(|_| {
+                        let (v, did) = (verifier.clone(), did.clone());
+                        tokio::spawn(async move { v.resolve(&did, at).await.map(|_| ()) })
+                    })
+                    .collect();
+                let mut answers = Vec::new();
+                for c in calls {
+                    answers.push(c.await.unwrap());
+                }
+                answers
+            }
+        };
+
+        let c0 = counter().await;
+        let answers = together(f.agent.clone(), 50, t0).await;
+        assert!(answers.iter().all(Result::is_ok), "{answers:?}");
+        let c1 = counter().await;
+        assert_eq!(
+            c1 - c0 - 1,
+            1,
+            "{}: fifty callers, one request",
+            backend.name()
+        );
+
+        let unknown = format!("did:agentid:{}", "a".repeat(52));
+        let answers = together(unknown.clone(), 20, t0).await;
+        assert!(
+            answers.iter().all(|a| *a == Err(ResolveError::NotFound)),
+            "{answers:?}"
+        );
+        let c2 = counter().await;
+        assert_eq!(
+            c2 - c1 - 1,
+            1,
+            "twenty callers of an unknown DID, one request"
+        );
+        let answers = together(unknown.clone(), 5, t0 + negative).await;
+        assert!(answers.iter().all(|a| *a == Err(ResolveError::NotFound)));
+        let c3 = counter().await;
+        assert_eq!(
+            c3 - c2 - 1,
+            0,
+            "a notFound is answered from cache for {negative} s"
+        );
+        let answers = together(unknown, 5, t0 + negative + 1).await;
+        assert!(answers.iter().all(|a| *a == Err(ResolveError::NotFound)));
+        let c4 = counter().await;
+        assert_eq!(c4 - c3 - 1, 1, "then asked again, once");
+        drop(clock);
+    }
 }
 
 /// The time-based and availability codes, through the SDK with an injected clock against the

@@ -79,9 +79,68 @@ impl<T> TtlCache<T> {
     }
 }
 
+/// One fetch per key at a time: callers that miss the cache for a key another caller is
+/// fetching wait for that fetch and then read its answer from the cache, so many concurrent
+/// callers cost the source one request. Holds only the keys being fetched.
+pub(super) struct Flights(std::sync::Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>);
+
+/// A turn to fetch a key: the key's lock, held until dropped, which also forgets the key.
+pub(super) struct Flight<'a> {
+    flights: &'a Flights,
+    key: String,
+    _turn: tokio::sync::OwnedMutexGuard<()>,
+}
+
+impl Flights {
+    pub(super) fn new() -> Self {
+        Self(std::sync::Mutex::new(HashMap::new()))
+    }
+
+    /// Waits for any fetch of `key` in progress to end, then takes the turn to fetch it.
+    pub(super) async fn turn(&self, key: &str) -> Flight<'_> {
+        let lock = {
+            let mut map = self.0.lock().unwrap_or_else(|p| p.into_inner());
+            map.entry(key.to_owned()).or_default().clone()
+        };
+        Flight {
+            flights: self,
+            key: key.to_owned(),
+            _turn: lock.lock_owned().await,
+        }
+    }
+}
+
+impl Drop for Flight<'_> {
+    fn drop(&mut self) {
+        // Callers already waiting hold the lock itself; a later one starts afresh (and finds the
+        // answer in the cache).
+        self.flights
+            .0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .remove(&self.key);
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Turns for one key are taken one after another; the map forgets a key once no turn is
+    /// taken.
+    #[tokio::test]
+    async fn one_turn_per_key_at_a_time() {
+        let f = Flights::new();
+        let first = f.turn("a").await;
+        let other = f.turn("b").await;
+        let waiting = tokio::time::timeout(std::time::Duration::from_millis(50), f.turn("a"));
+        assert!(waiting.await.is_err(), "a second turn for a waits");
+        drop(first);
+        drop(other);
+        let again = f.turn("a").await;
+        drop(again);
+        assert!(f.0.lock().unwrap().is_empty());
+    }
 
     #[test]
     fn cache_is_bounded() {

@@ -47,25 +47,55 @@ pub(super) fn status_list_key(url: &str, issuer: &str) -> String {
 
 impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// Resolves `did`, from cache when fresh enough, falling back to a stale entry within
-    /// [`Limits::did_max_staleness_secs`](super::Limits) when the source fails.
+    /// [`Limits::did_max_staleness_secs`](super::Limits) when the source fails. A `notFound`
+    /// is cached for [`Limits::did_negative_secs`](super::Limits); concurrent callers for one
+    /// DID cost the source one request.
     pub async fn resolve(&self, did: &str, now: i64) -> Result<Arc<ResolvedDid>, ResolveError> {
         // Read before fetching: a change during the fetch leaves the entry at the old
         // generation, so it is never served after that change.
         let generation = self.source.generation();
-        let cached = self.dids.get(did, now, generation);
-        if let Some((value, age)) = &cached {
-            if *age <= self.limits.did_refresh_secs {
-                return Ok(value.clone());
-            }
+        if did.starts_with(agentid_spec::id::DID_KEY_PREFIX) {
+            return self.resolve_did_key(did, now, generation).await;
         }
-        let fetched = if did.starts_with(agentid_spec::id::DID_KEY_PREFIX) {
-            agentid_resolver::did_key::resolve(did).await
-        } else {
-            match self.source.resolve(did).await {
-                Ok(result) => ResolvedDid::from_result(did, result),
-                Err(e) => Err(e),
+        let fresh = || -> Option<Result<Arc<ResolvedDid>, ResolveError>> {
+            if let Some((value, age)) = self.dids.get(did, now, generation) {
+                if age <= self.limits.did_refresh_secs {
+                    return Some(Ok(value));
+                }
+            }
+            match self.missing.get(did, now, generation) {
+                Some((_, age)) if age <= self.limits.did_negative_secs => {
+                    Some(Err(ResolveError::NotFound))
+                }
+                _ => None,
             }
         };
+        if let Some(answer) = fresh() {
+            return answer;
+        }
+        // One request per DID at a time: a caller that waited for another's fetch reads its
+        // answer from the cache.
+        let _flight = self.resolving.turn(did).await;
+        if let Some(answer) = fresh() {
+            return answer;
+        }
+        let cached = self.dids.get(did, now, generation);
+        let fetched = match self.source.resolve(did).await {
+            Ok(result) => ResolvedDid::from_result(did, result),
+            Err(e) => Err(e),
+        };
+        if matches!(fetched, Err(ResolveError::NotFound)) {
+            let l = &self.limits;
+            let negative = l.did_negative_secs;
+            self.missing.insert(
+                did,
+                Arc::new(()),
+                now,
+                generation,
+                negative,
+                l.max_cache_entries,
+            );
+        }
         match fetched {
             Ok(resolved) => {
                 let value = Arc::new(resolved);
@@ -89,6 +119,31 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             }
             Err(e) => Err(e),
         }
+    }
+
+    /// A `did:key`: derived from the key alone, cached like any other resolution.
+    async fn resolve_did_key(
+        &self,
+        did: &str,
+        now: i64,
+        generation: Option<u64>,
+    ) -> Result<Arc<ResolvedDid>, ResolveError> {
+        if let Some((value, age)) = self.dids.get(did, now, generation) {
+            if age <= self.limits.did_refresh_secs {
+                return Ok(value);
+            }
+        }
+        let value = Arc::new(agentid_resolver::did_key::resolve(did).await?);
+        let l = &self.limits;
+        self.dids.insert(
+            did,
+            value.clone(),
+            now,
+            generation,
+            l.did_refresh_secs,
+            l.max_cache_entries,
+        );
+        Ok(value)
     }
 
     /// The decoded revocation list at `url`, verified as `issuer`'s (the chain's principal).

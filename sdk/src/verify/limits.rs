@@ -16,6 +16,9 @@ pub struct Limits {
     /// A cached DID resolution is never used once older than this, even when the registry is
     /// unreachable. Default 300.
     pub did_max_staleness_secs: i64,
+    /// A DID the source answered `notFound` for is answered so from cache for this long
+    /// (negative caching, as DNS does), unless the source reports a change. Default 10.
+    pub did_negative_secs: i64,
     /// A cached status list is refreshed once older than this. Default 60.
     pub status_refresh_secs: i64,
     /// A cached status list is never used once older than this: verification fails closed
@@ -37,6 +40,7 @@ impl Default for Limits {
             max_presentation_lifetime_secs: 300,
             did_refresh_secs: 60,
             did_max_staleness_secs: 300,
+            did_negative_secs: 10,
             status_refresh_secs: 60,
             status_max_staleness_secs: 300,
             max_nonces: 1_000_000,

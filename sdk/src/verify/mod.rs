@@ -51,6 +51,10 @@ pub struct Verifier<S, N = MemoryNonces> {
     clock: Arc<dyn Clock>,
     limits: Limits,
     dids: cache::TtlCache<ResolvedDid>,
+    /// DIDs the source answered `notFound` for (negative caching).
+    missing: cache::TtlCache<()>,
+    /// DID fetches in progress: one per DID at a time.
+    resolving: cache::Flights,
     status_lists: cache::TtlCache<fetch::VerifiedList>,
     verified_credentials: cache::VerifiedCredentials,
     nonces: N,
@@ -80,6 +84,8 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             clock,
             limits,
             dids: cache::TtlCache::new(),
+            missing: cache::TtlCache::new(),
+            resolving: cache::Flights::new(),
             status_lists: cache::TtlCache::new(),
             verified_credentials: cache::VerifiedCredentials::new(),
             nonces,
