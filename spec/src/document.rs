@@ -22,8 +22,9 @@ pub const DID_LD_JSON: &str = "application/did+ld+json";
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DidDocument {
-    /// `[DID_CONTEXT, MULTIKEY_CONTEXT]`.
-    #[serde(rename = "@context")]
+    /// `[DID_CONTEXT, MULTIKEY_CONTEXT]` in agentid's documents; may be absent from a document
+    /// in plain JSON (`application/did+json`, such as a `did:web` host serves).
+    #[serde(rename = "@context", default, skip_serializing_if = "Vec::is_empty")]
     pub context: Vec<String>,
     /// The DID.
     pub id: String,

@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod chains;
+mod did_web;
 mod fixture;
 mod interop;
 mod ledger;
