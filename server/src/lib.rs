@@ -34,6 +34,7 @@ pub mod config;
 pub mod error;
 pub mod keyfile;
 pub mod nonces;
+pub mod operators;
 pub mod ratelimit;
 mod routes;
 pub mod source;
@@ -60,8 +61,8 @@ pub struct Shared {
     registry: Registry,
     wallet: Wallet,
     verifier: SharedVerifier,
-    /// SHA-256 (base64url) of the operator's admin token.
-    admin_token_hash: Arc<str>,
+    /// Who may moderate and administer.
+    operators: operators::Operators,
     /// Requests received, for `/metrics`.
     requests: AtomicU64,
     /// Per-client limits on writes that create.
@@ -69,21 +70,20 @@ pub struct Shared {
 }
 
 impl AppState {
-    /// The state of a service over `registry` and `wallet`, verifying with `verifier`, whose
-    /// operator holds the token hashing to `admin_token_hash`, limiting each client's writes
-    /// with `write_limiter`.
+    /// The state of a service over `registry` and `wallet`, verifying with `verifier`,
+    /// administered by `operators`, limiting each client's writes with `write_limiter`.
     pub fn new(
         registry: Registry,
         wallet: Wallet,
         verifier: SharedVerifier,
-        admin_token_hash: String,
+        operators: operators::Operators,
         write_limiter: ratelimit::WriteLimiter,
     ) -> Self {
         Self(Arc::new(Shared {
             registry,
             wallet,
             verifier,
-            admin_token_hash: admin_token_hash.into(),
+            operators,
             requests: AtomicU64::new(0),
             write_limiter,
         }))
@@ -174,6 +174,7 @@ mod tests {
         .unwrap();
         wallet.open_identity().await.unwrap();
         let pool_for_nonces = pool.clone();
+        let pool_for_operators = pool.clone();
         let registry = Registry::new(pool, clock.clone());
         let remote = agentid_resolver::http::HttpSource::new(
             "http://wallet.test",
@@ -201,7 +202,10 @@ mod tests {
             registry,
             wallet,
             verifier,
-            agentid_wallet::auth::hash_token("admin.test"),
+            operators::Operators::new(
+                pool_for_operators,
+                agentid_wallet::auth::hash_token("admin.test"),
+            ),
             ratelimit::WriteLimiter::new(10, 60),
         ))
     }

@@ -192,6 +192,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         policy = policy.trust_wallet(did);
     }
     let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
+    let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash);
     let registry = Registry::new(pool, clock.clone());
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
@@ -217,11 +218,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     let limiter = crate::ratelimit::WriteLimiter::new(config.write_rate, config.write_burst);
     let app = crate::router(AppState::new(
-        registry,
-        wallet,
-        verifier,
-        admin_token_hash,
-        limiter,
+        registry, wallet, verifier, operators, limiter,
     ));
     let server = Box::pin(async move {
         axum::serve(

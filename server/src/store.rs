@@ -121,5 +121,6 @@ pub async fn open(url: &str) -> Result<AnyPool, crate::start::StartError> {
     migrate(&pool, agentid_wallet::MIGRATIONS).await?;
     migrate(&pool, agentid_registry::MIGRATIONS).await?;
     migrate(&pool, crate::nonces::MIGRATIONS).await?;
+    migrate(&pool, crate::operators::MIGRATIONS).await?;
     Ok(pool)
 }

@@ -523,3 +523,108 @@ async fn writes_are_rate_limited_per_client() {
     let (st, _) = h.post("/v1/principals", None, &json!({})).await;
     assert_eq!(st, 429);
 }
+
+/// Named operators: the root operator (the admin token) creates a moderator with the CLI; her
+/// deplatforming is recorded in the log with her name, not `admin`; she cannot manage operators
+/// or the wallet's keys; listing never shows a token; once revoked her token is refused at once.
+/// Bad names, duplicates, wrong secrets and unknown accounts are refused with their codes.
+#[tokio::test]
+async fn operators_are_named_and_answer_for_what_they_do() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let h = f.server.http();
+        let root = f.server.admin_token.clone();
+        let (code, out) = f
+            .server
+            .cli(&["operator", "add", "--name", "carol", "--admin-token", &root])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        let carol = s(&out["token"]);
+        assert!(carol.starts_with("op_carol."), "{out}");
+
+        let (st, b) = h
+            .post(
+                &format!("/v1/admin/agents/{}/deplatform", f.agent),
+                Some(&carol),
+                &json!({ "reason": "scalping" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let (st, log) = h.get(&format!("/v1/agents/{}/log", f.agent)).await;
+        assert_eq!(st, 200);
+        let last = log["entries"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (s(&last["kind"]), s(&last["actor"])),
+            ("deplatform".into(), "carol".into())
+        );
+
+        // A moderator is not the root operator.
+        for (path, body) in [
+            ("/v1/admin/operators", json!({ "name": "mallory" })),
+            ("/v1/admin/wallet/keys", json!({})),
+            ("/v1/admin/operators/carol/revoke", json!({})),
+        ] {
+            let (st, b) = h.post(path, Some(&carol), &body).await;
+            assert_eq!(
+                (st, error_code(st, &b)),
+                (403, "forbidden".into()),
+                "{path}"
+            );
+        }
+        let (code, out) = f
+            .server
+            .cli(&["operator", "list", "--admin-token", &carol])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        assert_eq!(out["operators"][0]["name"], "carol");
+        assert_eq!(out["operators"][0]["createdBy"], "admin");
+        assert!(
+            !out.to_string().contains(&carol[9..]),
+            "no token is ever listed"
+        );
+
+        // Bad input.
+        for (name, status, want) in [
+            ("carol", 409, "conflict"),
+            ("admin", 400, "invalid_request"),
+            ("Carol", 400, "invalid_request"),
+            ("", 400, "invalid_request"),
+        ] {
+            let (st, b) = h
+                .post("/v1/admin/operators", Some(&root), &json!({ "name": name }))
+                .await;
+            assert_eq!((st, error_code(st, &b)), (status, want.into()), "{name:?}");
+        }
+        let forged = format!("{}x", &carol[..carol.len() - 1]);
+        for bad in [forged.as_str(), "op_nobody.c2VjcmV0", "op_carol", "op_.x"] {
+            let (st, b) = h.get_auth("/v1/admin/log", bad).await;
+            assert_eq!(
+                (st, error_code(st, &b)),
+                (401, "unauthorized".into()),
+                "{bad}"
+            );
+        }
+
+        // Revoked: refused at once.
+        let (st, _) = h.get_auth("/v1/admin/log", &carol).await;
+        assert_eq!(st, 200);
+        let (code, out) = f
+            .server
+            .cli(&[
+                "operator",
+                "revoke",
+                "--name",
+                "carol",
+                "--admin-token",
+                &root,
+            ])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        let (st, b) = h.get_auth("/v1/admin/log", &carol).await;
+        assert_eq!((st, error_code(st, &b)), (401, "unauthorized".into()));
+        let (st, b) = h
+            .post("/v1/admin/operators/carol/revoke", Some(&root), &json!({}))
+            .await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()));
+    }
+}

@@ -19,7 +19,10 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::client::Client;
-use super::{AgentCommand, Cli, Command, Failure, KeyCommand, Output, WalletCommand};
+use super::{
+    AdminTokenArg, AgentCommand, Cli, Command, Failure, KeyCommand, OperatorCommand, Output,
+    WalletCommand,
+};
 use crate::config::ServeConfig;
 
 pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
@@ -52,14 +55,32 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         }
         Command::Suspend(args) => suspension(&server, args, "suspend").await,
         Command::Reinstate(args) => suspension(&server, args, "reinstate").await,
-        Command::Deplatform(args) => {
-            let token = match (args.admin_token, args.admin_token_file) {
-                (Some(t), _) => t,
-                (None, file) => {
-                    let file = file.unwrap_or_else(|| "./data/admin.token".into());
-                    read_text(&file)?
+        Command::Operator(cmd) => {
+            let (method, path, admin, body) = match cmd {
+                OperatorCommand::Add { name, admin } => (
+                    Method::POST,
+                    "/v1/admin/operators".to_owned(),
+                    admin,
+                    Some(json!({ "name": name })),
+                ),
+                OperatorCommand::List { admin } => {
+                    (Method::GET, "/v1/admin/operators".to_owned(), admin, None)
                 }
+                OperatorCommand::Revoke { name, admin } => (
+                    Method::POST,
+                    format!("/v1/admin/operators/{}/revoke", encode_path_segment(&name)),
+                    admin,
+                    Some(json!({})),
+                ),
             };
+            let token = admin_token(admin)?;
+            let out = Client::new(&server)?
+                .call(method, &path, Some(token.trim()), body.as_ref())
+                .await?;
+            Ok(Output::ok(out))
+        }
+        Command::Deplatform(args) => {
+            let token = admin_token(args.admin)?;
             let path = format!(
                 "/v1/admin/agents/{}/deplatform",
                 encode_path_segment(&args.did)
@@ -745,6 +766,15 @@ async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure
     };
     let ok = decision["decision"] == "accepted";
     Ok(Output { json: decision, ok })
+}
+
+/// The operator token from `--admin-token` (or `AGENTID_ADMIN_TOKEN`), or from a file (default
+/// `./data/admin.token`).
+fn admin_token(a: AdminTokenArg) -> Result<String, Failure> {
+    match (a.admin_token, a.admin_token_file) {
+        (Some(t), _) => Ok(t),
+        (None, file) => read_text(&file.unwrap_or_else(|| "./data/admin.token".into())),
+    }
 }
 
 #[cfg(test)]

@@ -77,6 +77,9 @@ pub(crate) enum Command {
     Revoke(RevokeArgs),
     /// Deplatform an agent (registry operator).
     Deplatform(DeplatformArgs),
+    /// Manage named operators (moderators); the root operator's admin token is needed.
+    #[command(subcommand)]
+    Operator(OperatorCommand),
     /// Resolve a DID or agent name to its DID Resolution Result.
     Resolve(ResolveArgs),
 }
@@ -410,7 +413,39 @@ pub(crate) struct DeplatformArgs {
     /// The operator's reason, recorded in the log and shown in resolution.
     #[arg(long)]
     pub(crate) reason: String,
-    /// The admin token.
+    #[command(flatten)]
+    pub(crate) admin: AdminTokenArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum OperatorCommand {
+    /// Create a named operator; prints its token, shown this once.
+    Add {
+        /// 1 to 32 of a-z, 0-9 and -.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        admin: AdminTokenArg,
+    },
+    /// List the operator accounts.
+    List {
+        #[command(flatten)]
+        admin: AdminTokenArg,
+    },
+    /// Revoke a named operator's token.
+    Revoke {
+        /// The operator.
+        #[arg(long)]
+        name: String,
+        #[command(flatten)]
+        admin: AdminTokenArg,
+    },
+}
+
+/// An operator's token: the root admin token or a named operator's.
+#[derive(Args, Debug)]
+pub(crate) struct AdminTokenArg {
+    /// The operator token (the admin token, or a named operator's).
     #[arg(
         long,
         env = "AGENTID_ADMIN_TOKEN",

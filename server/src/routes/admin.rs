@@ -1,12 +1,14 @@
-//! Operator actions, authenticated with the admin bearer token and recorded in the log with who
-//! took them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`,
+//! Operator actions, authenticated with an operator's bearer token and recorded with who took
+//! them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`, `GET
+//! /v1/admin/operators`; and the root operator's (the admin token): `POST /v1/admin/operators`
+//! (a named operator, its token shown once), `POST /v1/admin/operators/{name}/revoke`,
 //! `POST /v1/admin/wallet/keys` (rotate the wallet's signing key),
 //! `POST /v1/admin/wallet/keys/{fragment}/retire` (retire an older one).
 
 use agentid_registry::{MAX_LOG_PAGE, MAX_REASON_BYTES};
 use agentid_spec::ErrorCode;
 use axum::extract::State;
-use axum::http::HeaderMap;
+use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -19,6 +21,11 @@ pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/agents/{did}/deplatform", post(deplatform))
         .route("/v1/admin/log", get(log))
+        .route(
+            "/v1/admin/operators",
+            post(create_operator).get(list_operators),
+        )
+        .route("/v1/admin/operators/{name}/revoke", post(revoke_operator))
         .route("/v1/admin/wallet/keys", post(rotate_wallet_key))
         .route(
             "/v1/admin/wallet/keys/{fragment}/retire",
@@ -33,8 +40,8 @@ async fn retire_wallet_key(
     headers: HeaderMap,
     Path(fragment): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let actor = s.operator(&headers)?;
-    s.wallet.retire_key(&fragment, actor).await?;
+    let actor = s.root_operator(&headers).await?.name;
+    s.wallet.retire_key(&fragment, &actor).await?;
     Ok(axum::Json(json!({ "retired": fragment, "actor": actor })))
 }
 
@@ -44,9 +51,57 @@ async fn rotate_wallet_key(
     State(s): State<AppState>,
     headers: HeaderMap,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let actor = s.operator(&headers)?;
-    let key = s.wallet.rotate_key(actor).await?;
+    let actor = s.root_operator(&headers).await?.name;
+    let key = s.wallet.rotate_key(&actor).await?;
     Ok(axum::Json(json!({ "key": key, "actor": actor })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct NewOperator {
+    name: String,
+}
+
+/// The root operator creates a named operator (a moderator): its token, shown once.
+async fn create_operator(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Json(body): Json<NewOperator>,
+) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+    let by = s.root_operator(&headers).await?;
+    let token = s.operators.create(&body.name, &by, now()).await?;
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(json!({ "name": body.name, "token": token, "createdBy": by.name })),
+    ))
+}
+
+/// Every operator account (never a token).
+async fn list_operators(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+) -> Result<axum::Json<Value>, ApiError> {
+    s.operator(&headers).await?;
+    Ok(axum::Json(
+        json!({ "operators": s.operators.list().await? }),
+    ))
+}
+
+/// The root operator revokes a named operator: its token stops working at once.
+async fn revoke_operator(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(name): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let by = s.root_operator(&headers).await?;
+    s.operators.revoke(&name, &by, now()).await?;
+    Ok(axum::Json(json!({ "revoked": name, "revokedBy": by.name })))
+}
+
+fn now() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[derive(Deserialize)]
@@ -61,7 +116,7 @@ async fn deplatform(
     Path(did): Path<String>,
     Json(body): Json<DeplatformRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let actor = s.operator(&headers)?;
+    let actor = s.operator(&headers).await?.name;
     let did = super::agents::parse_did(&did)?;
     let reason = body.reason.trim();
     if reason.is_empty() || reason.len() > MAX_REASON_BYTES {
@@ -71,7 +126,7 @@ async fn deplatform(
         ));
     }
     Ok(axum::Json(
-        s.registry.deplatform(&did, reason, actor).await?,
+        s.registry.deplatform(&did, reason, &actor).await?,
     ))
 }
 
@@ -89,7 +144,7 @@ async fn log(
     headers: HeaderMap,
     Query(page): Query<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    s.operator(&headers)?;
+    s.operator(&headers).await?;
     let limit = page.limit.unwrap_or(100);
     if !(1..=MAX_LOG_PAGE).contains(&limit) || page.after < 0 {
         return Err(ApiError::bad_request(

@@ -10,11 +10,12 @@ pub(crate) mod spend;
 pub(crate) mod status;
 pub(crate) mod verify;
 
-use agentid_wallet::auth::{parse_bearer, token_matches};
+use agentid_wallet::auth::parse_bearer;
 use agentid_wallet::Principal;
 use axum::http::HeaderMap;
 
 use crate::error::ApiError;
+use crate::operators::Operator;
 use crate::AppState;
 
 fn authorization(headers: &HeaderMap) -> Option<&str> {
@@ -30,18 +31,32 @@ impl AppState {
         Ok(self.wallet.authenticate(token).await?)
     }
 
-    /// Checks the operator's bearer token (constant-time) and names the actor recorded with
-    /// what they do.
-    pub(crate) fn operator(&self, headers: &HeaderMap) -> Result<&'static str, ApiError> {
+    /// The operator whose bearer token is in `headers` (the root admin token, or a named
+    /// operator's, compared in constant time): the actor recorded with what they do.
+    pub(crate) async fn operator(&self, headers: &HeaderMap) -> Result<Operator, ApiError> {
         let token = authorization(headers)
             .and_then(|h| h.strip_prefix("Bearer "))
             .map(str::trim);
-        match token {
-            Some(t) if token_matches(t, &self.admin_token_hash) => Ok("admin"),
-            _ => {
-                tracing::warn!("admin request refused: missing or wrong admin token");
-                Err(ApiError::Unauthorized)
-            }
+        let found = match token {
+            Some(t) => self.operators.authenticate(t).await?,
+            None => None,
+        };
+        found.ok_or_else(|| {
+            tracing::warn!("admin request refused: missing or wrong operator token");
+            ApiError::Unauthorized
+        })
+    }
+
+    /// [`AppState::operator`], who must be the root operator (managing operators, the wallet's
+    /// keys).
+    pub(crate) async fn root_operator(&self, headers: &HeaderMap) -> Result<Operator, ApiError> {
+        let op = self.operator(headers).await?;
+        if !op.is_root() {
+            tracing::warn!(operator = %op.name, "root operator action refused");
+            return Err(ApiError::Forbidden(
+                "only the root operator (the admin token) may do this".into(),
+            ));
         }
+        Ok(op)
     }
 }

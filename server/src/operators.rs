@@ -1,0 +1,208 @@
+//! Operators: who may moderate and administer the service. The root operator holds the admin
+//! token made at first start (actor `admin`); it creates named operator accounts (moderators),
+//! each with a bearer token `op_<name>.<secret>` shown once, stored as SHA-256 and compared in
+//! constant time, and revokes them. Every operator action is recorded with the operator's name.
+
+use std::sync::Arc;
+
+use agentid_spec::ErrorCode;
+use agentid_wallet::auth::{new_token, split_token, token_matches};
+use serde::Serialize;
+use sqlx::AnyPool;
+
+use crate::error::ApiError;
+
+/// The operators' table, in the service's migration range (3000-3999).
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
+    3002,
+    "operators",
+    include_str!("../migrations/0002_operators.sql"),
+)];
+
+/// The root operator's name, recorded with what the admin token does.
+pub const ROOT: &str = "admin";
+/// Most operator accounts (live and revoked) kept.
+pub const MAX_OPERATORS: i64 = 1000;
+/// The prefix of an operator token's account part.
+const TOKEN_PREFIX: &str = "op_";
+
+/// An authenticated operator.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Operator {
+    /// The name recorded with each action.
+    pub name: String,
+}
+
+impl Operator {
+    /// Whether this is the root operator.
+    pub fn is_root(&self) -> bool {
+        self.name == ROOT
+    }
+}
+
+/// An operator account as listed (never its token).
+#[derive(Clone, Debug, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Account {
+    name: String,
+    created_at: String,
+    created_by: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_at: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    revoked_by: Option<String>,
+}
+
+/// The service's operators: the root token's hash and the named accounts in the database.
+#[derive(Clone)]
+pub struct Operators {
+    pool: AnyPool,
+    root_token_hash: Arc<str>,
+}
+
+/// A valid operator name: 1 to 32 of `a-z0-9-`, not starting with `-`, and not the root's.
+pub fn valid_name(name: &str) -> bool {
+    (1..=32).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && name != ROOT
+}
+
+impl Operators {
+    /// The operators of a service whose root token hashes to `root_token_hash`, with accounts
+    /// in `pool` (on which [`MIGRATIONS`] have run).
+    pub fn new(pool: AnyPool, root_token_hash: String) -> Self {
+        Self {
+            pool,
+            root_token_hash: root_token_hash.into(),
+        }
+    }
+
+    /// The operator holding `token`, if any: the root, or a named account not revoked.
+    pub async fn authenticate(&self, token: &str) -> Result<Option<Operator>, ApiError> {
+        if token_matches(token, &self.root_token_hash) {
+            return Ok(Some(Operator { name: ROOT.into() }));
+        }
+        let Some((account, token)) = split_token(token) else {
+            return Ok(None);
+        };
+        let Some(name) = account.strip_prefix(TOKEN_PREFIX).filter(|n| valid_name(n)) else {
+            return Ok(None);
+        };
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT token_hash FROM service_operators WHERE name = $1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        Ok(row
+            .filter(|(hash,)| token_matches(token, hash))
+            .map(|_| Operator { name: name.into() }))
+    }
+
+    /// Creates operator `name`, by `by`: its token, shown this once.
+    pub async fn create(&self, name: &str, by: &Operator, now: i64) -> Result<String, ApiError> {
+        if !valid_name(name) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "an operator name is 1 to 32 of a-z, 0-9 and -, not admin",
+            ));
+        }
+        let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM service_operators")
+            .fetch_one(&self.pool)
+            .await
+            .map_err(db)?;
+        if count >= MAX_OPERATORS {
+            return Err(ApiError::conflict(
+                ErrorCode::Conflict,
+                format!("at most {MAX_OPERATORS} operator accounts"),
+            ));
+        }
+        let (token, hash) = new_token(&format!("{TOKEN_PREFIX}{name}"));
+        let inserted = sqlx::query(
+            "INSERT INTO service_operators (name, token_hash, created_at, created_by) \
+             VALUES ($1, $2, $3, $4)",
+        )
+        .bind(name)
+        .bind(&hash)
+        .bind(now)
+        .bind(&by.name)
+        .execute(&self.pool)
+        .await;
+        match inserted {
+            Ok(_) => {
+                tracing::warn!(operator = name, by = %by.name, "operator created");
+                Ok(token)
+            }
+            Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ApiError::conflict(
+                ErrorCode::Conflict,
+                format!("the operator {name} exists"),
+            )),
+            Err(e) => Err(db(e)),
+        }
+    }
+
+    /// Revokes operator `name`, by `by`: its token stops working at once.
+    pub async fn revoke(&self, name: &str, by: &Operator, now: i64) -> Result<(), ApiError> {
+        let done = sqlx::query(
+            "UPDATE service_operators SET revoked_at = $1, revoked_by = $2 \
+             WHERE name = $3 AND revoked_at IS NULL",
+        )
+        .bind(now)
+        .bind(&by.name)
+        .bind(name)
+        .execute(&self.pool)
+        .await
+        .map_err(db)?;
+        if done.rows_affected() != 1 {
+            return Err(ApiError::NotFound(format!("no live operator {name}")));
+        }
+        tracing::warn!(operator = name, by = %by.name, "operator revoked");
+        Ok(())
+    }
+
+    /// Every account, oldest first.
+    pub async fn list(&self) -> Result<Vec<Account>, ApiError> {
+        type Row = (String, i64, String, Option<i64>, Option<String>);
+        let rows: Vec<Row> = sqlx::query_as(
+            "SELECT name, created_at, created_by, revoked_at, revoked_by FROM service_operators \
+             ORDER BY created_at, name LIMIT $1",
+        )
+        .bind(MAX_OPERATORS)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        use agentid_spec::time::format_rfc3339;
+        Ok(rows
+            .into_iter()
+            .map(|(name, created, created_by, revoked, revoked_by)| Account {
+                name,
+                created_at: format_rfc3339(created),
+                created_by,
+                revoked_at: revoked.map(format_rfc3339),
+                revoked_by,
+            })
+            .collect())
+    }
+}
+
+fn db(e: sqlx::Error) -> ApiError {
+    ApiError::Internal(format!("operators: {e}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operator_names() {
+        assert!(valid_name("carol"));
+        assert!(valid_name("trust-and-safety-2"));
+        for bad in ["", "admin", "Carol", "-x", "a.b", &"a".repeat(33)] {
+            assert!(!valid_name(bad), "{bad}");
+        }
+    }
+}
