@@ -1,11 +1,12 @@
 //! Registering, changing and resolving agents (spec section 5).
 
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use agentid_spec::document::{
     AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult,
 };
-use agentid_spec::id::{hash_b32, split_did_url, AgentDid, AgentName, DidKey};
+use agentid_spec::id::{hash_b32, split_did_url, AgentDid, AgentName, DidKey, NAME_URI_PREFIX};
 use agentid_spec::jose::CompactJws;
 use agentid_spec::log::{LogEntry, LogRecord};
 use agentid_spec::operation::{Operation, MAX_OPERATION_LEN, OPERATION_TYP};
@@ -104,6 +105,53 @@ impl Registry {
             serde_json::to_string(&rotation_keys).map_err(|e| Error::Internal(e.to_string()))?;
 
         let mut tx = self.0.pool.begin().await?;
+        // A name held by an agent deactivated longer ago than the grace period is released to
+        // this registration, in the same transaction, and the release is logged for the old DID.
+        let mut released = None;
+        if let Some(n) = &name {
+            let grace = self.0.name_grace_secs.load(Ordering::Relaxed);
+            let cutoff = now.saturating_sub(grace);
+            let old: Option<(String, String)> = sqlx::query_as(
+                "UPDATE registry_agents SET name = NULL, updated_at = $1 \
+                 WHERE name = $2 AND status = 'deactivated' AND status_changed_at <= $3 \
+                 RETURNING did, document",
+            )
+            .bind(now)
+            .bind(n.as_str())
+            .bind(cutoff)
+            .fetch_optional(&mut *tx)
+            .await?;
+            if let Some((old, document)) = old {
+                // Its document no longer claims the name.
+                let mut document: DidDocument = serde_json::from_str(&document)
+                    .map_err(|e| Error::Internal(format!("stored document: {e}")))?;
+                let uri = format!("{NAME_URI_PREFIX}{n}");
+                document.also_known_as.retain(|a| *a != uri);
+                let document =
+                    serde_json::to_string(&document).map_err(|e| Error::Internal(e.to_string()))?;
+                sqlx::query("UPDATE registry_agents SET document = $1 WHERE did = $2")
+                    .bind(&document)
+                    .bind(&old)
+                    .execute(&mut *tx)
+                    .await?;
+                let record = serde_json::json!({ "type": "releaseName", "did": old, "name": n });
+                log::append(
+                    &mut tx,
+                    self.0.postgres,
+                    LogRecord {
+                        did: old.clone(),
+                        kind: "release-name".into(),
+                        operation: record.to_string(),
+                        actor: "registry".into(),
+                        reason: Some("deactivated past the name's grace period".into()),
+                        created_at: now,
+                    },
+                )
+                .await?;
+                log::notify(&mut tx, self.0.postgres, "registry").await?;
+                released = Some(old);
+            }
+        }
         let inserted = sqlx::query(
             "INSERT INTO registry_agents (did, name, document, rotation_keys, status, head, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, 'active', $5, $6, $6)",
@@ -137,6 +185,10 @@ impl Registry {
         )
         .await?;
         tx.commit().await?;
+        if let Some(old) = released {
+            self.changed();
+            tracing::info!(%old, name = ?name.as_ref().map(AgentName::as_str), "name released");
+        }
         tracing::info!(%did, name = ?name.as_ref().map(AgentName::as_str), "agent registered");
         Ok(Registered {
             did: did.to_string(),

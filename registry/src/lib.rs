@@ -56,7 +56,12 @@ struct Inner {
     resolved: cache::ResolutionCache,
     /// Moves on every change a verifier may have cached.
     generation: AtomicU64,
+    /// How long a deactivated agent keeps its name before another may register it, in seconds.
+    name_grace_secs: std::sync::atomic::AtomicI64,
 }
+
+/// How long a deactivated agent's name stays bound to it by default: 30 days.
+pub const DEFAULT_NAME_GRACE_SECS: i64 = 30 * 86_400;
 
 impl Registry {
     /// A registry over a pool on which [`MIGRATIONS`] have run.
@@ -72,7 +77,15 @@ impl Registry {
             clock,
             resolved: cache::ResolutionCache::new(),
             generation: AtomicU64::new(0),
+            name_grace_secs: std::sync::atomic::AtomicI64::new(DEFAULT_NAME_GRACE_SECS),
         }))
+    }
+
+    /// [`Registry::new`] keeping a deactivated agent's name bound to it for `secs` (at least 0)
+    /// before another agent may register it.
+    pub fn with_name_grace(self, secs: i64) -> Self {
+        self.0.name_grace_secs.store(secs.max(0), Ordering::Relaxed);
+        self
     }
 
     /// A counter that moves whenever an agent's record changes (deactivated, deplatformed).

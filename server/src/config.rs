@@ -54,6 +54,10 @@ pub struct ServeConfig {
     /// in seconds.
     #[arg(long, env = "AGENTID_APPROVAL_SECS", default_value_t = 600)]
     pub approval_secs: i64,
+    /// How long a deactivated agent's name stays bound to it before another agent may register
+    /// it, in seconds (default 30 days).
+    #[arg(long, env = "AGENTID_NAME_GRACE_SECS", default_value_t = agentid_registry::DEFAULT_NAME_GRACE_SECS)]
+    pub name_grace_secs: i64,
     /// Writes that create (agents, principals, sub-delegations) allowed per second per client.
     #[arg(long, env = "AGENTID_WRITE_RATE", default_value_t = 10)]
     pub write_rate: u32,
@@ -86,6 +90,7 @@ impl ServeConfig {
             allow_did_key_agents: false,
             hold_secs: 900,
             approval_secs: 600,
+            name_grace_secs: agentid_registry::DEFAULT_NAME_GRACE_SECS,
             write_rate: 10,
             write_burst: 60,
             master_key: None,

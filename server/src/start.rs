@@ -193,7 +193,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
     let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash);
-    let registry = Registry::new(pool, clock.clone());
+    let registry = Registry::new(pool, clock.clone()).with_name_grace(config.name_grace_secs);
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
     }

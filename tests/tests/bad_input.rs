@@ -628,3 +628,82 @@ async fn operators_are_named_and_answer_for_what_they_do() {
         assert_eq!((st, error_code(st, &b)), (404, "not_found".into()));
     }
 }
+
+/// Names of deactivated agents are released after a grace period (here 1 s), not before, and
+/// never those of deplatformed agents. The release is logged for the old DID and its document
+/// no longer claims the name.
+#[tokio::test]
+async fn a_deactivated_agents_name_is_released_after_its_grace() {
+    for backend in backends().await {
+        let f = Fixture::new_with(&backend, &["--name-grace-secs", "2"]).await;
+        let h = f.server.http();
+        let register = |file: &'static str, name: &'static str| {
+            let server = &f.server;
+            async move {
+                let path = server.dir.path(file);
+                let path = path.to_str().unwrap();
+                let (code, out) = server.cli(&["key", "generate", "--out", path]).await;
+                assert_eq!(code, 0, "{out}");
+                server
+                    .cli(&["agent", "register", "--key", path, "--name", name])
+                    .await
+            }
+        };
+        let (code, old) = register("old.key", "shop.bob").await;
+        assert_eq!(code, 0, "{old}");
+        let old_did = s(&old["did"]);
+        let old_key = f.server.dir.path("old.key");
+        let (code, out) = f
+            .server
+            .cli(&[
+                "agent",
+                "deactivate",
+                "--did",
+                &old_did,
+                "--key",
+                old_key.to_str().unwrap(),
+            ])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        // Within the grace period the name stays the deactivated agent's.
+        let (code, out) = register("new1.key", "shop.bob").await;
+        assert_eq!(
+            (code, s(&out["error"]["code"])),
+            (2, "name_taken".into()),
+            "{out}"
+        );
+
+        // A deplatformed agent's name is not released.
+        let (code, held) = register("held.key", "shop.carl").await;
+        assert_eq!(code, 0, "{held}");
+        let (st, b) = h
+            .post(
+                &format!("/v1/admin/agents/{}/deplatform", s(&held["did"])),
+                Some(&f.server.admin_token),
+                &json!({ "reason": "fraud" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+
+        tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+        let (code, new) = register("new2.key", "shop.bob").await;
+        assert_eq!(code, 0, "{new}");
+        let (st, by_name) = h.get("/1.0/identifiers/shop.bob").await;
+        assert_eq!((st, &by_name["didDocument"]["id"]), (200, &new["did"]));
+        let (st, gone) = h.get(&format!("/1.0/identifiers/{old_did}")).await;
+        assert_eq!(st, 410);
+        assert!(gone["didDocument"]["alsoKnownAs"].is_null(), "{gone}");
+        let (_, log) = h.get(&format!("/v1/agents/{old_did}/log")).await;
+        let last = log["entries"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(
+            (s(&last["kind"]), s(&last["actor"])),
+            ("release-name".into(), "registry".into())
+        );
+        let (code, out) = register("new3.key", "shop.carl").await;
+        assert_eq!(
+            (code, s(&out["error"]["code"])),
+            (2, "name_taken".into()),
+            "{out}"
+        );
+    }
+}

@@ -97,19 +97,7 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             );
         }
         match fetched {
-            Ok(resolved) => {
-                let value = Arc::new(resolved);
-                let l = &self.limits;
-                self.dids.insert(
-                    did,
-                    value.clone(),
-                    now,
-                    generation,
-                    l.did_refresh_secs,
-                    l.max_cache_entries,
-                );
-                Ok(value)
-            }
+            Ok(resolved) => Ok(self.remember(did, resolved, now, generation)),
             // A definitive answer (not found, invalid) is never papered over with a stale entry.
             Err(e @ (ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_))) => {
                 match cached {
@@ -133,7 +121,19 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
                 return Ok(value);
             }
         }
-        let value = Arc::new(agentid_resolver::did_key::resolve(did).await?);
+        let resolved = agentid_resolver::did_key::resolve(did).await?;
+        Ok(self.remember(did, resolved, now, generation))
+    }
+
+    /// Caches `resolved` as `did`'s resolution at `now`, fetched at `generation`.
+    fn remember(
+        &self,
+        did: &str,
+        resolved: ResolvedDid,
+        now: i64,
+        generation: Option<u64>,
+    ) -> Arc<ResolvedDid> {
+        let value = Arc::new(resolved);
         let l = &self.limits;
         self.dids.insert(
             did,
@@ -143,7 +143,7 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             l.did_refresh_secs,
             l.max_cache_entries,
         );
-        Ok(value)
+        value
     }
 
     /// The decoded revocation list at `url`, verified as `issuer`'s (the chain's principal).
