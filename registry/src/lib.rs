@@ -4,14 +4,16 @@
 //! (`create`, `deactivate`), derives self-certifying `did:agentid` identifiers from genesis
 //! operations, resolves DIDs and agent names to DID Resolution Results, records operator
 //! decisions (deplatforming, with a reason and who took it), and keeps a hash-chained log of
-//! every operation and decision (spec section 5).
+//! every operation and decision (spec section 5). Names in [`RESERVED_NAMES`] cannot be
+//! registered; a deactivated agent's name is released to the next registration after a grace
+//! period ([`Registry::with_name_grace`]).
 //!
 //! The registry owns its tables ([`MIGRATIONS`]) and is handed a connected pool; it knows
 //! nothing of HTTP or of operators' credentials. `agentid-server` puts it on the wire. Every
 //! change that a verifier may have cached moves [`Registry::generation`].
 //!
-//! Non-goals in v0.1: key rotation operations, namespace ownership, Merkle proofs of the log,
-//! DNS-rooted names.
+//! Not yet: key rotation operations, namespace ownership, Merkle proofs of the log, DNS-rooted
+//! names.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
