@@ -28,6 +28,9 @@ pub struct Registered {
     pub document: DidDocument,
     /// Sequence number of the log entry.
     pub log_seq: i64,
+    /// True when this genesis was registered before: the answer is the first one's (a retry).
+    #[serde(skip)]
+    pub replayed: bool,
 }
 
 /// A parsed operation whose signature verified under `signer`.
@@ -167,6 +170,17 @@ impl Registry {
         if let Err(e) = inserted {
             if is_unique_violation(&e) {
                 drop(tx);
+                // The DID is the hash of this very genesis: registered before, this is a retry,
+                // answered as the first registration was.
+                if let Some(seq) = self.logged(&did, "create").await? {
+                    return Ok(Registered {
+                        did: did.to_string(),
+                        name: name.map(String::from),
+                        document: doc,
+                        log_seq: seq,
+                        replayed: true,
+                    });
+                }
                 return Err(self.conflict(&did, name.as_ref()).await);
             }
             return Err(e.into());
@@ -195,7 +209,20 @@ impl Registry {
             name: name.map(String::from),
             document: doc,
             log_seq: entry.seq,
+            replayed: false,
         })
+    }
+
+    /// The sequence number of `did`'s latest log entry of `kind`, if any.
+    async fn logged(&self, did: &AgentDid, kind: &str) -> Result<Option<i64>, Error> {
+        let row: Option<(i64,)> = sqlx::query_as(
+            "SELECT seq FROM registry_log WHERE did = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(did.as_str())
+        .bind(kind)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        Ok(row.map(|(seq,)| seq))
     }
 
     async fn conflict(&self, did: &AgentDid, name: Option<&AgentName>) -> Error {
@@ -212,8 +239,13 @@ impl Registry {
         }
     }
 
-    /// Applies a signed operation to an existing agent (v0.1: `deactivate`).
-    pub async fn operate(&self, did: &AgentDid, jws: &str) -> Result<serde_json::Value, Error> {
+    /// Applies a signed operation to an existing agent (v0.1: `deactivate`): its result, and
+    /// whether the same operation had been applied before (a retry, answered the same).
+    pub async fn operate(
+        &self,
+        did: &AgentDid,
+        jws: &str,
+    ) -> Result<(serde_json::Value, bool), Error> {
         let row: Option<(String, String, String)> = sqlx::query_as(
             "SELECT rotation_keys, status, head FROM registry_agents WHERE did = $1",
         )
@@ -233,6 +265,17 @@ impl Registry {
         if target != *did {
             return Err(invalid("operation names another DID"));
         }
+        let new_head = hash_b32(jws.as_bytes());
+        let deactivated =
+            serde_json::json!({ "did": did, "status": "deactivated", "head": new_head });
+        if status == "deactivated" && head == new_head {
+            // This very operation deactivated the agent: a retry.
+            if let Some(seq) = self.logged(did, "deactivate").await? {
+                let mut answer = deactivated;
+                answer["logSeq"] = seq.into();
+                return Ok((answer, true));
+            }
+        }
         match AgentStatus::parse(&status) {
             Some(AgentStatus::Active) => {}
             Some(AgentStatus::Deactivated) => return Err(Error::Deactivated(did.to_string())),
@@ -244,7 +287,6 @@ impl Registry {
             ));
         }
         let now = self.0.clock.now();
-        let new_head = hash_b32(jws.as_bytes());
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'deactivated', status_changed_at = $1, head = $2, updated_at = $1 \
@@ -276,9 +318,9 @@ impl Registry {
         tx.commit().await?;
         self.changed();
         tracing::info!(%did, "agent deactivated");
-        Ok(
-            serde_json::json!({ "did": did, "status": "deactivated", "head": new_head, "logSeq": entry.seq }),
-        )
+        let mut answer = deactivated;
+        answer["logSeq"] = entry.seq.into();
+        Ok((answer, false))
     }
 
     /// Deplatforms an agent: a decision by `actor`, with a reason, recorded in the log.

@@ -79,10 +79,22 @@ async fn bad_input_on_every_endpoint() {
         let (st, log) = h.get(&format!("/v1/agents/{}/log", f.agent)).await;
         assert_eq!(st, 200);
         let genesis = s(&log["entries"][0]["operation"]);
-        let (st, b) = h
-            .post("/v1/agents", None, &json!({ "operation": genesis }))
-            .await;
-        assert_eq!((st, error_code(st, &b)), (409, "already_registered".into()));
+        // The same genesis again is a retry: the first answer, 200, marked replayed.
+        let again = h
+            .client
+            .post(format!("{}/v1/agents", h.base))
+            .json(&json!({ "operation": genesis }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(again.status().as_u16(), 200);
+        assert_eq!(again.headers()["idempotent-replayed"], "true");
+        let b: serde_json::Value = again.json().await.unwrap();
+        assert_eq!(
+            (s(&b["did"]), s(&b["name"])),
+            (f.agent.clone(), "shopper.alice".into())
+        );
+        assert_eq!(b["logSeq"], log["entries"][0]["seq"], "{b}");
         let other = agentid_sdk::keys::KeyPair::from_seed(&[0x77; 32]);
         let dup = agentid_sdk::operation::create(
             &other,

@@ -404,6 +404,22 @@ async fn rejections(backend: &Backend) {
         ])
         .await;
     assert_eq!(code, 0, "{out}");
+    // The same deactivation again is a retry, answered as the first; another is 410.
+    let (_, log) = f.server.http().get(&format!("/v1/agents/{bob}/log")).await;
+    let last = log["entries"].as_array().unwrap().last().unwrap().clone();
+    let (st, again) = f
+        .server
+        .http()
+        .post(
+            &format!("/v1/agents/{bob}/operations"),
+            None,
+            &json!({ "operation": last["operation"] }),
+        )
+        .await;
+    assert_eq!(
+        (st, &again["logSeq"], &again["status"]),
+        (200, &last["seq"], &json!("deactivated"))
+    );
     let bob_cred = f.delegate(json!({ "agent": bob })).await;
     let mut vp: CheckoutPresentation =
         decode_payload(&f.present(&s(&bob_cred["credential"]), &m, &n, 4200).await);

@@ -5,7 +5,8 @@ use agentid_registry::Registered;
 use agentid_spec::id::AgentDid;
 use agentid_spec::ErrorCode;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
@@ -32,23 +33,40 @@ pub(crate) fn parse_did(s: &str) -> Result<AgentDid, ApiError> {
     AgentDid::parse(s).map_err(|e| ApiError::bad_request(ErrorCode::InvalidDid, e.to_string()))
 }
 
+/// A retry's answer: the first one's body, 200 and `Idempotent-Replayed: true`.
+fn answered(first: StatusCode, replayed: bool, body: impl serde::Serialize) -> Response {
+    let status = if replayed { StatusCode::OK } else { first };
+    let mut response = (status, axum::Json(body)).into_response();
+    if replayed {
+        response
+            .headers_mut()
+            .insert("idempotent-replayed", HeaderValue::from_static("true"));
+    }
+    response
+}
+
+/// Registers an agent; the same genesis again is a retry, answered as the first time.
 async fn register(
     State(s): State<AppState>,
     Json(body): Json<Submit>,
-) -> Result<(StatusCode, axum::Json<Registered>), ApiError> {
-    Ok((
+) -> Result<Response, ApiError> {
+    let registered: Registered = s.registry.register(&body.operation).await?;
+    Ok(answered(
         StatusCode::CREATED,
-        axum::Json(s.registry.register(&body.operation).await?),
+        registered.replayed,
+        registered,
     ))
 }
 
+/// Applies an operation; the same operation again is a retry, answered as the first time.
 async fn operate(
     State(s): State<AppState>,
     Path(did): Path<String>,
     Json(body): Json<Submit>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<Response, ApiError> {
     let did = parse_did(&did)?;
-    Ok(axum::Json(s.registry.operate(&did, &body.operation).await?))
+    let (result, replayed) = s.registry.operate(&did, &body.operation).await?;
+    Ok(answered(StatusCode::OK, replayed, result))
 }
 
 async fn log(
