@@ -19,7 +19,7 @@ for _ in $(seq 1 100); do grep -q listening "$work/serve.out" 2>/dev/null && bre
 export AGENTID_SERVER=http://127.0.0.1:$port AGENTID_KEY_PASSPHRASE="load test passphrase"
 
 $bin key generate --out "$work/agent.key" >/dev/null
-agent=$($bin agent register --key "$work/agent.key" --name load.test | jq -r .did)
+agent=$($bin agent register --key "$work/agent.key" --name shopper.load | jq -r .did)
 export AGENTID_TOKEN=$($bin wallet create | jq -r .token)
 merchant=$($bin key generate --out "$work/m.key" | jq -r .did)
 $bin delegate --agent "$agent" --merchant "$merchant" --currency USD --per-transaction 5000 \
