@@ -194,7 +194,7 @@ mod tests {
         let verifier = Arc::new(Verifier::with_nonces(
             source,
             policy,
-            clock,
+            clock.clone(),
             Default::default(),
             nonces,
         ));
@@ -205,6 +205,7 @@ mod tests {
             operators::Operators::new(
                 pool_for_operators,
                 agentid_wallet::auth::hash_token("admin.test"),
+                clock.clone(),
             ),
             ratelimit::WriteLimiter::new(10, 60),
         ))

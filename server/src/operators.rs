@@ -5,6 +5,7 @@
 
 use std::sync::Arc;
 
+use agentid_sdk::clock::Clock;
 use agentid_spec::ErrorCode;
 use agentid_wallet::auth::{new_token, split_token, token_matches};
 use serde::Serialize;
@@ -58,6 +59,7 @@ pub struct Account {
 pub struct Operators {
     pool: AnyPool,
     root_token_hash: Arc<str>,
+    clock: Arc<dyn Clock>,
 }
 
 /// A valid operator name: 1 to 32 of `a-z0-9-`, not starting with `-`, and not the root's.
@@ -72,11 +74,12 @@ pub fn valid_name(name: &str) -> bool {
 
 impl Operators {
     /// The operators of a service whose root token hashes to `root_token_hash`, with accounts
-    /// in `pool` (on which [`MIGRATIONS`] have run).
-    pub fn new(pool: AnyPool, root_token_hash: String) -> Self {
+    /// in `pool` (on which [`MIGRATIONS`] have run), reading time from `clock`.
+    pub fn new(pool: AnyPool, root_token_hash: String, clock: Arc<dyn Clock>) -> Self {
         Self {
             pool,
             root_token_hash: root_token_hash.into(),
+            clock,
         }
     }
 
@@ -104,7 +107,7 @@ impl Operators {
     }
 
     /// Creates operator `name`, by `by`: its token, shown this once.
-    pub async fn create(&self, name: &str, by: &Operator, now: i64) -> Result<String, ApiError> {
+    pub async fn create(&self, name: &str, by: &Operator) -> Result<String, ApiError> {
         if !valid_name(name) {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidRequest,
@@ -128,7 +131,7 @@ impl Operators {
         )
         .bind(name)
         .bind(&hash)
-        .bind(now)
+        .bind(self.clock.now())
         .bind(&by.name)
         .execute(&self.pool)
         .await;
@@ -146,12 +149,12 @@ impl Operators {
     }
 
     /// Revokes operator `name`, by `by`: its token stops working at once.
-    pub async fn revoke(&self, name: &str, by: &Operator, now: i64) -> Result<(), ApiError> {
+    pub async fn revoke(&self, name: &str, by: &Operator) -> Result<(), ApiError> {
         let done = sqlx::query(
             "UPDATE service_operators SET revoked_at = $1, revoked_by = $2 \
              WHERE name = $3 AND revoked_at IS NULL",
         )
-        .bind(now)
+        .bind(self.clock.now())
         .bind(&by.name)
         .bind(name)
         .execute(&self.pool)

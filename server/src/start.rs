@@ -192,7 +192,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         policy = policy.trust_wallet(did);
     }
     let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
-    let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash);
+    let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash, clock.clone());
     let registry = Registry::new(pool, clock.clone()).with_name_grace(config.name_grace_secs);
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;

@@ -385,6 +385,64 @@ async fn holds_expire() {
     }
 }
 
+/// A registered agent presents, to the wallet, a credential a key of its own signed: the id of
+/// a real delegation of this wallet, the agent as subject, any limits, sent together with a
+/// genuine request on that delegation. It is refused, and nothing but the genuine hold is taken
+/// against the real delegation's budget.
+#[tokio::test]
+async fn a_credential_borrowing_a_real_delegations_id_is_refused() {
+    use std::sync::Arc;
+    for backend in backends().await {
+        let f = Arc::new(Fixture::new(&backend).await);
+        let rogue = KeyPair::from_seed(&[0x74; 32]);
+        let mut cred: DelegationCredential =
+            serde_json::from_slice(&b64u_decode(f.credential.split('.').nth(1).unwrap()).unwrap())
+                .unwrap();
+        cred.issuer = rogue.did_key().into();
+        cred.credential_subject.spending_limit = serde_json::from_value(
+            json!({ "currency": "USD", "perTransaction": 99_999_999, "total": 99_999_999 }),
+        )
+        .unwrap();
+        let forged = agentid_sdk::issue::issue(&cred, &rogue);
+        assert_eq!(cred.id, f.credential_id);
+        let mut tasks = Vec::new();
+        for (i, credential) in [forged.clone(), f.credential.clone()]
+            .into_iter()
+            .enumerate()
+        {
+            let f = f.clone();
+            tasks.push(tokio::spawn(async move {
+                let amount = if i == 0 { 9_999_999 } else { 1000 };
+                let request = f.spend_request(&credential, &f.merchant, &nonce(), amount);
+                f.authorize(&request, None).await
+            }));
+        }
+        let (forged_answer, genuine) = (
+            tasks.remove(0).await.unwrap(),
+            tasks.remove(0).await.unwrap(),
+        );
+        // Refused before the ledger (its status list is the real principal's, which the rogue
+        // key did not sign); the ledger's own check (the very bytes this wallet issued, for this
+        // principal) stands behind it.
+        assert_eq!(
+            forged_answer.0,
+            403,
+            "{}: {}",
+            backend.name(),
+            forged_answer.1
+        );
+        assert!(
+            ["spend_refused", "forbidden"]
+                .contains(&error_code(forged_answer.0, &forged_answer.1).as_str()),
+            "{}",
+            forged_answer.1
+        );
+        assert_eq!(genuine.0, 201, "{}", genuine.1);
+        let b = f.budget(&f.credential_id).await;
+        assert_eq!(b["held"], 1000, "only the genuine hold: {b}");
+    }
+}
+
 /// Finding: an unregistered did:key agent presenting a credential self-issued by another
 /// did:key, for 99,999,999, was accepted. The agent is not vouched for by a trusted registry:
 /// `agent_not_trusted`. And an authorization from a wallet the verifier does not trust, however

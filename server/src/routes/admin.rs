@@ -69,7 +69,7 @@ async fn create_operator(
     Json(body): Json<NewOperator>,
 ) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
     let by = s.root_operator(&headers).await?;
-    let token = s.operators.create(&body.name, &by, now()).await?;
+    let token = s.operators.create(&body.name, &by).await?;
     Ok((
         StatusCode::CREATED,
         axum::Json(json!({ "name": body.name, "token": token, "createdBy": by.name })),
@@ -94,14 +94,8 @@ async fn revoke_operator(
     Path(name): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let by = s.root_operator(&headers).await?;
-    s.operators.revoke(&name, &by, now()).await?;
+    s.operators.revoke(&name, &by).await?;
     Ok(axum::Json(json!({ "revoked": name, "revokedBy": by.name })))
-}
-
-fn now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX))
 }
 
 #[derive(Deserialize)]
