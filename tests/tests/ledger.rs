@@ -382,6 +382,27 @@ async fn holds_expire() {
             (status, error_code(status, &body)),
             (409, "hold_expired".into())
         );
+        // The next authorizations read the budget from the delegation's running counters, out
+        // of which the expired hold was swept: exactly the total fits again, and no more.
+        for _ in 0..4 {
+            let (status, body) = f
+                .authorize(
+                    &f.spend_request(&f.credential, &f.merchant, &nonce(), 5000),
+                    None,
+                )
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let (status, body) = f
+            .authorize(
+                &f.spend_request(&f.credential, &f.merchant, &nonce(), 100),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "budget_exceeded".into())
+        );
     }
 }
 
@@ -848,6 +869,21 @@ async fn step_up_approval() {
             (403, "approval_expired".into())
         );
         assert_eq!(f.budget(&id).await["held"], 6000);
+        // Neither the denied nor the timed-out purchase still counts for the authorizations
+        // (the running counters): the 14,000 left fit exactly, and no more.
+        for amount in [3000, 3000, 3000, 3000, 2000] {
+            let (status, body) = f
+                .authorize(&f.spend_request(&cred, &m, &nonce(), amount), None)
+                .await;
+            assert_eq!(status, 201, "{body}");
+        }
+        let (status, body) = f
+            .authorize(&f.spend_request(&cred, &m, &nonce(), 100), None)
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "budget_exceeded".into())
+        );
     }
 }
 

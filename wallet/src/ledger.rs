@@ -53,6 +53,9 @@ impl HoldState {
             "captured" => HoldState::Captured,
             "released" => HoldState::Released,
             "denied" => HoldState::Denied,
+            // Swept past their expiry by an authorization (section 11.2, running counters).
+            "expired" => HoldState::Expired,
+            "approval_expired" => HoldState::ApprovalExpired,
             "pending" if expires_at <= now => HoldState::ApprovalExpired,
             "pending" => HoldState::Pending,
             _ if expires_at <= now => HoldState::Expired,
@@ -242,6 +245,28 @@ fn sums_sql(has_links: bool, extra: &str) -> String {
     } else {
         format!("{SUMS}{extra} FROM wallet_holds WHERE delegation_id = $1 AND {LIVE}")
     }
+}
+
+/// Takes a hold of `amount` created at `created`, just released or denied, out of its
+/// delegation's running counters (migration 1009, when it has them), in the caller's transaction, which holds the
+/// delegation's lock.
+async fn give_back(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    delegation: &str,
+    amount: i64,
+    created: i64,
+) -> Result<(), Error> {
+    sqlx::query(
+        "UPDATE wallet_spend_counters SET spent = spent - $1, \
+         period_spent = period_spent - CASE WHEN counted_period <= $2 THEN $1 ELSE 0 END \
+         WHERE delegation_id = $3",
+    )
+    .bind(amount)
+    .bind(created)
+    .bind(delegation)
+    .execute(&mut **tx)
+    .await?;
+    Ok(())
 }
 
 /// A hold to insert.
@@ -725,6 +750,9 @@ impl Wallet {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
+        if !approve {
+            give_back(&mut tx, &row.1, row.4, row.7).await?;
+        }
         tx.commit().await?;
         tracing::info!(hold = %id, approve, "step-up decided");
         Ok(hold_of(row, now))
@@ -804,16 +832,28 @@ impl Wallet {
             .replace("release", "released");
         let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
-        let changed = sqlx::query(
+        // The delegation's lock first, as an authorization takes it (which may sweep this hold).
+        sqlx::query(
+            "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 \
+             WHERE id = (SELECT delegation_id FROM wallet_holds WHERE id = $1)",
+        )
+        .bind(id)
+        .execute(&mut *tx)
+        .await?;
+        let changed: Option<(String, i64, i64)> = sqlx::query_as(
             "UPDATE wallet_holds SET state = $1, settled_at = $2 \
-             WHERE id = $3 AND merchant = $4 AND state = 'held' AND expires_at > $2",
+             WHERE id = $3 AND merchant = $4 AND state = 'held' AND expires_at > $2 \
+             RETURNING delegation_id, amount, created_at",
         )
         .bind(&target)
         .bind(now)
         .bind(id)
         .bind(merchant)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
+        if let (Some((delegation, amount, created)), SettleAction::Release) = (&changed, action) {
+            give_back(&mut tx, delegation, *amount, *created).await?;
+        }
         let row: Option<HoldRow> = sqlx::query_as(&format!("{HOLD_SELECT} WHERE id = $1"))
             .bind(id)
             .fetch_optional(&mut *tx)
@@ -825,7 +865,7 @@ impl Wallet {
             return Err(Error::NotFound("no such hold"));
         }
         let hold = hold_of(row, now);
-        if changed.rows_affected() == 1 {
+        if changed.is_some() {
             tracing::info!(hold = %id, action = action.as_str(), "hold settled");
             return Ok(hold);
         }

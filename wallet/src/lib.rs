@@ -92,6 +92,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "retry key",
         include_str!("../migrations/0008_retry_key.sql"),
     ),
+    (
+        1009,
+        "spend counters",
+        include_str!("../migrations/0009_spend_counters.sql"),
+    ),
 ];
 
 /// Longest revocation reason kept, in bytes.

@@ -1,9 +1,12 @@
-//! Group commit of spend authorizations (spec section 11.3).
+//! Group commit of spend authorizations (spec section 11.2, "Group commit" and "Running
+//! counters").
 //!
 //! Authorizations that draw on a principal's own delegation (no chain) are queued to the
 //! ledger's thread, which takes all that are waiting (up to [`MAX_GROUP`]) in one transaction
-//! whatever their number: lock every delegation concerned; in one statement, sum their live
-//! holds and find which requests were seen before (retries); insert the new holds; commit.
+//! whatever their number: lock every delegation concerned; sweep their expired holds; read what
+//! each has used from its running counters (or, where they are not known for this period, sum
+//! its holds) in the statement that finds which requests were seen before (retries); insert the
+//! new holds; store the counters; commit.
 //! Each authorization is decided in order, in memory, against the budget as the ones before it
 //! left it, so the answers are those of the same authorizations taken one after another. A
 //! refusal refuses only its own request; a database error fails the whole group (nothing of it
@@ -121,12 +124,21 @@ impl Wallet {
         let columns = "id, credential, revoked_at, \
              (SELECT p.did FROM wallet_principals p WHERE p.id = wallet_delegations.principal_id), \
              suspended_at, parent_id, has_links";
+        // The counters, on SQLite in the statement that takes the write lock. On PostgreSQL in
+        // the next statement: a statement that waited for a row lock reads the locked rows as
+        // they now are, but anything else (a subquery) as it was when the statement began.
+        let counters = "(SELECT c.spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
+             (SELECT c.period_spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
+             (SELECT c.counted_period FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id)";
         let sql = if self.0.postgres {
-            format!("SELECT {columns} FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE")
+            format!(
+                "SELECT {columns}, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
+                 FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE"
+            )
         } else {
             format!(
                 "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 \
-                 WHERE id IN ({list}) RETURNING {columns}"
+                 WHERE id IN ({list}) RETURNING {columns}, {counters}"
             )
         };
         type Locked = (
@@ -137,21 +149,30 @@ impl Wallet {
             Option<i64>,
             Option<String>,
             i64,
+            Option<i64>,
+            Option<i64>,
+            Option<i64>,
         );
         let mut query = sqlx::query_as::<_, Locked>(&sql);
         for id in &ids {
             query = query.bind(*id);
         }
         let mut delegations = HashMap::new();
-        for (id, jws, revoked, principal, suspended, parent, has_links) in
-            query.fetch_all(&mut *tx).await?
-        {
+        for row in query.fetch_all(&mut *tx).await? {
+            let (id, jws, revoked, principal, suspended, parent, has_links) =
+                (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
             // Only a principal's own delegation, signed, is grouped; anything else is refused
             // as the one-at-a-time path refuses it.
             let credential = match (parent, jws.is_empty()) {
                 (None, false) => Some(stored_credential(&jws)?),
                 _ => None,
             };
+            let period = credential.as_ref().map_or(0, |c| {
+                c.credential_subject
+                    .spending_limit
+                    .per_period()
+                    .map_or(0, |p| p.period.bounds(now).0)
+            });
             delegations.insert(
                 id,
                 Locked2 {
@@ -161,25 +182,78 @@ impl Wallet {
                     revoked: revoked.is_some(),
                     suspended: suspended.is_some(),
                     has_links: has_links != 0,
+                    period,
+                    counters: match (row.7, row.8) {
+                        (Some(spent), Some(period_spent)) => Counters {
+                            spent,
+                            period_spent,
+                            counted_period: row.9,
+                        },
+                        _ => Counters::UNKNOWN,
+                    },
                 },
             );
         }
 
-        // 2. What each has used, and which requests were seen before (retries, by their retry
-        // keys): one statement for all.
+        // 2. Holds past their expiry leave the budget for good: swept out of the counters
+        // (read here on PostgreSQL, in the same statement).
+        let sweep = format!(
+            "UPDATE wallet_holds SET state = CASE WHEN state = 'pending' \
+             THEN 'approval_expired' ELSE 'expired' END \
+             WHERE delegation_id IN ({list}) AND state IN ('held', 'pending') \
+             AND expires_at <= ${now_param} \
+             RETURNING 'x', delegation_id, amount, created_at, CAST(NULL AS BIGINT)",
+            now_param = ids.len() + 1
+        );
+        let sql = if self.0.postgres {
+            format!(
+                "WITH swept AS ({sweep}) SELECT * FROM swept UNION ALL \
+                 SELECT 'c', delegation_id, spent, period_spent, counted_period \
+                 FROM wallet_spend_counters WHERE delegation_id IN ({list})"
+            )
+        } else {
+            sweep
+        };
+        let mut query = sqlx::query_as::<_, (String, String, i64, i64, Option<i64>)>(&sql);
+        for id in &ids {
+            query = query.bind(*id);
+        }
+        let mut swept = Vec::new();
+        for (kind, id, a, b, c) in query.bind(now).fetch_all(&mut *tx).await? {
+            match (kind.as_str(), delegations.get_mut(&id)) {
+                ("c", Some(d)) => {
+                    d.counters = Counters {
+                        spent: a,
+                        period_spent: b,
+                        counted_period: c,
+                    }
+                }
+                (_, Some(_)) => swept.push((id, a, b)),
+                (_, None) => {}
+            }
+        }
+        for (id, amount, created) in swept {
+            if let Some(d) = delegations.get_mut(&id) {
+                d.counters.give_back(amount, created);
+            }
+        }
+
+        // 3. What each has used: its counters where they are known for this period; for the
+        // others, summed from the holds, in the statement that also finds which requests were
+        // seen before (retries, by their retry keys).
         let mut used: HashMap<String, (u64, u64, u64)> = HashMap::new();
-        let live: Vec<(&str, i64)> = delegations
-            .iter()
-            .filter_map(|(id, d)| {
-                let c = d.credential.as_ref()?;
-                let since = c
-                    .credential_subject
-                    .spending_limit
-                    .per_period()
-                    .map_or(i64::MAX, |p| p.period.bounds(now).0);
-                Some((id.as_str(), since))
-            })
-            .collect();
+        let mut live: Vec<(&str, i64)> = Vec::new();
+        for (id, d) in &delegations {
+            if d.credential.is_none() {
+                continue;
+            }
+            match d.counted() {
+                Some(spent) => {
+                    used.insert(id.clone(), spent);
+                }
+                None => live.push((id.as_str(), d.period)),
+            }
+        }
         let linked = live.iter().any(|(id, _)| delegations[*id].has_links);
         let live = padded(live, ("", 0));
         let keys: Vec<String> = jobs
@@ -237,7 +311,7 @@ impl Wallet {
             }
         }
 
-        // 3. The holds of the requests seen before (rare: retries).
+        // 4. The holds of the requests seen before (rare: retries).
         let mut earlier: HashMap<String, (HoldRow, String)> = HashMap::new();
         if !seen.is_empty() {
             let seen = padded(seen, String::new());
@@ -271,7 +345,7 @@ impl Wallet {
             }
         }
 
-        // 4. Each in turn, against the budget as the ones before it left it.
+        // 5. Each in turn, against the budget as the ones before it left it.
         let mut answers = Vec::with_capacity(jobs.len());
         let mut taken: HashMap<String, (Hold, String)> = HashMap::new();
         let mut rows: Vec<NewHold> = Vec::new();
@@ -300,9 +374,27 @@ impl Wallet {
             answers.push(answer);
         }
 
-        // 5. The new holds, in one statement; then one commit for all.
+        // 6. The new holds, in one statement; the counters as they now stand; one commit.
         if !rows.is_empty() {
             insert_holds(&mut tx, &rows).await?;
+        }
+        let mut counted = Vec::new();
+        for (id, d) in &delegations {
+            if d.credential.is_none() || d.has_links {
+                continue;
+            }
+            let (held, captured, in_period) = used.get(id).copied().unwrap_or_default();
+            let now_counted = Counters {
+                spent: signed(held.checked_add(captured))?,
+                period_spent: signed(Some(in_period))?,
+                counted_period: Some(d.period),
+            };
+            if now_counted != d.counters {
+                counted.push((id.as_str(), now_counted));
+            }
+        }
+        if !counted.is_empty() {
+            write_counters(&mut tx, counted).await?;
         }
         tx.commit().await?;
         for r in &rows {
@@ -364,6 +456,83 @@ fn issued<'a>(
     }
 }
 
+/// A delegation's running counters as stored (migration 1009): what its own holds stored held,
+/// pending or captured use, and those of them created since `counted_period`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Counters {
+    spent: i64,
+    period_spent: i64,
+    /// The period start they were counted for (0: no period budget); `None`: not known.
+    counted_period: Option<i64>,
+}
+
+impl Counters {
+    /// No counters stored yet.
+    const UNKNOWN: Counters = Counters {
+        spent: 0,
+        period_spent: 0,
+        counted_period: None,
+    };
+
+    /// A hold of `amount` created at `created` no longer counts.
+    fn give_back(&mut self, amount: i64, created: i64) {
+        let in_period = self.counted_period.is_some_and(|p| created >= p);
+        match (
+            self.spent.checked_sub(amount),
+            self.period_spent
+                .checked_sub(if in_period { amount } else { 0 }),
+        ) {
+            (Some(spent), Some(period_spent)) => {
+                self.spent = spent;
+                self.period_spent = period_spent;
+            }
+            // Not a sum any more: recounted.
+            _ => self.counted_period = None,
+        }
+    }
+}
+
+/// An amount as the counters store it (BIGINT).
+fn signed(v: Option<u64>) -> Result<i64, Error> {
+    v.and_then(|v| i64::try_from(v).ok())
+        .ok_or_else(|| Error::Internal("ledger sum overflows".into()))
+}
+
+/// Stores the counters of `delegations` (locked by this transaction) in one statement.
+async fn write_counters(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    delegations: Vec<(&str, Counters)>,
+) -> Result<(), Error> {
+    // Not padded to a power of two: a filler row would need a delegation to reference.
+    let values: Vec<String> = (0..delegations.len())
+        .map(|i| {
+            format!(
+                "(${}, ${}, ${}, ${})",
+                4 * i + 1,
+                4 * i + 2,
+                4 * i + 3,
+                4 * i + 4
+            )
+        })
+        .collect();
+    let sql = format!(
+        "INSERT INTO wallet_spend_counters (delegation_id, spent, period_spent, counted_period) \
+         VALUES {} ON CONFLICT (delegation_id) DO UPDATE SET spent = excluded.spent, \
+         period_spent = excluded.period_spent, counted_period = excluded.counted_period",
+        values.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for (id, c) in &delegations {
+        query = query
+            .bind(*id)
+            .bind(c.spent)
+            .bind(c.period_spent)
+            .bind(c.counted_period);
+    }
+    query.execute(&mut **tx).await?;
+    Ok(())
+}
+
 /// A delegation of a group, as locked.
 struct Locked2 {
     /// [`credential_hash`] of its credential.
@@ -374,6 +543,27 @@ struct Locked2 {
     revoked: bool,
     suspended: bool,
     has_links: bool,
+    /// The start of its current period (0: no period budget).
+    period: i64,
+    /// Its running counters, as locked and then swept.
+    counters: Counters,
+}
+
+impl Locked2 {
+    /// What it has used (live and captured, and in its period) by its counters, when they hold
+    /// for this period: a principal's own delegation with no sub-delegation (whose holds would
+    /// be charged to it without being its own).
+    fn counted(&self) -> Option<(u64, u64, u64)> {
+        let c = &self.counters;
+        if self.has_links || c.counted_period != Some(self.period) {
+            return None;
+        }
+        Some((
+            u64::try_from(c.spent).ok()?,
+            0,
+            u64::try_from(c.period_spent).ok()?,
+        ))
+    }
 }
 
 /// The answer to a retry of a request whose hash was `stored`: the same hold, or a refusal if
