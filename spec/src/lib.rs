@@ -28,6 +28,7 @@ pub mod document;
 pub mod id;
 pub mod jose;
 pub mod log;
+pub mod merkle;
 pub mod operation;
 pub mod presentation;
 pub mod status_list;
