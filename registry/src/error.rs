@@ -43,6 +43,9 @@ pub enum Error {
     /// The agent is already deplatformed.
     #[error("{0} is already deplatformed")]
     AlreadyDeplatformed(String),
+    /// A log proof was asked for entries or sizes the log does not have.
+    #[error("{0}")]
+    InvalidLogRange(&'static str),
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
@@ -67,6 +70,7 @@ impl Error {
             Error::Deactivated(_) => ErrorCode::Gone,
             Error::Deplatformed(_) => ErrorCode::AgentDeplatformed,
             Error::AlreadyDeplatformed(_) => ErrorCode::AlreadyDeplatformed,
+            Error::InvalidLogRange(_) => ErrorCode::InvalidRequest,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
         }
     }

@@ -12,8 +12,10 @@
 //! nothing of HTTP or of operators' credentials. `agentid-server` puts it on the wire. Every
 //! change that a verifier may have cached moves [`Registry::generation`].
 //!
-//! Not yet: key rotation operations, namespace ownership, Merkle proofs of the log, DNS-rooted
-//! names.
+//! The log is also an RFC 9162 Merkle tree ([`Registry::log_head`], [`Registry::log_inclusion`],
+//! [`Registry::log_consistency`]) whose leaves anyone can recompute from the public entries.
+//!
+//! Not yet: key rotation operations, namespace ownership, DNS-rooted names.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
@@ -28,9 +30,11 @@ mod agents;
 mod cache;
 mod error;
 mod log;
+mod tree;
 
 pub use agents::{reserved, Lookup, Registered, RESERVED_NAMES};
 pub use error::Error;
+pub use tree::Inclusion;
 
 /// The registry's migrations, `(version, description, SQL)`, versions 2000-2999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
@@ -60,6 +64,8 @@ struct Inner {
     generation: AtomicU64,
     /// How long a deactivated agent keeps its name before another may register it, in seconds.
     name_grace_secs: std::sync::atomic::AtomicI64,
+    /// The log's Merkle leaves, as far as this process has read them.
+    leaves: tree::Leaves,
 }
 
 /// How long a deactivated agent's name stays bound to it by default: 30 days.
@@ -80,6 +86,7 @@ impl Registry {
             resolved: cache::ResolutionCache::new(),
             generation: AtomicU64::new(0),
             name_grace_secs: std::sync::atomic::AtomicI64::new(DEFAULT_NAME_GRACE_SECS),
+            leaves: tree::Leaves::default(),
         }))
     }
 
@@ -88,6 +95,11 @@ impl Registry {
     pub fn with_name_grace(self, secs: i64) -> Self {
         self.0.name_grace_secs.store(secs.max(0), Ordering::Relaxed);
         self
+    }
+
+    /// The registry's clock, Unix seconds (the time its checkpoints state).
+    pub fn now(&self) -> i64 {
+        self.0.clock.now()
     }
 
     /// A counter that moves whenever an agent's record changes (deactivated, deplatformed).

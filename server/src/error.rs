@@ -162,6 +162,7 @@ impl From<agentid_registry::Error> for ApiError {
             | R::Deplatformed(_)
             | R::AlreadyDeplatformed(_) => ApiError::conflict(code, message),
             R::Deactivated(_) => ApiError::Gone(message),
+            R::InvalidLogRange(_) => ApiError::bad_request(ErrorCode::InvalidQuery, message),
             _ => ApiError::Internal(format!("registry: {message}")),
         }
     }

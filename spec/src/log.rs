@@ -108,9 +108,138 @@ impl LogEntry {
     }
 }
 
+/// The `typ` of a signed checkpoint (section 5.3).
+pub const CHECKPOINT_TYP: &str = "agentid-checkpoint+jwt";
+
+/// Longest signed checkpoint accepted, in bytes.
+pub const MAX_CHECKPOINT_BYTES: usize = 4096;
+
+/// One entry as the public log serves it and as its Merkle leaf covers it (section 5.3): the
+/// operator's free-text reason only by its hash, so the public log carries no personal data and
+/// the reason stays checkable by whoever holds it. Members are declared in the order RFC 8785
+/// (JCS) sorts them, and every value is a string or an integer, so serialising it is its JCS
+/// canonical form: [`PublicEntry::leaf`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PublicEntry {
+    /// Who did it: the signing rotation key, or the operator.
+    pub actor: String,
+    /// When, RFC 3339.
+    #[serde(with = "crate::time::unix_as_rfc3339")]
+    pub created_at: i64,
+    /// The agent concerned.
+    pub did: String,
+    /// The entry's hash in the chain (section 5.2).
+    pub entry_hash: String,
+    /// `create`, `deactivate`, `deplatform`, ...
+    pub kind: String,
+    /// The signed operation, or the decision's JSON.
+    pub operation: String,
+    /// `entryHash` of the entry before.
+    pub prev_hash: String,
+    /// base64url(SHA-256) of the operator's reason, if there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_hash: Option<String>,
+    /// Position in the log, from 1; the Merkle leaf index is `seq - 1`.
+    pub seq: i64,
+}
+
+impl PublicEntry {
+    /// The leaf's bytes: the entry's RFC 8785 canonical JSON.
+    pub fn leaf(&self) -> Vec<u8> {
+        // Strings and integers in sorted member order always serialise, canonically.
+        serde_json::to_vec(self).expect("public log entry serialises")
+    }
+
+    /// The Merkle leaf hash of this entry (RFC 9162: SHA-256 of 0x00 and the leaf).
+    pub fn leaf_hash(&self) -> crate::merkle::Hash {
+        crate::merkle::leaf_hash(&self.leaf())
+    }
+}
+
+impl LogEntry {
+    /// The entry as the public log serves it.
+    pub fn public(&self) -> PublicEntry {
+        use sha2::Digest;
+        PublicEntry {
+            actor: self.actor.clone(),
+            created_at: self.created_at,
+            did: self.did.clone(),
+            entry_hash: self.entry_hash.clone(),
+            kind: self.kind.clone(),
+            operation: self.operation.clone(),
+            prev_hash: self.prev_hash.clone(),
+            reason_hash: self
+                .reason
+                .as_ref()
+                .map(|r| crate::jose::b64u(&sha2::Sha256::digest(r.as_bytes()))),
+            seq: self.seq,
+        }
+    }
+}
+
+/// A signed statement of the log's size and root at a time (section 5.3), the payload of a
+/// compact JWS of type [`CHECKPOINT_TYP`] signed by a key of the service's DID document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Checkpoint {
+    /// The service's DID, whose document publishes the signing key.
+    pub iss: String,
+    /// Entries in the log.
+    pub tree_size: u64,
+    /// base64url of the RFC 9162 root of the first `treeSize` entries' leaves.
+    pub root_hash: String,
+    /// When it was signed, RFC 3339.
+    #[serde(with = "crate::time::unix_as_rfc3339")]
+    pub timestamp: i64,
+}
+
+impl Checkpoint {
+    /// The root, decoded.
+    pub fn root(&self) -> Option<crate::merkle::Hash> {
+        crate::jose::b64u_decode(&self.root_hash)?.try_into().ok()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The public form is the JCS canonical form of the served JSON, with the reason by hash.
+    #[test]
+    fn public_entries_are_canonical() {
+        use sha2::Digest;
+        let entry = LogEntry::chain(
+            None,
+            LogRecord {
+                did: "did:agentid:x".into(),
+                kind: "deplatform".into(),
+                operation: "{\"a\":\"\u{e9}\n\"}".into(),
+                actor: "op:alice".into(),
+                reason: Some("fraud reports".into()),
+                created_at: 1_767_225_600,
+            },
+        );
+        let public = entry.public();
+        let leaf = String::from_utf8(public.leaf()).unwrap();
+        let reason_hash = crate::jose::b64u(&sha2::Sha256::digest(b"fraud reports"));
+        let expected = [
+            r#"{"actor":"op:alice","createdAt":"2026-01-01T00:00:00Z","did":"did:agentid:x","#,
+            &format!(r#""entryHash":"{}","kind":"deplatform","#, entry.entry_hash),
+            "\"operation\":\"{\\\"a\\\":\\\"\u{e9}\\n\\\"}\",",
+            &format!(r#""prevHash":"{GENESIS_PREV}","reasonHash":"{reason_hash}","seq":1}}"#),
+        ]
+        .concat();
+        assert_eq!(leaf, expected);
+        assert!(!leaf.contains("fraud"));
+        // The same bytes as a JSON value with sorted members gives (the JCS ordering).
+        let sorted: std::collections::BTreeMap<String, serde_json::Value> =
+            serde_json::from_str(&leaf).unwrap();
+        assert_eq!(serde_json::to_string(&sorted).unwrap(), leaf);
+        let back: PublicEntry = serde_json::from_str(&leaf).unwrap();
+        assert_eq!(back, public);
+        assert_eq!(back.leaf_hash(), crate::merkle::leaf_hash(leaf.as_bytes()));
+    }
 
     #[test]
     fn entries_chain() {

@@ -14,3 +14,4 @@ mod nodes;
 mod rejections;
 mod story;
 mod support;
+mod transparency;

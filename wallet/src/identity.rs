@@ -148,6 +148,19 @@ impl Wallet {
             .ok_or_else(|| Error::Internal("wallet identity not opened".into()))
     }
 
+    /// Signs `payload` as a compact JWS of type `typ` with the service's current key (its
+    /// `kid` a verification method of [`Wallet::did_document`]): statements the service makes
+    /// about itself, such as the registry log's checkpoints.
+    pub fn sign_statement(&self, typ: &str, payload: &[u8]) -> Result<String, Error> {
+        let (kid, key) = self.signing_key()?;
+        let header = agentid_spec::jose::JoseHeader::eddsa(typ, None, &kid);
+        Ok(agentid_spec::jose::sign_compact(
+            &header,
+            payload,
+            key.signing_key(),
+        ))
+    }
+
     /// The wallet's DID document: every unretired key, under `assertionMethod`.
     pub async fn did_document(&self) -> Result<DidDocument, Error> {
         let rows: Vec<(String, String)> = sqlx::query_as(

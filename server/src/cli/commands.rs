@@ -95,6 +95,17 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
                 .await?;
             Ok(Output::ok(out))
         }
+        Command::Log(super::LogCommand::Verify(args)) => match log_verify(&server, args).await {
+            // What does not hold is the answer (exit 1), not a failure to get one (exit 2).
+            Err(f) if LOG_REFUTED.contains(&f.code.as_str()) => Ok(Output {
+                json: json!({
+                    "verified": false,
+                    "error": { "code": f.code, "message": f.message },
+                }),
+                ok: false,
+            }),
+            other => other,
+        },
         Command::Resolve(args) => {
             let path = format!("/1.0/identifiers/{}", encode_path_segment(&args.id));
             let (status, body) = Client::new(&server)?
@@ -775,6 +786,218 @@ fn admin_token(a: AdminTokenArg) -> Result<String, Failure> {
         (Some(t), _) => Ok(t),
         (None, file) => read_text(&file.unwrap_or_else(|| "./data/admin.token".into())),
     }
+}
+
+/// The codes of `agentid log verify` that say the log does not hold.
+const LOG_REFUTED: [&str; 4] = [
+    "checkpoint_invalid",
+    "log_inconsistent",
+    "inclusion_failed",
+    "proof_invalid",
+];
+
+/// The payload of the signed checkpoint `token`, if its signature verifies under a key of the
+/// service's DID document `doc` and it names that service.
+fn verified_checkpoint(
+    doc: &agentid_spec::document::DidDocument,
+    token: &str,
+) -> Result<agentid_spec::log::Checkpoint, Failure> {
+    use agentid_spec::jose::CompactJws;
+    use agentid_spec::log::{Checkpoint, CHECKPOINT_TYP, MAX_CHECKPOINT_BYTES};
+    let bad = |m: String| Failure::new("checkpoint_invalid", m);
+    let jws = CompactJws::parse(token.trim(), MAX_CHECKPOINT_BYTES, CHECKPOINT_TYP)
+        .map_err(|e| bad(format!("checkpoint: {e}")))?;
+    let kid = jws.header.kid.as_deref().unwrap_or_default();
+    let method = doc
+        .verification_method
+        .iter()
+        .find(|m| m.id == kid && doc.assertion_method.iter().any(|a| a == kid))
+        .ok_or_else(|| bad(format!("the service does not publish the key {kid}")))?;
+    let key = agentid_spec::id::parse_multibase_ed25519(&method.public_key_multibase)
+        .ok()
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+        .ok_or_else(|| bad("the service's key does not decode".into()))?;
+    if !jws.verify(&key) {
+        return Err(bad("the checkpoint's signature does not verify".into()));
+    }
+    let checkpoint: Checkpoint = serde_json::from_slice(&jws.payload)
+        .map_err(|e| bad(format!("checkpoint payload: {e}")))?;
+    if checkpoint.iss != doc.id {
+        return Err(bad(format!("the checkpoint names {}", checkpoint.iss)));
+    }
+    Ok(checkpoint)
+}
+
+/// Hashes as served (base64url), decoded.
+fn served_hashes(v: &Value) -> Result<Vec<agentid_spec::merkle::Hash>, Failure> {
+    let bad = || Failure::new("proof_invalid", "the proof's hashes do not decode");
+    v.as_array()
+        .ok_or_else(bad)?
+        .iter()
+        .map(|h| {
+            h.as_str()
+                .and_then(agentid_spec::jose::b64u_decode)
+                .and_then(|b| b.try_into().ok())
+                .ok_or_else(bad)
+        })
+        .collect()
+}
+
+async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, Failure> {
+    use agentid_spec::log::PublicEntry;
+    use agentid_spec::merkle;
+    let client = Client::new(server)?;
+    let doc: agentid_spec::document::DidDocument = serde_json::from_value(
+        client
+            .call(Method::GET, "/.well-known/did.json", None, None)
+            .await?,
+    )
+    .map_err(|e| Failure::new("checkpoint_invalid", format!("service DID document: {e}")))?;
+    let served = client
+        .call(Method::GET, "/v1/log/checkpoint", None, None)
+        .await?;
+    let token = served["checkpoint"].as_str().unwrap_or_default().to_owned();
+    let current = verified_checkpoint(&doc, &token)?;
+    let root = current
+        .root()
+        .ok_or_else(|| Failure::new("checkpoint_invalid", "the root does not decode"))?;
+    let mut report = json!({
+        "verified": true,
+        "treeSize": current.tree_size,
+        "rootHash": current.root_hash,
+        "timestamp": format_rfc3339(current.timestamp),
+    });
+
+    if let Some(path) = &args.saved {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))?;
+        let saved = verified_checkpoint(&doc, &text)?;
+        let saved_root = saved
+            .root()
+            .ok_or_else(|| Failure::new("checkpoint_invalid", "the saved root does not decode"))?;
+        if saved.tree_size > current.tree_size {
+            return Err(Failure::new(
+                "log_inconsistent",
+                format!(
+                    "the log shrank: {} entries, {} saved",
+                    current.tree_size, saved.tree_size
+                ),
+            ));
+        }
+        let proof = client
+            .call(
+                Method::GET,
+                &format!(
+                    "/v1/log/proofs/consistency?first={}&second={}",
+                    saved.tree_size, current.tree_size
+                ),
+                None,
+                None,
+            )
+            .await?;
+        let hashes = served_hashes(&proof["hashes"])?;
+        merkle::verify_consistency(
+            saved.tree_size,
+            current.tree_size,
+            &saved_root,
+            &root,
+            &hashes,
+        )
+        .map_err(|e| {
+            Failure::new(
+                "log_inconsistent",
+                format!(
+                    "the log of {} entries does not extend the saved one of {}: {e}",
+                    current.tree_size, saved.tree_size
+                ),
+            )
+        })?;
+        report["consistentWith"] =
+            json!({ "treeSize": saved.tree_size, "rootHash": saved.root_hash });
+    }
+
+    if let Some(seq) = args.seq {
+        let proof = client
+            .call(
+                Method::GET,
+                &format!(
+                    "/v1/log/proofs/inclusion?seq={seq}&treeSize={}",
+                    current.tree_size
+                ),
+                None,
+                None,
+            )
+            .await?;
+        let entry: PublicEntry = serde_json::from_value(proof["entry"].clone())
+            .map_err(|e| Failure::new("proof_invalid", format!("entry: {e}")))?;
+        if u64::try_from(entry.seq).ok() != Some(seq) {
+            return Err(Failure::new(
+                "proof_invalid",
+                "the proof is for another entry",
+            ));
+        }
+        let hashes = served_hashes(&proof["hashes"])?;
+        merkle::verify_inclusion(
+            seq - 1,
+            current.tree_size,
+            &entry.leaf_hash(),
+            &hashes,
+            &root,
+        )
+        .map_err(|e| {
+            Failure::new(
+                "inclusion_failed",
+                format!("entry {seq} is not in the log as checkpointed: {e}"),
+            )
+        })?;
+        report["included"] = json!({ "seq": seq, "entryHash": entry.entry_hash });
+    }
+
+    if args.audit {
+        let mut leaves = Vec::new();
+        let mut prev: Option<String> = None;
+        while (leaves.len() as u64) < current.tree_size {
+            let page = client
+                .call(
+                    Method::GET,
+                    &format!("/v1/log/entries?after={}&limit=1000", leaves.len()),
+                    None,
+                    None,
+                )
+                .await?;
+            let entries: Vec<PublicEntry> = serde_json::from_value(page["entries"].clone())
+                .map_err(|e| Failure::new("proof_invalid", format!("entries: {e}")))?;
+            if entries.is_empty() {
+                break;
+            }
+            for e in entries {
+                if e.seq != leaves.len() as i64 + 1
+                    || prev.as_ref().is_some_and(|p| *p != e.prev_hash)
+                {
+                    return Err(Failure::new(
+                        "log_inconsistent",
+                        format!("entry {} does not follow the one before it", e.seq),
+                    ));
+                }
+                prev = Some(e.entry_hash.clone());
+                leaves.push(e.leaf_hash());
+            }
+        }
+        leaves.truncate(current.tree_size as usize);
+        if merkle::root(&leaves) != root {
+            return Err(Failure::new(
+                "log_inconsistent",
+                "the entries served do not hash to the checkpoint's root",
+            ));
+        }
+        report["audited"] = json!(leaves.len());
+    }
+
+    if let Some(path) = &args.save {
+        std::fs::write(path, format!("{token}\n"))
+            .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))?;
+    }
+    Ok(Output::ok(report))
 }
 
 #[cfg(test)]

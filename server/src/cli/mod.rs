@@ -82,6 +82,34 @@ pub(crate) enum Command {
     Operator(OperatorCommand),
     /// Resolve a DID or agent name to its DID Resolution Result.
     Resolve(ResolveArgs),
+    /// Check the registry's transparency log.
+    #[command(subcommand)]
+    Log(LogCommand),
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum LogCommand {
+    /// Check the current signed checkpoint (its signature under a key of the service's DID
+    /// document), and: that the log still extends a checkpoint saved earlier (--saved), that an
+    /// entry is in it (--seq), or that every entry recomputes to its root (--audit). Exit 1
+    /// when anything does not hold.
+    Verify(LogVerifyArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogVerifyArgs {
+    /// A checkpoint saved earlier (by --save): the log must extend it.
+    #[arg(long)]
+    pub(crate) saved: Option<std::path::PathBuf>,
+    /// An entry (its seq, from 1) whose inclusion in the current log to check.
+    #[arg(long)]
+    pub(crate) seq: Option<u64>,
+    /// Fetch every entry, recompute every leaf and the root, and compare with the checkpoint.
+    #[arg(long)]
+    pub(crate) audit: bool,
+    /// Save the current checkpoint (once verified) to this file.
+    #[arg(long)]
+    pub(crate) save: Option<std::path::PathBuf>,
 }
 
 #[derive(Subcommand, Debug)]

@@ -5,6 +5,7 @@ pub(crate) mod agents;
 pub(crate) mod delegations;
 pub(crate) mod health;
 pub(crate) mod identifiers;
+pub(crate) mod log;
 pub(crate) mod principals;
 pub(crate) mod spend;
 pub(crate) mod status;

@@ -1,0 +1,114 @@
+//! The log as a Merkle tree (spec section 5.3): the leaf of entry `seq` is the RFC 8785 form of
+//! its public entry, at index `seq - 1`. Leaf hashes are recomputed from the stored entries (never
+//! stored beside them: a rewritten entry changes its leaf, so the root), kept in memory and
+//! extended with the entries appended since, by any node.
+
+use agentid_spec::log::PublicEntry;
+use agentid_spec::merkle::{self, Hash};
+
+use crate::{log, Error, Registry};
+
+/// Entries read per query while catching up.
+const CATCH_UP_PAGE: i64 = 10_000;
+
+/// This process's copy of the log's leaf hashes, in order.
+#[derive(Default)]
+pub(crate) struct Leaves(tokio::sync::Mutex<Vec<Hash>>);
+
+/// An inclusion proof (RFC 9162 2.1.3), as served.
+#[derive(Clone, Debug)]
+pub struct Inclusion {
+    /// The entry.
+    pub entry: PublicEntry,
+    /// The tree size it is proved against.
+    pub tree_size: u64,
+    /// The audit path, leaf to root.
+    pub hashes: Vec<Hash>,
+}
+
+impl Registry {
+    /// Runs `f` on the log's leaf hashes, brought up to date with the database.
+    async fn with_leaves<T>(&self, f: impl FnOnce(&[Hash]) -> T) -> Result<T, Error> {
+        let mut leaves = self.0.leaves.0.lock().await;
+        loop {
+            let after = leaves.len() as i64;
+            let rows: Vec<log::Row> = sqlx::query_as(&format!(
+                "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
+                log::SELECT
+            ))
+            .bind(after)
+            .bind(CATCH_UP_PAGE)
+            .fetch_all(&self.0.pool)
+            .await?;
+            let done = (rows.len() as i64) < CATCH_UP_PAGE;
+            for row in rows {
+                let entry = log::entry(row);
+                if entry.seq != leaves.len() as i64 + 1 {
+                    return Err(Error::Internal(format!(
+                        "the log has a gap before entry {}",
+                        entry.seq
+                    )));
+                }
+                leaves.push(entry.public().leaf_hash());
+            }
+            if done {
+                return Ok(f(&leaves));
+            }
+        }
+    }
+
+    /// The log's size and root now.
+    pub async fn log_head(&self) -> Result<(u64, Hash), Error> {
+        self.with_leaves(|l| (l.len() as u64, merkle::root(l)))
+            .await
+    }
+
+    /// The proof that entry `seq` is in the log of `tree_size` entries.
+    pub async fn log_inclusion(&self, seq: u64, tree_size: u64) -> Result<Inclusion, Error> {
+        let index = seq
+            .checked_sub(1)
+            .filter(|i| *i < tree_size)
+            .ok_or(Error::InvalidLogRange("seq must be from 1 to treeSize"))?;
+        let hashes = self
+            .with_leaves(|l| {
+                let size = usize::try_from(tree_size).ok().filter(|s| *s <= l.len())?;
+                merkle::inclusion_proof(index as usize, &l[..size])
+            })
+            .await?
+            .ok_or(Error::InvalidLogRange("treeSize is past the log's end"))?;
+        let entry = self
+            .log_since(index as i64, 1)
+            .await?
+            .pop()
+            .ok_or(Error::InvalidLogRange("no such entry"))?
+            .public();
+        Ok(Inclusion {
+            entry,
+            tree_size,
+            hashes,
+        })
+    }
+
+    /// The proof that the log of `first` entries is a prefix of the log of `second`.
+    pub async fn log_consistency(&self, first: u64, second: u64) -> Result<Vec<Hash>, Error> {
+        if first > second {
+            return Err(Error::InvalidLogRange("first must not exceed second"));
+        }
+        self.with_leaves(|l| {
+            let size = usize::try_from(second).ok().filter(|s| *s <= l.len())?;
+            merkle::consistency_proof(first as usize, &l[..size])
+        })
+        .await?
+        .ok_or(Error::InvalidLogRange("second is past the log's end"))
+    }
+
+    /// The root of the log's first `tree_size` entries.
+    pub async fn log_root(&self, tree_size: u64) -> Result<Hash, Error> {
+        self.with_leaves(|l| {
+            let size = usize::try_from(tree_size).ok().filter(|s| *s <= l.len())?;
+            Some(merkle::root(&l[..size]))
+        })
+        .await?
+        .ok_or(Error::InvalidLogRange("treeSize is past the log's end"))
+    }
+}

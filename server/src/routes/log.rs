@@ -1,0 +1,116 @@
+//! The registry's transparency log, public (spec section 5.3):
+//!
+//! - `GET /v1/log/checkpoint`: the log's size and root now, signed by the service's key.
+//! - `GET /v1/log/entries?after=&limit=`: public entries (the operator's reason by its hash).
+//! - `GET /v1/log/proofs/inclusion?seq=&treeSize=`: an entry and its audit path.
+//! - `GET /v1/log/proofs/consistency?first=&second=`: that one size's tree is a prefix of another's.
+//!
+//! Hashes are base64url without padding.
+
+use agentid_registry::MAX_LOG_PAGE;
+use agentid_spec::jose::b64u;
+use agentid_spec::log::{Checkpoint, CHECKPOINT_TYP};
+use agentid_spec::ErrorCode;
+use axum::extract::State;
+use axum::routing::get;
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+
+use crate::error::{ApiError, Query};
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/entries", get(entries))
+        .route("/v1/log/proofs/inclusion", get(inclusion))
+        .route("/v1/log/proofs/consistency", get(consistency))
+}
+
+async fn checkpoint(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let (tree_size, root) = s.registry.log_head().await?;
+    let statement = Checkpoint {
+        iss: s.wallet.did().to_string(),
+        tree_size,
+        root_hash: b64u(&root),
+        timestamp: s.registry.now(),
+    };
+    let payload = serde_json::to_vec(&statement).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let signed = s.wallet.sign_statement(CHECKPOINT_TYP, &payload)?;
+    Ok(axum::Json(json!({
+        "checkpoint": signed,
+        "treeSize": statement.tree_size,
+        "rootHash": statement.root_hash,
+        "timestamp": agentid_spec::time::format_rfc3339(statement.timestamp),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Page {
+    #[serde(default)]
+    after: i64,
+    #[serde(default)]
+    limit: Option<i64>,
+}
+
+async fn entries(
+    State(s): State<AppState>,
+    Query(page): Query<Page>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let limit = page.limit.unwrap_or(100);
+    if !(1..=MAX_LOG_PAGE).contains(&limit) || page.after < 0 {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            format!("limit is 1..={MAX_LOG_PAGE}, after >= 0"),
+        ));
+    }
+    let entries: Vec<_> = s
+        .registry
+        .log_since(page.after, limit)
+        .await?
+        .iter()
+        .map(|e| e.public())
+        .collect();
+    Ok(axum::Json(json!({ "entries": entries })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct InclusionQuery {
+    seq: u64,
+    tree_size: u64,
+}
+
+async fn inclusion(
+    State(s): State<AppState>,
+    Query(q): Query<InclusionQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let proof = s.registry.log_inclusion(q.seq, q.tree_size).await?;
+    Ok(axum::Json(json!({
+        "entry": proof.entry,
+        "leafIndex": q.seq - 1,
+        "treeSize": proof.tree_size,
+        "hashes": proof.hashes.iter().map(|h| b64u(h)).collect::<Vec<_>>(),
+    })))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConsistencyQuery {
+    first: u64,
+    second: u64,
+}
+
+async fn consistency(
+    State(s): State<AppState>,
+    Query(q): Query<ConsistencyQuery>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let hashes = s.registry.log_consistency(q.first, q.second).await?;
+    Ok(axum::Json(json!({
+        "first": q.first,
+        "second": q.second,
+        "hashes": hashes.iter().map(|h| b64u(h)).collect::<Vec<_>>(),
+    })))
+}
