@@ -1,19 +1,20 @@
-//! The log as a Merkle tree (spec section 5.3): the leaf of entry `seq` is the RFC 8785 form of
+//! The log as a Merkle tree (spec section 5.2, "The transparency log"): the leaf of entry `seq` is the RFC 8785 form of
 //! its public entry, at index `seq - 1`. Leaf hashes are recomputed from the stored entries (never
-//! stored beside them: a rewritten entry changes its leaf, so the root), kept in memory and
-//! extended with the entries appended since, by any node.
+//! stored beside them: a rewritten entry changes its leaf, so the root), kept in memory as a
+//! [`Tree`] of every complete subtree's hash and extended with the entries appended since, by
+//! any node.
 
 use agentid_spec::log::PublicEntry;
-use agentid_spec::merkle::{self, Hash};
+use agentid_spec::merkle::{Hash, Tree};
 
 use crate::{log, Error, Registry};
 
 /// Entries read per query while catching up.
 const CATCH_UP_PAGE: i64 = 10_000;
 
-/// This process's copy of the log's leaf hashes, in order.
+/// This process's copy of the log's tree.
 #[derive(Default)]
-pub(crate) struct Leaves(tokio::sync::Mutex<Vec<Hash>>);
+pub(crate) struct Leaves(tokio::sync::Mutex<Tree>);
 
 /// An inclusion proof (RFC 9162 2.1.3), as served.
 #[derive(Clone, Debug)]
@@ -28,7 +29,7 @@ pub struct Inclusion {
 
 impl Registry {
     /// Runs `f` on the log's leaf hashes, brought up to date with the database.
-    async fn with_leaves<T>(&self, f: impl FnOnce(&[Hash]) -> T) -> Result<T, Error> {
+    async fn with_leaves<T>(&self, f: impl FnOnce(&Tree) -> T) -> Result<T, Error> {
         let mut leaves = self.0.leaves.0.lock().await;
         loop {
             let after = leaves.len() as i64;
@@ -59,7 +60,7 @@ impl Registry {
 
     /// The log's size and root now.
     pub async fn log_head(&self) -> Result<(u64, Hash), Error> {
-        self.with_leaves(|l| (l.len() as u64, merkle::root(l)))
+        self.with_leaves(|t| (t.len() as u64, t.root(t.len()).unwrap_or_default()))
             .await
     }
 
@@ -70,10 +71,7 @@ impl Registry {
             .filter(|i| *i < tree_size)
             .ok_or(Error::InvalidLogRange("seq must be from 1 to treeSize"))?;
         let hashes = self
-            .with_leaves(|l| {
-                let size = usize::try_from(tree_size).ok().filter(|s| *s <= l.len())?;
-                merkle::inclusion_proof(index as usize, &l[..size])
-            })
+            .with_leaves(|t| t.inclusion_proof(index as usize, usize::try_from(tree_size).ok()?))
             .await?
             .ok_or(Error::InvalidLogRange("treeSize is past the log's end"))?;
         let entry = self
@@ -94,21 +92,15 @@ impl Registry {
         if first > second {
             return Err(Error::InvalidLogRange("first must not exceed second"));
         }
-        self.with_leaves(|l| {
-            let size = usize::try_from(second).ok().filter(|s| *s <= l.len())?;
-            merkle::consistency_proof(first as usize, &l[..size])
-        })
-        .await?
-        .ok_or(Error::InvalidLogRange("second is past the log's end"))
+        self.with_leaves(|t| t.consistency_proof(first as usize, usize::try_from(second).ok()?))
+            .await?
+            .ok_or(Error::InvalidLogRange("second is past the log's end"))
     }
 
     /// The root of the log's first `tree_size` entries.
     pub async fn log_root(&self, tree_size: u64) -> Result<Hash, Error> {
-        self.with_leaves(|l| {
-            let size = usize::try_from(tree_size).ok().filter(|s| *s <= l.len())?;
-            Some(merkle::root(&l[..size]))
-        })
-        .await?
-        .ok_or(Error::InvalidLogRange("treeSize is past the log's end"))
+        self.with_leaves(|t| t.root(usize::try_from(tree_size).ok()?))
+            .await?
+            .ok_or(Error::InvalidLogRange("treeSize is past the log's end"))
     }
 }

@@ -108,13 +108,13 @@ impl LogEntry {
     }
 }
 
-/// The `typ` of a signed checkpoint (section 5.3).
+/// The `typ` of a signed checkpoint (section 5.2, "The transparency log").
 pub const CHECKPOINT_TYP: &str = "agentid-checkpoint+jwt";
 
 /// Longest signed checkpoint accepted, in bytes.
 pub const MAX_CHECKPOINT_BYTES: usize = 4096;
 
-/// One entry as the public log serves it and as its Merkle leaf covers it (section 5.3): the
+/// One entry as the public log serves it and as its Merkle leaf covers it (section 5.2, "The transparency log"): the
 /// operator's free-text reason only by its hash, so the public log carries no personal data and
 /// the reason stays checkable by whoever holds it. Members are declared in the order RFC 8785
 /// (JCS) sorts them, and every value is a string or an integer, so serialising it is its JCS
@@ -178,7 +178,7 @@ impl LogEntry {
     }
 }
 
-/// A signed statement of the log's size and root at a time (section 5.3), the payload of a
+/// A signed statement of the log's size and root at a time (section 5.2, "The transparency log"), the payload of a
 /// compact JWS of type [`CHECKPOINT_TYP`] signed by a key of the service's DID document.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

@@ -1,4 +1,4 @@
-//! The registry's Merkle tree (spec section 5.3), as RFC 9162 section 2.1 defines it: SHA-256,
+//! The registry's Merkle tree (spec section 5.2, "The transparency log"), as RFC 9162 section 2.1 defines it: SHA-256,
 //! leaves hashed as `SHA-256(0x00 || leaf)`, interior nodes as `SHA-256(0x01 || left || right)`,
 //! a tree of `n` leaves split at the largest power of two below `n`. Inclusion and consistency
 //! proofs are generated from the leaves' hashes and verified with the algorithms of RFC 9162
@@ -100,6 +100,125 @@ pub fn consistency_proof(first: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
         subproof(first, leaves, true, &mut out);
     }
     Some(out)
+}
+
+/// A log's tree kept for serving proofs: every complete subtree's hash, level by level, so the
+/// root of any size and any proof cost O(log² n) hashes rather than O(n). Appending a leaf
+/// costs at most log n node hashes. Its answers are those of [`root`], [`inclusion_proof`]
+/// and [`consistency_proof`] over the same leaves.
+#[derive(Clone, Debug, Default)]
+pub struct Tree {
+    /// `levels[k][i]`: the hash of leaves `i * 2^k .. (i + 1) * 2^k`.
+    levels: Vec<Vec<Hash>>,
+}
+
+impl Tree {
+    /// An empty tree.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Leaves in the tree.
+    pub fn len(&self) -> usize {
+        self.levels.first().map_or(0, Vec::len)
+    }
+
+    /// Whether it has no leaves.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// Appends the leaf whose hash is `leaf`.
+    pub fn push(&mut self, leaf: Hash) {
+        if self.levels.is_empty() {
+            self.levels.push(Vec::new());
+        }
+        self.levels[0].push(leaf);
+        let (mut k, mut i) = (0, self.levels[0].len() - 1);
+        while i % 2 == 1 {
+            let parent = node_hash(&self.levels[k][i - 1], &self.levels[k][i]);
+            if self.levels.len() == k + 1 {
+                self.levels.push(Vec::new());
+            }
+            self.levels[k + 1].push(parent);
+            k += 1;
+            i /= 2;
+        }
+    }
+
+    /// The root of leaves `start .. start + len`, a range the RFC 9162 recursion visits (its
+    /// start a multiple of the power of two at or above its length).
+    fn range(&self, start: usize, len: usize) -> Hash {
+        match len {
+            0 => Sha256::digest([]).into(),
+            n if n.is_power_of_two() => {
+                let k = n.trailing_zeros() as usize;
+                self.levels[k][start >> k]
+            }
+            n => {
+                let k = split(n);
+                node_hash(&self.range(start, k), &self.range(start + k, n - k))
+            }
+        }
+    }
+
+    /// The root of the tree of the first `size` leaves.
+    pub fn root(&self, size: usize) -> Option<Hash> {
+        (size <= self.len()).then(|| self.range(0, size))
+    }
+
+    /// [`inclusion_proof`] of leaf `index` in the tree of the first `size` leaves.
+    pub fn inclusion_proof(&self, index: usize, size: usize) -> Option<Vec<Hash>> {
+        if index >= size || size > self.len() {
+            return None;
+        }
+        let mut out = Vec::new();
+        self.path(index, 0, size, &mut out);
+        Some(out)
+    }
+
+    fn path(&self, m: usize, start: usize, n: usize, out: &mut Vec<Hash>) {
+        if n <= 1 {
+            return;
+        }
+        let k = split(n);
+        if m < k {
+            self.path(m, start, k, out);
+            out.push(self.range(start + k, n - k));
+        } else {
+            self.path(m - k, start + k, n - k, out);
+            out.push(self.range(start, k));
+        }
+    }
+
+    /// [`consistency_proof`] between the first `first` and the first `size` leaves.
+    pub fn consistency_proof(&self, first: usize, size: usize) -> Option<Vec<Hash>> {
+        if first > size || size > self.len() {
+            return None;
+        }
+        let mut out = Vec::new();
+        if first > 0 {
+            self.subproof(first, 0, size, true, &mut out);
+        }
+        Some(out)
+    }
+
+    fn subproof(&self, m: usize, start: usize, n: usize, complete: bool, out: &mut Vec<Hash>) {
+        if m == n {
+            if !complete {
+                out.push(self.range(start, n));
+            }
+            return;
+        }
+        let k = split(n);
+        if m <= k {
+            self.subproof(m, start, k, complete, out);
+            out.push(self.range(start + k, n - k));
+        } else {
+            self.subproof(m - k, start + k, n - k, false, out);
+            out.push(self.range(start, k));
+        }
+    }
 }
 
 /// Why a proof does not hold.
@@ -361,6 +480,27 @@ mod tests {
                 let forged = consistency_proof(m, &rewritten).unwrap();
                 assert!(verify_consistency(m64, size, &first, &root(&rewritten), &forged).is_err());
             }
+        }
+        // The kept tree answers as the reference functions, for every size and every proof.
+        let mut tree = Tree::new();
+        assert_eq!(tree.root(0), Some(root(&[])));
+        for (n, leaf) in leaves.iter().enumerate() {
+            tree.push(*leaf);
+            let size = n + 1;
+            assert_eq!(tree.len(), size);
+            for s in 0..=size {
+                assert_eq!(tree.root(s), Some(root(&leaves[..s])));
+                assert_eq!(
+                    tree.consistency_proof(s, size),
+                    consistency_proof(s, &leaves[..size])
+                );
+                for i in 0..s {
+                    assert_eq!(tree.inclusion_proof(i, s), inclusion_proof(i, &leaves[..s]));
+                }
+            }
+            assert_eq!(tree.root(size + 1), None);
+            assert_eq!(tree.inclusion_proof(size, size), None);
+            assert_eq!(tree.consistency_proof(1, size + 1), None);
         }
         assert_eq!(
             verify_inclusion(0, 0, &leaves[0], &[], &leaves[0]),

@@ -1,6 +1,6 @@
-//! The registry's transparency log (spec section 5.3), through the real server and the real
-//! CLI: signed checkpoints, inclusion and consistency proofs anyone can check, and a history
-//! rewritten in the database detected.
+//! The registry's transparency log (spec section 5.2, "The transparency log"), through the real
+//! server and the real CLI: signed checkpoints, inclusion and consistency proofs anyone can
+//! check, and a history rewritten in the database detected.
 
 use serde_json::Value;
 

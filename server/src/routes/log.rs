@@ -1,4 +1,4 @@
-//! The registry's transparency log, public (spec section 5.3):
+//! The registry's transparency log, public (spec section 5.2, "The transparency log"):
 //!
 //! - `GET /v1/log/checkpoint`: the log's size and root now, signed by the service's key.
 //! - `GET /v1/log/entries?after=&limit=`: public entries (the operator's reason by its hash).
