@@ -4,7 +4,8 @@ use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
 use agentid_spec::document::{
-    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult,
+    AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult, Suspension,
+    SUSPENSION_REASON_CODES,
 };
 use agentid_spec::id::{hash_b32, split_did_url, AgentDid, AgentName, DidKey, NAME_URI_PREFIX};
 use agentid_spec::jose::CompactJws;
@@ -333,8 +334,9 @@ impl Registry {
         let now = self.0.clock.now();
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
-            "UPDATE registry_agents SET status = 'deplatformed', status_reason = $1, status_changed_at = $2, updated_at = $2 \
-             WHERE did = $3 AND status = 'active'",
+            "UPDATE registry_agents SET status = 'deplatformed', status_reason = $1, status_changed_at = $2, updated_at = $2, \
+             status_until = NULL, status_code = NULL, evidence_hash = NULL \
+             WHERE did = $3 AND status IN ('active', 'suspended')",
         )
         .bind(reason)
         .bind(now)
@@ -380,6 +382,151 @@ impl Registry {
         }))
     }
 
+    /// Suspends an agent until `until` (Unix seconds): a decision by `actor` with a reason code
+    /// (one of [`SUSPENSION_REASON_CODES`]), a reason and the hash of the evidence, recorded in
+    /// the log. Every credential it holds is refused (`agent_suspended`) until then, unless it
+    /// is reinstated earlier. Suspending a suspended agent again replaces the suspension.
+    pub async fn suspend(
+        &self,
+        did: &AgentDid,
+        decision: &Suspend<'_>,
+        actor: &str,
+    ) -> Result<serde_json::Value, Error> {
+        let now = self.0.clock.now();
+        let until = now
+            .checked_add(decision.secs)
+            .filter(|_| (1..=crate::MAX_SUSPENSION_SECS).contains(&decision.secs))
+            .ok_or_else(|| {
+                Error::InvalidOperation(format!(
+                    "a suspension lasts 1 to {} seconds",
+                    crate::MAX_SUSPENSION_SECS
+                ))
+            })?;
+        if !SUSPENSION_REASON_CODES.contains(&decision.reason_code) {
+            return Err(Error::InvalidOperation(format!(
+                "reasonCode is one of {}",
+                SUSPENSION_REASON_CODES.join(", ")
+            )));
+        }
+        let mut tx = self.0.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE registry_agents SET status = 'suspended', status_reason = $1, status_code = $2, \
+             evidence_hash = $3, status_until = $4, status_changed_at = $5, updated_at = $5 \
+             WHERE did = $6 AND status IN ('active', 'suspended')",
+        )
+        .bind(decision.reason)
+        .bind(decision.reason_code)
+        .bind(decision.evidence_hash)
+        .bind(until)
+        .bind(now)
+        .bind(did.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() != 1 {
+            drop(tx);
+            return Err(self.not_moderatable(did).await?);
+        }
+        let record = serde_json::json!({
+            "type": "suspend", "did": did, "reasonCode": decision.reason_code,
+            "evidenceHash": decision.evidence_hash, "until": format_rfc3339(until),
+        });
+        let entry = self
+            .decide(&mut tx, did, "suspend", record, actor, decision.reason, now)
+            .await?;
+        tx.commit().await?;
+        self.changed();
+        tracing::warn!(%did, actor, until, "agent suspended");
+        Ok(serde_json::json!({
+            "did": did, "status": "suspended", "reasonCode": decision.reason_code,
+            "reason": decision.reason, "evidenceHash": decision.evidence_hash,
+            "at": format_rfc3339(now), "until": format_rfc3339(until),
+            "logSeq": entry.seq, "entryHash": entry.entry_hash,
+        }))
+    }
+
+    /// Reinstates a suspended or deplatformed agent: a decision by `actor`, with a reason,
+    /// recorded in the log. A deactivated agent stays deactivated (410).
+    pub async fn reinstate(
+        &self,
+        did: &AgentDid,
+        reason: &str,
+        actor: &str,
+    ) -> Result<serde_json::Value, Error> {
+        let now = self.0.clock.now();
+        let mut tx = self.0.pool.begin().await?;
+        let changed = sqlx::query(
+            "UPDATE registry_agents SET status = 'active', status_reason = NULL, status_code = NULL, \
+             evidence_hash = NULL, status_until = NULL, status_changed_at = $1, updated_at = $1 \
+             WHERE did = $2 AND status IN ('suspended', 'deplatformed')",
+        )
+        .bind(now)
+        .bind(did.as_str())
+        .execute(&mut *tx)
+        .await?;
+        if changed.rows_affected() != 1 {
+            drop(tx);
+            return Err(match self.not_moderatable(did).await? {
+                Error::AlreadyDeplatformed(_) => Error::Internal("status changed".into()),
+                e => e,
+            });
+        }
+        let record = serde_json::json!({ "type": "reinstate", "did": did });
+        let entry = self
+            .decide(&mut tx, did, "reinstate", record, actor, reason, now)
+            .await?;
+        tx.commit().await?;
+        self.changed();
+        tracing::warn!(%did, actor, "agent reinstated");
+        Ok(serde_json::json!({
+            "did": did, "status": "active", "reason": reason, "at": format_rfc3339(now),
+            "logSeq": entry.seq, "entryHash": entry.entry_hash,
+        }))
+    }
+
+    /// Appends a moderation decision to the log and announces it, in `tx`.
+    #[allow(clippy::too_many_arguments)]
+    async fn decide(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        did: &AgentDid,
+        kind: &str,
+        record: serde_json::Value,
+        actor: &str,
+        reason: &str,
+        now: i64,
+    ) -> Result<agentid_spec::log::LogEntry, Error> {
+        let entry = log::append(
+            tx,
+            self.0.postgres,
+            LogRecord {
+                did: did.to_string(),
+                kind: kind.into(),
+                operation: record.to_string(),
+                actor: actor.to_owned(),
+                reason: Some(reason.to_owned()),
+                created_at: now,
+            },
+        )
+        .await?;
+        log::notify(tx, self.0.postgres, "registry").await?;
+        Ok(entry)
+    }
+
+    /// Why a moderation decision did not apply to `did`.
+    async fn not_moderatable(&self, did: &AgentDid) -> Result<Error, Error> {
+        let status: Option<(String,)> =
+            sqlx::query_as("SELECT status FROM registry_agents WHERE did = $1")
+                .bind(did.as_str())
+                .fetch_optional(&self.0.pool)
+                .await?;
+        Ok(match status.as_ref().map(|(s,)| s.as_str()) {
+            None => Error::NotRegistered(did.to_string()),
+            Some("deactivated") => Error::Deactivated(did.to_string()),
+            Some("deplatformed") => Error::AlreadyDeplatformed(did.to_string()),
+            Some(_) => Error::NotModerated(did.to_string()),
+        })
+    }
+
     /// Looks up an agent by DID or name and builds its resolution result, through an in-memory
     /// cache of recent answers (cleared on every change this process makes, and expiring after
     /// a few seconds for changes made by other processes). `None` if unknown.
@@ -390,7 +537,16 @@ impl Registry {
         };
         let now = self.0.clock.now();
         if let Some(hit) = self.0.resolved.get(cache_key, now) {
-            return Ok(Some(hit));
+            // A suspension that has ended is not answered from the cache.
+            let ended = hit
+                .did_document_metadata
+                .as_ref()
+                .and_then(|m| m.suspended.as_ref())
+                .and_then(|s| agentid_spec::time::parse_rfc3339(&s.until))
+                .is_some_and(|until| until <= now);
+            if !ended {
+                return Ok(Some(hit));
+            }
         }
         // Read before the lookup: an answer read while a change committed is not kept.
         let generation = self.generation();
@@ -429,8 +585,12 @@ impl Registry {
             String,
             i64,
             i64,
+            Option<i64>,
+            Option<String>,
+            Option<String>,
         );
-        const COLUMNS: &str = "SELECT document, status, status_reason, status_changed_at, head, created_at, updated_at FROM registry_agents";
+        const COLUMNS: &str = "SELECT document, status, status_reason, status_changed_at, head, created_at, updated_at, \
+                               status_until, status_code, evidence_hash FROM registry_agents";
         let (sql, value) = match key {
             Lookup::Did(did) => (format!("{COLUMNS} WHERE did = $1"), did.as_str()),
             Lookup::Name(name) => (format!("{COLUMNS} WHERE name = $1"), name.as_str()),
@@ -439,21 +599,41 @@ impl Registry {
             .bind(value)
             .fetch_optional(&self.0.pool)
             .await?;
-        let Some((doc, status, reason, changed_at, head, created, updated)) = row else {
+        let Some((doc, status, reason, changed_at, head, created, updated, until, code, evidence)) =
+            row
+        else {
             return Ok(None);
         };
+        let suspension = (until, code, evidence);
         let document: DidDocument = serde_json::from_str(&doc)
             .map_err(|e| Error::Internal(format!("stored document: {e}")))?;
-        let agent_status =
+        let mut agent_status =
             AgentStatus::parse(&status).ok_or_else(|| Error::Internal("stored status".into()))?;
+        let at = format_rfc3339(changed_at.unwrap_or(updated));
+        let (until, reason_code, evidence_hash) = suspension;
+        let suspended = match (agent_status, until) {
+            // A suspension past its end is over.
+            (AgentStatus::Suspended, Some(until)) if until <= self.0.clock.now() => {
+                agent_status = AgentStatus::Active;
+                None
+            }
+            (AgentStatus::Suspended, until) => Some(Suspension {
+                reason_code: reason_code.unwrap_or_default(),
+                reason: reason.clone().unwrap_or_default(),
+                evidence_hash,
+                at: at.clone(),
+                until: format_rfc3339(until.unwrap_or(i64::MAX)),
+            }),
+            _ => None,
+        };
         let deplatformed = (agent_status == AgentStatus::Deplatformed).then(|| Deplatforming {
             reason: reason.unwrap_or_default(),
-            at: format_rfc3339(changed_at.unwrap_or(updated)),
+            at,
         });
-        Ok(Some(ResolutionResult::found(
-            document,
-            DocumentMetadata::registered(created, updated, head, agent_status, deplatformed),
-        )))
+        let mut metadata =
+            DocumentMetadata::registered(created, updated, head, agent_status, deplatformed);
+        metadata.suspended = suspended;
+        Ok(Some(ResolutionResult::found(document, metadata)))
     }
 
     /// The log entries of one agent, oldest first.
@@ -482,6 +662,19 @@ impl Registry {
         .await?;
         Ok(rows.into_iter().map(log::entry).collect())
     }
+}
+
+/// A suspension as a moderator decides it (section 5.4).
+#[derive(Clone, Copy, Debug)]
+pub struct Suspend<'a> {
+    /// One of [`SUSPENSION_REASON_CODES`].
+    pub reason_code: &'a str,
+    /// The moderator's reason (1 to [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES) bytes).
+    pub reason: &'a str,
+    /// base64url SHA-256 of the evidence, if any.
+    pub evidence_hash: Option<&'a str>,
+    /// How long, in seconds: 1 to [`MAX_SUSPENSION_SECS`](crate::MAX_SUSPENSION_SECS).
+    pub secs: i64,
 }
 
 /// How to find an agent.

@@ -43,6 +43,9 @@ pub enum Error {
     /// The agent is already deplatformed.
     #[error("{0} is already deplatformed")]
     AlreadyDeplatformed(String),
+    /// A reinstatement of an agent that is neither suspended nor deplatformed.
+    #[error("{0} is not suspended or deplatformed")]
+    NotModerated(String),
     /// A log proof was asked for entries or sizes the log does not have.
     #[error("{0}")]
     InvalidLogRange(&'static str),
@@ -71,6 +74,7 @@ impl Error {
             Error::Deplatformed(_) => ErrorCode::AgentDeplatformed,
             Error::AlreadyDeplatformed(_) => ErrorCode::AlreadyDeplatformed,
             Error::InvalidLogRange(_) => ErrorCode::InvalidRequest,
+            Error::NotModerated(_) => ErrorCode::Conflict,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
         }
     }

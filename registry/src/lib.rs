@@ -32,17 +32,27 @@ mod error;
 mod log;
 mod tree;
 
-pub use agents::{reserved, Lookup, Registered, RESERVED_NAMES};
+pub use agents::{reserved, Lookup, Registered, Suspend, RESERVED_NAMES};
 pub use error::Error;
 pub use tree::Inclusion;
 
 /// The registry's migrations, `(version, description, SQL)`, versions 2000-2999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    2001,
-    "registry",
-    include_str!("../migrations/0001_registry.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        2001,
+        "registry",
+        include_str!("../migrations/0001_registry.sql"),
+    ),
+    (
+        2002,
+        "suspension",
+        include_str!("../migrations/0002_suspension.sql"),
+    ),
+];
+
+/// Longest suspension, in seconds: 366 days (longer is deplatforming).
+pub const MAX_SUSPENSION_SECS: i64 = 366 * 86_400;
 
 /// Longest operator reason, in bytes.
 pub const MAX_REASON_BYTES: usize = 1024;

@@ -90,6 +90,21 @@ fn resolution(a: &Agent, status: AgentStatus) -> ResolutionResult {
     )
 }
 
+/// `a`'s resolution while suspended until `until`.
+fn suspended(a: &Agent, until: i64) -> ResolutionResult {
+    let mut r = resolution(a, AgentStatus::Suspended);
+    if let Some(m) = r.did_document_metadata.as_mut() {
+        m.suspended = Some(agentid_spec::document::Suspension {
+            reason_code: "fraud".into(),
+            reason: "chargebacks under review".into(),
+            evidence_hash: None,
+            at: format_rfc3339(NOW - 600),
+            until: format_rfc3339(until),
+        });
+    }
+    r
+}
+
 fn credential(
     principal: &KeyPair,
     subject: &Did,
@@ -230,6 +245,7 @@ fn generate() -> BTreeMap<String, String> {
     let wallet_key = KeyPair::from_seed(&[10; 32]);
     let rogue_wallet_key = KeyPair::from_seed(&[11; 32]);
     let erin = agent(14, None);
+    let frank = agent(15, None);
 
     let mut files = BTreeMap::new();
 
@@ -257,6 +273,7 @@ fn generate() -> BTreeMap<String, String> {
             carol.did.to_string(): resolution(&carol, AgentStatus::Deactivated),
             dave.did.to_string(): resolution(&dave, AgentStatus::Deplatformed),
             erin.did.to_string(): resolution(&erin, AgentStatus::Active),
+            frank.did.to_string(): suspended(&frank, NOW + 3_600),
         },
         "statusLists": { STATUS_URL: status_list(&principal, &[13, 33]) },
         "wallets": {
@@ -540,6 +557,24 @@ fn generate() -> BTreeMap<String, String> {
         ),
         ctx(&merchant, "n-1"),
         vec!["agent_deplatformed"],
+    );
+    add(
+        "agent_suspended",
+        "The registry suspended the agent until an hour from now; its credentials are refused until then.",
+        "5.4, 8 step 10",
+        vp(
+            &for_agent(&frank, 23),
+            &frank,
+            "key-1",
+            &merchant,
+            "n-1",
+            4_200,
+            "USD",
+            NOW,
+            120,
+        ),
+        ctx(&merchant, "n-1"),
+        vec!["agent_suspended"],
     );
     let expired = issue(
         &credential(

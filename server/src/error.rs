@@ -163,6 +163,7 @@ impl From<agentid_registry::Error> for ApiError {
             | R::AlreadyDeplatformed(_) => ApiError::conflict(code, message),
             R::Deactivated(_) => ApiError::Gone(message),
             R::InvalidLogRange(_) => ApiError::bad_request(ErrorCode::InvalidQuery, message),
+            R::NotModerated(_) => ApiError::conflict(code, message),
             _ => ApiError::Internal(format!("registry: {message}")),
         }
     }

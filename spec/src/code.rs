@@ -32,6 +32,8 @@ pub enum Code {
     AgentDeactivated,
     /// Step 10: the agent has been deplatformed by the registry operator.
     AgentDeplatformed,
+    /// Step 10: the registry has suspended the agent, until a time it states.
+    AgentSuspended,
     /// Step 11: the credential's `validUntil` has passed (beyond the allowed clock skew).
     CredentialExpired,
     /// Step 11: the credential's `validFrom` is in the future (beyond the allowed clock skew).
@@ -87,7 +89,7 @@ pub enum Code {
 
 impl Code {
     /// Every code, in the order of the verification algorithm.
-    pub const ALL: [Code; 32] = [
+    pub const ALL: [Code; 33] = [
         Code::MalformedToken,
         Code::UnsupportedAlgorithm,
         Code::BadSignature,
@@ -98,6 +100,7 @@ impl Code {
         Code::PresentationNotSignedBySubject,
         Code::AgentDeactivated,
         Code::AgentDeplatformed,
+        Code::AgentSuspended,
         Code::CredentialExpired,
         Code::CredentialNotYetValid,
         Code::PresentationExpired,
@@ -135,6 +138,7 @@ impl Code {
             Code::PresentationNotSignedBySubject => "presentation_not_signed_by_subject",
             Code::AgentDeactivated => "agent_deactivated",
             Code::AgentDeplatformed => "agent_deplatformed",
+            Code::AgentSuspended => "agent_suspended",
             Code::CredentialExpired => "credential_expired",
             Code::CredentialNotYetValid => "credential_not_yet_valid",
             Code::PresentationExpired => "presentation_expired",

@@ -125,7 +125,7 @@ pub struct VerificationMethod {
 pub enum AgentStatus {
     /// May transact.
     Active,
-    /// The registry operator has suspended it (reserved; not yet produced).
+    /// The registry has suspended it until a stated time (section 5.4).
     Suspended,
     /// Its controller has deactivated it; final.
     Deactivated,
@@ -166,6 +166,35 @@ pub struct Deplatforming {
     pub at: String,
 }
 
+/// Why and until when the registry suspended an agent (section 5.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Suspension {
+    /// One of [`SUSPENSION_REASON_CODES`].
+    pub reason_code: String,
+    /// The moderator's stated reason.
+    pub reason: String,
+    /// base64url SHA-256 of the evidence the decision rests on, kept by the registry's operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_hash: Option<String>,
+    /// RFC 3339 time of the decision.
+    pub at: String,
+    /// RFC 3339 time it ends by itself, unless reinstated earlier.
+    pub until: String,
+}
+
+/// The reason codes of a suspension (section 5.4), a closed list.
+pub const SUSPENSION_REASON_CODES: [&str; 8] = [
+    "fraud",
+    "abuse",
+    "impersonation",
+    "compromised_key",
+    "spam",
+    "legal",
+    "policy",
+    "other",
+];
+
 /// `didDocumentMetadata` (DID Resolution section 7.1.3 plus agentid members).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,6 +216,9 @@ pub struct DocumentMetadata {
     /// agentid: present when deplatformed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub deplatformed: Option<Deplatforming>,
+    /// agentid: present when suspended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suspended: Option<Suspension>,
 }
 
 impl DocumentMetadata {
@@ -206,6 +238,7 @@ impl DocumentMetadata {
             deactivated: agent_status == AgentStatus::Deactivated,
             agent_status,
             deplatformed,
+            suspended: None,
         }
     }
 
@@ -218,6 +251,7 @@ impl DocumentMetadata {
             deactivated: false,
             agent_status: AgentStatus::Active,
             deplatformed: None,
+            suspended: None,
         }
     }
 }

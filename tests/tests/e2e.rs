@@ -10,6 +10,7 @@ mod did_web;
 mod fixture;
 mod interop;
 mod ledger;
+mod moderation;
 mod nodes;
 mod rejections;
 mod story;

@@ -51,7 +51,20 @@ impl Authenticated {
                 AgentStatus::Deactivated => {
                     push(Code::AgentDeactivated, format!("{who} is deactivated"))
                 }
-                AgentStatus::Deplatformed | AgentStatus::Suspended => {
+                AgentStatus::Suspended => {
+                    let suspension = agent.metadata.as_ref().and_then(|m| m.suspended.as_ref());
+                    // A suspension ends by itself at its `until` (an unreadable one never does).
+                    let until = suspension
+                        .and_then(|s| agentid_spec::time::parse_rfc3339(&s.until))
+                        .unwrap_or(i64::MAX);
+                    if now < until {
+                        let why = suspension.map_or_else(String::new, |s| {
+                            format!(" until {} ({}: {})", s.until, s.reason_code, s.reason)
+                        });
+                        push(Code::AgentSuspended, format!("{who} is suspended{why}"));
+                    }
+                }
+                AgentStatus::Deplatformed => {
                     let why = agent
                         .metadata
                         .as_ref()

@@ -95,6 +95,38 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
                 .await?;
             Ok(Output::ok(out))
         }
+        Command::Moderate(cmd) => {
+            let (did, admin, action, body) = match cmd {
+                super::ModerateCommand::Suspend {
+                    did,
+                    reason_code,
+                    reason,
+                    duration,
+                    evidence_hash,
+                    admin,
+                } => {
+                    let secs = parse_duration(&duration).ok_or_else(|| {
+                        Failure::new("invalid_duration", "--for is like 30s, 15m, 12h or 7d")
+                    })?;
+                    let mut body = json!({
+                        "reasonCode": reason_code, "reason": reason, "durationSecs": secs,
+                    });
+                    if let Some(h) = evidence_hash {
+                        body["evidenceHash"] = h.into();
+                    }
+                    (did, admin, "suspend", body)
+                }
+                super::ModerateCommand::Reinstate { did, reason, admin } => {
+                    (did, admin, "reinstate", json!({ "reason": reason }))
+                }
+            };
+            let token = admin_token(admin)?;
+            let path = format!("/v1/admin/agents/{}/{action}", encode_path_segment(&did));
+            let out = Client::new(&server)?
+                .call(Method::POST, &path, Some(token.trim()), Some(&body))
+                .await?;
+            Ok(Output::ok(out))
+        }
         Command::Log(super::LogCommand::Verify(args)) => match log_verify(&server, args).await {
             // What does not hold is the answer (exit 1), not a failure to get one (exit 2).
             Err(f) if LOG_REFUTED.contains(&f.code.as_str()) => Ok(Output {

@@ -77,6 +77,9 @@ pub(crate) enum Command {
     Revoke(RevokeArgs),
     /// Deplatform an agent (registry operator).
     Deplatform(DeplatformArgs),
+    /// Suspend an agent for a time, or reinstate it (registry operator).
+    #[command(subcommand)]
+    Moderate(ModerateCommand),
     /// Manage named operators (moderators); the root operator's admin token is needed.
     #[command(subcommand)]
     Operator(OperatorCommand),
@@ -443,6 +446,43 @@ pub(crate) struct DeplatformArgs {
     pub(crate) reason: String,
     #[command(flatten)]
     pub(crate) admin: AdminTokenArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ModerateCommand {
+    /// Suspend an agent: every credential it holds is refused (`agent_suspended`) until the
+    /// suspension ends or it is reinstated.
+    Suspend {
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+        /// fraud, abuse, impersonation, compromised_key, spam, legal, policy or other.
+        #[arg(long)]
+        reason_code: String,
+        /// The moderator's reason, recorded in the log (publicly by its hash) and shown in
+        /// resolution.
+        #[arg(long)]
+        reason: String,
+        /// How long: 30s, 15m, 12h, 7d (at most 366d).
+        #[arg(long = "for")]
+        duration: String,
+        /// base64url SHA-256 of the evidence the decision rests on.
+        #[arg(long)]
+        evidence_hash: Option<String>,
+        #[command(flatten)]
+        admin: AdminTokenArg,
+    },
+    /// Reinstate a suspended or deplatformed agent.
+    Reinstate {
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+        /// The moderator's reason.
+        #[arg(long)]
+        reason: String,
+        #[command(flatten)]
+        admin: AdminTokenArg,
+    },
 }
 
 #[derive(Subcommand, Debug)]

@@ -1,5 +1,6 @@
 //! Operator actions, authenticated with an operator's bearer token and recorded with who took
-//! them: `POST /v1/admin/agents/{did}/deplatform`, `GET /v1/admin/log`, `GET
+//! them: `POST /v1/admin/agents/{did}/deplatform`, `.../suspend`, `.../reinstate`,
+//! `GET /v1/admin/log`, `GET
 //! /v1/admin/operators`; and the root operator's (the admin token): `POST /v1/admin/operators`
 //! (a named operator, its token shown once), `POST /v1/admin/operators/{name}/revoke`,
 //! `POST /v1/admin/wallet/keys` (rotate the wallet's signing key),
@@ -20,6 +21,8 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/admin/agents/{did}/deplatform", post(deplatform))
+        .route("/v1/admin/agents/{did}/suspend", post(suspend))
+        .route("/v1/admin/agents/{did}/reinstate", post(reinstate))
         .route("/v1/admin/log", get(log))
         .route(
             "/v1/admin/operators",
@@ -98,6 +101,79 @@ async fn revoke_operator(
     Ok(axum::Json(json!({ "revoked": name, "revokedBy": by.name })))
 }
 
+/// A moderator's reason: 1 to [`MAX_REASON_BYTES`] bytes once trimmed.
+fn moderation_reason(reason: &str) -> Result<&str, ApiError> {
+    let reason = reason.trim();
+    if reason.is_empty() || reason.len() > MAX_REASON_BYTES {
+        return Err(ApiError::bad_request(
+            ErrorCode::InvalidReason,
+            format!("a reason of 1 to {MAX_REASON_BYTES} bytes is required"),
+        ));
+    }
+    Ok(reason)
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct SuspendRequest {
+    reason_code: String,
+    reason: String,
+    #[serde(default)]
+    evidence_hash: Option<String>,
+    duration_secs: i64,
+}
+
+/// Suspends an agent until a time, recorded with the operator who decided (spec 5.4).
+async fn suspend(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(did): Path<String>,
+    Json(body): Json<SuspendRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let actor = s.operator(&headers).await?.name;
+    let did = super::agents::parse_did(&did)?;
+    let reason = moderation_reason(&body.reason)?;
+    // The evidence itself stays with the operator; the decision carries its SHA-256.
+    if let Some(h) = &body.evidence_hash {
+        if agentid_spec::jose::b64u_decode(h).is_none_or(|b| b.len() != 32) {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidRequest,
+                "evidenceHash is the base64url SHA-256 (32 bytes) of the evidence",
+            ));
+        }
+    }
+    let decision = agentid_registry::Suspend {
+        reason_code: &body.reason_code,
+        reason,
+        evidence_hash: body.evidence_hash.as_deref(),
+        secs: body.duration_secs,
+    };
+    Ok(axum::Json(
+        s.registry.suspend(&did, &decision, &actor).await?,
+    ))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ReinstateRequest {
+    reason: String,
+}
+
+/// Reinstates a suspended or deplatformed agent, recorded with the operator who decided.
+async fn reinstate(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Path(did): Path<String>,
+    Json(body): Json<ReinstateRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let actor = s.operator(&headers).await?.name;
+    let did = super::agents::parse_did(&did)?;
+    let reason = moderation_reason(&body.reason)?;
+    Ok(axum::Json(
+        s.registry.reinstate(&did, reason, &actor).await?,
+    ))
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct DeplatformRequest {
@@ -112,13 +188,7 @@ async fn deplatform(
 ) -> Result<axum::Json<Value>, ApiError> {
     let actor = s.operator(&headers).await?.name;
     let did = super::agents::parse_did(&did)?;
-    let reason = body.reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON_BYTES {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidReason,
-            format!("a reason of 1 to {MAX_REASON_BYTES} bytes is required"),
-        ));
-    }
+    let reason = moderation_reason(&body.reason)?;
     Ok(axum::Json(
         s.registry.deplatform(&did, reason, &actor).await?,
     ))

@@ -251,10 +251,14 @@ async fn resolve_inner(
             "no such agent",
         ));
     };
-    let gone = result
-        .did_document_metadata
-        .as_ref()
-        .is_some_and(|m| m.agent_status != AgentStatus::Active);
+    let gone = result.did_document_metadata.as_ref().is_some_and(|m| {
+        // A suspension ends by itself: the DID is not gone, its metadata says it is
+        // suspended and until when.
+        matches!(
+            m.agent_status,
+            AgentStatus::Deactivated | AgentStatus::Deplatformed
+        )
+    });
     Ok(answer_as(
         if gone {
             StatusCode::GONE
