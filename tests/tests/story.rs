@@ -355,6 +355,10 @@ async fn readme_walkthrough() {
         "\"code\": \"delegation_widened\"",
         "\n1300\n",
         "[\"credential_revoked\",\"credential_revoked\"]",
+        "{\"status\":\"suspended\",\"reasonCode\":\"fraud\",",
+        "[\"agent_suspended\",\"authorization_missing\"]",
+        "{\"status\":\"active\"}",
+        "{\"verified\":true,\"consistentWith\":{",
     ] {
         assert!(
             stdout.contains(expected),
