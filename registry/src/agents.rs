@@ -345,34 +345,14 @@ impl Registry {
         .await?;
         if changed.rows_affected() != 1 {
             drop(tx);
-            let status: Option<(String,)> =
-                sqlx::query_as("SELECT status FROM registry_agents WHERE did = $1")
-                    .bind(did.as_str())
-                    .fetch_optional(&self.0.pool)
-                    .await?;
-            // Deactivation is final: no moderation decision changes what the agent did.
-            return Err(match status.as_ref().map(|(s,)| s.as_str()) {
-                None => Error::NotRegistered(did.to_string()),
-                Some("deactivated") => Error::Deactivated(did.to_string()),
-                Some(_) => Error::AlreadyDeplatformed(did.to_string()),
-            });
+            return Err(self.not_moderatable(did).await?);
         }
-        let decision =
-            serde_json::json!({ "type": "deplatform", "did": did, "reason": reason }).to_string();
-        let entry = log::append(
-            &mut tx,
-            self.0.postgres,
-            LogRecord {
-                did: did.to_string(),
-                kind: "deplatform".into(),
-                operation: decision,
-                actor: actor.to_owned(),
-                reason: Some(reason.to_owned()),
-                created_at: now,
-            },
-        )
-        .await?;
-        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        // The free-text reason is the entry's `reason` (public only by its hash), not part of
+        // the decision's JSON.
+        let record = serde_json::json!({ "type": "deplatform", "did": did });
+        let entry = self
+            .decide(&mut tx, did, "deplatform", record, actor, reason, now)
+            .await?;
         tx.commit().await?;
         self.changed();
         tracing::warn!(%did, actor, "agent deplatformed");

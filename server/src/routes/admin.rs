@@ -6,7 +6,7 @@
 //! `POST /v1/admin/wallet/keys` (rotate the wallet's signing key),
 //! `POST /v1/admin/wallet/keys/{fragment}/retire` (retire an older one).
 
-use agentid_registry::{MAX_LOG_PAGE, MAX_REASON_BYTES};
+use agentid_registry::MAX_REASON_BYTES;
 use agentid_spec::ErrorCode;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
@@ -194,29 +194,14 @@ async fn deplatform(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Page {
-    #[serde(default)]
-    after: i64,
-    #[serde(default)]
-    limit: Option<i64>,
-}
-
 async fn log(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Query(page): Query<Page>,
+    Query(page): Query<super::log::Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
     s.operator(&headers).await?;
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=MAX_LOG_PAGE).contains(&limit) || page.after < 0 {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            format!("limit is 1..={MAX_LOG_PAGE}, after >= 0"),
-        ));
-    }
+    let (after, limit) = page.checked()?;
     Ok(axum::Json(
-        json!({ "entries": s.registry.log_since(page.after, limit).await? }),
+        json!({ "entries": s.registry.log_since(after, limit).await? }),
     ))
 }

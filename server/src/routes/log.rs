@@ -46,29 +46,39 @@ async fn checkpoint(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiE
     })))
 }
 
+/// A page of the log: entries after `after`, at most `limit` (1 to [`MAX_LOG_PAGE`], 100 by
+/// default).
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct Page {
+pub(crate) struct Page {
     #[serde(default)]
     after: i64,
     #[serde(default)]
     limit: Option<i64>,
 }
 
+impl Page {
+    /// `(after, limit)`, checked.
+    pub(crate) fn checked(&self) -> Result<(i64, i64), ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=MAX_LOG_PAGE).contains(&limit) || self.after < 0 {
+            return Err(ApiError::bad_request(
+                ErrorCode::InvalidQuery,
+                format!("limit is 1..={MAX_LOG_PAGE}, after >= 0"),
+            ));
+        }
+        Ok((self.after, limit))
+    }
+}
+
 async fn entries(
     State(s): State<AppState>,
     Query(page): Query<Page>,
 ) -> Result<axum::Json<Value>, ApiError> {
-    let limit = page.limit.unwrap_or(100);
-    if !(1..=MAX_LOG_PAGE).contains(&limit) || page.after < 0 {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidQuery,
-            format!("limit is 1..={MAX_LOG_PAGE}, after >= 0"),
-        ));
-    }
+    let (after, limit) = page.checked()?;
     let entries: Vec<_> = s
         .registry
-        .log_since(page.after, limit)
+        .log_since(after, limit)
         .await?
         .iter()
         .map(|e| e.public())
