@@ -351,10 +351,8 @@ impl Registry {
         // the decision's JSON.
         let record = serde_json::json!({ "type": "deplatform", "did": did });
         let entry = self
-            .decide(&mut tx, did, "deplatform", record, actor, reason, now)
+            .decide(tx, did, "deplatform", record, actor, reason, now)
             .await?;
-        tx.commit().await?;
-        self.changed();
         tracing::warn!(%did, actor, "agent deplatformed");
         Ok(serde_json::json!({
             "did": did, "status": "deplatformed", "reason": reason,
@@ -411,10 +409,8 @@ impl Registry {
             "evidenceHash": decision.evidence_hash, "until": format_rfc3339(until),
         });
         let entry = self
-            .decide(&mut tx, did, "suspend", record, actor, decision.reason, now)
+            .decide(tx, did, "suspend", record, actor, decision.reason, now)
             .await?;
-        tx.commit().await?;
-        self.changed();
         tracing::warn!(%did, actor, until, "agent suspended");
         Ok(serde_json::json!({
             "did": did, "status": "suspended", "reasonCode": decision.reason_code,
@@ -452,10 +448,8 @@ impl Registry {
         }
         let record = serde_json::json!({ "type": "reinstate", "did": did });
         let entry = self
-            .decide(&mut tx, did, "reinstate", record, actor, reason, now)
+            .decide(tx, did, "reinstate", record, actor, reason, now)
             .await?;
-        tx.commit().await?;
-        self.changed();
         tracing::warn!(%did, actor, "agent reinstated");
         Ok(serde_json::json!({
             "did": did, "status": "active", "reason": reason, "at": format_rfc3339(now),
@@ -463,11 +457,12 @@ impl Registry {
         }))
     }
 
-    /// Appends a moderation decision to the log and announces it, in `tx`.
+    /// Appends a moderation decision to the log, announces it and commits `tx`; cached
+    /// resolutions are dropped.
     #[allow(clippy::too_many_arguments)]
     async fn decide(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
         did: &AgentDid,
         kind: &str,
         record: serde_json::Value,
@@ -476,7 +471,7 @@ impl Registry {
         now: i64,
     ) -> Result<agentid_spec::log::LogEntry, Error> {
         let entry = log::append(
-            tx,
+            &mut tx,
             self.0.postgres,
             LogRecord {
                 did: did.to_string(),
@@ -488,7 +483,9 @@ impl Registry {
             },
         )
         .await?;
-        log::notify(tx, self.0.postgres, "registry").await?;
+        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        tx.commit().await?;
+        self.changed();
         Ok(entry)
     }
 

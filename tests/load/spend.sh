@@ -11,27 +11,7 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${2:-32}
-command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --bin agentid
-cargo build --release -p agentid-sdk --example spend_requests
-bin=target/release/agentid
-gen=target/release/examples/spend_requests
-work=$(mktemp -d)
-trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
-port=$((20000 + RANDOM % 20000))
-db_args=()
-if [ -n "${AGENTID_DATABASE_URL:-}" ]; then
-  # A database of its own: the wallet's keys in a shared one are sealed under another master key.
-  db="agentid_load_$$"
-  psql -q "$AGENTID_DATABASE_URL" -c "CREATE DATABASE $db" >/dev/null
-  db_url="${AGENTID_DATABASE_URL%/*}/$db"
-  db_args=(--database-url "$db_url")
-  trap 'kill $server 2>/dev/null || true; sleep 1; psql -q "$AGENTID_DATABASE_URL" -c "DROP DATABASE IF EXISTS $db" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
-fi
-AGENTID_LOG=warn ${AGENTID_PROFILE:-} $bin serve --listen 127.0.0.1:$port --data-dir "$work/data" "${db_args[@]}" > "$work/serve.out" &
-server=$!
-for _ in $(seq 1 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
-export AGENTID_SERVER=http://127.0.0.1:$port
+. tests/load/serve.sh spend_requests
 
 $bin key generate --unencrypted --out "$work/agent.key" >/dev/null
 agent=$($bin agent register --key "$work/agent.key" | jq -r .did)
