@@ -7,10 +7,10 @@ use agentid_spec::document::{
     AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult, Suspension,
     SUSPENSION_REASON_CODES,
 };
-use agentid_spec::id::{hash_b32, split_did_url, AgentDid, AgentName, DidKey, NAME_URI_PREFIX};
-use agentid_spec::jose::CompactJws;
+use agentid_spec::history::{History, Rejection, MAX_OPERATIONS};
+use agentid_spec::id::{hash_b32, AgentDid, AgentName, NAME_URI_PREFIX};
 use agentid_spec::log::{LogEntry, LogRecord};
-use agentid_spec::operation::{Operation, MAX_OPERATION_LEN, OPERATION_TYP};
+use agentid_spec::operation::MAX_OPERATION_LEN;
 use agentid_spec::time::format_rfc3339;
 use serde::Serialize;
 
@@ -34,52 +34,6 @@ pub struct Registered {
     pub replayed: bool,
 }
 
-/// A parsed operation whose signature verified under `signer`.
-struct Signed {
-    op: Operation,
-    signer: DidKey,
-}
-
-fn invalid(msg: impl Into<String>) -> Error {
-    Error::InvalidOperation(msg.into())
-}
-
-/// Steps common to every operation: strict JWS parse, payload, rules, and a signature by the
-/// key named in `kid`, which must be one of `allowed` (or, for a genesis, of its own rotation
-/// keys).
-fn open(jws: &str, allowed: Option<&[DidKey]>) -> Result<Signed, Error> {
-    let token = CompactJws::parse(jws, MAX_OPERATION_LEN, OPERATION_TYP)
-        .map_err(|e| invalid(e.to_string()))?;
-    let op: Operation =
-        serde_json::from_slice(&token.payload).map_err(|e| invalid(format!("payload: {e}")))?;
-    op.validate().map_err(|e| invalid(e.to_string()))?;
-    let kid = token
-        .header
-        .kid
-        .as_deref()
-        .ok_or_else(|| invalid("operation has no kid"))?;
-    let (signer_did, _) = split_did_url(kid).ok_or_else(|| invalid("kid is not a DID URL"))?;
-    let signer = DidKey::parse(signer_did).map_err(|_| invalid("kid is not a did:key"))?;
-    if kid != signer.key_id() {
-        return Err(invalid("kid is not the did:key's verification method"));
-    }
-    let rotation_keys: &[DidKey] = match (&op, allowed) {
-        (_, Some(keys)) => keys,
-        (Operation::Create { rotation_keys, .. }, None) => rotation_keys,
-        (_, None) => return Err(invalid("only a create operation may start an agent")),
-    };
-    if !rotation_keys.contains(&signer) {
-        return Err(Error::NotRotationKey);
-    }
-    let key = signer
-        .verifying_key()
-        .map_err(|_| invalid("signer key is invalid"))?;
-    if !token.verify(&key) {
-        return Err(Error::BadSignature);
-    }
-    Ok(Signed { op, signer })
-}
-
 fn is_unique_violation(e: &sqlx::Error) -> bool {
     e.as_database_error()
         .is_some_and(|d| d.is_unique_violation())
@@ -88,25 +42,19 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
 impl Registry {
     /// Accepts a signed genesis operation.
     pub async fn register(&self, jws: &str) -> Result<Registered, Error> {
-        let Signed { op, signer } = open(jws, None)?;
-        let Operation::Create {
-            verification_methods,
-            rotation_keys,
-            name,
-            ..
-        } = op
-        else {
-            return Err(invalid("expected a create operation"));
-        };
+        let now = self.0.clock.now();
+        let history = History::genesis(jws, now)?;
+        let signer = history.entries()[0].signer.clone();
+        let state = history.state();
+        let (name, rotation_keys) = (state.name.clone(), &state.rotation_keys);
         if let Some(n) = name.as_ref().filter(|n| reserved(n)) {
             return Err(Error::NameReserved(n.to_string()));
         }
-        let did = AgentDid::from_genesis(jws);
-        let doc = DidDocument::agent(&did, name.as_ref(), &verification_methods);
-        let now = self.0.clock.now();
+        let did = history.did().clone();
+        let doc = state.document(&did, name.as_ref());
         let doc_json = serde_json::to_string(&doc).map_err(|e| Error::Internal(e.to_string()))?;
         let keys_json =
-            serde_json::to_string(&rotation_keys).map_err(|e| Error::Internal(e.to_string()))?;
+            serde_json::to_string(rotation_keys).map_err(|e| Error::Internal(e.to_string()))?;
 
         let mut tx = self.0.pool.begin().await?;
         // A name held by an agent deactivated longer ago than the grace period is released to
@@ -240,65 +188,89 @@ impl Registry {
         }
     }
 
-    /// Applies a signed operation to an existing agent (v0.1: `deactivate`): its result, and
-    /// whether the same operation had been applied before (a retry, answered the same).
+    /// An agent's operations (`create`, `update`, `deactivate`, in force or undone), in the
+    /// order received: `(seq, jws, received_at)`. Empty if unknown.
+    pub async fn operations(&self, did: &AgentDid) -> Result<Vec<(i64, String, i64)>, Error> {
+        let limit = i64::try_from(MAX_OPERATIONS).unwrap_or(i64::MAX);
+        Ok(sqlx::query_as(
+            "SELECT seq, operation, created_at FROM registry_log \
+             WHERE did = $1 AND kind IN ('create', 'update', 'deactivate') ORDER BY seq LIMIT $2",
+        )
+        .bind(did.as_str())
+        .bind(limit)
+        .fetch_all(&self.0.pool)
+        .await?)
+    }
+
+    /// Applies a signed operation to an existing agent (section 5.3: `update`, a recovery,
+    /// `deactivate`): its result, and whether the same operation had been applied before (a
+    /// retry of the agent's latest operation, answered the same).
     pub async fn operate(
         &self,
         did: &AgentDid,
         jws: &str,
     ) -> Result<(serde_json::Value, bool), Error> {
-        let row: Option<(String, String, String)> = sqlx::query_as(
-            "SELECT rotation_keys, status, head FROM registry_agents WHERE did = $1",
-        )
-        .bind(did.as_str())
-        .fetch_optional(&self.0.pool)
-        .await?;
-        let (keys_json, status, head) = row.ok_or_else(|| Error::NotRegistered(did.to_string()))?;
-        let rotation_keys: Vec<DidKey> = serde_json::from_str(&keys_json)
-            .map_err(|e| Error::Internal(format!("stored keys: {e}")))?;
-        let Signed { op, signer } = open(jws, Some(&rotation_keys))?;
-        let Operation::Deactivate {
-            did: target, prev, ..
-        } = op
-        else {
-            return Err(invalid("v0.1 accepts only deactivate on an existing agent"));
-        };
-        if target != *did {
-            return Err(invalid("operation names another DID"));
+        if jws.len() > MAX_OPERATION_LEN {
+            return Err(Rejection::TooLarge.into());
         }
-        let new_head = hash_b32(jws.as_bytes());
-        let deactivated =
-            serde_json::json!({ "did": did, "status": "deactivated", "head": new_head });
-        if status == "deactivated" && head == new_head {
-            // This very operation deactivated the agent: a retry.
-            if let Some(seq) = self.logged(did, "deactivate").await? {
-                let mut answer = deactivated;
-                answer["logSeq"] = seq.into();
-                return Ok((answer, true));
-            }
+        let row: Option<(Option<String>, String, String)> =
+            sqlx::query_as("SELECT name, status, head FROM registry_agents WHERE did = $1")
+                .bind(did.as_str())
+                .fetch_optional(&self.0.pool)
+                .await?;
+        let (name, status, head) = row.ok_or_else(|| Error::NotRegistered(did.to_string()))?;
+        let operations = self.operations(did).await?;
+        let mut history = History::replay(operations.iter().map(|(_, j, at)| (j.as_str(), *at)))
+            .map_err(|(i, e)| {
+                Error::Internal(format!(
+                    "stored operation {i} of {did} does not replay: {e}"
+                ))
+            })?;
+        if history.head() != head {
+            return Err(Error::Internal(format!(
+                "stored head of {did} is not its operations' head"
+            )));
         }
-        match AgentStatus::parse(&status) {
-            Some(AgentStatus::Active) => {}
-            Some(AgentStatus::Deactivated) => return Err(Error::Deactivated(did.to_string())),
-            _ => return Err(Error::Deplatformed(did.to_string())),
+        let hash = hash_b32(jws.as_bytes());
+        if hash == head {
+            // This very operation is the agent's latest: a retry.
+            let seq = operations.iter().rfind(|(_, j, _)| j == jws).map(|r| r.0);
+            let answer = self.operated(did, &history, seq.unwrap_or_default(), &[]);
+            return Ok((answer, true));
         }
-        if prev != head {
-            return Err(Error::StalePrev(
-                "prev is not the hash of the agent's latest operation",
-            ));
+        if AgentStatus::parse(&status) == Some(AgentStatus::Deplatformed) {
+            return Err(Error::Deplatformed(did.to_string()));
         }
         let now = self.0.clock.now();
+        let applied = history.apply(jws, now)?;
+        let state = history.state();
+        let name = name
+            .as_deref()
+            .map(AgentName::parse)
+            .transpose()
+            .map_err(|e| Error::Internal(format!("stored name: {e}")))?;
+        let doc = state.document(did, name.as_ref());
+        let doc_json = serde_json::to_string(&doc).map_err(|e| Error::Internal(e.to_string()))?;
+        let keys_json = serde_json::to_string(&state.rotation_keys)
+            .map_err(|e| Error::Internal(e.to_string()))?;
+        let sql = if state.deactivated {
+            "UPDATE registry_agents SET document = $1, rotation_keys = $2, head = $3, updated_at = $4, \
+             status = 'deactivated', status_changed_at = $4, status_until = NULL, status_code = NULL \
+             WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended')"
+        } else {
+            "UPDATE registry_agents SET document = $1, rotation_keys = $2, head = $3, updated_at = $4 \
+             WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended')"
+        };
         let mut tx = self.0.pool.begin().await?;
-        let changed = sqlx::query(
-            "UPDATE registry_agents SET status = 'deactivated', status_changed_at = $1, head = $2, updated_at = $1 \
-             WHERE did = $3 AND head = $4 AND status = 'active'",
-        )
-        .bind(now)
-        .bind(&new_head)
-        .bind(did.as_str())
-        .bind(&head)
-        .execute(&mut *tx)
-        .await?;
+        let changed = sqlx::query(sql)
+            .bind(&doc_json)
+            .bind(&keys_json)
+            .bind(&applied.hash)
+            .bind(now)
+            .bind(did.as_str())
+            .bind(&head)
+            .execute(&mut *tx)
+            .await?;
         if changed.rows_affected() != 1 {
             return Err(Error::StalePrev("the agent changed concurrently; retry"));
         }
@@ -307,9 +279,9 @@ impl Registry {
             self.0.postgres,
             LogRecord {
                 did: did.to_string(),
-                kind: "deactivate".into(),
+                kind: applied.kind.into(),
                 operation: jws.to_owned(),
-                actor: signer.to_string(),
+                actor: applied.signer.to_string(),
                 reason: None,
                 created_at: now,
             },
@@ -318,10 +290,34 @@ impl Registry {
         log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
         self.changed();
-        tracing::info!(%did, "agent deactivated");
-        let mut answer = deactivated;
-        answer["logSeq"] = entry.seq.into();
-        Ok((answer, false))
+        if applied.nullified.is_empty() {
+            tracing::info!(%did, kind = applied.kind, "agent operation");
+        } else {
+            tracing::warn!(%did, undone = applied.nullified.len(), "agent recovered");
+        }
+        Ok((
+            self.operated(did, &history, entry.seq, &applied.nullified),
+            false,
+        ))
+    }
+
+    /// The answer to an accepted operation.
+    fn operated(
+        &self,
+        did: &AgentDid,
+        history: &History,
+        seq: i64,
+        nullified: &[String],
+    ) -> serde_json::Value {
+        let status = if history.state().deactivated {
+            "deactivated"
+        } else {
+            "active"
+        };
+        serde_json::json!({
+            "did": did, "status": status, "head": history.head(), "logSeq": seq,
+            "nullified": nullified,
+        })
     }
 
     /// Deplatforms an agent: a decision by `actor`, with a reason, recorded in the log.
@@ -678,18 +674,13 @@ mod tests {
         let v: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
         let jws = v["input"]["operation"].as_str().unwrap();
-        let Signed { op, .. } = open(jws, None).unwrap();
-        let Operation::Create {
-            verification_methods,
-            name,
-            ..
-        } = &op
-        else {
-            panic!("not a create")
-        };
+        let history = History::genesis(jws, 0).unwrap();
         let did = AgentDid::from_genesis(jws);
+        assert_eq!(history.did(), &did);
         assert_eq!(did.as_str(), v["output"]["did"]);
-        let doc = DidDocument::agent(&did, name.as_ref(), verification_methods);
+        let doc = history
+            .state()
+            .document(&did, history.state().name.as_ref());
         assert_eq!(
             serde_json::to_value(&doc).unwrap(),
             v["output"]["didDocument"]
@@ -697,7 +688,7 @@ mod tests {
         // Any change to the signed bytes breaks the signature.
         let mut tampered = jws.to_owned();
         tampered.insert(tampered.find('.').unwrap() + 5, 'A');
-        assert!(open(&tampered, None).is_err());
+        assert!(History::genesis(&tampered, 0).is_err());
     }
 }
 

@@ -10,12 +10,10 @@ pub enum Error {
     /// The operation breaks section 5 (structure, rules, kid); the message says which.
     #[error("{0}")]
     InvalidOperation(String),
-    /// The operation's signature does not verify.
-    #[error("operation signature does not verify")]
-    BadSignature,
-    /// The operation is signed by a key that is not one of the agent's rotation keys.
-    #[error("operation is not signed by a rotation key")]
-    NotRotationKey,
+    /// Section 5.3 refuses the operation (signature, key, `prev`, size, duplicate, recovery);
+    /// each reason has its own code.
+    #[error("{0}")]
+    Rejected(#[from] agentid_spec::history::Rejection),
     /// No agent with this DID.
     #[error("{0} is not registered")]
     NotRegistered(String),
@@ -62,8 +60,7 @@ impl Error {
     pub fn code(&self) -> ErrorCode {
         match self {
             Error::InvalidOperation(_) => ErrorCode::InvalidOperation,
-            Error::BadSignature => ErrorCode::BadSignature,
-            Error::NotRotationKey => ErrorCode::Forbidden,
+            Error::Rejected(r) => r.code(),
             Error::NotRegistered(_) => ErrorCode::NotFound,
             Error::AlreadyRegistered(_) => ErrorCode::AlreadyRegistered,
             Error::NameTaken(_) => ErrorCode::NameTaken,

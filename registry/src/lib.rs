@@ -1,7 +1,7 @@
 //! # agentid-registry
 //!
 //! The directory of agents, as a domain library. It accepts signed registry operations
-//! (`create`, `deactivate`), derives self-certifying `did:agentid` identifiers from genesis
+//! (`create`, `update`, `deactivate`), derives self-certifying `did:agentid` identifiers from genesis
 //! operations, resolves DIDs and agent names to DID Resolution Results, records operator
 //! decisions (deplatforming, with a reason and who took it), and keeps a hash-chained log of
 //! every operation and decision (spec section 5). Names in [`RESERVED_NAMES`] cannot be
@@ -15,7 +15,10 @@
 //! The log is also an RFC 9162 Merkle tree ([`Registry::log_head`], [`Registry::log_inclusion`],
 //! [`Registry::log_consistency`]) whose leaves anyone can recompute from the public entries.
 //!
-//! Not yet: key rotation operations, namespace ownership, DNS-rooted names.
+//! Operations on an agent (`update`, recovery, `deactivate`) follow the rules of
+//! [`agentid_spec::history`], the same rules a resolver replays.
+//!
+//! Not yet: namespace ownership, DNS-rooted names.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

@@ -3,7 +3,12 @@
 use std::time::Duration;
 
 use agentid_spec::document::{DidDocument, DocumentMetadata, ResolutionResult};
-use agentid_spec::id::{did_web_document_url, DID_WEB_PREFIX};
+use agentid_spec::history::{History, MAX_OPERATIONS};
+use agentid_spec::id::{
+    did_web_document_url, is_service_url, AgentDid, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX,
+};
+use agentid_spec::operation::MAX_OPERATION_LEN;
+use agentid_spec::time::parse_rfc3339;
 
 use crate::{ResolveError, Source};
 
@@ -26,21 +31,32 @@ pub struct HttpSource {
 }
 
 impl HttpSource {
-    /// A source resolving against `registry` (e.g. `http://127.0.0.1:8080`), with `timeout` on
-    /// every request.
+    /// A source resolving against `registry` (`https://...`, or `http://` on loopback such as
+    /// `http://127.0.0.1:8080`), with `timeout` on every request. Every `did:agentid` answer is
+    /// checked by replaying the agent's signed operations from its genesis (section 5.3).
     pub fn new(registry: &str, timeout: Duration) -> Result<Self, ResolveError> {
-        let client = reqwest::Client::builder()
-            .timeout(timeout)
-            .connect_timeout(timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ResolveError::Unreachable(e.to_string()))?;
+        if !is_service_url(registry) {
+            return Err(ResolveError::InsecureRegistry(
+                registry.chars().take(120).collect(),
+            ));
+        }
         let registry = registry.trim_end_matches('/').to_owned();
         Ok(Self {
-            client,
+            client: client(timeout)?,
             status_origins: vec![origin(&registry)],
             registry_origin: origin(&registry),
             base_url: registry,
+        })
+    }
+
+    /// A source with no registry: `did:web` documents and status lists from the origins it is
+    /// allowed ([`HttpSource::allow_status_origin`]) only.
+    pub fn without_registry(timeout: Duration) -> Result<Self, ResolveError> {
+        Ok(Self {
+            client: client(timeout)?,
+            status_origins: Vec::new(),
+            registry_origin: String::new(),
+            base_url: String::new(),
         })
     }
 
@@ -89,6 +105,15 @@ impl HttpSource {
         }
         Ok((status, body))
     }
+}
+
+fn client(timeout: Duration) -> Result<reqwest::Client, ResolveError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ResolveError::Unreachable(e.to_string()))
 }
 
 /// `scheme://host[:port]` of a URL, lowercased.
@@ -147,6 +172,110 @@ impl HttpSource {
     }
 }
 
+/// The operations of an agent as the registry serves them (section 5.3).
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct Operations {
+    did: String,
+    operations: Vec<ServedOperation>,
+}
+
+#[derive(serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ServedOperation {
+    operation: String,
+    received_at: String,
+}
+
+impl HttpSource {
+    /// Replays the signed operations of the agent `result` describes from its genesis and
+    /// checks that the registry's document is the one they make: the DID is the genesis' hash,
+    /// every operation is signed by a key entitled to it, the head is the result's `versionId`,
+    /// and the keys, services and deactivation agree. A registry can withhold an agent (answer
+    /// 404), or its latest operations only together with a document that matches them; it
+    /// cannot put a key of its own choosing into the document.
+    async fn replay(&self, result: &ResolutionResult) -> Result<(), ResolveError> {
+        let Some(document) = &result.did_document else {
+            return Ok(());
+        };
+        if !document.id.starts_with(AGENTID_METHOD_PREFIX) {
+            return Ok(());
+        }
+        let forged = |m: &str| ResolveError::NotReplayed(m.to_owned());
+        let did = AgentDid::parse(&document.id)
+            .map_err(|_| ResolveError::InvalidResponse("didDocument.id is not a DID".into()))?;
+        let url = format!(
+            "{}/v1/agents/{}/operations",
+            self.base_url,
+            encode_path_segment(did.as_str())
+        );
+        let (status, body) = self
+            .get(&url, "application/json", MAX_OPERATIONS_BYTES)
+            .await?;
+        if status != 200 {
+            return Err(ResolveError::NotReplayed(format!(
+                "the registry answered HTTP {status} for the agent's operations"
+            )));
+        }
+        let served: Operations = serde_json::from_slice(&body)
+            .map_err(|e| ResolveError::InvalidResponse(format!("operations: {e}")))?;
+        if served.did != did.as_str() {
+            return Err(forged("the operations are another agent's"));
+        }
+        if served.operations.len() > MAX_OPERATIONS {
+            return Err(forged("more operations than an agent may have"));
+        }
+        let mut ops = Vec::with_capacity(served.operations.len());
+        for op in &served.operations {
+            let at = parse_rfc3339(&op.received_at).ok_or_else(|| {
+                ResolveError::InvalidResponse("receivedAt is not RFC 3339".into())
+            })?;
+            ops.push((op.operation.as_str(), at));
+        }
+        let history = History::replay(ops)
+            .map_err(|(i, e)| ResolveError::NotReplayed(format!("operation {i}: {e}")))?;
+        if history.did() != &did {
+            return Err(forged("the genesis is not the one the DID is the hash of"));
+        }
+        let metadata = result.did_document_metadata.as_ref();
+        if metadata.and_then(|m| m.version_id.as_deref()) != Some(history.head()) {
+            return Err(forged(
+                "versionId is not the head of the agent's operations",
+            ));
+        }
+        let state = history.state();
+        let replayed = state.document(&did, None);
+        if document.verification_method != replayed.verification_method
+            || document.authentication != replayed.authentication
+            || document.assertion_method != replayed.assertion_method
+            || document.service != replayed.service
+        {
+            return Err(forged(
+                "the document's keys or services are not the ones signed",
+            ));
+        }
+        // The registry may drop a name (released after deactivation), never add one the
+        // genesis did not claim.
+        let claimed = state.name.as_ref().map(|n| n.to_uri());
+        if document
+            .also_known_as
+            .iter()
+            .any(|a| Some(a) != claimed.as_ref())
+        {
+            return Err(forged(
+                "the document names the agent by a name it never claimed",
+            ));
+        }
+        if metadata.is_some_and(|m| m.deactivated) != state.deactivated {
+            return Err(forged("deactivation differs from the agent's operations"));
+        }
+        Ok(())
+    }
+}
+
+/// Largest list of operations read, in bytes: [`MAX_OPERATIONS`] of the largest size, and room.
+pub const MAX_OPERATIONS_BYTES: usize = MAX_OPERATIONS * (MAX_OPERATION_LEN + 256);
+
 impl Source for HttpSource {
     fn registry(&self) -> &str {
         &self.registry_origin
@@ -155,6 +284,9 @@ impl Source for HttpSource {
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
         if id.starts_with(DID_WEB_PREFIX) {
             return self.resolve_web(id).await;
+        }
+        if self.base_url.is_empty() {
+            return Err(ResolveError::Unreachable("no registry configured".into()));
         }
         let url = format!(
             "{}/1.0/identifiers/{}",
@@ -170,8 +302,13 @@ impl Source for HttpSource {
             .await?;
         match status {
             // 410: deactivated or deplatformed, with the full result so the verifier sees why.
-            200 | 410 => serde_json::from_slice(&body)
-                .map_err(|e| ResolveError::InvalidResponse(format!("resolution result: {e}"))),
+            200 | 410 => {
+                let result: ResolutionResult = serde_json::from_slice(&body).map_err(|e| {
+                    ResolveError::InvalidResponse(format!("resolution result: {e}"))
+                })?;
+                self.replay(&result).await?;
+                Ok(result)
+            }
             404 => Err(ResolveError::NotFound),
             400 => Err(ResolveError::InvalidDid(id.chars().take(120).collect())),
             501 => Err(ResolveError::MethodNotSupported(
@@ -184,9 +321,9 @@ impl Source for HttpSource {
     }
 
     async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
-        if !(url.starts_with("http://") || url.starts_with("https://")) {
+        if !is_service_url(url) {
             return Err(ResolveError::InvalidResponse(
-                "status list URL is not http(s)".into(),
+                "status list URL is not https (or http on loopback)".into(),
             ));
         }
         let o = origin(url);
@@ -230,14 +367,52 @@ mod tests {
         );
     }
 
+    /// Registries over HTTPS, or HTTP on loopback only.
+    #[test]
+    fn registries_over_https_except_on_loopback() {
+        let t = Duration::from_secs(1);
+        for ok in [
+            "https://registry.example",
+            "https://registry.example:8443/",
+            "http://127.0.0.1:8080",
+            "http://localhost:8080",
+            "http://[::1]:8080",
+        ] {
+            assert!(HttpSource::new(ok, t).is_ok(), "{ok}");
+        }
+        for bad in [
+            "http://registry.example",
+            "http://10.0.0.1:8080",
+            "http://127.0.0.1.evil.example",
+            "http://user@127.0.0.1",
+            "ftp://registry.example",
+            "registry.example",
+            "https://",
+        ] {
+            assert!(
+                matches!(
+                    HttpSource::new(bad, t),
+                    Err(ResolveError::InsecureRegistry(_))
+                ),
+                "{bad}"
+            );
+        }
+    }
+
     #[tokio::test]
     async fn status_lists_only_from_allowed_origins() {
         let s = HttpSource::new("http://127.0.0.1:9", Duration::from_millis(200)).unwrap();
         let e = s
-            .fetch_status_list("http://169.254.169.254/latest/meta-data")
+            .fetch_status_list("https://169.254.169.254/latest/meta-data")
             .await
             .unwrap_err();
         assert!(matches!(e, ResolveError::InvalidResponse(m) if m.contains("not allowed")));
+        // Plain HTTP only on loopback.
+        let e = s
+            .fetch_status_list("http://169.254.169.254/latest/meta-data")
+            .await
+            .unwrap_err();
+        assert!(matches!(e, ResolveError::InvalidResponse(m) if m.contains("not https")));
         // The registry's own origin is allowed (and here unreachable).
         let e = s
             .fetch_status_list("http://127.0.0.1:9/v1/status/a")

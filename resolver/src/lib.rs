@@ -54,6 +54,13 @@ pub enum ResolveError {
     /// The server answered with something that is not a valid result.
     #[error("invalid response: {0}")]
     InvalidResponse(String),
+    /// The registry's answer is not what the agent's signed operations, replayed from the
+    /// genesis, make of it: a registry that forged or withheld part of the history.
+    #[error("the registry's answer does not match the agent's signed operations: {0}")]
+    NotReplayed(String),
+    /// A registry address that is neither `https://` nor `http://` on loopback.
+    #[error("registries are reached over https (http only on loopback): {0}")]
+    InsecureRegistry(String),
 }
 
 impl ResolveError {
@@ -64,9 +71,10 @@ impl ResolveError {
             ResolveError::MethodNotSupported(_) => ResolutionErrorCode::MethodNotSupported,
             ResolveError::InvalidPublicKeyLength => ResolutionErrorCode::InvalidPublicKeyLength,
             ResolveError::NotFound => ResolutionErrorCode::NotFound,
-            ResolveError::Unreachable(_) | ResolveError::InvalidResponse(_) => {
-                ResolutionErrorCode::InternalError
-            }
+            ResolveError::Unreachable(_)
+            | ResolveError::InvalidResponse(_)
+            | ResolveError::NotReplayed(_)
+            | ResolveError::InsecureRegistry(_) => ResolutionErrorCode::InternalError,
         }
     }
 }

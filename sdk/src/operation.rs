@@ -2,9 +2,9 @@
 
 use std::collections::BTreeMap;
 
-use agentid_spec::id::{AgentDid, AgentName};
+use agentid_spec::id::{AgentDid, AgentName, DidKey};
 use agentid_spec::jose::{sign_compact, JoseHeader};
-use agentid_spec::operation::{Operation, OPERATION_TYP};
+use agentid_spec::operation::{Operation, Service, OPERATION_TYP};
 use agentid_spec::time::format_rfc3339;
 
 use crate::keys::KeyPair;
@@ -37,6 +37,7 @@ pub fn create(
         )]),
         rotation_keys: vec![rotation_did.clone()],
         name,
+        services: BTreeMap::new(),
         created_at: format_rfc3339(now),
     };
     let operation = sign(&op, rotation);
@@ -44,6 +45,69 @@ pub fn create(
         did: AgentDid::from_genesis(&operation),
         operation,
     }
+}
+
+/// What an `update` makes of an agent: its keys and services, in full (section 5.3).
+#[derive(Clone, Debug, Default)]
+pub struct Keys {
+    /// Fragment -> Ed25519 `publicKeyMultibase`.
+    pub verification_methods: BTreeMap<String, String>,
+    /// Rotation keys, highest priority first.
+    pub rotation_keys: Vec<DidKey>,
+    /// Fragment -> service.
+    pub services: BTreeMap<String, Service>,
+}
+
+impl Keys {
+    /// `signing` as verification method `key-1`, and `rotation` as the rotation keys in that
+    /// order of priority.
+    pub fn new(signing: &KeyPair, rotation: &[&KeyPair]) -> Self {
+        Self {
+            verification_methods: BTreeMap::from([(
+                FIRST_KEY_FRAGMENT.to_owned(),
+                signing.did_key().multibase().to_owned(),
+            )]),
+            rotation_keys: rotation.iter().map(|k| k.did_key()).collect(),
+            services: BTreeMap::new(),
+        }
+    }
+}
+
+/// Signs a `create` operation making `keys` the agent's, with `signer` (one of `keys`'
+/// rotation keys).
+pub fn create_with(
+    keys: &Keys,
+    name: Option<AgentName>,
+    signer: &KeyPair,
+    now: i64,
+) -> SignedGenesis {
+    let op = Operation::Create {
+        verification_methods: keys.verification_methods.clone(),
+        rotation_keys: keys.rotation_keys.clone(),
+        name,
+        services: keys.services.clone(),
+        created_at: format_rfc3339(now),
+    };
+    let operation = sign(&op, signer);
+    SignedGenesis {
+        did: AgentDid::from_genesis(&operation),
+        operation,
+    }
+}
+
+/// Signs an `update` of `did` after the operation whose hash is `prev`, making `keys` the
+/// agent's, with `signer` (a rotation key in force at `prev`). With a `prev` earlier than the
+/// agent's latest operation, it is a recovery (section 5.3).
+pub fn update(did: &AgentDid, prev: &str, keys: &Keys, signer: &KeyPair, now: i64) -> String {
+    let op = Operation::Update {
+        did: did.clone(),
+        prev: prev.to_owned(),
+        verification_methods: keys.verification_methods.clone(),
+        rotation_keys: keys.rotation_keys.clone(),
+        services: keys.services.clone(),
+        created_at: format_rfc3339(now),
+    };
+    sign(&op, signer)
 }
 
 /// Signs a `deactivate` operation for `did`, whose latest operation hash is `prev`.

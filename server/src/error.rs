@@ -151,8 +151,18 @@ impl From<agentid_registry::Error> for ApiError {
         use agentid_registry::Error as R;
         let (code, message) = (e.code(), e.to_string());
         match e {
-            R::InvalidOperation(_) | R::BadSignature => ApiError::bad_request(code, message),
-            R::NotRotationKey => ApiError::Forbidden(message),
+            R::InvalidOperation(_) => ApiError::bad_request(code, message),
+            R::Rejected(r) => {
+                use agentid_spec::history::Rejection as O;
+                match r {
+                    O::TooLarge | O::Invalid(_) | O::BadSignature => {
+                        ApiError::bad_request(code, message)
+                    }
+                    O::KeyNotAuthorized(_) => ApiError::Denied { code, message },
+                    O::Deactivated => ApiError::Gone(message),
+                    _ => ApiError::conflict(code, message),
+                }
+            }
             R::NotRegistered(_) => ApiError::NotFound(message),
             R::AlreadyRegistered(_)
             | R::NameTaken(_)

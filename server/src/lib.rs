@@ -177,11 +177,9 @@ mod tests {
         let pool_for_nonces = pool.clone();
         let pool_for_operators = pool.clone();
         let registry = Registry::new(pool, clock.clone());
-        let remote = agentid_resolver::http::HttpSource::new(
-            "http://wallet.test",
-            std::time::Duration::from_secs(1),
-        )
-        .unwrap();
+        let remote =
+            agentid_resolver::http::HttpSource::without_registry(std::time::Duration::from_secs(1))
+                .unwrap();
         let source = source::LocalSource::new(
             registry.clone(),
             wallet.clone(),

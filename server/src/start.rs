@@ -197,7 +197,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
     }
-    let mut remote = HttpSource::new(&public_url, Duration::from_secs(5))
+    let mut remote = HttpSource::without_registry(Duration::from_secs(5))
         .map_err(|e| StartError::Verifier(e.to_string()))?;
     for o in &config.allow_status_origins {
         remote = remote.allow_status_origin(o);

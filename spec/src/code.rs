@@ -236,8 +236,24 @@ error_codes! {
     NameTaken => "name_taken",
     /// The name is in the registry's reserved list (section 5.1).
     NameReserved => "name_reserved",
-    /// `prev` is not the agent's latest operation, or the agent changed concurrently.
+    /// `prev` is not the agent's latest operation (nor, for a recovery, one of its operations
+    /// still in force), or the agent changed concurrently.
     StalePrev => "stale_prev",
+    /// The operation's signer may not make it: not a current rotation key, or a deactivation
+    /// not signed by the highest-priority rotation key (section 5.3).
+    KeyNotAuthorized => "key_not_authorized",
+    /// The operation is over 8 KiB.
+    OperationTooLarge => "operation_too_large",
+    /// The operation is already in the agent's history (and is not its latest, which would be a
+    /// retry).
+    DuplicateOperation => "duplicate_operation",
+    /// A recovery came after the recovery window of the first operation it would undo.
+    RecoveryWindowClosed => "recovery_window_closed",
+    /// A recovery is not signed by a rotation key of higher priority than every operation it
+    /// would undo.
+    RecoveryNotHigher => "recovery_not_higher",
+    /// The agent has reached the most operations one agent may have.
+    TooManyOperations => "too_many_operations",
     /// The agent is deplatformed.
     AgentDeplatformed => "agent_deplatformed",
     /// The agent is already deplatformed.

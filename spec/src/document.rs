@@ -40,6 +40,22 @@ pub struct DidDocument {
     /// Key ids that may issue assertions.
     #[serde(default)]
     pub assertion_method: Vec<String>,
+    /// Service endpoints (DID Core 5.4), from the agent's latest operation.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub service: Vec<ServiceEndpoint>,
+}
+
+/// A service of a DID document (DID Core 5.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServiceEndpoint {
+    /// DID URL `<did>#<fragment>`.
+    pub id: String,
+    /// The service type.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// The URL.
+    pub service_endpoint: String,
 }
 
 impl DidDocument {
@@ -69,7 +85,21 @@ impl DidDocument {
             verification_method,
             authentication: ids.clone(),
             assertion_method: ids,
+            service: Vec::new(),
         }
+    }
+
+    /// This document with `services` (fragment -> service) as its `service` entries.
+    pub fn with_services(mut self, services: &BTreeMap<String, crate::operation::Service>) -> Self {
+        self.service = services
+            .iter()
+            .map(|(fragment, s)| ServiceEndpoint {
+                id: format!("{}#{fragment}", self.id),
+                type_: s.type_.clone(),
+                service_endpoint: s.endpoint.clone(),
+            })
+            .collect();
+        self
     }
 
     /// The document a `create` operation defines for an agent (sections 4.1, 5.1): its

@@ -445,7 +445,33 @@ pub const DID_WEB_PREFIX: &str = "did:web:";
 /// Hosts whose `did:web` documents are fetched over plain HTTP (tests and local services);
 /// every other host is reached over HTTPS.
 fn is_loopback_host(host: &str) -> bool {
-    matches!(host, "127.0.0.1" | "localhost")
+    matches!(host, "127.0.0.1" | "localhost" | "[::1]")
+}
+
+/// Whether `url` may be a service endpoint or a registry's address: `https://host...`, or
+/// `http://` to a loopback host; no userinfo, no white space or control characters.
+pub fn is_service_url(url: &str) -> bool {
+    let (scheme, rest) = match url.split_once("://") {
+        Some(("https", rest)) => ("https", rest),
+        Some(("http", rest)) => ("http", rest),
+        _ => return false,
+    };
+    if url.bytes().any(|b| b <= b' ' || b == 0x7f || b >= 0x80) {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.is_empty() || authority.contains('@') {
+        return false;
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, p)) if p.bytes().all(|b| b.is_ascii_digit()) => h,
+        Some(_) => return false,
+        None => authority,
+    };
+    if host.is_empty() {
+        return false;
+    }
+    scheme == "https" || is_loopback_host(host)
 }
 
 /// The `did:web` of the service at `url` (`https://host[:port][/path]`): the host, its port

@@ -25,6 +25,7 @@ pub mod authorization;
 pub mod code;
 pub mod credential;
 pub mod document;
+pub mod history;
 pub mod id;
 pub mod jose;
 pub mod log;

@@ -32,7 +32,28 @@ pub enum Operation {
         /// A name to claim, e.g. `shopper.alice`.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         name: Option<AgentName>,
+        /// Fragment -> service endpoint, published in the document's `service`.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        services: BTreeMap<String, Service>,
         /// RFC 3339 creation time, chosen by the signer.
+        created_at: String,
+    },
+    /// Replaces an agent's keys and services (section 5.3): a key update, a rotation of its
+    /// rotation keys, or, when `prev` is not the latest operation, a recovery.
+    #[serde(rename_all = "camelCase")]
+    Update {
+        /// The agent.
+        did: AgentDid,
+        /// Hash of the operation this one follows.
+        prev: String,
+        /// The new verification methods, in full.
+        verification_methods: BTreeMap<String, String>,
+        /// The new rotation keys, in full, highest priority first.
+        rotation_keys: Vec<DidKey>,
+        /// The new services, in full.
+        #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+        services: BTreeMap<String, Service>,
+        /// RFC 3339 time, chosen by the signer.
         created_at: String,
     },
     /// Deactivates an agent, permanently (section 5.3).
@@ -57,51 +78,154 @@ pub enum OperationError {
 }
 
 impl Operation {
-    /// Checks the rules of section 5.1 that need no registry state.
+    /// Checks the rules of section 5 that need no registry state.
     pub fn validate(&self) -> Result<(), OperationError> {
-        let bad = |m: &str| Err(OperationError::Invalid(m.to_owned()));
         match self {
             Operation::Create {
                 verification_methods,
                 rotation_keys,
+                services,
+                created_at,
+                ..
+            }
+            | Operation::Update {
+                verification_methods,
+                rotation_keys,
+                services,
                 created_at,
                 ..
             } => {
-                if verification_methods.is_empty() || verification_methods.len() > MAX_KEYS {
-                    return bad("verificationMethods must hold 1 to 4 keys");
-                }
-                if rotation_keys.is_empty() || rotation_keys.len() > MAX_KEYS {
-                    return bad("rotationKeys must hold 1 to 4 keys");
-                }
-                for (fragment, mb) in verification_methods {
-                    let ok_fragment = (1..=32).contains(&fragment.len())
-                        && fragment
-                            .bytes()
-                            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-');
-                    if !ok_fragment {
-                        return bad("verification method fragments are 1-32 of a-z, 0-9, -");
-                    }
-                    let key = crate::id::parse_multibase_ed25519(mb)
-                        .map_err(|_| OperationError::Invalid("not an Ed25519 Multikey".into()))?;
-                    if ed25519_dalek::VerifyingKey::from_bytes(&key).map_or(true, |k| k.is_weak()) {
-                        return bad("verification method is not a valid Ed25519 key");
-                    }
-                }
-                for k in rotation_keys {
-                    if k.verifying_key().is_err() {
-                        return bad("rotation key is not a valid Ed25519 point");
-                    }
-                }
-                crate::time::parse_rfc3339(created_at)
-                    .ok_or_else(|| OperationError::Invalid("createdAt is not RFC 3339".into()))?;
+                validate_keys(verification_methods, rotation_keys)?;
+                validate_services(services, verification_methods)?;
+                validate_time(created_at)
             }
-            Operation::Deactivate { created_at, .. } => {
-                crate::time::parse_rfc3339(created_at)
-                    .ok_or_else(|| OperationError::Invalid("createdAt is not RFC 3339".into()))?;
-            }
+            Operation::Deactivate { created_at, .. } => validate_time(created_at),
         }
-        Ok(())
     }
+
+    /// `prev` of an operation on an existing agent; `None` for a genesis.
+    pub fn prev(&self) -> Option<&str> {
+        match self {
+            Operation::Create { .. } => None,
+            Operation::Update { prev, .. } | Operation::Deactivate { prev, .. } => Some(prev),
+        }
+    }
+
+    /// The agent an operation on an existing agent names; `None` for a genesis.
+    pub fn did(&self) -> Option<&AgentDid> {
+        match self {
+            Operation::Create { .. } => None,
+            Operation::Update { did, .. } | Operation::Deactivate { did, .. } => Some(did),
+        }
+    }
+
+    /// The wire `type`, also the log entry's `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            Operation::Create { .. } => "create",
+            Operation::Update { .. } => "update",
+            Operation::Deactivate { .. } => "deactivate",
+        }
+    }
+}
+
+/// A service endpoint of an agent (DID Core 5.4), as an operation states it.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Service {
+    /// The service type, e.g. `AgentCheckout`: 1 to 64 of `A-Za-z0-9._-`.
+    #[serde(rename = "type")]
+    pub type_: String,
+    /// An `https://` URL (`http://` only for a loopback host), at most
+    /// [`MAX_SERVICE_ENDPOINT_LEN`] bytes.
+    pub endpoint: String,
+}
+
+/// Most services an agent may list.
+pub const MAX_SERVICES: usize = 4;
+/// Longest service endpoint URL, in bytes.
+pub const MAX_SERVICE_ENDPOINT_LEN: usize = 512;
+
+fn bad<T>(m: &str) -> Result<T, OperationError> {
+    Err(OperationError::Invalid(m.to_owned()))
+}
+
+fn is_fragment(fragment: &str) -> bool {
+    (1..=32).contains(&fragment.len())
+        && fragment
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+}
+
+fn validate_keys(
+    verification_methods: &BTreeMap<String, String>,
+    rotation_keys: &[DidKey],
+) -> Result<(), OperationError> {
+    if verification_methods.is_empty() || verification_methods.len() > MAX_KEYS {
+        return bad("verificationMethods must hold 1 to 4 keys");
+    }
+    if rotation_keys.is_empty() || rotation_keys.len() > MAX_KEYS {
+        return bad("rotationKeys must hold 1 to 4 keys");
+    }
+    for (fragment, mb) in verification_methods {
+        if !is_fragment(fragment) {
+            return bad("verification method fragments are 1-32 of a-z, 0-9, -");
+        }
+        let key = crate::id::parse_multibase_ed25519(mb)
+            .map_err(|_| OperationError::Invalid("not an Ed25519 Multikey".into()))?;
+        if ed25519_dalek::VerifyingKey::from_bytes(&key).map_or(true, |k| k.is_weak()) {
+            return bad("verification method is not a valid Ed25519 key");
+        }
+    }
+    for (i, k) in rotation_keys.iter().enumerate() {
+        if k.verifying_key().is_err() {
+            return bad("rotation key is not a valid Ed25519 point");
+        }
+        // Priority is the position in the list: a key listed twice would have two.
+        if rotation_keys[..i].contains(k) {
+            return bad("a rotation key is listed twice");
+        }
+    }
+    Ok(())
+}
+
+fn validate_services(
+    services: &BTreeMap<String, Service>,
+    verification_methods: &BTreeMap<String, String>,
+) -> Result<(), OperationError> {
+    if services.len() > MAX_SERVICES {
+        return bad("services must hold at most 4 entries");
+    }
+    for (fragment, service) in services {
+        if !is_fragment(fragment) {
+            return bad("service fragments are 1-32 of a-z, 0-9, -");
+        }
+        if verification_methods.contains_key(fragment) {
+            return bad("a service fragment is also a verification method's");
+        }
+        let ok_type = (1..=64).contains(&service.type_.len())
+            && service
+                .type_
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b));
+        if !ok_type {
+            return bad("service types are 1-64 of A-Z, a-z, 0-9, ., _, -");
+        }
+        if service.endpoint.len() > MAX_SERVICE_ENDPOINT_LEN
+            || !crate::id::is_service_url(&service.endpoint)
+        {
+            return bad(
+                "service endpoints are https URLs (http only on loopback), at most 512 bytes",
+            );
+        }
+    }
+    Ok(())
+}
+
+fn validate_time(created_at: &str) -> Result<(), OperationError> {
+    crate::time::parse_rfc3339(created_at)
+        .map(|_| ())
+        .ok_or_else(|| OperationError::Invalid("createdAt is not RFC 3339".into()))
 }
 
 #[cfg(test)]
@@ -119,6 +243,7 @@ mod tests {
                 .collect(),
             rotation_keys: (0..rotation).map(|i| key(i as u8 + 1)).collect(),
             name: None,
+            services: BTreeMap::new(),
             created_at: "2026-01-01T00:00:00Z".into(),
         }
     }
@@ -156,6 +281,7 @@ mod tests {
                 verification_methods: BTreeMap::from([(fragment.to_owned(), mb.clone())]),
                 rotation_keys: rotation_keys.clone(),
                 name: None,
+                services: BTreeMap::new(),
                 created_at: "2026-01-01T00:00:00Z".into(),
             };
             assert_eq!(op.validate().is_ok(), ok, "{fragment}");
@@ -164,6 +290,7 @@ mod tests {
             verification_methods,
             rotation_keys,
             name: None,
+            services: BTreeMap::new(),
             created_at: "yesterday".into(),
         };
         assert!(op.validate().is_err());

@@ -67,14 +67,24 @@ async fn bad_input_on_every_endpoint() {
         let (st, b) = h
             .post_raw("/v1/agents", Some("application/json"), at_limit)
             .await;
-        assert_eq!((st, error_code(st, &b)), (400, "invalid_operation".into()));
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (400, "operation_too_large".into())
+        );
 
-        // Registry operations.
-        for op in ["", "a.b.c", "e30.e30.e30", &"x".repeat(9000)] {
+        // Registry operations; the size limit at its edge (8 KiB is read, then refused for
+        // its content).
+        for (op, code) in [
+            ("", "invalid_operation"),
+            ("a.b.c", "invalid_operation"),
+            ("e30.e30.e30", "invalid_operation"),
+            (&"x".repeat(8 * 1024), "invalid_operation"),
+            (&"x".repeat(8 * 1024 + 1), "operation_too_large"),
+        ] {
             let (st, b) = h
                 .post("/v1/agents", None, &json!({ "operation": op }))
                 .await;
-            assert_eq!(error_code(st, &b), "invalid_operation", "{op:.20}");
+            assert_eq!((st, error_code(st, &b)), (400, code.into()), "{op:.20}");
         }
         let (st, log) = h.get(&format!("/v1/agents/{}/log", f.agent)).await;
         assert_eq!(st, 200);
@@ -151,7 +161,7 @@ async fn bad_input_on_every_endpoint() {
         let (st, b) = h
             .post("/v1/agents", None, &json!({ "operation": forged }))
             .await;
-        assert_eq!((st, error_code(st, &b)), (403, "forbidden".into()));
+        assert_eq!((st, error_code(st, &b)), (403, "key_not_authorized".into()));
 
         // Resolution: Universal Resolver codes.
         for (id, want_status, want) in [

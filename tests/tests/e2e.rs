@@ -12,6 +12,7 @@ mod interop;
 mod ledger;
 mod moderation;
 mod nodes;
+mod operations;
 mod rejections;
 mod story;
 mod support;

@@ -52,6 +52,34 @@ async fn fresh_pg_database(url: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// Runs `sql` with `binds` (text) on `server`'s database, as someone with write access to it
+/// could behind the service's back: the rows it changed.
+pub async fn tamper(server: &Server, sql: &str, binds: &[&str]) -> u64 {
+    use sqlx::Connection;
+    match &server.backend {
+        Backend::Sqlite => {
+            let url = format!(
+                "sqlite://{}",
+                server.dir.path("data").join("agentid.db").display()
+            );
+            let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.execute(&mut c).await.unwrap().rows_affected()
+        }
+        Backend::Postgres(url) => {
+            let mut c = sqlx::postgres::PgConnection::connect(url).await.unwrap();
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.execute(&mut c).await.unwrap().rows_affected()
+        }
+    }
+}
+
 /// The `agentid` binary built by `cargo build --bin agentid`, next to this test binary's
 /// directory.
 pub fn binary() -> PathBuf {

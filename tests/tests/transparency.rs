@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::support::{backends, Backend, Server};
+use crate::support::{backends, tamper, Server};
 
 /// Registers `n` agents through the CLI.
 async fn register(server: &Server, n: usize) {
@@ -23,24 +23,9 @@ async fn register(server: &Server, n: usize) {
 /// Rewrites entry `seq`'s actor in the server's database, as someone with write access to it
 /// could.
 async fn rewrite_history(server: &Server, seq: i64) {
-    use sqlx::Connection;
-    let sql = "UPDATE registry_log SET actor = 'did:key:z6MkForgedForgedForged' WHERE seq = $1";
-    match &server.backend {
-        Backend::Sqlite => {
-            let url = format!(
-                "sqlite://{}",
-                server.dir.path("data").join("agentid.db").display()
-            );
-            let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
-            let done = sqlx::query(sql).bind(seq).execute(&mut c).await.unwrap();
-            assert_eq!(done.rows_affected(), 1);
-        }
-        Backend::Postgres(url) => {
-            let mut c = sqlx::postgres::PgConnection::connect(url).await.unwrap();
-            let done = sqlx::query(sql).bind(seq).execute(&mut c).await.unwrap();
-            assert_eq!(done.rows_affected(), 1);
-        }
-    }
+    let sql = "UPDATE registry_log SET actor = 'did:key:z6MkForgedForgedForged' \
+               WHERE seq = CAST($1 AS BIGINT)";
+    assert_eq!(tamper(server, sql, &[&seq.to_string()]).await, 1);
 }
 
 fn code(out: &Value) -> &str {

@@ -196,6 +196,52 @@ fn read_text(path: &Path) -> Result<String, Failure> {
 
 const PASSPHRASE_ENV: &str = "AGENTID_KEY_PASSPHRASE";
 
+/// A public key given as a `did:key` or as a key file.
+fn public_key(value: &str, pass: Option<&str>) -> Result<agentid_spec::id::DidKey, Failure> {
+    if value.starts_with("did:key:") {
+        return agentid_spec::id::DidKey::parse(value)
+            .map_err(|e| Failure::new("invalid_key", e.to_string()));
+    }
+    Ok(read_key(Path::new(value), pass)?.did_key())
+}
+
+/// The agent's operations from the registry, replayed and checked from the genesis.
+async fn replayed_history(
+    client: &Client,
+    did: &AgentDid,
+) -> Result<agentid_spec::history::History, Failure> {
+    let path = format!(
+        "/v1/agents/{}/operations",
+        encode_path_segment(did.as_str())
+    );
+    let served = client.call(Method::GET, &path, None, None).await?;
+    let mut ops = Vec::new();
+    for op in served["operations"].as_array().into_iter().flatten() {
+        let (Some(jws), Some(at)) = (
+            op["operation"].as_str(),
+            op["receivedAt"]
+                .as_str()
+                .and_then(agentid_spec::time::parse_rfc3339),
+        ) else {
+            return Err(Failure::new("invalid_response", "malformed operations"));
+        };
+        ops.push((jws, at));
+    }
+    let history = agentid_spec::history::History::replay(ops).map_err(|(i, e)| {
+        Failure::new(
+            "history_invalid",
+            format!("operation {i} does not replay: {e}"),
+        )
+    })?;
+    if history.did() != did {
+        return Err(Failure::new(
+            "history_invalid",
+            "the genesis served is not the DID's",
+        ));
+    }
+    Ok(history)
+}
+
 fn read_key(path: &Path, pass: Option<&str>) -> Result<KeyPair, Failure> {
     let text = Zeroizing::new(read_text(path)?);
     crate::keyfile::open(&text, pass).map_err(|e| {
@@ -320,6 +366,109 @@ async fn agent(server: &str, cmd: AgentCommand, pass: Option<&str>) -> Result<Ou
                     .call(Method::POST, &path, None, Some(&json!({ "operation": op })))
                     .await?,
             ))
+        }
+        AgentCommand::Update {
+            did,
+            key,
+            signing_keys,
+            rotation_keys,
+            services,
+            no_services,
+            prev,
+        } => {
+            let did =
+                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
+            let signer = read_key(&key, pass)?;
+            let history = replayed_history(&client, &did).await?;
+            let base = match &prev {
+                Some(p) => history
+                    .entries()
+                    .iter()
+                    .find(|e| !e.nullified && e.hash == *p)
+                    .ok_or_else(|| {
+                        Failure::new("stale_prev", "--prev is not an operation in force")
+                    })?,
+                None => history
+                    .entries()
+                    .iter()
+                    .find(|e| e.hash == history.head())
+                    .ok_or_else(|| Failure::new("internal_error", "no head"))?,
+            };
+            let mut keys = agentid_sdk::operation::Keys {
+                verification_methods: base.state.verification_methods.clone(),
+                rotation_keys: base.state.rotation_keys.clone(),
+                services: base.state.services.clone(),
+            };
+            if !signing_keys.is_empty() {
+                keys.verification_methods = signing_keys
+                    .iter()
+                    .enumerate()
+                    .map(|(i, k)| {
+                        public_key(k, pass)
+                            .map(|d| (format!("key-{}", i + 1), d.multibase().into()))
+                    })
+                    .collect::<Result<_, _>>()?;
+            }
+            if !rotation_keys.is_empty() {
+                keys.rotation_keys = rotation_keys
+                    .iter()
+                    .map(|k| public_key(k, pass))
+                    .collect::<Result<_, _>>()?;
+            }
+            if no_services {
+                keys.services.clear();
+            }
+            for spec in &services {
+                let mut parts = spec.splitn(3, '=');
+                let (Some(fragment), Some(type_), Some(endpoint)) =
+                    (parts.next(), parts.next(), parts.next())
+                else {
+                    return Err(Failure::new(
+                        "invalid_service",
+                        "--service is FRAGMENT=TYPE=URL",
+                    ));
+                };
+                keys.services.insert(
+                    fragment.to_owned(),
+                    agentid_spec::operation::Service {
+                        type_: type_.to_owned(),
+                        endpoint: endpoint.to_owned(),
+                    },
+                );
+            }
+            let op = agentid_sdk::operation::update(&did, &base.hash, &keys, &signer, now);
+            let path = format!(
+                "/v1/agents/{}/operations",
+                encode_path_segment(did.as_str())
+            );
+            Ok(Output::ok(
+                client
+                    .call(Method::POST, &path, None, Some(&json!({ "operation": op })))
+                    .await?,
+            ))
+        }
+        AgentCommand::History { did } => {
+            let did =
+                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
+            let history = replayed_history(&client, &did).await?;
+            let state = history.state();
+            let operations: Vec<Value> = history
+                .entries()
+                .iter()
+                .map(|e| {
+                    json!({
+                        "versionId": e.hash, "prev": e.prev, "signer": e.signer.as_str(),
+                        "receivedAt": format_rfc3339(e.received_at), "undone": e.nullified,
+                    })
+                })
+                .collect();
+            Ok(Output::ok(json!({
+                "did": did, "head": history.head(), "deactivated": state.deactivated,
+                "verificationMethods": state.verification_methods,
+                "rotationKeys": state.rotation_keys,
+                "services": state.services,
+                "operations": operations,
+            })))
         }
         AgentCommand::Log { did } => {
             let path = format!("/v1/agents/{}/log", encode_path_segment(&did));

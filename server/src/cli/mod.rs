@@ -157,6 +157,40 @@ pub(crate) enum AgentCommand {
         #[arg(long)]
         key: PathBuf,
     },
+    /// Change an agent's keys or services with an operation signed by a rotation key; with
+    /// --prev, recover: undo the operations after that one (a higher-priority key, within 72
+    /// hours). What is not given stays as it is (was, at --prev). The agent's history is
+    /// replayed and checked first.
+    Update {
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+        /// The rotation key that signs the operation (a key file).
+        #[arg(long)]
+        key: PathBuf,
+        /// The new signing keys, key-1, key-2, ... in order (key files or did:key).
+        #[arg(long = "signing-key")]
+        signing_keys: Vec<String>,
+        /// The new rotation keys, highest priority first (key files or did:key).
+        #[arg(long = "rotation-key")]
+        rotation_keys: Vec<String>,
+        /// A service, FRAGMENT=TYPE=URL (repeatable).
+        #[arg(long = "service")]
+        services: Vec<String>,
+        /// Remove every service.
+        #[arg(long, conflicts_with = "services")]
+        no_services: bool,
+        /// Recover from this operation (its versionId): the operations after it are undone.
+        #[arg(long)]
+        prev: Option<String>,
+    },
+    /// Show an agent's operations, replayed and checked from its genesis: its keys, services
+    /// and which operations are in force.
+    History {
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+    },
     /// Show an agent's log of operations and decisions.
     Log {
         /// The agent's DID.

@@ -1,5 +1,7 @@
 //! `POST /v1/agents` (register with a signed genesis operation),
-//! `POST /v1/agents/{did}/operations`, `GET /v1/agents/{did}/log`.
+//! `POST /v1/agents/{did}/operations` (update, recover, deactivate), `GET
+//! /v1/agents/{did}/operations` (the signed history a resolver replays), `GET
+//! /v1/agents/{did}/log`.
 
 use agentid_registry::Registered;
 use agentid_spec::id::AgentDid;
@@ -18,7 +20,7 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/agents", post(register))
-        .route("/v1/agents/{did}/operations", post(operate))
+        .route("/v1/agents/{did}/operations", post(operate).get(operations))
         .route("/v1/agents/{did}/log", get(log))
 }
 
@@ -79,4 +81,27 @@ async fn log(
         return Err(ApiError::NotFound(format!("{did} is not registered")));
     }
     Ok(axum::Json(json!({ "did": did, "entries": entries })))
+}
+
+/// The agent's operations in the order received, undone ones included, with the time the
+/// registry received each: what a resolver replays from the genesis (section 5.3).
+async fn operations(
+    State(s): State<AppState>,
+    Path(did): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    let did = parse_did(&did)?;
+    let operations = s.registry.operations(&did).await?;
+    if operations.is_empty() {
+        return Err(ApiError::NotFound(format!("{did} is not registered")));
+    }
+    let operations: Vec<Value> = operations
+        .into_iter()
+        .map(|(seq, operation, at)| {
+            json!({
+                "seq": seq, "operation": operation,
+                "receivedAt": agentid_spec::time::format_rfc3339(at),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({ "did": did, "operations": operations })))
 }
