@@ -147,7 +147,12 @@ impl Registry {
             },
         )
         .await?;
+        if released.is_none() {
+            // Nothing cached changed, but the log grew: wake other nodes' event streams.
+            log::notify(&mut tx, self.0.postgres, "log").await?;
+        }
         tx.commit().await?;
+        self.appended();
         if let Some(old) = released {
             self.changed();
             tracing::info!(%old, name = ?name.as_ref().map(AgentName::as_str), "name released");
@@ -539,12 +544,23 @@ impl Registry {
         self.changed();
     }
 
+    /// Another process appended to the log (from the change feed): wakes the event streams.
+    pub fn appended_elsewhere(&self) {
+        self.appended();
+    }
+
     /// Drops cached resolutions and moves the generation, after a change has committed.
     fn changed(&self) {
         self.0.resolved.clear();
         self.0
             .generation
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
+        self.appended();
+    }
+
+    /// Wakes whoever follows the log ([`Registry::log_appends`]), after an append committed.
+    fn appended(&self) {
+        self.0.appends.send_modify(|n| *n = n.wrapping_add(1));
     }
 
     /// Looks up an agent in the database, bypassing the cache: for a caller that keeps its own

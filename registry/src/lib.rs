@@ -79,6 +79,8 @@ struct Inner {
     name_grace_secs: std::sync::atomic::AtomicI64,
     /// The log's Merkle leaves, as far as this process has read them.
     leaves: tree::Leaves,
+    /// Moves after every append to the log, here or (through the change feed) elsewhere.
+    appends: tokio::sync::watch::Sender<u64>,
 }
 
 /// How long a deactivated agent's name stays bound to it by default: 30 days.
@@ -100,6 +102,7 @@ impl Registry {
             generation: AtomicU64::new(0),
             name_grace_secs: std::sync::atomic::AtomicI64::new(DEFAULT_NAME_GRACE_SECS),
             leaves: tree::Leaves::default(),
+            appends: tokio::sync::watch::Sender::new(0),
         }))
     }
 
@@ -113,6 +116,12 @@ impl Registry {
     /// The registry's clock, Unix seconds (the time its checkpoints state).
     pub fn now(&self) -> i64 {
         self.0.clock.now()
+    }
+
+    /// A receiver that sees a change after every append to the log (here, or on another node
+    /// sharing the database): what an event stream waits on.
+    pub fn log_appends(&self) -> tokio::sync::watch::Receiver<u64> {
+        self.0.appends.subscribe()
     }
 
     /// A counter that moves whenever an agent's record changes (deactivated, deplatformed).

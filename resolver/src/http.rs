@@ -25,9 +25,13 @@ pub const MAX_STATUS_LIST_BYTES: usize = 4 * 1024 * 1024;
 #[derive(Clone, Debug)]
 pub struct HttpSource {
     client: reqwest::Client,
+    /// For event streams: a connect timeout, no total one.
+    stream_client: reqwest::Client,
     base_url: String,
     registry_origin: String,
     status_origins: Vec<String>,
+    /// Moved by [`HttpSource::follow`] on every pushed change; shared by clones.
+    changes: crate::events::Changes,
 }
 
 impl HttpSource {
@@ -43,9 +47,11 @@ impl HttpSource {
         let registry = registry.trim_end_matches('/').to_owned();
         Ok(Self {
             client: client(timeout)?,
+            stream_client: stream_client(timeout)?,
             status_origins: vec![origin(&registry)],
             registry_origin: origin(&registry),
             base_url: registry,
+            changes: Default::default(),
         })
     }
 
@@ -54,9 +60,11 @@ impl HttpSource {
     pub fn without_registry(timeout: Duration) -> Result<Self, ResolveError> {
         Ok(Self {
             client: client(timeout)?,
+            stream_client: stream_client(timeout)?,
             status_origins: Vec::new(),
             registry_origin: String::new(),
             base_url: String::new(),
+            changes: Default::default(),
         })
     }
 
@@ -69,6 +77,14 @@ impl HttpSource {
     /// The registry base URL.
     pub fn registry_url(&self) -> &str {
         &self.base_url
+    }
+
+    pub(crate) fn changes(&self) -> &std::sync::atomic::AtomicU64 {
+        &self.changes
+    }
+
+    pub(crate) fn stream_client(&self) -> &reqwest::Client {
+        &self.stream_client
     }
 
     async fn get(
@@ -110,6 +126,14 @@ impl HttpSource {
 fn client(timeout: Duration) -> Result<reqwest::Client, ResolveError> {
     reqwest::Client::builder()
         .timeout(timeout)
+        .connect_timeout(timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ResolveError::Unreachable(e.to_string()))
+}
+
+fn stream_client(timeout: Duration) -> Result<reqwest::Client, ResolveError> {
+    reqwest::Client::builder()
         .connect_timeout(timeout)
         .redirect(reqwest::redirect::Policy::none())
         .build()
@@ -279,6 +303,11 @@ pub const MAX_OPERATIONS_BYTES: usize = MAX_OPERATIONS * (MAX_OPERATION_LEN + 25
 impl Source for HttpSource {
     fn registry(&self) -> &str {
         &self.registry_origin
+    }
+
+    /// Moves when [`HttpSource::follow`] hears of a change (never, if not followed).
+    fn generation(&self) -> Option<u64> {
+        Some(self.changes.load(std::sync::atomic::Ordering::Acquire))
     }
 
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {

@@ -30,6 +30,8 @@ use ed25519_dalek::VerifyingKey;
 
 pub mod did_key;
 #[cfg(feature = "http")]
+pub mod events;
+#[cfg(feature = "http")]
 pub mod http;
 
 /// Why resolution failed, with the DID Resolution error code in [`ResolveError::code`].

@@ -23,6 +23,11 @@ pub async fn listen(
     tokio::spawn(async move {
         loop {
             match listener.try_recv().await {
+                Ok(Some(n)) if n.payload() == "log" => {
+                    // The log grew (a registration): nothing cached changed.
+                    registry.appended_elsewhere();
+                    continue;
+                }
                 Ok(Some(n)) => {
                     tracing::debug!(payload = n.payload(), "change feed");
                 }

@@ -100,6 +100,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::agents::routes().route_layer(limited()))
         .merge(routes::admin::routes())
         .merge(routes::log::routes())
+        .merge(routes::events::routes())
         .merge(routes::principals::routes().route_layer(limited()))
         .merge(routes::delegations::subdelegation_routes().route_layer(limited()))
         .merge(routes::delegations::routes())

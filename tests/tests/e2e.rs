@@ -7,6 +7,7 @@
 mod bad_input;
 mod chains;
 mod did_web;
+mod events;
 mod fixture;
 mod interop;
 mod ledger;

@@ -28,7 +28,11 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
         format!(
             "# HELP agentid_http_requests_total HTTP requests received.\n\
              # TYPE agentid_http_requests_total counter\n\
-             agentid_http_requests_total {requests}\n"
+             agentid_http_requests_total {requests}\n\
+             # HELP agentid_event_streams Event streams (GET /v1/events) open now.\n\
+             # TYPE agentid_event_streams gauge\n\
+             agentid_event_streams {}\n",
+            super::events::subscribers()
         ),
     )
 }

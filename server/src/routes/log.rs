@@ -29,6 +29,11 @@ pub(crate) fn routes() -> Router<AppState> {
 }
 
 async fn checkpoint(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(signed_checkpoint(&s).await?))
+}
+
+/// The log's size and root now, signed by the service's key.
+pub(crate) async fn signed_checkpoint(s: &AppState) -> Result<Value, ApiError> {
     let (tree_size, root) = s.registry.log_head().await?;
     let statement = Checkpoint {
         iss: s.wallet.did().to_string(),
@@ -38,12 +43,12 @@ async fn checkpoint(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiE
     };
     let payload = serde_json::to_vec(&statement).map_err(|e| ApiError::Internal(e.to_string()))?;
     let signed = s.wallet.sign_statement(CHECKPOINT_TYP, &payload)?;
-    Ok(axum::Json(json!({
+    Ok(json!({
         "checkpoint": signed,
         "treeSize": statement.tree_size,
         "rootHash": statement.root_hash,
         "timestamp": agentid_spec::time::format_rfc3339(statement.timestamp),
-    })))
+    }))
 }
 
 /// A page of the log: entries after `after`, at most `limit` (1 to [`MAX_LOG_PAGE`], 100 by

@@ -3,6 +3,7 @@
 pub(crate) mod admin;
 pub(crate) mod agents;
 pub(crate) mod delegations;
+pub(crate) mod events;
 pub(crate) mod health;
 pub(crate) mod identifiers;
 pub(crate) mod log;

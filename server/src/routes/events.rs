@@ -1,0 +1,174 @@
+//! `GET /v1/events`: the registry's log as a stream of server-sent events (spec section 5.5),
+//! from a cursor, so that a verifier learns of a deplatforming, a suspension or a key change the
+//! moment it commits, on whichever node it committed.
+//!
+//! Each log entry is an event `entry` whose `id` is its `seq` and whose data is its public
+//! entry in canonical form (the Merkle leaf's bytes); once caught up, an event `checkpoint`
+//! carries the log's signed checkpoint, against which a follower checks what it received. A
+//! follower that reconnects sends `Last-Event-ID` (or `?after=`) and misses nothing. The entries
+//! are read from the database, so every node serves the same stream; a node wakes on its own
+//! appends and, on PostgreSQL, on other nodes' (the change feed).
+
+use std::convert::Infallible;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use agentid_spec::ErrorCode;
+use axum::extract::State;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::Router;
+use futures_util::stream::{self, Stream};
+use serde::Deserialize;
+
+use crate::error::{ApiError, Query};
+use crate::AppState;
+
+/// Most event streams one node serves at once; more is 429 `rate_limited`.
+pub(crate) const MAX_SUBSCRIBERS: usize = 1024;
+/// Entries read from the database at a time.
+const BATCH: i64 = 500;
+/// A comment line this often keeps idle connections (and proxies) open.
+const KEEP_ALIVE: Duration = Duration::from_secs(15);
+
+static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new().route("/v1/events", get(events))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Cursor {
+    after: Option<i64>,
+}
+
+/// One subscriber's place in the stream; counted while it lives.
+struct Follower {
+    state: AppState,
+    cursor: i64,
+    appends: tokio::sync::watch::Receiver<u64>,
+    pending: std::collections::VecDeque<Event>,
+    _slot: Slot,
+}
+
+struct Slot;
+
+impl Drop for Slot {
+    fn drop(&mut self) {
+        SUBSCRIBERS.fetch_sub(1, Ordering::AcqRel);
+    }
+}
+
+fn cursor_from(headers: &HeaderMap, query: &Cursor) -> Result<Option<i64>, ApiError> {
+    let bad = || {
+        ApiError::bad_request(
+            ErrorCode::InvalidQuery,
+            "Last-Event-ID and after are log sequence numbers (0 or more)",
+        )
+    };
+    if let Some(v) = headers.get("last-event-id") {
+        let n: i64 = v
+            .to_str()
+            .ok()
+            .and_then(|s| s.trim().parse().ok())
+            .ok_or_else(bad)?;
+        return (n >= 0).then_some(Some(n)).ok_or_else(bad);
+    }
+    match query.after {
+        Some(n) if n < 0 => Err(bad()),
+        other => Ok(other),
+    }
+}
+
+async fn events(
+    State(s): State<AppState>,
+    headers: HeaderMap,
+    Query(query): Query<Cursor>,
+) -> Result<Response, ApiError> {
+    let cursor = cursor_from(&headers, &query)?;
+    if SUBSCRIBERS.fetch_add(1, Ordering::AcqRel) >= MAX_SUBSCRIBERS {
+        SUBSCRIBERS.fetch_sub(1, Ordering::AcqRel);
+        return Err(ApiError::RateLimited(5));
+    }
+    let slot = Slot;
+    // Subscribed before reading where the log stands: no append is missed in between.
+    let appends = s.registry.log_appends();
+    let cursor = match cursor {
+        Some(c) => c,
+        // No cursor: from now on.
+        None => i64::try_from(s.registry.log_head().await?.0).unwrap_or(i64::MAX),
+    };
+    let follower = Follower {
+        state: s,
+        cursor,
+        appends,
+        pending: Default::default(),
+        _slot: slot,
+    };
+    let mut response = Sse::new(follow(follower))
+        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .into_response();
+    let h = response.headers_mut();
+    h.insert("cache-control", HeaderValue::from_static("no-store"));
+    h.insert("x-accel-buffering", HeaderValue::from_static("no"));
+    Ok(response)
+}
+
+fn follow(follower: Follower) -> impl Stream<Item = Result<Event, Infallible>> {
+    stream::unfold(follower, |mut f| async move {
+        loop {
+            if let Some(event) = f.pending.pop_front() {
+                return Some((Ok(event), f));
+            }
+            // Marked seen before reading, so an append during the read wakes the next wait.
+            f.appends.borrow_and_update();
+            let entries = match f.state.registry.log_since(f.cursor, BATCH).await {
+                Ok(e) => e,
+                Err(e) => {
+                    // The follower reconnects from its last id.
+                    tracing::warn!(error = %e, "event stream: reading the log failed");
+                    return None;
+                }
+            };
+            let caught_up = entries.len() < BATCH as usize;
+            for entry in &entries {
+                let leaf = String::from_utf8(entry.public().leaf()).unwrap_or_default();
+                f.pending.push_back(
+                    Event::default()
+                        .event("entry")
+                        .id(entry.seq.to_string())
+                        .data(leaf),
+                );
+                f.cursor = entry.seq;
+            }
+            if !entries.is_empty() && caught_up {
+                match checkpoint(&f.state).await {
+                    Ok(data) => f
+                        .pending
+                        .push_back(Event::default().event("checkpoint").data(data)),
+                    Err(e) => tracing::warn!(error = %e, "event stream: checkpoint failed"),
+                }
+            }
+            if !f.pending.is_empty() {
+                continue;
+            }
+            if f.appends.changed().await.is_err() {
+                return None;
+            }
+        }
+    })
+}
+
+/// The log's checkpoint now, signed (`GET /v1/log/checkpoint`'s body).
+async fn checkpoint(s: &AppState) -> Result<String, ApiError> {
+    let body = super::log::signed_checkpoint(s).await?;
+    serde_json::to_string(&body).map_err(|e| ApiError::Internal(e.to_string()))
+}
+
+/// How many event streams this node serves now.
+pub(crate) fn subscribers() -> usize {
+    SUBSCRIBERS.load(Ordering::Acquire)
+}
