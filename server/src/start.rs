@@ -253,4 +253,5 @@ async fn shutdown_signal() {
         _ = ctrl_c => {},
         _ = term => {},
     }
+    crate::routes::events::close_all();
 }

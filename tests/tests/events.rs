@@ -168,6 +168,22 @@ async fn the_event_stream_resumes_and_rebuilds_the_log() {
     }
 }
 
+/// A node stops on SIGTERM even while followers hold event streams open: their streams end.
+#[tokio::test]
+async fn a_node_stops_with_streams_open() {
+    let mut server = Server::start(&Backend::Sqlite).await;
+    let resp = reqwest::Client::new()
+        .get(format!("{}/v1/events?after=0", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 200);
+    let t0 = Instant::now();
+    server.terminate().await;
+    assert!(t0.elapsed() < Duration::from_secs(5), "{:?}", t0.elapsed());
+    drop(resp);
+}
+
 /// A merchant's verifier in this process, resolving through and following the event stream of
 /// one node, whose resolutions would otherwise stay cached for an hour: an agent deplatformed
 /// through another node (PostgreSQL; the same node on SQLite) is rejected as soon as the event

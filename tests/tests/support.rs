@@ -165,6 +165,22 @@ impl Server {
         self.cli(&args).await
     }
 
+    /// Asks the server to stop (SIGTERM) and waits until it has; panics after 10 s.
+    pub async fn terminate(&mut self) {
+        let pid = self.child.id().expect("running").to_string();
+        let status = Command::new("kill")
+            .args(["-TERM", &pid])
+            .status()
+            .await
+            .unwrap();
+        assert!(status.success());
+        let exit = tokio::time::timeout(Duration::from_secs(10), self.child.wait())
+            .await
+            .expect("the server stops within 10 s of SIGTERM")
+            .unwrap();
+        assert!(exit.success(), "{exit:?}");
+    }
+
     /// Stops the server (SIGKILL) and waits for it.
     pub async fn stop(&mut self) {
         let _ = self.child.kill().await;

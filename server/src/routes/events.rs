@@ -35,6 +35,16 @@ const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
 
+/// Set when the service shuts down: every stream ends, so a graceful shutdown does not wait on
+/// followers that never hang up (they reconnect to another node, or later, from their cursor).
+static CLOSING: std::sync::LazyLock<tokio::sync::watch::Sender<bool>> =
+    std::sync::LazyLock::new(|| tokio::sync::watch::Sender::new(false));
+
+/// Ends every open event stream (on shutdown).
+pub(crate) fn close_all() {
+    CLOSING.send_replace(true);
+}
+
 pub(crate) fn routes() -> Router<AppState> {
     Router::new().route("/v1/events", get(events))
 }
@@ -50,6 +60,7 @@ struct Follower {
     state: AppState,
     cursor: i64,
     appends: tokio::sync::watch::Receiver<u64>,
+    closing: tokio::sync::watch::Receiver<bool>,
     pending: std::collections::VecDeque<Event>,
     _slot: Slot,
 }
@@ -105,6 +116,7 @@ async fn events(
         state: s,
         cursor,
         appends,
+        closing: CLOSING.subscribe(),
         pending: Default::default(),
         _slot: slot,
     };
@@ -120,6 +132,9 @@ async fn events(
 fn follow(follower: Follower) -> impl Stream<Item = Result<Event, Infallible>> {
     stream::unfold(follower, |mut f| async move {
         loop {
+            if *f.closing.borrow_and_update() {
+                return None;
+            }
             if let Some(event) = f.pending.pop_front() {
                 return Some((Ok(event), f));
             }
@@ -155,8 +170,13 @@ fn follow(follower: Follower) -> impl Stream<Item = Result<Event, Infallible>> {
             if !f.pending.is_empty() {
                 continue;
             }
-            if f.appends.changed().await.is_err() {
-                return None;
+            tokio::select! {
+                changed = f.appends.changed() => {
+                    if changed.is_err() {
+                        return None;
+                    }
+                }
+                _ = f.closing.changed() => return None,
             }
         }
     })
