@@ -577,9 +577,12 @@ impl Registry {
             Option<i64>,
             Option<String>,
             Option<String>,
+            Option<i64>,
         );
         const COLUMNS: &str = "SELECT document, status, status_reason, status_changed_at, head, created_at, updated_at, \
-                               status_until, status_code, evidence_hash FROM registry_agents";
+                               status_until, status_code, evidence_hash, \
+                               (SELECT MAX(seq) FROM registry_log l WHERE l.did = a.did) \
+                               FROM registry_agents a";
         let (sql, value) = match key {
             Lookup::Did(did) => (format!("{COLUMNS} WHERE did = $1"), did.as_str()),
             Lookup::Name(name) => (format!("{COLUMNS} WHERE name = $1"), name.as_str()),
@@ -588,8 +591,19 @@ impl Registry {
             .bind(value)
             .fetch_optional(&self.0.pool)
             .await?;
-        let Some((doc, status, reason, changed_at, head, created, updated, until, code, evidence)) =
-            row
+        let Some((
+            doc,
+            status,
+            reason,
+            changed_at,
+            head,
+            created,
+            updated,
+            until,
+            code,
+            evidence,
+            latest,
+        )) = row
         else {
             return Ok(None);
         };
@@ -622,6 +636,9 @@ impl Registry {
         let mut metadata =
             DocumentMetadata::registered(created, updated, head, agent_status, deplatformed);
         metadata.suspended = suspended;
+        if let Some(seq) = latest.and_then(|s| u64::try_from(s).ok()) {
+            metadata.log_inclusion = self.latest_inclusion(seq).await?;
+        }
         Ok(Some(ResolutionResult::found(document, metadata)))
     }
 

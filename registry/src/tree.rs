@@ -30,7 +30,20 @@ pub struct Inclusion {
 impl Registry {
     /// Runs `f` on the log's leaf hashes, brought up to date with the database.
     async fn with_leaves<T>(&self, f: impl FnOnce(&Tree) -> T) -> Result<T, Error> {
+        self.with_leaves_from(u64::MAX, f).await
+    }
+
+    /// Runs `f` on the log's leaf hashes, read from the database only when this process holds
+    /// fewer than `at_least` of them.
+    async fn with_leaves_from<T>(
+        &self,
+        at_least: u64,
+        f: impl FnOnce(&Tree) -> T,
+    ) -> Result<T, Error> {
         let mut leaves = self.0.leaves.0.lock().await;
+        if leaves.len() as u64 >= at_least {
+            return Ok(f(&leaves));
+        }
         loop {
             let after = leaves.len() as i64;
             let rows: Vec<log::Row> = sqlx::query_as(&format!(
@@ -85,6 +98,31 @@ impl Registry {
             tree_size,
             hashes,
         })
+    }
+
+    /// The inclusion proof of entry `seq` in the tree this process holds (at least `seq`
+    /// entries; read from the database only when it holds fewer), for resolution results.
+    pub(crate) async fn latest_inclusion(
+        &self,
+        seq: u64,
+    ) -> Result<Option<agentid_spec::document::LogInclusion>, Error> {
+        use agentid_spec::jose::b64u;
+        let Some(index) = seq.checked_sub(1) else {
+            return Ok(None);
+        };
+        self.with_leaves_from(seq, |t| {
+            let size = t.len();
+            let i = usize::try_from(index).ok()?;
+            let hashes = t.inclusion_proof(i, size)?;
+            Some(agentid_spec::document::LogInclusion {
+                seq,
+                leaf_hash: b64u(t.leaf(i)?),
+                tree_size: size as u64,
+                root_hash: b64u(&t.root(size)?),
+                hashes: hashes.iter().map(|h| b64u(h)).collect(),
+            })
+        })
+        .await
     }
 
     /// The proof that the log of `first` entries is a prefix of the log of `second`.

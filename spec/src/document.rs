@@ -249,6 +249,52 @@ pub struct DocumentMetadata {
     /// agentid: present when suspended.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub suspended: Option<Suspension>,
+    /// agentid: the proof that the agent's latest log entry is in the registry's transparency
+    /// log (section 5.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_inclusion: Option<LogInclusion>,
+}
+
+/// An RFC 9162 inclusion proof of an agent's latest log entry (section 5.2): the leaf hash of
+/// entry `seq`, with `hashes`, gives `rootHash`, the root of the log's first `treeSize` entries,
+/// which a signed checkpoint of that size (or a consistency proof to a later one) confirms.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogInclusion {
+    /// The entry's sequence number (leaf index `seq - 1`).
+    pub seq: u64,
+    /// base64url of the entry's leaf hash.
+    pub leaf_hash: String,
+    /// The size of the tree the proof is for.
+    pub tree_size: u64,
+    /// base64url of that tree's root.
+    pub root_hash: String,
+    /// The audit path, leaf to root, base64url.
+    pub hashes: Vec<String>,
+}
+
+impl LogInclusion {
+    /// Whether the proof holds: the leaf and the path give the root (RFC 9162 2.1.3.2).
+    pub fn verify(&self) -> bool {
+        let decode = |s: &str| -> Option<crate::merkle::Hash> {
+            crate::jose::b64u_decode(s)?.try_into().ok()
+        };
+        let (Some(leaf), Some(root)) = (decode(&self.leaf_hash), decode(&self.root_hash)) else {
+            return false;
+        };
+        let Some(path) = self
+            .hashes
+            .iter()
+            .map(|h| decode(h))
+            .collect::<Option<Vec<_>>>()
+        else {
+            return false;
+        };
+        let Some(index) = self.seq.checked_sub(1) else {
+            return false;
+        };
+        crate::merkle::verify_inclusion(index, self.tree_size, &leaf, &path, &root).is_ok()
+    }
 }
 
 impl DocumentMetadata {
@@ -269,6 +315,7 @@ impl DocumentMetadata {
             agent_status,
             deplatformed,
             suspended: None,
+            log_inclusion: None,
         }
     }
 
@@ -282,6 +329,7 @@ impl DocumentMetadata {
             agent_status: AgentStatus::Active,
             deplatformed: None,
             suspended: None,
+            log_inclusion: None,
         }
     }
 }

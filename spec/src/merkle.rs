@@ -128,6 +128,11 @@ impl Tree {
         self.len() == 0
     }
 
+    /// The hash of leaf `index`.
+    pub fn leaf(&self, index: usize) -> Option<&Hash> {
+        self.levels.first()?.get(index)
+    }
+
     /// Appends the leaf whose hash is `leaf`.
     pub fn push(&mut self, leaf: Hash) {
         if self.levels.is_empty() {

@@ -91,6 +91,33 @@ async fn keys_update_a_stolen_key_is_recovered_from_and_refusals_have_codes() {
         );
         assert_eq!(r["didDocumentMetadata"]["versionId"], b["head"]);
         assert_eq!(document_keys(&http, &did).await.len(), 2);
+        // The result carries the inclusion proof of the agent's latest entry: the update.
+        let proof: agentid_spec::document::LogInclusion =
+            serde_json::from_value(r["didDocumentMetadata"]["logInclusion"].clone()).unwrap();
+        assert_eq!(Some(proof.seq), b["logSeq"].as_u64());
+        assert!(proof.verify());
+        let (_, checkpoint) = http.get("/v1/log/checkpoint").await;
+        assert_eq!(proof.tree_size, checkpoint["treeSize"].as_u64().unwrap());
+        assert_eq!(proof.root_hash, s(&checkpoint["rootHash"]));
+        let (_, entry) = http
+            .get(&format!(
+                "/v1/log/proofs/inclusion?seq={}&treeSize={}",
+                proof.seq, proof.tree_size
+            ))
+            .await;
+        let entry: agentid_spec::log::PublicEntry =
+            serde_json::from_value(entry["entry"].clone()).unwrap();
+        assert_eq!(
+            agentid_spec::jose::b64u(&entry.leaf_hash()),
+            proof.leaf_hash
+        );
+        assert_eq!(entry.operation, u1);
+        let mut bent = proof.clone();
+        bent.seq += 1;
+        assert!(!bent.verify());
+        let mut bent = proof.clone();
+        bent.leaf_hash = proof.root_hash.clone();
+        assert!(!bent.verify());
         // The same update again is a retry, answered the same; nothing is appended.
         let (st2, b2) = submit(&http, &did, &u1).await;
         assert_eq!(
