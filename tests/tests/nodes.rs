@@ -288,3 +288,68 @@ async fn readme_walkthrough_on_two_nodes() {
         }
     }
 }
+
+/// Two nodes on one PostgreSQL database: an agent suspended by a moderator through one node is
+/// refused with `agent_suspended` through the other within a second; reinstated through the
+/// second, it is accepted through the first again within a second.
+#[tokio::test]
+async fn a_suspension_through_one_node_holds_on_another() {
+    for backend in backends().await {
+        if !matches!(backend, Backend::Postgres(_)) {
+            continue;
+        }
+        let f = Fixture::new(&backend).await;
+        let b = f.second_node(&backend).await;
+        let m = f.merchant.clone();
+        let n1 = nonce();
+        let vp1 = f.present(&f.credential, &m, &n1, 1000).await;
+        assert_eq!(
+            verify_at(&f.server, &vp1, &m, &n1).await["decision"],
+            "accepted"
+        );
+        let n2 = nonce();
+        let vp2 = f.present(&f.credential, &m, &n2, 1000).await;
+
+        let (status, out) = b
+            .http()
+            .post(
+                &format!("/v1/admin/agents/{}/suspend", f.agent),
+                Some(&b.admin_token),
+                &json!({ "reasonCode": "fraud", "reason": "card testing", "durationSecs": 3600 }),
+            )
+            .await;
+        assert_eq!(status, 200, "{out}");
+        let took = within(Duration::from_secs(1), || async {
+            codes(&verify_at(&f.server, &vp2, &m, &n2).await)
+                .contains(&"agent_suspended".to_owned())
+        })
+        .await
+        .expect("node A still accepts an agent suspended through node B after 1 s");
+        eprintln!("suspension through B seen through A after {took:?}");
+        let (_, resolved) = f
+            .server
+            .http()
+            .get(&format!("/1.0/identifiers/{}", f.agent))
+            .await;
+        assert_eq!(resolved["didDocumentMetadata"]["agentStatus"], "suspended");
+
+        let (status, out) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/admin/agents/{}/reinstate", f.agent),
+                Some(&f.server.admin_token),
+                &json!({ "reason": "chargebacks explained" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{out}");
+        let n3 = nonce();
+        let vp3 = f.present(&f.credential, &m, &n3, 1000).await;
+        let took = within(Duration::from_secs(1), || async {
+            verify_at(&b, &vp3, &m, &n3).await["decision"] == "accepted"
+        })
+        .await
+        .expect("node B still refuses an agent reinstated through node A after 1 s");
+        eprintln!("reinstatement through A seen through B after {took:?}");
+    }
+}
