@@ -19,10 +19,12 @@ sizes=(${sizes[*]})
 cat > "$work/load.lua" <<'LUA'
 local bodies = {}
 for line in io.lines(os.getenv("BODIES")) do bodies[#bodies + 1] = line end
+-- wrk makes (and drops) one request while setting a thread up: START is one before the first
+-- body to send, so that one is a GET /health.
 local i = tonumber(os.getenv("START") or "0")
 request = function()
   i = i + 1
-  if i > #bodies then return wrk.format("GET", "/health") end
+  if i < 1 or i > #bodies then return wrk.format("GET", "/health") end
   return wrk.format("POST", "/v1/agents", { ["Content-Type"] = "application/json" }, bodies[i])
 end
 LUA
@@ -46,7 +48,7 @@ for size in "${sizes[@]}"; do
   for _ in 1 2 3 4 5 6; do
     [ "$count" -ge "$size" ] && break
     left=$((size - count))
-    START=$((count - registered)) BODIES="$work/bodies" wrk -t1 -c16 -d"$(( left / 1500 + 3 ))s" \
+    START=$((count - registered - 1)) BODIES="$work/bodies" wrk -t1 -c16 -d"$(( left / 1500 + 3 ))s" \
       -s "$work/load.lua" "$AGENTID_SERVER/health" | grep -E "Requests/sec" || true
     count=$(curl -s "$AGENTID_SERVER/v1/log/checkpoint" | jq .treeSize)
     echo "log size: $count"
