@@ -168,6 +168,77 @@ async fn the_event_stream_resumes_and_rebuilds_the_log() {
     }
 }
 
+/// `agentid log mirror` builds a mirror from the event stream, checks it against the signed
+/// checkpoints, resumes where it stopped, and refuses a log that no longer extends it.
+#[tokio::test]
+async fn a_mirror_is_built_resumed_and_checked() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let dir = f.server.dir.path("mirror");
+        let dir_arg = dir.to_str().unwrap().to_owned();
+        let (code, out) = f.server.cli(&["log", "mirror", "--dir", &dir_arg]).await;
+        assert_eq!(code, 0, "{out}");
+        let (_, head) = f.server.http().get("/v1/log/checkpoint").await;
+        assert_eq!(out["treeSize"], head["treeSize"]);
+        assert_eq!(out["rootHash"], head["rootHash"]);
+        assert_eq!(out["added"], head["treeSize"]);
+        // Two more entries; the mirror resumes from where it stopped.
+        for _ in 0..2 {
+            let key = KeyPair::generate();
+            let genesis = agentid_sdk::operation::create(&key, &key, None, now());
+            let (st, _) = f
+                .server
+                .http()
+                .post(
+                    "/v1/agents",
+                    None,
+                    &json!({ "operation": genesis.operation }),
+                )
+                .await;
+            assert_eq!(st, 201);
+        }
+        let (code, out) = f.server.cli(&["log", "mirror", "--dir", &dir_arg]).await;
+        assert_eq!((code, &out["added"]), (0, &json!(2)), "{out}");
+        let lines = std::fs::read_to_string(dir.join("entries.jsonl")).unwrap();
+        assert_eq!(
+            lines.lines().count() as u64,
+            out["treeSize"].as_u64().unwrap()
+        );
+        // The service rewrites its second entry (someone with write access to its database):
+        // the next entry no longer extends the mirror's tree.
+        let sql = "UPDATE registry_log SET actor = 'did:key:z6MkForged' WHERE seq = 2";
+        assert_eq!(crate::support::tamper(&f.server, sql, &[]).await, 1);
+        let mut server = f.server;
+        server.restart().await;
+        let key = KeyPair::generate();
+        let genesis = agentid_sdk::operation::create(&key, &key, None, now());
+        let (st, _) = server
+            .http()
+            .post(
+                "/v1/agents",
+                None,
+                &json!({ "operation": genesis.operation }),
+            )
+            .await;
+        assert_eq!(st, 201);
+        let (code, out) = server.cli(&["log", "mirror", "--dir", &dir_arg]).await;
+        assert_eq!(
+            (code, s(&out["error"]["code"])),
+            (1, "log_inconsistent".into()),
+            "{out}"
+        );
+        // A mirror file edited by hand is refused too.
+        let edited = lines.replacen("\"kind\":\"create\"", "\"kind\":\"update\"", 1);
+        std::fs::write(dir.join("entries.jsonl"), edited).unwrap();
+        let (code, out) = server.cli(&["log", "mirror", "--dir", &dir_arg]).await;
+        assert_eq!(
+            (code, s(&out["error"]["code"])),
+            (1, "log_inconsistent".into()),
+            "{out}"
+        );
+    }
+}
+
 /// A node stops on SIGTERM even while followers hold event streams open: their streams end.
 #[tokio::test]
 async fn a_node_stops_with_streams_open() {

@@ -138,6 +138,16 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
             }),
             other => other,
         },
+        Command::Log(super::LogCommand::Mirror(args)) => match log_mirror(&server, args).await {
+            Err(f) if LOG_REFUTED.contains(&f.code.as_str()) => Ok(Output {
+                json: json!({
+                    "verified": false,
+                    "error": { "code": f.code, "message": f.message },
+                }),
+                ok: false,
+            }),
+            other => other,
+        },
         Command::Resolve(args) => {
             let path = format!("/1.0/identifiers/{}", encode_path_segment(&args.id));
             let (status, body) = Client::new(&server)?
@@ -1179,6 +1189,123 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
             .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))?;
     }
     Ok(Output::ok(report))
+}
+
+/// `agentid log mirror`: the mirror's entries, extended from the event stream and checked
+/// against every signed checkpoint on the way.
+async fn log_mirror(server: &str, args: super::LogMirrorArgs) -> Result<Output, Failure> {
+    use std::io::Write;
+
+    use agentid_resolver::events::{EventParser, RegistryEvent};
+    use agentid_spec::log::PublicEntry;
+    use agentid_spec::merkle::Tree;
+
+    let io = |e: std::io::Error| Failure::new("io_error", e.to_string());
+    let broken = |m: String| Failure::new("log_inconsistent", m);
+    std::fs::create_dir_all(&args.dir).map_err(io)?;
+    let path = args.dir.join("entries.jsonl");
+    // The mirror as it stands, checked as it is read.
+    let (mut tree, mut last_hash) = (Tree::new(), None::<String>);
+    if let Ok(text) = std::fs::read_to_string(&path) {
+        for line in text.lines() {
+            let e: PublicEntry = serde_json::from_str(line)
+                .map_err(|e| broken(format!("the mirror holds a malformed entry: {e}")))?;
+            if e.seq != tree.len() as i64 + 1
+                || last_hash.as_ref().is_some_and(|h| *h != e.prev_hash)
+            {
+                return Err(broken(format!("mirror entry {} does not chain", e.seq)));
+            }
+            last_hash = Some(e.entry_hash.clone());
+            tree.push(e.leaf_hash());
+        }
+    }
+    let start = tree.len();
+    let client = Client::new(server)?;
+    let doc: agentid_spec::document::DidDocument = serde_json::from_value(
+        client
+            .call(Method::GET, "/.well-known/did.json", None, None)
+            .await?,
+    )
+    .map_err(|e| Failure::new("checkpoint_invalid", format!("service DID document: {e}")))?;
+    let mut file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&path)
+        .map_err(io)?;
+    let mut response = reqwest::Client::new()
+        .get(format!("{}/v1/events", server.trim_end_matches('/')))
+        .header("last-event-id", tree.len().to_string())
+        .send()
+        .await
+        .map_err(|e| Failure::new("unreachable", e.without_url().to_string()))?;
+    if response.status() != 200 {
+        return Err(Failure::new(
+            "unreachable",
+            format!("the event stream answered HTTP {}", response.status()),
+        ));
+    }
+    let (mut parser, mut pending, mut verified) = (EventParser::default(), None, None);
+    loop {
+        let chunk = tokio::time::timeout(Duration::from_secs(30), response.chunk())
+            .await
+            .map_err(|_| Failure::new("unreachable", "the event stream went silent"))?
+            .map_err(|e| Failure::new("unreachable", e.without_url().to_string()))?
+            .ok_or_else(|| Failure::new("unreachable", "the event stream ended"))?;
+        let events = parser
+            .push(&chunk)
+            .map_err(|e| Failure::new("invalid_response", e.to_string()))?;
+        for event in events {
+            match event {
+                RegistryEvent::Entry(e) => {
+                    if e.seq != tree.len() as i64 + 1
+                        || last_hash.as_ref().is_some_and(|h| *h != e.prev_hash)
+                    {
+                        return Err(broken(format!(
+                            "entry {} does not follow the mirror's {}",
+                            e.seq,
+                            tree.len()
+                        )));
+                    }
+                    let leaf = e.leaf();
+                    file.write_all(&leaf).map_err(io)?;
+                    file.write_all(b"\n").map_err(io)?;
+                    last_hash = Some(e.entry_hash.clone());
+                    tree.push(e.leaf_hash());
+                }
+                RegistryEvent::Checkpoint(c) => {
+                    let token = c["checkpoint"].as_str().unwrap_or_default().to_owned();
+                    let checkpoint = verified_checkpoint(&doc, &token)?;
+                    pending = Some((checkpoint, token));
+                }
+                _ => {}
+            }
+            // A checkpoint is checked once the mirror holds all it covers.
+            if let Some((c, token)) = pending.take() {
+                let size = usize::try_from(c.tree_size).unwrap_or(usize::MAX);
+                if size > tree.len() {
+                    pending = Some((c, token));
+                    continue;
+                }
+                if tree.root(size) != c.root() {
+                    return Err(broken(format!(
+                        "the mirror's first {size} entries do not have the signed root"
+                    )));
+                }
+                file.sync_data().map_err(io)?;
+                std::fs::write(args.dir.join("checkpoint.jwt"), format!("{token}\n"))
+                    .map_err(io)?;
+                verified = Some(c);
+            }
+        }
+        if let Some(c) = &verified {
+            if !args.follow && c.tree_size as usize == tree.len() {
+                return Ok(Output::ok(json!({
+                    "verified": true, "treeSize": c.tree_size, "rootHash": c.root_hash,
+                    "added": tree.len() - start,
+                })));
+            }
+        }
+    }
 }
 
 #[cfg(test)]

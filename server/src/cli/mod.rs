@@ -97,6 +97,21 @@ pub(crate) enum LogCommand {
     /// entry is in it (--seq), or that every entry recomputes to its root (--audit). Exit 1
     /// when anything does not hold.
     Verify(LogVerifyArgs),
+    /// Keep a verified mirror of the log in a directory: read the event stream from where the
+    /// mirror stops, check that each entry chains to the one before and that the mirror's tree
+    /// has the root of every signed checkpoint, and append. Exits 1 with log_inconsistent when
+    /// the service's log does not extend the mirror.
+    Mirror(LogMirrorArgs),
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct LogMirrorArgs {
+    /// The mirror: entries.jsonl (canonical public entries) and checkpoint.jwt.
+    #[arg(long)]
+    pub(crate) dir: std::path::PathBuf,
+    /// Keep following after catching up (until interrupted).
+    #[arg(long)]
+    pub(crate) follow: bool,
 }
 
 #[derive(Args, Debug)]
