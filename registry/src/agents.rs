@@ -147,6 +147,10 @@ impl Registry {
             },
         )
         .await?;
+        // After the log's lock: a zone claimed meanwhile is seen.
+        if let Some(n) = &name {
+            Self::check_unzoned(&mut tx, n).await?;
+        }
         if released.is_none() {
             // Nothing cached changed, but the log grew: wake other nodes' event streams.
             log::notify(&mut tx, self.0.postgres, "log").await?;
@@ -550,7 +554,7 @@ impl Registry {
     }
 
     /// Drops cached resolutions and moves the generation, after a change has committed.
-    fn changed(&self) {
+    pub(crate) fn changed(&self) {
         self.0.resolved.clear();
         self.0
             .generation

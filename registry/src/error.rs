@@ -44,6 +44,21 @@ pub enum Error {
     /// A reinstatement of an agent that is neither suspended nor deplatformed.
     #[error("{0} is not suspended or deplatformed")]
     NotModerated(String),
+    /// The zone is already claimed.
+    #[error("the zone {0} is already claimed")]
+    ZoneTaken(String),
+    /// Names under the zone are held by others.
+    #[error("{0}")]
+    ZoneOccupied(String),
+    /// Inside a zone someone owns.
+    #[error("{0}")]
+    ZoneOwned(String),
+    /// The DNS proof of a zone claim failed.
+    #[error("DNS proof failed: {0}")]
+    DnsProofFailed(String),
+    /// A time outside what is accepted.
+    #[error("{0}")]
+    InvalidTime(String),
     /// A log proof was asked for entries or sizes the log does not have.
     #[error("{0}")]
     InvalidLogRange(&'static str),
@@ -71,6 +86,11 @@ impl Error {
             Error::Deplatformed(_) => ErrorCode::AgentDeplatformed,
             Error::AlreadyDeplatformed(_) => ErrorCode::AlreadyDeplatformed,
             Error::InvalidLogRange(_) => ErrorCode::InvalidRequest,
+            Error::ZoneTaken(_) => ErrorCode::ZoneTaken,
+            Error::ZoneOccupied(_) => ErrorCode::ZoneOccupied,
+            Error::ZoneOwned(_) => ErrorCode::ZoneOwned,
+            Error::DnsProofFailed(_) => ErrorCode::DnsProofFailed,
+            Error::InvalidTime(_) => ErrorCode::InvalidTime,
             Error::NotModerated(_) => ErrorCode::Conflict,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
         }

@@ -34,10 +34,12 @@ mod cache;
 mod error;
 mod log;
 mod tree;
+mod zones;
 
 pub use agents::{reserved, Lookup, Registered, Suspend, RESERVED_NAMES};
 pub use error::Error;
 pub use tree::Inclusion;
+pub use zones::{TxtLookup, Zone};
 
 /// The registry's migrations, `(version, description, SQL)`, versions 2000-2999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
@@ -52,6 +54,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "suspension",
         include_str!("../migrations/0002_suspension.sql"),
     ),
+    (2003, "zones", include_str!("../migrations/0003_zones.sql")),
 ];
 
 /// Longest suspension, in seconds: 366 days (longer is deplatforming).
@@ -81,6 +84,8 @@ struct Inner {
     leaves: tree::Leaves,
     /// Moves after every append to the log, here or (through the change feed) elsewhere.
     appends: tokio::sync::watch::Sender<u64>,
+    /// How DNS zone claims are proven; none: they are refused.
+    dns: std::sync::OnceLock<Arc<dyn zones::TxtLookup>>,
 }
 
 /// How long a deactivated agent's name stays bound to it by default: 30 days.
@@ -103,6 +108,7 @@ impl Registry {
             name_grace_secs: std::sync::atomic::AtomicI64::new(DEFAULT_NAME_GRACE_SECS),
             leaves: tree::Leaves::default(),
             appends: tokio::sync::watch::Sender::new(0),
+            dns: std::sync::OnceLock::new(),
         }))
     }
 
@@ -111,6 +117,11 @@ impl Registry {
     pub fn with_name_grace(self, secs: i64) -> Self {
         self.0.name_grace_secs.store(secs.max(0), Ordering::Relaxed);
         self
+    }
+
+    /// Proves DNS zone claims with `dns` (section 5.6). Set once; later calls are ignored.
+    pub fn set_dns(&self, dns: Arc<dyn zones::TxtLookup>) {
+        let _ = self.0.dns.set(dns);
     }
 
     /// The registry's clock, Unix seconds (the time its checkpoints state).

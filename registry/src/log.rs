@@ -23,6 +23,20 @@ pub(crate) async fn notify(
     Ok(())
 }
 
+/// Takes the log's lock now (PostgreSQL; on SQLite the transaction's first write does), so
+/// that what the transaction reads next is not changed by another append before it commits.
+pub(crate) async fn lock(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    postgres: bool,
+) -> Result<(), Error> {
+    if postgres {
+        sqlx::query("LOCK TABLE registry_log IN SHARE ROW EXCLUSIVE MODE")
+            .execute(&mut **tx)
+            .await?;
+    }
+    Ok(())
+}
+
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     postgres: bool,

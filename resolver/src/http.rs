@@ -278,17 +278,15 @@ impl HttpSource {
                 "the document's keys or services are not the ones signed",
             ));
         }
-        // The registry may drop a name (released after deactivation), never add one the
-        // genesis did not claim.
-        let claimed = state.name.as_ref().map(|n| n.to_uri());
-        if document
-            .also_known_as
-            .iter()
-            .any(|a| Some(a) != claimed.as_ref())
-        {
-            return Err(forged(
-                "the document names the agent by a name it never claimed",
-            ));
+        // Names are the registry's bindings (claimed at registration, or bound by a zone's
+        // owner, section 5.6), not the agent's keys: at most one, well formed.
+        let names = &document.also_known_as;
+        let well_formed = |a: &String| {
+            a.strip_prefix(agentid_spec::id::NAME_URI_PREFIX)
+                .is_some_and(|n| agentid_spec::id::AgentName::parse(n).is_ok())
+        };
+        if names.len() > 1 || !names.iter().all(well_formed) {
+            return Err(forged("the document's alsoKnownAs is not one agent name"));
         }
         if metadata.is_some_and(|m| m.deactivated) != state.deactivated {
             return Err(forged("deactivation differs from the agent's operations"));

@@ -126,3 +126,16 @@ fn sign(op: &Operation, rotation: &KeyPair) -> String {
     let payload = serde_json::to_vec(op).expect("operation serialises");
     sign_compact(&header, &payload, rotation.signing_key())
 }
+
+/// Signs a zone operation (spec section 5.6) with `signer`: the zone's owner for a claim, the
+/// owner of the zone above for a delegation, the zone's owner to bind or unbind a name.
+pub fn zone(op: &agentid_spec::zone::ZoneOperation, signer: &KeyPair) -> String {
+    let header = JoseHeader::eddsa(
+        agentid_spec::zone::ZONE_OP_TYP,
+        None,
+        &signer.did_key().key_id(),
+    );
+    // A ZoneOperation is plain strings: serialising cannot fail.
+    let payload = serde_json::to_vec(op).expect("zone operation serialises");
+    sign_compact(&header, &payload, signer.signing_key())
+}

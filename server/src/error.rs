@@ -172,6 +172,9 @@ impl From<agentid_registry::Error> for ApiError {
             | R::Deplatformed(_)
             | R::AlreadyDeplatformed(_) => ApiError::conflict(code, message),
             R::Deactivated(_) => ApiError::Gone(message),
+            R::ZoneTaken(_) | R::ZoneOccupied(_) => ApiError::conflict(code, message),
+            R::ZoneOwned(_) | R::DnsProofFailed(_) => ApiError::Denied { code, message },
+            R::InvalidTime(_) => ApiError::bad_request(code, message),
             R::InvalidLogRange(_) => ApiError::bad_request(ErrorCode::InvalidQuery, message),
             R::NotModerated(_) => ApiError::conflict(code, message),
             _ => ApiError::Internal(format!("registry: {message}")),

@@ -98,6 +98,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::health::routes())
         .merge(routes::identifiers::routes())
         .merge(routes::agents::routes().route_layer(limited()))
+        .merge(routes::zones::routes().route_layer(limited()))
         .merge(routes::admin::routes())
         .merge(routes::log::routes())
         .merge(routes::events::routes())

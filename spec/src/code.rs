@@ -254,6 +254,15 @@ error_codes! {
     RecoveryNotHigher => "recovery_not_higher",
     /// The agent has reached the most operations one agent may have.
     TooManyOperations => "too_many_operations",
+    /// The zone is already claimed (section 5.6).
+    ZoneTaken => "zone_taken",
+    /// The zone cannot be claimed: names under it are already held.
+    ZoneOccupied => "zone_occupied",
+    /// The name or zone is inside a zone someone owns: only its owner binds names or delegates
+    /// sub-zones there.
+    ZoneOwned => "zone_owned",
+    /// The DNS domain's `_agentid` TXT record does not name the claimed owner.
+    DnsProofFailed => "dns_proof_failed",
     /// The agent is deplatformed.
     AgentDeplatformed => "agent_deplatformed",
     /// The agent is already deplatformed.

@@ -47,7 +47,7 @@ pub enum Rejection {
     #[error("prev is not the hash of the agent's latest operation, nor of one in force")]
     StalePrev,
     /// Already in the history, and not the head.
-    #[error("the operation is already in the agent's history")]
+    #[error("the operation was accepted before")]
     Duplicate,
     /// The agent is deactivated: final.
     #[error("the agent is deactivated")]

@@ -35,6 +35,7 @@ pub mod presentation;
 pub mod status_list;
 pub mod subdelegation;
 pub mod time;
+pub mod zone;
 
 pub use code::{Code, ErrorCode, Reason};
 

@@ -18,3 +18,4 @@ mod rejections;
 mod story;
 mod support;
 mod transparency;
+mod zones;

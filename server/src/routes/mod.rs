@@ -11,6 +11,7 @@ pub(crate) mod principals;
 pub(crate) mod spend;
 pub(crate) mod status;
 pub(crate) mod verify;
+pub(crate) mod zones;
 
 use agentid_wallet::auth::parse_bearer;
 use agentid_wallet::Principal;

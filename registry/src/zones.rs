@@ -1,0 +1,417 @@
+//! Zones (spec section 5.6): who may bind names where. A zone is claimed by its owner (a
+//! top-level zone nobody holds, or a DNS domain whose `_agentid` TXT record names the owner) or
+//! delegated by the owner of the zone above it; inside a zone only its owner binds names to
+//! agents and removes them.
+
+use std::future::Future;
+use std::pin::Pin;
+
+use agentid_spec::document::DidDocument;
+use agentid_spec::history::Rejection;
+use agentid_spec::id::{hash_b32, AgentDid, AgentName, DidKey, NAME_URI_PREFIX};
+use agentid_spec::log::LogRecord;
+use agentid_spec::zone::{
+    self, enclosing, ZoneOpError, ZoneOperation, DNS_LABEL, ZONE_OP_SKEW_SECS,
+};
+use serde_json::json;
+
+use crate::agents::reserved;
+use crate::{log, Error, Registry};
+
+/// Looks up the TXT records of a DNS name (`agentid-server` answers with hickory-resolver).
+pub trait TxtLookup: Send + Sync {
+    /// The TXT strings at `name` (each record's character strings joined); an empty list when
+    /// there are none.
+    fn txt<'a>(
+        &'a self,
+        name: &'a str,
+    ) -> Pin<Box<dyn Future<Output = Result<Vec<String>, String>> + Send + 'a>>;
+}
+
+/// A zone as the registry holds it.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Zone {
+    /// The zone.
+    pub zone: String,
+    /// Its owner's `did:key`.
+    pub owner: String,
+    /// The zone that delegated it, if any.
+    pub parent: Option<String>,
+    /// Claimed as a DNS domain.
+    pub dns: bool,
+}
+
+impl From<ZoneOpError> for Error {
+    fn from(e: ZoneOpError) -> Self {
+        match e {
+            ZoneOpError::TooLarge => Rejection::TooLarge.into(),
+            ZoneOpError::BadSignature => Rejection::BadSignature.into(),
+            ZoneOpError::Invalid(m) => Rejection::Invalid(m).into(),
+            _ => Rejection::Invalid("zone operation".into()).into(),
+        }
+    }
+}
+
+type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
+
+impl Registry {
+    /// The zone holding `name` (the longest claimed zone that is `name` or above it), read in
+    /// `tx`.
+    async fn zone_holding(tx: &mut Tx<'_>, name: &str) -> Result<Option<Zone>, Error> {
+        let name = AgentName::parse(name).map_err(|e| Error::Internal(e.to_string()))?;
+        for candidate in enclosing(&name) {
+            let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
+                "SELECT zone, owner, parent, dns FROM registry_zones WHERE zone = $1",
+            )
+            .bind(&candidate)
+            .fetch_optional(&mut **tx)
+            .await?;
+            if let Some((zone, owner, parent, dns)) = row {
+                return Ok(Some(Zone {
+                    zone,
+                    owner,
+                    parent,
+                    dns: dns != 0,
+                }));
+            }
+        }
+        Ok(None)
+    }
+
+    /// Refuses, in `tx`, a registration of `name` that a zone's owner must bind instead.
+    pub(crate) async fn check_unzoned(tx: &mut Tx<'_>, name: &AgentName) -> Result<(), Error> {
+        match Self::zone_holding(tx, name.as_str()).await? {
+            Some(z) => Err(Error::ZoneOwned(format!(
+                "{name} is in the zone {}: its owner binds names there",
+                z.zone
+            ))),
+            None => Ok(()),
+        }
+    }
+
+    /// A zone, if claimed.
+    pub async fn zone(&self, zone: &AgentName) -> Result<Option<Zone>, Error> {
+        let row: Option<(String, String, Option<String>, i64)> =
+            sqlx::query_as("SELECT zone, owner, parent, dns FROM registry_zones WHERE zone = $1")
+                .bind(zone.as_str())
+                .fetch_optional(&self.0.pool)
+                .await?;
+        Ok(row.map(|(zone, owner, parent, dns)| Zone {
+            zone,
+            owner,
+            parent,
+            dns: dns != 0,
+        }))
+    }
+
+    /// The owner the DNS domain `zone` names in its `_agentid` TXT record.
+    async fn dns_owner(&self, zone: &AgentName) -> Result<DidKey, Error> {
+        let Some(dns) = self.0.dns.get() else {
+            return Err(Error::DnsProofFailed(
+                "this registry does not look up DNS".into(),
+            ));
+        };
+        let name = format!("{DNS_LABEL}.{zone}.");
+        let records = dns
+            .txt(&name)
+            .await
+            .map_err(|e| Error::DnsProofFailed(format!("{name}: {e}")))?;
+        let owners: Vec<DidKey> = records
+            .iter()
+            .filter_map(|r| zone::owner_in_txt(r))
+            .collect();
+        match owners.as_slice() {
+            [one] => Ok(one.clone()),
+            [] => Err(Error::DnsProofFailed(format!(
+                "{name} has no agentid-zone record"
+            ))),
+            _ => Err(Error::DnsProofFailed(format!(
+                "{name} names more than one owner"
+            ))),
+        }
+    }
+
+    /// Applies a signed zone operation (section 5.6): its result.
+    pub async fn zone_operation(&self, jws: &str) -> Result<serde_json::Value, Error> {
+        let (op, signer) = zone::open(jws)?;
+        let now = self.0.clock.now();
+        let created = agentid_spec::time::parse_rfc3339(op.created_at()).unwrap_or_default();
+        if created.abs_diff(now) > ZONE_OP_SKEW_SECS.unsigned_abs() {
+            return Err(Error::InvalidTime(format!(
+                "createdAt must be within {ZONE_OP_SKEW_SECS} s of the registry's clock"
+            )));
+        }
+        // A DNS claim (a zone of more than one label) is proven before anything is written,
+        // unless a zone someone owns holds it (then only a delegation applies; checked again
+        // in the transaction).
+        if let ZoneOperation::ClaimZone { zone, owner, .. } = &op {
+            if zone.as_str().contains('.') {
+                let mut read = self.0.pool.begin().await?;
+                if let Some(z) = Self::zone_holding(&mut read, zone.as_str()).await? {
+                    return Err(if z.zone == zone.as_str() {
+                        Error::ZoneTaken(zone.to_string())
+                    } else {
+                        Error::ZoneOwned(format!(
+                            "{zone} is in the zone {}: its owner delegates sub-zones",
+                            z.zone
+                        ))
+                    });
+                }
+                drop(read);
+                if self.dns_owner(zone).await? != *owner {
+                    return Err(Error::DnsProofFailed(format!(
+                        "the _agentid record of {zone} names another owner"
+                    )));
+                }
+            }
+        }
+        let hash = hash_b32(jws.as_bytes());
+        let mut tx = self.0.pool.begin().await?;
+        // The log's lock (and, on SQLite, the write lock) first: the checks below see every
+        // change committed before, and no other append commits until this one does.
+        log::lock(&mut tx, self.0.postgres).await?;
+        sqlx::query("DELETE FROM registry_zone_ops WHERE created_at < $1")
+            .bind(now.saturating_sub(2 * ZONE_OP_SKEW_SECS))
+            .execute(&mut *tx)
+            .await?;
+        let fresh = sqlx::query(
+            "INSERT INTO registry_zone_ops (hash, created_at) VALUES ($1, $2) ON CONFLICT DO NOTHING",
+        )
+        .bind(&hash)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+        if fresh.rows_affected() != 1 {
+            return Err(Rejection::Duplicate.into());
+        }
+        let (did, result) = self.zone_change(&mut tx, &op, &signer, now).await?;
+        let entry = log::append(
+            &mut tx,
+            self.0.postgres,
+            LogRecord {
+                did,
+                kind: op.kind().into(),
+                operation: jws.to_owned(),
+                actor: signer.to_string(),
+                reason: None,
+                created_at: now,
+            },
+        )
+        .await?;
+        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        tx.commit().await?;
+        self.changed();
+        tracing::info!(kind = op.kind(), signer = %signer, "zone operation");
+        let mut result = result;
+        result["logSeq"] = entry.seq.into();
+        Ok(result)
+    }
+
+    /// The checks and writes of one zone operation, in `tx`: the log entry's DID and the answer.
+    async fn zone_change(
+        &self,
+        tx: &mut Tx<'_>,
+        op: &ZoneOperation,
+        signer: &DidKey,
+        now: i64,
+    ) -> Result<(String, serde_json::Value), Error> {
+        let not_owner = |z: &Zone| {
+            Error::Rejected(Rejection::KeyNotAuthorized(if z.dns {
+                "only the zone's owner signs in it (a DNS zone's owner is named by its _agentid record)"
+            } else {
+                "only the zone's owner signs in it"
+            }))
+        };
+        match op {
+            ZoneOperation::ClaimZone { zone, owner, .. } => {
+                if signer != owner {
+                    return Err(
+                        Rejection::KeyNotAuthorized("a zone is claimed by its owner").into(),
+                    );
+                }
+                if reserved(zone) {
+                    return Err(Error::NameReserved(zone.to_string()));
+                }
+                if let Some(z) = Self::zone_holding(tx, zone.as_str()).await? {
+                    return Err(if z.zone == zone.as_str() {
+                        Error::ZoneTaken(zone.to_string())
+                    } else {
+                        Error::ZoneOwned(format!(
+                            "{zone} is in the zone {}: its owner delegates sub-zones",
+                            z.zone
+                        ))
+                    });
+                }
+                let held: Option<(String,)> = sqlx::query_as(
+                    "SELECT name FROM registry_agents WHERE name = $1 OR name LIKE $2 LIMIT 1",
+                )
+                .bind(zone.as_str())
+                .bind(format!("%.{zone}"))
+                .fetch_optional(&mut **tx)
+                .await?;
+                if let Some((name,)) = held {
+                    return Err(Error::ZoneOccupied(format!(
+                        "{name} is already registered under {zone}"
+                    )));
+                }
+                self.insert_zone(tx, zone, owner, None, zone.as_str().contains('.'), now)
+                    .await?;
+                Ok((
+                    owner.to_string(),
+                    json!({ "zone": zone, "owner": owner, "dns": zone.as_str().contains('.') }),
+                ))
+            }
+            ZoneOperation::DelegateZone { zone, owner, .. } => {
+                let (_, parent) = zone.as_str().split_once('.').ok_or_else(|| {
+                    Error::InvalidOperation("a top-level zone is claimed, not delegated".into())
+                })?;
+                let above = Self::zone_holding(tx, parent).await?.ok_or_else(|| {
+                    Error::InvalidOperation(format!("no zone holds {parent}: claim {zone} instead"))
+                })?;
+                if signer.as_str() != above.owner {
+                    return Err(not_owner(&above));
+                }
+                if self.zone_exists(tx, zone.as_str()).await? {
+                    return Err(Error::ZoneTaken(zone.to_string()));
+                }
+                self.insert_zone(tx, zone, owner, Some(&above.zone), false, now)
+                    .await?;
+                Ok((
+                    owner.to_string(),
+                    json!({ "zone": zone, "owner": owner, "parent": above.zone }),
+                ))
+            }
+            ZoneOperation::BindName { name, did, .. } => {
+                let z = Self::zone_holding(tx, name.as_str())
+                    .await?
+                    .ok_or_else(|| {
+                        Error::InvalidOperation(format!(
+                            "no zone holds {name}: a name outside zones is claimed at registration"
+                        ))
+                    })?;
+                if signer.as_str() != z.owner {
+                    return Err(not_owner(&z));
+                }
+                self.rename(tx, did, Some(name), now).await?;
+                Ok((
+                    did.to_string(),
+                    json!({ "name": name, "did": did, "zone": z.zone }),
+                ))
+            }
+            ZoneOperation::UnbindName { name, .. } => {
+                let z = Self::zone_holding(tx, name.as_str())
+                    .await?
+                    .ok_or_else(|| Error::InvalidOperation(format!("no zone holds {name}")))?;
+                if signer.as_str() != z.owner {
+                    return Err(not_owner(&z));
+                }
+                let bound: Option<(String,)> =
+                    sqlx::query_as("SELECT did FROM registry_agents WHERE name = $1")
+                        .bind(name.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                let (did,) = bound.ok_or_else(|| Error::NotRegistered(name.to_string()))?;
+                let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
+                self.rename(tx, &did, None, now).await?;
+                Ok((
+                    did.to_string(),
+                    json!({ "name": name, "did": did, "zone": z.zone, "unbound": true }),
+                ))
+            }
+        }
+    }
+
+    async fn zone_exists(&self, tx: &mut Tx<'_>, zone: &str) -> Result<bool, Error> {
+        let row: Option<(String,)> =
+            sqlx::query_as("SELECT zone FROM registry_zones WHERE zone = $1")
+                .bind(zone)
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(row.is_some())
+    }
+
+    async fn insert_zone(
+        &self,
+        tx: &mut Tx<'_>,
+        zone: &AgentName,
+        owner: &DidKey,
+        parent: Option<&str>,
+        dns: bool,
+        now: i64,
+    ) -> Result<(), Error> {
+        sqlx::query(
+            "INSERT INTO registry_zones (zone, owner, parent, dns, created_at) VALUES ($1, $2, $3, $4, $5)",
+        )
+        .bind(zone.as_str())
+        .bind(owner.as_str())
+        .bind(parent)
+        .bind(i64::from(dns))
+        .bind(now)
+        .execute(&mut **tx)
+        .await
+        .map_err(|e| match e.as_database_error().is_some_and(|d| d.is_unique_violation()) {
+            true => Error::ZoneTaken(zone.to_string()),
+            false => e.into(),
+        })?;
+        Ok(())
+    }
+
+    /// Binds `name` to `did` (which must have none), or removes its name (`None`), in its row
+    /// and its document's `alsoKnownAs`.
+    async fn rename(
+        &self,
+        tx: &mut Tx<'_>,
+        did: &AgentDid,
+        name: Option<&AgentName>,
+        now: i64,
+    ) -> Result<(), Error> {
+        let row: Option<(Option<String>, String, String)> =
+            sqlx::query_as("SELECT name, status, document FROM registry_agents WHERE did = $1")
+                .bind(did.as_str())
+                .fetch_optional(&mut **tx)
+                .await?;
+        let (old, status, document) = row.ok_or_else(|| Error::NotRegistered(did.to_string()))?;
+        match status.as_str() {
+            "deactivated" => return Err(Error::Deactivated(did.to_string())),
+            "deplatformed" if name.is_some() => return Err(Error::Deplatformed(did.to_string())),
+            _ => {}
+        }
+        if name.is_some() && old.is_some() {
+            return Err(Error::InvalidOperation(format!(
+                "{did} already has a name: unbind it first"
+            )));
+        }
+        let mut document: DidDocument = serde_json::from_str(&document)
+            .map_err(|e| Error::Internal(format!("stored document: {e}")))?;
+        document
+            .also_known_as
+            .retain(|a| !a.starts_with(NAME_URI_PREFIX));
+        if let Some(n) = name {
+            document.also_known_as.push(n.to_uri());
+        }
+        let document =
+            serde_json::to_string(&document).map_err(|e| Error::Internal(e.to_string()))?;
+        let done = sqlx::query(
+            "UPDATE registry_agents SET name = $1, document = $2, updated_at = $3 WHERE did = $4",
+        )
+        .bind(name.map(AgentName::as_str))
+        .bind(&document)
+        .bind(now)
+        .bind(did.as_str())
+        .execute(&mut **tx)
+        .await;
+        match done {
+            Ok(_) => Ok(()),
+            Err(e)
+                if e.as_database_error()
+                    .is_some_and(|d| d.is_unique_violation()) =>
+            {
+                Err(Error::NameTaken(
+                    name.map(ToString::to_string).unwrap_or_default(),
+                ))
+            }
+            Err(e) => Err(e.into()),
+        }
+    }
+}

@@ -1,0 +1,47 @@
+//! Zones (spec section 5.6): `POST /v1/zones` applies a signed zone operation (claim, delegate,
+//! bind a name, unbind it); `GET /v1/zones/{zone}` shows who owns a zone.
+
+use agentid_spec::id::AgentName;
+use agentid_spec::ErrorCode;
+use axum::extract::State;
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::Value;
+
+use crate::error::{ApiError, Json, Path};
+use crate::AppState;
+
+pub(crate) fn routes() -> Router<AppState> {
+    Router::new()
+        .route("/v1/zones", post(operate))
+        .route("/v1/zones/{zone}", get(show))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Submit {
+    operation: String,
+}
+
+async fn operate(
+    State(s): State<AppState>,
+    Json(body): Json<Submit>,
+) -> Result<axum::Json<Value>, ApiError> {
+    Ok(axum::Json(
+        s.registry.zone_operation(&body.operation).await?,
+    ))
+}
+
+async fn show(
+    State(s): State<AppState>,
+    Path(zone): Path<String>,
+) -> Result<axum::Json<agentid_registry::Zone>, ApiError> {
+    let zone = AgentName::parse(&zone)
+        .map_err(|e| ApiError::bad_request(ErrorCode::InvalidPath, e.to_string()))?;
+    s.registry
+        .zone(&zone)
+        .await?
+        .map(axum::Json)
+        .ok_or_else(|| ApiError::NotFound(format!("no zone {zone}")))
+}

@@ -1,0 +1,185 @@
+//! Zones (spec section 5.6): namespaces of agent names owned by platforms, as in DNS. A zone is
+//! a name suffix (`acme`, `alice.acme`); its owner, a `did:key`, binds names in it to agents and
+//! delegates sub-zones. Every change is a compact JWS (`typ` [`ZONE_OP_TYP`]) signed by the key
+//! the rules name, with a `createdAt` close to the registry's clock.
+
+use serde::{Deserialize, Serialize};
+
+use crate::id::{split_did_url, AgentDid, AgentName, DidKey};
+use crate::jose::CompactJws;
+
+/// `typ` of a zone operation JWS.
+pub const ZONE_OP_TYP: &str = "agentid-zone+jws";
+/// Largest zone operation accepted, in bytes.
+pub const MAX_ZONE_OP_LEN: usize = 4096;
+/// How far a zone operation's `createdAt` may be from the registry's clock, in seconds: an
+/// operation is accepted once, within this window (older or newer ones are refused).
+pub const ZONE_OP_SKEW_SECS: i64 = 300;
+/// The DNS label under which a domain names the owner of its zone: `_agentid.<domain>`, a TXT
+/// record `agentid-zone=<did:key>`.
+pub const DNS_LABEL: &str = "_agentid";
+/// The prefix of the TXT record's value.
+pub const DNS_TXT_PREFIX: &str = "agentid-zone=";
+
+/// The payload of a zone operation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "camelCase", deny_unknown_fields)]
+pub enum ZoneOperation {
+    /// Claims a zone for `owner`, who signs: a top-level zone nobody holds, or a DNS domain
+    /// whose `_agentid` TXT record names `owner`.
+    #[serde(rename_all = "camelCase")]
+    ClaimZone {
+        /// The zone.
+        zone: AgentName,
+        /// Its owner.
+        owner: DidKey,
+        /// RFC 3339.
+        created_at: String,
+    },
+    /// Delegates a sub-zone of a zone to `owner`; signed by the owner of the zone above it.
+    #[serde(rename_all = "camelCase")]
+    DelegateZone {
+        /// The sub-zone.
+        zone: AgentName,
+        /// Its owner.
+        owner: DidKey,
+        /// RFC 3339.
+        created_at: String,
+    },
+    /// Binds `name` to the agent `did`; signed by the owner of the zone `name` is in.
+    #[serde(rename_all = "camelCase")]
+    BindName {
+        /// The name.
+        name: AgentName,
+        /// The agent.
+        did: AgentDid,
+        /// RFC 3339.
+        created_at: String,
+    },
+    /// Removes `name` from the agent it is bound to; signed by the owner of its zone.
+    #[serde(rename_all = "camelCase")]
+    UnbindName {
+        /// The name.
+        name: AgentName,
+        /// RFC 3339.
+        created_at: String,
+    },
+}
+
+impl ZoneOperation {
+    /// The wire `type`, also the log entry's `kind`.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ZoneOperation::ClaimZone { .. } => "claim-zone",
+            ZoneOperation::DelegateZone { .. } => "delegate-zone",
+            ZoneOperation::BindName { .. } => "bind-name",
+            ZoneOperation::UnbindName { .. } => "unbind-name",
+        }
+    }
+
+    /// Its `createdAt`.
+    pub fn created_at(&self) -> &str {
+        match self {
+            ZoneOperation::ClaimZone { created_at, .. }
+            | ZoneOperation::DelegateZone { created_at, .. }
+            | ZoneOperation::BindName { created_at, .. }
+            | ZoneOperation::UnbindName { created_at, .. } => created_at,
+        }
+    }
+}
+
+/// Why a zone operation does not parse or verify.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ZoneOpError {
+    /// Over [`MAX_ZONE_OP_LEN`].
+    #[error("the operation is over {MAX_ZONE_OP_LEN} bytes")]
+    TooLarge,
+    /// Malformed; the message says how.
+    #[error("invalid zone operation: {0}")]
+    Invalid(String),
+    /// The signature does not verify under the `kid`'s key.
+    #[error("the operation's signature does not verify")]
+    BadSignature,
+}
+
+/// Parses a zone operation and checks its signature under the `did:key` its `kid` names: the
+/// operation and its signer. Who may sign what is the registry's rule (section 5.6).
+pub fn open(jws: &str) -> Result<(ZoneOperation, DidKey), ZoneOpError> {
+    if jws.len() > MAX_ZONE_OP_LEN {
+        return Err(ZoneOpError::TooLarge);
+    }
+    let invalid = |m: String| ZoneOpError::Invalid(m);
+    let token =
+        CompactJws::parse(jws, MAX_ZONE_OP_LEN, ZONE_OP_TYP).map_err(|e| invalid(e.to_string()))?;
+    let op: ZoneOperation =
+        serde_json::from_slice(&token.payload).map_err(|e| invalid(format!("payload: {e}")))?;
+    crate::time::parse_rfc3339(op.created_at())
+        .ok_or_else(|| invalid("createdAt is not RFC 3339".into()))?;
+    let kid = token
+        .header
+        .kid
+        .as_deref()
+        .ok_or_else(|| invalid("operation has no kid".into()))?;
+    let (signer, _) = split_did_url(kid).ok_or_else(|| invalid("kid is not a DID URL".into()))?;
+    let signer = DidKey::parse(signer).map_err(|_| invalid("kid is not a did:key".into()))?;
+    if kid != signer.key_id() {
+        return Err(invalid(
+            "kid is not the did:key's verification method".into(),
+        ));
+    }
+    let key = signer
+        .verifying_key()
+        .map_err(|_| invalid("signer key is invalid".into()))?;
+    if !token.verify(&key) {
+        return Err(ZoneOpError::BadSignature);
+    }
+    Ok((op, signer))
+}
+
+/// The zones that could hold `name`, longest first: the name itself, then each suffix.
+pub fn enclosing(name: &AgentName) -> Vec<String> {
+    let s = name.as_str();
+    let mut out = vec![s.to_owned()];
+    let mut rest = s;
+    while let Some((_, parent)) = rest.split_once('.') {
+        out.push(parent.to_owned());
+        rest = parent;
+    }
+    out
+}
+
+/// Whether `name` is `zone` or below it.
+pub fn within(name: &str, zone: &str) -> bool {
+    name == zone
+        || name
+            .strip_suffix(zone)
+            .is_some_and(|head| head.ends_with('.'))
+}
+
+/// The owner a DNS TXT record names, if it is an agentid zone record.
+pub fn owner_in_txt(record: &str) -> Option<DidKey> {
+    DidKey::parse(record.trim().strip_prefix(DNS_TXT_PREFIX)?.trim()).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn zones_enclose_names() {
+        let n = AgentName::parse("shopper.alice.acme").unwrap();
+        assert_eq!(enclosing(&n), ["shopper.alice.acme", "alice.acme", "acme"]);
+        assert!(within("shopper.alice.acme", "acme"));
+        assert!(within("acme", "acme"));
+        assert!(!within("notacme", "acme"));
+        assert!(!within("acme", "shop.acme"));
+        let key = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
+        assert_eq!(
+            owner_in_txt(&format!("agentid-zone={key}")).map(|k| k.to_string()),
+            Some(key.to_owned())
+        );
+        assert_eq!(owner_in_txt("v=spf1 -all"), None);
+        assert_eq!(owner_in_txt("agentid-zone=did:key:nope"), None);
+    }
+}
