@@ -58,6 +58,10 @@ pub struct ServeConfig {
     /// it, in seconds (default 30 days).
     #[arg(long, env = "AGENTID_NAME_GRACE_SECS", default_value_t = agentid_registry::DEFAULT_NAME_GRACE_SECS)]
     pub name_grace_secs: i64,
+    /// The DNS server that proves DNS zone claims (`_agentid.<domain>` TXT records), as
+    /// `IP:PORT`; default: the system's resolvers (/etc/resolv.conf). `off` refuses DNS claims.
+    #[arg(long, env = "AGENTID_DNS_SERVER")]
+    pub dns_server: Option<String>,
     /// Writes that create (agents, principals, sub-delegations) allowed per second per client.
     #[arg(long, env = "AGENTID_WRITE_RATE", default_value_t = 10)]
     pub write_rate: u32,
@@ -91,6 +95,7 @@ impl ServeConfig {
             hold_secs: 900,
             approval_secs: 600,
             name_grace_secs: agentid_registry::DEFAULT_NAME_GRACE_SECS,
+            dns_server: None,
             write_rate: 10,
             write_burst: 60,
             master_key: None,

@@ -31,6 +31,7 @@ use axum::Router;
 pub mod changes;
 pub mod cli;
 pub mod config;
+pub mod dns;
 pub mod error;
 pub mod keyfile;
 pub mod nonces;

@@ -194,6 +194,11 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
     let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash, clock.clone());
     let registry = Registry::new(pool, clock.clone()).with_name_grace(config.name_grace_secs);
+    if let Some(dns) =
+        crate::dns::Dns::new(config.dns_server.as_deref()).map_err(StartError::Config)?
+    {
+        registry.set_dns(dns);
+    }
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
     }

@@ -223,3 +223,123 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
         );
     }
 }
+
+/// A DNS server on loopback (dnsmasq) answering `record`s (`name,value`); stopped on drop.
+struct DnsServer {
+    child: tokio::process::Child,
+    addr: String,
+}
+
+impl DnsServer {
+    async fn start(records: &[(&str, &str)]) -> Self {
+        let binary = ["/usr/sbin/dnsmasq", "/usr/bin/dnsmasq", "/sbin/dnsmasq"]
+            .into_iter()
+            .find(|p| std::path::Path::new(p).exists())
+            .expect("dnsmasq is required (apt-get install dnsmasq-base; .ci/run installs it)");
+        let port = std::net::UdpSocket::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut args = vec![
+            "--no-daemon".to_owned(),
+            "--no-resolv".into(),
+            "--no-hosts".into(),
+            "--bind-interfaces".into(),
+            "--listen-address=127.0.0.1".into(),
+            format!("--port={port}"),
+            "--pid-file".into(),
+        ];
+        for (name, value) in records {
+            args.push(format!("--txt-record={name},{value}"));
+        }
+        let child = tokio::process::Command::new(binary)
+            .args(&args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .kill_on_drop(true)
+            .spawn()
+            .expect("dnsmasq starts");
+        // Until it answers on its port.
+        let probe = std::net::UdpSocket::bind("127.0.0.1:0").unwrap();
+        probe
+            .set_read_timeout(Some(std::time::Duration::from_millis(100)))
+            .unwrap();
+        let query = b"\x12\x34\x01\x00\x00\x01\x00\x00\x00\x00\x00\x00\x00\x00\x10\x00\x01";
+        for _ in 0..50 {
+            probe.send_to(query, ("127.0.0.1", port)).unwrap();
+            if probe.recv(&mut [0u8; 512]).is_ok() {
+                break;
+            }
+        }
+        Self {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        }
+    }
+}
+
+impl Drop for DnsServer {
+    fn drop(&mut self) {
+        let _ = self.child.start_kill();
+    }
+}
+
+/// A DNS domain is claimed as a zone when its `_agentid` TXT record names the owner, looked up
+/// (hickory-resolver) on a real DNS server on loopback; anything else is `dns_proof_failed`.
+#[tokio::test]
+async fn a_dns_domain_is_claimed_by_the_owner_its_txt_record_names() {
+    let (owner, other) = (KeyPair::generate(), KeyPair::generate());
+    let record = format!("agentid-zone={}", owner.did_key());
+    let dns = DnsServer::start(&[
+        ("_agentid.acmeshop.dev", &record),
+        ("_agentid.spf.dev", "v=spf1 -all"),
+        ("_agentid.two.dev", &record),
+        (
+            "_agentid.two.dev",
+            &format!("agentid-zone={}", other.did_key()),
+        ),
+    ])
+    .await;
+    for backend in backends().await {
+        let server =
+            crate::support::Server::start_with(&backend, &["--dns-server", &dns.addr]).await;
+        let http = server.http();
+        for (z, owner_key, status, code) in [
+            ("acmeshop.dev", &other, 403, "dns_proof_failed"),
+            ("spf.dev", &owner, 403, "dns_proof_failed"),
+            ("two.dev", &owner, 403, "dns_proof_failed"),
+            ("nothing.dev", &owner, 403, "dns_proof_failed"),
+        ] {
+            let (st, b) = submit(&http, &claim(z, owner_key, owner_key, now())).await;
+            assert_eq!((st, error_code(st, &b)), (status, code.into()), "{z}: {b}");
+        }
+        let (st, b) = submit(&http, &claim("acmeshop.dev", &owner, &owner, now())).await;
+        assert_eq!(st, 200, "{b}");
+        assert_eq!(b["dns"], true);
+        // The domain's owner names agents in it.
+        let (_, _, agent) = register(&http, None).await;
+        let (st, b) = submit(&http, &bind("checkout.acmeshop.dev", &agent, &owner)).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, r) = http.get("/1.0/identifiers/checkout.acmeshop.dev").await;
+        assert_eq!((st, s(&r["didDocument"]["id"])), (200, agent.to_string()));
+        let (st, b, _) = register(&http, Some("bot.acmeshop.dev")).await;
+        assert_eq!((st, error_code(st, &b)), (403, "zone_owned".into()));
+    }
+    // Without a DNS server configured, a DNS claim is refused, not guessed.
+    let server = crate::support::Server::start_with(
+        &crate::support::Backend::Sqlite,
+        &["--dns-server", "off"],
+    )
+    .await;
+    let (st, b) = submit(
+        &server.http(),
+        &claim("acmeshop.dev", &owner, &owner, now()),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(st, &b)),
+        (403, "dns_proof_failed".into()),
+        "{b}"
+    );
+}
