@@ -55,6 +55,18 @@ impl From<ZoneOpError> for Error {
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
+/// Why `zone` cannot be claimed when `z` holds it: claimed already, or inside someone's zone.
+fn held(zone: &AgentName, z: &Zone) -> Error {
+    if z.zone == zone.as_str() {
+        Error::ZoneTaken(zone.to_string())
+    } else {
+        Error::ZoneOwned(format!(
+            "{zone} is in the zone {}: its owner delegates sub-zones",
+            z.zone
+        ))
+    }
+}
+
 impl Registry {
     /// The zone holding `name` (the longest claimed zone that is `name` or above it), read in
     /// `tx`.
@@ -149,14 +161,7 @@ impl Registry {
             if zone.as_str().contains('.') {
                 let mut read = self.0.pool.begin().await?;
                 if let Some(z) = Self::zone_holding(&mut read, zone.as_str()).await? {
-                    return Err(if z.zone == zone.as_str() {
-                        Error::ZoneTaken(zone.to_string())
-                    } else {
-                        Error::ZoneOwned(format!(
-                            "{zone} is in the zone {}: its owner delegates sub-zones",
-                            z.zone
-                        ))
-                    });
+                    return Err(held(zone, &z));
                 }
                 drop(read);
                 if self.dns_owner(zone).await? != *owner {
@@ -234,14 +239,7 @@ impl Registry {
                     return Err(Error::NameReserved(zone.to_string()));
                 }
                 if let Some(z) = Self::zone_holding(tx, zone.as_str()).await? {
-                    return Err(if z.zone == zone.as_str() {
-                        Error::ZoneTaken(zone.to_string())
-                    } else {
-                        Error::ZoneOwned(format!(
-                            "{zone} is in the zone {}: its owner delegates sub-zones",
-                            z.zone
-                        ))
-                    });
+                    return Err(held(zone, &z));
                 }
                 let held: Option<(String,)> = sqlx::query_as(
                     "SELECT name FROM registry_agents WHERE name = $1 OR name LIKE $2 LIMIT 1",

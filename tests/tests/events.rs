@@ -20,6 +20,22 @@ use serde_json::json;
 use crate::fixture::{nonce, now, Fixture};
 use crate::support::{backends, error_code, s, Backend, Server};
 
+/// Registers a fresh agent (no name) on `server`: its key and DID.
+async fn new_agent(server: &Server) -> (KeyPair, agentid_spec::id::AgentDid) {
+    let key = KeyPair::generate();
+    let genesis = agentid_sdk::operation::create(&key, &key, None, now());
+    let (st, b) = server
+        .http()
+        .post(
+            "/v1/agents",
+            None,
+            &json!({ "operation": genesis.operation }),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    (key, genesis.did)
+}
+
 /// Reads `/v1/events` with `header` until `want` entries have arrived and a checkpoint after
 /// them, or 10 seconds pass: the entries and the last checkpoint.
 async fn read_stream(
@@ -63,16 +79,7 @@ async fn the_event_stream_resumes_and_rebuilds_the_log() {
         let f = Fixture::new(&backend).await;
         let http = f.server.http();
         for _ in 0..3 {
-            let key = KeyPair::generate();
-            let genesis = agentid_sdk::operation::create(&key, &key, None, now());
-            let (st, b) = http
-                .post(
-                    "/v1/agents",
-                    None,
-                    &json!({ "operation": genesis.operation }),
-                )
-                .await;
-            assert_eq!(st, 201, "{b}");
+            new_agent(&f.server).await;
         }
         let (_, head) = http.get("/v1/log/checkpoint").await;
         let size = head["treeSize"].as_u64().unwrap() as usize;
@@ -184,18 +191,7 @@ async fn a_mirror_is_built_resumed_and_checked() {
         assert_eq!(out["added"], head["treeSize"]);
         // Two more entries; the mirror resumes from where it stopped.
         for _ in 0..2 {
-            let key = KeyPair::generate();
-            let genesis = agentid_sdk::operation::create(&key, &key, None, now());
-            let (st, _) = f
-                .server
-                .http()
-                .post(
-                    "/v1/agents",
-                    None,
-                    &json!({ "operation": genesis.operation }),
-                )
-                .await;
-            assert_eq!(st, 201);
+            new_agent(&f.server).await;
         }
         let (code, out) = f.server.cli(&["log", "mirror", "--dir", &dir_arg]).await;
         assert_eq!((code, &out["added"]), (0, &json!(2)), "{out}");
@@ -210,17 +206,7 @@ async fn a_mirror_is_built_resumed_and_checked() {
         assert_eq!(crate::support::tamper(&f.server, sql, &[]).await, 1);
         let mut server = f.server;
         server.restart().await;
-        let key = KeyPair::generate();
-        let genesis = agentid_sdk::operation::create(&key, &key, None, now());
-        let (st, _) = server
-            .http()
-            .post(
-                "/v1/agents",
-                None,
-                &json!({ "operation": genesis.operation }),
-            )
-            .await;
-        assert_eq!(st, 201);
+        new_agent(&server).await;
         let (code, out) = server.cli(&["log", "mirror", "--dir", &dir_arg]).await;
         assert_eq!(
             (code, s(&out["error"]["code"])),
@@ -284,19 +270,8 @@ async fn a_followed_deplatforming_reaches_a_verifier_in_another_process() {
         let (mut took, mut after_answer) = (Vec::new(), Vec::new());
         for trial in 0..trials {
             // A fresh agent with a delegation; the verifier accepts it once (and caches it).
-            let key = KeyPair::generate();
-            let genesis = agentid_sdk::operation::create(&key, &key, None, now());
-            let (st, b) = f
-                .server
-                .http()
-                .post(
-                    "/v1/agents",
-                    None,
-                    &json!({ "operation": genesis.operation }),
-                )
-                .await;
-            assert_eq!(st, 201, "{b}");
-            f.agent = genesis.did.to_string();
+            let (key, did) = new_agent(&f.server).await;
+            f.agent = did.to_string();
             f.agent_key = key;
             let credential = s(&f.delegate(json!({})).await["credential"]);
             let n = nonce();

@@ -127,27 +127,8 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
                 .await?;
             Ok(Output::ok(out))
         }
-        Command::Log(super::LogCommand::Verify(args)) => match log_verify(&server, args).await {
-            // What does not hold is the answer (exit 1), not a failure to get one (exit 2).
-            Err(f) if LOG_REFUTED.contains(&f.code.as_str()) => Ok(Output {
-                json: json!({
-                    "verified": false,
-                    "error": { "code": f.code, "message": f.message },
-                }),
-                ok: false,
-            }),
-            other => other,
-        },
-        Command::Log(super::LogCommand::Mirror(args)) => match log_mirror(&server, args).await {
-            Err(f) if LOG_REFUTED.contains(&f.code.as_str()) => Ok(Output {
-                json: json!({
-                    "verified": false,
-                    "error": { "code": f.code, "message": f.message },
-                }),
-                ok: false,
-            }),
-            other => other,
-        },
+        Command::Log(super::LogCommand::Verify(args)) => refuted(log_verify(&server, args).await),
+        Command::Log(super::LogCommand::Mirror(args)) => refuted(log_mirror(&server, args).await),
         Command::Resolve(args) => {
             let path = format!("/1.0/identifiers/{}", encode_path_segment(&args.id));
             let (status, body) = Client::new(&server)?
@@ -986,6 +967,21 @@ const LOG_REFUTED: [&str; 4] = [
     "inclusion_failed",
     "proof_invalid",
 ];
+
+/// A log check's outcome: what does not hold is the answer (exit 1, `verified: false`), not a
+/// failure to get one (exit 2).
+fn refuted(result: Result<Output, Failure>) -> Result<Output, Failure> {
+    match result {
+        Err(f) if LOG_REFUTED.contains(&f.code.as_str()) => Ok(Output {
+            json: json!({
+                "verified": false,
+                "error": { "code": f.code, "message": f.message },
+            }),
+            ok: false,
+        }),
+        other => other,
+    }
+}
 
 /// The payload of the signed checkpoint `token`, if its signature verifies under a key of the
 /// service's DID document `doc` and it names that service.
