@@ -336,8 +336,21 @@ impl Registry {
         reason: &str,
         actor: &str,
     ) -> Result<serde_json::Value, Error> {
+        let tx = self.0.pool.begin().await?;
+        self.deplatform_in(tx, did, reason, actor, None).await
+    }
+
+    /// [`Registry::deplatform`] in `tx`, on the authority of a zone's owner when `by_zone` is given
+    /// (recorded in the decision).
+    pub(crate) async fn deplatform_in(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        did: &AgentDid,
+        reason: &str,
+        actor: &str,
+        by_zone: Option<&crate::zones::ZoneAuthority<'_>>,
+    ) -> Result<serde_json::Value, Error> {
         let now = self.0.clock.now();
-        let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'deplatformed', status_reason = $1, status_changed_at = $2, updated_at = $2, \
              status_until = NULL, status_code = NULL, evidence_hash = NULL \
@@ -354,7 +367,8 @@ impl Registry {
         }
         // The free-text reason is the entry's `reason` (public only by its hash), not part of
         // the decision's JSON.
-        let record = serde_json::json!({ "type": "deplatform", "did": did });
+        let mut record = serde_json::json!({ "type": "deplatform", "did": did });
+        crate::zones::ZoneAuthority::record(by_zone, &mut record);
         let entry = self
             .decide(tx, did, "deplatform", record, actor, reason, now)
             .await?;
@@ -375,6 +389,20 @@ impl Registry {
         decision: &Suspend<'_>,
         actor: &str,
     ) -> Result<serde_json::Value, Error> {
+        let tx = self.0.pool.begin().await?;
+        self.suspend_in(tx, did, decision, actor, None).await
+    }
+
+    /// [`Registry::suspend`] in `tx`, on the authority of a zone's owner when `by_zone` is given
+    /// (recorded in the decision).
+    pub(crate) async fn suspend_in(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        did: &AgentDid,
+        decision: &Suspend<'_>,
+        actor: &str,
+        by_zone: Option<&crate::zones::ZoneAuthority<'_>>,
+    ) -> Result<serde_json::Value, Error> {
         let now = self.0.clock.now();
         let until = now
             .checked_add(decision.secs)
@@ -391,7 +419,6 @@ impl Registry {
                 SUSPENSION_REASON_CODES.join(", ")
             )));
         }
-        let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'suspended', status_reason = $1, status_code = $2, \
              evidence_hash = $3, status_until = $4, status_changed_at = $5, updated_at = $5 \
@@ -409,10 +436,11 @@ impl Registry {
             drop(tx);
             return Err(self.not_moderatable(did).await?);
         }
-        let record = serde_json::json!({
+        let mut record = serde_json::json!({
             "type": "suspend", "did": did, "reasonCode": decision.reason_code,
             "evidenceHash": decision.evidence_hash, "until": format_rfc3339(until),
         });
+        crate::zones::ZoneAuthority::record(by_zone, &mut record);
         let entry = self
             .decide(tx, did, "suspend", record, actor, decision.reason, now)
             .await?;
@@ -433,8 +461,21 @@ impl Registry {
         reason: &str,
         actor: &str,
     ) -> Result<serde_json::Value, Error> {
+        let tx = self.0.pool.begin().await?;
+        self.reinstate_in(tx, did, reason, actor, None).await
+    }
+
+    /// [`Registry::reinstate`] in `tx`, on the authority of a zone's owner when `by_zone` is given
+    /// (recorded in the decision).
+    pub(crate) async fn reinstate_in(
+        &self,
+        mut tx: sqlx::Transaction<'_, sqlx::Any>,
+        did: &AgentDid,
+        reason: &str,
+        actor: &str,
+        by_zone: Option<&crate::zones::ZoneAuthority<'_>>,
+    ) -> Result<serde_json::Value, Error> {
         let now = self.0.clock.now();
-        let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(
             "UPDATE registry_agents SET status = 'active', status_reason = NULL, status_code = NULL, \
              evidence_hash = NULL, status_until = NULL, status_changed_at = $1, updated_at = $1 \
@@ -451,7 +492,8 @@ impl Registry {
                 e => e,
             });
         }
-        let record = serde_json::json!({ "type": "reinstate", "did": did });
+        let mut record = serde_json::json!({ "type": "reinstate", "did": did });
+        crate::zones::ZoneAuthority::record(by_zone, &mut record);
         let entry = self
             .decide(tx, did, "reinstate", record, actor, reason, now)
             .await?;

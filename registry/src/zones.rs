@@ -55,6 +55,32 @@ impl From<ZoneOpError> for Error {
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
+/// The name a moderation decision is about, if `op` is one.
+fn moderated(op: &ZoneOperation) -> Option<&AgentName> {
+    match op {
+        ZoneOperation::SuspendAgent { name, .. }
+        | ZoneOperation::DeplatformAgent { name, .. }
+        | ZoneOperation::ReinstateAgent { name, .. } => Some(name),
+        _ => None,
+    }
+}
+
+/// A zone owner's authority for a moderation decision: the zone, and the signed operation.
+pub(crate) struct ZoneAuthority<'a> {
+    zone: &'a str,
+    operation: &'a str,
+}
+
+impl ZoneAuthority<'_> {
+    /// Adds the authority (when there is one) to a decision's record.
+    pub(crate) fn record(by: Option<&Self>, record: &mut serde_json::Value) {
+        if let Some(a) = by {
+            record["zone"] = a.zone.into();
+            record["authorization"] = a.operation.into();
+        }
+    }
+}
+
 /// Why `zone` cannot be claimed when `z` holds it: claimed already, or inside someone's zone.
 fn held(zone: &AgentName, z: &Zone) -> Error {
     if z.zone == zone.as_str() {
@@ -144,9 +170,41 @@ impl Registry {
         }
     }
 
-    /// Applies a signed zone operation (section 5.6): its result.
-    pub async fn zone_operation(&self, jws: &str) -> Result<serde_json::Value, Error> {
+    /// Applies a signed zone operation (section 5.6): its result. `reason` is the free text
+    /// of a moderation decision, which the operation binds by its hash (and which the public
+    /// log shows only by that hash); no other operation takes one.
+    pub async fn zone_operation(
+        &self,
+        jws: &str,
+        reason: Option<&str>,
+    ) -> Result<serde_json::Value, Error> {
         let (op, signer) = zone::open(jws)?;
+        match (op.reason_hash(), reason) {
+            (Some(hash), Some(r)) => {
+                if r.is_empty() || r.len() > crate::MAX_REASON_BYTES {
+                    return Err(Error::InvalidOperation(format!(
+                        "a reason is 1 to {} bytes",
+                        crate::MAX_REASON_BYTES
+                    )));
+                }
+                if agentid_spec::log::reason_hash(r) != hash {
+                    return Err(Error::InvalidOperation(
+                        "the reason is not the one reasonHash names".into(),
+                    ));
+                }
+            }
+            (Some(_), None) => {
+                return Err(Error::InvalidOperation(
+                    "a moderation decision comes with its reason".into(),
+                ))
+            }
+            (None, Some(_)) => {
+                return Err(Error::InvalidOperation(
+                    "only a moderation decision takes a reason".into(),
+                ))
+            }
+            (None, None) => {}
+        }
         let now = self.0.clock.now();
         let created = agentid_spec::time::parse_rfc3339(op.created_at()).unwrap_or_default();
         if created.abs_diff(now) > ZONE_OP_SKEW_SECS.unsigned_abs() {
@@ -190,6 +248,11 @@ impl Registry {
         if fresh.rows_affected() != 1 {
             return Err(Rejection::Duplicate.into());
         }
+        if let (Some(name), Some(reason)) = (moderated(&op), reason) {
+            return self
+                .zone_moderation(tx, &op, name, reason, &signer, jws)
+                .await;
+        }
         let (did, result) = self.zone_change(&mut tx, &op, &signer, now).await?;
         let entry = log::append(
             &mut tx,
@@ -211,6 +274,83 @@ impl Registry {
         let mut result = result;
         result["logSeq"] = entry.seq.into();
         Ok(result)
+    }
+
+    /// A zone owner's moderation decision on the agent bound to `name`, in `tx` (which it
+    /// commits): the same decision an operator makes (section 5.4), recorded with the zone and
+    /// the signed operation that authorised it, the signer as actor.
+    async fn zone_moderation(
+        &self,
+        mut tx: Tx<'_>,
+        op: &ZoneOperation,
+        name: &AgentName,
+        reason: &str,
+        signer: &DidKey,
+        jws: &str,
+    ) -> Result<serde_json::Value, Error> {
+        let z = Self::zone_holding(&mut tx, name.as_str())
+            .await?
+            .ok_or_else(|| Error::InvalidOperation(format!("no zone holds {name}")))?;
+        if signer.as_str() != z.owner {
+            return Err(
+                Rejection::KeyNotAuthorized("only the zone's owner moderates in it").into(),
+            );
+        }
+        let bound: Option<(String,)> =
+            sqlx::query_as("SELECT did FROM registry_agents WHERE name = $1")
+                .bind(name.as_str())
+                .fetch_optional(&mut *tx)
+                .await?;
+        let (did,) = bound.ok_or_else(|| Error::NotRegistered(name.to_string()))?;
+        let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
+        // Due process: while another moderator's decision stands (an operator's, or another
+        // zone owner's before a delegation), only they change or lift it.
+        let standing: Option<(String, Option<String>)> = sqlx::query_as(
+            "SELECT a.status, (SELECT l.actor FROM registry_log l WHERE l.did = a.did \
+             AND l.kind IN ('suspend', 'deplatform', 'reinstate') ORDER BY l.seq DESC LIMIT 1) \
+             FROM registry_agents a WHERE a.did = $1",
+        )
+        .bind(did.as_str())
+        .fetch_optional(&mut *tx)
+        .await?;
+        if let Some((status, Some(decided_by))) = standing {
+            if status != "active" && decided_by != signer.as_str() {
+                return Err(Rejection::KeyNotAuthorized(
+                    "another moderator's decision stands: only they change or lift it",
+                )
+                .into());
+            }
+        }
+        let authority = ZoneAuthority {
+            zone: &z.zone,
+            operation: jws,
+        };
+        let actor = signer.to_string();
+        match op {
+            ZoneOperation::SuspendAgent {
+                reason_code,
+                evidence_hash,
+                duration_secs,
+                ..
+            } => {
+                let decision = crate::Suspend {
+                    reason_code,
+                    reason,
+                    evidence_hash: evidence_hash.as_deref(),
+                    secs: *duration_secs,
+                };
+                self.suspend_in(tx, &did, &decision, &actor, Some(&authority))
+                    .await
+            }
+            ZoneOperation::DeplatformAgent { .. } => {
+                self.deplatform_in(tx, &did, reason, &actor, Some(&authority))
+                    .await
+            }
+            _ => {
+                self.reinstate_in(tx, &did, reason, &actor, Some(&authority))
+                    .await
+            }
+        }
     }
 
     /// The checks and writes of one zone operation, in `tx`: the log entry's DID and the answer.
@@ -297,6 +437,11 @@ impl Registry {
                     json!({ "name": name, "did": did, "zone": z.zone }),
                 ))
             }
+            ZoneOperation::SuspendAgent { .. }
+            | ZoneOperation::DeplatformAgent { .. }
+            | ZoneOperation::ReinstateAgent { .. } => Err(Error::InvalidOperation(
+                "a moderation decision comes with its reason".into(),
+            )),
             ZoneOperation::UnbindName { name, .. } => {
                 let z = Self::zone_holding(tx, name.as_str())
                     .await?

@@ -157,10 +157,15 @@ impl PublicEntry {
     }
 }
 
+/// How a reason appears in public: base64url of its SHA-256 (`reasonHash`).
+pub fn reason_hash(reason: &str) -> String {
+    use sha2::Digest;
+    crate::jose::b64u(&sha2::Sha256::digest(reason.as_bytes()))
+}
+
 impl LogEntry {
     /// The entry as the public log serves it.
     pub fn public(&self) -> PublicEntry {
-        use sha2::Digest;
         PublicEntry {
             actor: self.actor.clone(),
             created_at: self.created_at,
@@ -169,10 +174,7 @@ impl LogEntry {
             kind: self.kind.clone(),
             operation: self.operation.clone(),
             prev_hash: self.prev_hash.clone(),
-            reason_hash: self
-                .reason
-                .as_ref()
-                .map(|r| crate::jose::b64u(&sha2::Sha256::digest(r.as_bytes()))),
+            reason_hash: self.reason.as_deref().map(reason_hash),
             seq: self.seq,
         }
     }

@@ -64,9 +64,58 @@ pub enum ZoneOperation {
         /// RFC 3339.
         created_at: String,
     },
+    /// Suspends the agent bound to `name` for `durationSecs`; signed by the owner of its zone.
+    /// The reason travels beside the operation and is bound to it by `reasonHash`.
+    #[serde(rename_all = "camelCase")]
+    SuspendAgent {
+        /// The agent's name in the zone.
+        name: AgentName,
+        /// One of the suspension reason codes (section 5.4).
+        reason_code: String,
+        /// base64url SHA-256 of the reason.
+        reason_hash: String,
+        /// base64url SHA-256 of the evidence, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        evidence_hash: Option<String>,
+        /// How long.
+        duration_secs: i64,
+        /// RFC 3339.
+        created_at: String,
+    },
+    /// Deplatforms the agent bound to `name`; signed by the owner of its zone.
+    #[serde(rename_all = "camelCase")]
+    DeplatformAgent {
+        /// The agent's name in the zone.
+        name: AgentName,
+        /// base64url SHA-256 of the reason.
+        reason_hash: String,
+        /// RFC 3339.
+        created_at: String,
+    },
+    /// Reinstates the suspended or deplatformed agent bound to `name`; signed by the owner of
+    /// its zone.
+    #[serde(rename_all = "camelCase")]
+    ReinstateAgent {
+        /// The agent's name in the zone.
+        name: AgentName,
+        /// base64url SHA-256 of the reason.
+        reason_hash: String,
+        /// RFC 3339.
+        created_at: String,
+    },
 }
 
 impl ZoneOperation {
+    /// The `reasonHash` of a moderation decision.
+    pub fn reason_hash(&self) -> Option<&str> {
+        match self {
+            ZoneOperation::SuspendAgent { reason_hash, .. }
+            | ZoneOperation::DeplatformAgent { reason_hash, .. }
+            | ZoneOperation::ReinstateAgent { reason_hash, .. } => Some(reason_hash),
+            _ => None,
+        }
+    }
+
     /// The wire `type`, also the log entry's `kind`.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -74,6 +123,9 @@ impl ZoneOperation {
             ZoneOperation::DelegateZone { .. } => "delegate-zone",
             ZoneOperation::BindName { .. } => "bind-name",
             ZoneOperation::UnbindName { .. } => "unbind-name",
+            ZoneOperation::SuspendAgent { .. } => "suspend",
+            ZoneOperation::DeplatformAgent { .. } => "deplatform",
+            ZoneOperation::ReinstateAgent { .. } => "reinstate",
         }
     }
 
@@ -83,7 +135,10 @@ impl ZoneOperation {
             ZoneOperation::ClaimZone { created_at, .. }
             | ZoneOperation::DelegateZone { created_at, .. }
             | ZoneOperation::BindName { created_at, .. }
-            | ZoneOperation::UnbindName { created_at, .. } => created_at,
+            | ZoneOperation::UnbindName { created_at, .. }
+            | ZoneOperation::SuspendAgent { created_at, .. }
+            | ZoneOperation::DeplatformAgent { created_at, .. }
+            | ZoneOperation::ReinstateAgent { created_at, .. } => created_at,
         }
     }
 }

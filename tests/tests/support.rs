@@ -294,6 +294,7 @@ async fn spawn(
 }
 
 /// A JSON HTTP client for one server.
+#[derive(Clone)]
 pub struct Http {
     pub client: reqwest::Client,
     pub base: String,

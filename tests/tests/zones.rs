@@ -202,6 +202,137 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
         let (st, b) = submit(&http, &again).await;
         assert_eq!((st, error_code(st, &b)), (404, "not_found".into()), "{b}");
 
+        // The zone's owner moderates the agents named in its zone: suspend, reinstate,
+        // deplatform, each with a reason bound by its hash; nobody else does, and nowhere else.
+        let reason = "card testing at three merchants";
+        let suspend = |n: &str, at: i64| ZoneOperation::SuspendAgent {
+            name: name(n),
+            reason_code: "fraud".into(),
+            reason_hash: agentid_spec::log::reason_hash(reason),
+            evidence_hash: None,
+            duration_secs: 3600,
+            created_at: format_rfc3339(at),
+        };
+        let post = |op: String, r: Option<&str>| {
+            let body = json!({ "operation": op, "reason": r });
+            let http = http.clone();
+            async move { http.post("/v1/zones", None, &body).await }
+        };
+        for (op, r, status, code) in [
+            (
+                zone(&suspend("shopper.acme", now()), &other),
+                Some(reason),
+                403,
+                "key_not_authorized",
+            ),
+            (
+                zone(&suspend("shopper.acme", now()), &platform),
+                None,
+                400,
+                "invalid_operation",
+            ),
+            (
+                zone(&suspend("shopper.acme", now()), &platform),
+                Some("another"),
+                400,
+                "invalid_operation",
+            ),
+            (
+                zone(&suspend("shopper.alice", now()), &platform),
+                Some(reason),
+                400,
+                "invalid_operation",
+            ),
+            (
+                claim("zzz", &platform, &platform, now()),
+                Some(reason),
+                400,
+                "invalid_operation",
+            ),
+        ] {
+            let (st, b) = post(op, r).await;
+            assert_eq!((st, error_code(st, &b)), (status, code.into()), "{b}");
+        }
+        let (st, b) = post(
+            zone(&suspend("shopper.acme", now() - 2), &platform),
+            Some(reason),
+        )
+        .await;
+        assert_eq!((st, s(&b["status"])), (200, "suspended".into()), "{b}");
+        let (_, r) = http.get("/1.0/identifiers/shopper.acme").await;
+        assert_eq!(r["didDocumentMetadata"]["agentStatus"], "suspended");
+        let reinstate = ZoneOperation::ReinstateAgent {
+            name: name("shopper.acme"),
+            reason_hash: agentid_spec::log::reason_hash("explained"),
+            created_at: format_rfc3339(now()),
+        };
+        let (st, b) = post(zone(&reinstate, &platform), Some("explained")).await;
+        assert_eq!((st, s(&b["status"])), (200, "active".into()), "{b}");
+        // While the registry's operator's decision stands, the zone's owner neither lifts nor
+        // replaces it.
+        let (st, b) = http
+            .post(
+                &format!("/v1/admin/agents/{agent}/suspend"),
+                Some(&f.server.admin_token),
+                &json!({ "reasonCode": "abuse", "reason": "registry policy", "durationSecs": 86400 }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let reinstate = ZoneOperation::ReinstateAgent {
+            name: name("shopper.acme"),
+            reason_hash: agentid_spec::log::reason_hash("explained"),
+            created_at: format_rfc3339(now() - 1),
+        };
+        let (st, b) = post(zone(&reinstate, &platform), Some("explained")).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "key_not_authorized".into()),
+            "{b}"
+        );
+        let (st, b) = post(
+            zone(&suspend("shopper.acme", now() - 3), &platform),
+            Some(reason),
+        )
+        .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "key_not_authorized".into()),
+            "{b}"
+        );
+        let (_, r) = http.get("/1.0/identifiers/shopper.acme").await;
+        assert_eq!(r["didDocumentMetadata"]["suspended"]["reasonCode"], "abuse");
+        let (st, _) = http
+            .post(
+                &format!("/v1/admin/agents/{agent}/reinstate"),
+                Some(&f.server.admin_token),
+                &json!({ "reason": "reviewed" }),
+            )
+            .await;
+        assert_eq!(st, 200);
+        let deplatform = ZoneOperation::DeplatformAgent {
+            name: name("shopper.acme"),
+            reason_hash: agentid_spec::log::reason_hash(reason),
+            created_at: format_rfc3339(now()),
+        };
+        let (st, b) = post(zone(&deplatform, &platform), Some(reason)).await;
+        assert_eq!((st, s(&b["status"])), (200, "deplatformed".into()), "{b}");
+        let (st, _) = http.get("/1.0/identifiers/shopper.acme").await;
+        assert_eq!(st, 410);
+        // In the public log: the owner as actor, the zone and its signed operation in the
+        // decision, the reason by its hash only.
+        let (_, log) = http.get("/v1/log/entries?after=0&limit=1000").await;
+        let last = log["entries"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(s(&last["kind"]), "deplatform");
+        assert_eq!(s(&last["actor"]), platform.did_key().to_string());
+        let decision: Value = serde_json::from_str(&s(&last["operation"])).unwrap();
+        assert_eq!(decision["zone"], "acme");
+        assert!(agentid_spec::zone::open(&s(&decision["authorization"])).is_ok());
+        assert_eq!(
+            s(&last["reasonHash"]),
+            agentid_spec::log::reason_hash(reason)
+        );
+        assert!(!last.to_string().contains(reason));
+
         // Every accepted zone operation is in the log, signed by whom it names.
         let (_, log) = http.get("/v1/log/entries?after=0&limit=1000").await;
         let kinds: Vec<String> = log["entries"]
@@ -209,7 +340,7 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
             .unwrap()
             .iter()
             .map(|e| s(&e["kind"]))
-            .filter(|k| k.contains("zone") || k.contains("name"))
+            .filter(|k| k.contains("zone") || k.contains("name") || k.contains("platform"))
             .collect();
         assert_eq!(
             kinds,
@@ -218,7 +349,8 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
                 "bind-name",
                 "delegate-zone",
                 "bind-name",
-                "unbind-name"
+                "unbind-name",
+                "deplatform"
             ]
         );
     }

@@ -22,6 +22,9 @@ pub(crate) fn routes() -> Router<AppState> {
 #[serde(deny_unknown_fields)]
 struct Submit {
     operation: String,
+    /// The free text of a moderation decision (its hash is in the operation).
+    #[serde(default)]
+    reason: Option<String>,
 }
 
 async fn operate(
@@ -29,7 +32,9 @@ async fn operate(
     Json(body): Json<Submit>,
 ) -> Result<axum::Json<Value>, ApiError> {
     Ok(axum::Json(
-        s.registry.zone_operation(&body.operation).await?,
+        s.registry
+            .zone_operation(&body.operation, body.reason.as_deref())
+            .await?,
     ))
 }
 
