@@ -18,7 +18,9 @@
 //! Operations on an agent (`update`, recovery, `deactivate`) follow the rules of
 //! [`agentid_spec::history`], the same rules a resolver replays.
 //!
-//! Not yet: namespace ownership, DNS-rooted names.
+//! Zones ([`Registry::zone_operation`], spec 5.6) give names owners: a platform claims a zone
+//! (a top-level name, or a DNS domain proven through [`TxtLookup`]), binds names in it,
+//! delegates sub-zones and moderates the agents named there.
 
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

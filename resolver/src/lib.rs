@@ -7,7 +7,7 @@
 //!
 //! `did:web` documents (wallet identities) are fetched from their host by [`http::HttpSource`].
 //!
-//! Non-goals: DNS names (a later version), JSON-LD processing.
+//! Non-goals: JSON-LD processing. (DNS zones are proven by the registry, spec 5.6.)
 //!
 //! ```
 //! let did = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
