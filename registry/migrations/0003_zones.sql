@@ -7,8 +7,10 @@ CREATE TABLE registry_zones (
     dns         BIGINT NOT NULL,
     created_at  BIGINT NOT NULL
 );
--- Zone operations accepted in the last few minutes (their createdAt window): each once.
+-- Zone operations accepted in the last few minutes (their createdAt window): each applied once,
+-- a retry answered with the first answer.
 CREATE TABLE registry_zone_ops (
     hash        TEXT PRIMARY KEY,
-    created_at  BIGINT NOT NULL
+    created_at  BIGINT NOT NULL,
+    answer      TEXT
 );

@@ -173,11 +173,13 @@ impl Registry {
     /// Applies a signed zone operation (section 5.6): its result. `reason` is the free text
     /// of a moderation decision, which the operation binds by its hash (and which the public
     /// log shows only by that hash); no other operation takes one.
+    /// The same operation again, within its window, is a retry: answered with the first answer
+    /// and `true`.
     pub async fn zone_operation(
         &self,
         jws: &str,
         reason: Option<&str>,
-    ) -> Result<serde_json::Value, Error> {
+    ) -> Result<(serde_json::Value, bool), Error> {
         let (op, signer) = zone::open(jws)?;
         match (op.reason_hash(), reason) {
             (Some(hash), Some(r)) => {
@@ -246,12 +248,31 @@ impl Registry {
         .execute(&mut *tx)
         .await?;
         if fresh.rows_affected() != 1 {
-            return Err(Rejection::Duplicate.into());
+            let first: Option<(Option<String>,)> =
+                sqlx::query_as("SELECT answer FROM registry_zone_ops WHERE hash = $1")
+                    .bind(&hash)
+                    .fetch_optional(&mut *tx)
+                    .await?;
+            return match first.and_then(|(a,)| a) {
+                Some(answer) => Ok((
+                    serde_json::from_str(&answer).map_err(|e| Error::Internal(e.to_string()))?,
+                    true,
+                )),
+                None => Err(Rejection::Duplicate.into()),
+            };
         }
         if let (Some(name), Some(reason)) = (moderated(&op), reason) {
-            return self
+            let answer = self
                 .zone_moderation(tx, &op, name, reason, &signer, jws)
-                .await;
+                .await?;
+            // The decision has committed; its answer is kept for a retry (were this lost, a
+            // retry is refused as a duplicate rather than applied twice).
+            sqlx::query("UPDATE registry_zone_ops SET answer = $1 WHERE hash = $2")
+                .bind(answer.to_string())
+                .bind(&hash)
+                .execute(&self.0.pool)
+                .await?;
+            return Ok((answer, false));
         }
         let (did, result) = self.zone_change(&mut tx, &op, &signer, now).await?;
         let entry = log::append(
@@ -268,12 +289,17 @@ impl Registry {
         )
         .await?;
         log::notify(&mut tx, self.0.postgres, "registry").await?;
+        let mut result = result;
+        result["logSeq"] = entry.seq.into();
+        sqlx::query("UPDATE registry_zone_ops SET answer = $1 WHERE hash = $2")
+            .bind(result.to_string())
+            .bind(&hash)
+            .execute(&mut *tx)
+            .await?;
         tx.commit().await?;
         self.changed();
         tracing::info!(kind = op.kind(), signer = %signer, "zone operation");
-        let mut result = result;
-        result["logSeq"] = entry.seq.into();
-        Ok(result)
+        Ok((result, false))
     }
 
     /// A zone owner's moderation decision on the agent bound to `name`, in `tx` (which it

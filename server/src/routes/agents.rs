@@ -36,7 +36,7 @@ pub(crate) fn parse_did(s: &str) -> Result<AgentDid, ApiError> {
 }
 
 /// A retry's answer: the first one's body, 200 and `Idempotent-Replayed: true`.
-fn answered(first: StatusCode, replayed: bool, body: impl serde::Serialize) -> Response {
+pub(crate) fn answered(first: StatusCode, replayed: bool, body: impl serde::Serialize) -> Response {
     let status = if replayed { StatusCode::OK } else { first };
     let mut response = (status, axum::Json(body)).into_response();
     if replayed {

@@ -4,10 +4,11 @@
 use agentid_spec::id::AgentName;
 use agentid_spec::ErrorCode;
 use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use serde::Deserialize;
-use serde_json::Value;
 
 use crate::error::{ApiError, Json, Path};
 use crate::AppState;
@@ -27,15 +28,17 @@ struct Submit {
     reason: Option<String>,
 }
 
+/// Applies a zone operation; the same operation again (within its window) is a retry,
+/// answered as the first time with `Idempotent-Replayed: true`.
 async fn operate(
     State(s): State<AppState>,
     Json(body): Json<Submit>,
-) -> Result<axum::Json<Value>, ApiError> {
-    Ok(axum::Json(
-        s.registry
-            .zone_operation(&body.operation, body.reason.as_deref())
-            .await?,
-    ))
+) -> Result<Response, ApiError> {
+    let (answer, replayed) = s
+        .registry
+        .zone_operation(&body.operation, body.reason.as_deref())
+        .await?;
+    Ok(super::agents::answered(StatusCode::OK, replayed, answer))
 }
 
 async fn show(
