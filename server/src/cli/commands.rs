@@ -36,6 +36,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Serve(args) => serve(args).await,
         Command::Key(cmd) => key(cmd, pass),
         Command::Agent(cmd) => agent(&server, cmd, pass).await,
+        Command::Zone(cmd) => zone(&server, cmd, pass).await,
         Command::Wallet(cmd) => wallet(&server, cmd).await,
         Command::Delegate(args) => delegate(&server, args).await,
         Command::Subdelegate(args) => subdelegate(&server, args, pass).await,
@@ -186,6 +187,115 @@ fn read_text(path: &Path) -> Result<String, Failure> {
 }
 
 const PASSPHRASE_ENV: &str = "AGENTID_KEY_PASSPHRASE";
+
+/// `agentid zone ...`: a zone operation signed with the given key, submitted with its reason
+/// when it is a moderation decision.
+async fn zone(
+    server: &str,
+    cmd: super::ZoneCommand,
+    pass: Option<&str>,
+) -> Result<Output, Failure> {
+    use super::ZoneCommand as Z;
+    use agentid_spec::zone::ZoneOperation as Op;
+    let client = Client::new(server)?;
+    let created_at = format_rfc3339(SystemClock.now());
+    let name =
+        |n: &str| AgentName::parse(n).map_err(|e| Failure::new("invalid_name", e.to_string()));
+    let hash = |r: &str| agentid_spec::log::reason_hash(r);
+    let (op, key, reason) = match cmd {
+        Z::Show { zone } => {
+            let path = format!("/v1/zones/{}", encode_path_segment(name(&zone)?.as_str()));
+            return Ok(Output::ok(
+                client.call(Method::GET, &path, None, None).await?,
+            ));
+        }
+        Z::Claim { zone, key } => {
+            let signer = read_key(&key, pass)?;
+            let op = Op::ClaimZone {
+                zone: name(&zone)?,
+                owner: signer.did_key(),
+                created_at,
+            };
+            (op, signer, None)
+        }
+        Z::Delegate { zone, owner, key } => {
+            let op = Op::DelegateZone {
+                zone: name(&zone)?,
+                owner: public_key(&owner, pass)?,
+                created_at,
+            };
+            (op, read_key(&key, pass)?, None)
+        }
+        Z::Bind { name: n, did, key } => {
+            let did =
+                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
+            let op = Op::BindName {
+                name: name(&n)?,
+                did,
+                created_at,
+            };
+            (op, read_key(&key, pass)?, None)
+        }
+        Z::Unbind { name: n, key } => {
+            let op = Op::UnbindName {
+                name: name(&n)?,
+                created_at,
+            };
+            (op, read_key(&key, pass)?, None)
+        }
+        Z::Suspend {
+            name: n,
+            reason_code,
+            reason,
+            duration,
+            evidence_hash,
+            key,
+        } => {
+            let duration_secs = parse_duration(&duration).ok_or_else(|| {
+                Failure::new("invalid_duration", "--for is like 30s, 15m, 12h or 7d")
+            })?;
+            let op = Op::SuspendAgent {
+                name: name(&n)?,
+                reason_code,
+                reason_hash: hash(&reason),
+                evidence_hash,
+                duration_secs,
+                created_at,
+            };
+            (op, read_key(&key, pass)?, Some(reason))
+        }
+        Z::Deplatform {
+            name: n,
+            reason,
+            key,
+        } => {
+            let op = Op::DeplatformAgent {
+                name: name(&n)?,
+                reason_hash: hash(&reason),
+                created_at,
+            };
+            (op, read_key(&key, pass)?, Some(reason))
+        }
+        Z::Reinstate {
+            name: n,
+            reason,
+            key,
+        } => {
+            let op = Op::ReinstateAgent {
+                name: name(&n)?,
+                reason_hash: hash(&reason),
+                created_at,
+            };
+            (op, read_key(&key, pass)?, Some(reason))
+        }
+    };
+    let body = json!({ "operation": agentid_sdk::operation::zone(&op, &key), "reason": reason });
+    Ok(Output::ok(
+        client
+            .call(Method::POST, "/v1/zones", None, Some(&body))
+            .await?,
+    ))
+}
 
 /// A public key given as a `did:key` or as a key file.
 fn public_key(value: &str, pass: Option<&str>) -> Result<agentid_spec::id::DidKey, Failure> {

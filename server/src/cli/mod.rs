@@ -83,6 +83,10 @@ pub(crate) enum Command {
     /// Manage named operators (moderators); the root operator's admin token is needed.
     #[command(subcommand)]
     Operator(OperatorCommand),
+    /// Zones: claim one, delegate sub-zones, name agents in it and moderate them (each an
+    /// operation signed with the zone owner's key).
+    #[command(subcommand)]
+    Zone(ZoneCommand),
     /// Resolve a DID or agent name to its DID Resolution Result.
     Resolve(ResolveArgs),
     /// Check the registry's transparency log.
@@ -495,6 +499,104 @@ pub(crate) struct DeplatformArgs {
     pub(crate) reason: String,
     #[command(flatten)]
     pub(crate) admin: AdminTokenArg,
+}
+
+#[derive(Subcommand, Debug)]
+pub(crate) enum ZoneCommand {
+    /// Claim a zone: a top-level name nobody holds, or a DNS domain whose
+    /// `_agentid.<domain>` TXT record is `agentid-zone=<your did:key>`.
+    Claim {
+        /// The zone, e.g. acme or shop.example.com.
+        #[arg(long)]
+        zone: String,
+        /// The owner's key file (it signs, and owns the zone).
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Delegate a sub-zone to another owner, signed by the owner of the zone above it.
+    Delegate {
+        /// The sub-zone, e.g. alice.acme.
+        #[arg(long)]
+        zone: String,
+        /// Its owner: a did:key or a key file.
+        #[arg(long)]
+        owner: String,
+        /// The key file of the owner of the zone above.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Bind a name in your zone to an agent (which has none).
+    Bind {
+        /// The name, e.g. shopper.acme.
+        #[arg(long)]
+        name: String,
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+        /// The zone owner's key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Remove a name in your zone from the agent it is bound to.
+    Unbind {
+        /// The name.
+        #[arg(long)]
+        name: String,
+        /// The zone owner's key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Suspend the agent named in your zone, for a time, with a reason code and a reason.
+    Suspend {
+        /// The agent's name in the zone.
+        #[arg(long)]
+        name: String,
+        /// fraud, abuse, impersonation, compromised_key, spam, legal, policy or other.
+        #[arg(long)]
+        reason_code: String,
+        /// The reason (in the log by its hash).
+        #[arg(long)]
+        reason: String,
+        /// How long: 30s, 15m, 12h, 7d (at most 366d).
+        #[arg(long = "for")]
+        duration: String,
+        /// base64url SHA-256 of the evidence.
+        #[arg(long)]
+        evidence_hash: Option<String>,
+        /// The zone owner's key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Deplatform the agent named in your zone.
+    Deplatform {
+        /// The agent's name in the zone.
+        #[arg(long)]
+        name: String,
+        /// The reason (in the log by its hash).
+        #[arg(long)]
+        reason: String,
+        /// The zone owner's key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Reinstate the agent named in your zone (after your own decision).
+    Reinstate {
+        /// The agent's name in the zone.
+        #[arg(long)]
+        name: String,
+        /// The reason (in the log by its hash).
+        #[arg(long)]
+        reason: String,
+        /// The zone owner's key file.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Show who owns a zone.
+    Show {
+        /// The zone.
+        #[arg(long)]
+        zone: String,
+    },
 }
 
 #[derive(Subcommand, Debug)]
