@@ -8,27 +8,56 @@ use std::sync::{Arc, RwLock};
 
 use agentid_spec::document::ResolutionResult;
 
-/// Longest an entry is served, in seconds.
+/// Longest an entry is served by default, in seconds.
 pub(crate) const TTL_SECS: i64 = 5;
+/// The longest TTL a registry may be configured with, in seconds.
+pub const MAX_TTL_SECS: i64 = 60;
 /// Most entries; a full cache is cleared rather than grown.
 pub(crate) const MAX_ENTRIES: usize = 100_000;
 
-pub(crate) struct ResolutionCache(RwLock<HashMap<String, (Arc<ResolutionResult>, i64)>>);
+pub(crate) struct ResolutionCache {
+    map: RwLock<HashMap<String, (Arc<ResolutionResult>, i64)>>,
+    /// Seconds an entry is served; 0: nothing is kept.
+    ttl: std::sync::atomic::AtomicI64,
+}
 
 impl ResolutionCache {
     pub(crate) fn new() -> Self {
-        Self(RwLock::new(HashMap::new()))
+        Self {
+            map: RwLock::new(HashMap::new()),
+            ttl: std::sync::atomic::AtomicI64::new(TTL_SECS),
+        }
+    }
+
+    /// Serves entries for `secs` (0 to [`MAX_TTL_SECS`]; 0 keeps nothing).
+    pub(crate) fn set_ttl(&self, secs: i64) {
+        self.ttl.store(
+            secs.clamp(0, MAX_TTL_SECS),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        self.clear();
+    }
+
+    fn ttl(&self) -> i64 {
+        self.ttl.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub(crate) fn get(&self, key: &str, now: i64) -> Option<Arc<ResolutionResult>> {
-        let map = self.0.read().unwrap_or_else(|p| p.into_inner());
+        let ttl = self.ttl();
+        if ttl == 0 {
+            return None;
+        }
+        let map = self.map.read().unwrap_or_else(|p| p.into_inner());
         map.get(key)
-            .filter(|(_, at)| now - at < TTL_SECS)
+            .filter(|(_, at)| now - at < ttl)
             .map(|(r, _)| r.clone())
     }
 
     pub(crate) fn put(&self, key: &str, result: Arc<ResolutionResult>, now: i64) {
-        let mut map = self.0.write().unwrap_or_else(|p| p.into_inner());
+        if self.ttl() == 0 {
+            return;
+        }
+        let mut map = self.map.write().unwrap_or_else(|p| p.into_inner());
         if map.len() >= MAX_ENTRIES {
             map.clear();
         }
@@ -36,7 +65,7 @@ impl ResolutionCache {
     }
 
     pub(crate) fn clear(&self) {
-        self.0.write().unwrap_or_else(|p| p.into_inner()).clear();
+        self.map.write().unwrap_or_else(|p| p.into_inner()).clear();
     }
 }
 
@@ -54,8 +83,16 @@ mod tests {
         c.put("a", r.clone(), 100);
         assert!(c.get("a", 100 + TTL_SECS - 1).is_some());
         assert!(c.get("a", 100 + TTL_SECS).is_none());
-        c.put("a", r, 200);
+        c.put("a", r.clone(), 200);
         c.clear();
         assert!(c.get("a", 200).is_none());
+        // A TTL of 0 keeps nothing; the TTL is bounded.
+        c.set_ttl(0);
+        c.put("a", r.clone(), 300);
+        assert!(c.get("a", 300).is_none());
+        c.set_ttl(i64::MAX);
+        c.put("a", r, 400);
+        assert!(c.get("a", 400 + MAX_TTL_SECS - 1).is_some());
+        assert!(c.get("a", 400 + MAX_TTL_SECS).is_none());
     }
 }

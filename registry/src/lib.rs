@@ -32,7 +32,7 @@ use agentid_sdk::clock::Clock;
 use sqlx::AnyPool;
 
 mod agents;
-mod cache;
+pub mod cache;
 mod error;
 mod log;
 mod tree;
@@ -124,6 +124,15 @@ impl Registry {
     /// Proves DNS zone claims with `dns` (section 5.6). Set once; later calls are ignored.
     pub fn set_dns(&self, dns: Arc<dyn zones::TxtLookup>) {
         let _ = self.0.dns.set(dns);
+    }
+
+    /// [`Registry::new`] serving resolutions from memory for `secs` (0 to
+    /// [`cache::MAX_TTL_SECS`]; 0 reads the database every time; default 5). The bound on how
+    /// stale an answer can be when another process changed the agent and no change feed
+    /// reached this one.
+    pub fn with_resolution_cache_secs(self, secs: i64) -> Self {
+        self.0.resolved.set_ttl(secs);
+        self
     }
 
     /// The registry's clock, Unix seconds (the time its checkpoints state).

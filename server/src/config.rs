@@ -58,6 +58,11 @@ pub struct ServeConfig {
     /// it, in seconds (default 30 days).
     #[arg(long, env = "AGENTID_NAME_GRACE_SECS", default_value_t = agentid_registry::DEFAULT_NAME_GRACE_SECS)]
     pub name_grace_secs: i64,
+    /// How long resolution answers are served from memory, in seconds (0 to 60; 0: the
+    /// database every time). Changes made through this process, or announced by the
+    /// PostgreSQL change feed, clear them at once.
+    #[arg(long, env = "AGENTID_RESOLUTION_CACHE_SECS", default_value_t = 5)]
+    pub resolution_cache_secs: i64,
     /// The DNS server that proves DNS zone claims (`_agentid.<domain>` TXT records), as
     /// `IP:PORT`; default: the system's resolvers (/etc/resolv.conf). `off` refuses DNS claims.
     #[arg(long, env = "AGENTID_DNS_SERVER")]
@@ -95,6 +100,7 @@ impl ServeConfig {
             hold_secs: 900,
             approval_secs: 600,
             name_grace_secs: agentid_registry::DEFAULT_NAME_GRACE_SECS,
+            resolution_cache_secs: 5,
             dns_server: None,
             write_rate: 10,
             write_burst: 60,

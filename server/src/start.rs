@@ -193,7 +193,15 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
     let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash, clock.clone());
-    let registry = Registry::new(pool, clock.clone()).with_name_grace(config.name_grace_secs);
+    if !(0..=agentid_registry::cache::MAX_TTL_SECS).contains(&config.resolution_cache_secs) {
+        return Err(StartError::Config(format!(
+            "--resolution-cache-secs must be 0 to {}",
+            agentid_registry::cache::MAX_TTL_SECS
+        )));
+    }
+    let registry = Registry::new(pool, clock.clone())
+        .with_name_grace(config.name_grace_secs)
+        .with_resolution_cache_secs(config.resolution_cache_secs);
     if let Some(dns) =
         crate::dns::Dns::new(config.dns_server.as_deref()).map_err(StartError::Config)?
     {
