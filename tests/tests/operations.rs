@@ -321,33 +321,26 @@ async fn a_forged_document_is_caught_by_the_replay() {
         assert_eq!(code, 0, "{h}");
         assert_eq!(h["head"], hash_b32(u.as_bytes()));
         assert_eq!(h["operations"].as_array().unwrap().len(), 2);
-        let (code, out) = f
-            .server
-            .cli(&[
-                "agent",
-                "update",
-                "--did",
-                did.as_str(),
-                "--key",
-                &key_file,
-                "--service",
-                "checkout=AgentCheckout=https://shop.example/a",
-            ])
-            .await;
+        let add_service = |service: &'static str| {
+            let (server, did, key_file) = (&f.server, did.as_str(), key_file.as_str());
+            async move {
+                server
+                    .cli(&[
+                        "agent",
+                        "update",
+                        "--did",
+                        did,
+                        "--key",
+                        key_file,
+                        "--service",
+                        service,
+                    ])
+                    .await
+            }
+        };
+        let (code, out) = add_service("checkout=AgentCheckout=https://shop.example/a").await;
         assert_eq!(code, 0, "{out}");
-        let (code, out) = f
-            .server
-            .cli(&[
-                "agent",
-                "update",
-                "--did",
-                did.as_str(),
-                "--key",
-                &key_file,
-                "--service",
-                "checkout=AgentCheckout=http://shop.example/a",
-            ])
-            .await;
+        let (code, out) = add_service("checkout=AgentCheckout=http://shop.example/a").await;
         assert_eq!(
             (code, s(&out["error"]["code"])),
             (2, "invalid_operation".into()),
