@@ -39,6 +39,19 @@ fn is_unique_violation(e: &sqlx::Error) -> bool {
         .is_some_and(|d| d.is_unique_violation())
 }
 
+/// How many times [`Registry::operate`] decides an operation again after losing a race for
+/// the agent's head before answering `stale_prev`.
+const OPERATE_ATTEMPTS: usize = 8;
+
+/// How an attempt of [`Registry::operate`] lost a race with another write to the agent.
+#[derive(Clone, Copy, Debug)]
+enum Raced {
+    /// Between reading its head and reading its operations.
+    Read,
+    /// Between reading and the conditional write.
+    Write,
+}
+
 impl Registry {
     /// Accepts a signed genesis operation.
     pub async fn register(&self, jws: &str) -> Result<Registered, Error> {
@@ -222,6 +235,35 @@ impl Registry {
         if jws.len() > MAX_OPERATION_LEN {
             return Err(Rejection::TooLarge.into());
         }
+        // Another node, or another request on this one, may change the agent between this
+        // reading its history and writing: the write is conditional on the head it read, and an
+        // operation that lost that race is decided again on the history that won (so a recovery
+        // racing the operation it undoes is still a recovery, and a retry racing its first
+        // attempt is still a retry).
+        let mut lost = Raced::Write;
+        for _ in 0..OPERATE_ATTEMPTS {
+            match self.operate_once(did, jws).await? {
+                Ok(answer) => return Ok(answer),
+                Err(raced) => lost = raced,
+            }
+        }
+        Err(match lost {
+            Raced::Write => Error::StalePrev("the agent kept changing concurrently; retry"),
+            // The two reads disagreed every time: not a race but a stored history that does
+            // not lead to the stored head.
+            Raced::Read => {
+                Error::Internal(format!("stored head of {did} is not its operations' head"))
+            }
+        })
+    }
+
+    /// One attempt of [`Registry::operate`]: `Err` if another write to the agent came between
+    /// its reads or before its write.
+    async fn operate_once(
+        &self,
+        did: &AgentDid,
+        jws: &str,
+    ) -> Result<Result<(serde_json::Value, bool), Raced>, Error> {
         let row: Option<(Option<String>, String, String)> =
             sqlx::query_as("SELECT name, status, head FROM registry_agents WHERE did = $1")
                 .bind(did.as_str())
@@ -236,16 +278,15 @@ impl Registry {
                 ))
             })?;
         if history.head() != head {
-            return Err(Error::Internal(format!(
-                "stored head of {did} is not its operations' head"
-            )));
+            // An operation committed between reading the head and reading the operations.
+            return Ok(Err(Raced::Read));
         }
         let hash = hash_b32(jws.as_bytes());
         if hash == head {
             // This very operation is the agent's latest: a retry.
             let seq = operations.iter().rfind(|(_, j, _)| j == jws).map(|r| r.0);
             let answer = self.operated(did, &history, seq.unwrap_or_default(), &[]);
-            return Ok((answer, true));
+            return Ok(Ok((answer, true)));
         }
         if AgentStatus::parse(&status) == Some(AgentStatus::Deplatformed) {
             return Err(Error::Deplatformed(did.to_string()));
@@ -281,7 +322,7 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
         if changed.rows_affected() != 1 {
-            return Err(Error::StalePrev("the agent changed concurrently; retry"));
+            return Ok(Err(Raced::Write));
         }
         let entry = log::append(
             &mut tx,
@@ -304,10 +345,10 @@ impl Registry {
         } else {
             tracing::warn!(%did, undone = applied.nullified.len(), "agent recovered");
         }
-        Ok((
+        Ok(Ok((
             self.operated(did, &history, entry.seq, &applied.nullified),
             false,
-        ))
+        )))
     }
 
     /// The answer to an accepted operation.

@@ -14,6 +14,7 @@ mod ledger;
 mod moderation;
 mod nodes;
 mod operations;
+mod races;
 mod rejections;
 mod story;
 mod support;

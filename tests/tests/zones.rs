@@ -200,14 +200,15 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
         // The zone's owner moderates the agents named in its zone: suspend, reinstate,
         // deplatform, each with a reason bound by its hash; nobody else does, and nowhere else.
         let reason = "card testing at three merchants";
-        let suspend = |n: &str, at: i64| ZoneOperation::SuspendAgent {
+        let suspend_for = |n: &str, at: i64, duration_secs: i64| ZoneOperation::SuspendAgent {
             name: name(n),
             reason_code: "fraud".into(),
             reason_hash: agentid_spec::log::reason_hash(reason),
             evidence_hash: None,
-            duration_secs: 3600,
+            duration_secs,
             created_at: format_rfc3339(at),
         };
+        let suspend = |n: &str, at: i64| suspend_for(n, at, 3600);
         let post = |op: String, r: Option<&str>| {
             let body = json!({ "operation": op, "reason": r });
             let http = http.clone();
@@ -284,8 +285,9 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
             (403, "key_not_authorized".into()),
             "{b}"
         );
+        // (Not the very operation of the first suspension, which would be a retry of it.)
         let (st, b) = post(
-            zone(&suspend("shopper.acme", now() - 3), &platform),
+            zone(&suspend_for("shopper.acme", now() - 3, 7200), &platform),
             Some(reason),
         )
         .await;
