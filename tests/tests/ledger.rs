@@ -1022,3 +1022,116 @@ async fn the_wallet_key_rotates() {
         assert_eq!(status, 404);
     }
 }
+
+/// The ledger's own check, below the verifier: a spend request the verifier passed, altered
+/// after it (or forged by a node that skipped it), and handed straight to a wallet on the same
+/// database, is refused unless it names the very credential bytes this wallet issued, to this
+/// principal; nothing is held for any of them, and the genuine request is then authorized.
+#[tokio::test]
+async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() {
+    use std::sync::Arc;
+    use std::time::Duration;
+
+    use agentid_resolver::http::HttpSource;
+    use agentid_sdk::clock::SystemClock;
+    use agentid_sdk::verify::{Limits, Verifier};
+    use agentid_wallet::{vault::Vault, Error, Wallet, WalletConfig};
+
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        // A second principal, with a delegation of its own to the same agent.
+        let (code, other) = f.server.cli(&["wallet", "create"]).await;
+        assert_eq!(code, 0, "{other}");
+        let (status, theirs) = f
+            .server
+            .http()
+            .post(
+                "/v1/delegations",
+                Some(&s(&other["token"])),
+                &json!({
+                    "agent": f.agent,
+                    "scope": { "merchants": [f.merchant], "categories": ["groceries"] },
+                    "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+                    "validUntil": agentid_spec::time::format_rfc3339(now() + 86_400),
+                }),
+            )
+            .await;
+        assert_eq!(status, 201, "{theirs}");
+        // The rogue bytes under the genuine id (as in the test above).
+        let rogue = KeyPair::from_seed(&[0x75; 32]);
+        let mut cred: DelegationCredential =
+            serde_json::from_slice(&b64u_decode(f.credential.split('.').nth(1).unwrap()).unwrap())
+                .unwrap();
+        cred.issuer = rogue.did_key().into();
+        let forged = agentid_sdk::issue::issue(&cred, &rogue);
+
+        // A genuine spend request, as the verifier passes it.
+        let source = HttpSource::new(&f.server.url, Duration::from_secs(2)).unwrap();
+        let verifier = Verifier::new(source, f.policy(), Arc::new(SystemClock), Limits::default());
+        let token = f.spend_request(&f.credential, &f.merchant, &nonce(), 1000);
+        let genuine = verifier
+            .check_spend_request(&token)
+            .await
+            .expect("the verifier passes the genuine request");
+
+        // A wallet on the server's own database, as another node would open it.
+        let url = match &backend {
+            Backend::Sqlite => agentid_server::store::sqlite_url(&f.server.dir.path("data")),
+            Backend::Postgres(url) => url.clone(),
+        };
+        let pool = agentid_server::store::open(&url).await.unwrap();
+        let master = std::fs::read_to_string(f.server.dir.path("data").join("master.key")).unwrap();
+        let wallet = Wallet::new(
+            pool,
+            Vault::from_b64u(master.trim()).unwrap(),
+            WalletConfig::new(&f.server.url),
+            Arc::new(SystemClock),
+        )
+        .unwrap();
+        wallet.open_identity().await.unwrap();
+
+        let mut altered = Vec::new();
+        // Another principal claiming this principal's delegation.
+        let mut r = genuine.clone();
+        r.principal = Did::parse(&s(&other["did"])).unwrap();
+        altered.push(("another principal", r));
+        // This principal claiming another principal's delegation, its real bytes.
+        let mut r = genuine.clone();
+        r.delegation = s(&theirs["id"]);
+        r.delegation_hash = credential_hash(&s(&theirs["credential"]));
+        r.chain = vec![(r.delegation.clone(), r.delegation_hash.clone())];
+        altered.push(("another principal's delegation", r));
+        // Other bytes under the genuine id.
+        let mut r = genuine.clone();
+        r.delegation_hash = credential_hash(&forged);
+        r.chain = vec![(r.delegation.clone(), r.delegation_hash.clone())];
+        altered.push(("rogue bytes under the genuine id", r));
+        // An id this wallet never issued.
+        let mut r = genuine.clone();
+        r.delegation = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+        r.chain = vec![(r.delegation.clone(), r.delegation_hash.clone())];
+        altered.push(("an unknown id", r));
+        for (what, request) in &altered {
+            let answer = wallet.authorize(request, None).await;
+            assert!(
+                matches!(answer, Err(Error::Forbidden(_) | Error::NotFound(_))),
+                "{}: {what}: {answer:?}",
+                backend.name()
+            );
+        }
+        assert_eq!(f.budget(&f.credential_id).await["held"], 0);
+        let (_, b) = f
+            .server
+            .http()
+            .get_auth(
+                &format!("/v1/delegations/{}/budget", s(&theirs["id"])),
+                &s(&other["token"]),
+            )
+            .await;
+        assert_eq!(b["held"], 0, "{b}");
+
+        let authorized = wallet.authorize(&genuine, None).await;
+        assert!(authorized.is_ok(), "{authorized:?}");
+        assert_eq!(f.budget(&f.credential_id).await["held"], 1000);
+    }
+}
