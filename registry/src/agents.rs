@@ -667,8 +667,7 @@ impl Registry {
             Option<i64>,
         );
         const COLUMNS: &str = "SELECT document, status, status_reason, status_changed_at, head, created_at, updated_at, \
-                               status_until, status_code, evidence_hash, \
-                               (SELECT MAX(seq) FROM registry_log l WHERE l.did = a.did) \
+                               status_until, status_code, evidence_hash, log_seq \
                                FROM registry_agents a";
         let (sql, value) = match key {
             Lookup::Did(did) => (format!("{COLUMNS} WHERE did = $1"), did.as_str()),

@@ -57,6 +57,11 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         include_str!("../migrations/0002_suspension.sql"),
     ),
     (2003, "zones", include_str!("../migrations/0003_zones.sql")),
+    (
+        2004,
+        "log by agent",
+        include_str!("../migrations/0004_log_by_agent.sql"),
+    ),
 ];
 
 /// Longest suspension, in seconds: 366 days (longer is deplatforming).

@@ -69,6 +69,12 @@ pub(crate) async fn append(
     .bind(entry.created_at)
     .execute(&mut **tx)
     .await?;
+    // The agent's latest entry, read by every resolution (none if the entry names no agent).
+    sqlx::query("UPDATE registry_agents SET log_seq = $1 WHERE did = $2")
+        .bind(entry.seq)
+        .bind(&entry.did)
+        .execute(&mut **tx)
+        .await?;
     Ok(entry)
 }
 

@@ -31,6 +31,12 @@ pub fn sqlite_url(data_dir: &Path) -> String {
 /// to the operating system's cache on every statement once it outgrows it).
 const SQLITE_CACHE: &str = "PRAGMA cache_size = -65536";
 
+/// Reads of the database file through a shared memory map of up to 2 GiB (SQLite's own ceiling)
+/// instead of a `pread` into each connection's cache: with a million agents the registry's
+/// tables outgrow every connection's cache, and a resolution then reads pages the operating
+/// system already holds.
+const SQLITE_MMAP: &str = "PRAGMA mmap_size = 2147418112";
+
 /// Connects to `url` (`sqlite://...` or `postgres://...`).
 pub async fn connect(url: &str) -> Result<AnyPool, sqlx::Error> {
     sqlx::any::install_default_drivers();
@@ -57,6 +63,7 @@ pub async fn connect(url: &str) -> Result<AnyPool, sqlx::Error> {
                         conn.execute("PRAGMA synchronous = NORMAL").await?;
                         conn.execute("PRAGMA foreign_keys = ON").await?;
                         conn.execute(SQLITE_CACHE).await?;
+                        conn.execute(SQLITE_MMAP).await?;
                         Ok(())
                     })
                 })

@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
-# Resolution at scale, with wrk against a release `agentid serve` on loopback, on SQLite
-# (default) or PostgreSQL (set AGENTID_DATABASE_URL): the registry is filled with real agents
-# (signed genesis operations through POST /v1/agents) up to each size in turn (default 10,000
-# then 1,000,000), and at each size resolution is measured with every request naming an agent
-# drawn at random from all of them (most answers then come from the database, not the
-# registry's 5-second cache), and again for one agent (the cache). The bare server (GET /health)
-# is measured in the same run as the ceiling.
-# RESOLUTION_CACHE_SECS sets the registry's resolution cache (default 5; 0 reads the database for
-# every answer, so both sizes measure the same path).
+# Resolution at scale, with wrk against release `agentid serve` processes on loopback (SQLite):
+# one registry per size (default 10,000 and 1,000,000 agents), each filled with real agents
+# (signed genesis operations through POST /v1/agents), all running at once. Every request names
+# an agent drawn at random from all of that registry's agents, so at a million most answers come
+# from the database, not the registry's cache. Each registry is warmed with the same load first
+# (WARM_SECS, default 30: the memory map of the database file fills, as on a server that has
+# been up a while), then the sizes are measured in turn, ROUNDS times (default 3), so that a
+# noisy moment of the machine falls on both. The bare server (GET /health) and one agent asked
+# for again and again (the cache) are measured in the same run.
+# RESOLUTION_CACHE_SECS sets the registries' resolution cache (default 5; 0 reads the database
+# for every answer). RESOLVE_KEEP=dir keeps the filled registries there and reuses them on the
+# next run (the million takes some 12 minutes to fill).
 #   tests/load/resolve_scale.sh [seconds] [connections] [sizes...]
 set -euo pipefail
 cd "$(dirname "$0")/../.."
@@ -17,8 +20,19 @@ shift $(( $# < 2 ? $# : 2 ))
 sizes=("${@:-10000 1000000}")
 sizes=(${sizes[*]})
 cache=${RESOLUTION_CACHE_SECS:-5}
-. tests/load/serve.sh genesis_operations --write-rate 1000000 --write-burst 1000000 \
-  --resolution-cache-secs "$cache"
+warm=${WARM_SECS:-30}
+rounds=${ROUNDS:-3}
+command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
+command -v jq >/dev/null || { echo "jq is required (apt-get install jq)" >&2; exit 1; }
+cargo build --release --bin agentid
+cargo build --release -p agentid-sdk --example genesis_operations
+bin=$PWD/target/release/agentid
+gen=$PWD/target/release/examples/genesis_operations
+work=$(mktemp -d)
+store=${RESOLVE_KEEP:-$work}
+mkdir -p "$store"
+pids=()
+trap 'kill "${pids[@]}" 2>/dev/null || true; rm -rf "$work"' EXIT
 
 cat > "$work/load.lua" <<'LUA'
 local bodies = {}
@@ -40,32 +54,61 @@ request = function()
   return wrk.format("GET", "/1.0/identifiers/" .. dids[math.random(#dids)])
 end
 LUA
-registered=0
-for size in "${sizes[@]}"; do
-  add=$((size - registered))
-  echo "== filling the registry to $size agents (+$add)"
-  $gen "$add" "$work/new_dids" > "$work/bodies"
-  cat "$work/new_dids" >> "$work/dids"
+
+# Starts the registry of `size` agents in $store/$size; sets url[$size].
+declare -A url
+start() {
+  local size=$1 port=$((20000 + RANDOM % 20000))
+  mkdir -p "$store/$size"
+  AGENTID_LOG=warn $bin serve --listen 127.0.0.1:$port --data-dir "$store/$size/data" \
+    --write-rate 1000000 --write-burst 1000000 --resolution-cache-secs "$cache" \
+    > "$store/$size/serve.out" &
+  pids+=($!)
+  # Building the log's Merkle tree from a million stored entries takes some seconds.
+  for _ in $(seq 1 1200); do grep -q listening "$store/$size/serve.out" 2>/dev/null && break; sleep 0.1; done
+  url[$size]=http://127.0.0.1:$port
+}
+
+# Fills the registry of `size` up to `size` agents (nothing to do if it holds them).
+fill() {
+  local size=$1 u=${url[$1]} count
+  count=$(curl -s "$u/v1/log/checkpoint" | jq .treeSize)
+  [ "$count" -ge "$size" ] && { echo "== $size: $count agents already"; return; }
+  [ "$count" -eq 0 ] || { echo "$store/$size holds $count agents, fewer than $size: remove it" >&2; exit 1; }
+  echo "== filling the registry of $size agents"
+  $gen "$size" "$store/$size/dids" > "$work/bodies"
   # One wrk thread sends each body once, in order; rerun from where the log stands until all
   # are in.
-  count=$registered
   for _ in 1 2 3 4 5 6; do
     [ "$count" -ge "$size" ] && break
-    left=$((size - count))
-    START=$((count - registered - 1)) BODIES="$work/bodies" wrk -t1 -c16 -d"$(( left / 1500 + 3 ))s" \
-      -s "$work/load.lua" "$AGENTID_SERVER/health" | grep -E "Requests/sec" || true
-    count=$(curl -s "$AGENTID_SERVER/v1/log/checkpoint" | jq .treeSize)
+    START=$((count - 1)) BODIES="$work/bodies" wrk -t1 -c16 -d"$(( (size - count) / 1500 + 3 ))s" \
+      -s "$work/load.lua" "$u/health" | grep -E "Requests/sec" || true
+    count=$(curl -s "$u/v1/log/checkpoint" | jq .treeSize)
     echo "log size: $count"
   done
   [ "$count" -ge "$size" ] || { echo "only $count of $size registered" >&2; exit 1; }
-  registered=$size
-  echo "== bare server: GET /health"
-  wrk --latency -t2 -c"$conns" -d"${secs}s" "$AGENTID_SERVER/health" | grep -E "Requests/sec|50%|99%"
-  echo "== resolution of a random agent of $size (cache ${cache} s): GET /1.0/identifiers/{did}"
-  DIDS="$work/dids" wrk --latency -t2 -c"$conns" -d"${secs}s" -s "$work/resolve.lua" \
-    "$AGENTID_SERVER/" | grep -E "Requests/sec|50%|99%|Non-2xx|Socket errors"
-  one=$(head -1 "$work/dids")
+}
+
+random() {
+  DIDS="$store/$1/dids" wrk --latency -t2 -c"$conns" -d"$2s" -s "$work/resolve.lua" "${url[$1]}/"
+}
+
+for size in "${sizes[@]}"; do start "$size"; fill "$size"; done
+for size in "${sizes[@]}"; do
+  echo "== warming the registry of $size agents (${warm} s, not reported)"
+  random "$size" "$warm" > /dev/null
+done
+echo "== bare server: GET /health"
+wrk --latency -t2 -c"$conns" -d"${secs}s" "${url[${sizes[0]}]}/health" | grep -E "Requests/sec|50%|99%"
+for round in $(seq 1 "$rounds"); do
+  for size in "${sizes[@]}"; do
+    echo "== round $round: resolution of a random agent of $size (cache ${cache} s)"
+    random "$size" "$secs" | grep -E "Requests/sec|50%|90%|99%|Non-2xx|Socket errors"
+  done
+done
+for size in "${sizes[@]}"; do
+  one=$(head -1 "$store/$size/dids")
   echo "== resolution of one agent at $size (cache ${cache} s)"
-  wrk --latency -t2 -c"$conns" -d"${secs}s" "$AGENTID_SERVER/1.0/identifiers/$one" \
+  wrk --latency -t2 -c"$conns" -d"${secs}s" "${url[$size]}/1.0/identifiers/$one" \
     | grep -E "Requests/sec|50%|99%|Non-2xx"
 done
