@@ -559,7 +559,9 @@ impl Wallet {
         pending: bool,
         now: i64,
     ) -> Result<(NewHold, Hold), Error> {
-        let id = uuid::Uuid::new_v4().to_string();
+        // Time-ordered (UUIDv7): a hold's row lands at the end of the id index, not on a
+        // random page of it, so a group commit writes few of its pages.
+        let id = uuid::Uuid::now_v7().to_string();
         let t = &req.transaction;
         let subject = SpendSubject {
             id: req.agent.clone(),
