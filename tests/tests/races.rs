@@ -232,6 +232,10 @@ async fn operations_racing_on_one_agent_are_decided_one_after_another() {
             );
             let (_, r) = http.get(&format!("/1.0/identifiers/{did}")).await;
             assert_eq!(r["didDocumentMetadata"]["versionId"], head.as_str());
+            assert_eq!(
+                r["didDocumentMetadata"]["logInclusion"]["seq"],
+                answers[0].1["logSeq"]
+            );
         }
         assert!(in_force <= ops.len());
     }

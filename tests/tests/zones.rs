@@ -257,6 +257,11 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
         assert_eq!((st, s(&b["status"])), (200, "suspended".into()), "{b}");
         let (_, r) = http.get("/1.0/identifiers/shopper.acme").await;
         assert_eq!(r["didDocumentMetadata"]["agentStatus"], "suspended");
+        // The agent's latest log entry is now the decision, and the answer proves it.
+        assert_eq!(
+            r["didDocumentMetadata"]["logInclusion"]["seq"], b["logSeq"],
+            "{r}"
+        );
         let reinstate = ZoneOperation::ReinstateAgent {
             name: name("shopper.acme"),
             reason_hash: agentid_spec::log::reason_hash("explained"),
