@@ -22,7 +22,8 @@ fn key(seed: u8) -> KeyPair {
     KeyPair::from_seed(&[seed; 32])
 }
 
-async fn submit(http: &Http, did: &AgentDid, op: &str) -> (u16, Value) {
+/// Submits `op` on agent `did` (`POST /v1/agents/{did}/operations`).
+pub(crate) async fn submit(http: &Http, did: &AgentDid, op: &str) -> (u16, Value) {
     http.post(
         &format!("/v1/agents/{did}/operations"),
         None,

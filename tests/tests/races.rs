@@ -14,9 +14,10 @@ use agentid_spec::operation::Service;
 use agentid_spec::time::format_rfc3339;
 use agentid_spec::zone::ZoneOperation;
 use futures_util::future::join_all;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::fixture::now;
+use crate::operations::submit;
 use crate::support::{backends, error_code, s, Backend, Http, Server};
 
 /// The servers of a test: one on SQLite; two on one database on PostgreSQL (the second with the
@@ -34,15 +35,6 @@ async fn nodes(backend: &Backend) -> Vec<Server> {
     )
     .await;
     vec![a, b]
-}
-
-async fn operate(http: &Http, did: &AgentDid, op: &str) -> (u16, Value) {
-    http.post(
-        &format!("/v1/agents/{did}/operations"),
-        None,
-        &json!({ "operation": op }),
-    )
-    .await
 }
 
 /// The agent's head and checkout endpoint as `http` resolves it.
@@ -112,7 +104,7 @@ async fn operations_racing_on_one_agent_are_decided_one_after_another() {
                 rivals
                     .iter()
                     .enumerate()
-                    .map(|(i, op)| operate(at(i), &did, op)),
+                    .map(|(i, op)| submit(at(i), &did, op)),
             )
             .await;
             let won: Vec<usize> = (0..rivals.len()).filter(|&i| answers[i].0 == 200).collect();
@@ -165,8 +157,8 @@ async fn operations_racing_on_one_agent_are_decided_one_after_another() {
                 (&by_warm, &by_hot)
             };
             let (a, b) = tokio::join!(
-                operate(at(round), &did, first),
-                operate(at(round + 1), &did, second)
+                submit(at(round), &did, first),
+                submit(at(round + 1), &did, second)
             );
             let (hot_answer, warm_answer) = if round % 2 == 0 { (a, b) } else { (b, a) };
             assert_eq!(warm_answer.0, 200, "{warm_answer:?}");
@@ -208,7 +200,7 @@ async fn operations_racing_on_one_agent_are_decided_one_after_another() {
             &warm,
             t,
         );
-        let answers = join_all((0..8).map(|i| operate(at(i), &did, &op))).await;
+        let answers = join_all((0..8).map(|i| submit(at(i), &did, &op))).await;
         for (st, b) in &answers {
             assert_eq!(*st, 200, "{b}");
             assert_eq!(b["logSeq"], answers[0].1["logSeq"], "{answers:?}");
