@@ -192,7 +192,9 @@ mod tests {
         let policy = agentid_sdk::verify::TrustPolicy::new()
             .trust_registry("http://wallet.test")
             .trust_wallet(wallet.did().clone());
-        let nonces = nonces::DbNonces::open(pool_for_nonces).await.unwrap();
+        let nonces = nonces::DbNonces::open(pool_for_nonces, wallet.clone())
+            .await
+            .unwrap();
         let verifier = Arc::new(Verifier::with_nonces(
             source,
             policy,

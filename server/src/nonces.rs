@@ -1,13 +1,21 @@
 //! The verifier's replay memory in the database (spec section 8, step 14): per merchant
 //! (audience), shared by every node on the database and kept across restarts, bounded, pruned at
 //! expiry. The hot path for a replay is this process's memory: a nonce this process accepted is
-//! refused without a database round trip; a new one is recorded with one atomic upsert that only
-//! a single verifier, on any node, can win.
+//! refused without a database round trip; a new one is recorded with an atomic upsert that only
+//! a single verifier, on any node, can win. New nonces are written in batches: a task takes
+//! every one waiting (up to [`MAX_BATCH`]) and records them with one statement, so a busy
+//! verifier makes a few writes a second to the database rather than one per presentation (on
+//! SQLite, each in its turn with the wallet's writers instead of contending for the file's
+//! write lock, whose busy handler sleeps).
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
+use std::collections::HashMap;
+
 use agentid_sdk::verify::{Consumed, MemoryNonces, NonceStore};
+use agentid_wallet::Wallet;
 use sqlx::AnyPool;
+use tokio::sync::{mpsc, oneshot};
 
 /// The server's migrations, versions 3000-3999.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
@@ -19,9 +27,24 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
 /// Expired nonces are deleted at most this often, in seconds.
 const PRUNE_EVERY_SECS: i64 = 60;
 
+/// Most nonces recorded by one statement.
+pub const MAX_BATCH: usize = 256;
+/// Nonces waiting for a batch; beyond it, verifiers wait to join the queue.
+const QUEUE: usize = 8192;
+
+/// A nonce waiting to be recorded: the answer is whether this verifier won it.
+struct Pending {
+    aud: String,
+    nonce: String,
+    expires: i64,
+    now: i64,
+    won: oneshot::Sender<Result<bool, String>>,
+}
+
 /// Nonces in the database, with this process's accepted ones in memory.
 pub struct DbNonces {
     pool: AnyPool,
+    queue: mpsc::Sender<Pending>,
     local: MemoryNonces,
     /// Rows believed to be in the table (exact after each prune, counted up between).
     rows: AtomicUsize,
@@ -29,13 +52,17 @@ pub struct DbNonces {
 }
 
 impl DbNonces {
-    /// The replay memory over `pool` (on which [`MIGRATIONS`] have run).
-    pub async fn open(pool: AnyPool) -> Result<Self, sqlx::Error> {
+    /// The replay memory over `pool` (on which [`MIGRATIONS`] have run), writing in turn with
+    /// `wallet`'s writers on SQLite.
+    pub async fn open(pool: AnyPool, wallet: Wallet) -> Result<Self, sqlx::Error> {
         let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_nonces")
             .fetch_one(&pool)
             .await?;
+        let (queue, waiting) = mpsc::channel(QUEUE);
+        tokio::spawn(write_batches(pool.clone(), wallet, waiting));
         Ok(Self {
             pool,
+            queue,
             local: MemoryNonces::new(),
             rows: AtomicUsize::new(rows.max(0) as usize),
             last_prune: AtomicI64::new(i64::MIN),
@@ -74,20 +101,21 @@ impl DbNonces {
                 )));
             }
         }
-        // Inserted, or an expired row of the same nonce taken over: the one winner on any node.
-        let won: Option<(i64,)> = sqlx::query_as(
-            "INSERT INTO verifier_nonces (audience, nonce, expires_at) VALUES ($1, $2, $3) \
-             ON CONFLICT (audience, nonce) DO UPDATE SET expires_at = excluded.expires_at \
-             WHERE verifier_nonces.expires_at < $4 \
-             RETURNING expires_at",
-        )
-        .bind(aud)
-        .bind(nonce)
-        .bind(expires)
-        .bind(now)
-        .fetch_optional(&self.pool)
-        .await?;
-        if won.is_none() {
+        let (won, answer) = oneshot::channel();
+        let pending = Pending {
+            aud: aud.to_owned(),
+            nonce: nonce.to_owned(),
+            expires,
+            now,
+            won,
+        };
+        let stopped = || sqlx::Error::WorkerCrashed;
+        self.queue.send(pending).await.map_err(|_| stopped())?;
+        if !answer
+            .await
+            .map_err(|_| stopped())?
+            .map_err(sqlx::Error::Protocol)?
+        {
             return Ok(Consumed::Replayed);
         }
         self.rows.fetch_add(1, Ordering::Relaxed);
@@ -118,4 +146,66 @@ impl NonceStore for DbNonces {
             }
         }
     }
+}
+
+/// The batch writer: records every nonce waiting, up to [`MAX_BATCH`], with one statement, and
+/// answers each; ends when its [`DbNonces`] is dropped.
+async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receiver<Pending>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
+        let mut first: HashMap<(&str, &str), usize> = HashMap::new();
+        let mut rows = Vec::new();
+        for (i, p) in batch.iter().enumerate() {
+            // The same nonce twice in one batch: the later one is a replay of the earlier (one
+            // statement may not write a row twice).
+            if let std::collections::hash_map::Entry::Vacant(e) =
+                first.entry((p.aud.as_str(), p.nonce.as_str()))
+            {
+                e.insert(i);
+                rows.push(p);
+            }
+        }
+        let won = {
+            let _turn = wallet.write_turn().await;
+            record_batch(&pool, &rows).await
+        };
+        let firsts: std::collections::HashSet<usize> = first.into_values().collect();
+        for (i, p) in batch.drain(..).enumerate() {
+            let answer = match &won {
+                Ok(won) => {
+                    Ok(firsts.contains(&i) && won.contains(&(p.aud.clone(), p.nonce.clone())))
+                }
+                Err(e) => Err(e.to_string()),
+            };
+            let _ = p.won.send(answer);
+        }
+    }
+}
+
+/// Records `rows` (distinct nonces) with one statement: each inserted, or an expired row of the
+/// same nonce taken over. Answers those this verifier won: the one winner on any node.
+async fn record_batch(
+    pool: &AnyPool,
+    rows: &[&Pending],
+) -> Result<std::collections::HashSet<(String, String)>, sqlx::Error> {
+    // Taken over only if expired when the earliest of the batch was presented.
+    let now = rows.iter().map(|p| p.now).min().unwrap_or(i64::MIN);
+    let values: Vec<String> = (0..rows.len())
+        .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+        .collect();
+    let sql = format!(
+        "INSERT INTO verifier_nonces (audience, nonce, expires_at) VALUES {} \
+         ON CONFLICT (audience, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE verifier_nonces.expires_at < $1 \
+         RETURNING audience, nonce",
+        values.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(now);
+    for p in rows {
+        query = query
+            .bind(p.aud.as_str())
+            .bind(p.nonce.as_str())
+            .bind(p.expires);
+    }
+    Ok(query.fetch_all(pool).await?.into_iter().collect())
 }

@@ -129,6 +129,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         .clone()
         .unwrap_or_else(|| store::sqlite_url(&config.data_dir));
     let pool = store::open(&url).await?;
+    tokio::spawn(store::checkpoints(pool.clone()));
     if config.database_url.is_none() {
         for suffix in ["", "-wal", "-shm"] {
             let file = config.data_dir.join(format!("agentid.db{suffix}"));
@@ -183,6 +184,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         .open_identity()
         .await
         .map_err(|e| StartError::Config(format!("wallet identity: {e}")))?;
+    wallet.start_ledger();
     let mut policy = TrustPolicy::new()
         .trust_registry(&public_url)
         .trust_wallet(wallet.did().clone())
@@ -194,7 +196,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         let did = Did::parse(w).map_err(|e| StartError::Config(format!("--trust-wallet: {e}")))?;
         policy = policy.trust_wallet(did);
     }
-    let nonces = crate::nonces::DbNonces::open(pool.clone()).await?;
+    let nonces = crate::nonces::DbNonces::open(pool.clone(), wallet.clone()).await?;
     let operators = crate::operators::Operators::new(pool.clone(), admin_token_hash, clock.clone());
     if !(0..=agentid_registry::cache::MAX_TTL_SECS).contains(&config.resolution_cache_secs) {
         return Err(StartError::Config(format!(

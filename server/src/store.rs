@@ -27,15 +27,11 @@ pub fn sqlite_url(data_dir: &Path) -> String {
     )
 }
 
-/// Each SQLite connection's page cache: 64 MiB (the default, 2 MiB, sends the ledger's reads
-/// to the operating system's cache on every statement once it outgrows it).
-const SQLITE_CACHE: &str = "PRAGMA cache_size = -65536";
+/// Connections to the SQLite database (besides the ledger's own).
+const SQLITE_CONNECTIONS: u32 = 4;
 
-/// Reads of the database file through a shared memory map of up to 2 GiB (SQLite's own ceiling)
-/// instead of a `pread` into each connection's cache: with a million agents the registry's
-/// tables outgrow every connection's cache, and a resolution then reads pages the operating
-/// system already holds.
-const SQLITE_MMAP: &str = "PRAGMA mmap_size = 2147418112";
+/// How often [`checkpoints`] copies the write-ahead log back into the database.
+pub const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// Connects to `url` (`sqlite://...` or `postgres://...`).
 pub async fn connect(url: &str) -> Result<AnyPool, sqlx::Error> {
@@ -55,15 +51,21 @@ pub async fn connect(url: &str) -> Result<AnyPool, sqlx::Error> {
     let pool = match backend {
         Backend::Sqlite => {
             AnyPoolOptions::new()
-                .max_connections(4)
+                .max_connections(SQLITE_CONNECTIONS)
                 .acquire_timeout(Duration::from_secs(10))
+                // A file on this machine: no connection to lose, so no round trip to the
+                // connection's thread to test it before every statement.
+                .test_before_acquire(false)
+                // Connections are kept for the life of the pool: each is a thread, and those
+                // opened below, by `agentid serve`'s main thread, keep the process's priority
+                // (its HTTP workers run below it); one opened later by a worker would not.
+                .idle_timeout(None)
+                .max_lifetime(None)
                 .after_connect(|conn, _| {
                     Box::pin(async move {
-                        conn.execute("PRAGMA busy_timeout = 5000").await?;
-                        conn.execute("PRAGMA synchronous = NORMAL").await?;
-                        conn.execute("PRAGMA foreign_keys = ON").await?;
-                        conn.execute(SQLITE_CACHE).await?;
-                        conn.execute(SQLITE_MMAP).await?;
+                        for pragma in agentid_wallet::SQLITE_PRAGMAS {
+                            conn.execute(*pragma).await?;
+                        }
                         Ok(())
                     })
                 })
@@ -80,8 +82,30 @@ pub async fn connect(url: &str) -> Result<AnyPool, sqlx::Error> {
     };
     if backend == Backend::Sqlite {
         pool.execute("PRAGMA journal_mode = WAL").await?;
+        // Every connection opened now, on this thread (see `idle_timeout` above).
+        let mut open = Vec::new();
+        for _ in 0..SQLITE_CONNECTIONS {
+            open.push(pool.acquire().await?);
+        }
     }
     Ok(pool)
+}
+
+/// Copies SQLite's write-ahead log back into the database every [`CHECKPOINT_EVERY`], in the
+/// background (a passive checkpoint: it waits for no reader or writer and none waits for it),
+/// until the pool closes. A PostgreSQL pool needs none: returns at once.
+pub async fn checkpoints(pool: AnyPool) {
+    if pool.connect_options().database_url.scheme() != "sqlite" {
+        return;
+    }
+    let mut tick = tokio::time::interval(CHECKPOINT_EVERY);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    while !pool.is_closed() {
+        tick.tick().await;
+        if let Err(e) = pool.execute("PRAGMA wal_checkpoint(PASSIVE)").await {
+            tracing::warn!(error = %e, "write-ahead log checkpoint failed");
+        }
+    }
 }
 
 /// Migrations compiled into the binary: `(version, description, SQL)`. Each crate owns its own,

@@ -236,6 +236,43 @@ async fn replay_memory_survives_restarts_and_is_shared() {
     }
 }
 
+/// One presentation sent 16 times at once (on PostgreSQL through two nodes, alternately) is
+/// accepted exactly once: the replay memory writes nonces in batches, and a nonce twice in one
+/// batch, or in two nodes' batches at once, still has one winner.
+#[tokio::test]
+async fn one_presentation_sent_many_times_at_once_is_accepted_once() {
+    for backend in backends().await {
+        let f = Fixture::new(&backend).await;
+        let second = match backend {
+            Backend::Postgres(_) => Some(f.second_node(&backend).await),
+            _ => None,
+        };
+        let m = f.merchant.clone();
+        for _round in 0..3 {
+            let n = nonce();
+            let vp = f.present(&f.credential, &m, &n, 1000).await;
+            let sent = (0..16).map(|i| {
+                let (vp, m, n, f, second) = (&vp, &m, &n, &f, &second);
+                async move {
+                    match second {
+                        Some(b) if i % 2 == 1 => verify_at(b, vp, m, n).await,
+                        _ => f.verify_http(vp, m, n).await,
+                    }
+                }
+            });
+            let decisions = futures_util::future::join_all(sent).await;
+            let accepted = decisions
+                .iter()
+                .filter(|d| d["decision"] == "accepted")
+                .count();
+            assert_eq!(accepted, 1, "{}: {decisions:?}", backend.name());
+            for d in decisions.iter().filter(|d| d["decision"] != "accepted") {
+                assert_eq!(codes(d), ["nonce_replayed"], "{}: {d}", backend.name());
+            }
+        }
+    }
+}
+
 /// A full replay memory refuses with its own code: never `nonce_replayed` for a fresh nonce,
 /// never an acceptance it cannot remember.
 #[tokio::test]

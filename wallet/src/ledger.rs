@@ -202,6 +202,38 @@ pub fn valid_idempotency_key(key: &str) -> bool {
 }
 
 /// The delegation credential the wallet signed, read back from its own store.
+/// A hold's authorization signed before its hold was decided ([`Wallet::presign`]).
+#[derive(Clone)]
+pub(crate) struct Presigned {
+    /// The hold's id.
+    pub(crate) id: String,
+    /// When it was signed: the hold's creation time.
+    pub(crate) at: i64,
+    /// When the hold expires.
+    pub(crate) expires: i64,
+    /// The signed authorization.
+    pub(crate) jws: String,
+}
+
+/// A new hold's id: time-ordered (UUIDv7), so a hold's row lands at the end of the id index,
+/// not on a random page of it, and a group commit writes few of its pages.
+fn new_hold_id() -> String {
+    uuid::Uuid::now_v7().to_string()
+}
+
+/// What a hold's authorization says of the spend `req`.
+fn spend_subject(req: &SpendRequest) -> SpendSubject {
+    SpendSubject {
+        id: req.agent.clone(),
+        principal: req.principal.clone(),
+        delegation: req.delegation.clone(),
+        delegation_hash: req.delegation_hash.clone(),
+        merchant: req.merchant.clone(),
+        nonce: req.nonce.clone(),
+        transaction: req.transaction.clone(),
+    }
+}
+
 pub(crate) fn stored_credential(jws: &str) -> Result<DelegationCredential, Error> {
     let payload = jws
         .split('.')
@@ -531,7 +563,7 @@ impl Wallet {
             pending |= within_limits(limit, t, spent)?;
         }
 
-        let (row, hold) = self.new_hold(req, idempotency_key, &hash, pending, now)?;
+        let (row, hold) = self.new_hold(req, idempotency_key, &hash, pending, now, None)?;
         insert_holds(&mut tx, std::slice::from_ref(&row)).await?;
         for (ancestor, _) in &chain[..chain.len() - 1] {
             sqlx::query("INSERT INTO wallet_hold_charges (delegation_id, hold_id) VALUES ($1, $2)")
@@ -551,6 +583,9 @@ impl Wallet {
     /// A new hold for `req`, as stored and as answered: held with a signed authorization, or
     /// pending the principal's approval (step-up: the amount is reserved meanwhile and nothing
     /// is signed yet).
+    ///
+    /// `signed`, an authorization of this very request signed beforehand ([`Wallet::presign`]),
+    /// is taken as it is for a held one: its id, its time (`now` is ignored) and its signature.
     fn new_hold(
         &self,
         req: &SpendRequest,
@@ -558,31 +593,30 @@ impl Wallet {
         hash: &str,
         pending: bool,
         now: i64,
+        signed: Option<Presigned>,
     ) -> Result<(NewHold, Hold), Error> {
-        // Time-ordered (UUIDv7): a hold's row lands at the end of the id index, not on a
-        // random page of it, so a group commit writes few of its pages.
-        let id = uuid::Uuid::now_v7().to_string();
         let t = &req.transaction;
-        let subject = SpendSubject {
-            id: req.agent.clone(),
-            principal: req.principal.clone(),
-            delegation: req.delegation.clone(),
-            delegation_hash: req.delegation_hash.clone(),
-            merchant: req.merchant.clone(),
-            nonce: req.nonce.clone(),
-            transaction: t.clone(),
-        };
         // A pending hold keeps the subject to sign on approval; a held one has it in its
         // authorization (and the row stays small enough to be stored inline).
-        let (state, expires, jws, subject) = if pending {
-            let deadline = now.saturating_add(self.0.config.approval_secs);
-            let subject =
-                serde_json::to_string(&subject).map_err(|e| Error::Internal(e.to_string()))?;
-            ("pending", deadline, String::new(), Some(subject))
-        } else {
-            let expires = now.saturating_add(self.0.config.hold_secs);
-            let jws = self.sign_authorization(&id, subject, now, expires)?;
-            ("held", expires, jws, None)
+        let (id, now, state, expires, jws, subject) = match (pending, signed) {
+            (true, _) => {
+                let deadline = now.saturating_add(self.0.config.approval_secs);
+                let subject = serde_json::to_string(&spend_subject(req))
+                    .map_err(|e| Error::Internal(e.to_string()))?;
+                (
+                    new_hold_id(),
+                    now,
+                    "pending",
+                    deadline,
+                    String::new(),
+                    Some(subject),
+                )
+            }
+            (false, Some(s)) => (s.id, s.at, "held", s.expires, s.jws, None),
+            (false, None) => {
+                let s = self.presign(req, now)?;
+                (s.id, s.at, "held", s.expires, s.jws, None)
+            }
         };
         let hold = Hold {
             hold: id.clone(),
@@ -616,6 +650,22 @@ impl Wallet {
             subject,
         };
         Ok((row, hold))
+    }
+
+    /// Signs the authorization `req` would get as a hold taken at `now` (a new hold id, valid
+    /// for the wallet's hold time), before anything is decided: a group signs nothing while
+    /// every authorization waits behind it (spec 11.2, "Group commit"). Used only if the hold is
+    /// granted, as it is.
+    pub(crate) fn presign(&self, req: &SpendRequest, now: i64) -> Result<Presigned, Error> {
+        let id = new_hold_id();
+        let expires = now.saturating_add(self.0.config.hold_secs);
+        let jws = self.sign_authorization(&id, spend_subject(req), now, expires)?;
+        Ok(Presigned {
+            id,
+            at: now,
+            expires,
+            jws,
+        })
     }
 
     /// Signs the authorization of hold `id` for `subject`, valid from `now` until `expires`.

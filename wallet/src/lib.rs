@@ -49,6 +49,31 @@ pub use ledger::{Authorized, Budget, Hold, HoldState, PeriodBudget};
 pub use principals::{NewPrincipal, Principal};
 pub use subdelegations::{PreparedLink, MAX_UNSIGNED_LINKS};
 
+/// How every SQLite connection of the service is set up (agentid-server's pool and the
+/// ledger's own connection), one statement each, run as the connection opens.
+pub const SQLITE_PRAGMAS: &[&str] = &[
+    "PRAGMA busy_timeout = 5000",
+    "PRAGMA synchronous = NORMAL",
+    "PRAGMA foreign_keys = ON",
+    // Each connection's page cache: 64 MiB (the default, 2 MiB, sends the ledger's reads to
+    // the operating system's cache on every statement once it outgrows it).
+    "PRAGMA cache_size = -65536",
+    // Reads of the database file through a shared memory map of up to 2 GiB (SQLite's own
+    // ceiling) instead of a `pread` into each connection's cache: with a million agents the
+    // registry's tables outgrow every connection's cache, and a resolution then reads pages
+    // the operating system already holds.
+    "PRAGMA mmap_size = 2147418112",
+    // The write-ahead log is copied back into the database in the background (agentid-server
+    // checkpoints it every 250 ms), off the path of every commit; a commit copies it itself only
+    // when it has grown past 4,096 pages (16 MiB: the checkpointer has fallen behind). SQLite's
+    // default, 1,000 pages, has one ledger group in every few pay for a checkpoint and its
+    // two `fsync`s while every authorization waits behind it.
+    "PRAGMA wal_autocheckpoint = 4096",
+    // Statement journals and sorts in memory, not in files under /var/tmp: a multi-row insert
+    // with a unique index keeps a statement journal.
+    "PRAGMA temp_store = MEMORY",
+];
+
 /// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
@@ -223,7 +248,9 @@ impl Wallet {
     }
 
     /// This process's turn to write, on SQLite (PostgreSQL's row locks need no queue here).
-    async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+    /// Other writers of the same database in this process (the verifier's replay memory) take
+    /// their turn here too.
+    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
         if self.0.postgres {
             None
         } else {

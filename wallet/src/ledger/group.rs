@@ -16,8 +16,9 @@
 //! ORDER BY id FOR UPDATE`), so two groups (on one node or two) never wait for each other in a
 //! cycle. Every other writer of the ledger locks one principal's delegation first and then, if
 //! at all, only delegations below it, which a group never locks (a sub-agent's authorization
-//! takes the one-at-a-time path): no cycle with them either. On SQLite the group holds the
-//! database's write lock, as every writer does, and takes its turn with them in this process.
+//! takes the one-at-a-time path): no cycle with them either. On SQLite the group takes the
+//! database's write lock before it reads anything (`BEGIN IMMEDIATE`), and takes its turn with
+//! the other writers of this process.
 
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
@@ -30,8 +31,15 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::{
     hold_of, insert_holds, retry_key, stored_credential, unsigned, within_limits, HoldRow, NewHold,
+    Presigned,
 };
 use crate::{Authorized, Error, Hold, Inner, Wallet};
+
+/// An authorization signed before its group (see [`Wallet::presign`]) is used only if signed at
+/// most this many seconds before the group decides it...
+const PRESIGNED_MAX_AGE_SECS: i64 = 2;
+/// ...and at most this many after (a clock stepped back meanwhile).
+const PRESIGNED_AHEAD_SECS: i64 = 1;
 
 /// Most authorizations in one transaction.
 pub(crate) const MAX_GROUP: usize = 64;
@@ -43,6 +51,7 @@ pub(crate) struct Job {
     req: SpendRequest,
     key: Option<String>,
     hash: String,
+    signed: Option<Presigned>,
     reply: oneshot::Sender<Result<Authorized, Error>>,
 }
 
@@ -59,6 +68,13 @@ pub(super) fn alone(req: &SpendRequest) -> bool {
 }
 
 impl Wallet {
+    /// Starts the ledger's group thread now rather than at the first authorization: the thread,
+    /// and the database connections it opens, are created by the calling thread and keep its
+    /// scheduling priority (`agentid serve` runs its HTTP workers below it).
+    pub fn start_ledger(&self) {
+        self.0.group.get_or_init(|| start(&self.0));
+    }
+
     /// [`Wallet::authorize`] for a principal's own delegation: queued for the next group.
     pub(super) async fn authorize_in_group(
         &self,
@@ -67,11 +83,15 @@ impl Wallet {
         hash: String,
     ) -> Result<Authorized, Error> {
         let queue = self.0.group.get_or_init(|| start(&self.0));
+        // Signed here, on the caller's task, while other groups commit; the group only decides.
+        // Should it fail, the group signs (or fails) as it decides.
+        let signed = self.presign(req, self.0.clock.now()).ok();
         let (reply, answer) = oneshot::channel();
         let job = Job {
             req: req.clone(),
             key: key.map(str::to_owned),
             hash,
+            signed,
             reply,
         };
         let stopped = || Error::Internal("the ledger's group task stopped".into());
@@ -83,7 +103,7 @@ impl Wallet {
     async fn commit_group(&self, jobs: Vec<Job>, pool: &AnyPool) {
         let (answers, replies): (Vec<_>, Vec<_>) = jobs
             .into_iter()
-            .map(|j| ((j.req, j.key, j.hash), j.reply))
+            .map(|j| ((j.req, j.key, j.hash, j.signed), j.reply))
             .unzip();
         match self.decide_group(&answers, pool).await {
             Ok(decided) => {
@@ -103,17 +123,23 @@ impl Wallet {
 
     async fn decide_group(
         &self,
-        jobs: &[(SpendRequest, Option<String>, String)],
+        jobs: &[(SpendRequest, Option<String>, String, Option<Presigned>)],
         pool: &AnyPool,
     ) -> Result<Vec<Result<Authorized, Error>>, Error> {
         let now = self.0.clock.now();
         let _turn = self.write_turn().await;
-        let mut tx = pool.begin().await?;
+        // On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`): what the group reads
+        // next is what it writes over, whoever else shares the file.
+        let mut tx = if self.0.postgres {
+            pool.begin().await?
+        } else {
+            pool.begin_with("BEGIN IMMEDIATE").await?
+        };
 
         // 1. The locks, and each delegation as it stands once locked.
         let ids: Vec<&str> = jobs
             .iter()
-            .map(|(r, _, _)| r.delegation.as_str())
+            .map(|(r, _, _, _)| r.delegation.as_str())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -124,7 +150,7 @@ impl Wallet {
         let columns = "id, credential, revoked_at, \
              (SELECT p.did FROM wallet_principals p WHERE p.id = wallet_delegations.principal_id), \
              suspended_at, parent_id, has_links";
-        // The counters, on SQLite in the statement that takes the write lock. On PostgreSQL in
+        // The counters, on SQLite in the same statement. On PostgreSQL in
         // the next statement: a statement that waited for a row lock reads the locked rows as
         // they now are, but anything else (a subquery) as it was when the statement began.
         let counters = "(SELECT c.spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
@@ -136,10 +162,7 @@ impl Wallet {
                  FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE"
             )
         } else {
-            format!(
-                "UPDATE wallet_delegations SET ledger_version = ledger_version + 1 \
-                 WHERE id IN ({list}) RETURNING {columns}, {counters}"
-            )
+            format!("SELECT {columns}, {counters} FROM wallet_delegations WHERE id IN ({list})")
         };
         type Locked = (
             String,
@@ -258,7 +281,7 @@ impl Wallet {
         let live = padded(live, ("", 0));
         let keys: Vec<String> = jobs
             .iter()
-            .map(|(req, key, hash)| retry_key(&req.delegation, key.as_deref(), hash))
+            .map(|(req, key, hash, _)| retry_key(&req.delegation, key.as_deref(), hash))
             .collect();
         let wanted = padded(keys.iter().map(String::as_str).collect(), "");
         // The delegations as an IN list of parameters (an index scan whatever the planner
@@ -349,7 +372,7 @@ impl Wallet {
         let mut answers = Vec::with_capacity(jobs.len());
         let mut taken: HashMap<String, (Hold, String)> = HashMap::new();
         let mut rows: Vec<NewHold> = Vec::new();
-        for ((req, key, hash), found) in jobs.iter().zip(keys) {
+        for ((req, key, hash, signed), found) in jobs.iter().zip(keys) {
             let answer = match issued(req, &delegations) {
                 Err(e) => Err(e),
                 Ok(_) if earlier.contains_key(&found) => {
@@ -361,7 +384,16 @@ impl Wallet {
                     replay(stored_hash, hash, || hold.clone())
                 }
                 Ok((d, credential)) => self
-                    .decide_one(req, key.as_deref(), hash, d, credential, &mut used, now)
+                    .decide_one(
+                        req,
+                        key.as_deref(),
+                        hash,
+                        d,
+                        credential,
+                        &mut used,
+                        now,
+                        signed,
+                    )
                     .map(|(row, hold)| {
                         taken.insert(found, (hold.clone(), hash.clone()));
                         rows.push(row);
@@ -415,6 +447,7 @@ impl Wallet {
         credential: &DelegationCredential,
         used: &mut HashMap<String, (u64, u64, u64)>,
         now: i64,
+        signed: &Option<Presigned>,
     ) -> Result<(NewHold, Hold), Error> {
         if d.revoked {
             return Err(Error::DelegationRevoked);
@@ -432,7 +465,16 @@ impl Wallet {
                 .ok_or_else(|| Error::Internal("ledger sum overflows".into()))
         };
         *spent = (add(held)?, captured, add(in_period)?);
-        self.new_hold(req, key, hash, pending, now)
+        // Signed beforehand: taken if signed in the budget period this group decides in and
+        // not long before (the hold's time is its signature's), else signed again now.
+        let signed = signed.as_ref().filter(|s| {
+            s.at <= now.saturating_add(PRESIGNED_AHEAD_SECS)
+                && now.saturating_sub(s.at) <= PRESIGNED_MAX_AGE_SECS
+                && limit
+                    .per_period()
+                    .is_none_or(|p| p.period.bounds(s.at).0 == d.period)
+        });
+        self.new_hold(req, key, hash, pending, now, signed.cloned())
     }
 }
 
@@ -633,6 +675,8 @@ async fn serve(
     let tasks = if postgres { POSTGRES_GROUPS } else { 1 };
     let pool = sqlx::any::AnyPoolOptions::new()
         .max_connections(tasks)
+        // Each task keeps its connection: no round trip to test it before every group.
+        .test_before_acquire(false)
         .after_connect(move |conn, _| {
             Box::pin(async move {
                 use sqlx::Executor;
@@ -642,11 +686,9 @@ async fn serve(
                     conn.execute("SET plan_cache_mode = force_custom_plan")
                         .await?;
                 } else {
-                    // As every connection of the service (agentid-server's store).
-                    conn.execute("PRAGMA busy_timeout = 5000").await?;
-                    conn.execute("PRAGMA synchronous = NORMAL").await?;
-                    conn.execute("PRAGMA foreign_keys = ON").await?;
-                    conn.execute("PRAGMA cache_size = -65536").await?;
+                    for pragma in crate::SQLITE_PRAGMAS {
+                        conn.execute(*pragma).await?;
+                    }
                 }
                 Ok(())
             })
