@@ -10,7 +10,7 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use std::collections::HashMap;
+use std::collections::HashSet;
 
 use agentid_sdk::verify::{Consumed, MemoryNonces, NonceStore};
 use agentid_wallet::Wallet;
@@ -153,31 +153,35 @@ impl NonceStore for DbNonces {
 async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
-        let mut first: HashMap<(&str, &str), usize> = HashMap::new();
-        let mut rows = Vec::new();
-        for (i, p) in batch.iter().enumerate() {
-            // The same nonce twice in one batch: the later one is a replay of the earlier (one
-            // statement may not write a row twice).
-            if let std::collections::hash_map::Entry::Vacant(e) =
-                first.entry((p.aud.as_str(), p.nonce.as_str()))
-            {
-                e.insert(i);
-                rows.push(p);
-            }
-        }
+        // The same nonce twice in one batch: the later one is a replay of the earlier (one
+        // statement may not write a row twice).
+        let mut seen = HashSet::new();
+        let first: Vec<bool> = batch
+            .iter()
+            .map(|p| seen.insert((p.aud.as_str(), p.nonce.as_str())))
+            .collect();
+        let rows: Vec<&Pending> = batch
+            .iter()
+            .zip(&first)
+            .filter(|(_, f)| **f)
+            .map(|(p, _)| p)
+            .collect();
         let won = {
             let _turn = wallet.write_turn().await;
             record_batch(&pool, &rows).await
         };
-        let firsts: std::collections::HashSet<usize> = first.into_values().collect();
-        for (i, p) in batch.drain(..).enumerate() {
+        for (p, first) in batch.drain(..).zip(first) {
+            let Pending {
+                aud,
+                nonce,
+                won: reply,
+                ..
+            } = p;
             let answer = match &won {
-                Ok(won) => {
-                    Ok(firsts.contains(&i) && won.contains(&(p.aud.clone(), p.nonce.clone())))
-                }
+                Ok(won) => Ok(first && won.contains(&(aud, nonce))),
                 Err(e) => Err(e.to_string()),
             };
-            let _ = p.won.send(answer);
+            let _ = reply.send(answer);
         }
     }
 }
@@ -187,7 +191,7 @@ async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receive
 async fn record_batch(
     pool: &AnyPool,
     rows: &[&Pending],
-) -> Result<std::collections::HashSet<(String, String)>, sqlx::Error> {
+) -> Result<HashSet<(String, String)>, sqlx::Error> {
     // Taken over only if expired when the earliest of the batch was presented.
     let now = rows.iter().map(|p| p.now).min().unwrap_or(i64::MIN);
     let values: Vec<String> = (0..rows.len())
