@@ -13,6 +13,7 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 use std::collections::HashSet;
 
 use agentid_sdk::verify::{Consumed, MemoryNonces, NonceStore};
+use agentid_wallet::statement::{Param, Statement};
 use agentid_wallet::Wallet;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
@@ -204,12 +205,19 @@ async fn record_batch(
          RETURNING audience, nonce",
         values.join(", ")
     );
-    let mut query = sqlx::query_as::<_, (String, String)>(&sql).bind(now);
+    let mut params = vec![Param::Int(now)];
     for p in rows {
-        query = query
-            .bind(p.aud.as_str())
-            .bind(p.nonce.as_str())
-            .bind(p.expires);
+        params.extend([
+            Param::Text(&p.aud),
+            Param::Text(&p.nonce),
+            Param::Int(p.expires),
+        ]);
     }
+    let sqlite = pool.connect_options().database_url.scheme() == "sqlite";
+    let bad = |e: &dyn std::fmt::Display| sqlx::Error::Protocol(format!("replay memory: {e}"));
+    let sql = Statement::new(sql, sqlite).map_err(|e| bad(&e))?;
+    let query = sql
+        .bind(sqlx::query_as::<_, (String, String)>(sql.sql()), &params)
+        .ok_or_else(|| bad(&"a parameter is missing"))?;
     Ok(query.fetch_all(pool).await?.into_iter().collect())
 }

@@ -19,6 +19,7 @@ use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use crate::statement::{Bind, Param, Statement};
 use crate::{Error, Principal, Wallet};
 
 pub(crate) mod group;
@@ -325,7 +326,29 @@ const NEW_HOLD_COLUMNS: usize = 14;
 async fn insert_holds(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     rows: &[NewHold],
+    sqlite: bool,
 ) -> Result<(), Error> {
+    let keys = retry_keys(rows);
+    let (sql, params) = holds_insert(rows, &keys, sqlite)?;
+    bound(&sql, sqlx::query(sql.sql()), &params)?
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
+/// The retry key of each of `rows`.
+fn retry_keys(rows: &[NewHold]) -> Vec<String> {
+    rows.iter()
+        .map(|r| retry_key(&r.delegation, r.idempotency_key.as_deref(), &r.request_hash))
+        .collect()
+}
+
+/// The statement inserting `rows` (with their retry keys, `keys`), and its parameters.
+fn holds_insert<'a>(
+    rows: &'a [NewHold],
+    keys: &'a [String],
+    sqlite: bool,
+) -> Result<(Statement, Vec<Param<'a>>), Error> {
     let values: Vec<String> = (0..rows.len())
         .map(|r| {
             let first = r * NEW_HOLD_COLUMNS + 1;
@@ -341,32 +364,44 @@ async fn insert_holds(
          retry_key) VALUES {}",
         values.join(", ")
     );
-    let mut query = sqlx::query(&sql);
-    for r in rows {
+    let mut params: Vec<Param> = Vec::with_capacity(rows.len() * NEW_HOLD_COLUMNS);
+    for (r, key) in rows.iter().zip(keys) {
         let amount = i64::try_from(r.amount)
             .map_err(|_| Error::Internal("amount out of the ledger's range".into()))?;
-        query = query
-            .bind(r.id.as_str())
-            .bind(r.delegation.as_str())
-            .bind(r.merchant.as_str())
-            .bind(r.nonce.as_str())
-            .bind(amount)
-            .bind(r.currency.as_str())
-            .bind(r.request_hash.as_str())
-            .bind(r.idempotency_key.as_deref())
-            .bind(r.jws.as_str())
-            .bind(r.state)
-            .bind(r.created)
-            .bind(r.expires)
-            .bind(r.subject.as_deref())
-            .bind(retry_key(
-                &r.delegation,
-                r.idempotency_key.as_deref(),
-                &r.request_hash,
-            ));
+        params.extend([
+            Param::Text(&r.id),
+            Param::Text(&r.delegation),
+            Param::Text(&r.merchant),
+            Param::Text(&r.nonce),
+            Param::Int(amount),
+            Param::Text(&r.currency),
+            Param::Text(&r.request_hash),
+            Param::MaybeText(r.idempotency_key.as_deref()),
+            Param::Text(&r.jws),
+            Param::Text(r.state),
+            Param::Int(r.created),
+            Param::Int(r.expires),
+            Param::MaybeText(r.subject.as_deref()),
+            Param::Text(key),
+        ]);
     }
-    query.execute(&mut **tx).await?;
-    Ok(())
+    Ok((statement(sql, sqlite)?, params))
+}
+
+/// `sql` (portable SQL, numbered parameters) as this database takes it (see
+/// [`Statement`]).
+pub(crate) fn statement(sql: String, sqlite: bool) -> Result<Statement, Error> {
+    Statement::new(sql, sqlite).map_err(|e| Error::Internal(format!("statement: {e}")))
+}
+
+/// `query`, made from `sql`, with `params` bound.
+pub(crate) fn bound<'q, B: Bind<'q>>(
+    sql: &Statement,
+    query: B,
+    params: &[Param<'q>],
+) -> Result<B, Error> {
+    sql.bind(query, params)
+        .ok_or_else(|| Error::Internal("a statement names a parameter it is not given".into()))
 }
 
 /// Checks spend `t` against one delegation's limits, given what the delegation has used (held,
@@ -564,7 +599,7 @@ impl Wallet {
         }
 
         let (row, hold) = self.new_hold(req, idempotency_key, &hash, pending, now, None)?;
-        insert_holds(&mut tx, std::slice::from_ref(&row)).await?;
+        insert_holds(&mut tx, std::slice::from_ref(&row), !self.0.postgres).await?;
         for (ancestor, _) in &chain[..chain.len() - 1] {
             sqlx::query("INSERT INTO wallet_hold_charges (delegation_id, hold_id) VALUES ($1, $2)")
                 .bind(ancestor)

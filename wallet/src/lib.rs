@@ -39,6 +39,7 @@ mod error;
 mod identity;
 pub mod ledger;
 mod principals;
+pub mod statement;
 mod status;
 mod subdelegations;
 pub mod vault;

@@ -26,13 +26,15 @@ use std::sync::{Arc, Weak};
 use agentid_sdk::verify::SpendRequest;
 use agentid_spec::authorization::credential_hash;
 use agentid_spec::credential::DelegationCredential;
+use sqlx::pool::PoolConnection;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 use super::{
-    hold_of, insert_holds, retry_key, stored_credential, unsigned, within_limits, HoldRow, NewHold,
-    Presigned,
+    bound, hold_of, holds_insert, retry_key, retry_keys, statement, stored_credential, unsigned,
+    within_limits, HoldRow, NewHold, Presigned,
 };
+use crate::statement::{Param, Statement};
 use crate::{Authorized, Error, Hold, Inner, Wallet};
 
 /// An authorization signed before its group (see [`Wallet::presign`]) is used only if signed at
@@ -100,16 +102,23 @@ impl Wallet {
     }
 
     /// Decides and commits `jobs` in one transaction, and answers each.
-    async fn commit_group(&self, jobs: Vec<Job>, pool: &AnyPool) {
+    /// False if the group failed (its connection may be unusable).
+    async fn commit_group(
+        &self,
+        jobs: Vec<Job>,
+        conn: &mut sqlx::AnyConnection,
+        parsed: &mut Parsed,
+    ) -> bool {
         let (answers, replies): (Vec<_>, Vec<_>) = jobs
             .into_iter()
             .map(|j| ((j.req, j.key, j.hash, j.signed), j.reply))
             .unzip();
-        match self.decide_group(&answers, pool).await {
+        match self.decide_group(&answers, conn, parsed).await {
             Ok(decided) => {
                 for (reply, answer) in replies.into_iter().zip(decided) {
                     let _ = reply.send(answer);
                 }
+                true
             }
             Err(e) => {
                 tracing::error!(error = %e, authorizations = replies.len(), "ledger group failed");
@@ -117,6 +126,7 @@ impl Wallet {
                 for reply in replies {
                     let _ = reply.send(Err(Error::Internal(message.clone())));
                 }
+                false
             }
         }
     }
@@ -124,17 +134,19 @@ impl Wallet {
     async fn decide_group(
         &self,
         jobs: &[(SpendRequest, Option<String>, String, Option<Presigned>)],
-        pool: &AnyPool,
+        conn: &mut sqlx::AnyConnection,
+        parsed: &mut Parsed,
     ) -> Result<Vec<Result<Authorized, Error>>, Error> {
+        use sqlx::Executor;
         let now = self.0.clock.now();
         let _turn = self.write_turn().await;
-        // On SQLite the write lock is taken at once (`BEGIN IMMEDIATE`): what the group reads
-        // next is what it writes over, whoever else shares the file.
-        let mut tx = if self.0.postgres {
-            pool.begin().await?
-        } else {
-            pool.begin_with("BEGIN IMMEDIATE").await?
-        };
+        // The transaction is this connection's alone: should the group fail part way, its
+        // task closes the connection, which rolls it back. On SQLite the write lock is taken
+        // at once (`BEGIN IMMEDIATE`), in the text of the group's first statement: what the
+        // group reads next is what it writes over, whoever else shares the file.
+        if self.0.postgres {
+            conn.execute("BEGIN").await?;
+        }
 
         // 1. The locks, and each delegation as it stands once locked.
         let ids: Vec<&str> = jobs
@@ -162,7 +174,10 @@ impl Wallet {
                  FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE"
             )
         } else {
-            format!("SELECT {columns}, {counters} FROM wallet_delegations WHERE id IN ({list})")
+            format!(
+                "BEGIN IMMEDIATE; \
+                 SELECT {columns}, {counters} FROM wallet_delegations WHERE id IN ({list})"
+            )
         };
         type Locked = (
             String,
@@ -176,22 +191,23 @@ impl Wallet {
             Option<i64>,
             Option<i64>,
         );
-        let mut query = sqlx::query_as::<_, Locked>(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
+        let sqlite = !self.0.postgres;
+        let params: Vec<Param> = ids.iter().map(|id| Param::Text(id)).collect();
+        let sql = statement(sql, sqlite)?;
+        let query = bound(&sql, sqlx::query_as::<_, Locked>(sql.sql()), &params)?;
         let mut delegations = HashMap::new();
-        for row in query.fetch_all(&mut *tx).await? {
+        for row in query.fetch_all(&mut *conn).await? {
             let (id, jws, revoked, principal, suspended, parent, has_links) =
                 (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
             // Only a principal's own delegation, signed, is grouped; anything else is refused
             // as the one-at-a-time path refuses it.
             let credential = match (parent, jws.is_empty()) {
-                (None, false) => Some(stored_credential(&jws)?),
+                (None, false) => Some(parsed.get(&id, jws)?),
                 _ => None,
             };
             let period = credential.as_ref().map_or(0, |c| {
-                c.credential_subject
+                c.credential
+                    .credential_subject
                     .spending_limit
                     .per_period()
                     .map_or(0, |p| p.period.bounds(now).0)
@@ -199,7 +215,6 @@ impl Wallet {
             delegations.insert(
                 id,
                 Locked2 {
-                    hash: credential_hash(&jws),
                     credential,
                     principal,
                     revoked: revoked.is_some(),
@@ -237,12 +252,13 @@ impl Wallet {
         } else {
             sweep
         };
-        let mut query = sqlx::query_as::<_, (String, String, i64, i64, Option<i64>)>(&sql);
-        for id in &ids {
-            query = query.bind(*id);
-        }
+        let mut params: Vec<Param> = ids.iter().map(|id| Param::Text(id)).collect();
+        params.push(Param::Int(now));
+        let sql = statement(sql, sqlite)?;
+        let query = sqlx::query_as::<_, (String, String, i64, i64, Option<i64>)>(sql.sql());
+        let query = bound(&sql, query, &params)?;
         let mut swept = Vec::new();
-        for (kind, id, a, b, c) in query.bind(now).fetch_all(&mut *tx).await? {
+        for (kind, id, a, b, c) in query.fetch_all(&mut *conn).await? {
             match (kind.as_str(), delegations.get_mut(&id)) {
                 ("c", Some(d)) => {
                     d.counters = Counters {
@@ -316,16 +332,17 @@ impl Wallet {
             values = values.join(", "),
             retries = placeholders(now_param + 1, wanted.len()),
         );
-        let mut query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(&sql);
-        for (id, since) in &live {
-            query = query.bind(*id).bind(*since);
-        }
-        query = query.bind(now);
-        for k in &wanted {
-            query = query.bind(*k);
-        }
+        let mut params: Vec<Param> = live
+            .iter()
+            .flat_map(|(id, since)| [Param::Text(id), Param::Int(*since)])
+            .collect();
+        params.push(Param::Int(now));
+        params.extend(wanted.iter().map(|k| Param::Text(k)));
+        let sql = statement(sql, sqlite)?;
+        let query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(sql.sql());
+        let query = bound(&sql, query, &params)?;
         let mut seen = Vec::new();
-        for (kind, id, held, captured, in_period) in query.fetch_all(&mut *tx).await? {
+        for (kind, id, held, captured, in_period) in query.fetch_all(&mut *conn).await? {
             if kind == "r" {
                 seen.push(id);
             } else {
@@ -358,11 +375,10 @@ impl Wallet {
                 String,
                 String,
             );
-            let mut query = sqlx::query_as::<_, Found>(&sql);
-            for k in &seen {
-                query = query.bind(k.as_str());
-            }
-            for f in query.fetch_all(&mut *tx).await? {
+            let params: Vec<Param> = seen.iter().map(|k| Param::Text(k)).collect();
+            let sql = statement(sql, sqlite)?;
+            let query = bound(&sql, sqlx::query_as::<_, Found>(sql.sql()), &params)?;
+            for f in query.fetch_all(&mut *conn).await? {
                 let row: HoldRow = (f.0, f.1, f.2, f.3, f.4, f.5, f.6, f.7, f.8, f.9);
                 earlier.insert(f.11, (row, f.10));
             }
@@ -406,9 +422,12 @@ impl Wallet {
             answers.push(answer);
         }
 
-        // 6. The new holds, in one statement; the counters as they now stand; one commit.
+        // 6. The new holds, in one statement; the counters as they now stand; one commit. On
+        // SQLite the three in one text: one round trip to the connection's thread.
+        let keys = retry_keys(&rows);
+        let mut last = Vec::new();
         if !rows.is_empty() {
-            insert_holds(&mut tx, &rows).await?;
+            last.push(holds_insert(&rows, &keys, sqlite)?);
         }
         let mut counted = Vec::new();
         for (id, d) in &delegations {
@@ -426,9 +445,22 @@ impl Wallet {
             }
         }
         if !counted.is_empty() {
-            write_counters(&mut tx, counted).await?;
+            last.push(counters_upsert(&counted, sqlite)?);
         }
-        tx.commit().await?;
+        last.push((statement("COMMIT".into(), sqlite)?, Vec::new()));
+        if sqlite {
+            let (sql, params) = Statement::chain(last)
+                .ok_or_else(|| Error::Internal("the group's last statements".into()))?;
+            bound(&sql, sqlx::query(sql.sql()), &params)?
+                .execute(&mut *conn)
+                .await?;
+        } else {
+            for (sql, params) in &last {
+                bound(sql, sqlx::query(sql.sql()), params)?
+                    .execute(&mut *conn)
+                    .await?;
+            }
+        }
         for r in &rows {
             tracing::info!(hold = %r.id, delegation = %r.delegation, amount = r.amount, state = r.state, "spend held");
         }
@@ -490,9 +522,9 @@ fn issued<'a>(
     match &d.credential {
         Some(c)
             if d.principal.as_deref() == Some(req.principal.as_str())
-                && d.hash == req.delegation_hash =>
+                && c.hash == req.delegation_hash =>
         {
-            Ok((d, c))
+            Ok((d, &c.credential))
         }
         _ => Err(Error::Forbidden("not a delegation this wallet issued")),
     }
@@ -540,11 +572,12 @@ fn signed(v: Option<u64>) -> Result<i64, Error> {
         .ok_or_else(|| Error::Internal("ledger sum overflows".into()))
 }
 
-/// Stores the counters of `delegations` (locked by this transaction) in one statement.
-async fn write_counters(
-    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    delegations: Vec<(&str, Counters)>,
-) -> Result<(), Error> {
+/// The statement storing the counters of `delegations` (locked by this transaction), and its
+/// parameters.
+fn counters_upsert<'a>(
+    delegations: &[(&'a str, Counters)],
+    sqlite: bool,
+) -> Result<(Statement, Vec<Param<'a>>), Error> {
     // Not padded to a power of two: a filler row would need a delegation to reference.
     let values: Vec<String> = (0..delegations.len())
         .map(|i| {
@@ -563,24 +596,24 @@ async fn write_counters(
          period_spent = excluded.period_spent, counted_period = excluded.counted_period",
         values.join(", ")
     );
-    let mut query = sqlx::query(&sql);
-    for (id, c) in &delegations {
-        query = query
-            .bind(*id)
-            .bind(c.spent)
-            .bind(c.period_spent)
-            .bind(c.counted_period);
-    }
-    query.execute(&mut **tx).await?;
-    Ok(())
+    let params: Vec<Param> = delegations
+        .iter()
+        .flat_map(|(id, c)| {
+            [
+                Param::Text(id),
+                Param::Int(c.spent),
+                Param::Int(c.period_spent),
+                Param::MaybeInt(c.counted_period),
+            ]
+        })
+        .collect();
+    Ok((statement(sql, sqlite)?, params))
 }
 
 /// A delegation of a group, as locked.
 struct Locked2 {
-    /// [`credential_hash`] of its credential.
-    hash: String,
     /// Its credential, when it is a principal's own and signed.
-    credential: Option<DelegationCredential>,
+    credential: Option<Arc<Credential>>,
     principal: Option<String>,
     revoked: bool,
     suspended: bool,
@@ -605,6 +638,43 @@ impl Locked2 {
             0,
             u64::try_from(c.period_spent).ok()?,
         ))
+    }
+}
+
+/// A stored credential as a group uses it.
+struct Credential {
+    /// The `vc+jwt` as stored.
+    jws: String,
+    /// Its [`credential_hash`].
+    hash: String,
+    credential: DelegationCredential,
+}
+
+/// Most credentials a group task keeps parsed.
+const PARSED: usize = 4096;
+
+/// The credentials of the delegations a group task saw last, parsed, by delegation id: a group
+/// compares the stored text with the one it parsed (a byte comparison) instead of decoding and
+/// hashing every credential again.
+#[derive(Default)]
+pub(crate) struct Parsed(HashMap<String, Arc<Credential>>);
+
+impl Parsed {
+    /// Delegation `id`'s credential, stored as `jws`.
+    fn get(&mut self, id: &str, jws: String) -> Result<Arc<Credential>, Error> {
+        if let Some(c) = self.0.get(id).filter(|c| c.jws == jws) {
+            return Ok(c.clone());
+        }
+        let parsed = Arc::new(Credential {
+            hash: credential_hash(&jws),
+            credential: stored_credential(&jws)?,
+            jws,
+        });
+        if self.0.len() >= PARSED {
+            self.0.clear();
+        }
+        self.0.insert(id.to_owned(), parsed.clone());
+        Ok(parsed)
     }
 }
 
@@ -712,6 +782,11 @@ async fn run(
     pool: AnyPool,
 ) {
     let mut group = Vec::with_capacity(MAX_GROUP);
+    let mut parsed = Parsed::default();
+    // The task's connection, kept from one group to the next: returned to the pool after
+    // every group, a connection is tested on its way back (a round trip to its thread) and
+    // acquired again, before the next group may begin. Closed after a failed group.
+    let mut kept: Option<PoolConnection<sqlx::Any>> = None;
     loop {
         // One task takes from the queue at a time; the other is committing meanwhile.
         if jobs.lock().await.recv_many(&mut group, MAX_GROUP).await == 0 {
@@ -720,8 +795,27 @@ async fn run(
         let Some(inner) = wallet.upgrade() else {
             return;
         };
-        Wallet(inner)
-            .commit_group(std::mem::take(&mut group), &pool)
-            .await;
+        let wallet = Wallet(inner);
+        let jobs = std::mem::take(&mut group);
+        let conn = match kept.take() {
+            Some(conn) => conn,
+            None => match pool.acquire().await {
+                Ok(conn) => conn,
+                Err(e) => {
+                    tracing::error!(error = %e, authorizations = jobs.len(), "ledger group failed");
+                    for job in jobs {
+                        let _ = job.reply.send(Err(Error::Internal(e.to_string())));
+                    }
+                    continue;
+                }
+            },
+        };
+        let mut conn = conn;
+        if wallet.commit_group(jobs, &mut conn, &mut parsed).await {
+            kept = Some(conn);
+        } else {
+            // Closed, not given back to the pool: closing rolls back what the group began.
+            drop(conn.detach());
+        }
     }
 }
