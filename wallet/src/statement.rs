@@ -32,27 +32,23 @@ pub trait Bind<'q>: Sized {
     fn param(self, p: Param<'q>) -> Self;
 }
 
-impl<'q> Bind<'q> for Query<'q, Any, AnyArguments<'q>> {
-    fn param(self, p: Param<'q>) -> Self {
-        match p {
-            Param::Text(v) => self.bind(v),
-            Param::MaybeText(v) => self.bind(v),
-            Param::Int(v) => self.bind(v),
-            Param::MaybeInt(v) => self.bind(v),
+/// [`Bind`] for a sqlx query type (each has its own inherent `bind`).
+macro_rules! bind_params {
+    (impl<$($generic:ident),*> $query:ty) => {
+        impl<'q, $($generic),*> Bind<'q> for $query {
+            fn param(self, p: Param<'q>) -> Self {
+                match p {
+                    Param::Text(v) => self.bind(v),
+                    Param::MaybeText(v) => self.bind(v),
+                    Param::Int(v) => self.bind(v),
+                    Param::MaybeInt(v) => self.bind(v),
+                }
+            }
         }
-    }
+    };
 }
-
-impl<'q, O> Bind<'q> for QueryAs<'q, Any, O, AnyArguments<'q>> {
-    fn param(self, p: Param<'q>) -> Self {
-        match p {
-            Param::Text(v) => self.bind(v),
-            Param::MaybeText(v) => self.bind(v),
-            Param::Int(v) => self.bind(v),
-            Param::MaybeInt(v) => self.bind(v),
-        }
-    }
-}
+bind_params!(impl<> Query<'q, Any, AnyArguments<'q>>);
+bind_params!(impl<O> QueryAs<'q, Any, O, AnyArguments<'q>>);
 
 /// A statement's text for one database, and the order its parameters are bound in.
 #[derive(Debug)]
