@@ -797,7 +797,7 @@ async fn run(
         };
         let wallet = Wallet(inner);
         let jobs = std::mem::take(&mut group);
-        let conn = match kept.take() {
+        let mut conn = match kept.take() {
             Some(conn) => conn,
             None => match pool.acquire().await {
                 Ok(conn) => conn,
@@ -810,7 +810,6 @@ async fn run(
                 }
             },
         };
-        let mut conn = conn;
         if wallet.commit_group(jobs, &mut conn, &mut parsed).await {
             kept = Some(conn);
         } else {
