@@ -14,7 +14,7 @@ const CATCH_UP_PAGE: i64 = 10_000;
 
 /// This process's copy of the log's tree.
 #[derive(Default)]
-pub(crate) struct Leaves(tokio::sync::Mutex<Tree>);
+pub(crate) struct Leaves(tokio::sync::RwLock<Tree>);
 
 /// An inclusion proof (RFC 9162 2.1.3), as served.
 #[derive(Clone, Debug)]
@@ -40,7 +40,14 @@ impl Registry {
         at_least: u64,
         f: impl FnOnce(&Tree) -> T,
     ) -> Result<T, Error> {
-        let mut leaves = self.0.leaves.0.lock().await;
+        // Proofs from the tree as it stands are served side by side; catching up is alone.
+        {
+            let leaves = self.0.leaves.0.read().await;
+            if leaves.len() as u64 >= at_least {
+                return Ok(f(&leaves));
+            }
+        }
+        let mut leaves = self.0.leaves.0.write().await;
         if leaves.len() as u64 >= at_least {
             return Ok(f(&leaves));
         }

@@ -110,6 +110,11 @@ pub fn consistency_proof(first: usize, leaves: &[Hash]) -> Option<Vec<Hash>> {
 pub struct Tree {
     /// `levels[k][i]`: the hash of leaves `i * 2^k .. (i + 1) * 2^k`.
     levels: Vec<Vec<Hash>>,
+    /// For the tree as it stands, the hash of every range the RFC 9162 recursion visits that is
+    /// not a complete subtree: each ends at the last leaf (`(start, hash)`, longest first).
+    /// Computed at the first proof after a push (O(log n) hashes), so that proofs against the
+    /// latest tree size, what resolution serves, hash nothing.
+    edge: std::sync::OnceLock<Vec<(usize, Hash)>>,
 }
 
 impl Tree {
@@ -139,6 +144,7 @@ impl Tree {
             self.levels.push(Vec::new());
         }
         self.levels[0].push(leaf);
+        self.edge = std::sync::OnceLock::new();
         let (mut k, mut i) = (0, self.levels[0].len() - 1);
         while i % 2 == 1 {
             let parent = node_hash(&self.levels[k][i - 1], &self.levels[k][i]);
@@ -156,15 +162,55 @@ impl Tree {
     fn range(&self, start: usize, len: usize) -> Hash {
         match len {
             0 => Sha256::digest([]).into(),
-            n if n.is_power_of_two() => {
-                let k = n.trailing_zeros() as usize;
-                self.levels[k][start >> k]
-            }
+            n if n.is_power_of_two() => self.complete(start, n),
+            n if start + n == self.len() => match self.edge().iter().find(|(s, _)| *s == start) {
+                Some((_, hash)) => *hash,
+                None => node_hash(
+                    &self.range(start, split(n)),
+                    &self.range(start + split(n), n - split(n)),
+                ),
+            },
             n => {
                 let k = split(n);
                 node_hash(&self.range(start, k), &self.range(start + k, n - k))
             }
         }
+    }
+
+    /// The hash of the complete subtree of `n` (a power of two) leaves from `start`.
+    fn complete(&self, start: usize, n: usize) -> Hash {
+        let k = n.trailing_zeros() as usize;
+        self.levels[k][start >> k]
+    }
+
+    /// The incomplete ranges ending at the last leaf, with their hashes (see `edge`).
+    fn edge(&self) -> &[(usize, Hash)] {
+        self.edge.get_or_init(|| {
+            // Down the right edge: each incomplete range is a complete left subtree and the
+            // rest, until the rest is complete.
+            let mut splits = Vec::new();
+            let (mut start, mut n) = (0, self.len());
+            while n > 1 && !n.is_power_of_two() {
+                let k = split(n);
+                splits.push((start, k));
+                start += k;
+                n -= k;
+            }
+            if n == 0 {
+                return Vec::new();
+            }
+            let mut hash = self.complete(start, n);
+            let mut edge: Vec<(usize, Hash)> = splits
+                .iter()
+                .rev()
+                .map(|&(s, k)| {
+                    hash = node_hash(&self.complete(s, k), &hash);
+                    (s, hash)
+                })
+                .collect();
+            edge.reverse();
+            edge
+        })
     }
 
     /// The root of the tree of the first `size` leaves.

@@ -59,11 +59,12 @@ pub const SQLITE_PRAGMAS: &[&str] = &[
     // Each connection's page cache: 64 MiB (the default, 2 MiB, sends the ledger's reads to
     // the operating system's cache on every statement once it outgrows it).
     "PRAGMA cache_size = -65536",
-    // Reads of the database file through a shared memory map of up to 2 GiB (SQLite's own
-    // ceiling) instead of a `pread` into each connection's cache: with a million agents the
-    // registry's tables outgrow every connection's cache, and a resolution then reads pages
-    // the operating system already holds.
-    "PRAGMA mmap_size = 2147418112",
+    // Reads of the database file through a shared memory map of up to 64 GiB (SQLite's
+    // ceiling, raised from 2 GiB in .cargo/config.toml) instead of a `pread` into each
+    // connection's cache: with a million agents the registry's tables (some 2.3 GiB) outgrow
+    // every connection's cache, and a resolution then reads pages the operating system
+    // already holds. Address space only: what is mapped is the page cache's.
+    "PRAGMA mmap_size = 68719476736",
     // The write-ahead log is copied back into the database in the background (agentid-server
     // checkpoints it every 250 ms), off the path of every commit; a commit copies it itself only
     // when it has grown past 4,096 pages (16 MiB: the checkpointer has fallen behind). SQLite's
