@@ -1135,3 +1135,105 @@ async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() 
         assert_eq!(f.budget(&f.credential_id).await["held"], 1000);
     }
 }
+
+/// A group whose statements fail part way (here a trigger, installed behind the service's back,
+/// refuses one hold's insert) writes nothing: every request of that group answers
+/// `internal_error` and none of its holds or counters is stored, while the groups around it
+/// commit. The group task then goes on with another connection: once the fault is removed,
+/// each failed request, retried with its key, is held exactly once, and the budget is the sum
+/// of what was granted.
+#[tokio::test]
+async fn a_failed_group_writes_nothing_and_the_ledger_goes_on() {
+    use std::sync::Arc;
+    for backend in backends().await {
+        let f = Arc::new(Fixture::new(&backend).await);
+        let faults: &[&str] = match backend {
+            Backend::Sqlite => &[
+                "CREATE TRIGGER agentid_fault BEFORE INSERT ON wallet_holds \
+                  WHEN NEW.amount = 777 BEGIN SELECT RAISE(ABORT, 'injected fault'); END",
+            ],
+            Backend::Postgres(_) => &[
+                "CREATE FUNCTION agentid_fault() RETURNS trigger AS $$ BEGIN \
+                 IF NEW.amount = 777 THEN RAISE EXCEPTION 'injected fault'; END IF; \
+                 RETURN NEW; END $$ LANGUAGE plpgsql",
+                "CREATE TRIGGER agentid_fault BEFORE INSERT ON wallet_holds \
+                 FOR EACH ROW EXECUTE FUNCTION agentid_fault()",
+            ],
+        };
+        for sql in faults {
+            crate::support::tamper(&f.server, sql, &[]).await;
+        }
+        // Twelve purchases of $5 and one of $7.77 (the one the fault refuses), all at once.
+        let mut requests = Vec::new();
+        for i in 0..13 {
+            let amount = if i == 6 { 777 } else { 500 };
+            let request = f.spend_request(&f.credential, &f.merchant, &nonce(), amount);
+            requests.push((format!("fault-{i}"), amount, request));
+        }
+        let mut tasks = Vec::new();
+        for (key, amount, request) in requests.clone() {
+            let f = f.clone();
+            tasks.push(tokio::spawn(async move {
+                (key.clone(), amount, f.authorize(&request, Some(&key)).await)
+            }));
+        }
+        let (mut granted, mut failed) = (Vec::new(), Vec::new());
+        for t in tasks {
+            let (key, amount, (status, body)) = t.await.unwrap();
+            match status {
+                201 => granted.push((key, amount, s(&body["hold"]))),
+                500 => {
+                    assert_eq!(body["error"]["code"], "internal_error", "{body}");
+                    failed.push(key)
+                }
+                other => panic!("{}: {key}: {other} {body}", backend.name()),
+            }
+        }
+        assert!(
+            failed.contains(&"fault-6".to_owned()),
+            "{}: the refused insert fails its group",
+            backend.name()
+        );
+        // Nothing of a failed group is stored: the holds and the counters are those granted.
+        let held: u64 = granted.iter().map(|(_, a, _)| a).sum();
+        let b = f.budget(&f.credential_id).await;
+        assert_eq!(b["held"].as_u64(), Some(held), "{}: {b}", backend.name());
+        let (_, list) = f
+            .server
+            .http()
+            .get_auth(
+                &format!("/v1/delegations/{}/holds", f.credential_id),
+                &f.token,
+            )
+            .await;
+        assert_eq!(
+            list["holds"].as_array().map(Vec::len),
+            Some(granted.len()),
+            "{}: {list}",
+            backend.name()
+        );
+
+        // The fault removed, the ledger goes on: each failed request, retried, is held once;
+        // each granted one, retried, answers its hold again.
+        let drop = match backend {
+            Backend::Sqlite => "DROP TRIGGER agentid_fault",
+            Backend::Postgres(_) => "DROP TRIGGER agentid_fault ON wallet_holds",
+        };
+        crate::support::tamper(&f.server, drop, &[]).await;
+        for (key, amount, request) in &requests {
+            let (status, body) = f.authorize(request, Some(key)).await;
+            assert_eq!(status, 201, "{}: {key}: {body}", backend.name());
+            assert_eq!(body["amount"].as_u64(), Some(*amount), "{body}");
+            if let Some((_, _, hold)) = granted.iter().find(|(k, _, _)| k == key) {
+                assert_eq!(&s(&body["hold"]), hold, "{key}: a retry answers its hold");
+            }
+        }
+        let b = f.budget(&f.credential_id).await;
+        assert_eq!(
+            b["held"].as_u64(),
+            Some(12 * 500 + 777),
+            "{}: {b}",
+            backend.name()
+        );
+    }
+}
