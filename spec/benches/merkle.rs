@@ -59,6 +59,15 @@ fn bench(c: &mut Criterion) {
             )
         })
     });
+    // At the tree's own size, what a resolution's proof is made against: the hashes of the
+    // incomplete ranges on the right edge are kept, so nothing is hashed.
+    let latest = tree.len();
+    c.bench_function("root of 1M entries at the latest size", |b| {
+        b.iter(|| tree.root(black_box(latest)))
+    });
+    c.bench_function("inclusion proof in 1M entries at the latest size", |b| {
+        b.iter(|| tree.inclusion_proof(black_box(index), latest))
+    });
     let first = 700_001;
     let first_root = tree.root(first).unwrap();
     let consistency = tree.consistency_proof(first, size).unwrap();
