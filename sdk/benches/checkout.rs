@@ -1,6 +1,7 @@
 //! Checkout verification in-process with warm caches, beside the bare Ed25519 verifications it
 //! needs (three: the presentation's, the credential's and the wallet's authorization's),
-//! measured in the same run.
+//! measured in the same run. Runs on jemalloc, the allocator of `agentid serve` (whose
+//! `POST /v1/verify` is this check).
 //!
 //! `cargo bench -p agentid-sdk --bench checkout`
 
@@ -15,6 +16,10 @@ use agentid_spec::presentation::CheckoutPresentation;
 use agentid_spec::presentation::Nonce;
 use criterion::{criterion_group, criterion_main, Criterion};
 use ed25519_dalek::Verifier as _;
+
+#[cfg(target_os = "linux")]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 #[path = "support/world.rs"]
 mod world;
