@@ -249,7 +249,10 @@ async fn a_node_stops_with_streams_open() {
 #[tokio::test]
 async fn a_followed_deplatforming_reaches_a_verifier_in_another_process() {
     for backend in backends().await {
-        let mut f = Fixture::new(&backend).await;
+        // A hundred registrations in a row, as fast as the machine runs them: above the default
+        // write rate (10 a second per client), which is not what this test measures.
+        let mut f =
+            Fixture::new_with(&backend, &["--write-rate", "1000", "--write-burst", "1000"]).await;
         let other = match backend {
             Backend::Postgres(_) => Some(f.second_node(&backend).await),
             Backend::Sqlite => None,
