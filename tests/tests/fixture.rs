@@ -282,6 +282,17 @@ impl Fixture {
         b
     }
 
+    /// The holds on the principal's delegation `id` (`GET /v1/delegations/{id}/holds`).
+    pub async fn holds(&self, id: &str) -> Value {
+        let (status, h) = self
+            .server
+            .http()
+            .get_auth(&format!("/v1/delegations/{id}/holds"), &self.token)
+            .await;
+        assert_eq!(status, 200, "{h}");
+        h
+    }
+
     /// Verifies through `POST /v1/verify`.
     pub async fn verify_http(&self, presentation: &str, merchant: &str, nonce: &str) -> Value {
         let (status, decision) = self

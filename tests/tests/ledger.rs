@@ -712,14 +712,7 @@ async fn holds_survive_kill_9() {
             );
         }
         let b = f.budget(&f.credential_id).await;
-        let (_, list) = f
-            .server
-            .http()
-            .get_auth(
-                &format!("/v1/delegations/{}/holds", f.credential_id),
-                &f.token,
-            )
-            .await;
+        let list = f.holds(&f.credential_id).await;
         let listed = list["holds"].as_array().unwrap();
         assert_eq!(
             listed.len(),
@@ -1198,14 +1191,7 @@ async fn a_failed_group_writes_nothing_and_the_ledger_goes_on() {
         let held: u64 = granted.iter().map(|(_, a, _)| a).sum();
         let b = f.budget(&f.credential_id).await;
         assert_eq!(b["held"].as_u64(), Some(held), "{}: {b}", backend.name());
-        let (_, list) = f
-            .server
-            .http()
-            .get_auth(
-                &format!("/v1/delegations/{}/holds", f.credential_id),
-                &f.token,
-            )
-            .await;
+        let list = f.holds(&f.credential_id).await;
         assert_eq!(
             list["holds"].as_array().map(Vec::len),
             Some(granted.len()),
