@@ -163,14 +163,12 @@ impl Tree {
         match len {
             0 => Sha256::digest([]).into(),
             n if n.is_power_of_two() => self.complete(start, n),
-            n if start + n == self.len() => match self.edge().iter().find(|(s, _)| *s == start) {
-                Some((_, hash)) => *hash,
-                None => node_hash(
-                    &self.range(start, split(n)),
-                    &self.range(start + split(n), n - split(n)),
-                ),
-            },
             n => {
+                if start + n == self.len() {
+                    if let Some((_, hash)) = self.edge().iter().find(|(s, _)| *s == start) {
+                        return *hash;
+                    }
+                }
                 let k = split(n);
                 node_hash(&self.range(start, k), &self.range(start + k, n - k))
             }
