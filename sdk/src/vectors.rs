@@ -945,6 +945,26 @@ fn generate() -> BTreeMap<String, String> {
         ctx(&merchant, "n-1"),
         vec!["wallet_not_trusted"],
     );
+    // An authorization by its type whose payload is not one (a member the format does not
+    // have): refused as malformed, not read as a further delegation.
+    let mut odd: Value =
+        serde_json::from_slice(&crate::vectors_support::payload(&expired_auth)).unwrap();
+    odd["validUntil"] = Value::from(Timestamp::from_unix(NOW + 900).unwrap().to_string());
+    odd["validFrom"] = Value::from(Timestamp::from_unix(NOW).unwrap().to_string());
+    odd["overrides"] = Value::from("budget");
+    let odd_auth = sign_compact(
+        &JoseHeader::eddsa("vc+jwt", Some("vc"), &format!("{WALLET}#key-1")),
+        &serde_json::to_vec(&odd).unwrap(),
+        wallet_key.signing_key(),
+    );
+    add(
+        "authorization_malformed",
+        "A wallet-signed authorization carrying a member its format does not define.",
+        "8 step 4, 11.1",
+        request_only(&ok_cred, &alice, Some(&odd_auth), 4_200),
+        ctx(&merchant, "n-1"),
+        vec!["malformed_token"],
+    );
     // An unregistered did:key agent under a credential self-issued by another did:key, with
     // an enormous limit, and an authorization from a trusted wallet's key would not help: the
     // agent itself is not vouched for.

@@ -155,9 +155,6 @@ impl<'a> CompactJws<'a> {
         let (header_b64, payload_b64) = signing_input
             .split_once('.')
             .ok_or(JoseError::Malformed("not three dot-separated parts"))?;
-        if payload_b64.contains('.') {
-            return Err(JoseError::Malformed("not three dot-separated parts"));
-        }
         let header_bytes = decode(header_b64)?;
         let received: ReceivedHeader = serde_json::from_slice(&header_bytes)
             .map_err(|_| JoseError::Malformed("header is not the expected JSON object"))?;
@@ -186,7 +183,15 @@ impl<'a> CompactJws<'a> {
                 expected: expected_typ,
             });
         }
-        let payload = decode(payload_b64)?;
+        // A dot in the payload fails its decoding (it is not in the base64url alphabet); the
+        // payload, nearly all of a presentation, is scanned once, by the decoder.
+        let payload = b64u_decode(payload_b64).ok_or_else(|| {
+            JoseError::Malformed(if payload_b64.contains('.') {
+                "not three dot-separated parts"
+            } else {
+                "invalid base64url"
+            })
+        })?;
         let sig_bytes: [u8; 64] = decode(sig_b64)?
             .try_into()
             .map_err(|_| JoseError::Malformed("signature is not 64 bytes"))?;
@@ -443,5 +448,12 @@ mod tests {
         ] {
             assert!(CompactJws::parse(bad, 4096, "vc+jwt").is_err(), "{bad}");
         }
+        // A fourth part inside a well-formed token's payload is named as such.
+        let (head, rest) = ok.split_once('.').unwrap();
+        let four = format!("{head}.{}.{}", &rest[..4], &rest[4..]);
+        assert!(matches!(
+            CompactJws::parse(&four, 4096, "vc+jwt"),
+            Err(JoseError::Malformed("not three dot-separated parts"))
+        ));
     }
 }

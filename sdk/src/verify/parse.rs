@@ -223,9 +223,10 @@ pub(super) struct ParsedAuthorization {
 }
 
 impl ParsedAuthorization {
-    fn from_jws(mut jws: CompactJws<'static>) -> Result<Self, Reason> {
-        let payload: SpendAuthorization = serde_json::from_slice(&jws.payload)
-            .map_err(|e| malformed(format!("authorization payload: {e}")))?;
+    fn from_payload(
+        mut jws: CompactJws<'static>,
+        payload: SpendAuthorization,
+    ) -> Result<Self, Reason> {
         let (valid_from, valid_until) = payload
             .validate()
             .map_err(|e| malformed(format!("authorization: {e}")))?;
@@ -308,10 +309,15 @@ impl<'a> Parsed<'a> {
                         CREDENTIAL_TYP,
                     )
                     .map_err(|e| jose_reason("credential", e))?;
-                    if is_authorization(&jws.payload) {
-                        authorization = Some(ParsedAuthorization::from_jws(jws)?);
-                    } else {
-                        last_credential = Some(ParsedCredential::from_jws(jws)?);
+                    // Parsed once as an authorization: what it is when its type says so.
+                    match serde_json::from_slice::<SpendAuthorization>(&jws.payload) {
+                        Ok(payload) if payload.type_.iter().any(|t| t == AUTHORIZATION_TYPE) => {
+                            authorization = Some(ParsedAuthorization::from_payload(jws, payload)?);
+                        }
+                        Err(e) if is_authorization(&jws.payload) => {
+                            return Err(malformed(format!("authorization payload: {e}")));
+                        }
+                        _ => last_credential = Some(ParsedCredential::from_jws(jws)?),
                     }
                 }
             }
