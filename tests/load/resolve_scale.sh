@@ -111,10 +111,13 @@ random() {
   DIDS="$store/$1/dids" wrk --latency -t1 -c"$conns" -d"$2s" -s "$work/resolve.lua" "${url[$1]}/"
 }
 
+# What is reported of an oha run.
+summary='"p50 \(.latencyPercentiles.p50 * 1000 | . * 100 | round / 100) ms, p99 \(.latencyPercentiles.p99 * 1000 | . * 100 | round / 100) ms, \(.summary.requestsPerSec | round) req/s, success rate \(.summary.successRate)"'
+
 # The same load with oha: as many requests as the connections can carry, each to a random agent.
 saturate() {
   oha --no-tui --output-format json -z "${secs}s" -c "$conns" --urls-from-file "$work/urls.$1" \
-    | jq -r '"p50 \(.latencyPercentiles.p50 * 1000 | . * 100 | round / 100) ms, p99 \(.latencyPercentiles.p99 * 1000 | . * 100 | round / 100) ms, \(.summary.requestsPerSec | round) req/s, success rate \(.summary.successRate)"'
+    | jq -r "$summary"
 }
 
 for size in "${sizes[@]}"; do start "$size"; fill "$size"; done
@@ -148,7 +151,7 @@ if [ "$rates" != 0 ]; then
     for size in "${sizes[@]}"; do
       echo "== round $round: a random agent of $size at $rate req/s (cache ${cache} s)"
       oha --no-tui --output-format json -z "${secs}s" -c "$conns" -q "$rate" --latency-correction \
-        --urls-from-file "$work/urls.$size" | jq -r '"p50 \(.latencyPercentiles.p50 * 1000 | . * 100 | round / 100) ms, p99 \(.latencyPercentiles.p99 * 1000 | . * 100 | round / 100) ms, \(.summary.requestsPerSec | round) req/s, success rate \(.summary.successRate)"'
+        --urls-from-file "$work/urls.$size" | jq -r "$summary"
     done
   done; done
 fi
