@@ -347,3 +347,34 @@ impl<'a> Parsed<'a> {
         })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The last envelope, typed as an authorization but not one, is refused as an
+    /// authorization, with what is wrong with it, not read as a further delegation.
+    #[test]
+    fn a_malformed_authorization_is_refused_as_one() {
+        let v: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(concat!(
+                env!("CARGO_MANIFEST_DIR"),
+                "/../spec/vectors/verification/authorization_malformed.json"
+            ))
+            .unwrap(),
+        )
+        .unwrap();
+        let vp = v["input"]["presentation"].as_str().unwrap();
+        let Err(reason) = Parsed::parse(vp, &Limits::default(), None) else {
+            panic!("accepted");
+        };
+        assert_eq!(reason.code, Code::MalformedToken);
+        assert!(
+            reason
+                .message
+                .starts_with("authorization payload: unknown field `overrides`"),
+            "{}",
+            reason.message
+        );
+    }
+}
