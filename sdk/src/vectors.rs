@@ -885,15 +885,24 @@ fn generate() -> BTreeMap<String, String> {
         ctx(&merchant, "n-1"),
         vec!["authorization_missing"],
     );
-    let auth_for_4100 = authorization(
-        WALLET,
-        &wallet_key,
+    // The trusted wallet's authorization of hold `hold` for Alice's checkout at the merchant.
+    let trusted_auth = |hold: &str, amount: u64, from: i64, until: i64| {
+        authorization(
+            WALLET,
+            &wallet_key,
+            hold,
+            &ok_cred,
+            &alice.did,
+            &merchant,
+            "n-1",
+            tx(amount),
+            from,
+            until,
+        )
+    };
+    let auth_for_4100 = trusted_auth(
         "6c1a7d1e-0000-4000-8000-000000000002",
-        &ok_cred,
-        &alice.did,
-        &merchant,
-        "n-1",
-        tx(4_100),
+        4_100,
         NOW,
         NOW + 900,
     );
@@ -905,15 +914,9 @@ fn generate() -> BTreeMap<String, String> {
         ctx(&merchant, "n-1"),
         vec!["authorization_mismatch"],
     );
-    let expired_auth = authorization(
-        WALLET,
-        &wallet_key,
+    let expired_auth = trusted_auth(
         "6c1a7d1e-0000-4000-8000-000000000003",
-        &ok_cred,
-        &alice.did,
-        &merchant,
-        "n-1",
-        tx(4_200),
+        4_200,
         NOW - 1_000,
         NOW - 100,
     );
@@ -949,15 +952,9 @@ fn generate() -> BTreeMap<String, String> {
     // have): refused as malformed, not read as a further delegation.
     // (Made as text from an authorization's own bytes, so that the vector does not depend on
     // how a JSON map orders its members.)
-    let fine_auth = authorization(
-        WALLET,
-        &wallet_key,
+    let fine_auth = trusted_auth(
         "6c1a7d1e-0000-4000-8000-000000000005",
-        &ok_cred,
-        &alice.did,
-        &merchant,
-        "n-1",
-        tx(4_200),
+        4_200,
         NOW,
         NOW + 900,
     );

@@ -64,16 +64,8 @@ impl KnownCredential {
 
     #[cfg(test)]
     pub(super) fn example() -> Self {
-        let v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../spec/vectors/verification/valid.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let vp = v["input"]["presentation"].as_str().unwrap();
-        let mut parsed = Parsed::parse(vp, &Limits::default(), None).unwrap();
+        let vp = vector_presentation("valid");
+        let mut parsed = Parsed::parse(&vp, &Limits::default(), None).unwrap();
         let known = parsed.chain.remove(0).known;
         Arc::try_unwrap(known).unwrap_or_else(|_| panic!("shared"))
     }
@@ -348,6 +340,18 @@ impl<'a> Parsed<'a> {
     }
 }
 
+/// The presentation of the verification vector `name` (`spec/vectors/verification`).
+#[cfg(test)]
+fn vector_presentation(name: &str) -> String {
+    let path = format!(
+        "{}/../spec/vectors/verification/{name}.json",
+        env!("CARGO_MANIFEST_DIR")
+    );
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+    v["input"]["presentation"].as_str().unwrap().to_owned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -356,16 +360,8 @@ mod tests {
     /// authorization, with what is wrong with it, not read as a further delegation.
     #[test]
     fn a_malformed_authorization_is_refused_as_one() {
-        let v: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(concat!(
-                env!("CARGO_MANIFEST_DIR"),
-                "/../spec/vectors/verification/authorization_malformed.json"
-            ))
-            .unwrap(),
-        )
-        .unwrap();
-        let vp = v["input"]["presentation"].as_str().unwrap();
-        let Err(reason) = Parsed::parse(vp, &Limits::default(), None) else {
+        let vp = vector_presentation("authorization_malformed");
+        let Err(reason) = Parsed::parse(&vp, &Limits::default(), None) else {
             panic!("accepted");
         };
         assert_eq!(reason.code, Code::MalformedToken);
