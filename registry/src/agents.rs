@@ -15,6 +15,7 @@ use agentid_spec::time::format_rfc3339;
 use serde::Serialize;
 
 use crate::log;
+use crate::names::reserved;
 use crate::{Error, Registry};
 
 /// The result of a successful `create`.
@@ -222,6 +223,30 @@ impl Registry {
         .bind(limit)
         .fetch_all(&self.0.pool)
         .await?)
+    }
+
+    /// An agent's history replayed from its operations in the log, read in `tx`.
+    pub(crate) async fn history_in(
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        did: &AgentDid,
+    ) -> Result<History, Error> {
+        let limit = i64::try_from(MAX_OPERATIONS).unwrap_or(i64::MAX);
+        let operations: Vec<(String, i64)> = sqlx::query_as(
+            "SELECT operation, created_at FROM registry_log \
+             WHERE did = $1 AND kind IN ('create', 'update', 'deactivate') ORDER BY seq LIMIT $2",
+        )
+        .bind(did.as_str())
+        .bind(limit)
+        .fetch_all(&mut **tx)
+        .await?;
+        if operations.is_empty() {
+            return Err(Error::NotRegistered(did.to_string()));
+        }
+        History::replay(operations.iter().map(|(j, at)| (j.as_str(), *at))).map_err(|(i, e)| {
+            Error::Internal(format!(
+                "stored operation {i} of {did} does not replay: {e}"
+            ))
+        })
     }
 
     /// Applies a signed operation to an existing agent (section 5.3: `update`, a recovery,
@@ -808,59 +833,5 @@ mod tests {
         let mut tampered = jws.to_owned();
         tampered.insert(tampered.find('.').unwrap() + 5, 'A');
         assert!(History::genesis(&tampered, 0).is_err());
-    }
-}
-
-/// Names nobody may register (spec 5.1): a name is reserved when its last label, the top of its
-/// hierarchy, is one of these. The special-use names of RFC 6761 and RFC 2606, and names that
-/// would pass for the service or its operators.
-pub const RESERVED_NAMES: &[&str] = &[
-    "localhost",
-    "invalid",
-    "test",
-    "example",
-    "local",
-    "onion",
-    "agentid",
-    "admin",
-    "administrator",
-    "root",
-    "system",
-    "registry",
-    "wallet",
-    "resolver",
-    "operator",
-    "moderator",
-    "support",
-    "security",
-    "abuse",
-    "postmaster",
-    "hostmaster",
-    "webmaster",
-    "www",
-    "api",
-    "well-known",
-];
-
-/// Whether `name` is reserved: its last label is in [`RESERVED_NAMES`].
-pub fn reserved(name: &AgentName) -> bool {
-    let top = name.as_str().rsplit('.').next().unwrap_or_default();
-    RESERVED_NAMES.contains(&top)
-}
-
-#[cfg(test)]
-mod reserved_tests {
-    use super::*;
-
-    #[test]
-    fn reserved_names_are_by_their_top_label() {
-        let r = |s: &str| reserved(&AgentName::parse(s).unwrap());
-        assert!(r("admin"));
-        assert!(r("support.agentid"));
-        assert!(r("Shop.Example"), "names are compared lowercased");
-        assert!(r("a.b.localhost"));
-        assert!(!r("admin.acme"), "a zone's owner may name an agent admin");
-        assert!(!r("shopper.alice"));
-        assert!(!r("agentids"));
     }
 }

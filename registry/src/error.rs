@@ -56,6 +56,15 @@ pub enum Error {
     /// The DNS proof of a zone claim failed.
     #[error("DNS proof failed: {0}")]
     DnsProofFailed(String),
+    /// A DNS name (under a DNS top-level domain) outside every zone proven by DNS.
+    #[error("{0}")]
+    DnsProofRequired(String),
+    /// An agent's consent to a name is missing, not its own, or not for this binding.
+    #[error("{0}")]
+    ConsentInvalid(String),
+    /// A retried operation whose effect a later operation has undone.
+    #[error("{0}")]
+    Superseded(String),
     /// A time outside what is accepted.
     #[error("{0}")]
     InvalidTime(String),
@@ -90,6 +99,9 @@ impl Error {
             Error::ZoneOccupied(_) => ErrorCode::ZoneOccupied,
             Error::ZoneOwned(_) => ErrorCode::ZoneOwned,
             Error::DnsProofFailed(_) => ErrorCode::DnsProofFailed,
+            Error::DnsProofRequired(_) => ErrorCode::DnsProofRequired,
+            Error::ConsentInvalid(_) => ErrorCode::ConsentInvalid,
+            Error::Superseded(_) => ErrorCode::OperationSuperseded,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
             Error::NotModerated(_) => ErrorCode::Conflict,
             Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,

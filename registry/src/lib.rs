@@ -35,11 +35,13 @@ mod agents;
 pub mod cache;
 mod error;
 mod log;
+pub mod names;
 mod tree;
 mod zones;
 
-pub use agents::{reserved, Lookup, Registered, Suspend, RESERVED_NAMES};
+pub use agents::{Lookup, Registered, Suspend};
 pub use error::Error;
+pub use names::{is_public_suffix, reserved, under_dns_tld, RESERVED_NAMES};
 pub use tree::Inclusion;
 pub use zones::{TxtLookup, Zone};
 

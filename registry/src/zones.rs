@@ -15,7 +15,7 @@ use agentid_spec::zone::{
 };
 use serde_json::json;
 
-use crate::agents::reserved;
+use crate::names::{is_public_suffix, reserved, under_dns_tld};
 use crate::{log, Error, Registry};
 
 /// Looks up the TXT records of a DNS name (`agentid-server` answers with hickory-resolver).
@@ -93,6 +93,12 @@ fn held(zone: &AgentName, z: &Zone) -> Error {
     }
 }
 
+/// Whether a zone claim is a DNS domain's, proven by DNS: more than one label, or a label that
+/// is a DNS top-level domain.
+fn dns_zone(zone: &AgentName) -> bool {
+    zone.as_str().contains('.') || under_dns_tld(zone)
+}
+
 impl Registry {
     /// The zone holding `name` (the longest claimed zone that is `name` or above it), read in
     /// `tx`.
@@ -123,6 +129,10 @@ impl Registry {
             Some(z) => Err(Error::ZoneOwned(format!(
                 "{name} is in the zone {}: its owner binds names there",
                 z.zone
+            ))),
+            None if under_dns_tld(name) => Err(Error::DnsProofRequired(format!(
+                "{name} is a DNS name: it is bound in the zone of its domain, which the domain's \
+                 owner claims with DNS proof"
             ))),
             None => Ok(()),
         }
@@ -218,7 +228,15 @@ impl Registry {
         // unless a zone someone owns holds it (then only a delegation applies; checked again
         // in the transaction).
         if let ZoneOperation::ClaimZone { zone, owner, .. } = &op {
-            if zone.as_str().contains('.') {
+            if reserved(zone) {
+                return Err(Error::NameReserved(zone.to_string()));
+            }
+            if is_public_suffix(zone) {
+                return Err(Error::NameReserved(format!(
+                    "{zone} (a public suffix: a zone is a domain registered under it)"
+                )));
+            }
+            if dns_zone(zone) {
                 let mut read = self.0.pool.begin().await?;
                 if let Some(z) = Self::zone_holding(&mut read, zone.as_str()).await? {
                     return Err(held(zone, &z));
@@ -253,13 +271,19 @@ impl Registry {
                     .bind(&hash)
                     .fetch_optional(&mut *tx)
                     .await?;
-            return match first.and_then(|(a,)| a) {
-                Some(answer) => Ok((
-                    serde_json::from_str(&answer).map_err(|e| Error::Internal(e.to_string()))?,
-                    true,
-                )),
-                None => Err(Rejection::Duplicate.into()),
+            let Some(answer) = first.and_then(|(a,)| a) else {
+                return Err(Rejection::Duplicate.into());
             };
+            let answer: serde_json::Value =
+                serde_json::from_str(&answer).map_err(|e| Error::Internal(e.to_string()))?;
+            // The first answer only while what it reports still holds.
+            if !Self::still_stands(&mut tx, &op, &answer).await? {
+                return Err(Error::Superseded(format!(
+                    "this {} was applied, and a later operation has undone it: sign a new one",
+                    op.kind()
+                )));
+            }
+            return Ok((answer, true));
         }
         if let (Some(name), Some(reason)) = (moderated(&op), reason) {
             let answer = self
@@ -329,6 +353,13 @@ impl Registry {
                 .await?;
         let (did,) = bound.ok_or_else(|| Error::NotRegistered(name.to_string()))?;
         let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
+        // A zone's owner moderates only the agents that agreed to be named by it.
+        if !Self::consented_to(&mut tx, &did, name, &z.owner).await? {
+            return Err(Rejection::KeyNotAuthorized(
+                "the agent did not consent to be named in this zone by its owner",
+            )
+            .into());
+        }
         // Due process: while another moderator's decision stands (an operator's, or another
         // zone owner's before a delegation), only they change or lift it.
         let standing: Option<(String, Option<String>)> = sqlx::query_as(
@@ -407,23 +438,16 @@ impl Registry {
                 if let Some(z) = Self::zone_holding(tx, zone.as_str()).await? {
                     return Err(held(zone, &z));
                 }
-                let held: Option<(String,)> = sqlx::query_as(
-                    "SELECT name FROM registry_agents WHERE name = $1 OR name LIKE $2 LIMIT 1",
-                )
-                .bind(zone.as_str())
-                .bind(format!("%.{zone}"))
-                .fetch_optional(&mut **tx)
-                .await?;
-                if let Some((name,)) = held {
+                if let Some(name) = Self::name_under(tx, zone).await? {
                     return Err(Error::ZoneOccupied(format!(
                         "{name} is already registered under {zone}"
                     )));
                 }
-                self.insert_zone(tx, zone, owner, None, zone.as_str().contains('.'), now)
+                self.insert_zone(tx, zone, owner, None, dns_zone(zone), now)
                     .await?;
                 Ok((
                     owner.to_string(),
-                    json!({ "zone": zone, "owner": owner, "dns": zone.as_str().contains('.') }),
+                    json!({ "zone": zone, "owner": owner, "dns": dns_zone(zone) }),
                 ))
             }
             ZoneOperation::DelegateZone { zone, owner, .. } => {
@@ -439,6 +463,12 @@ impl Registry {
                 if self.zone_exists(tx, zone.as_str()).await? {
                     return Err(Error::ZoneTaken(zone.to_string()));
                 }
+                // The agents named there consented to the owner above, not to a new one.
+                if let Some(name) = Self::name_under(tx, zone).await? {
+                    return Err(Error::ZoneOccupied(format!(
+                        "{name} is bound under {zone}: unbind the names there before delegating it"
+                    )));
+                }
                 self.insert_zone(tx, zone, owner, Some(&above.zone), false, now)
                     .await?;
                 Ok((
@@ -446,7 +476,9 @@ impl Registry {
                     json!({ "zone": zone, "owner": owner, "parent": above.zone }),
                 ))
             }
-            ZoneOperation::BindName { name, did, .. } => {
+            ZoneOperation::BindName {
+                name, did, consent, ..
+            } => {
                 let z = Self::zone_holding(tx, name.as_str())
                     .await?
                     .ok_or_else(|| {
@@ -457,6 +489,8 @@ impl Registry {
                 if signer.as_str() != z.owner {
                     return Err(not_owner(&z));
                 }
+                self.check_consent(tx, consent, name, did, signer, now)
+                    .await?;
                 self.rename(tx, did, Some(name), now).await?;
                 Ok((
                     did.to_string(),
@@ -489,6 +523,125 @@ impl Registry {
                 ))
             }
         }
+    }
+
+    /// Whether the effect `answer` reports of `op` (accepted before) still holds, read in `tx`.
+    async fn still_stands(
+        tx: &mut Tx<'_>,
+        op: &ZoneOperation,
+        answer: &serde_json::Value,
+    ) -> Result<bool, Error> {
+        let name_of = |did: &str| {
+            sqlx::query_as::<_, (Option<String>,)>(
+                "SELECT name FROM registry_agents WHERE did = $1",
+            )
+            .bind(did.to_owned())
+        };
+        Ok(match op {
+            ZoneOperation::ClaimZone { zone, owner, .. }
+            | ZoneOperation::DelegateZone { zone, owner, .. } => {
+                let row: Option<(String,)> =
+                    sqlx::query_as("SELECT owner FROM registry_zones WHERE zone = $1")
+                        .bind(zone.as_str())
+                        .fetch_optional(&mut **tx)
+                        .await?;
+                row.is_some_and(|(o,)| o == owner.as_str())
+            }
+            ZoneOperation::BindName { name, did, .. } => {
+                let row = name_of(did.as_str()).fetch_optional(&mut **tx).await?;
+                row.is_some_and(|(n,)| n.as_deref() == Some(name.as_str()))
+            }
+            ZoneOperation::UnbindName { name, .. } => {
+                let did = answer["did"].as_str().unwrap_or_default();
+                let row = name_of(did).fetch_optional(&mut **tx).await?;
+                row.is_some_and(|(n,)| n.as_deref() != Some(name.as_str()))
+            }
+            ZoneOperation::SuspendAgent { .. }
+            | ZoneOperation::DeplatformAgent { .. }
+            | ZoneOperation::ReinstateAgent { .. } => {
+                // The decision is the agent's latest.
+                let latest: Option<(i64,)> = sqlx::query_as(
+                    "SELECT seq FROM registry_log WHERE did = $1 \
+                     AND kind IN ('suspend', 'deplatform', 'reinstate') ORDER BY seq DESC LIMIT 1",
+                )
+                .bind(answer["did"].as_str().unwrap_or_default())
+                .fetch_optional(&mut **tx)
+                .await?;
+                latest.is_some_and(|(seq,)| Some(seq) == answer["logSeq"].as_i64())
+            }
+        })
+    }
+
+    /// A name bound to an agent at or below `zone`, if any, read in `tx`.
+    async fn name_under(tx: &mut Tx<'_>, zone: &AgentName) -> Result<Option<String>, Error> {
+        let held: Option<(String,)> = sqlx::query_as(
+            "SELECT name FROM registry_agents WHERE name = $1 OR name LIKE $2 LIMIT 1",
+        )
+        .bind(zone.as_str())
+        .bind(format!("%.{zone}"))
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(held.map(|(n,)| n))
+    }
+
+    /// Checks, in `tx`, that `consent` is `did`'s consent to be named `name` by `owner`: signed
+    /// by one of the rotation keys its history (replayed from the log, not its stored row) has
+    /// in force, for this name, agent and zone owner, and made within the operations' window.
+    async fn check_consent(
+        &self,
+        tx: &mut Tx<'_>,
+        consent: &str,
+        name: &AgentName,
+        did: &AgentDid,
+        owner: &DidKey,
+        now: i64,
+    ) -> Result<(), Error> {
+        let history = Self::history_in(tx, did).await?;
+        let binding = zone::ConsentFor {
+            name,
+            did,
+            zone_owner: owner,
+            rotation_keys: &history.state().rotation_keys,
+            now,
+        };
+        zone::check_consent(consent, &binding)
+            .map_err(|e| Error::ConsentInvalid(format!("the agent's consent {e}")))?;
+        Ok(())
+    }
+
+    /// Whether the agent's current name was bound in its zone with its consent to `owner`: the
+    /// latest `bind-name` entry of its log carries one (bindings made before consent existed
+    /// carry none, and no zone owner moderates those agents).
+    async fn consented_to(
+        tx: &mut Tx<'_>,
+        did: &AgentDid,
+        name: &AgentName,
+        owner: &str,
+    ) -> Result<bool, Error> {
+        let bound: Option<(String,)> = sqlx::query_as(
+            "SELECT operation FROM registry_log WHERE did = $1 AND kind = 'bind-name' \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(did.as_str())
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some((jws,)) = bound else {
+            return Ok(false);
+        };
+        let Ok((
+            ZoneOperation::BindName {
+                name: n, consent, ..
+            },
+            signer,
+        )) = zone::open(&jws)
+        else {
+            return Ok(false);
+        };
+        if n != *name || signer.as_str() != owner {
+            return Ok(false);
+        }
+        Ok(zone::open_consent(&consent)
+            .is_ok_and(|(c, _)| c.name == *name && c.did == *did && c.zone_owner.as_str() == owner))
     }
 
     async fn zone_exists(&self, tx: &mut Tx<'_>, zone: &str) -> Result<bool, Error> {

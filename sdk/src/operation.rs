@@ -127,6 +127,33 @@ fn sign(op: &Operation, rotation: &KeyPair) -> String {
     sign_compact(&header, &payload, rotation.signing_key())
 }
 
+/// Signs an agent's consent (spec section 5.6) to be named `name` by `zone_owner`, the owner of
+/// the zone holding it, with `rotation`, one of the agent's rotation keys. The zone's owner
+/// carries it in its `bindName`; it is accepted within 300 seconds of `now`.
+pub fn name_consent(
+    name: &AgentName,
+    did: &AgentDid,
+    zone_owner: &DidKey,
+    rotation: &KeyPair,
+    now: i64,
+) -> String {
+    let consent = agentid_spec::zone::NameConsent {
+        kind: agentid_spec::zone::ConsentKind::NameConsent,
+        name: name.clone(),
+        did: did.clone(),
+        zone_owner: zone_owner.clone(),
+        created_at: format_rfc3339(now),
+    };
+    let header = JoseHeader::eddsa(
+        agentid_spec::zone::NAME_CONSENT_TYP,
+        None,
+        &rotation.did_key().key_id(),
+    );
+    // A NameConsent is plain strings: serialising cannot fail.
+    let payload = serde_json::to_vec(&consent).expect("consent serialises");
+    sign_compact(&header, &payload, rotation.signing_key())
+}
+
 /// Signs a zone operation (spec section 5.6) with `signer`: the zone's owner for a claim, the
 /// owner of the zone above for a delegation, the zone's owner to bind or unbind a name.
 pub fn zone(op: &agentid_spec::zone::ZoneOperation, signer: &KeyPair) -> String {

@@ -173,7 +173,11 @@ impl From<agentid_registry::Error> for ApiError {
             | R::AlreadyDeplatformed(_) => ApiError::conflict(code, message),
             R::Deactivated(_) => ApiError::Gone(message),
             R::ZoneTaken(_) | R::ZoneOccupied(_) => ApiError::conflict(code, message),
-            R::ZoneOwned(_) | R::DnsProofFailed(_) => ApiError::Denied { code, message },
+            R::ZoneOwned(_)
+            | R::DnsProofFailed(_)
+            | R::DnsProofRequired(_)
+            | R::ConsentInvalid(_) => ApiError::Denied { code, message },
+            R::Superseded(_) => ApiError::conflict(code, message),
             R::InvalidTime(_) => ApiError::bad_request(code, message),
             R::InvalidLogRange(_) => ApiError::bad_request(ErrorCode::InvalidQuery, message),
             R::NotModerated(_) => ApiError::conflict(code, message),

@@ -263,6 +263,15 @@ error_codes! {
     ZoneOwned => "zone_owned",
     /// The DNS domain's `_agentid` TXT record does not name the claimed owner.
     DnsProofFailed => "dns_proof_failed",
+    /// The name is a DNS name (its last label is a DNS top-level domain): it is had only in the
+    /// zone of its domain, claimed with DNS proof, never first come (section 5.6).
+    DnsProofRequired => "dns_proof_required",
+    /// A `bindName` without the agent's consent: the consent is not signed by one of the
+    /// agent's rotation keys, or is for another name, agent or zone owner (section 5.6).
+    ConsentInvalid => "consent_invalid",
+    /// The same operation again, after a later operation undid its effect: it is not answered
+    /// as done (section 5.6).
+    OperationSuperseded => "operation_superseded",
     /// The agent is deplatformed.
     AgentDeplatformed => "agent_deplatformed",
     /// The agent is already deplatformed.

@@ -20,6 +20,30 @@ pub const ZONE_OP_SKEW_SECS: i64 = 300;
 pub const DNS_LABEL: &str = "_agentid";
 /// The prefix of the TXT record's value.
 pub const DNS_TXT_PREFIX: &str = "agentid-zone=";
+/// `typ` of an agent's consent to a name in a zone.
+pub const NAME_CONSENT_TYP: &str = "agentid-name-consent+jws";
+/// Largest consent accepted, in bytes.
+pub const MAX_NAME_CONSENT_LEN: usize = 1024;
+
+/// An agent's consent to be named `name` by the owner of the zone holding it (section 5.6):
+/// signed by one of the agent's rotation keys in force, carried in the `bindName` that names
+/// it. Without it nobody can name an agent in a zone, and so bring it under the zone owner's
+/// moderation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NameConsent {
+    /// Always `nameConsent`.
+    #[serde(rename = "type")]
+    pub kind: ConsentKind,
+    /// The name the agent agrees to.
+    pub name: AgentName,
+    /// The agent.
+    pub did: AgentDid,
+    /// The zone owner the agent agrees to be named (and moderated) by.
+    pub zone_owner: DidKey,
+    /// RFC 3339.
+    pub created_at: String,
+}
 
 /// The payload of a zone operation.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,13 +70,17 @@ pub enum ZoneOperation {
         /// RFC 3339.
         created_at: String,
     },
-    /// Binds `name` to the agent `did`; signed by the owner of the zone `name` is in.
+    /// Binds `name` to the agent `did`; signed by the owner of the zone `name` is in, with
+    /// the agent's consent.
     #[serde(rename_all = "camelCase")]
     BindName {
         /// The name.
         name: AgentName,
         /// The agent.
         did: AgentDid,
+        /// The agent's [`NameConsent`] to this name and this zone owner: a compact JWS
+        /// (`typ` [`NAME_CONSENT_TYP`]) signed by one of its rotation keys.
+        consent: String,
         /// RFC 3339.
         created_at: String,
     },
@@ -143,12 +171,22 @@ impl ZoneOperation {
     }
 }
 
+/// The `type` of a [`NameConsent`]: the one kind there is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ConsentKind {
+    /// `nameConsent`.
+    #[serde(rename = "nameConsent")]
+    NameConsent,
+}
+
 /// Why a zone operation does not parse or verify.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum ZoneOpError {
     /// Over [`MAX_ZONE_OP_LEN`].
-    #[error("the operation is over {MAX_ZONE_OP_LEN} bytes")]
+    #[error(
+        "the operation is over {MAX_ZONE_OP_LEN} bytes (a consent over {MAX_NAME_CONSENT_LEN})"
+    )]
     TooLarge,
     /// Malformed; the message says how.
     #[error("invalid zone operation: {0}")]
@@ -161,21 +199,122 @@ pub enum ZoneOpError {
 /// Parses a zone operation and checks its signature under the `did:key` its `kid` names: the
 /// operation and its signer. Who may sign what is the registry's rule (section 5.6).
 pub fn open(jws: &str) -> Result<(ZoneOperation, DidKey), ZoneOpError> {
-    if jws.len() > MAX_ZONE_OP_LEN {
+    let (op, signer): (ZoneOperation, DidKey) = open_signed(jws, MAX_ZONE_OP_LEN, ZONE_OP_TYP)?;
+    parse_time(op.created_at())?;
+    Ok((op, signer))
+}
+
+/// Parses an agent's [`NameConsent`] and checks its signature under the `did:key` its `kid`
+/// names: the consent and its signer. Whether the signer is one of the agent's rotation keys in
+/// force is the registry's check, against the agent's history.
+pub fn open_consent(jws: &str) -> Result<(NameConsent, DidKey), ZoneOpError> {
+    let (consent, signer): (NameConsent, DidKey) =
+        open_signed(jws, MAX_NAME_CONSENT_LEN, NAME_CONSENT_TYP)?;
+    parse_time(&consent.created_at)?;
+    Ok((consent, signer))
+}
+
+/// Why an agent's consent does not stand for a binding (section 5.6): each has a stable
+/// [`ConsentError::reason`], and the registry answers all of them 403 `consent_invalid`.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConsentError {
+    /// Not a consent: size, JWS, `typ`, `kid` or payload.
+    #[error("is malformed: {0}")]
+    Malformed(String),
+    /// The signature does not verify under the `kid`'s key.
+    #[error("does not verify")]
+    BadSignature,
+    /// For another name or agent.
+    #[error("is for another name or agent")]
+    OtherBinding,
+    /// Names another zone owner than the one binding the name.
+    #[error("names another zone owner")]
+    OtherZoneOwner,
+    /// Made outside the operations' time window.
+    #[error("must be made within {ZONE_OP_SKEW_SECS} s of the registry's clock")]
+    OutsideWindow,
+    /// Signed by a key that is none of the agent's rotation keys in force.
+    #[error("is not signed by one of the agent's rotation keys")]
+    NotRotationKey,
+}
+
+impl ConsentError {
+    /// The stable reason, as the vectors name it.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            ConsentError::Malformed(_) => "malformed",
+            ConsentError::BadSignature => "bad_signature",
+            ConsentError::OtherBinding => "other_binding",
+            ConsentError::OtherZoneOwner => "other_zone_owner",
+            ConsentError::OutsideWindow => "outside_window",
+            ConsentError::NotRotationKey => "not_rotation_key",
+        }
+    }
+}
+
+/// The binding a consent must be for: the rule of section 5.6, a pure function.
+#[derive(Clone, Copy, Debug)]
+pub struct ConsentFor<'a> {
+    /// The name being bound.
+    pub name: &'a AgentName,
+    /// The agent it is bound to.
+    pub did: &'a AgentDid,
+    /// The owner of the zone holding the name, who signs the `bindName`.
+    pub zone_owner: &'a DidKey,
+    /// The agent's rotation keys in force (from its replayed history).
+    pub rotation_keys: &'a [DidKey],
+    /// The registry's clock, Unix seconds.
+    pub now: i64,
+}
+
+/// Checks that `jws` is the agent's consent to exactly `binding`: well formed, signed by one of
+/// its rotation keys in force, for this name, agent and zone owner, within the time window.
+pub fn check_consent(jws: &str, binding: &ConsentFor<'_>) -> Result<NameConsent, ConsentError> {
+    let (consent, signer) = open_consent(jws).map_err(|e| match e {
+        ZoneOpError::BadSignature => ConsentError::BadSignature,
+        e => ConsentError::Malformed(e.to_string()),
+    })?;
+    if consent.name != *binding.name || consent.did != *binding.did {
+        return Err(ConsentError::OtherBinding);
+    }
+    if consent.zone_owner != *binding.zone_owner {
+        return Err(ConsentError::OtherZoneOwner);
+    }
+    let created =
+        parse_time(&consent.created_at).map_err(|e| ConsentError::Malformed(e.to_string()))?;
+    if created.abs_diff(binding.now) > ZONE_OP_SKEW_SECS.unsigned_abs() {
+        return Err(ConsentError::OutsideWindow);
+    }
+    if !binding.rotation_keys.contains(&signer) {
+        return Err(ConsentError::NotRotationKey);
+    }
+    Ok(consent)
+}
+
+fn parse_time(created_at: &str) -> Result<i64, ZoneOpError> {
+    crate::time::parse_rfc3339(created_at)
+        .ok_or_else(|| ZoneOpError::Invalid("createdAt is not RFC 3339".into()))
+}
+
+/// A compact JWS of `typ`, at most `max` bytes, signed by the `did:key` its `kid` names.
+fn open_signed<T: serde::de::DeserializeOwned>(
+    jws: &str,
+    max: usize,
+    typ: &'static str,
+) -> Result<(T, DidKey), ZoneOpError> {
+    if jws.len() > max {
         return Err(ZoneOpError::TooLarge);
     }
     let invalid = |m: String| ZoneOpError::Invalid(m);
-    let token =
-        CompactJws::parse(jws, MAX_ZONE_OP_LEN, ZONE_OP_TYP).map_err(|e| invalid(e.to_string()))?;
-    let op: ZoneOperation =
+    let token = CompactJws::parse(jws, max, typ).map_err(|e| invalid(e.to_string()))?;
+    let value: T =
         serde_json::from_slice(&token.payload).map_err(|e| invalid(format!("payload: {e}")))?;
-    crate::time::parse_rfc3339(op.created_at())
-        .ok_or_else(|| invalid("createdAt is not RFC 3339".into()))?;
     let kid = token
         .header
         .kid
         .as_deref()
-        .ok_or_else(|| invalid("operation has no kid".into()))?;
+        .ok_or_else(|| invalid("no kid".into()))?;
     let (signer, _) = split_did_url(kid).ok_or_else(|| invalid("kid is not a DID URL".into()))?;
     let signer = DidKey::parse(signer).map_err(|_| invalid("kid is not a did:key".into()))?;
     if kid != signer.key_id() {
@@ -189,7 +328,7 @@ pub fn open(jws: &str) -> Result<(ZoneOperation, DidKey), ZoneOpError> {
     if !token.verify(&key) {
         return Err(ZoneOpError::BadSignature);
     }
-    Ok((op, signer))
+    Ok((value, signer))
 }
 
 /// The zones that could hold `name`, longest first: the name itself, then each suffix.

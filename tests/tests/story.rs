@@ -359,6 +359,7 @@ async fn readme_walkthrough() {
         "[\"agent_suspended\",\"authorization_missing\"]",
         "{\"status\":\"active\"}",
         "{\"verified\":true,\"consistentWith\":{",
+        "{\"name\":\"bot.platform-",
     ] {
         assert!(
             stdout.contains(expected),

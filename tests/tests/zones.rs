@@ -3,7 +3,7 @@
 //! every refusal has its code; operations are accepted once, within their time window.
 
 use agentid_sdk::keys::KeyPair;
-use agentid_sdk::operation::{create, zone};
+use agentid_sdk::operation::{create, name_consent, zone};
 use agentid_spec::id::{AgentDid, AgentName};
 use agentid_spec::time::format_rfc3339;
 use agentid_spec::zone::ZoneOperation;
@@ -34,10 +34,18 @@ fn delegate(z: &str, owner: &KeyPair, signer: &KeyPair) -> String {
     zone(&op, signer)
 }
 
-fn bind(n: &str, did: &AgentDid, signer: &KeyPair) -> String {
+/// A zone owner's `bindName` of `n` to the agent `did`, with the consent of `agent` (its
+/// rotation key) to be named by `signer`.
+fn bind(n: &str, did: &AgentDid, agent: &KeyPair, signer: &KeyPair) -> String {
+    let consent = name_consent(&name(n), did, &signer.did_key(), agent, now());
+    bind_with(n, did, consent, signer)
+}
+
+fn bind_with(n: &str, did: &AgentDid, consent: String, signer: &KeyPair) -> String {
     let op = ZoneOperation::BindName {
         name: name(n),
         did: did.clone(),
+        consent,
         created_at: format_rfc3339(now()),
     };
     zone(&op, signer)
@@ -57,12 +65,18 @@ async fn submit(http: &Http, op: &str) -> (u16, Value) {
 }
 
 async fn register(http: &Http, n: Option<&str>) -> (u16, Value, AgentDid) {
+    let (st, b, did, _) = register_keyed(http, n).await;
+    (st, b, did)
+}
+
+/// Registers an agent whose one key (verification method and rotation key) is returned.
+async fn register_keyed(http: &Http, n: Option<&str>) -> (u16, Value, AgentDid, KeyPair) {
     let key = KeyPair::generate();
     let g = create(&key, &key, n.map(name), now());
     let (st, b) = http
         .post("/v1/agents", None, &json!({ "operation": g.operation }))
         .await;
-    (st, b, g.did)
+    (st, b, g.did, key)
 }
 
 #[tokio::test]
@@ -130,11 +144,11 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
         assert_eq!(st, 404, "nothing was written");
 
         // The owner binds a name to an agent registered without one.
-        let (st, _, agent) = register(&http, None).await;
+        let (st, _, agent, agent_key) = register_keyed(&http, None).await;
         assert_eq!(st, 201);
-        let (st, b) = submit(&http, &bind("shopper.acme", &agent, &other)).await;
+        let (st, b) = submit(&http, &bind("shopper.acme", &agent, &agent_key, &other)).await;
         assert_eq!((st, error_code(st, &b)), (403, "key_not_authorized".into()));
-        let (st, b) = submit(&http, &bind("shopper.acme", &agent, &platform)).await;
+        let (st, b) = submit(&http, &bind("shopper.acme", &agent, &agent_key, &platform)).await;
         assert_eq!(st, 200, "{b}");
         let (st, r) = http.get("/1.0/identifiers/shopper.acme").await;
         assert_eq!((st, s(&r["didDocument"]["id"])), (200, agent.to_string()));
@@ -152,10 +166,14 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
             .await
             .unwrap();
         // The name is taken; the agent has one already.
-        let (_, _, second) = register(&http, None).await;
-        let (st, b) = submit(&http, &bind("shopper.acme", &second, &platform)).await;
+        let (_, _, second, second_key) = register_keyed(&http, None).await;
+        let (st, b) = submit(
+            &http,
+            &bind("shopper.acme", &second, &second_key, &platform),
+        )
+        .await;
         assert_eq!((st, error_code(st, &b)), (409, "name_taken".into()), "{b}");
-        let (st, b) = submit(&http, &bind("other.acme", &agent, &platform)).await;
+        let (st, b) = submit(&http, &bind("other.acme", &agent, &agent_key, &platform)).await;
         assert_eq!(
             (st, error_code(st, &b)),
             (400, "invalid_operation".into()),
@@ -167,9 +185,13 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
         assert_eq!((st, error_code(st, &b)), (403, "key_not_authorized".into()));
         let (st, b) = submit(&http, &delegate("alice.acme", &alice, &platform)).await;
         assert_eq!(st, 200, "{b}");
-        let (st, b) = submit(&http, &bind("bot.alice.acme", &second, &platform)).await;
+        let (st, b) = submit(
+            &http,
+            &bind("bot.alice.acme", &second, &second_key, &platform),
+        )
+        .await;
         assert_eq!((st, error_code(st, &b)), (403, "key_not_authorized".into()));
-        let (st, b) = submit(&http, &bind("bot.alice.acme", &second, &alice)).await;
+        let (st, b) = submit(&http, &bind("bot.alice.acme", &second, &second_key, &alice)).await;
         assert_eq!(st, 200, "{b}");
         // Inside the zone, a claim is no way around its owner.
         let (st, b) = submit(&http, &claim("bob.acme", &alice, &alice, now())).await;
@@ -452,8 +474,12 @@ async fn a_dns_domain_is_claimed_by_the_owner_its_txt_record_names() {
         assert_eq!(st, 200, "{b}");
         assert_eq!(b["dns"], true);
         // The domain's owner names agents in it.
-        let (_, _, agent) = register(&http, None).await;
-        let (st, b) = submit(&http, &bind("checkout.acmeshop.dev", &agent, &owner)).await;
+        let (_, _, agent, agent_key) = register_keyed(&http, None).await;
+        let (st, b) = submit(
+            &http,
+            &bind("checkout.acmeshop.dev", &agent, &agent_key, &owner),
+        )
+        .await;
         assert_eq!(st, 200, "{b}");
         let (st, r) = http.get("/1.0/identifiers/checkout.acmeshop.dev").await;
         assert_eq!((st, s(&r["didDocument"]["id"])), (200, agent.to_string()));
@@ -476,4 +502,270 @@ async fn a_dns_domain_is_claimed_by_the_owner_its_txt_record_names() {
         (403, "dns_proof_failed".into()),
         "{b}"
     );
+}
+
+/// Finding: with a fresh key, a stranger claimed a zone, bound a victim's DID into it, then
+/// deplatformed it. A name in a zone now needs the agent's own signed consent to that name and
+/// that zone owner; a zone's owner moderates only agents so named; an agent sheds no decision
+/// by leaving the zone, and a zone can no longer be delegated over names bound in it.
+#[tokio::test]
+async fn nobody_names_or_moderates_an_agent_without_its_consent() {
+    for backend in backends().await {
+        let server = crate::support::Server::start(&backend).await;
+        let http = server.http();
+        let (stranger, platform) = (KeyPair::generate(), KeyPair::generate());
+        let (_, _, victim, victim_key) = register_keyed(&http, None).await;
+        let (st, b) = submit(&http, &claim("strangerzone", &stranger, &stranger, now())).await;
+        assert_eq!(st, 200, "{b}");
+
+        // Every way of binding the victim without its consent is refused, and writes nothing.
+        let elsewhere = name_consent(
+            &name("bot.strangerzone"),
+            &victim,
+            &platform.did_key(),
+            &victim_key,
+            now(),
+        );
+        let other_name = name_consent(
+            &name("other.strangerzone"),
+            &victim,
+            &stranger.did_key(),
+            &victim_key,
+            now(),
+        );
+        let stale = name_consent(
+            &name("bot.strangerzone"),
+            &victim,
+            &stranger.did_key(),
+            &victim_key,
+            now() - 600,
+        );
+        let self_made = name_consent(
+            &name("bot.strangerzone"),
+            &victim,
+            &stranger.did_key(),
+            &stranger,
+            now(),
+        );
+        for (consent, code) in [
+            (self_made, "consent_invalid"),
+            (elsewhere, "consent_invalid"),
+            (other_name, "consent_invalid"),
+            (stale, "consent_invalid"),
+            ("not.a.jws".to_owned(), "consent_invalid"),
+        ] {
+            let op = bind_with("bot.strangerzone", &victim, consent, &stranger);
+            let (st, b) = submit(&http, &op).await;
+            assert_eq!((st, error_code(st, &b)), (403, code.into()), "{b}");
+        }
+        // An old client's bindName without a consent is malformed.
+        let bare = agentid_spec::jose::sign_compact(
+            &agentid_spec::jose::JoseHeader::eddsa(
+                agentid_spec::zone::ZONE_OP_TYP,
+                None,
+                &stranger.did_key().key_id(),
+            ),
+            json!({ "type": "bindName", "name": "bot.strangerzone", "did": victim,
+                    "createdAt": format_rfc3339(now()) })
+            .to_string()
+            .as_bytes(),
+            stranger.signing_key(),
+        );
+        let (st, b) = submit(&http, &bare).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (400, "invalid_operation".into()),
+            "{b}"
+        );
+        let (st, _) = http.get("/1.0/identifiers/bot.strangerzone").await;
+        assert_eq!(st, 404);
+        let deplatform = |n: &str, at: i64| ZoneOperation::DeplatformAgent {
+            name: name(n),
+            reason_hash: agentid_spec::log::reason_hash("because"),
+            created_at: format_rfc3339(at),
+        };
+        let (st, b) = http
+            .post(
+                "/v1/zones",
+                None,
+                &json!({ "operation": zone(&deplatform("bot.strangerzone", now()), &stranger),
+                         "reason": "because" }),
+            )
+            .await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()), "{b}");
+        let (st, r) = http.get(&format!("/1.0/identifiers/{victim}")).await;
+        assert_eq!(
+            (st, s(&r["didDocumentMetadata"]["agentStatus"])),
+            (200, "active".into())
+        );
+
+        // With its consent, the agent is named by the platform, which moderates it.
+        let (st, b) = submit(&http, &claim("platformzone", &platform, &platform, now())).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b) = submit(
+            &http,
+            &bind("bot.platformzone", &victim, &victim_key, &platform),
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+        // The stranger still moderates nothing outside its zone.
+        let (st, b) = http
+            .post(
+                "/v1/zones",
+                None,
+                &json!({ "operation": zone(&deplatform("bot.platformzone", now()), &stranger),
+                         "reason": "because" }),
+            )
+            .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "key_not_authorized".into()),
+            "{b}"
+        );
+        // The platform suspends it; leaving the zone does not lift the suspension, and the
+        // former zone's owner reaches it no more; the registry's operator does.
+        let suspend = ZoneOperation::SuspendAgent {
+            name: name("bot.platformzone"),
+            reason_code: "fraud".into(),
+            reason_hash: agentid_spec::log::reason_hash("because"),
+            evidence_hash: None,
+            duration_secs: 3600,
+            created_at: format_rfc3339(now()),
+        };
+        let (st, b) = http
+            .post(
+                "/v1/zones",
+                None,
+                &json!({ "operation": zone(&suspend, &platform), "reason": "because" }),
+            )
+            .await;
+        assert_eq!((st, s(&b["status"])), (200, "suspended".into()), "{b}");
+        let (st, b) = submit(&http, &unbind("bot.platformzone", &platform)).await;
+        assert_eq!(st, 200, "{b}");
+        let (_, r) = http.get(&format!("/1.0/identifiers/{victim}")).await;
+        assert_eq!(r["didDocumentMetadata"]["agentStatus"], "suspended", "{r}");
+        let reinstate = ZoneOperation::ReinstateAgent {
+            name: name("bot.platformzone"),
+            reason_hash: agentid_spec::log::reason_hash("because"),
+            created_at: format_rfc3339(now()),
+        };
+        let (st, b) = http
+            .post(
+                "/v1/zones",
+                None,
+                &json!({ "operation": zone(&reinstate, &platform), "reason": "because" }),
+            )
+            .await;
+        assert_eq!((st, error_code(st, &b)), (404, "not_found".into()), "{b}");
+        let (st, b) = http
+            .post(
+                &format!("/v1/admin/agents/{victim}/reinstate"),
+                Some(&server.admin_token),
+                &json!({ "reason": "reviewed" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+
+        // A sub-zone holding names its agents agreed to under the owner above is not handed to
+        // a new owner.
+        let (_, _, agent, agent_key) = register_keyed(&http, None).await;
+        let (st, b) = submit(
+            &http,
+            &bind("bot.team.platformzone", &agent, &agent_key, &platform),
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b) = submit(&http, &delegate("team.platformzone", &stranger, &platform)).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (409, "zone_occupied".into()),
+            "{b}"
+        );
+    }
+}
+
+/// Finding: `com`, `org`, `io` and `net` were first-come zones. A name under a DNS top-level
+/// domain is had only in a zone proven by DNS; a public suffix is never a zone; brands and
+/// infrastructure words are reserved.
+#[tokio::test]
+async fn dns_names_are_never_first_come() {
+    let server = crate::support::Server::start_with(
+        &crate::support::Backend::Sqlite,
+        &["--dns-server", "off"],
+    )
+    .await;
+    let http = server.http();
+    let key = KeyPair::generate();
+    for (z, status, code) in [
+        ("com", 409, "name_reserved"),
+        ("org", 409, "name_reserved"),
+        ("io", 409, "name_reserved"),
+        ("net", 409, "name_reserved"),
+        ("co.uk", 409, "name_reserved"),
+        ("github.io", 409, "name_reserved"),
+        ("paypal", 409, "name_reserved"),
+        ("visa", 409, "name_reserved"),
+        ("internal", 409, "name_reserved"),
+        // Newer top-level domains too.
+        ("shop", 409, "name_reserved"),
+        ("bot", 409, "name_reserved"),
+        ("paypal.com", 403, "dns_proof_failed"),
+    ] {
+        let (st, b) = submit(&http, &claim(z, &key, &key, now())).await;
+        assert_eq!((st, error_code(st, &b)), (status, code.into()), "{z}: {b}");
+    }
+    // Nor registered first come outside a zone.
+    for n in ["paypal.com", "checkout.paypal.com", "bot.shop", "agent.io"] {
+        let (st, b, _) = register(&http, Some(n)).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "dns_proof_required".into()),
+            "{n}: {b}"
+        );
+    }
+    let (st, b, _) = register(&http, Some("checkout.paypal")).await;
+    assert_eq!(
+        (st, error_code(st, &b)),
+        (409, "name_reserved".into()),
+        "{b}"
+    );
+    // Names outside DNS stay first come.
+    let (st, b) = submit(&http, &claim("acmeagents", &key, &key, now())).await;
+    assert_eq!(st, 200, "{b}");
+    let (st, b, _) = register(&http, Some("shopper.bobsagents")).await;
+    assert_eq!(st, 201, "{b}");
+}
+
+/// Finding: bind, unbind, bind again with byte-identical operations: the third was answered
+/// with the first bind's answer while the name was not bound. A retry gets its first answer
+/// only while that effect stands.
+#[tokio::test]
+async fn a_retry_is_answered_done_only_while_its_effect_stands() {
+    for backend in backends().await {
+        let server = crate::support::Server::start(&backend).await;
+        let http = server.http();
+        let owner = KeyPair::generate();
+        let claimed = claim("retryzone", &owner, &owner, now());
+        let (st, first) = submit(&http, &claimed).await;
+        assert_eq!(st, 200, "{first}");
+        let (_, _, agent, agent_key) = register_keyed(&http, None).await;
+        let bound = bind("bot.retryzone", &agent, &agent_key, &owner);
+        let (st, first_bind) = submit(&http, &bound).await;
+        assert_eq!(st, 200, "{first_bind}");
+        let (st, again) = submit(&http, &bound).await;
+        assert_eq!((st, &again), (200, &first_bind), "a retry while it stands");
+        let (st, b) = submit(&http, &unbind("bot.retryzone", &owner)).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b) = submit(&http, &bound).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (409, "operation_superseded".into()),
+            "{b}"
+        );
+        let (st, _) = http.get("/1.0/identifiers/bot.retryzone").await;
+        assert_eq!(st, 404, "the name is not bound, and no answer says it is");
+        // A claim that still stands is still answered as done.
+        let (st, again) = submit(&http, &claimed).await;
+        assert_eq!((st, &again), (200, &first));
+    }
 }

@@ -226,12 +226,35 @@ async fn zone(
             };
             (op, read_key(&key, pass)?, None)
         }
-        Z::Bind { name: n, did, key } => {
+        Z::Consent {
+            name: n,
+            did,
+            zone_owner,
+            key,
+        } => {
+            let did =
+                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
+            let consent = agentid_sdk::operation::name_consent(
+                &name(&n)?,
+                &did,
+                &public_key(&zone_owner, pass)?,
+                &read_key(&key, pass)?,
+                SystemClock.now(),
+            );
+            return Ok(Output::ok(json!({ "consent": consent })));
+        }
+        Z::Bind {
+            name: n,
+            did,
+            consent,
+            key,
+        } => {
             let did =
                 AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
             let op = Op::BindName {
                 name: name(&n)?,
                 did,
+                consent,
                 created_at,
             };
             (op, read_key(&key, pass)?, None)

@@ -525,7 +525,23 @@ pub(crate) enum ZoneCommand {
         #[arg(long)]
         key: PathBuf,
     },
-    /// Bind a name in your zone to an agent (which has none).
+    /// As an agent, consent to be named in a zone by its owner (and so moderated by it):
+    /// prints the consent the zone's owner binds the name with. Valid for 5 minutes.
+    Consent {
+        /// The name, e.g. shopper.acme.
+        #[arg(long)]
+        name: String,
+        /// The agent's DID.
+        #[arg(long)]
+        did: String,
+        /// The zone's owner: a did:key or a key file.
+        #[arg(long)]
+        zone_owner: String,
+        /// The key file of one of the agent's rotation keys.
+        #[arg(long)]
+        key: PathBuf,
+    },
+    /// Bind a name in your zone to an agent (which has none), with the agent's consent.
     Bind {
         /// The name, e.g. shopper.acme.
         #[arg(long)]
@@ -533,6 +549,9 @@ pub(crate) enum ZoneCommand {
         /// The agent's DID.
         #[arg(long)]
         did: String,
+        /// The agent's consent (`agentid zone consent`).
+        #[arg(long)]
+        consent: String,
         /// The zone owner's key file.
         #[arg(long)]
         key: PathBuf,
