@@ -60,6 +60,11 @@ pub enum ResolveError {
     /// genesis, make of it: a registry that forged or withheld part of the history.
     #[error("the registry's answer does not match the agent's signed operations: {0}")]
     NotReplayed(String),
+    /// A `did:web` the verifier's trust policy does not name: not fetched, since its host is
+    /// whatever an untrusted presenter wrote. The message is the same whatever the host, so
+    /// nobody learns about the network from it.
+    #[error("not fetched: did:web documents are fetched only from hosts the trust policy names")]
+    NotTrusted,
     /// A registry address that is neither `https://` nor `http://` on loopback.
     #[error("registries are reached over https (http only on loopback): {0}")]
     InsecureRegistry(String),
@@ -76,7 +81,8 @@ impl ResolveError {
             ResolveError::Unreachable(_)
             | ResolveError::InvalidResponse(_)
             | ResolveError::NotReplayed(_)
-            | ResolveError::InsecureRegistry(_) => ResolutionErrorCode::InternalError,
+            | ResolveError::InsecureRegistry(_)
+            | ResolveError::NotTrusted => ResolutionErrorCode::InternalError,
         }
     }
 }

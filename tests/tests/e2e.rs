@@ -17,6 +17,7 @@ mod operations;
 mod races;
 mod rejections;
 mod story;
+mod strangers;
 mod support;
 mod transparency;
 mod zones;

@@ -57,6 +57,10 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
         if did.starts_with(agentid_spec::id::DID_KEY_PREFIX) {
             return self.resolve_did_key(did, now, generation).await;
         }
+        // Nothing is fetched before the trust policy allows it.
+        if !self.policy.may_fetch(did) {
+            return Err(ResolveError::NotTrusted);
+        }
         let fresh = || -> Option<Result<Arc<ResolvedDid>, ResolveError>> {
             if let Some((value, age)) = self.dids.get(did, now, generation) {
                 if age <= self.limits.did_refresh_secs {

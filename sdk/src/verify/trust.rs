@@ -11,6 +11,7 @@ use serde::Serialize;
 pub struct TrustPolicy {
     registries: Vec<String>,
     wallets: Vec<Did>,
+    did_web_hosts: Vec<String>,
     did_key_agents: bool,
 }
 
@@ -43,6 +44,32 @@ impl TrustPolicy {
     pub fn allow_did_key_agents(mut self, allow: bool) -> Self {
         self.did_key_agents = allow;
         self
+    }
+
+    /// Lets the verifier fetch `did:web` documents from the host of `url` (compared by origin)
+    /// for principals and issuers there; trusted wallets' own DIDs are fetched without it.
+    /// No other `did:web` is fetched: its host is whatever an untrusted presenter wrote.
+    pub fn trust_did_web_host(mut self, url: &str) -> Self {
+        let o = origin(url.trim_end_matches('/'));
+        if !self.did_web_hosts.contains(&o) {
+            self.did_web_hosts.push(o);
+        }
+        self
+    }
+
+    /// Whether the verifier may reach the network for `did` on a presenter's word: a
+    /// `did:web` only when it is a trusted wallet or on a host [`Self::trust_did_web_host`]
+    /// named. (`did:key` needs no I/O; `did:agentid` and names are asked of the configured
+    /// source's registry, never of a host the presenter chose.)
+    pub fn may_fetch(&self, did: &str) -> bool {
+        if !did.starts_with(agentid_spec::id::DID_WEB_PREFIX) {
+            return true;
+        }
+        if self.trusts_wallet(did) {
+            return true;
+        }
+        agentid_spec::id::did_web_document_url(did)
+            .is_some_and(|url| self.did_web_hosts.contains(&origin(&url)))
     }
 
     /// Whether the registry at origin `registry` is trusted.
