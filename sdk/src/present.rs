@@ -19,6 +19,18 @@ pub fn order_hash(order: &[u8]) -> OrderHash {
     OrderHash::of(order)
 }
 
+/// A fresh checkout nonce for a merchant to hand an agent: 128 random bits, base64url (22
+/// characters). A merchant issues one per checkout, never reuses or predicts one, and checks
+/// that the presentation carries the nonce it issued for that checkout (the verifier's
+/// `CheckoutContext` nonce). The verifier remembers each accepted nonce per merchant and per
+/// presenting agent until the presentation expires, so a replay is refused and nobody else's
+/// checkout can use up a merchant's nonce.
+pub fn fresh_nonce() -> Nonce {
+    let bytes: [u8; 16] = rand::random();
+    // 22 base64url characters are a valid nonce.
+    Nonce::parse(&agentid_spec::jose::b64u(&bytes)).expect("a base64url nonce parses")
+}
+
 /// What the agent signs at checkout.
 #[derive(Clone, Debug)]
 pub struct CheckoutRequest<'a> {
@@ -87,4 +99,14 @@ pub fn settle(claims: &Settlement, kid: &str, key: &KeyPair) -> String {
     // Strings and integers only: serialising cannot fail.
     let payload = serde_json::to_vec(claims).expect("settlement serialises");
     sign_compact(&header, &payload, key.signing_key())
+}
+
+#[cfg(test)]
+mod nonce_tests {
+    #[test]
+    fn fresh_nonces_differ() {
+        let (a, b) = (super::fresh_nonce(), super::fresh_nonce());
+        assert_ne!(a, b);
+        assert_eq!(a.as_str().len(), 22);
+    }
 }

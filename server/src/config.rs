@@ -137,6 +137,12 @@ pub struct LimitArgs {
     /// (`nonce_memory_full`).
     #[arg(long, default_value_t = Limits::default().max_nonces)]
     pub max_nonces: usize,
+    /// Most live nonces remembered for one merchant (on this node).
+    #[arg(long, default_value_t = Limits::default().max_nonces_per_merchant)]
+    pub max_nonces_per_merchant: usize,
+    /// Most live nonces remembered for one agent at one merchant (on this node).
+    #[arg(long, default_value_t = Limits::default().max_nonces_per_agent)]
+    pub max_nonces_per_agent: usize,
 }
 
 impl Default for LimitArgs {
@@ -150,6 +156,8 @@ impl Default for LimitArgs {
             did_max_staleness: l.did_max_staleness_secs,
             did_negative: l.did_negative_secs,
             max_nonces: l.max_nonces,
+            max_nonces_per_merchant: l.max_nonces_per_merchant,
+            max_nonces_per_agent: l.max_nonces_per_agent,
         }
     }
 }
@@ -164,6 +172,8 @@ impl From<&LimitArgs> for Limits {
             did_max_staleness_secs: a.did_max_staleness,
             did_negative_secs: a.did_negative,
             max_nonces: a.max_nonces,
+            max_nonces_per_merchant: a.max_nonces_per_merchant,
+            max_nonces_per_agent: a.max_nonces_per_agent,
             ..Limits::default()
         }
     }

@@ -12,18 +12,25 @@ use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use std::collections::HashSet;
 
-use agentid_sdk::verify::{Consumed, MemoryNonces, NonceStore};
+use agentid_sdk::verify::{Consumed, Limits, MemoryNonces, NonceKey, NonceQuotas, NonceStore};
 use agentid_wallet::statement::{Param, Statement};
 use agentid_wallet::Wallet;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
 /// The server's migrations, versions 3000-3999.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
-    3001,
-    "verifier",
-    include_str!("../migrations/0001_verifier.sql"),
-)];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (
+        3001,
+        "verifier",
+        include_str!("../migrations/0001_verifier.sql"),
+    ),
+    (
+        3010,
+        "replay per agent",
+        include_str!("../migrations/0010_replay_per_agent.sql"),
+    ),
+];
 
 /// Expired nonces are deleted at most this often, in seconds.
 const PRUNE_EVERY_SECS: i64 = 60;
@@ -36,6 +43,7 @@ const QUEUE: usize = 8192;
 /// A nonce waiting to be recorded: the answer is whether this verifier won it.
 struct Pending {
     aud: String,
+    holder: String,
     nonce: String,
     expires: i64,
     now: i64,
@@ -47,6 +55,11 @@ pub struct DbNonces {
     pool: AnyPool,
     queue: mpsc::Sender<Pending>,
     local: MemoryNonces,
+    /// Nonces recorded before the memory was kept per agent (an empty holder), live for a few
+    /// minutes after an upgrade: used, whichever agent presents them.
+    legacy: MemoryNonces,
+    /// This node's count of live nonces per merchant and per agent at a merchant.
+    quotas: std::sync::Mutex<NonceQuotas>,
     /// Rows believed to be in the table (exact after each prune, counted up between).
     rows: AtomicUsize,
     last_prune: AtomicI64,
@@ -56,15 +69,37 @@ impl DbNonces {
     /// The replay memory over `pool` (on which [`MIGRATIONS`] have run), writing in turn with
     /// `wallet`'s writers on SQLite.
     pub async fn open(pool: AnyPool, wallet: Wallet) -> Result<Self, sqlx::Error> {
-        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_nonces")
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_replay")
             .fetch_one(&pool)
             .await?;
+        let legacy = MemoryNonces::new();
+        let old: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT audience, nonce, expires_at FROM verifier_replay WHERE holder = ''",
+        )
+        .fetch_all(&pool)
+        .await?;
+        let unbounded = Limits {
+            max_nonces: usize::MAX,
+            max_nonces_per_merchant: usize::MAX,
+            max_nonces_per_agent: usize::MAX,
+            ..Limits::default()
+        };
+        for (aud, nonce, expires) in &old {
+            let key = NonceKey {
+                audience: aud,
+                holder: "",
+                nonce,
+            };
+            legacy.record(&key, *expires, i64::MIN, &unbounded);
+        }
         let (queue, waiting) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(pool.clone(), wallet, waiting));
         Ok(Self {
             pool,
             queue,
             local: MemoryNonces::new(),
+            legacy,
+            quotas: Default::default(),
             rows: AtomicUsize::new(rows.max(0) as usize),
             last_prune: AtomicI64::new(i64::MIN),
         })
@@ -72,11 +107,11 @@ impl DbNonces {
 
     /// Deletes the nonces expired at `now` and recounts.
     async fn prune(&self, now: i64) -> Result<(), sqlx::Error> {
-        sqlx::query("DELETE FROM verifier_nonces WHERE expires_at < $1")
+        sqlx::query("DELETE FROM verifier_replay WHERE expires_at < $1")
             .bind(now)
             .execute(&self.pool)
             .await?;
-        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_nonces")
+        let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_replay")
             .fetch_one(&self.pool)
             .await?;
         self.rows.store(rows.max(0) as usize, Ordering::Relaxed);
@@ -86,12 +121,15 @@ impl DbNonces {
 
     async fn record(
         &self,
-        aud: &str,
-        nonce: &str,
+        key: &NonceKey<'_>,
         expires: i64,
         now: i64,
-        max: usize,
+        limits: &Limits,
     ) -> Result<Consumed, sqlx::Error> {
+        let max = limits.max_nonces;
+        if let Err(why) = self.lock_quotas().check(key, now, limits) {
+            return Ok(Consumed::Unrecorded(why));
+        }
         if now.saturating_sub(self.last_prune.load(Ordering::Relaxed)) >= PRUNE_EVERY_SECS
             || self.rows.load(Ordering::Relaxed) >= max
         {
@@ -104,8 +142,9 @@ impl DbNonces {
         }
         let (won, answer) = oneshot::channel();
         let pending = Pending {
-            aud: aud.to_owned(),
-            nonce: nonce.to_owned(),
+            aud: key.audience.to_owned(),
+            holder: key.holder.to_owned(),
+            nonce: key.nonce.to_owned(),
             expires,
             now,
             won,
@@ -120,26 +159,31 @@ impl DbNonces {
             return Ok(Consumed::Replayed);
         }
         self.rows.fetch_add(1, Ordering::Relaxed);
+        self.lock_quotas().add(key, expires, now);
         // Remembered here too, for the hot path; the database is the authority, so a full
         // local memory only costs this process its shortcut.
-        let _ = self.local.record(aud, nonce, expires, now, max);
+        let _ = self.local.record(key, expires, now, limits);
         Ok(Consumed::Fresh)
+    }
+
+    fn lock_quotas(&self) -> std::sync::MutexGuard<'_, NonceQuotas> {
+        self.quotas.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
 impl NonceStore for DbNonces {
     async fn consume(
         &self,
-        aud: &str,
-        nonce: &str,
+        key: NonceKey<'_>,
         expires: i64,
         now: i64,
-        max: usize,
+        limits: &Limits,
     ) -> Consumed {
-        if self.local.is_live(aud, nonce, now) {
+        let any_agent = NonceKey { holder: "", ..key };
+        if self.local.is_live(&key, now) || self.legacy.is_live(&any_agent, now) {
             return Consumed::Replayed;
         }
-        match self.record(aud, nonce, expires, now, max).await {
+        match self.record(&key, expires, now, limits).await {
             Ok(c) => c,
             Err(e) => {
                 tracing::error!(error = %e, "replay memory unavailable");
@@ -159,7 +203,7 @@ async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receive
         let mut seen = HashSet::new();
         let first: Vec<bool> = batch
             .iter()
-            .map(|p| seen.insert((p.aud.as_str(), p.nonce.as_str())))
+            .map(|p| seen.insert((p.aud.as_str(), p.holder.as_str(), p.nonce.as_str())))
             .collect();
         let rows: Vec<&Pending> = batch
             .iter()
@@ -174,12 +218,13 @@ async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receive
         for (p, first) in batch.drain(..).zip(first) {
             let Pending {
                 aud,
+                holder,
                 nonce,
                 won: reply,
                 ..
             } = p;
             let answer = match &won {
-                Ok(won) => Ok(first && won.contains(&(aud, nonce))),
+                Ok(won) => Ok(first && won.contains(&(aud, holder, nonce))),
                 Err(e) => Err(e.to_string()),
             };
             let _ = reply.send(answer);
@@ -192,23 +237,27 @@ async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receive
 async fn record_batch(
     pool: &AnyPool,
     rows: &[&Pending],
-) -> Result<HashSet<(String, String)>, sqlx::Error> {
+) -> Result<HashSet<(String, String, String)>, sqlx::Error> {
     // Taken over only if expired when the earliest of the batch was presented.
     let now = rows.iter().map(|p| p.now).min().unwrap_or(i64::MIN);
     let values: Vec<String> = (0..rows.len())
-        .map(|i| format!("(${}, ${}, ${})", 3 * i + 2, 3 * i + 3, 3 * i + 4))
+        .map(|i| {
+            let at = 4 * i + 2;
+            format!("(${at}, ${}, ${}, ${})", at + 1, at + 2, at + 3)
+        })
         .collect();
     let sql = format!(
-        "INSERT INTO verifier_nonces (audience, nonce, expires_at) VALUES {} \
-         ON CONFLICT (audience, nonce) DO UPDATE SET expires_at = excluded.expires_at \
-         WHERE verifier_nonces.expires_at < $1 \
-         RETURNING audience, nonce",
+        "INSERT INTO verifier_replay (audience, holder, nonce, expires_at) VALUES {} \
+         ON CONFLICT (audience, holder, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+         WHERE verifier_replay.expires_at < $1 \
+         RETURNING audience, holder, nonce",
         values.join(", ")
     );
     let mut params = vec![Param::Int(now)];
     for p in rows {
         params.extend([
             Param::Text(&p.aud),
+            Param::Text(&p.holder),
             Param::Text(&p.nonce),
             Param::Int(p.expires),
         ]);
@@ -217,7 +266,10 @@ async fn record_batch(
     let bad = |e: &dyn std::fmt::Display| sqlx::Error::Protocol(format!("replay memory: {e}"));
     let sql = Statement::new(sql, sqlite).map_err(|e| bad(&e))?;
     let query = sql
-        .bind(sqlx::query_as::<_, (String, String)>(sql.sql()), &params)
+        .bind(
+            sqlx::query_as::<_, (String, String, String)>(sql.sql()),
+            &params,
+        )
         .ok_or_else(|| bad(&"a parameter is missing"))?;
     Ok(query.fetch_all(pool).await?.into_iter().collect())
 }

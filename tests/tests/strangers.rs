@@ -87,3 +87,92 @@ async fn nothing_is_fetched_on_an_untrusted_word() {
         "an open port answered apart from a closed one"
     );
 }
+
+/// A second agent under the fixture's principal: its DID, key and delegation.
+async fn customer(f: &Fixture) -> (String, KeyPair, String) {
+    let key_file = f.server.dir.path("customer.key");
+    let (code, out) = f
+        .server
+        .cli(&["key", "generate", "--out", key_file.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 0, "{out}");
+    let (code, reg) = f
+        .server
+        .cli(&["agent", "register", "--key", key_file.to_str().unwrap()])
+        .await;
+    assert_eq!(code, 0, "{reg}");
+    let did = crate::support::s(&reg["did"]);
+    let delegation = f.delegate(json!({ "agent": did })).await;
+    (
+        did,
+        crate::support::read_key(&key_file),
+        crate::support::s(&delegation["credential"]),
+    )
+}
+
+/// `agent`'s checkout at the fixture's merchant with `nonce`, verified by `/v1/verify`: the
+/// decision.
+async fn checkout(f: &Fixture, agent: &str, key: &KeyPair, credential: &str, n: &str) -> Value {
+    use agentid_sdk::present::{present, CheckoutRequest};
+    use agentid_spec::credential::{Amount, Category, Currency};
+    use agentid_spec::id::Did;
+    use agentid_spec::presentation::Nonce;
+    let (agent, merchant) = (Did::parse(agent).unwrap(), Did::parse(&f.merchant).unwrap());
+    let nonce = Nonce::parse(n).unwrap();
+    let mut req = CheckoutRequest {
+        agent: &agent,
+        key_fragment: "key-1",
+        credential,
+        links: &[],
+        merchant: &merchant,
+        nonce: &nonce,
+        amount: Amount::new(1).unwrap(),
+        currency: Currency::parse("USD").unwrap(),
+        order_hash: f.order_hash.clone(),
+        category: Some(Category::parse("groceries").unwrap()),
+        now: crate::fixture::now(),
+        lifetime: 120,
+        authorization: None,
+    };
+    let (st, hold) = f.authorize(&present(&req, key), None).await;
+    assert_eq!(st, 201, "{hold}");
+    let authorization = crate::support::s(&hold["authorization"]);
+    req.authorization = Some(&authorization);
+    f.verify_http(&present(&req, key), &f.merchant, n).await
+}
+
+fn codes(decision: &Value) -> Vec<String> {
+    crate::support::codes(decision)
+}
+
+/// Findings: a stranger's own 1-cent checkouts filled the shared replay memory so every other
+/// merchant's genuine checkout was `nonce_memory_full`, and a stranger burned a merchant's
+/// predictable next nonce with a checkout of its own, so the real customer's was
+/// `nonce_replayed`. The memory is now keyed by the presenting agent too, and bounded per
+/// merchant and per agent at a merchant.
+#[tokio::test]
+async fn nobody_fills_or_burns_another_partys_nonces() {
+    for backend in crate::support::backends().await {
+        let f = Fixture::new_with(&backend, &["--max-nonces-per-agent", "3"]).await;
+        let (customer, customer_key, customer_credential) = customer(&f).await;
+        let stranger = (&f.agent, &f.agent_key, &f.credential);
+        // The stranger presents the merchant's next nonce first, with its own delegation.
+        let next = nonce();
+        let d = checkout(&f, stranger.0, stranger.1, stranger.2, &next).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        let d = checkout(&f, &customer, &customer_key, &customer_credential, &next).await;
+        assert_eq!(d["decision"], "accepted", "the nonce was burned: {d}");
+        // Its own replay is still a replay.
+        let d = checkout(&f, stranger.0, stranger.1, stranger.2, &next).await;
+        assert_eq!(codes(&d), ["nonce_replayed"], "{d}");
+        // The stranger floods: its share at this merchant fills, nobody else's.
+        for _ in 0..2 {
+            let d = checkout(&f, stranger.0, stranger.1, stranger.2, &nonce()).await;
+            assert_eq!(d["decision"], "accepted", "{d}");
+        }
+        let d = checkout(&f, stranger.0, stranger.1, stranger.2, &nonce()).await;
+        assert_eq!(codes(&d), ["nonce_memory_full"], "{d}");
+        let d = checkout(&f, &customer, &customer_key, &customer_credential, &nonce()).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+    }
+}

@@ -26,6 +26,12 @@ pub struct Limits {
     pub status_max_staleness_secs: i64,
     /// Most nonces remembered for replay detection. Default 1,000,000.
     pub max_nonces: usize,
+    /// Most live nonces remembered for one merchant (audience), so no merchant's traffic, nor
+    /// a flood addressed to it, fills the memory for others. Default 100,000.
+    pub max_nonces_per_merchant: usize,
+    /// Most live nonces remembered for one agent at one merchant, so a stranger's own
+    /// checkouts fill only its own share. Default 1,000.
+    pub max_nonces_per_agent: usize,
     /// Most DIDs and status lists cached. Default 100,000.
     pub max_cache_entries: usize,
     /// Largest signed status list credential accepted, in bytes. Default 4 MiB.
@@ -44,6 +50,8 @@ impl Default for Limits {
             status_refresh_secs: 60,
             status_max_staleness_secs: 300,
             max_nonces: 1_000_000,
+            max_nonces_per_merchant: 100_000,
+            max_nonces_per_agent: 1_000,
             max_cache_entries: 100_000,
             max_status_list_bytes: 4 * 1024 * 1024,
         }

@@ -37,7 +37,9 @@ mod trust;
 pub use context::CheckoutContext;
 pub use decision::{Decision, Verdict};
 pub use limits::Limits;
-pub use replay::{Consumed, MemoryNonces, NonceStore, VerifiedAuthorization};
+pub use replay::{
+    Consumed, MemoryNonces, NonceKey, NonceQuotas, NonceStore, VerifiedAuthorization,
+};
 pub use signatures::SignedClaims;
 pub use signatures::SpendRequest;
 pub use trust::{Anchors, TrustPolicy};

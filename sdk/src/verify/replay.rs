@@ -1,7 +1,8 @@
 //! Step 14, last: the nonce is consumed only by a presentation that passed every other check,
 //! and only then does a [`VerifiedAuthorization`] come to exist.
 
-use std::collections::HashMap;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap};
 use std::sync::Mutex;
 
 use agentid_spec::code::{Code, Reason};
@@ -48,35 +49,150 @@ impl VerifiedAuthorization {
 /// What recording a nonce found.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Consumed {
-    /// The nonce was not live for this audience; it is now, until its presentation expires.
+    /// The nonce was not live for this audience and holder; it is now, until its presentation
+    /// expires.
     Fresh,
-    /// The nonce is live for this audience: a replay.
+    /// The nonce is live for this audience and holder: a replay.
     Replayed,
-    /// The memory is full of live nonces, or cannot be written: the nonce cannot be recorded,
-    /// and the presentation is refused rather than risk a replay.
+    /// The memory (or this merchant's or this agent's share of it) is full of live nonces, or
+    /// cannot be written: the nonce cannot be recorded, and the presentation is refused rather
+    /// than risk a replay.
     Unrecorded(String),
 }
 
-/// Where a verifier remembers the nonces of accepted presentations, per audience (merchant),
-/// until they expire: in this process ([`MemoryNonces`]), or shared by many verifiers and kept
-/// across restarts (a database, as `agentid serve` does).
+/// What a nonce is remembered under: the audience (merchant) it was presented to, the agent
+/// that presented it, and the nonce. The agent is part of the key so that nobody burns a
+/// merchant's nonce for its customers by presenting it first: a replay is the same agent
+/// presenting the same nonce to the same merchant again.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct NonceKey<'a> {
+    /// The presentation's `aud`.
+    pub audience: &'a str,
+    /// The presentation's `holder`.
+    pub holder: &'a str,
+    /// The presentation's `nonce`.
+    pub nonce: &'a str,
+}
+
+impl NonceKey<'_> {
+    fn joined(&self) -> String {
+        let mut key =
+            String::with_capacity(self.audience.len() + self.holder.len() + self.nonce.len() + 2);
+        for (i, part) in [self.audience, self.holder, self.nonce].iter().enumerate() {
+            if i > 0 {
+                key.push('\n');
+            }
+            key.push_str(part);
+        }
+        key
+    }
+
+    fn agent_at_merchant(&self) -> String {
+        format!("{}\n{}", self.audience, self.holder)
+    }
+}
+
+/// Where a verifier remembers the nonces of accepted presentations, per audience (merchant)
+/// and holder (agent), until they expire: in this process ([`MemoryNonces`]), or shared by many
+/// verifiers and kept across restarts (a database, as `agentid serve` does).
 pub trait NonceStore: Send + Sync {
-    /// Records `nonce` for `aud` until `expires` (Unix seconds) unless it is live at `now`;
-    /// at most `max` live nonces are kept.
+    /// Records `key` until `expires` (Unix seconds) unless it is live at `now`, within the
+    /// bounds of `limits` (`max_nonces` in all, `max_nonces_per_merchant`,
+    /// `max_nonces_per_agent`).
     fn consume(
         &self,
-        aud: &str,
-        nonce: &str,
+        key: NonceKey<'_>,
         expires: i64,
         now: i64,
-        max: usize,
+        limits: &Limits,
     ) -> impl std::future::Future<Output = Consumed> + Send;
 }
 
-/// Nonces of accepted presentations, per audience, in this process, until their presentations
-/// expire.
+/// Live nonces counted per merchant and per agent at a merchant, so that nobody's checkouts
+/// fill the replay memory for others: a stranger's flood addressed to a merchant fills its own
+/// agent's share there, and one merchant's traffic at most that merchant's share. Counts are of
+/// nonces recorded through this value (in `agentid serve`, per node).
+#[derive(Debug, Default)]
+pub struct NonceQuotas {
+    merchants: HashMap<String, Live>,
+    agents: HashMap<String, Live>,
+    /// Admissions since the last sweep of emptied entries.
+    since_sweep: usize,
+}
+
+/// Expiry times of live nonces, soonest first.
+#[derive(Debug, Default)]
+struct Live(BinaryHeap<Reverse<i64>>);
+
+impl Live {
+    fn count(&mut self, now: i64) -> usize {
+        while self.0.peek().is_some_and(|Reverse(exp)| *exp < now) {
+            self.0.pop();
+        }
+        self.0.len()
+    }
+}
+
+/// Sweep emptied entries after this many admissions.
+const SWEEP_EVERY: usize = 4096;
+
+impl NonceQuotas {
+    /// Whether `key` fits its merchant's and its agent's shares at `now`; why not otherwise.
+    pub fn check(&mut self, key: &NonceKey<'_>, now: i64, limits: &Limits) -> Result<(), String> {
+        let merchant = self
+            .merchants
+            .get_mut(key.audience)
+            .map_or(0, |l| l.count(now));
+        if merchant >= limits.max_nonces_per_merchant {
+            return Err(format!(
+                "the replay memory holds {} live nonces for this merchant",
+                limits.max_nonces_per_merchant
+            ));
+        }
+        let agent = self
+            .agents
+            .get_mut(&key.agent_at_merchant())
+            .map_or(0, |l| l.count(now));
+        if agent >= limits.max_nonces_per_agent {
+            return Err(format!(
+                "the replay memory holds {} live nonces of this agent for this merchant",
+                limits.max_nonces_per_agent
+            ));
+        }
+        Ok(())
+    }
+
+    /// Counts `key`, live until `expires`.
+    pub fn add(&mut self, key: &NonceKey<'_>, expires: i64, now: i64) {
+        self.merchants
+            .entry(key.audience.to_owned())
+            .or_default()
+            .0
+            .push(Reverse(expires));
+        self.agents
+            .entry(key.agent_at_merchant())
+            .or_default()
+            .0
+            .push(Reverse(expires));
+        self.since_sweep += 1;
+        if self.since_sweep >= SWEEP_EVERY {
+            self.since_sweep = 0;
+            self.merchants.retain(|_, l| l.count(now) > 0);
+            self.agents.retain(|_, l| l.count(now) > 0);
+        }
+    }
+}
+
+/// Nonces of accepted presentations, per audience and holder, in this process, until their
+/// presentations expire.
 #[derive(Default)]
-pub struct MemoryNonces(Mutex<HashMap<String, i64>>);
+pub struct MemoryNonces(Mutex<Memory>);
+
+#[derive(Default)]
+struct Memory {
+    nonces: HashMap<String, i64>,
+    quotas: NonceQuotas,
+}
 
 impl MemoryNonces {
     /// An empty memory.
@@ -84,29 +200,38 @@ impl MemoryNonces {
         Self::default()
     }
 
-    /// Whether `nonce` is live for `aud` at `now`.
-    pub fn is_live(&self, aud: &str, nonce: &str, now: i64) -> bool {
-        let nonces = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        nonces.get(&key(aud, nonce)).is_some_and(|&exp| exp >= now)
+    /// Whether `key` is live at `now`.
+    pub fn is_live(&self, key: &NonceKey<'_>, now: i64) -> bool {
+        let memory = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        memory
+            .nonces
+            .get(&key.joined())
+            .is_some_and(|&exp| exp >= now)
     }
 
-    /// Records `nonce` for `aud` until `expires`; false if it is already live, or if the memory
-    /// is full of live nonces (refusing rather than forgetting one that could be replayed).
-    pub fn record(&self, aud: &str, nonce: &str, expires: i64, now: i64, max: usize) -> Consumed {
-        let key = key(aud, nonce);
-        let mut nonces = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        if let Some(&exp) = nonces.get(&key) {
+    /// Records `key` until `expires`: a replay if it is already live, unrecorded if the
+    /// memory or the merchant's or agent's share of it is full of live nonces (refusing rather
+    /// than forgetting one that could be replayed).
+    pub fn record(&self, key: &NonceKey<'_>, expires: i64, now: i64, limits: &Limits) -> Consumed {
+        let joined = key.joined();
+        let mut memory = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if let Some(&exp) = memory.nonces.get(&joined) {
             if exp >= now {
                 return Consumed::Replayed;
             }
         }
-        if nonces.len() >= max {
-            nonces.retain(|_, &mut exp| exp >= now);
-            if nonces.len() >= max {
+        let max = limits.max_nonces;
+        if memory.nonces.len() >= max {
+            memory.nonces.retain(|_, &mut exp| exp >= now);
+            if memory.nonces.len() >= max {
                 return Consumed::Unrecorded(format!("the replay memory holds {max} live nonces"));
             }
         }
-        nonces.insert(key, expires);
+        if let Err(why) = memory.quotas.check(key, now, limits) {
+            return Consumed::Unrecorded(why);
+        }
+        memory.quotas.add(key, expires, now);
+        memory.nonces.insert(joined, expires);
         Consumed::Fresh
     }
 }
@@ -114,28 +239,12 @@ impl MemoryNonces {
 impl NonceStore for MemoryNonces {
     async fn consume(
         &self,
-        aud: &str,
-        nonce: &str,
+        key: NonceKey<'_>,
         expires: i64,
         now: i64,
-        max: usize,
+        limits: &Limits,
     ) -> Consumed {
-        self.record(aud, nonce, expires, now, max)
-    }
-}
-
-fn key(aud: &str, nonce: &str) -> String {
-    let mut key = String::with_capacity(aud.len() + 1 + nonce.len());
-    key.push_str(aud);
-    key.push('\n');
-    key.push_str(nonce);
-    key
-}
-
-impl MemoryNonces {
-    #[cfg(test)]
-    fn consume_sync(&self, aud: &str, nonce: &str, expires: i64, now: i64, max: usize) -> bool {
-        self.record(aud, nonce, expires, now, max) == Consumed::Fresh
+        self.record(&key, expires, now, limits)
     }
 }
 
@@ -151,16 +260,12 @@ impl StatusChecked {
         if reasons.is_empty() {
             let p = authenticated.presentation();
             let expires = p.exp.saturating_add(limits.clock_skew_secs);
-            match nonces
-                .consume(
-                    p.aud.as_str(),
-                    p.nonce.as_str(),
-                    expires,
-                    now,
-                    limits.max_nonces,
-                )
-                .await
-            {
+            let key = NonceKey {
+                audience: p.aud.as_str(),
+                holder: p.holder.as_str(),
+                nonce: p.nonce.as_str(),
+            };
+            match nonces.consume(key, expires, now, limits).await {
                 Consumed::Fresh => {
                     return Decision::accepted(
                         VerifiedAuthorization(authenticated.into_claims()),
@@ -184,24 +289,71 @@ impl StatusChecked {
 mod tests {
     use super::*;
 
+    fn k<'a>(aud: &'a str, holder: &'a str, nonce: &'a str) -> NonceKey<'a> {
+        NonceKey {
+            audience: aud,
+            holder,
+            nonce,
+        }
+    }
+
+    fn limits(max: usize, per_merchant: usize, per_agent: usize) -> Limits {
+        Limits {
+            max_nonces: max,
+            max_nonces_per_merchant: per_merchant,
+            max_nonces_per_agent: per_agent,
+            ..Limits::default()
+        }
+    }
+
     #[test]
     fn nonce_memory_is_bounded_and_fails_closed() {
         let v = MemoryNonces::new();
-        let max = 2;
-        assert!(v.consume_sync("m", "1", 100, 0, max));
-        assert_eq!(v.record("m", "1", 100, 0, max), Consumed::Replayed);
+        let l = limits(2, 10, 10);
+        let fresh = |key, exp, now| v.record(&key, exp, now, &l) == Consumed::Fresh;
+        assert!(fresh(k("m", "a", "1"), 100, 0));
+        assert_eq!(v.record(&k("m", "a", "1"), 100, 0, &l), Consumed::Replayed);
         assert!(
-            v.consume_sync("other", "1", 100, 0, max),
+            fresh(k("other", "a", "1"), 100, 0),
             "nonces are per audience"
         );
         // Full of live nonces: refuse rather than forget one, with its own answer.
         assert!(matches!(
-            v.record("m", "2", 100, 0, max),
+            v.record(&k("m", "a", "2"), 100, 0, &l),
             Consumed::Unrecorded(_)
         ));
         // Once they expire, room is made.
-        assert!(v.consume_sync("m", "2", 300, 101, max));
+        assert!(fresh(k("m", "a", "2"), 300, 101));
         // An expired nonce may be seen again (its presentation can no longer be accepted).
-        assert!(v.consume_sync("m", "1", 400, 102, max));
+        assert!(fresh(k("m", "a", "1"), 400, 102));
+    }
+
+    /// Nobody burns another agent's nonce, and nobody fills a share but its own.
+    #[test]
+    fn nonces_are_per_agent_and_shares_are_bounded() {
+        let v = MemoryNonces::new();
+        let l = limits(100, 4, 2);
+        let rec = |key, now| v.record(&key, 100, now, &l);
+        assert_eq!(rec(k("m", "stranger", "n-1"), 0), Consumed::Fresh);
+        assert_eq!(
+            rec(k("m", "customer", "n-1"), 0),
+            Consumed::Fresh,
+            "the stranger did not burn the customer's nonce"
+        );
+        assert_eq!(rec(k("m", "stranger", "n-1"), 0), Consumed::Replayed);
+        assert_eq!(rec(k("m", "stranger", "n-2"), 0), Consumed::Fresh);
+        // The stranger's share at this merchant is full; the customer's is not.
+        assert!(
+            matches!(rec(k("m", "stranger", "n-3"), 0), Consumed::Unrecorded(m) if m.contains("agent"))
+        );
+        assert_eq!(rec(k("m", "customer", "n-4"), 0), Consumed::Fresh);
+        // The merchant's share: four live nonces in all.
+        assert!(
+            matches!(rec(k("m", "third", "n-5"), 0), Consumed::Unrecorded(m) if m.contains("merchant"))
+        );
+        // Other merchants are untouched.
+        assert_eq!(rec(k("other", "stranger", "n-3"), 0), Consumed::Fresh);
+        // Shares free up as their nonces expire.
+        assert_eq!(rec(k("m", "third", "n-5"), 101), Consumed::Fresh);
     }
 }
