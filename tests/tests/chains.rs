@@ -190,6 +190,16 @@ async fn chains(backend: &Backend) {
         "{out}"
     );
 
+    // Nothing is prepared for an agent nobody registered.
+    let nobody =
+        agentid_sdk::operation::create(&KeyPair::generate(), &KeyPair::generate(), None, 0).did;
+    let (code, out) = subdelegate(&f, &alice, &root_file, nobody.as_str(), &[], "x.jwt").await;
+    assert_eq!(
+        (code, s(&out["error"]["code"])),
+        (2, "invalid_agent".into()),
+        "{out}"
+    );
+
     // Alice to Bob: $30 a purchase, $100 in all, one more level allowed.
     let (code, link) = subdelegate(
         &f,

@@ -818,9 +818,8 @@ async fn step_up_approval() {
         );
 
         // Denied: the agent's poll says so, and the amount returns to the budget.
-        let (status, pending) = f
-            .authorize(&f.spend_request(&cred, &m, &nonce(), 4500), None)
-            .await;
+        let denied_request = f.spend_request(&cred, &m, &nonce(), 4500);
+        let (status, pending) = f.authorize(&denied_request, None).await;
         assert_eq!(status, 202);
         let hold = s(&pending["hold"]);
         let (status, _) = http
@@ -837,6 +836,13 @@ async fn step_up_approval() {
             (403, "approval_denied".into())
         );
         assert_eq!(f.budget(&id).await["held"], 6000);
+        // A retry of the denied purchase is answered with the denial, not a hold.
+        let (status, body) = f.authorize(&denied_request, None).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "approval_denied".into()),
+            "{body}"
+        );
 
         // Not decided in time: approval_expired, for the agent and for a late approval.
         let (status, pending) = f

@@ -459,10 +459,18 @@ impl Wallet {
             ));
         }
         let hash = request_hash(req);
-        if group::alone(req) {
-            return self.authorize_in_group(req, idempotency_key, hash).await;
+        let done = if group::alone(req) {
+            self.authorize_in_group(req, idempotency_key, hash).await?
+        } else {
+            self.authorize_chain(req, idempotency_key, hash).await?
+        };
+        // A retry of a purchase the principal refused, or did not approve in time, is answered
+        // with that outcome, never as a hold granted.
+        match done.hold.state {
+            HoldState::Denied if done.replayed => Err(Error::ApprovalDenied),
+            HoldState::ApprovalExpired if done.replayed => Err(Error::ApprovalExpired),
+            _ => Ok(done),
         }
-        self.authorize_chain(req, idempotency_key, hash).await
     }
 
     /// [`Wallet::authorize`] for a sub-agent: in a transaction of its own, which locks every

@@ -230,6 +230,11 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
         Ok((claims, signer))
     }
 
+    /// The verifier's clock, Unix seconds.
+    pub fn now(&self) -> i64 {
+        self.clock.now()
+    }
+
     /// Step 6's rule for one agent: whether `did` is an agent this verifier's policy accepts (a
     /// `did:agentid` of a trusted registry, or a `did:key` where the policy allows them).
     pub fn check_agent_trusted(&self, did: &str) -> Result<(), Reason> {

@@ -220,6 +220,24 @@ async fn prepare_link(
             message: "the delegating agent is not in good standing".into(),
         });
     }
+    // The sub-agent exists and is in good standing: nothing is prepared for an agent nobody
+    // registered, or one already cut off.
+    let sub_agent = s
+        .verifier
+        .resolve(req.agent.as_str(), s.verifier.now())
+        .await
+        .map_err(|e| {
+            ApiError::bad_request(
+                ErrorCode::InvalidAgent,
+                format!("the sub-agent {} does not resolve: {e}", req.agent),
+            )
+        })?;
+    if sub_agent.status() != AgentStatus::Active {
+        return Err(ApiError::Denied {
+            code: ErrorCode::AgentDeplatformed,
+            message: "the sub-agent is not in good standing".into(),
+        });
+    }
     Ok((
         StatusCode::CREATED,
         axum::Json(s.wallet.prepare_link(&req).await?),
