@@ -111,6 +111,41 @@ impl LogEntry {
 /// The `typ` of a signed checkpoint (section 5.2, "The transparency log").
 pub const CHECKPOINT_TYP: &str = "agentid-checkpoint+jwt";
 
+/// `typ` of the service's signed list of the keys its checkpoints were signed with.
+pub const LOG_KEYS_TYP: &str = "agentid-log-keys+jwt";
+
+/// Longest signed key list accepted, in bytes.
+pub const MAX_LOG_KEYS_BYTES: usize = 64 * 1024;
+
+/// Every key the service has signed checkpoints with (section 5.2, "Checkpoints across key
+/// changes"), signed by a key of its current DID document: a checkpoint signed before a
+/// rotation or a retirement still verifies under the key it names, if its `timestamp` is not
+/// after that key's retirement.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogKeys {
+    /// The service's DID.
+    pub iss: String,
+    /// The keys, oldest first.
+    pub keys: Vec<LogKey>,
+    /// When it was signed, RFC 3339.
+    #[serde(with = "crate::time::unix_as_rfc3339")]
+    pub timestamp: i64,
+}
+
+/// One key of [`LogKeys`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct LogKey {
+    /// Its verification method id (`<did>#key-N`).
+    pub id: String,
+    /// Ed25519 `publicKeyMultibase`.
+    pub public_key_multibase: String,
+    /// When it was retired, Unix seconds; absent while it is in the DID document.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retired_at: Option<i64>,
+}
+
 /// Longest signed checkpoint accepted, in bytes.
 pub const MAX_CHECKPOINT_BYTES: usize = 4096;
 

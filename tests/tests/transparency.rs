@@ -105,3 +105,64 @@ async fn the_log_proves_its_history_and_a_rewrite_is_detected() {
         assert_eq!(status, 0, "{out}");
     }
 }
+
+/// Finding: retiring the service's key broke every saved checkpoint (`checkpoint_invalid`),
+/// though the log still extended it. A checkpoint signed before a rotation and a retirement
+/// still verifies, under the key the service's signed key list (`GET /v1/log/keys`) names; one
+/// dated after its key's retirement does not.
+#[tokio::test]
+async fn a_checkpoint_saved_before_a_key_change_still_verifies() {
+    let server = Server::start(&crate::support::Backend::Sqlite).await;
+    register(&server, 2).await;
+    let saved = server.dir.path("before.jws");
+    let saved = saved.to_str().unwrap();
+    let (status, out) = server.cli(&["log", "verify", "--save", saved]).await;
+    assert_eq!(status, 0, "{out}");
+    let http = server.http();
+    let token = std::fs::read_to_string(saved).unwrap();
+    let header: Value = serde_json::from_slice(
+        &agentid_spec::jose::b64u_decode(token.split('.').next().unwrap()).unwrap(),
+    )
+    .unwrap();
+    let old = header["kid"]
+        .as_str()
+        .unwrap()
+        .rsplit_once('#')
+        .unwrap()
+        .1
+        .to_owned();
+    let (status, body) = http
+        .post(
+            "/v1/admin/wallet/keys",
+            Some(&server.admin_token),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    let (status, body) = http
+        .post(
+            &format!("/v1/admin/wallet/keys/{old}/retire"),
+            Some(&server.admin_token),
+            &serde_json::json!({}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+    register(&server, 1).await;
+    let (status, out) = server.cli(&["log", "verify", "--saved", saved]).await;
+    assert_eq!(status, 0, "{out}");
+    assert_eq!(out["consistentWith"]["treeSize"], 2, "{out}");
+    // The key list is the service's, signed by its current key, and names when each retired.
+    let (_, keys) = http.get("/v1/log/keys").await;
+    let list = keys["keys"].as_str().unwrap();
+    let payload: Value = serde_json::from_slice(
+        &agentid_spec::jose::b64u_decode(list.split('.').nth(1).unwrap()).unwrap(),
+    )
+    .unwrap();
+    let retired: Vec<&Value> = payload["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["retiredAt"].is_i64())
+        .collect();
+    assert_eq!(retired.len(), 1, "{payload}");
+}

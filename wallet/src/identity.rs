@@ -161,6 +161,31 @@ impl Wallet {
         ))
     }
 
+    /// Every key the wallet has had, oldest first: its verification method id, its
+    /// `publicKeyMultibase` and, once retired, when. What the registry's checkpoints were
+    /// signed with is checkable after a key changes (section 5.2).
+    pub async fn key_history(&self) -> Result<Vec<(String, String, Option<i64>)>, Error> {
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, sealed_key, retired_at FROM wallet_keys ORDER BY created_at, id",
+        )
+        .fetch_all(&self.0.pool)
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for (fragment, sealed, retired_at) in rows {
+            let key = self
+                .0
+                .vault
+                .unseal(&sealed, &owner(&fragment))
+                .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
+            keys.push((
+                format!("{}#{fragment}", self.0.did),
+                key.did_key().multibase().to_owned(),
+                retired_at,
+            ));
+        }
+        Ok(keys)
+    }
+
     /// The wallet's DID document: every unretired key, under `assertionMethod`.
     pub async fn did_document(&self) -> Result<DidDocument, Error> {
         let rows: Vec<(String, String)> = sqlx::query_as(

@@ -1116,10 +1116,60 @@ fn refuted(result: Result<Output, Failure>) -> Result<Output, Failure> {
     }
 }
 
-/// The payload of the signed checkpoint `token`, if its signature verifies under a key of the
-/// service's DID document `doc` and it names that service.
+/// An Ed25519 key of the service's DID document `doc` listed under `assertionMethod` as `kid`.
+fn current_key(
+    doc: &agentid_spec::document::DidDocument,
+    kid: &str,
+) -> Option<ed25519_dalek::VerifyingKey> {
+    let method = doc
+        .verification_method
+        .iter()
+        .find(|m| m.id == kid && doc.assertion_method.iter().any(|a| a == kid))?;
+    decode_key(&method.public_key_multibase)
+}
+
+fn decode_key(multibase: &str) -> Option<ed25519_dalek::VerifyingKey> {
+    agentid_spec::id::parse_multibase_ed25519(multibase)
+        .ok()
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+}
+
+/// The service's earlier checkpoint keys (`GET /v1/log/keys`), checked: signed by a key of its
+/// current DID document `doc`, for that service.
+async fn earlier_keys(
+    client: &Client,
+    doc: &agentid_spec::document::DidDocument,
+) -> Result<Vec<agentid_spec::log::LogKey>, Failure> {
+    use agentid_spec::jose::CompactJws;
+    use agentid_spec::log::{LogKeys, LOG_KEYS_TYP, MAX_LOG_KEYS_BYTES};
+    let bad = |m: String| Failure::new("checkpoint_invalid", m);
+    let served = client.call(Method::GET, "/v1/log/keys", None, None).await?;
+    let token = served["keys"].as_str().unwrap_or_default();
+    let jws = CompactJws::parse(token, MAX_LOG_KEYS_BYTES, LOG_KEYS_TYP)
+        .map_err(|e| bad(format!("key list: {e}")))?;
+    let kid = jws.header.kid.as_deref().unwrap_or_default();
+    let key = current_key(doc, kid).ok_or_else(|| {
+        bad(format!(
+            "the key list is signed by {kid}, not a current key"
+        ))
+    })?;
+    if !jws.verify(&key) {
+        return Err(bad("the key list's signature does not verify".into()));
+    }
+    let list: LogKeys =
+        serde_json::from_slice(&jws.payload).map_err(|e| bad(format!("key list: {e}")))?;
+    if list.iss != doc.id {
+        return Err(bad(format!("the key list names {}", list.iss)));
+    }
+    Ok(list.keys)
+}
+
+/// The payload of the signed checkpoint `token`, if it names the service of DID document `doc`
+/// and its signature verifies under a key of that document, or under one of the service's
+/// `earlier` keys (section 5.2) it was signed before that key was retired.
 fn verified_checkpoint(
     doc: &agentid_spec::document::DidDocument,
+    earlier: &[agentid_spec::log::LogKey],
     token: &str,
 ) -> Result<agentid_spec::log::Checkpoint, Failure> {
     use agentid_spec::jose::CompactJws;
@@ -1128,15 +1178,18 @@ fn verified_checkpoint(
     let jws = CompactJws::parse(token.trim(), MAX_CHECKPOINT_BYTES, CHECKPOINT_TYP)
         .map_err(|e| bad(format!("checkpoint: {e}")))?;
     let kid = jws.header.kid.as_deref().unwrap_or_default();
-    let method = doc
-        .verification_method
-        .iter()
-        .find(|m| m.id == kid && doc.assertion_method.iter().any(|a| a == kid))
-        .ok_or_else(|| bad(format!("the service does not publish the key {kid}")))?;
-    let key = agentid_spec::id::parse_multibase_ed25519(&method.public_key_multibase)
-        .ok()
-        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
-        .ok_or_else(|| bad("the service's key does not decode".into()))?;
+    let (key, retired_at) = match current_key(doc, kid) {
+        Some(key) => (key, None),
+        None => {
+            let old = earlier
+                .iter()
+                .find(|k| k.id == kid)
+                .ok_or_else(|| bad(format!("the service does not publish the key {kid}")))?;
+            let key = decode_key(&old.public_key_multibase)
+                .ok_or_else(|| bad("the service's key does not decode".into()))?;
+            (key, old.retired_at)
+        }
+    };
     if !jws.verify(&key) {
         return Err(bad("the checkpoint's signature does not verify".into()));
     }
@@ -1144,6 +1197,11 @@ fn verified_checkpoint(
         .map_err(|e| bad(format!("checkpoint payload: {e}")))?;
     if checkpoint.iss != doc.id {
         return Err(bad(format!("the checkpoint names {}", checkpoint.iss)));
+    }
+    if retired_at.is_some_and(|at| checkpoint.timestamp > at) {
+        return Err(bad(format!(
+            "the checkpoint is dated after its key {kid} was retired"
+        )));
     }
     Ok(checkpoint)
 }
@@ -1177,7 +1235,7 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
         .call(Method::GET, "/v1/log/checkpoint", None, None)
         .await?;
     let token = served["checkpoint"].as_str().unwrap_or_default().to_owned();
-    let current = verified_checkpoint(&doc, &token)?;
+    let current = verified_checkpoint(&doc, &[], &token)?;
     let root = current
         .root()
         .ok_or_else(|| Failure::new("checkpoint_invalid", "the root does not decode"))?;
@@ -1191,7 +1249,9 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
     if let Some(path) = &args.saved {
         let text = std::fs::read_to_string(path)
             .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))?;
-        let saved = verified_checkpoint(&doc, &text)?;
+        // Saved before a key change, it names a key the service has since rotated or retired.
+        let earlier = earlier_keys(&client, &doc).await?;
+        let saved = verified_checkpoint(&doc, &earlier, &text)?;
         let saved_root = saved
             .root()
             .ok_or_else(|| Failure::new("checkpoint_invalid", "the saved root does not decode"))?;
@@ -1403,7 +1463,7 @@ async fn log_mirror(server: &str, args: super::LogMirrorArgs) -> Result<Output, 
                 }
                 RegistryEvent::Checkpoint(c) => {
                     let token = c["checkpoint"].as_str().unwrap_or_default().to_owned();
-                    let checkpoint = verified_checkpoint(&doc, &token)?;
+                    let checkpoint = verified_checkpoint(&doc, &[], &token)?;
                     pending = Some((checkpoint, token));
                 }
                 _ => {}

@@ -23,6 +23,7 @@ use crate::AppState;
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/log/checkpoint", get(checkpoint))
+        .route("/v1/log/keys", get(keys))
         .route("/v1/log/entries", get(entries))
         .route("/v1/log/proofs/inclusion", get(inclusion))
         .route("/v1/log/proofs/consistency", get(consistency))
@@ -30,6 +31,34 @@ pub(crate) fn routes() -> Router<AppState> {
 
 async fn checkpoint(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
     Ok(axum::Json(signed_checkpoint(&s).await?))
+}
+
+/// Every key checkpoints were signed with, signed by the service's current key: a monitor
+/// checks a checkpoint saved before a key change against it.
+async fn keys(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+    let keys = s
+        .wallet
+        .key_history()
+        .await?
+        .into_iter()
+        .map(
+            |(id, public_key_multibase, retired_at)| agentid_spec::log::LogKey {
+                id,
+                public_key_multibase,
+                retired_at,
+            },
+        )
+        .collect();
+    let statement = agentid_spec::log::LogKeys {
+        iss: s.wallet.did().to_string(),
+        keys,
+        timestamp: s.registry.now(),
+    };
+    let payload = serde_json::to_vec(&statement).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let signed = s
+        .wallet
+        .sign_statement(agentid_spec::log::LOG_KEYS_TYP, &payload)?;
+    Ok(axum::Json(json!({ "keys": signed })))
 }
 
 /// The log's size and root now, signed by the service's key.
