@@ -95,6 +95,9 @@ pub struct ResolvedDid {
     pub document: DidDocument,
     /// Its metadata; `None` for methods without a registry (did:key).
     pub metadata: Option<DocumentMetadata>,
+    /// The origin of the registry that vouched for it (a `did:agentid` or a name), as the
+    /// source reported ([`Source::resolve_vouched`]); `None` for other methods.
+    pub registry: Option<String>,
     /// `kid` (a full DID URL) -> (key, listed under `authentication`, listed under
     /// `assertionMethod`).
     keys: HashMap<String, (VerifyingKey, bool, bool)>,
@@ -141,6 +144,7 @@ impl ResolvedDid {
         Ok(Self {
             document,
             metadata,
+            registry: None,
             keys,
         })
     }
@@ -167,6 +171,12 @@ impl ResolvedDid {
     }
 }
 
+/// Whether `id` is resolved through a registry: a `did:agentid` DID, or an agent name (no DID
+/// method at all).
+pub fn is_registry_id(id: &str) -> bool {
+    id.starts_with(agentid_spec::id::AGENTID_METHOD_PREFIX) || !agentid_spec::id::is_did_syntax(id)
+}
+
 /// Where a verifier gets what it does not have cached. Implemented over HTTP by
 /// [`http::HttpSource`]; `agentid serve` implements it over its own registry and wallet in
 /// memory; tests and embedders may implement it over anything.
@@ -191,6 +201,20 @@ pub trait Source: Send + Sync {
         &self,
         id: &str,
     ) -> impl Future<Output = Result<ResolutionResult, ResolveError>> + Send;
+
+    /// [`Source::resolve`], with the origin of the registry that vouched for the answer: a
+    /// source over several registries (a service trusting foreign ones) says which answered.
+    /// By default [`Source::registry`] for `did:agentid` DIDs and names, none for others.
+    fn resolve_vouched(
+        &self,
+        id: &str,
+    ) -> impl Future<Output = Result<(ResolutionResult, Option<String>), ResolveError>> + Send {
+        async move {
+            let result = self.resolve(id).await?;
+            let by = is_registry_id(id).then(|| self.registry().to_owned());
+            Ok((result, by))
+        }
+    }
 
     /// Fetches the compact JWS of the status list credential at `url`.
     fn fetch_status_list(

@@ -6,9 +6,9 @@
 
 use agentid_registry::{Lookup, Registry};
 use agentid_resolver::http::{origin, HttpSource};
-use agentid_resolver::{ResolveError, Source};
+use agentid_resolver::{is_registry_id, ResolveError, Source};
 use agentid_spec::document::{DocumentMetadata, ResolutionResult};
-use agentid_spec::id::{is_did_syntax, AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX};
+use agentid_spec::id::{AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX};
 use agentid_wallet::Wallet;
 
 /// The registry and the wallet of this process, and HTTP for status lists elsewhere.
@@ -19,6 +19,10 @@ pub struct LocalSource {
     own_origin: String,
     /// Status lists on other allowed origins.
     remote: HttpSource,
+    /// The foreign registries the trust policy names (`--trust-registry`), asked in turn for a
+    /// `did:agentid` or a name this registry does not have; each answer replayed from the
+    /// agent's signed operations, as any remote verifier does.
+    foreign: Vec<HttpSource>,
 }
 
 impl LocalSource {
@@ -30,7 +34,42 @@ impl LocalSource {
             wallet,
             own_origin: origin(public_url),
             remote,
+            foreign: Vec::new(),
         }
+    }
+
+    /// Also resolves agents through `registry`, a trusted foreign registry, when this one does
+    /// not have them.
+    pub fn with_foreign_registry(mut self, registry: HttpSource) -> Self {
+        self.foreign.push(registry);
+        self
+    }
+
+    /// A `did:agentid` or a name: this registry's answer, else the first foreign registry's
+    /// that has it, with the origin that vouched.
+    async fn resolve_agent(
+        &self,
+        id: &str,
+    ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
+        let short = || id.chars().take(120).collect::<String>();
+        let found = if id.starts_with(AGENTID_METHOD_PREFIX) {
+            let did = AgentDid::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
+            self.registry.lookup_fresh(Lookup::Did(&did)).await
+        } else {
+            let name = AgentName::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
+            self.registry.lookup_fresh(Lookup::Name(&name)).await
+        };
+        if let Some(result) = found.map_err(internal)? {
+            return Ok((result, Some(self.own_origin.clone())));
+        }
+        for foreign in &self.foreign {
+            match foreign.resolve(id).await {
+                Ok(result) => return Ok((result, Some(origin(foreign.registry_url())))),
+                Err(ResolveError::NotFound) => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(ResolveError::NotFound)
     }
 }
 
@@ -64,16 +103,20 @@ impl Source for LocalSource {
         if id.starts_with(DID_WEB_PREFIX) {
             return self.remote.resolve(id).await;
         }
-        let found = if id.starts_with(AGENTID_METHOD_PREFIX) {
-            let did = AgentDid::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
-            self.registry.lookup_fresh(Lookup::Did(&did)).await
-        } else if is_did_syntax(id) {
+        if !is_registry_id(id) {
             return Err(ResolveError::MethodNotSupported(short()));
-        } else {
-            let name = AgentName::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
-            self.registry.lookup_fresh(Lookup::Name(&name)).await
-        };
-        found.map_err(internal)?.ok_or(ResolveError::NotFound)
+        }
+        self.resolve_agent(id).await.map(|(result, _)| result)
+    }
+
+    async fn resolve_vouched(
+        &self,
+        id: &str,
+    ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
+        if is_registry_id(id) {
+            return self.resolve_agent(id).await;
+        }
+        self.resolve(id).await.map(|r| (r, None))
     }
 
     async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {

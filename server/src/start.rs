@@ -233,7 +233,22 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     for o in &config.allow_status_origins {
         remote = remote.allow_status_origin(o);
     }
-    let source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
+    // A trusted wallet's status lists are on its own origin.
+    for w in &config.trust_wallets {
+        if let Some(url) = agentid_spec::id::did_web_document_url(w) {
+            remote = remote.allow_status_origin(&agentid_resolver::http::origin(&url));
+        }
+    }
+    let mut source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
+    let own = agentid_resolver::http::origin(&public_url);
+    for r in &config.trust_registries {
+        if agentid_resolver::http::origin(r.trim_end_matches('/')) == own {
+            continue;
+        }
+        let foreign = HttpSource::new(r, Duration::from_secs(5))
+            .map_err(|e| StartError::Config(format!("--trust-registry {r}: {e}")))?;
+        source = source.with_foreign_registry(foreign);
+    }
     let verifier = Arc::new(Verifier::with_nonces(
         source,
         policy,

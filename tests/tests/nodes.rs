@@ -390,3 +390,86 @@ async fn a_suspension_through_one_node_holds_on_another() {
         eprintln!("reinstatement through A seen through B after {took:?}");
     }
 }
+
+/// Finding: `--trust-registry` did nothing for `/v1/verify`: with a second registry and its
+/// wallet trusted, that registry's valid presentation was `resolution_failed`. Now a service
+/// resolves agents of the foreign registries it trusts (their answers replayed from the signed
+/// operations), for `/v1/verify` and for its wallet's view of them, and names the registry
+/// that vouched; an untrusted one still vouches for nothing.
+#[tokio::test]
+async fn a_trusted_foreign_registrys_agents_are_verified() {
+    // Registry B: the agent, its principal, its wallet and the merchant's presentation.
+    let f = Fixture::new(&Backend::Sqlite).await;
+    let wallet_b = agentid_spec::id::did_web_for_url(&f.server.url)
+        .unwrap()
+        .to_string();
+    let a = Server::start_with(
+        &Backend::Sqlite,
+        &[
+            "--trust-registry",
+            &f.server.url,
+            "--trust-wallet",
+            &wallet_b,
+        ],
+    )
+    .await;
+    let untrusting = Server::start_with(&Backend::Sqlite, &["--trust-wallet", &wallet_b]).await;
+    let n = nonce();
+    let vp = f.present(&f.credential, &f.merchant, &n, 1200).await;
+    let d = verify_at(&untrusting, &vp, &f.merchant, &n).await;
+    assert_eq!(d["decision"], "rejected", "{d}");
+    let d = verify_at(&a, &vp, &f.merchant, &n).await;
+    assert_eq!(d["decision"], "accepted", "{d}");
+    assert_eq!(
+        s(&d["authorization"]["anchors"]["registry"]),
+        agentid_resolver::http::origin(&f.server.url),
+        "{d}"
+    );
+    // A's wallet, too, holds budget for B's agent: a principal of A delegates to it, and the
+    // agent's spend request, resolved through B, is authorized.
+    let http_a = a.http();
+    let (st, principal) = http_a.post("/v1/principals", None, &json!({})).await;
+    assert_eq!(st, 201, "{principal}");
+    let (st, issued) = http_a
+        .post(
+            "/v1/delegations",
+            Some(&s(&principal["token"])),
+            &json!({
+                "agent": f.agent,
+                "scope": { "merchants": [f.merchant], "categories": ["groceries"] },
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{issued}");
+    let request = f.spend_request(&s(&issued["credential"]), &f.merchant, &nonce(), 700);
+    let (st, hold) = f.authorize_at(&a, &request, None).await;
+    assert_eq!(st, 201, "{hold}");
+
+    // Its standing is B's: once B deplatforms the agent, A refuses it (after its cache).
+    let (st, b) = f
+        .server
+        .http()
+        .post(
+            &format!("/v1/admin/agents/{}/deplatform", f.agent),
+            Some(&f.server.admin_token),
+            &json!({ "reason": "fraud" }),
+        )
+        .await;
+    assert_eq!(st, 200, "{b}");
+    let a2 = Server::start_with(
+        &Backend::Sqlite,
+        &[
+            "--trust-registry",
+            &f.server.url,
+            "--trust-wallet",
+            &wallet_b,
+        ],
+    )
+    .await;
+    let n = nonce();
+    let vp = f.signed(&f.credential, &f.merchant, &n, 1200, None);
+    let d = verify_at(&a2, &vp, &f.merchant, &n).await;
+    assert!(codes(&d).contains(&"agent_deplatformed".to_owned()), "{d}");
+}

@@ -84,8 +84,11 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
             return answer;
         }
         let cached = self.dids.get(did, now, generation);
-        let fetched = match self.source.resolve(did).await {
-            Ok(result) => ResolvedDid::from_result(did, result),
+        let fetched = match self.source.resolve_vouched(did).await {
+            Ok((result, by)) => ResolvedDid::from_result(did, result).map(|mut r| {
+                r.registry = by;
+                r
+            }),
             Err(e) => Err(e),
         };
         if matches!(fetched, Err(ResolveError::NotFound)) {

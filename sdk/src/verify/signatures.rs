@@ -222,6 +222,26 @@ pub(super) fn trusted_agent<S: Source, N: NonceStore>(
     Ok(Some(registry.to_owned()))
 }
 
+/// Step 6's rule once an agent resolved: the registry that vouched for it (the source's, or
+/// the foreign one that answered) is trusted. `expected` is [`trusted_agent`]'s answer.
+fn vouched<S: Source, N: NonceStore>(
+    v: &Verifier<S, N>,
+    resolved: &ResolvedDid,
+    expected: Option<String>,
+) -> Result<Option<String>, Reason> {
+    let Some(expected) = expected else {
+        return Ok(None);
+    };
+    let by = resolved.registry.clone().unwrap_or(expected);
+    if !v.policy.trusts_registry(&by) {
+        return Err(Reason::new(
+            Code::AgentNotTrusted,
+            format!("registry {by} is not trusted"),
+        ));
+    }
+    Ok(Some(by))
+}
+
 /// Signatures checked together: at most the presentation, every credential of a chain and the
 /// authorization.
 const MAX_SIGNATURES: usize = MAX_CHAIN + 2;
@@ -270,8 +290,9 @@ impl Parsed<'_> {
         // trusted registry (or is a did:key the policy allows), and the authorization's wallet
         // is trusted; then resolve them, the principal, and the wallet.
         let registry = trusted_agent(v, signer_did)?;
+        let mut link_registries = Vec::with_capacity(n_links);
         for link in &links[1..] {
-            trusted_agent(v, link.issuer())?;
+            link_registries.push(trusted_agent(v, link.issuer())?);
         }
         let auth = self.authorization;
         let wallet = match &auth {
@@ -296,6 +317,7 @@ impl Parsed<'_> {
             .resolve(signer_did, now)
             .await
             .map_err(|e| Reason::new(Code::ResolutionFailed, format!("agent {signer_did}: {e}")))?;
+        let registry = vouched(v, &agent, registry)?;
         let mut issuers = Vec::with_capacity(n_links);
         for link in &links {
             let did = link.issuer();
@@ -309,6 +331,10 @@ impl Parsed<'_> {
                     Reason::new(Code::ResolutionFailed, format!("{who} {did}: {e}"))
                 })?,
             );
+        }
+        // Every delegating agent, too, through a trusted registry.
+        for (issuer, expected) in issuers[1..].iter().zip(link_registries) {
+            vouched(v, issuer, expected)?;
         }
 
         // Step 7: the keys named by kid are current keys for their purpose.
