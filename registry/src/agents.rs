@@ -678,22 +678,19 @@ impl Registry {
     /// Looks up an agent in the database, bypassing the cache: for a caller that keeps its own
     /// (a co-located verifier, which watches [`Registry::generation`]). `None` if unknown.
     pub async fn lookup_fresh(&self, key: Lookup<'_>) -> Result<Option<ResolutionResult>, Error> {
+        const COLUMNS: &str =
+            "SELECT did, name, document, status, status_changed_at, head, created_at, \
+                               updated_at FROM registry_agents a";
         type AgentRow = (
             String,
-            String,
             Option<String>,
+            String,
+            String,
             Option<i64>,
             String,
             i64,
             i64,
-            Option<i64>,
-            Option<String>,
-            Option<String>,
-            Option<i64>,
         );
-        const COLUMNS: &str = "SELECT document, status, status_reason, status_changed_at, head, created_at, updated_at, \
-                               status_until, status_code, evidence_hash, log_seq \
-                               FROM registry_agents a";
         let (sql, value) = match key {
             Lookup::Did(did) => (format!("{COLUMNS} WHERE did = $1"), did.as_str()),
             Lookup::Name(name) => (format!("{COLUMNS} WHERE name = $1"), name.as_str()),
@@ -702,55 +699,66 @@ impl Registry {
             .bind(value)
             .fetch_optional(&self.0.pool)
             .await?;
-        let Some((
-            doc,
-            status,
-            reason,
-            changed_at,
-            head,
-            created,
-            updated,
-            until,
-            code,
-            evidence,
-            latest,
-        )) = row
-        else {
+        let Some((did, name, doc, status, changed_at, head, created, updated)) = row else {
             return Ok(None);
         };
-        let suspension = (until, code, evidence);
-        let document: DidDocument = serde_json::from_str(&doc)
-            .map_err(|e| Error::Internal(format!("stored document: {e}")))?;
-        let mut agent_status =
-            AgentStatus::parse(&status).ok_or_else(|| Error::Internal("stored status".into()))?;
+        let did = AgentDid::parse(&did).map_err(|e| Error::Internal(format!("stored DID: {e}")))?;
+        // What is served is what the log proves; the row only finds the agent, and must agree.
+        let proved = self
+            .proved(&did)
+            .await?
+            .ok_or_else(|| self.unproven(&did, "it has no log entries"))?;
+        let latest_seq = proved.latest_seq;
+        let proved = proved.state;
+        let stored: serde_json::Value = serde_json::from_str(&doc)
+            .map_err(|_| self.unproven(&did, "its stored document does not parse"))?;
+        let derived =
+            serde_json::to_value(&proved.document).map_err(|e| Error::Internal(e.to_string()))?;
+        if stored != derived {
+            return Err(self.unproven(&did, "its stored document is not its operations'"));
+        }
+        if head != proved.head {
+            return Err(self.unproven(&did, "its stored head is not its latest operation"));
+        }
+        if name.as_deref() != proved.name.as_ref().map(AgentName::as_str) {
+            return Err(self.unproven(&did, "its stored name is not the one its log binds"));
+        }
+        if AgentStatus::parse(&status) != Some(proved.status) {
+            return Err(self.unproven(&did, "its stored standing is not its log's decisions'"));
+        }
+        if let Lookup::Name(n) = key {
+            if proved.name.as_ref() != Some(n) {
+                return Err(self.unproven(&did, "the name it was found by is not its own"));
+            }
+        }
+        let mut agent_status = proved.status;
         let at = format_rfc3339(changed_at.unwrap_or(updated));
-        let (until, reason_code, evidence_hash) = suspension;
-        let suspended = match (agent_status, until) {
+        let suspended = match (agent_status, &proved.suspension) {
             // A suspension past its end is over.
-            (AgentStatus::Suspended, Some(until)) if until <= self.0.clock.now() => {
+            (AgentStatus::Suspended, Some(s)) if s.until <= self.0.clock.now() => {
                 agent_status = AgentStatus::Active;
                 None
             }
-            (AgentStatus::Suspended, until) => Some(Suspension {
-                reason_code: reason_code.unwrap_or_default(),
-                reason: reason.clone().unwrap_or_default(),
-                evidence_hash,
+            (AgentStatus::Suspended, Some(s)) => Some(Suspension {
+                reason_code: s.reason_code.clone(),
+                reason: s.reason.clone().unwrap_or_default(),
+                evidence_hash: s.evidence_hash.clone(),
                 at: at.clone(),
-                until: format_rfc3339(until.unwrap_or(i64::MAX)),
+                until: format_rfc3339(s.until),
             }),
             _ => None,
         };
-        let deplatformed = (agent_status == AgentStatus::Deplatformed).then(|| Deplatforming {
-            reason: reason.unwrap_or_default(),
-            at,
-        });
+        let deplatformed = match (agent_status, proved.deplatformed) {
+            (AgentStatus::Deplatformed, Some(reason)) => Some(Deplatforming { reason, at }),
+            _ => None,
+        };
         let mut metadata =
             DocumentMetadata::registered(created, updated, head, agent_status, deplatformed);
         metadata.suspended = suspended;
-        if let Some(seq) = latest.and_then(|s| u64::try_from(s).ok()) {
+        if let Ok(seq) = u64::try_from(latest_seq) {
             metadata.log_inclusion = self.latest_inclusion(seq).await?;
         }
-        Ok(Some(ResolutionResult::found(document, metadata)))
+        Ok(Some(ResolutionResult::found(proved.document, metadata)))
     }
 
     /// The log entries of one agent, oldest first.

@@ -74,6 +74,10 @@ pub enum Error {
     /// The database failed.
     #[error("database: {0}")]
     Database(#[from] sqlx::Error),
+    /// The agent's stored state is not what its log proves (a row rewritten behind the
+    /// registry's back): refused, logged and counted, never served.
+    #[error("{0}")]
+    Unproven(String),
     /// Stored data did not read back: never the caller's fault.
     #[error("{0}")]
     Internal(String),
@@ -104,7 +108,9 @@ impl Error {
             Error::Superseded(_) => ErrorCode::OperationSuperseded,
             Error::InvalidTime(_) => ErrorCode::InvalidTime,
             Error::NotModerated(_) => ErrorCode::Conflict,
-            Error::Database(_) | Error::Internal(_) => ErrorCode::InternalError,
+            Error::Database(_) | Error::Internal(_) | Error::Unproven(_) => {
+                ErrorCode::InternalError
+            }
         }
     }
 }

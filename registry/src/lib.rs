@@ -36,6 +36,7 @@ pub mod cache;
 mod error;
 mod log;
 pub mod names;
+mod proved;
 mod tree;
 mod zones;
 
@@ -95,6 +96,8 @@ struct Inner {
     appends: tokio::sync::watch::Sender<u64>,
     /// How DNS zone claims are proven; none: they are refused.
     dns: std::sync::OnceLock<Arc<dyn zones::TxtLookup>>,
+    /// Agents refused because their stored state is not what their log proves.
+    unproven: AtomicU64,
 }
 
 /// How long a deactivated agent's name stays bound to it by default: 30 days.
@@ -118,6 +121,7 @@ impl Registry {
             leaves: tree::Leaves::default(),
             appends: tokio::sync::watch::Sender::new(0),
             dns: std::sync::OnceLock::new(),
+            unproven: AtomicU64::new(0),
         }))
     }
 

@@ -35,7 +35,7 @@ impl Registry {
 
     /// Runs `f` on the log's leaf hashes, read from the database only when this process holds
     /// fewer than `at_least` of them.
-    async fn with_leaves_from<T>(
+    pub(crate) async fn with_leaves_from<T>(
         &self,
         at_least: u64,
         f: impl FnOnce(&Tree) -> T,

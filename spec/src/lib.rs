@@ -32,6 +32,7 @@ pub mod log;
 pub mod merkle;
 pub mod operation;
 pub mod presentation;
+pub mod standing;
 pub mod status_list;
 pub mod subdelegation;
 pub mod time;

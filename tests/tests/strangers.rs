@@ -176,3 +176,140 @@ async fn nobody_fills_or_burns_another_partys_nonces() {
         assert_eq!(d["decision"], "accepted", "{d}");
     }
 }
+
+/// A spend request of the fixture's agent and delegation, signed by `key`.
+fn spend_request_signed_by(f: &Fixture, key: &KeyPair, n: &str) -> String {
+    use agentid_sdk::present::{present, CheckoutRequest};
+    use agentid_spec::credential::{Amount, Category, Currency};
+    use agentid_spec::id::Did;
+    use agentid_spec::presentation::Nonce;
+    present(
+        &CheckoutRequest {
+            agent: &Did::parse(&f.agent).unwrap(),
+            key_fragment: "key-1",
+            credential: &f.credential,
+            links: &[],
+            merchant: &Did::parse(&f.merchant).unwrap(),
+            nonce: &Nonce::parse(n).unwrap(),
+            amount: Amount::new(100).unwrap(),
+            currency: Currency::parse("USD").unwrap(),
+            order_hash: f.order_hash.clone(),
+            category: Some(Category::parse("groceries").unwrap()),
+            now: crate::fixture::now(),
+            lifetime: 120,
+            authorization: None,
+        },
+        key,
+    )
+}
+
+async fn unproven_count(f: &Fixture) -> u64 {
+    let (_, text) = f.server.http().get_text("/metrics").await;
+    text.lines()
+        .find_map(|l| l.strip_prefix("agentid_unproven_agents_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .expect("the metric is served")
+}
+
+/// Finding: with the server stopped, an agent's stored document had its key replaced (and,
+/// separately, `deplatformed` set back to `active`) in the database; after a restart the
+/// service's own wallet held budget for a request signed by the injected key, its verifier
+/// accepted it and resolution served the forged document. The service now serves what the
+/// agent's log proves, and refuses (500, logged, counted) a row that disagrees.
+#[tokio::test]
+async fn a_row_rewritten_behind_the_registrys_back_is_refused() {
+    for backend in crate::support::backends().await {
+        let mut f = Fixture::new(&backend).await;
+        let injected = KeyPair::generate();
+        let genuine = f.agent_key.did_key().multibase().to_owned();
+        let rewrite = |from: &str, to: &str| {
+            (
+                "UPDATE registry_agents SET document = REPLACE(document, $1, $2) WHERE did = $3",
+                [from.to_owned(), to.to_owned(), f.agent.clone()],
+            )
+        };
+        f.server.stop().await;
+        let (sql, binds) = rewrite(&genuine, injected.did_key().multibase());
+        let binds: Vec<&str> = binds.iter().map(String::as_str).collect();
+        assert_eq!(crate::support::tamper(&f.server, sql, &binds).await, 1);
+        f.server.restart().await;
+        let http = f.server.http();
+        let (st, b) = http.get(&format!("/1.0/identifiers/{}", f.agent)).await;
+        assert_eq!(st, 500, "the forged document was served: {b}");
+        assert!(unproven_count(&f).await >= 1);
+        // The wallet holds nothing for the injected key, and the verifier accepts nothing.
+        let forged = spend_request_signed_by(&f, &injected, &nonce());
+        let (st, b) = f.authorize(&forged, None).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "spend_refused".into()),
+            "{b}"
+        );
+        let n = nonce();
+        let d = f
+            .verify_http(&spend_request_signed_by(&f, &injected, &n), &f.merchant, &n)
+            .await;
+        assert_eq!(d["decision"], "rejected", "{d}");
+        let (code, out) = f.server.cli(&["resolve", &f.agent]).await;
+        assert_ne!(code, 0, "{out}");
+        // An auditor replaying the public log finds the agent's served state unproven.
+        let (code, out) = f.server.cli(&["log", "verify", "--audit"]).await;
+        assert_eq!(
+            (code, out["error"]["code"].as_str()),
+            (1, Some("state_mismatch")),
+            "{out}"
+        );
+
+        // Put back, the agent resolves again: the refusal was the rewrite's.
+        let (sql, binds) = rewrite(injected.did_key().multibase(), &genuine);
+        let binds: Vec<&str> = binds.iter().map(String::as_str).collect();
+        crate::support::tamper(&f.server, sql, &binds).await;
+        f.server.restart().await;
+        let (st, b) = f
+            .server
+            .http()
+            .get(&format!("/1.0/identifiers/{}", f.agent))
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let (code, out) = f.server.cli(&["log", "verify", "--audit"]).await;
+        assert_eq!(code, 0, "{out}");
+        assert!(out["agentsAudited"].as_u64().unwrap() >= 1, "{out}");
+
+        // A deplatforming undone in the database is not undone.
+        let (st, b) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/admin/agents/{}/deplatform", f.agent),
+                Some(&f.server.admin_token),
+                &json!({ "reason": "fraud" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        f.server.stop().await;
+        crate::support::tamper(
+            &f.server,
+            "UPDATE registry_agents SET status = 'active', status_reason = NULL WHERE did = $1",
+            &[&f.agent],
+        )
+        .await;
+        f.server.restart().await;
+        let (st, b) = f
+            .server
+            .http()
+            .get(&format!("/1.0/identifiers/{}", f.agent))
+            .await;
+        assert_eq!(st, 500, "a deplatformed agent was served as active: {b}");
+        let (st, b) = f
+            .authorize(
+                &f.spend_request(&f.credential, &f.merchant, &nonce(), 100),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "spend_refused".into()),
+            "{b}"
+        );
+    }
+}

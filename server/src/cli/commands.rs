@@ -1094,7 +1094,8 @@ fn admin_token(a: AdminTokenArg) -> Result<String, Failure> {
 }
 
 /// The codes of `agentid log verify` that say the log does not hold.
-const LOG_REFUTED: [&str; 4] = [
+const LOG_REFUTED: [&str; 5] = [
+    "state_mismatch",
     "checkpoint_invalid",
     "log_inconsistent",
     "inclusion_failed",
@@ -1204,6 +1205,69 @@ fn verified_checkpoint(
         )));
     }
     Ok(checkpoint)
+}
+
+/// Checks that every agent's current state, as the service resolves it, is what its entries in
+/// the log prove (spec 5.3): its document and its standing. The number of agents checked.
+async fn audit_agents(
+    client: &Client,
+    entries: &[agentid_spec::log::PublicEntry],
+) -> Result<usize, Failure> {
+    use agentid_spec::document::AgentStatus;
+    use agentid_spec::standing::{prove, EntryRef};
+    let mut by_agent: std::collections::BTreeMap<&str, Vec<&agentid_spec::log::PublicEntry>> =
+        std::collections::BTreeMap::new();
+    for e in entries {
+        if e.did.starts_with(agentid_spec::id::AGENTID_METHOD_PREFIX) {
+            by_agent.entry(e.did.as_str()).or_default().push(e);
+        }
+    }
+    let mismatch = |did: &str, what: &str| {
+        Failure::new(
+            "state_mismatch",
+            format!("{did}: {what} is not what its log proves"),
+        )
+    };
+    for (did, mine) in &by_agent {
+        let agent = AgentDid::parse(did).map_err(|_| mismatch(did, "its DID"))?;
+        let refs = mine.iter().map(|e| EntryRef {
+            kind: &e.kind,
+            operation: &e.operation,
+            created_at: e.created_at,
+            reason: None,
+        });
+        let proved = prove(&agent, refs).map_err(|why| mismatch(did, &why))?;
+        let path = format!("/1.0/identifiers/{}", encode_path_segment(did));
+        // Deactivated and deplatformed agents answer 410 with the full result; anything else
+        // (the service refusing a row its log does not prove) is a mismatch.
+        let served = match client.call_any(Method::GET, &path, None, None).await? {
+            (200 | 410, v) => v,
+            (status, _) => {
+                return Err(mismatch(
+                    did,
+                    &format!("the service's answer (HTTP {status})"),
+                ))
+            }
+        };
+        let document = serde_json::to_value(&proved.document)
+            .map_err(|e| Failure::new("internal_error", e.to_string()))?;
+        if served["didDocument"] != document {
+            return Err(mismatch(did, "the document the service serves"));
+        }
+        let status = served["didDocumentMetadata"]["agentStatus"]
+            .as_str()
+            .and_then(AgentStatus::parse);
+        let expected = match (&proved.status, &proved.suspension) {
+            (AgentStatus::Suspended, Some(s)) if s.until <= SystemClock.now() => {
+                AgentStatus::Active
+            }
+            (s, _) => *s,
+        };
+        if status != Some(expected) {
+            return Err(mismatch(did, "the standing the service serves"));
+        }
+    }
+    Ok(by_agent.len())
 }
 
 /// Hashes as served (base64url), decoded.
@@ -1335,6 +1399,7 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
 
     if args.audit {
         let mut leaves = Vec::new();
+        let mut all: Vec<PublicEntry> = Vec::new();
         let mut prev: Option<String> = None;
         while (leaves.len() as u64) < current.tree_size {
             let page = client
@@ -1361,6 +1426,7 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
                 }
                 prev = Some(e.entry_hash.clone());
                 leaves.push(e.leaf_hash());
+                all.push(e);
             }
         }
         leaves.truncate(current.tree_size as usize);
@@ -1371,6 +1437,8 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
             ));
         }
         report["audited"] = json!(leaves.len());
+        all.truncate(current.tree_size as usize);
+        report["agentsAudited"] = json!(audit_agents(&client, &all).await?);
     }
 
     if let Some(path) = &args.save {

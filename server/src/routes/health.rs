@@ -31,8 +31,13 @@ async fn metrics(State(s): State<AppState>) -> impl IntoResponse {
              agentid_http_requests_total {requests}\n\
              # HELP agentid_event_streams Event streams (GET /v1/events) open now.\n\
              # TYPE agentid_event_streams gauge\n\
-             agentid_event_streams {}\n",
-            super::events::subscribers()
+             agentid_event_streams {}\n\
+             # HELP agentid_unproven_agents_total Resolutions refused because an agent's stored \
+             state is not what its log proves.\n\
+             # TYPE agentid_unproven_agents_total counter\n\
+             agentid_unproven_agents_total {}\n",
+            super::events::subscribers(),
+            s.registry.unproven_count()
         ),
     )
 }

@@ -1,0 +1,94 @@
+//! An agent's state as its log proves it (section 5.3, "The service proves what it serves"):
+//! the document from its signed operations, replayed from the genesis; its name from the
+//! registration and the zone bindings; its standing from the moderation decisions. Every entry
+//! read must be a leaf of the log's Merkle tree as this node holds it. Resolution serves this,
+//! and compares it with the agent's stored row: a row rewritten behind the registry's back (a
+//! key, a status, a name) is refused and reported, never served.
+
+use std::sync::atomic::Ordering;
+
+use agentid_spec::id::AgentDid;
+use agentid_spec::log::LogEntry;
+use agentid_spec::standing::{self, EntryRef, ProvedState};
+
+use crate::{Error, Registry};
+
+/// What an agent's log entries imply about it now, and its latest entry.
+#[derive(Clone, Debug)]
+pub(crate) struct Proved {
+    pub(crate) state: ProvedState,
+    /// The agent's latest log entry.
+    pub(crate) latest_seq: i64,
+}
+
+/// Most log entries of one agent read to prove its state.
+const MAX_ENTRIES: i64 = 10_000;
+
+impl Registry {
+    /// The state `did`'s log entries prove, read at this moment; `Ok(None)` for an agent with
+    /// no entries. Entries that are not the leaves of this node's log tree are refused.
+    pub(crate) async fn proved(&self, did: &AgentDid) -> Result<Option<Proved>, Error> {
+        let rows: Vec<crate::log::Row> = sqlx::query_as(&format!(
+            "{} WHERE did = $1 ORDER BY seq LIMIT $2",
+            crate::log::SELECT
+        ))
+        .bind(did.as_str())
+        .bind(MAX_ENTRIES)
+        .fetch_all(&self.0.pool)
+        .await?;
+        let entries: Vec<LogEntry> = rows.into_iter().map(crate::log::entry).collect();
+        let Some(last) = entries.last() else {
+            return Ok(None);
+        };
+        if !self.are_leaves(&entries).await? {
+            return Err(self.unproven(did, "its log entries are not the log's leaves"));
+        }
+        let refs = entries.iter().map(|e| EntryRef {
+            kind: &e.kind,
+            operation: &e.operation,
+            created_at: e.created_at,
+            reason: e.reason.as_deref(),
+        });
+        let state = standing::prove(did, refs).map_err(|why| self.unproven(did, &why))?;
+        Ok(Some(Proved {
+            state,
+            latest_seq: last.seq,
+        }))
+    }
+
+    /// Whether every entry is the leaf of this node's log tree at its position.
+    async fn are_leaves(&self, entries: &[LogEntry]) -> Result<bool, Error> {
+        let Some(last) = entries.last().and_then(|e| u64::try_from(e.seq).ok()) else {
+            return Ok(true);
+        };
+        let leaves: Vec<(usize, agentid_spec::merkle::Hash)> = entries
+            .iter()
+            .filter_map(|e| {
+                let index = usize::try_from(e.seq.checked_sub(1)?).ok()?;
+                Some((index, e.public().leaf_hash()))
+            })
+            .collect();
+        if leaves.len() != entries.len() {
+            return Ok(false);
+        }
+        self.with_leaves_from(last, |t| {
+            leaves
+                .iter()
+                .all(|(i, hash)| t.leaf(*i).is_some_and(|l| l == hash))
+        })
+        .await
+    }
+
+    /// Reports an agent whose stored state its log does not prove (logged, and counted for
+    /// `/metrics`): the error that refuses to serve it.
+    pub(crate) fn unproven(&self, did: &AgentDid, what: &str) -> Error {
+        self.0.unproven.fetch_add(1, Ordering::Relaxed);
+        tracing::error!(%did, what, "stored agent state is not what its log proves: refused");
+        Error::Unproven(format!("{did}: {what}"))
+    }
+
+    /// How many times this process refused an agent whose stored state its log does not prove.
+    pub fn unproven_count(&self) -> u64 {
+        self.0.unproven.load(Ordering::Relaxed)
+    }
+}

@@ -1,0 +1,126 @@
+//! What an agent's log entries prove about it now (section 5.3, "The service proves what it
+//! serves"): its document from its signed operations replayed from the genesis, its name from
+//! the registration and the zone bindings, its standing from the moderation decisions. One
+//! pure function, used by the registry before it serves an agent and by an auditor over the
+//! public log.
+
+use crate::document::{AgentStatus, DidDocument};
+use crate::history::History;
+use crate::id::{AgentDid, AgentName};
+use crate::zone::ZoneOperation;
+
+/// One log entry of the agent, as far as its state goes.
+#[derive(Clone, Copy, Debug)]
+pub struct EntryRef<'a> {
+    /// Its `kind`.
+    pub kind: &'a str,
+    /// Its operation or decision text.
+    pub operation: &'a str,
+    /// When the registry received it, Unix seconds.
+    pub created_at: i64,
+    /// The decision's free-text reason, where the reader has it (the public log carries only
+    /// its hash).
+    pub reason: Option<&'a str>,
+}
+
+/// A suspension as the log records it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ProvedSuspension {
+    /// Its end, Unix seconds.
+    pub until: i64,
+    /// One of the suspension reason codes.
+    pub reason_code: String,
+    /// base64url SHA-256 of the evidence, if any.
+    pub evidence_hash: Option<String>,
+    /// The reason, where the reader has it.
+    pub reason: Option<String>,
+}
+
+/// An agent's state as its log entries prove it.
+#[derive(Clone, Debug)]
+pub struct ProvedState {
+    /// The document its operations make, naming its name.
+    pub document: DidDocument,
+    /// Its latest operation in force.
+    pub head: String,
+    /// The name bound to it now.
+    pub name: Option<AgentName>,
+    /// Its standing by the decisions (a suspension past its end still reads `Suspended`).
+    pub status: AgentStatus,
+    /// The suspension in force, if suspended.
+    pub suspension: Option<ProvedSuspension>,
+    /// The deplatforming decision's reason, if deplatformed (empty when the reader lacks it).
+    pub deplatformed: Option<String>,
+}
+
+/// The state `entries` (all of `did`'s log entries, in order) prove; why not, when they do not
+/// (an operation that does not replay, a genesis of another DID, a decision that does not read).
+pub fn prove<'a>(
+    did: &AgentDid,
+    entries: impl IntoIterator<Item = EntryRef<'a>> + Clone,
+) -> Result<ProvedState, String> {
+    let operations = entries
+        .clone()
+        .into_iter()
+        .filter(|e| matches!(e.kind, "create" | "update" | "deactivate"))
+        .map(|e| (e.operation, e.created_at));
+    let history = History::replay(operations)
+        .map_err(|(i, e)| format!("operation {i} does not replay: {e}"))?;
+    if history.did() != did {
+        return Err("its genesis is not its DID's".into());
+    }
+    let mut name = history.entries()[0].state.name.clone();
+    let mut status = AgentStatus::Active;
+    let mut suspension = None;
+    let mut deplatformed = None;
+    for e in entries {
+        match e.kind {
+            "bind-name" => match crate::zone::open(e.operation) {
+                Ok((ZoneOperation::BindName { name: n, .. }, _)) => name = Some(n),
+                _ => return Err("a bind-name entry does not read".into()),
+            },
+            "unbind-name" | "release-name" => name = None,
+            "suspend" => {
+                let record: serde_json::Value = serde_json::from_str(e.operation)
+                    .map_err(|_| "a suspension does not read".to_owned())?;
+                let until = record["until"]
+                    .as_str()
+                    .and_then(crate::time::parse_rfc3339)
+                    .ok_or_else(|| "a suspension has no end".to_owned())?;
+                status = AgentStatus::Suspended;
+                suspension = Some(ProvedSuspension {
+                    until,
+                    reason_code: record["reasonCode"].as_str().unwrap_or_default().into(),
+                    evidence_hash: record["evidenceHash"].as_str().map(str::to_owned),
+                    reason: e.reason.map(str::to_owned),
+                });
+                deplatformed = None;
+            }
+            "deplatform" => {
+                status = AgentStatus::Deplatformed;
+                deplatformed = Some(e.reason.unwrap_or_default().to_owned());
+                suspension = None;
+            }
+            "reinstate" => {
+                status = AgentStatus::Active;
+                suspension = None;
+                deplatformed = None;
+            }
+            _ => {}
+        }
+    }
+    let state = history.state();
+    if state.deactivated {
+        status = AgentStatus::Deactivated;
+        suspension = None;
+        deplatformed = None;
+    }
+    Ok(ProvedState {
+        document: state.document(did, name.as_ref()),
+        head: history.head().to_owned(),
+        name,
+        status,
+        suspension,
+        deplatformed,
+    })
+}
