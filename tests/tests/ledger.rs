@@ -1022,10 +1022,10 @@ async fn the_wallet_key_rotates() {
     }
 }
 
-/// The ledger's own check, below the verifier: a spend request the verifier passed, altered
-/// after it (or forged by a node that skipped it), and handed straight to a wallet on the same
-/// database, is refused unless it names the very credential bytes this wallet issued, to this
-/// principal; nothing is held for any of them, and the genuine request is then authorized.
+/// Trust in the types down to the ledger: a wallet on the same database takes only a
+/// `VerifiedSpendRequest`, which only the verifier makes and nobody can alter after it (private
+/// fields, no `Clone`); the forged tokens that would reach another principal's budget are
+/// refused before it, nothing is held for them, and the genuine request is then authorized.
 #[tokio::test]
 async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() {
     use std::sync::Arc;
@@ -1034,7 +1034,7 @@ async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() 
     use agentid_resolver::http::HttpSource;
     use agentid_sdk::clock::SystemClock;
     use agentid_sdk::verify::{Limits, Verifier};
-    use agentid_wallet::{vault::Vault, Error, Wallet, WalletConfig};
+    use agentid_wallet::{vault::Vault, Wallet, WalletConfig};
 
     for backend in backends().await {
         let f = Fixture::new(&backend).await;
@@ -1089,34 +1089,20 @@ async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() 
         .unwrap();
         wallet.open_identity().await.unwrap();
 
-        let mut altered = Vec::new();
-        // Another principal claiming this principal's delegation.
-        let mut r = genuine.clone();
-        r.principal = Did::parse(&s(&other["did"])).unwrap();
-        altered.push(("another principal", r));
-        // This principal claiming another principal's delegation, its real bytes.
-        let mut r = genuine.clone();
-        r.delegation = s(&theirs["id"]);
-        r.delegation_hash = credential_hash(&s(&theirs["credential"]));
-        r.chain = vec![(r.delegation.clone(), r.delegation_hash.clone())];
-        altered.push(("another principal's delegation", r));
-        // Other bytes under the genuine id.
-        let mut r = genuine.clone();
-        r.delegation_hash = credential_hash(&forged);
-        r.chain = vec![(r.delegation.clone(), r.delegation_hash.clone())];
-        altered.push(("rogue bytes under the genuine id", r));
-        // An id this wallet never issued.
-        let mut r = genuine.clone();
-        r.delegation = format!("urn:uuid:{}", uuid::Uuid::new_v4());
-        r.chain = vec![(r.delegation.clone(), r.delegation_hash.clone())];
-        altered.push(("an unknown id", r));
-        for (what, request) in &altered {
-            let answer = wallet.authorize(request, None).await;
-            assert!(
-                matches!(answer, Err(Error::Forbidden(_) | Error::NotFound(_))),
-                "{}: {what}: {answer:?}",
-                backend.name()
-            );
+        // What a request altered after verification would carry cannot reach the wallet: a
+        // `VerifiedSpendRequest` has private fields and no `Clone`, and only the verifier makes
+        // one. Tokens that would claim another principal's delegation, rogue bytes under the
+        // genuine id or an id this wallet never issued are refused before it.
+        let mut unknown = cred.clone();
+        unknown.id = format!("urn:uuid:{}", uuid::Uuid::new_v4());
+        let unknown = agentid_sdk::issue::issue(&unknown, &rogue);
+        for (what, token) in [
+            ("rogue bytes under the genuine id", &forged),
+            ("an unknown id", &unknown),
+        ] {
+            let request = f.spend_request(token, &f.merchant, &nonce(), 1000);
+            let checked = verifier.check_spend_request(&request).await;
+            assert!(checked.is_err(), "{}: {what}", backend.name());
         }
         assert_eq!(f.budget(&f.credential_id).await["held"], 0);
         let (_, b) = f
@@ -1129,7 +1115,7 @@ async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() 
             .await;
         assert_eq!(b["held"], 0, "{b}");
 
-        let authorized = wallet.authorize(&genuine, None).await;
+        let authorized = wallet.authorize(genuine, None).await;
         assert!(authorized.is_ok(), "{authorized:?}");
         assert_eq!(f.budget(&f.credential_id).await["held"], 1000);
     }

@@ -9,7 +9,7 @@
 //! PostgreSQL. Authorizations on a principal's own delegation are committed in groups
 //! ([`group`]); a sub-agent's locks its chain, the principal's delegation first, alone.
 
-use agentid_sdk::verify::SpendRequest;
+use agentid_sdk::verify::VerifiedSpendRequest;
 use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
 use agentid_spec::credential::{DelegationCredential, SpendingLimit};
 use agentid_spec::credential::{CREDENTIAL_CTY, CREDENTIAL_TYP};
@@ -172,13 +172,13 @@ fn hold_of(r: HoldRow, now: i64) -> Hold {
 }
 
 /// The request's identity for idempotency: everything that decides the hold.
-fn request_hash(req: &SpendRequest) -> String {
-    let t = &req.transaction;
+fn request_hash(req: &VerifiedSpendRequest) -> String {
+    let t = &req.transaction();
     let canonical = serde_json::json!([
-        req.delegation,
-        req.delegation_hash,
-        req.merchant.as_str(),
-        req.nonce.as_str(),
+        req.delegation(),
+        req.delegation_hash(),
+        req.merchant().as_str(),
+        req.nonce().as_str(),
         t.amount.get(),
         t.currency.as_str(),
         t.order_hash.as_str(),
@@ -223,15 +223,15 @@ fn new_hold_id() -> String {
 }
 
 /// What a hold's authorization says of the spend `req`.
-fn spend_subject(req: &SpendRequest) -> SpendSubject {
+fn spend_subject(req: &VerifiedSpendRequest) -> SpendSubject {
     SpendSubject {
-        id: req.agent.clone(),
-        principal: req.principal.clone(),
-        delegation: req.delegation.clone(),
-        delegation_hash: req.delegation_hash.clone(),
-        merchant: req.merchant.clone(),
-        nonce: req.nonce.clone(),
-        transaction: req.transaction.clone(),
+        id: req.agent().clone(),
+        principal: req.principal().clone(),
+        delegation: req.delegation().to_owned(),
+        delegation_hash: req.delegation_hash().to_owned(),
+        merchant: req.merchant().clone(),
+        nonce: req.nonce().clone(),
+        transaction: req.transaction().clone(),
     }
 }
 
@@ -450,7 +450,7 @@ impl Wallet {
     /// nonce) answers the same hold; a different request under either is refused.
     pub async fn authorize(
         &self,
-        req: &SpendRequest,
+        req: VerifiedSpendRequest,
         idempotency_key: Option<&str>,
     ) -> Result<Authorized, Error> {
         if idempotency_key.is_some_and(|k| !valid_idempotency_key(k)) {
@@ -458,11 +458,11 @@ impl Wallet {
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             ));
         }
-        let hash = request_hash(req);
-        let done = if group::alone(req) {
+        let hash = request_hash(&req);
+        let done = if group::alone(&req) {
             self.authorize_in_group(req, idempotency_key, hash).await?
         } else {
-            self.authorize_chain(req, idempotency_key, hash).await?
+            self.authorize_chain(&req, idempotency_key, hash).await?
         };
         // A retry of a purchase the principal refused, or did not approve in time, is answered
         // with that outcome, never as a hold granted.
@@ -477,7 +477,7 @@ impl Wallet {
     /// delegation of the chain, the principal's first.
     async fn authorize_chain(
         &self,
-        req: &SpendRequest,
+        req: &VerifiedSpendRequest,
         idempotency_key: Option<&str>,
         hash: String,
     ) -> Result<Authorized, Error> {
@@ -487,10 +487,10 @@ impl Wallet {
         // First statements: the locks of every delegation of the chain, the principal's first
         // (see the module docs); always in that order, so two chains sharing a top never wait
         // for each other in a cycle.
-        let chain: Vec<(&str, &str)> = if req.chain.is_empty() {
-            vec![(req.delegation.as_str(), req.delegation_hash.as_str())]
+        let chain: Vec<(&str, &str)> = if req.chain().is_empty() {
+            vec![(req.delegation(), req.delegation_hash())]
         } else {
-            req.chain
+            req.chain()
                 .iter()
                 .map(|(id, hash)| (id.as_str(), hash.as_str()))
                 .collect()
@@ -523,7 +523,7 @@ impl Wallet {
                 0 => parent.is_none(),
                 _ => parent.as_deref() == Some(chain[i - 1].0),
             };
-            if principal_did.as_deref() != Some(req.principal.as_str())
+            if principal_did.as_deref() != Some(req.principal().as_str())
                 || credential_jws.is_empty()
                 || credential_hash(&credential_jws) != *hash
                 || !parent_ok
@@ -546,7 +546,7 @@ impl Wallet {
         let (earlier_id, leaf_spent) = self
             .spent_since_with_earlier(
                 &mut *tx,
-                &req.delegation,
+                req.delegation(),
                 links[leaf].3,
                 now,
                 leaf_period,
@@ -585,7 +585,7 @@ impl Wallet {
         if links.iter().any(|l| l.2.is_some()) {
             return Err(Error::DelegationSuspended);
         }
-        let t = &req.transaction;
+        let t = &req.transaction();
         // Every budget of the chain, the principal's first: a sub-agent's spend counts against
         // each delegation above it.
         let mut pending = false;
@@ -616,7 +616,7 @@ impl Wallet {
                 .await?;
         }
         tx.commit().await?;
-        tracing::info!(hold = %row.id, delegation = %req.delegation, amount = row.amount, state = row.state, "spend held");
+        tracing::info!(hold = %row.id, delegation = %req.delegation(), amount = row.amount, state = row.state, "spend held");
         Ok(Authorized {
             hold,
             replayed: false,
@@ -631,14 +631,14 @@ impl Wallet {
     /// is taken as it is for a held one: its id, its time (`now` is ignored) and its signature.
     fn new_hold(
         &self,
-        req: &SpendRequest,
+        req: &VerifiedSpendRequest,
         idempotency_key: Option<&str>,
         hash: &str,
         pending: bool,
         now: i64,
         signed: Option<Presigned>,
     ) -> Result<(NewHold, Hold), Error> {
-        let t = &req.transaction;
+        let t = &req.transaction();
         // A pending hold keeps the subject to sign on approval; a held one has it in its
         // authorization (and the row stays small enough to be stored inline).
         let (id, now, state, expires, jws, subject) = match (pending, signed) {
@@ -663,9 +663,9 @@ impl Wallet {
         };
         let hold = Hold {
             hold: id.clone(),
-            delegation: req.delegation.clone(),
-            merchant: req.merchant.to_string(),
-            nonce: req.nonce.as_str().to_owned(),
+            delegation: req.delegation().to_owned(),
+            merchant: req.merchant().to_string(),
+            nonce: req.nonce().as_str().to_owned(),
             amount: t.amount.get(),
             currency: t.currency.to_string(),
             state: if pending {
@@ -679,9 +679,9 @@ impl Wallet {
         };
         let row = NewHold {
             id,
-            delegation: req.delegation.clone(),
-            merchant: req.merchant.to_string(),
-            nonce: req.nonce.as_str().to_owned(),
+            delegation: req.delegation().to_owned(),
+            merchant: req.merchant().to_string(),
+            nonce: req.nonce().as_str().to_owned(),
             amount: t.amount.get(),
             currency: t.currency.to_string(),
             request_hash: hash.to_owned(),
@@ -699,7 +699,7 @@ impl Wallet {
     /// for the wallet's hold time), before anything is decided: a group signs nothing while
     /// every authorization waits behind it (spec 11.2, "Group commit"). Used only if the hold is
     /// granted, as it is.
-    pub(crate) fn presign(&self, req: &SpendRequest, now: i64) -> Result<Presigned, Error> {
+    pub(crate) fn presign(&self, req: &VerifiedSpendRequest, now: i64) -> Result<Presigned, Error> {
         let id = new_hold_id();
         let expires = now.saturating_add(self.0.config.hold_secs);
         let jws = self.sign_authorization(&id, spend_subject(req), now, expires)?;

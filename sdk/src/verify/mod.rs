@@ -41,7 +41,7 @@ pub use replay::{
     Consumed, MemoryNonces, NonceKey, NonceQuotas, NonceStore, VerifiedAuthorization,
 };
 pub use signatures::SignedClaims;
-pub use signatures::SpendRequest;
+pub use signatures::VerifiedSpendRequest;
 pub use trust::{Anchors, TrustPolicy};
 
 /// Verifies checkout presentations, caching DID resolutions and status lists from a [`Source`]
@@ -278,7 +278,7 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// merchant's audience and nonce, which only the merchant can check) and 19 runs; nothing
     /// is consumed. On success, what the signatures proved and the request, for the wallet to
     /// hold budget against.
-    pub async fn check_spend_request(&self, token: &str) -> Result<SpendRequest, Vec<Reason>> {
+    pub async fn check_spend_request(&self, token: &str) -> Result<VerifiedSpendRequest, Vec<Reason>> {
         let now = self.clock.now();
         let parsed = parse::Parsed::parse(token, &self.limits, Some(&self.verified_credentials))
             .map_err(|r| vec![r])?;
@@ -300,6 +300,6 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
         if !reasons.is_empty() {
             return Err(reasons);
         }
-        Ok(SpendRequest::from_authenticated(authenticated))
+        Ok(VerifiedSpendRequest::from_authenticated(authenticated))
     }
 }

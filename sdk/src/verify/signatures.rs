@@ -73,33 +73,70 @@ impl SignedClaims {
 }
 
 /// A spend request whose signatures and policy hold: what the wallet holds budget against
-/// (spec section 11.2).
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct SpendRequest {
-    /// What the signatures proved.
-    pub claims: SignedClaims,
-    /// The agent.
-    pub agent: agentid_spec::id::Did,
-    /// The principal (the delegation's issuer).
-    pub principal: agentid_spec::id::Did,
-    /// The presenting agent's delegation (the chain's last) id.
-    pub delegation: String,
-    /// [`credential_hash`] of that delegation as presented.
-    pub delegation_hash: String,
-    /// The chain, the principal's delegation first: each credential's id and
-    /// [`credential_hash`]. The last is `delegation`.
-    pub chain: Vec<(String, String)>,
-    /// The merchant (`aud`).
-    pub merchant: agentid_spec::id::Did,
-    /// The merchant's nonce.
-    pub nonce: agentid_spec::presentation::Nonce,
-    /// The transaction.
-    pub transaction: Transaction,
-    /// When the presentation expires, Unix seconds.
-    pub expires: i64,
+/// (spec section 11.2). Only the verifier makes one ([`Verifier::check_spend_request`]), its
+/// fields are private and it cannot be cloned, so the wallet's entry points take nothing the
+/// verifier did not check.
+///
+/// [`Verifier::check_spend_request`]: super::Verifier::check_spend_request
+#[derive(Debug, PartialEq, Eq)]
+pub struct VerifiedSpendRequest {
+    claims: SignedClaims,
+    agent: agentid_spec::id::Did,
+    principal: agentid_spec::id::Did,
+    delegation: String,
+    delegation_hash: String,
+    chain: Vec<(String, String)>,
+    merchant: agentid_spec::id::Did,
+    nonce: agentid_spec::presentation::Nonce,
+    transaction: Transaction,
+    expires: i64,
 }
 
-impl SpendRequest {
+impl VerifiedSpendRequest {
+    /// What the signatures proved.
+    pub fn claims(&self) -> &SignedClaims {
+        &self.claims
+    }
+    /// The agent.
+    pub fn agent(&self) -> &agentid_spec::id::Did {
+        &self.agent
+    }
+    /// The principal (the delegation's issuer).
+    pub fn principal(&self) -> &agentid_spec::id::Did {
+        &self.principal
+    }
+    /// The presenting agent's delegation (the chain's last) id.
+    pub fn delegation(&self) -> &str {
+        &self.delegation
+    }
+    /// [`credential_hash`] of that delegation as presented.
+    pub fn delegation_hash(&self) -> &str {
+        &self.delegation_hash
+    }
+    /// The chain, the principal's delegation first: each credential's id and
+    /// [`credential_hash`]. The last is [`Self::delegation`].
+    pub fn chain(&self) -> &[(String, String)] {
+        &self.chain
+    }
+    /// The merchant (`aud`).
+    pub fn merchant(&self) -> &agentid_spec::id::Did {
+        &self.merchant
+    }
+    /// The merchant's nonce.
+    pub fn nonce(&self) -> &agentid_spec::presentation::Nonce {
+        &self.nonce
+    }
+    /// The transaction.
+    pub fn transaction(&self) -> &Transaction {
+        &self.transaction
+    }
+    /// When the presentation expires, Unix seconds.
+    pub fn expires(&self) -> i64 {
+        self.expires
+    }
+}
+
+impl VerifiedSpendRequest {
     pub(super) fn from_authenticated(a: Authenticated) -> Self {
         let p = &a.presentation;
         let leaf = a.credential();

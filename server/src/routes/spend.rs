@@ -66,7 +66,7 @@ async fn authorize(
         .check_spend_request(&req.presentation)
         .await
         .map_err(|reasons| ApiError::SpendRefused { reasons })?;
-    let done = s.wallet.authorize(&request, key).await?;
+    let done = s.wallet.authorize(request, key).await?;
     // 202 while the purchase waits for the principal's approval (step-up).
     let status = if done.hold.state == HoldState::Pending {
         StatusCode::ACCEPTED

@@ -23,7 +23,7 @@
 use std::collections::{BTreeSet, HashMap};
 use std::sync::{Arc, Weak};
 
-use agentid_sdk::verify::SpendRequest;
+use agentid_sdk::verify::VerifiedSpendRequest;
 use agentid_spec::authorization::credential_hash;
 use agentid_spec::credential::DelegationCredential;
 use sqlx::pool::PoolConnection;
@@ -50,7 +50,7 @@ const QUEUE: usize = 4096;
 
 /// One authorization waiting for its group.
 pub(crate) struct Job {
-    req: SpendRequest,
+    req: VerifiedSpendRequest,
     key: Option<String>,
     hash: String,
     signed: Option<Presigned>,
@@ -61,10 +61,10 @@ pub(crate) struct Job {
 pub(crate) type Queue = mpsc::Sender<Job>;
 
 /// True when `req` draws on a principal's own delegation only (no chain), which groups take.
-pub(super) fn alone(req: &SpendRequest) -> bool {
-    match req.chain.as_slice() {
+pub(super) fn alone(req: &VerifiedSpendRequest) -> bool {
+    match req.chain() {
         [] => true,
-        [(id, hash)] => *id == req.delegation && *hash == req.delegation_hash,
+        [(id, hash)] => *id == req.delegation() && *hash == req.delegation_hash(),
         _ => false,
     }
 }
@@ -80,17 +80,17 @@ impl Wallet {
     /// [`Wallet::authorize`] for a principal's own delegation: queued for the next group.
     pub(super) async fn authorize_in_group(
         &self,
-        req: &SpendRequest,
+        req: VerifiedSpendRequest,
         key: Option<&str>,
         hash: String,
     ) -> Result<Authorized, Error> {
         let queue = self.0.group.get_or_init(|| start(&self.0));
         // Signed here, on the caller's task, while other groups commit; the group only decides.
         // Should it fail, the group signs (or fails) as it decides.
-        let signed = self.presign(req, self.0.clock.now()).ok();
+        let signed = self.presign(&req, self.0.clock.now()).ok();
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            req: req.clone(),
+            req,
             key: key.map(str::to_owned),
             hash,
             signed,
@@ -133,7 +133,7 @@ impl Wallet {
 
     async fn decide_group(
         &self,
-        jobs: &[(SpendRequest, Option<String>, String, Option<Presigned>)],
+        jobs: &[(VerifiedSpendRequest, Option<String>, String, Option<Presigned>)],
         conn: &mut sqlx::AnyConnection,
         parsed: &mut Parsed,
     ) -> Result<Vec<Result<Authorized, Error>>, Error> {
@@ -151,7 +151,7 @@ impl Wallet {
         // 1. The locks, and each delegation as it stands once locked.
         let ids: Vec<&str> = jobs
             .iter()
-            .map(|(r, _, _, _)| r.delegation.as_str())
+            .map(|(r, _, _, _)| r.delegation())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
@@ -297,7 +297,7 @@ impl Wallet {
         let live = padded(live, ("", 0));
         let keys: Vec<String> = jobs
             .iter()
-            .map(|(req, key, hash, _)| retry_key(&req.delegation, key.as_deref(), hash))
+            .map(|(req, key, hash, _)| retry_key(req.delegation(), key.as_deref(), hash))
             .collect();
         let wanted = padded(keys.iter().map(String::as_str).collect(), "");
         // The delegations as an IN list of parameters (an index scan whatever the planner
@@ -472,7 +472,7 @@ impl Wallet {
     #[allow(clippy::too_many_arguments)]
     fn decide_one(
         &self,
-        req: &SpendRequest,
+        req: &VerifiedSpendRequest,
         key: Option<&str>,
         hash: &str,
         d: &Locked2,
@@ -487,10 +487,10 @@ impl Wallet {
         if d.suspended {
             return Err(Error::DelegationSuspended);
         }
-        let spent = used.entry(req.delegation.clone()).or_default();
+        let spent = used.entry(req.delegation().to_owned()).or_default();
         let limit = &credential.credential_subject.spending_limit;
-        let pending = within_limits(limit, &req.transaction, *spent)?;
-        let amount = req.transaction.amount.get();
+        let pending = within_limits(limit, req.transaction(), *spent)?;
+        let amount = req.transaction().amount.get();
         let (held, captured, in_period) = *spent;
         let add = |v: u64| {
             v.checked_add(amount)
@@ -513,16 +513,16 @@ impl Wallet {
 /// The delegation `req` draws on and its credential, if it is the very one this wallet issued
 /// to this principal (checked before anything else, as the one-at-a-time path does).
 fn issued<'a>(
-    req: &SpendRequest,
+    req: &VerifiedSpendRequest,
     delegations: &'a HashMap<String, Locked2>,
 ) -> Result<(&'a Locked2, &'a DelegationCredential), Error> {
     let d = delegations
-        .get(&req.delegation)
+        .get(req.delegation())
         .ok_or(Error::NotFound("no such delegation"))?;
     match &d.credential {
         Some(c)
-            if d.principal.as_deref() == Some(req.principal.as_str())
-                && c.hash == req.delegation_hash =>
+            if d.principal.as_deref() == Some(req.principal().as_str())
+                && c.hash == req.delegation_hash() =>
         {
             Ok((d, &c.credential))
         }
