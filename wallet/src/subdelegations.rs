@@ -7,7 +7,7 @@ use agentid_spec::authorization::credential_hash;
 use agentid_spec::credential::{DelegationCredential, Grant, ParentLink};
 use agentid_spec::jose::b64u;
 use agentid_spec::status_list::BitstringStatusListEntry;
-use agentid_spec::subdelegation::SubDelegationRequest;
+use agentid_sdk::verify::{VerifiedLink, VerifiedLinkRequest};
 use agentid_spec::time::Timestamp;
 use serde::{Deserialize, Serialize};
 
@@ -39,10 +39,11 @@ pub struct PreparedLink {
 type Parent = (String, Option<i64>, Option<i64>, String, String, i64);
 
 impl Wallet {
-    /// Prepares the sub-delegation `req` asks for. The caller verified `req`'s signature by
-    /// its `iss` and that agent's standing; here the parent must be `iss`'s own delegation, as
-    /// `iss` holds it (by digest), live, and the new credential must narrow it.
-    pub async fn prepare_link(&self, req: &SubDelegationRequest) -> Result<PreparedLink, Error> {
+    /// Prepares the sub-delegation `req` asks for: its signature, its agents' trust and
+    /// standing were checked by the verifier that made it; here the parent must be `iss`'s own
+    /// delegation, as `iss` holds it (by digest), live, and the new credential must narrow it.
+    pub async fn prepare_link(&self, req: &VerifiedLinkRequest) -> Result<PreparedLink, Error> {
+        let req = req.request();
         let now = self.0.clock.now();
         let valid_from = req.valid_from.map_or(now, Timestamp::unix);
         let valid_until = req.valid_until.unix();
@@ -172,10 +173,11 @@ impl Wallet {
         })
     }
 
-    /// Registers a prepared sub-delegation, signed: `jws` must carry exactly the payload the
-    /// wallet prepared, and the caller verified its signature by the issuer's assertion key.
-    /// Idempotent.
-    pub async fn register_link(&self, jws: &str) -> Result<IssuedDelegation, Error> {
+    /// Registers a prepared sub-delegation, signed: its signature by the issuer's assertion
+    /// key was checked by the verifier that made `link`; it must carry exactly the payload the
+    /// wallet prepared. Idempotent.
+    pub async fn register_link(&self, link: &VerifiedLink) -> Result<IssuedDelegation, Error> {
+        let jws = link.jws();
         let payload = jws
             .split('.')
             .nth(1)

@@ -22,6 +22,7 @@ use agentid_spec::jose::CompactJws;
 
 use crate::clock::Clock;
 
+mod links;
 mod cache;
 mod context;
 mod decision;
@@ -41,6 +42,7 @@ pub use replay::{
     Consumed, MemoryNonces, NonceKey, NonceQuotas, NonceStore, VerifiedAuthorization,
 };
 pub use signatures::SignedClaims;
+pub use links::{LinkRefusal, VerifiedLink, VerifiedLinkRequest};
 pub use signatures::VerifiedSpendRequest;
 pub use trust::{Anchors, TrustPolicy};
 

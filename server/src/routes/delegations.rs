@@ -3,10 +3,9 @@
 //! section 6.4): `POST /v1/subdelegations` (an agent's signed request: the wallet prepares the
 //! credential) and `POST /v1/subdelegations/signed` (the agent registers it, signed).
 
+use agentid_sdk::verify::LinkRefusal;
 use agentid_spec::credential::{Depth, Scope, SpendingLimit, SpendingLimitFields, MAX_DEPTH};
-use agentid_spec::document::AgentStatus;
 use agentid_spec::id::AgentDid;
-use agentid_spec::subdelegation::SubDelegationRequest;
 use agentid_spec::time::Timestamp;
 use agentid_spec::ErrorCode;
 use agentid_wallet::{DelegationRecord, DelegationTerms, IssuedDelegation, PreparedLink};
@@ -204,44 +203,34 @@ async fn prepare_link(
     State(s): State<AppState>,
     Json(body): Json<LinkRequest>,
 ) -> Result<(StatusCode, axum::Json<PreparedLink>), ApiError> {
-    let (req, signer) = s
+    let req = s
         .verifier
-        .check_signed::<SubDelegationRequest>(&body.request, s.wallet.did().as_str())
+        .check_link_request(&body.request, s.wallet.did().as_str())
         .await
-        .map_err(refused("sub-delegation request"))?;
-    for agent in [&req.iss, &req.agent] {
-        s.verifier
-            .check_agent_trusted(agent.as_str())
-            .map_err(refused("sub-delegation request"))?;
-    }
-    if signer.status() != AgentStatus::Active {
-        return Err(ApiError::Denied {
-            code: ErrorCode::AgentDeplatformed,
-            message: "the delegating agent is not in good standing".into(),
-        });
-    }
-    // The sub-agent exists and is in good standing: nothing is prepared for an agent nobody
-    // registered, or one already cut off.
-    let sub_agent = s
-        .verifier
-        .resolve(req.agent.as_str(), s.verifier.now())
-        .await
-        .map_err(|e| {
-            ApiError::bad_request(
-                ErrorCode::InvalidAgent,
-                format!("the sub-agent {} does not resolve: {e}", req.agent),
-            )
-        })?;
-    if sub_agent.status() != AgentStatus::Active {
-        return Err(ApiError::Denied {
-            code: ErrorCode::AgentDeplatformed,
-            message: "the sub-agent is not in good standing".into(),
-        });
-    }
+        .map_err(link_refused("sub-delegation request"))?;
     Ok((
         StatusCode::CREATED,
         axum::Json(s.wallet.prepare_link(&req).await?),
     ))
+}
+
+/// A refused sub-delegation request or link, as an HTTP error.
+fn link_refused(what: &str) -> impl Fn(LinkRefusal) -> ApiError + '_ {
+    move |r| match r {
+        LinkRefusal::Rejected(reason) => refused(what)(reason),
+        LinkRefusal::NotInGoodStanding(message) => ApiError::Denied {
+            code: ErrorCode::AgentDeplatformed,
+            message,
+        },
+        LinkRefusal::UnknownAgent(message) => {
+            ApiError::bad_request(ErrorCode::InvalidAgent, message)
+        }
+        LinkRefusal::NotALink => ApiError::bad_request(
+            ErrorCode::InvalidRequest,
+            "not a sub-delegation (no parent)",
+        ),
+        _ => ApiError::Forbidden(format!("{what} refused")),
+    }
 }
 
 #[derive(Deserialize)]
@@ -256,16 +245,10 @@ async fn register_link(
     State(s): State<AppState>,
     Json(body): Json<SignedLink>,
 ) -> Result<axum::Json<IssuedDelegation>, ApiError> {
-    let credential = s
+    let link = s
         .verifier
-        .check_credential_signature(&body.credential)
+        .check_link(&body.credential)
         .await
-        .map_err(refused("sub-delegation"))?;
-    if credential.parent.is_none() {
-        return Err(ApiError::bad_request(
-            ErrorCode::InvalidRequest,
-            "not a sub-delegation (no parent)",
-        ));
-    }
-    Ok(axum::Json(s.wallet.register_link(&body.credential).await?))
+        .map_err(link_refused("sub-delegation"))?;
+    Ok(axum::Json(s.wallet.register_link(&link).await?))
 }
