@@ -280,6 +280,9 @@ error_codes! {
     Conflict => "conflict",
     /// The resource existed and is gone (a deactivated agent).
     Gone => "gone",
+    /// An event-stream cursor past the end of the log: the log was restored from an older
+    /// state, or this is another registry (section 5.5).
+    CursorPastEnd => "cursor_past_end",
     /// The body is over the limit.
     BodyTooLarge => "body_too_large",
     /// The body is not `application/json`.

@@ -342,3 +342,37 @@ async fn a_followed_deplatforming_reaches_a_verifier_in_another_process() {
         );
     }
 }
+
+/// Finding: an event-stream follower whose cursor is past the log's end (the log restored from
+/// an older backup) was silently followed from there and skipped the new entry that reused its
+/// number. It is answered 409 `cursor_past_end`; a cursor at the end is followed.
+#[tokio::test]
+async fn a_cursor_past_the_logs_end_is_answered() {
+    let server = crate::support::Server::start(&crate::support::Backend::Sqlite).await;
+    let http = server.http();
+    let key = KeyPair::generate();
+    let g = agentid_sdk::operation::create(&key, &key, None, crate::fixture::now());
+    let (st, _) = http
+        .post("/v1/agents", None, &json!({ "operation": g.operation }))
+        .await;
+    assert_eq!(st, 201);
+    let (st, b) = http.get("/v1/events?after=5").await;
+    assert_eq!(
+        (st, crate::support::error_code(st, &b)),
+        (409, "cursor_past_end".into()),
+        "{b}"
+    );
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/events", server.url))
+        .header("last-event-id", "2")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 409);
+    let response = reqwest::Client::new()
+        .get(format!("{}/v1/events?after=1", server.url))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "a cursor at the end is followed");
+}

@@ -3,11 +3,11 @@
 //! placing its status bit in the principal's list, so the principal can revoke any link), the
 //! agent signs the exact payload, and the wallet registers the signed credential.
 
+use agentid_sdk::verify::{VerifiedLink, VerifiedLinkRequest};
 use agentid_spec::authorization::credential_hash;
 use agentid_spec::credential::{DelegationCredential, Grant, ParentLink};
 use agentid_spec::jose::b64u;
 use agentid_spec::status_list::BitstringStatusListEntry;
-use agentid_sdk::verify::{VerifiedLink, VerifiedLinkRequest};
 use agentid_spec::time::Timestamp;
 use serde::{Deserialize, Serialize};
 

@@ -22,12 +22,12 @@ use agentid_spec::jose::CompactJws;
 
 use crate::clock::Clock;
 
-mod links;
 mod cache;
 mod context;
 mod decision;
 mod fetch;
 mod limits;
+mod links;
 mod parse;
 mod policy;
 mod replay;
@@ -38,11 +38,11 @@ mod trust;
 pub use context::CheckoutContext;
 pub use decision::{Decision, Verdict};
 pub use limits::Limits;
+pub use links::{LinkRefusal, VerifiedLink, VerifiedLinkRequest};
 pub use replay::{
     Consumed, MemoryNonces, NonceKey, NonceQuotas, NonceStore, VerifiedAuthorization,
 };
 pub use signatures::SignedClaims;
-pub use links::{LinkRefusal, VerifiedLink, VerifiedLinkRequest};
 pub use signatures::VerifiedSpendRequest;
 pub use trust::{Anchors, TrustPolicy};
 
@@ -280,7 +280,10 @@ impl<S: Source, N: NonceStore> Verifier<S, N> {
     /// merchant's audience and nonce, which only the merchant can check) and 19 runs; nothing
     /// is consumed. On success, what the signatures proved and the request, for the wallet to
     /// hold budget against.
-    pub async fn check_spend_request(&self, token: &str) -> Result<VerifiedSpendRequest, Vec<Reason>> {
+    pub async fn check_spend_request(
+        &self,
+        token: &str,
+    ) -> Result<VerifiedSpendRequest, Vec<Reason>> {
         let now = self.clock.now();
         let parsed = parse::Parsed::parse(token, &self.limits, Some(&self.verified_credentials))
             .map_err(|r| vec![r])?;

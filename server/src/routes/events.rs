@@ -107,10 +107,24 @@ async fn events(
     let slot = Slot;
     // Subscribed before reading where the log stands: no append is missed in between.
     let appends = s.registry.log_appends();
+    let size = i64::try_from(s.registry.log_head().await?.0).unwrap_or(i64::MAX);
     let cursor = match cursor {
+        // A follower that saw entries this log does not have: the log was restored from an
+        // older backup (the entries it saw are gone, and new ones will reuse their numbers), or
+        // this is another registry. Answered, never silently followed from there.
+        Some(c) if c > size => {
+            return Err(ApiError::conflict(
+                ErrorCode::CursorPastEnd,
+                format!(
+                    "the cursor {c} is past the log's end ({size} entries): the log was restored \
+                     from an older state, or this is another registry; check the log \
+                     (agentid log verify --saved) before following it again"
+                ),
+            ))
+        }
         Some(c) => c,
         // No cursor: from now on.
-        None => i64::try_from(s.registry.log_head().await?.0).unwrap_or(i64::MAX),
+        None => size,
     };
     let follower = Follower {
         state: s,

@@ -133,7 +133,12 @@ impl Wallet {
 
     async fn decide_group(
         &self,
-        jobs: &[(VerifiedSpendRequest, Option<String>, String, Option<Presigned>)],
+        jobs: &[(
+            VerifiedSpendRequest,
+            Option<String>,
+            String,
+            Option<Presigned>,
+        )],
         conn: &mut sqlx::AnyConnection,
         parsed: &mut Parsed,
     ) -> Result<Vec<Result<Authorized, Error>>, Error> {
