@@ -285,6 +285,9 @@ error_codes! {
     CursorPastEnd => "cursor_past_end",
     /// The body is over the limit.
     BodyTooLarge => "body_too_large",
+    /// The body did not arrive within the service's body timeout (a stalled or trickled
+    /// upload); the connection is closed after the answer.
+    RequestTimeout => "request_timeout",
     /// The body is not `application/json`.
     UnsupportedMediaType => "unsupported_media_type",
     /// The verifier refused a spend request; `reasons` says why (section 11.2).
