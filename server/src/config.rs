@@ -4,6 +4,7 @@
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::time::Duration;
 
 use agentid_sdk::verify::Limits;
 use clap::Args;
@@ -73,6 +74,26 @@ pub struct ServeConfig {
     /// How many such writes a client may make at once before the rate applies.
     #[arg(long, env = "AGENTID_WRITE_BURST", default_value_t = 60)]
     pub write_burst: u32,
+    /// Most client connections open at once; lowered at start to fit under the open-file limit
+    /// (raised to its hard limit) less what the service keeps for its own files. At the cap, a
+    /// new connection closes the least recently active one.
+    #[arg(long, env = "AGENTID_MAX_CONNECTIONS", default_value_t = 10_000)]
+    pub max_connections: usize,
+    /// Most event streams (`GET /v1/events`) open at once; never more than half the
+    /// connections. More are 429 `rate_limited`.
+    #[arg(long, env = "AGENTID_MAX_EVENT_STREAMS", default_value_t = 1024)]
+    pub max_event_streams: usize,
+    /// A request's head must arrive within this many seconds, else the connection is closed.
+    #[arg(long, env = "AGENTID_HEADER_TIMEOUT_SECS", default_value_t = 10)]
+    pub header_timeout_secs: u64,
+    /// A request's body must arrive within this many seconds of its head, else 408
+    /// `request_timeout` and the connection is closed.
+    #[arg(long, env = "AGENTID_BODY_TIMEOUT_SECS", default_value_t = 30)]
+    pub body_timeout_secs: u64,
+    /// A connection with nothing read or written for this many seconds is closed (2 or more;
+    /// event streams write a comment line every third of it, at most every 15 s).
+    #[arg(long, env = "AGENTID_IDLE_TIMEOUT_SECS", default_value_t = 60)]
+    pub idle_timeout_secs: u64,
     /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
     /// created on first start).
     #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
@@ -85,7 +106,28 @@ pub struct ServeConfig {
     pub limits: LimitArgs,
 }
 
+/// Longest timeout of a connection, in seconds.
+pub const MAX_TIMEOUT_SECS: u64 = 3600;
+
 impl ServeConfig {
+    /// The connection timeouts, checked: each 1 to [`MAX_TIMEOUT_SECS`] seconds, the idle
+    /// timeout at least 2 (so that an event stream's comment line, every third of it, comes
+    /// well within it). The cap is filled in at start, from the open-file limit.
+    pub fn timeouts(&self) -> Result<(Duration, Duration, Duration), String> {
+        let secs = |name: &str, v: u64, min: u64| {
+            if (min..=MAX_TIMEOUT_SECS).contains(&v) {
+                Ok(Duration::from_secs(v))
+            } else {
+                Err(format!("--{name} must be {min} to {MAX_TIMEOUT_SECS}"))
+            }
+        };
+        Ok((
+            secs("header-timeout-secs", self.header_timeout_secs, 1)?,
+            secs("body-timeout-secs", self.body_timeout_secs, 1)?,
+            secs("idle-timeout-secs", self.idle_timeout_secs, 2)?,
+        ))
+    }
+
     /// Defaults for a service on `listen` keeping its data in `data_dir`, as if given no flags.
     pub fn new(listen: SocketAddr, data_dir: PathBuf) -> Self {
         Self {
@@ -104,6 +146,11 @@ impl ServeConfig {
             dns_server: None,
             write_rate: 10,
             write_burst: 60,
+            max_connections: 10_000,
+            max_event_streams: 1024,
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            idle_timeout_secs: 60,
             master_key: None,
             admin_token: None,
             limits: LimitArgs::default(),

@@ -62,6 +62,9 @@ pub enum ApiError {
     /// 413: the body is over the limit.
     #[error("request body over {0} bytes")]
     TooLarge(usize),
+    /// 408: the body did not arrive within the body timeout; the connection is closed.
+    #[error("the request body did not arrive within {0} s")]
+    RequestTimeout(u64),
     /// 429: too many writes from this client; retry after this many seconds.
     #[error("too many requests: retry after {0} s")]
     RateLimited(u64),
@@ -105,6 +108,7 @@ impl ApiError {
             ApiError::Conflict { code, .. } => (StatusCode::CONFLICT, *code),
             ApiError::Gone(_) => (StatusCode::GONE, ErrorCode::Gone),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, ErrorCode::BodyTooLarge),
+            ApiError::RequestTimeout(_) => (StatusCode::REQUEST_TIMEOUT, ErrorCode::RequestTimeout),
             ApiError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, ErrorCode::RateLimited),
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
@@ -203,11 +207,22 @@ impl IntoResponse for ApiError {
             _ => json!({ "error": { "code": code.as_str(), "message": message } }),
         };
         let mut response = (status, axum::Json(body)).into_response();
-        if let ApiError::RateLimited(secs) = &self {
-            response.headers_mut().insert(
-                axum::http::header::RETRY_AFTER,
-                axum::http::HeaderValue::from(*secs),
-            );
+        match &self {
+            ApiError::RateLimited(secs) => {
+                response.headers_mut().insert(
+                    axum::http::header::RETRY_AFTER,
+                    axum::http::HeaderValue::from(*secs),
+                );
+            }
+            // The rest of the body may still be on its way: the connection cannot carry another
+            // request.
+            ApiError::RequestTimeout(_) => {
+                response.headers_mut().insert(
+                    axum::http::header::CONNECTION,
+                    axum::http::HeaderValue::from_static("close"),
+                );
+            }
+            _ => {}
         }
         response
     }

@@ -31,6 +31,7 @@ use axum::Router;
 pub mod changes;
 pub mod cli;
 pub mod config;
+pub mod conn;
 pub mod dns;
 pub mod error;
 pub mod keyfile;
@@ -68,17 +69,41 @@ pub struct Shared {
     requests: AtomicU64,
     /// Per-client limits on writes that create.
     write_limiter: ratelimit::WriteLimiter,
+    /// Limits of `GET /v1/events`.
+    event_streams: EventStreamLimits,
+}
+
+/// Limits of the event streams (`GET /v1/events`) one node serves.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct EventStreamLimits {
+    /// Most streams at once; more are 429 `rate_limited`. Below the connection cap
+    /// ([`conn::event_stream_cap`]).
+    pub max: usize,
+    /// How often an idle stream writes a comment line: shorter than the connection idle
+    /// timeout ([`conn::keep_alive_for`]).
+    pub keep_alive: std::time::Duration,
+}
+
+impl Default for EventStreamLimits {
+    fn default() -> Self {
+        Self {
+            max: 1024,
+            keep_alive: conn::MAX_KEEP_ALIVE,
+        }
+    }
 }
 
 impl AppState {
     /// The state of a service over `registry` and `wallet`, verifying with `verifier`,
-    /// administered by `operators`, limiting each client's writes with `write_limiter`.
+    /// administered by `operators`, limiting each client's writes with `write_limiter` and its
+    /// event streams with `event_streams`.
     pub fn new(
         registry: Registry,
         wallet: Wallet,
         verifier: SharedVerifier,
         operators: operators::Operators,
         write_limiter: ratelimit::WriteLimiter,
+        event_streams: EventStreamLimits,
     ) -> Self {
         Self(Arc::new(Shared {
             registry,
@@ -87,6 +112,7 @@ impl AppState {
             operators,
             requests: AtomicU64::new(0),
             write_limiter,
+            event_streams,
         }))
     }
 }
@@ -212,6 +238,7 @@ mod tests {
                 clock.clone(),
             ),
             ratelimit::WriteLimiter::new(10, 60),
+            EventStreamLimits::default(),
         ))
     }
 

@@ -58,6 +58,10 @@ pub struct Running {
     pub public_url: String,
     /// Path of the admin token file.
     pub admin_token_file: PathBuf,
+    /// The connections' limits in force (the cap fitted to the open-file limit).
+    pub conn_limits: crate::conn::ConnLimits,
+    /// The event streams' limits in force.
+    pub event_streams: crate::EventStreamLimits,
     server: std::pin::Pin<Box<dyn std::future::Future<Output = std::io::Result<()>> + Send>>,
 }
 
@@ -120,6 +124,7 @@ fn restrict(path: &Path, mode: u32) -> Result<(), StartError> {
 
 /// Opens storage, applies migrations, binds the listener and builds the app.
 pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
+    let (conn_limits, event_streams) = connection_limits(&config)?;
     std::fs::create_dir_all(&config.data_dir)
         .map_err(|e| StartError::Io(config.data_dir.display().to_string(), e))?;
     // The data directory and the database in it are the service's user's alone.
@@ -264,22 +269,66 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     let limiter = crate::ratelimit::WriteLimiter::new(config.write_rate, config.write_burst);
     let app = crate::router(AppState::new(
-        registry, wallet, verifier, operators, limiter,
+        registry,
+        wallet,
+        verifier,
+        operators,
+        limiter,
+        event_streams,
     ));
-    let server = Box::pin(async move {
-        axum::serve(
-            listener,
-            app.into_make_service_with_connect_info::<std::net::SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-    });
+    let server = Box::pin(crate::conn::serve(
+        listener,
+        app,
+        conn_limits,
+        shutdown_signal(),
+    ));
     Ok(Running {
         addr,
         public_url,
         admin_token_file,
+        conn_limits,
+        event_streams,
         server,
     })
+}
+
+/// The connections' timeouts and cap, and the event streams' limits, from `config` and the
+/// open-file limit (its soft limit raised to the hard one first); logged.
+fn connection_limits(
+    config: &ServeConfig,
+) -> Result<(crate::conn::ConnLimits, crate::EventStreamLimits), StartError> {
+    use crate::conn;
+    let (header_timeout, body_timeout, idle_timeout) =
+        config.timeouts().map_err(StartError::Config)?;
+    if config.max_event_streams == 0 {
+        return Err(StartError::Config(
+            "--max-event-streams must be at least 1".into(),
+        ));
+    }
+    let files = conn::raise_open_files();
+    let max_connections =
+        conn::connection_cap(config.max_connections, files.soft).map_err(StartError::Config)?;
+    let streams = crate::EventStreamLimits {
+        max: conn::event_stream_cap(config.max_event_streams, max_connections),
+        keep_alive: conn::keep_alive_for(idle_timeout),
+    };
+    tracing::info!(
+        open_files_found = ?files.found,
+        open_files_hard = ?files.hard,
+        open_files = ?files.soft,
+        max_connections,
+        max_event_streams = streams.max,
+        "connection limits"
+    );
+    Ok((
+        conn::ConnLimits {
+            max_connections,
+            header_timeout,
+            body_timeout,
+            idle_timeout,
+        },
+        streams,
+    ))
 }
 
 async fn shutdown_signal() {

@@ -11,6 +11,7 @@ mod events;
 mod fixture;
 mod interop;
 mod ledger;
+mod limits;
 mod moderation;
 mod nodes;
 mod operations;

@@ -126,6 +126,8 @@ pub struct Server {
     pub admin_token: String,
     pub backend: Backend,
     pub dir: Scratch,
+    /// The line `agentid serve` printed when it started listening.
+    pub info: Value,
 }
 
 impl Server {
@@ -140,23 +142,48 @@ impl Server {
     /// [`Server::start_with`] with environment variables set for the process (e.g. a second
     /// node sharing the first one's master key).
     pub async fn start_with_env(backend: &Backend, extra: &[&str], env: &[(&str, &str)]) -> Self {
-        let dir = Scratch::new();
-        let (child, url, admin_token) = spawn(backend, &dir, "127.0.0.1:0", extra, env).await;
+        Self::start_in(backend, Scratch::new(), extra, env, None).await
+    }
+
+    /// [`Server::start_with`] under an open-file limit: `(soft, hard)`, set by the shell
+    /// (`ulimit`) before it runs the binary.
+    pub async fn start_with_open_files(
+        backend: &Backend,
+        extra: &[&str],
+        open_files: (u64, u64),
+    ) -> Self {
+        Self::start_in(backend, Scratch::new(), extra, &[], Some(open_files)).await
+    }
+
+    async fn start_in(
+        backend: &Backend,
+        dir: Scratch,
+        extra: &[&str],
+        env: &[(&str, &str)],
+        open_files: Option<(u64, u64)>,
+    ) -> Self {
+        let spawned = spawn(backend, &dir, "127.0.0.1:0", extra, env, open_files).await;
         Self {
-            child,
-            url,
-            admin_token,
+            child: spawned.child,
+            url: spawned.url,
+            admin_token: spawned.admin_token,
             backend: backend.clone(),
             dir,
+            info: spawned.info,
         }
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id().expect("running")
     }
 
     /// Kills the process (SIGKILL) and starts it again on the same address and data.
     pub async fn restart(&mut self) {
         self.stop().await;
         let listen = self.url.trim_start_matches("http://").to_owned();
-        let (child, url, _) = spawn(&self.backend, &self.dir, &listen, &[], &[]).await;
-        (self.child, self.url) = (child, url);
+        let spawned = spawn(&self.backend, &self.dir, &listen, &[], &[], None).await;
+        (self.child, self.url, self.info) = (spawned.child, spawned.url, spawned.info);
     }
 
     /// [`Server::cli`] with owned arguments.
@@ -241,17 +268,38 @@ pub fn read_key(path: &Path) -> agentid_sdk::keys::KeyPair {
     agentid_server::keyfile::open(&text, Some(PASSPHRASE)).expect("key file opens")
 }
 
-/// Starts `agentid serve` on `listen` with its data in `dir`; its process, the URL it listens
-/// at and the admin token.
+/// A process `spawn` started.
+struct Spawned {
+    child: Child,
+    url: String,
+    admin_token: String,
+    info: Value,
+}
+
+/// Starts `agentid serve` on `listen` with its data in `dir` (under the open-file limit
+/// `(soft, hard)` if given); its process, the URL it listens at and the admin token.
 async fn spawn(
     backend: &Backend,
     dir: &Scratch,
     listen: &str,
     extra: &[&str],
     env: &[(&str, &str)],
-) -> (Child, String, String) {
+    open_files: Option<(u64, u64)>,
+) -> Spawned {
     let data = dir.path("data");
-    let mut cmd = Command::new(binary());
+    let mut cmd = match open_files {
+        None => Command::new(binary()),
+        Some((soft, hard)) => {
+            // The soft limit first: it may not exceed the hard one at any moment.
+            let mut c = Command::new("bash");
+            c.arg("-c")
+                .arg(format!(
+                    "ulimit -Sn {soft} && ulimit -Hn {hard} && exec \"$0\" \"$@\""
+                ))
+                .arg(binary());
+            c
+        }
+    };
     cmd.arg("serve")
         .arg("--listen")
         .arg(listen)
@@ -290,7 +338,12 @@ async fn spawn(
             .to_owned();
     // Keep draining stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
-    (child, url, admin_token)
+    Spawned {
+        child,
+        url,
+        admin_token,
+        info,
+    }
 }
 
 /// A JSON HTTP client for one server.

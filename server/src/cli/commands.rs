@@ -170,6 +170,8 @@ async fn serve(config: ServeConfig) -> Result<Output, Failure> {
             "publicUrl": running.public_url,
             "dataDir": data_dir.display().to_string(),
             "adminTokenFile": running.admin_token_file.display().to_string(),
+            "maxConnections": running.conn_limits.max_connections,
+            "maxEventStreams": running.event_streams.max,
         })
     );
     tracing::info!(addr = %running.addr, "agentid serving");

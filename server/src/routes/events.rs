@@ -11,7 +11,6 @@
 
 use std::convert::Infallible;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use agentid_spec::ErrorCode;
 use axum::extract::State;
@@ -26,12 +25,8 @@ use serde::Deserialize;
 use crate::error::{ApiError, Query};
 use crate::AppState;
 
-/// Most event streams one node serves at once; more is 429 `rate_limited`.
-pub(crate) const MAX_SUBSCRIBERS: usize = 1024;
 /// Entries read from the database at a time.
 const BATCH: i64 = 500;
-/// A comment line this often keeps idle connections (and proxies) open.
-const KEEP_ALIVE: Duration = Duration::from_secs(15);
 
 static SUBSCRIBERS: AtomicUsize = AtomicUsize::new(0);
 
@@ -100,7 +95,8 @@ async fn events(
     Query(query): Query<Cursor>,
 ) -> Result<Response, ApiError> {
     let cursor = cursor_from(&headers, &query)?;
-    if SUBSCRIBERS.fetch_add(1, Ordering::AcqRel) >= MAX_SUBSCRIBERS {
+    // Most streams this node serves at once (below its connection cap); more is 429.
+    if SUBSCRIBERS.fetch_add(1, Ordering::AcqRel) >= s.event_streams.max {
         SUBSCRIBERS.fetch_sub(1, Ordering::AcqRel);
         return Err(ApiError::RateLimited(5));
     }
@@ -126,6 +122,9 @@ async fn events(
         // No cursor: from now on.
         None => size,
     };
+    // A comment line this often keeps the connection active (under the idle timeout) and
+    // proxies' connections open.
+    let keep_alive = KeepAlive::new().interval(s.event_streams.keep_alive);
     let follower = Follower {
         state: s,
         cursor,
@@ -135,7 +134,7 @@ async fn events(
         _slot: slot,
     };
     let mut response = Sse::new(follow(follower))
-        .keep_alive(KeepAlive::new().interval(KEEP_ALIVE))
+        .keep_alive(keep_alive)
         .into_response();
     let h = response.headers_mut();
     h.insert("cache-control", HeaderValue::from_static("no-store"));
