@@ -90,6 +90,10 @@ pub struct ServeConfig {
     /// `request_timeout` and the connection is closed.
     #[arg(long, env = "AGENTID_BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub body_timeout_secs: u64,
+    /// Start even though the log no longer extends the checkpoint kept in
+    /// <data-dir>/log-checkpoint.jws (a database restored from an older backup): logged.
+    #[arg(long, env = "AGENTID_ACCEPT_RESTORED_LOG")]
+    pub accept_restored_log: bool,
     /// A connection with nothing read or written for this many seconds is closed (2 or more;
     /// event streams write a comment line every third of it, at most every 15 s).
     #[arg(long, env = "AGENTID_IDLE_TIMEOUT_SECS", default_value_t = 60)]
@@ -151,6 +155,7 @@ impl ServeConfig {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             idle_timeout_secs: 60,
+            accept_restored_log: false,
             master_key: None,
             admin_token: None,
             limits: LimitArgs::default(),

@@ -42,6 +42,7 @@ mod routes;
 pub mod source;
 pub mod start;
 pub mod store;
+pub mod witness;
 
 /// The verifier behind `POST /v1/verify`: this process's registry and wallet, and the replay
 /// memory in the database.

@@ -42,6 +42,9 @@ pub enum StartError {
     /// A setting that cannot work.
     #[error("configuration: {0}")]
     Config(String),
+    /// The log no longer extends the checkpoint kept outside the database.
+    #[error("log restored: {0}")]
+    LogRestored(String),
     /// The registry's stored log could not be read.
     #[error("registry: {0}")]
     Registry(String),
@@ -230,6 +233,9 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         took_ms = t0.elapsed().as_millis() as u64,
         "log tree built"
     );
+    let kept = crate::witness::path(&config.data_dir);
+    crate::witness::check(&kept, &registry, &wallet, config.accept_restored_log).await?;
+    crate::witness::keep(kept, registry.clone(), wallet.clone()).await?;
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
     }

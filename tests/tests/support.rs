@@ -180,9 +180,14 @@ impl Server {
 
     /// Kills the process (SIGKILL) and starts it again on the same address and data.
     pub async fn restart(&mut self) {
+        self.restart_with(&[]).await;
+    }
+
+    /// [`Server::restart`] with `extra` flags.
+    pub async fn restart_with(&mut self, extra: &[&str]) {
         self.stop().await;
         let listen = self.url.trim_start_matches("http://").to_owned();
-        let spawned = spawn(&self.backend, &self.dir, &listen, &[], &[], None).await;
+        let spawned = spawn(&self.backend, &self.dir, &listen, extra, &[], None).await;
         (self.child, self.url, self.info) = (spawned.child, spawned.url, spawned.info);
     }
 

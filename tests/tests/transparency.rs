@@ -92,11 +92,12 @@ async fn the_log_proves_its_history_and_a_rewrite_is_detected() {
         let (status, body) = http.get("/v1/log/proofs/inclusion?seq=-1&treeSize=7").await;
         assert_eq!((status, code(&body)), (400, "invalid_query"), "{body}");
 
-        // Someone with write access to the database rewrites entry 2. A node reading the log
-        // afresh (a restart) serves the rewritten history: it no longer extends the checkpoint
-        // saved before, and the entry's inclusion no longer holds against it.
+        // Someone with write access to the database rewrites entry 2. The node refuses to start
+        // on it (its kept checkpoint; see below); started anyway, on purpose, it serves the
+        // rewritten history: it no longer extends the checkpoint saved before, and the entry's
+        // inclusion no longer holds against it.
         rewrite_history(&server, 2).await;
-        server.restart().await;
+        server.restart_with(&["--accept-restored-log"]).await;
         let (status, out) = server.cli(&["log", "verify", "--saved", saved]).await;
         assert_eq!((status, code(&out)), (1, "log_inconsistent"), "{out}");
         // The entries served still hash to the new (re-signed) root: only a checkpoint saved
@@ -165,4 +166,79 @@ async fn a_checkpoint_saved_before_a_key_change_still_verifies() {
         .filter(|k| k["retiredAt"].is_i64())
         .collect();
     assert_eq!(retired.len(), 1, "{payload}");
+}
+
+/// `agentid serve` on `server`'s data (and database) with `extra` flags: what it printed (until
+/// it exited, or its line saying it listens) and, if it exited, its exit code. A process still
+/// running is killed.
+async fn serve_once(server: &Server, extra: &[&str]) -> (String, Option<i32>) {
+    use tokio::io::AsyncBufReadExt;
+    let mut cmd = tokio::process::Command::new(crate::support::binary());
+    cmd.args([
+        "serve",
+        "--listen",
+        "127.0.0.1:0",
+        "--public-url",
+        &server.url,
+    ])
+    .arg("--data-dir")
+    .arg(server.dir.path("data"))
+    .args(extra)
+    .env_remove("AGENTID_DATABASE_URL")
+    .env("AGENTID_LOG", "warn")
+    .stdout(std::process::Stdio::piped())
+    .kill_on_drop(true);
+    if let crate::support::Backend::Postgres(url) = &server.backend {
+        cmd.arg("--database-url").arg(url);
+    }
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let mut first = String::new();
+    // Everything it prints until it exits, or its first line if it keeps serving.
+    let read = tokio::time::timeout(std::time::Duration::from_secs(20), async {
+        while let Ok(Some(line)) = lines.next_line().await {
+            first.push_str(&line);
+            first.push('\n');
+            if line.contains("listening") {
+                break;
+            }
+        }
+    })
+    .await;
+    assert!(read.is_ok(), "no answer within 20 s: {first}");
+    let code = match tokio::time::timeout(std::time::Duration::from_secs(3), child.wait()).await {
+        Ok(status) => status.unwrap().code(),
+        Err(_) => {
+            let _ = child.kill().await;
+            None
+        }
+    };
+    (first, code)
+}
+
+/// Finding: a restored older backup silently undid deplatformings, suspensions and key
+/// changes. The service keeps its latest signed checkpoint outside the database and refuses to
+/// start on a log that no longer extends it, unless told to accept the restore.
+#[tokio::test]
+async fn a_log_rolled_back_behind_the_service_stops_its_start() {
+    for backend in backends().await {
+        let mut server = Server::start(&backend).await;
+        register(&server, 3).await;
+        // The kept checkpoint follows the log within a second or so.
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        let kept = server.dir.path("data").join("log-checkpoint.jws");
+        assert!(kept.exists());
+        server.stop().await;
+        // The database as an older backup has it: the latest entries are gone.
+        let sql = "DELETE FROM registry_log WHERE seq > 1";
+        assert!(tamper(&server, sql, &[]).await >= 1);
+        let (out, code) = serve_once(&server, &[]).await;
+        assert_eq!(code, Some(2), "{out}");
+        assert!(out.contains("log restored"), "{out}");
+        assert!(out.contains("--accept-restored-log"), "{out}");
+        // Accepted on purpose, it starts (and keeps the log as it is now).
+        let (out, code) = serve_once(&server, &["--accept-restored-log"]).await;
+        assert_eq!(code, None, "still serving: {out}");
+        assert!(out.contains("listening"), "{out}");
+    }
 }

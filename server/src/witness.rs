@@ -1,0 +1,144 @@
+//! The log's latest signed checkpoint, kept outside the database (`<data-dir>/log-checkpoint.jws`,
+//! mode 0600): a database restored from an older backup, or a log rewritten behind the
+//! service's back, no longer extends it, and the service refuses to start on it rather than
+//! silently undo the deplatformings, suspensions and key changes recorded since (and, with the
+//! same database, the wallet's revocations and the replay memory). `--accept-restored-log`
+//! starts anyway, logged at WARN, and keeps the checkpoint of the log as it is now.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use agentid_registry::Registry;
+use agentid_spec::jose::{b64u, CompactJws};
+use agentid_spec::log::{Checkpoint, CHECKPOINT_TYP, MAX_CHECKPOINT_BYTES};
+use agentid_wallet::Wallet;
+
+use crate::start::StartError;
+
+/// The file, in the data directory.
+pub const FILE: &str = "log-checkpoint.jws";
+
+/// Written at most this often while the log grows.
+const EVERY: Duration = Duration::from_secs(1);
+
+/// The kept checkpoint's path for the data directory `data_dir`.
+pub fn path(data_dir: &Path) -> PathBuf {
+    data_dir.join(FILE)
+}
+
+/// Checks that the log extends the checkpoint kept at `path`, if there is one: signed by a key
+/// the wallet has had, for this service, and the log's first `treeSize` entries hash to its
+/// root. Otherwise the start is refused, unless `accept_restored`.
+pub async fn check(
+    path: &Path,
+    registry: &Registry,
+    wallet: &Wallet,
+    accept_restored: bool,
+) -> Result<(), StartError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) => return Err(StartError::Io(path.display().to_string(), e)),
+    };
+    let refused = match verified(text.trim(), wallet).await {
+        Err(why) => Some(format!("the kept checkpoint {} {why}", path.display())),
+        Ok(saved) => {
+            let (size, _) = registry
+                .log_head()
+                .await
+                .map_err(|e| StartError::Registry(e.to_string()))?;
+            let root = if size >= saved.tree_size {
+                registry.log_root(saved.tree_size).await.ok()
+            } else {
+                None
+            };
+            match root {
+                Some(r) if b64u(&r) == saved.root_hash => None,
+                _ => Some(format!(
+                    "the log ({size} entries) no longer extends the checkpoint kept in {} \
+                     ({} entries, {}): the database was restored from an older backup, or the \
+                     log rewritten",
+                    path.display(),
+                    saved.tree_size,
+                    agentid_spec::time::format_rfc3339(saved.timestamp),
+                )),
+            }
+        }
+    };
+    match refused {
+        None => Ok(()),
+        Some(why) if accept_restored => {
+            tracing::warn!(%why, "starting on a restored log (--accept-restored-log)");
+            Ok(())
+        }
+        Some(why) => Err(StartError::LogRestored(format!(
+            "{why}; start with --accept-restored-log to accept the log as it is (logged)"
+        ))),
+    }
+}
+
+/// The checkpoint `token`, if a key the wallet has had signed it for this service.
+async fn verified(token: &str, wallet: &Wallet) -> Result<Checkpoint, String> {
+    let jws = CompactJws::parse(token, MAX_CHECKPOINT_BYTES, CHECKPOINT_TYP)
+        .map_err(|e| format!("does not parse: {e}"))?;
+    let kid = jws.header.kid.as_deref().unwrap_or_default();
+    let keys = wallet
+        .key_history()
+        .await
+        .map_err(|e| format!("cannot be checked: {e}"))?;
+    let key = keys
+        .iter()
+        .find(|(id, _, _)| id == kid)
+        .and_then(|(_, mb, _)| agentid_spec::id::parse_multibase_ed25519(mb).ok())
+        .and_then(|k| ed25519_dalek::VerifyingKey::from_bytes(&k).ok())
+        .ok_or_else(|| "is signed by a key this service never had".to_owned())?;
+    if !jws.verify(&key) {
+        return Err("has a signature that does not verify".into());
+    }
+    let checkpoint: Checkpoint =
+        serde_json::from_slice(&jws.payload).map_err(|e| format!("does not read: {e}"))?;
+    if checkpoint.iss != wallet.did().as_str() {
+        return Err("is another service's".into());
+    }
+    Ok(checkpoint)
+}
+
+/// Signs the log's checkpoint now and writes it to `path` (a new file renamed over the old).
+async fn keep_once(path: &Path, registry: &Registry, wallet: &Wallet) -> Result<u64, String> {
+    let (tree_size, root) = registry.log_head().await.map_err(|e| e.to_string())?;
+    let statement = Checkpoint {
+        iss: wallet.did().to_string(),
+        tree_size,
+        root_hash: b64u(&root),
+        timestamp: registry.now(),
+    };
+    let payload = serde_json::to_vec(&statement).map_err(|e| e.to_string())?;
+    let signed = wallet
+        .sign_statement(CHECKPOINT_TYP, &payload)
+        .map_err(|e| e.to_string())?;
+    let fresh = path.with_extension("jws.new");
+    let _ = std::fs::remove_file(&fresh);
+    crate::start::write_private(&fresh, format!("{signed}\n").as_bytes())
+        .map_err(|e| e.to_string())?;
+    std::fs::rename(&fresh, path).map_err(|e| e.to_string())?;
+    Ok(tree_size)
+}
+
+/// Keeps the checkpoint at `path` current: now, and after the log grows (at most every
+/// second), until the process ends.
+pub async fn keep(path: PathBuf, registry: Registry, wallet: Wallet) -> Result<(), StartError> {
+    keep_once(&path, &registry, &wallet)
+        .await
+        .map_err(|e| StartError::Registry(format!("keeping the log's checkpoint: {e}")))?;
+    let mut appends = registry.log_appends();
+    tokio::spawn(async move {
+        while appends.changed().await.is_ok() {
+            tokio::time::sleep(EVERY).await;
+            appends.borrow_and_update();
+            if let Err(e) = keep_once(&path, &registry, &wallet).await {
+                tracing::error!(error = %e, "the log's checkpoint could not be kept");
+            }
+        }
+    });
+    Ok(())
+}
