@@ -99,10 +99,29 @@ pub struct ServeConfig {
     #[arg(long, env = "AGENTID_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
     /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
-    /// created on first start).
+    /// created on first start). Prefer the environment or a file to the command line.
     #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
     pub master_key: Option<String>,
-    /// The operator's admin token (default: <data-dir>/admin.token, created on first start).
+    /// Read the master key from this file (kept outside the data directory, so that a copy of
+    /// the data directory alone unseals nothing); nothing is written to the data directory.
+    #[arg(
+        long,
+        env = "AGENTID_MASTER_KEY_FILE",
+        conflicts_with_all = ["master_key", "master_key_fd"]
+    )]
+    pub master_key_file: Option<PathBuf>,
+    /// Read the master key from this inherited file descriptor (e.g. `3<key-file`, or a pipe
+    /// from a secret manager); nothing is written to the data directory.
+    #[arg(long, env = "AGENTID_MASTER_KEY_FD", conflicts_with = "master_key")]
+    pub master_key_fd: Option<u32>,
+    /// Record --public-url as the database's public URL, replacing the one recorded at first
+    /// start. Every delegation, status list URL and spend authorization issued under the old URL
+    /// names it: they stop verifying (status_unavailable, an untrusted wallet) and must be
+    /// issued again.
+    #[arg(long, env = "AGENTID_MOVE_PUBLIC_URL")]
+    pub move_public_url: bool,
+    /// The root operator's admin token (default: <data-dir>/admin.token, created by the first
+    /// node to start on the database; its hash is recorded there and every node accepts it).
     #[arg(long, env = "AGENTID_ADMIN_TOKEN", hide_env_values = true, hide = true)]
     pub admin_token: Option<String>,
     /// The limits of `/v1/verify`.
@@ -157,6 +176,9 @@ impl ServeConfig {
             idle_timeout_secs: 60,
             accept_restored_log: false,
             master_key: None,
+            master_key_file: None,
+            master_key_fd: None,
+            move_public_url: false,
             admin_token: None,
             limits: LimitArgs::default(),
         }

@@ -39,6 +39,7 @@ pub mod nonces;
 pub mod operators;
 pub mod ratelimit;
 mod routes;
+pub mod settings;
 pub mod source;
 pub mod start;
 pub mod store;

@@ -145,13 +145,52 @@ pub async fn migrate(
     migrator.run(pool).await
 }
 
-/// Connects to `url` and brings the registry's, the wallet's and the verifier's tables up to
-/// date.
+/// Every crate's migrations, as [`open`] applies them.
+const ALL_MIGRATIONS: [&[(i64, &str, &str)]; 5] = [
+    agentid_wallet::MIGRATIONS,
+    agentid_registry::MIGRATIONS,
+    crate::nonces::MIGRATIONS,
+    crate::operators::MIGRATIONS,
+    crate::settings::MIGRATIONS,
+];
+
+/// Connects to `url`, refuses a database holding a migration this binary does not know, and
+/// brings the registry's, the wallet's and the service's tables up to date.
 pub async fn open(url: &str) -> Result<AnyPool, crate::start::StartError> {
     let pool = connect(url).await?;
-    migrate(&pool, agentid_wallet::MIGRATIONS).await?;
-    migrate(&pool, agentid_registry::MIGRATIONS).await?;
-    migrate(&pool, crate::nonces::MIGRATIONS).await?;
-    migrate(&pool, crate::operators::MIGRATIONS).await?;
+    if let Some((version, description)) = unknown_migration(&pool).await? {
+        return Err(crate::start::StartError::UnknownMigration {
+            version,
+            description,
+        });
+    }
+    for migrations in ALL_MIGRATIONS {
+        migrate(&pool, migrations).await?;
+    }
     Ok(pool)
+}
+
+/// The first migration applied to the database that no crate of this binary has: the
+/// database was brought forward by a newer agentid, whose tables this one would misread. Each
+/// crate's migrator ignores the others' rows, so none of them would notice.
+async fn unknown_migration(pool: &AnyPool) -> Result<Option<(i64, String)>, sqlx::Error> {
+    let exists = if pool.connect_options().database_url.scheme() == "sqlite" {
+        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations'"
+    } else {
+        "SELECT COUNT(*) FROM information_schema.tables \
+         WHERE table_name = '_sqlx_migrations' AND table_schema = current_schema()"
+    };
+    let (tables,): (i64,) = sqlx::query_as(exists).fetch_one(pool).await?;
+    if tables == 0 {
+        return Ok(None);
+    }
+    let applied: Vec<(i64, String)> =
+        sqlx::query_as("SELECT version, description FROM _sqlx_migrations ORDER BY version")
+            .fetch_all(pool)
+            .await?;
+    Ok(applied.into_iter().find(|(version, _)| {
+        !ALL_MIGRATIONS
+            .iter()
+            .any(|m| m.iter().any(|(known, _, _)| known == version))
+    }))
 }

@@ -3,17 +3,25 @@
 # Reports requests/s and latency percentiles for: the bare server (GET /health, the ceiling on
 # this machine), DID resolution, and checkout verification (POST /v1/verify).
 #   tests/load/run.sh [seconds] [connections]
+# AGENTID_BIN runs that binary instead of building this checkout's (to compare two builds in one
+# sitting); RESOLUTION_CACHE_SECS (default 5) sets the service's resolution cache, 0 to derive
+# every answer from the log.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${2:-64}
 command -v wrk >/dev/null || { echo "wrk is required (apt-get install wrk)" >&2; exit 1; }
-cargo build --release --bin agentid
-bin=target/release/agentid
+if [ -n "${AGENTID_BIN:-}" ]; then
+  bin=$AGENTID_BIN
+else
+  cargo build --release --bin agentid
+  bin=target/release/agentid
+fi
 work=$(mktemp -d)
 trap 'kill $server 2>/dev/null || true; rm -rf "$work"' EXIT
 port=$((20000 + RANDOM % 20000))
-AGENTID_LOG=warn $bin serve --listen 127.0.0.1:$port --data-dir "$work/data" > "$work/serve.out" &
+AGENTID_LOG=warn $bin serve --listen 127.0.0.1:$port --data-dir "$work/data" \
+  --resolution-cache-secs "${RESOLUTION_CACHE_SECS:-5}" > "$work/serve.out" &
 server=$!
 for _ in $(seq 1 100); do grep -q listening "$work/serve.out" 2>/dev/null && break; sleep 0.1; done
 export AGENTID_SERVER=http://127.0.0.1:$port AGENTID_KEY_PASSPHRASE="load test passphrase"

@@ -17,6 +17,7 @@ mod nodes;
 mod operations;
 mod races;
 mod rejections;
+mod startup;
 mod story;
 mod strangers;
 mod support;

@@ -81,16 +81,10 @@ impl Fixture {
     }
 
     /// A second node on the same database, behind the same public URL, with the first node's
-    /// master key (its own admin token).
+    /// master key; the root admin token is the first node's.
     pub async fn second_node(&self, backend: &Backend) -> Server {
-        let data = self.server.dir.path("data");
-        let master = std::fs::read_to_string(data.join("master.key")).unwrap();
-        Server::start_with_env(
-            backend,
-            &["--public-url", &self.server.url],
-            &[("AGENTID_MASTER_KEY", master.trim())],
-        )
-        .await
+        assert_eq!(backend.name(), self.server.backend.name());
+        Server::joining(&self.server, &[]).await
     }
 
     /// Issues a delegation over HTTP: $50 a purchase, $200 in all, groceries at `merchant`,

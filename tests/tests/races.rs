@@ -27,13 +27,7 @@ async fn nodes(backend: &Backend) -> Vec<Server> {
     if !matches!(backend, Backend::Postgres(_)) {
         return vec![a];
     }
-    let master = std::fs::read_to_string(a.dir.path("data").join("master.key")).unwrap();
-    let b = Server::start_with_env(
-        backend,
-        &["--public-url", &a.url],
-        &[("AGENTID_MASTER_KEY", master.trim())],
-    )
-    .await;
+    let b = Server::joining(&a, &[]).await;
     vec![a, b]
 }
 

@@ -173,6 +173,32 @@ impl Server {
         }
     }
 
+    /// A second node on `first`'s database, behind the same public URL, with its master key
+    /// (given in the environment, not written to the new node's data directory) and
+    /// `extra` flags: it accepts `first`'s admin token, of which it keeps no copy.
+    pub async fn joining(first: &Server, extra: &[&str]) -> Self {
+        let master = std::fs::read_to_string(first.dir.path("data").join("master.key")).unwrap();
+        let mut flags = vec!["--public-url", first.url.as_str()];
+        flags.extend_from_slice(extra);
+        let mut b = Self::start_with_env(
+            &first.backend,
+            &flags,
+            &[("AGENTID_MASTER_KEY", master.trim())],
+        )
+        .await;
+        assert!(
+            b.info["adminTokenFile"].is_null(),
+            "a joining node writes no admin token: {}",
+            b.info
+        );
+        assert!(
+            !b.dir.path("data").join("master.key").exists(),
+            "a master key given in the environment is not written to the data directory"
+        );
+        b.admin_token = first.admin_token.clone();
+        b
+    }
+
     /// The process id.
     pub fn pid(&self) -> u32 {
         self.child.id().expect("running")
@@ -336,11 +362,17 @@ async fn spawn(
     let info: Value = serde_json::from_str(&first).expect("first line is JSON");
     // The address this process listens on (its public URL may be another node's).
     let url = format!("http://{}", info["listening"].as_str().expect("listening"));
-    let admin_token =
-        std::fs::read_to_string(info["adminTokenFile"].as_str().expect("adminTokenFile"))
-            .expect("admin token file")
-            .trim()
-            .to_owned();
+    // A node joining a database another node set up keeps no copy of the root token: empty
+    // here, the caller knows it (see `Server::joining`).
+    let admin_token = info["adminTokenFile"]
+        .as_str()
+        .map(|f| {
+            std::fs::read_to_string(f)
+                .expect("admin token file")
+                .trim()
+                .to_owned()
+        })
+        .unwrap_or_default();
     // Keep draining stdout so the server never blocks on a full pipe.
     tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
     Spawned {
@@ -501,4 +533,68 @@ pub async fn run_readme_block(marker: &str, env: &[(&str, &str)]) -> String {
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(out.status.success(), "{marker} failed:\n{stdout}\n{stderr}");
     stdout
+}
+
+/// How `agentid serve` ended its start: the line it printed once listening (the process is
+/// killed then), or its exit code and the error it printed.
+pub async fn serve_outcome(
+    backend: &Backend,
+    data: &Path,
+    extra: &[&str],
+    env: &[(&str, &str)],
+    wrapper: Option<&str>,
+) -> Result<Value, (i32, Value)> {
+    let mut cmd = match wrapper {
+        None => Command::new(binary()),
+        Some(script) => {
+            let mut c = Command::new("bash");
+            c.arg("-c").arg(script).arg(binary());
+            c
+        }
+    };
+    cmd.arg("serve")
+        .arg("--listen")
+        .arg("127.0.0.1:0")
+        .arg("--data-dir")
+        .arg(data)
+        .args(extra)
+        .env_remove("AGENTID_ADMIN_TOKEN")
+        .env_remove("AGENTID_MASTER_KEY")
+        .env_remove("AGENTID_DATABASE_URL")
+        .env("AGENTID_LOG", "warn")
+        .envs(env.iter().copied())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .kill_on_drop(true);
+    if let Backend::Postgres(url) = backend {
+        cmd.arg("--database-url").arg(url);
+    }
+    let mut child = cmd.spawn().expect("spawn agentid serve");
+    let mut lines = BufReader::new(child.stdout.take().expect("stdout")).lines();
+    let mut printed = String::new();
+    let read = async {
+        while let Some(line) = lines.next_line().await.expect("read stdout") {
+            if printed.is_empty() {
+                if let Ok(info) = serde_json::from_str::<Value>(&line) {
+                    if info.get("listening").is_some() {
+                        return Some(info);
+                    }
+                }
+            }
+            printed.push_str(&line);
+            printed.push('\n');
+        }
+        None
+    };
+    let started = tokio::time::timeout(Duration::from_secs(60), read)
+        .await
+        .expect("agentid serve started or failed within 60 s");
+    if let Some(info) = started {
+        let _ = child.kill().await;
+        return Ok(info);
+    }
+    let status = child.wait().await.expect("wait");
+    let json = serde_json::from_str(&printed)
+        .unwrap_or_else(|e| panic!("agentid serve printed non-JSON ({e}): {printed}"));
+    Err((status.code().unwrap_or(-1), json))
 }

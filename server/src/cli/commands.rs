@@ -161,7 +161,7 @@ async fn serve(config: ServeConfig) -> Result<Output, Failure> {
     let data_dir = config.data_dir.clone();
     let running = crate::start::start(config)
         .await
-        .map_err(|e| Failure::new("start_failed", e.to_string()))?;
+        .map_err(|e| Failure::new(e.code(), e.to_string()))?;
     // One line, before serving, so scripts and tests can read the address (port 0).
     println!(
         "{}",
@@ -169,7 +169,7 @@ async fn serve(config: ServeConfig) -> Result<Output, Failure> {
             "listening": running.addr.to_string(),
             "publicUrl": running.public_url,
             "dataDir": data_dir.display().to_string(),
-            "adminTokenFile": running.admin_token_file.display().to_string(),
+            "adminTokenFile": running.admin_token_file.as_ref().map(|f| f.display().to_string()),
             "maxConnections": running.conn_limits.max_connections,
             "maxEventStreams": running.event_streams.max,
         })
