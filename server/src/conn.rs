@@ -25,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::ConnectInfo;
 use axum::response::{IntoResponse, Response};
 use axum::Router;
-use http_body::{Frame, SizeHint};
+use http_body::{Body as _, Frame, SizeHint};
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::{TokioIo, TokioTimer};
@@ -200,10 +200,12 @@ fn now_ms() -> u64 {
     u64::try_from(EPOCH.elapsed().as_millis()).unwrap_or(u64::MAX)
 }
 
-/// One open connection: when it last read or wrote, and the signal that closes it.
+/// One open connection: when it last read or wrote, whether a route is answering one of its
+/// requests, and the signal that closes it.
 #[derive(Debug)]
 struct Conn {
     last: AtomicU64,
+    in_flight: AtomicU64,
     close: Notify,
 }
 
@@ -211,8 +213,15 @@ impl Conn {
     fn new() -> Self {
         Self {
             last: AtomicU64::new(now_ms()),
+            in_flight: AtomicU64::new(0),
             close: Notify::new(),
         }
+    }
+
+    /// Which to close first at the cap: those without a request being answered, then the
+    /// least recently active.
+    fn eviction_order(&self) -> (bool, u64) {
+        (self.in_flight.load(Ordering::Relaxed) > 0, self.last())
     }
 
     fn touch(&self) {
@@ -259,10 +268,16 @@ impl Table {
     }
 }
 
-/// Takes the least recently active connection out of `open` and tells it to close. A scan of
+/// Takes the connection least worth keeping out of `open` and tells it to close: the least
+/// recently active of those with no request being answered, else of all (so a flood cannot
+/// push out a request in flight by opening connections faster than it is answered). A scan of
 /// every connection: it happens only at the cap, and the cap is a few thousand.
 fn evict_one(open: &mut HashMap<u64, Arc<Conn>>) -> bool {
-    let Some(victim) = open.iter().min_by_key(|(_, c)| c.last()).map(|(id, _)| *id) else {
+    let victim = open
+        .iter()
+        .min_by_key(|(_, c)| c.eviction_order())
+        .map(|(id, _)| *id);
+    let Some(victim) = victim else {
         return false;
     };
     if let Some(conn) = open.remove(&victim) {
@@ -430,8 +445,10 @@ async fn connection(
         conn: conn.clone(),
     });
     let body_timeout = limits.body_timeout;
-    let service =
-        hyper::service::service_fn(move |req| respond(app.clone(), peer, body_timeout, req));
+    let answering = conn.clone();
+    let service = hyper::service::service_fn(move |req| {
+        respond(app.clone(), peer, body_timeout, answering.clone(), req)
+    });
     let served = http.serve_connection(io, service);
     tokio::pin!(served);
     let idle_ms = u64::try_from(limits.idle_timeout.as_millis()).unwrap_or(u64::MAX);
@@ -474,6 +491,7 @@ async fn respond(
     app: Router,
     peer: SocketAddr,
     body_timeout: Duration,
+    conn: Arc<Conn>,
     req: hyper::Request<Incoming>,
 ) -> Result<Response, Infallible> {
     if declared_len(&req).is_some_and(|n| n > MAX_BODY_BYTES as u64) {
@@ -488,7 +506,15 @@ async fn respond(
     let expired = Arc::new(AtomicBool::new(false));
     let (mut parts, body) = req.into_parts();
     parts.extensions.insert(ConnectInfo(peer));
+    // A request counts as being answered once its body is all there (at once, for one without):
+    // a half-sent body is no reason to keep its connection at the cap.
+    let answering = Arc::new(Mutex::new(None));
+    if body.is_end_stream() {
+        *answering.lock().unwrap_or_else(|e| e.into_inner()) = Some(InFlight::new(conn.clone()));
+    }
     let body = TimedBody {
+        conn,
+        answering: answering.clone(),
         inner: body,
         deadline: tokio::time::Instant::now() + body_timeout,
         sleep: None,
@@ -501,6 +527,22 @@ async fn respond(
         return Ok(ApiError::RequestTimeout(body_timeout.as_secs()).into_response());
     }
     Ok(response)
+}
+
+/// Marks a connection as having a request being answered, while it lives.
+struct InFlight(Arc<Conn>);
+
+impl InFlight {
+    fn new(conn: Arc<Conn>) -> Self {
+        conn.in_flight.fetch_add(1, Ordering::Relaxed);
+        Self(conn)
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.in_flight.fetch_sub(1, Ordering::Relaxed);
+    }
 }
 
 /// The body length a request declares (`Content-Length`), if it declares one that parses.
@@ -521,6 +563,9 @@ struct BodyTimedOut;
 /// A request body that fails once its deadline passes (and says so in `expired`). The timer
 /// starts when the route first reads the body; the deadline counts from the request's head.
 struct TimedBody {
+    conn: Arc<Conn>,
+    /// Set once the body is all there; dropped when the answer is made.
+    answering: Arc<Mutex<Option<InFlight>>>,
     inner: Incoming,
     deadline: tokio::time::Instant,
     sleep: Option<Pin<Box<tokio::time::Sleep>>>,
@@ -537,6 +582,12 @@ impl http_body::Body for TimedBody {
     ) -> Poll<Option<Result<Frame<Bytes>, Self::Error>>> {
         let this = &mut *self;
         if let Poll::Ready(frame) = Pin::new(&mut this.inner).poll_frame(cx) {
+            if frame.is_none() || this.inner.is_end_stream() {
+                let mut answering = this.answering.lock().unwrap_or_else(|e| e.into_inner());
+                if answering.is_none() {
+                    *answering = Some(InFlight::new(this.conn.clone()));
+                }
+            }
             return Poll::Ready(frame.map(|f| f.map_err(Into::into)));
         }
         let deadline = this.deadline;
