@@ -98,6 +98,14 @@ struct Inner {
     dns: std::sync::OnceLock<Arc<dyn zones::TxtLookup>>,
     /// Agents refused because their stored state is not what their log proves.
     unproven: AtomicU64,
+    /// The state each agent's log entries (by their leaf hashes) proved last: bounded.
+    proofs: moka::sync::Cache<
+        String,
+        Arc<(
+            Vec<agentid_spec::merkle::Hash>,
+            agentid_spec::standing::ProvedState,
+        )>,
+    >,
 }
 
 /// How long a deactivated agent's name stays bound to it by default: 30 days.
@@ -122,6 +130,7 @@ impl Registry {
             appends: tokio::sync::watch::Sender::new(0),
             dns: std::sync::OnceLock::new(),
             unproven: AtomicU64::new(0),
+            proofs: moka::sync::Cache::new(cache::MAX_ENTRIES),
         }))
     }
 

@@ -40,8 +40,20 @@ impl Registry {
         let Some(last) = entries.last() else {
             return Ok(None);
         };
-        if !self.are_leaves(&entries).await? {
+        let leaves: Vec<agentid_spec::merkle::Hash> =
+            entries.iter().map(|e| e.public().leaf_hash()).collect();
+        if !self.are_leaves(&entries, &leaves).await? {
             return Err(self.unproven(did, "its log entries are not the log's leaves"));
+        }
+        // The same entries prove the same state: the replay (its signature checks) runs once
+        // per change of the agent's log, not once per resolution.
+        if let Some(known) = self.0.proofs.get(did.as_str()) {
+            if known.0 == leaves {
+                return Ok(Some(Proved {
+                    state: known.1.clone(),
+                    latest_seq: last.seq,
+                }));
+            }
         }
         let refs = entries.iter().map(|e| EntryRef {
             kind: &e.kind,
@@ -50,23 +62,30 @@ impl Registry {
             reason: e.reason.as_deref(),
         });
         let state = standing::prove(did, refs).map_err(|why| self.unproven(did, &why))?;
+        self.0.proofs.insert(
+            did.as_str().to_owned(),
+            std::sync::Arc::new((leaves, state.clone())),
+        );
         Ok(Some(Proved {
             state,
             latest_seq: last.seq,
         }))
     }
 
-    /// Whether every entry is the leaf of this node's log tree at its position.
-    async fn are_leaves(&self, entries: &[LogEntry]) -> Result<bool, Error> {
+    /// Whether every entry (whose leaf hashes are `hashes`) is the leaf of this node's log
+    /// tree at its position.
+    async fn are_leaves(
+        &self,
+        entries: &[LogEntry],
+        hashes: &[agentid_spec::merkle::Hash],
+    ) -> Result<bool, Error> {
         let Some(last) = entries.last().and_then(|e| u64::try_from(e.seq).ok()) else {
             return Ok(true);
         };
-        let leaves: Vec<(usize, agentid_spec::merkle::Hash)> = entries
+        let leaves: Vec<(usize, &agentid_spec::merkle::Hash)> = entries
             .iter()
-            .filter_map(|e| {
-                let index = usize::try_from(e.seq.checked_sub(1)?).ok()?;
-                Some((index, e.public().leaf_hash()))
-            })
+            .zip(hashes)
+            .filter_map(|(e, h)| Some((usize::try_from(e.seq.checked_sub(1)?).ok()?, h)))
             .collect();
         if leaves.len() != entries.len() {
             return Ok(false);
@@ -74,7 +93,7 @@ impl Registry {
         self.with_leaves_from(last, |t| {
             leaves
                 .iter()
-                .all(|(i, hash)| t.leaf(*i).is_some_and(|l| l == hash))
+                .all(|(i, hash)| t.leaf(*i).is_some_and(|l| l == *hash))
         })
         .await
     }
