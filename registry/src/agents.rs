@@ -479,6 +479,16 @@ impl Registry {
                     crate::MAX_SUSPENSION_SECS
                 ))
             })?;
+        // Every path to a suspension (an operator's, a zone owner's): the evidence by its
+        // SHA-256 only, never free text in the public log.
+        if decision
+            .evidence_hash
+            .is_some_and(|h| agentid_spec::jose::b64u_decode(h).is_none_or(|b| b.len() != 32))
+        {
+            return Err(Error::InvalidOperation(
+                "evidenceHash is the base64url SHA-256 (32 bytes) of the evidence".into(),
+            ));
+        }
         if !SUSPENSION_REASON_CODES.contains(&decision.reason_code) {
             return Err(Error::InvalidOperation(format!(
                 "reasonCode is one of {}",

@@ -42,7 +42,7 @@ mod zones;
 
 pub use agents::{Lookup, Registered, Suspend};
 pub use error::Error;
-pub use names::{is_public_suffix, reserved, under_dns_tld, RESERVED_NAMES};
+pub use names::{is_public_suffix, never_a_zone, reserved, under_dns_tld, RESERVED_NAMES};
 pub use tree::Inclusion;
 pub use zones::{TxtLookup, Zone};
 

@@ -111,6 +111,16 @@ static LIST: LazyLock<List> = LazyLock::new(|| {
         .expect("the bundled Public Suffix List parses")
 });
 
+/// The top-level domains the list names only through a wildcard (`*.ck`, `*.er`, ...): not a
+/// rule of their own, top-level domains all the same.
+static WILDCARD_TLDS: LazyLock<std::collections::HashSet<&'static str>> = LazyLock::new(|| {
+    include_str!("../data/public_suffix_list.dat")
+        .lines()
+        .filter_map(|l| l.trim().strip_prefix("*."))
+        .filter(|rule| !rule.contains('.'))
+        .collect()
+});
+
 /// Whether `name` is reserved: its last label is in [`RESERVED_NAMES`].
 pub fn reserved(name: &AgentName) -> bool {
     RESERVED_NAMES.contains(&top_label(name))
@@ -121,7 +131,17 @@ pub fn reserved(name: &AgentName) -> bool {
 /// only inside a zone whose owner proved the domain by DNS, never first come.
 pub fn under_dns_tld(name: &AgentName) -> bool {
     let top = top_label(name);
+    // The list's rules in Unicode are matched in their ASCII form too (`xn--p1ai` for `рф`).
     LIST.suffix(top.as_bytes()).is_some_and(|s| s.is_known())
+        || LIST
+            .suffix(name.as_str().as_bytes())
+            .is_some_and(|s| s.is_known())
+        || WILDCARD_TLDS.contains(top)
+}
+
+/// Whether `zone` can never be a zone: a public suffix, or a DNS top-level domain itself.
+pub fn never_a_zone(zone: &AgentName) -> bool {
+    is_public_suffix(zone) || (!zone.as_str().contains('.') && under_dns_tld(zone))
 }
 
 /// Whether `name` is itself a public suffix (`com`, `co.uk`, `github.io`): a place where
@@ -166,6 +186,13 @@ mod tests {
             "io",
             "shop",
             "bot",
+            "sber.xn--p1ai",
+            "shop.xn--fiqs8s",
+            "x.xn--90ais",
+            "x.ck",
+            "ck",
+            "x.er",
+            "fk",
         ] {
             assert!(under_dns_tld(&n(dns)), "{dns}");
         }
@@ -174,6 +201,17 @@ mod tests {
         }
         for suffix in ["com", "co.uk", "github.io", "org"] {
             assert!(is_public_suffix(&n(suffix)), "{suffix}");
+        }
+        for tld in [
+            "xn--80ao21a",
+            "xn--wgbh1c",
+            "xn--mgbaam7a8h",
+            "fk",
+            "jm",
+            "np",
+            "ck",
+        ] {
+            assert!(never_a_zone(&n(tld)), "{tld}");
         }
         for domain in ["paypal.com", "acme.co.uk", "alice.github.io", "acme"] {
             assert!(!is_public_suffix(&n(domain)), "{domain}");

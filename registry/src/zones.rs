@@ -15,7 +15,7 @@ use agentid_spec::zone::{
 };
 use serde_json::json;
 
-use crate::names::{is_public_suffix, reserved, under_dns_tld};
+use crate::names::{never_a_zone, reserved, under_dns_tld};
 use crate::{log, Error, Registry};
 
 /// Looks up the TXT records of a DNS name (`agentid-server` answers with hickory-resolver).
@@ -231,9 +231,10 @@ impl Registry {
             if reserved(zone) {
                 return Err(Error::NameReserved(zone.to_string()));
             }
-            if is_public_suffix(zone) {
+            if never_a_zone(zone) {
                 return Err(Error::NameReserved(format!(
-                    "{zone} (a public suffix: a zone is a domain registered under it)"
+                    "{zone} (a DNS top-level domain or public suffix: a zone is a domain \
+                     registered under it)"
                 )));
             }
             if dns_zone(zone) {

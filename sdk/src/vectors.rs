@@ -1274,6 +1274,7 @@ fn zone_vectors(files: &mut BTreeMap<String, String>) {
     let agent = create(&agent_rotation, &agent_rotation, None, NOW - 86_400).did;
     let owner = KeyPair::from_seed(&[21; 32]).did_key();
     let stranger = KeyPair::from_seed(&[22; 32]);
+    let second_rotation = KeyPair::from_seed(&[23; 32]);
     let name = AgentName::parse("bot.acme").unwrap();
     let other = AgentName::parse("other.acme").unwrap();
     let consent = |n: &AgentName, o: &DidKey, k: &KeyPair, at: i64| {
@@ -1285,13 +1286,14 @@ fn zone_vectors(files: &mut BTreeMap<String, String>) {
     let at = good.len() - 10;
     let swap = if &good[at..=at] == "A" { "B" } else { "A" };
     let tampered = format!("{}{swap}{}", &good[..at], &good[at + 1..]);
-    let cases: [(&str, &str, String, Option<&str>); 7] = [
+    let cases: [(&str, &str, String, Option<&str>); 8] = [
         ("consent_valid", "The agent's consent, signed by its rotation key, to this name and zone owner, made now.", good.clone(), None),
         ("consent_not_rotation_key", "A consent signed by someone else's key: the binding a stranger would make of a victim MUST be refused.", consent(&name, &owner, &stranger, NOW), Some("not_rotation_key")),
         ("consent_other_zone_owner", "A consent given to another zone owner MUST NOT serve this one.", consent(&name, &stranger.did_key(), &agent_rotation, NOW), Some("other_zone_owner")),
         ("consent_other_name", "A consent to another name MUST NOT bind this one.", consent(&other, &owner, &agent_rotation, NOW), Some("other_binding")),
         ("consent_outside_window", "A consent made more than 300 s before the registry's clock MUST be refused.", consent(&name, &owner, &agent_rotation, NOW - 301), Some("outside_window")),
         ("consent_bad_signature", "A consent whose signature does not verify MUST be refused.", tampered, Some("bad_signature")),
+        ("consent_second_rotation_key", "A consent signed by a rotation key that is not the agent's highest-priority one (a thief's stolen backup key) MUST be refused.", consent(&name, &owner, &second_rotation, NOW), Some("not_rotation_key")),
         ("consent_wrong_typ", "A zone operation is not a consent (typ agentid-zone+jws).", crate::operation::zone(&agentid_spec::zone::ZoneOperation::UnbindName { name: name.clone(), created_at: format_rfc3339(NOW) }, &agent_rotation), Some("malformed")),
     ];
     for (case, description, jws, error) in cases {
@@ -1303,7 +1305,7 @@ fn zone_vectors(files: &mut BTreeMap<String, String>) {
                 "name": name,
                 "did": agent,
                 "zoneOwner": owner,
-                "rotationKeys": [agent_rotation.did_key()],
+                "rotationKeys": [agent_rotation.did_key(), second_rotation.did_key()],
                 "now": NOW,
             },
         });
@@ -1347,7 +1349,7 @@ fn zone_consent_vectors() {
         }
         seen += 1;
     }
-    assert!(seen >= 7, "{seen} zone vectors");
+    assert!(seen >= 8, "{seen} zone vectors");
 }
 
 /// Keys sorted at every level, so the bytes do not depend on whether serde_json's

@@ -234,8 +234,10 @@ pub enum ConsentError {
     /// Made outside the operations' time window.
     #[error("must be made within {ZONE_OP_SKEW_SECS} s of the registry's clock")]
     OutsideWindow,
-    /// Signed by a key that is none of the agent's rotation keys in force.
-    #[error("is not signed by one of the agent's rotation keys")]
+    /// Not signed by the agent's highest-priority rotation key in force (the key that alone
+    /// may deactivate it: being named in a zone brings the agent under its owner's moderation,
+    /// which no lower key may do on a thief's behalf).
+    #[error("is not signed by the agent's highest-priority rotation key")]
     NotRotationKey,
 }
 
@@ -262,7 +264,7 @@ pub struct ConsentFor<'a> {
     pub did: &'a AgentDid,
     /// The owner of the zone holding the name, who signs the `bindName`.
     pub zone_owner: &'a DidKey,
-    /// The agent's rotation keys in force (from its replayed history).
+    /// The agent's rotation keys in force, highest priority first (from its replayed history).
     pub rotation_keys: &'a [DidKey],
     /// The registry's clock, Unix seconds.
     pub now: i64,
@@ -286,7 +288,7 @@ pub fn check_consent(jws: &str, binding: &ConsentFor<'_>) -> Result<NameConsent,
     if created.abs_diff(binding.now) > ZONE_OP_SKEW_SECS.unsigned_abs() {
         return Err(ConsentError::OutsideWindow);
     }
-    if !binding.rotation_keys.contains(&signer) {
+    if binding.rotation_keys.first() != Some(&signer) {
         return Err(ConsentError::NotRotationKey);
     }
     Ok(consent)

@@ -710,12 +710,25 @@ async fn dns_names_are_never_first_come() {
         ("shop", 409, "name_reserved"),
         ("bot", 409, "name_reserved"),
         ("paypal.com", 403, "dns_proof_failed"),
+        // Internationalised top-level domains, in their ASCII form, and those the list names
+        // only by a wildcard.
+        ("xn--80ao21a", 409, "name_reserved"),
+        ("xn--p1ai", 409, "name_reserved"),
+        ("fk", 409, "name_reserved"),
+        ("ck", 409, "name_reserved"),
     ] {
         let (st, b) = submit(&http, &claim(z, &key, &key, now())).await;
         assert_eq!((st, error_code(st, &b)), (status, code.into()), "{z}: {b}");
     }
     // Nor registered first come outside a zone.
-    for n in ["paypal.com", "checkout.paypal.com", "bot.shop", "agent.io"] {
+    for n in [
+        "paypal.com",
+        "checkout.paypal.com",
+        "bot.shop",
+        "agent.io",
+        "sber.xn--p1ai",
+        "x.ck",
+    ] {
         let (st, b, _) = register(&http, Some(n)).await;
         assert_eq!(
             (st, error_code(st, &b)),
@@ -768,4 +781,56 @@ async fn a_retry_is_answered_done_only_while_its_effect_stands() {
         let (st, again) = submit(&http, &claimed).await;
         assert_eq!((st, &again), (200, &first));
     }
+}
+
+/// Findings of the attack on consent: a thief holding only an agent's lowest-priority rotation
+/// key consented on its behalf to a zone of its own and deplatformed it there (a recovery by the
+/// first key was then refused); a zone owner's suspension carried free text as its
+/// `evidenceHash` into the public log. A consent needs the highest-priority rotation key, and
+/// every suspension's `evidenceHash` is a SHA-256.
+#[tokio::test]
+async fn a_stolen_backup_key_names_nobody_and_evidence_is_a_hash() {
+    let server = crate::support::Server::start(&crate::support::Backend::Sqlite).await;
+    let http = server.http();
+    let (first, backup, thief_zone) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let keys = agentid_sdk::operation::Keys::new(&first, &[&first, &backup]);
+    let g = agentid_sdk::operation::create_with(&keys, None, &first, now());
+    let (st, b) = http
+        .post("/v1/agents", None, &json!({ "operation": g.operation }))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let (st, _) = submit(&http, &claim("thiefzone", &thief_zone, &thief_zone, now())).await;
+    assert_eq!(st, 200);
+    let (st, b) = submit(&http, &bind("v.thiefzone", &g.did, &backup, &thief_zone)).await;
+    assert_eq!(
+        (st, error_code(st, &b)),
+        (403, "consent_invalid".into()),
+        "{b}"
+    );
+    let (st, b) = submit(&http, &bind("v.thiefzone", &g.did, &first, &thief_zone)).await;
+    assert_eq!(st, 200, "with the first key: {b}");
+    let suspend = ZoneOperation::SuspendAgent {
+        name: name("v.thiefzone"),
+        reason_code: "fraud".into(),
+        reason_hash: agentid_spec::log::reason_hash("because"),
+        evidence_hash: Some("<script>VISIT http://evil.example</script>".into()),
+        duration_secs: 3600,
+        created_at: format_rfc3339(now()),
+    };
+    let (st, b) = http
+        .post(
+            "/v1/zones",
+            None,
+            &json!({ "operation": zone(&suspend, &thief_zone), "reason": "because" }),
+        )
+        .await;
+    assert_eq!(
+        (st, error_code(st, &b)),
+        (400, "invalid_operation".into()),
+        "{b}"
+    );
 }
