@@ -69,6 +69,13 @@ pub fn prove<'a>(
     if history.did() != did {
         return Err("its genesis is not its DID's".into());
     }
+    // Every rotation key the agent has had: a binding's consent was signed by one of them.
+    let rotation_keys: Vec<&crate::id::DidKey> = history
+        .entries()
+        .iter()
+        .flat_map(|e| e.state.rotation_keys.iter())
+        .collect();
+    let deactivated = history.state().deactivated;
     let mut name = history.entries()[0].state.name.clone();
     let mut status = AgentStatus::Active;
     let mut suspension = None;
@@ -76,10 +83,32 @@ pub fn prove<'a>(
     for e in entries {
         match e.kind {
             "bind-name" => match crate::zone::open(e.operation) {
-                Ok((ZoneOperation::BindName { name: n, .. }, _)) => name = Some(n),
+                Ok((
+                    ZoneOperation::BindName {
+                        name: n, consent, ..
+                    },
+                    owner,
+                )) => {
+                    // The binding carries the agent's own consent to this name and this owner.
+                    let consented = crate::zone::open_consent(&consent).is_ok_and(|(c, by)| {
+                        c.name == n
+                            && c.did == *did
+                            && c.zone_owner == owner
+                            && rotation_keys.contains(&&by)
+                    });
+                    if !consented {
+                        return Err("a bind-name entry carries no consent of the agent".into());
+                    }
+                    name = Some(n);
+                }
                 _ => return Err("a bind-name entry does not read".into()),
             },
-            "unbind-name" | "release-name" => name = None,
+            "unbind-name" => name = None,
+            // The registry releases only a deactivated agent's name (deactivation is final).
+            "release-name" if deactivated => name = None,
+            "release-name" => {
+                return Err("a name released from an agent that is not deactivated".into())
+            }
             "suspend" => {
                 let record: serde_json::Value = serde_json::from_str(e.operation)
                     .map_err(|_| "a suspension does not read".to_owned())?;
@@ -123,4 +152,51 @@ pub fn prove<'a>(
         suspension,
         deplatformed,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The genesis vector (`spec/vectors/identifiers/genesis.json`): an agent named
+    /// `shopper.alice`.
+    fn genesis() -> (AgentDid, String) {
+        let v: serde_json::Value =
+            serde_json::from_str(include_str!("../vectors/identifiers/genesis.json")).unwrap();
+        (
+            AgentDid::parse(v["output"]["did"].as_str().unwrap()).unwrap(),
+            v["input"]["operation"].as_str().unwrap().to_owned(),
+        )
+    }
+
+    fn entry<'a>(kind: &'a str, operation: &'a str) -> EntryRef<'a> {
+        EntryRef {
+            kind,
+            operation,
+            created_at: 1_767_139_200,
+            reason: None,
+        }
+    }
+
+    #[test]
+    fn only_what_the_log_proves_is_proved() {
+        let (did, op) = genesis();
+        let proved = prove(&did, [entry("create", &op)]).unwrap();
+        assert_eq!(proved.name.unwrap().as_str(), "shopper.alice");
+        assert_eq!(proved.status, AgentStatus::Active);
+        let decided = prove(&did, [entry("create", &op), entry("deplatform", "{}")]).unwrap();
+        assert_eq!(decided.status, AgentStatus::Deplatformed);
+        // A name released from an agent that is not deactivated, and a binding without the
+        // agent's consent, prove nothing.
+        let released = "{\"type\":\"releaseName\"}";
+        assert!(prove(
+            &did,
+            [entry("create", &op), entry("release-name", released)]
+        )
+        .is_err());
+        assert!(prove(&did, [entry("create", &op), entry("bind-name", "x.y.z")]).is_err());
+        // Another agent's genesis is not this DID's.
+        let other = AgentDid::parse(&format!("did:agentid:{}", "a".repeat(52))).unwrap();
+        assert!(prove(&other, [entry("create", &op)]).is_err());
+    }
 }
