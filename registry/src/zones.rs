@@ -638,11 +638,9 @@ impl Registry {
         else {
             return Ok(false);
         };
-        if n != *name || signer.as_str() != owner {
-            return Ok(false);
-        }
-        Ok(zone::open_consent(&consent)
-            .is_ok_and(|(c, _)| c.name == *name && c.did == *did && c.zone_owner.as_str() == owner))
+        Ok(n == *name
+            && signer.as_str() == owner
+            && zone::consent_signer(&consent, name, did, &signer).is_some())
     }
 
     async fn zone_exists(&self, tx: &mut Tx<'_>, zone: &str) -> Result<bool, Error> {

@@ -90,12 +90,8 @@ pub fn prove<'a>(
                     owner,
                 )) => {
                     // The binding carries the agent's own consent to this name and this owner.
-                    let consented = crate::zone::open_consent(&consent).is_ok_and(|(c, by)| {
-                        c.name == n
-                            && c.did == *did
-                            && c.zone_owner == owner
-                            && rotation_keys.contains(&&by)
-                    });
+                    let consented = crate::zone::consent_signer(&consent, &n, did, &owner)
+                        .is_some_and(|by| rotation_keys.contains(&&by));
                     if !consented {
                         return Err("a bind-name entry carries no consent of the agent".into());
                     }

@@ -294,6 +294,18 @@ pub fn check_consent(jws: &str, binding: &ConsentFor<'_>) -> Result<NameConsent,
     Ok(consent)
 }
 
+/// The signer of `consent`, if it is `did`'s consent to be named `name` by `owner` (the
+/// signer of the `bindName` carrying it): what a logged binding must show, whenever it is read.
+pub fn consent_signer(
+    consent: &str,
+    name: &AgentName,
+    did: &AgentDid,
+    owner: &DidKey,
+) -> Option<DidKey> {
+    let (c, by) = open_consent(consent).ok()?;
+    (c.name == *name && c.did == *did && c.zone_owner == *owner).then_some(by)
+}
+
 fn parse_time(created_at: &str) -> Result<i64, ZoneOpError> {
     crate::time::parse_rfc3339(created_at)
         .ok_or_else(|| ZoneOpError::Invalid("createdAt is not RFC 3339".into()))
