@@ -104,6 +104,7 @@ impl Registry {
                 log::append(
                     &mut tx,
                     self.0.postgres,
+                    &self.0.sealer,
                     LogRecord {
                         did: old.clone(),
                         kind: "release-name".into(),
@@ -151,6 +152,7 @@ impl Registry {
         let entry = log::append(
             &mut tx,
             self.0.postgres,
+            &self.0.sealer,
             LogRecord {
                 did: did.to_string(),
                 kind: "create".into(),
@@ -163,7 +165,7 @@ impl Registry {
         .await?;
         // After the log's lock: a zone claimed meanwhile is seen.
         if let Some(n) = &name {
-            Self::check_unzoned(&mut tx, n).await?;
+            self.check_unzoned(&mut tx, n).await?;
         }
         if released.is_none() {
             // Nothing cached changed, but the log grew: wake other nodes' event streams.
@@ -352,6 +354,7 @@ impl Registry {
         let entry = log::append(
             &mut tx,
             self.0.postgres,
+            &self.0.sealer,
             LogRecord {
                 did: did.to_string(),
                 kind: applied.kind.into(),
@@ -596,6 +599,7 @@ impl Registry {
         let entry = log::append(
             &mut tx,
             self.0.postgres,
+            &self.0.sealer,
             LogRecord {
                 did: did.to_string(),
                 kind: kind.into(),

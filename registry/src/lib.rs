@@ -29,6 +29,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use agentid_sdk::clock::Clock;
+use agentid_store::Sealer;
 use sqlx::AnyPool;
 
 mod agents;
@@ -65,7 +66,15 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "log by agent",
         include_str!("../migrations/0004_log_by_agent.sql"),
     ),
+    (
+        2005,
+        "log seals",
+        include_str!("../migrations/0005_log_seals.sql"),
+    ),
 ];
+
+/// The purpose of the registry's [`Sealer`] (its seals on log entries).
+pub const SEAL_PURPOSE: &str = "registry-log";
 
 /// Longest suspension, in seconds: 366 days (longer is deplatforming).
 pub const MAX_SUSPENSION_SECS: i64 = 366 * 86_400;
@@ -81,6 +90,8 @@ pub struct Registry(Arc<Inner>);
 
 struct Inner {
     pool: AnyPool,
+    /// Seals every log entry this service writes; an entry without its seal proves nothing.
+    sealer: Sealer,
     /// Log appends take a table lock on PostgreSQL.
     postgres: bool,
     clock: Arc<dyn Clock>,
@@ -112,8 +123,9 @@ struct Inner {
 pub const DEFAULT_NAME_GRACE_SECS: i64 = 30 * 86_400;
 
 impl Registry {
-    /// A registry over a pool on which [`MIGRATIONS`] have run.
-    pub fn new(pool: AnyPool, clock: Arc<dyn Clock>) -> Self {
+    /// A registry over a pool on which [`MIGRATIONS`] have run, sealing its log entries with
+    /// `sealer` (purpose [`SEAL_PURPOSE`], under the service's master key).
+    pub fn new(pool: AnyPool, clock: Arc<dyn Clock>, sealer: Sealer) -> Self {
         let postgres = pool
             .connect_options()
             .database_url
@@ -121,6 +133,7 @@ impl Registry {
             .starts_with("postgres");
         Self(Arc::new(Inner {
             pool,
+            sealer,
             postgres,
             clock,
             resolved: cache::ResolutionCache::new(),

@@ -3,9 +3,23 @@
 
 use agentid_spec::log::{LogEntry, LogRecord};
 
+use agentid_store::Sealer;
+
 use crate::Error;
 
-/// Appends `record` inside `tx`; returns the entry.
+/// The seal of `entry`: over its hash as its contents give it (so a stored entry whose contents
+/// or position were altered, or one written by anything but this service, has none that
+/// verifies).
+pub(crate) fn seal(sealer: &Sealer, entry: &LogEntry) -> String {
+    sealer.seal(&[entry.computed_hash().as_bytes()])
+}
+
+/// Whether `entry`'s stored hash is its contents' and `seal` is this service's seal of it.
+pub(crate) fn sealed(sealer: &Sealer, entry: &LogEntry, seal: Option<&str>) -> bool {
+    let hash = entry.computed_hash();
+    hash == entry.entry_hash && seal.is_some_and(|s| sealer.verify(&[hash.as_bytes()], s))
+}
+
 /// Announces a change on the change feed, delivered to listeners when `tx` commits (PostgreSQL;
 /// on SQLite there is one process and nothing to tell).
 pub(crate) async fn notify(
@@ -37,9 +51,11 @@ pub(crate) async fn lock(
     Ok(())
 }
 
+/// Appends `record` inside `tx`, sealed by `sealer` (see [`seal`]); returns the entry.
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     postgres: bool,
+    sealer: &Sealer,
     record: LogRecord,
 ) -> Result<LogEntry, Error> {
     // Appends are serialised: on PostgreSQL by a table lock held to commit, on SQLite by the
@@ -55,8 +71,8 @@ pub(crate) async fn append(
             .await?;
     let entry = LogEntry::chain(last.as_ref().map(|(s, h)| (*s, h.as_str())), record);
     sqlx::query(
-        "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+        "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
     )
     .bind(entry.seq)
     .bind(&entry.did)
@@ -67,6 +83,7 @@ pub(crate) async fn append(
     .bind(&entry.prev_hash)
     .bind(&entry.entry_hash)
     .bind(entry.created_at)
+    .bind(seal(sealer, &entry))
     .execute(&mut **tx)
     .await?;
     // The agent's latest entry, read by every resolution (none if the entry names no agent).
@@ -107,3 +124,31 @@ pub(crate) fn entry(r: Row) -> LogEntry {
 
 /// The columns of [`Row`].
 pub(crate) const SELECT: &str = "SELECT seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at FROM registry_log";
+
+/// A stored entry and its seal.
+pub(crate) type SealedRow = (
+    i64,
+    String,
+    String,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    Option<String>,
+);
+
+/// An entry and its seal as stored.
+pub(crate) fn sealed_entry(r: SealedRow) -> (LogEntry, Option<String>) {
+    let (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal) = r;
+    (
+        entry((
+            seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at,
+        )),
+        seal,
+    )
+}
+
+/// The columns of [`SealedRow`].
+pub(crate) const SELECT_SEALED: &str = "SELECT seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal FROM registry_log";

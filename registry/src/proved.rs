@@ -1,7 +1,9 @@
 //! An agent's state as its log proves it (section 5.3, "The service proves what it serves"):
 //! the document from its signed operations, replayed from the genesis; its name from the
 //! registration and the zone bindings; its standing from the moderation decisions. Every entry
-//! read must be a leaf of the log's Merkle tree as this node holds it. Resolution serves this,
+//! read must be a leaf of the log's Merkle tree as this node holds it, and carry this service's
+//! seal (agentid-store): an entry the service did not write, such as an operator's decision
+//! appended to the database directly, proves nothing. Resolution serves this,
 //! and compares it with the agent's stored row: a row rewritten behind the registry's back (a
 //! key, a status, a name) is refused and reported, never served.
 
@@ -28,15 +30,16 @@ impl Registry {
     /// The state `did`'s log entries prove, read at this moment; `Ok(None)` for an agent with
     /// no entries. Entries that are not the leaves of this node's log tree are refused.
     pub(crate) async fn proved(&self, did: &AgentDid) -> Result<Option<Proved>, Error> {
-        let rows: Vec<crate::log::Row> = sqlx::query_as(&format!(
+        let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
             "{} WHERE did = $1 ORDER BY seq LIMIT $2",
-            crate::log::SELECT
+            crate::log::SELECT_SEALED
         ))
         .bind(did.as_str())
         .bind(MAX_ENTRIES)
         .fetch_all(&self.0.pool)
         .await?;
-        let entries: Vec<LogEntry> = rows.into_iter().map(crate::log::entry).collect();
+        let (entries, seals): (Vec<LogEntry>, Vec<Option<String>>) =
+            rows.into_iter().map(crate::log::sealed_entry).unzip();
         let Some(last) = entries.last() else {
             return Ok(None);
         };
@@ -54,6 +57,22 @@ impl Registry {
                     latest_seq: last.seq,
                 }));
             }
+        }
+        // Each entry was written by this service: its seal (under the master key, which the
+        // database never holds) verifies over its contents. A decision, a binding or an
+        // operation appended or altered by anything else proves nothing.
+        if let Some((e, _)) = entries
+            .iter()
+            .zip(&seals)
+            .find(|(e, s)| !crate::log::sealed(&self.0.sealer, e, s.as_deref()))
+        {
+            return Err(self.unproven(
+                did,
+                &format!(
+                    "its log entry {} ({}) does not carry this service's seal",
+                    e.seq, e.kind
+                ),
+            ));
         }
         let refs = entries.iter().map(|e| EntryRef {
             kind: &e.kind,
@@ -98,12 +117,66 @@ impl Registry {
         .await
     }
 
-    /// Reports an agent whose stored state its log does not prove (logged, and counted for
+    /// Reports an agent (or a zone) whose stored state the log does not prove (logged, and counted for
     /// `/metrics`): the error that refuses to serve it.
-    pub(crate) fn unproven(&self, did: &AgentDid, what: &str) -> Error {
+    pub(crate) fn unproven(&self, subject: &dyn std::fmt::Display, what: &str) -> Error {
         self.0.unproven.fetch_add(1, Ordering::Relaxed);
-        tracing::error!(%did, what, "stored agent state is not what its log proves: refused");
-        Error::Unproven(format!("{did}: {what}"))
+        tracing::error!(%subject, what, "stored state is not what the log proves: refused");
+        Error::Unproven(format!("{subject}: {what}"))
+    }
+
+    /// Seals the log's entries up to `upto` that carry no seal (written before seals existed),
+    /// or with `reseal`, none that verifies, and whose stored hash is their contents': entries
+    /// the caller vouches this service wrote (a checkpoint it signed, kept outside the
+    /// database, covers them) or an operator accepts as they are (a restored log). Returns how
+    /// many it sealed and how many of the whole log remain without a seal that verifies.
+    pub async fn seal_earlier(&self, upto: u64, reseal: bool) -> Result<(u64, u64), Error> {
+        let upto = i64::try_from(upto).unwrap_or(i64::MAX);
+        let which = if reseal { "" } else { "seal IS NULL AND" };
+        let (mut sealed, mut left) = (0u64, 0u64);
+        let mut after = 0i64;
+        loop {
+            let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+                "{} WHERE {which} seq > $1 ORDER BY seq LIMIT 1000",
+                crate::log::SELECT_SEALED
+            ))
+            .bind(after)
+            .fetch_all(&self.0.pool)
+            .await?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            after = last;
+            let mut tx = self.0.pool.begin().await?;
+            for (e, seal) in rows.into_iter().map(crate::log::sealed_entry) {
+                if crate::log::sealed(&self.0.sealer, &e, seal.as_deref()) {
+                    continue;
+                }
+                if e.seq > upto || e.computed_hash() != e.entry_hash {
+                    left += 1;
+                    continue;
+                }
+                sqlx::query("UPDATE registry_log SET seal = $1 WHERE seq = $2")
+                    .bind(crate::log::seal(&self.0.sealer, &e))
+                    .bind(e.seq)
+                    .execute(&mut *tx)
+                    .await?;
+                sealed += 1;
+            }
+            tx.commit().await?;
+        }
+        Ok((sealed, left))
+    }
+
+    /// The first entry of the log that carries no seal, if any: a checkpoint the service keeps
+    /// as its own word covers only the entries before it (so that it never vouches, at a later
+    /// start, for an entry it did not write).
+    pub async fn first_unsealed(&self) -> Result<Option<u64>, Error> {
+        let (first,): (Option<i64>,) =
+            sqlx::query_as("SELECT MIN(seq) FROM registry_log WHERE seal IS NULL")
+                .fetch_one(&self.0.pool)
+                .await?;
+        Ok(first.and_then(|s| u64::try_from(s).ok()))
     }
 
     /// How many times this process refused an agent whose stored state its log does not prove.

@@ -102,7 +102,7 @@ fn dns_zone(zone: &AgentName) -> bool {
 impl Registry {
     /// The zone holding `name` (the longest claimed zone that is `name` or above it), read in
     /// `tx`.
-    async fn zone_holding(tx: &mut Tx<'_>, name: &str) -> Result<Option<Zone>, Error> {
+    async fn zone_holding(&self, tx: &mut Tx<'_>, name: &str) -> Result<Option<Zone>, Error> {
         let name = AgentName::parse(name).map_err(|e| Error::Internal(e.to_string()))?;
         for candidate in enclosing(&name) {
             let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
@@ -112,20 +112,59 @@ impl Registry {
             .fetch_optional(&mut **tx)
             .await?;
             if let Some((zone, owner, parent, dns)) = row {
-                return Ok(Some(Zone {
+                let z = Zone {
                     zone,
                     owner,
                     parent,
                     dns: dns != 0,
-                }));
+                };
+                self.zone_proved(tx, &z).await?;
+                return Ok(Some(z));
             }
         }
         Ok(None)
     }
 
+    /// Checks, in `tx`, that the log proves `z`: a sealed `claim-zone` or `delegate-zone` entry
+    /// gave this zone to this owner. A zone row
+    /// rewritten behind the registry's back (another owner) is refused and reported.
+    async fn zone_proved(&self, tx: &mut Tx<'_>, z: &Zone) -> Result<(), Error> {
+        let rows: Vec<log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE did = $1 AND kind IN ('claim-zone', 'delegate-zone') ORDER BY seq",
+            log::SELECT_SEALED
+        ))
+        .bind(&z.owner)
+        .fetch_all(&mut **tx)
+        .await?;
+        let proved = rows.into_iter().map(log::sealed_entry).any(|(e, seal)| {
+            log::sealed(&self.0.sealer, &e, seal.as_deref())
+                && match zone::open(&e.operation) {
+                    Ok((ZoneOperation::ClaimZone { zone, owner, .. }, _)) => {
+                        zone.as_str() == z.zone && owner.as_str() == z.owner && z.parent.is_none()
+                    }
+                    Ok((ZoneOperation::DelegateZone { zone, owner, .. }, _)) => {
+                        zone.as_str() == z.zone && owner.as_str() == z.owner && z.parent.is_some()
+                    }
+                    _ => false,
+                }
+        });
+        if proved {
+            Ok(())
+        } else {
+            Err(self.unproven(
+                &z.zone,
+                &format!("no sealed entry of the log gave the zone to {}", z.owner),
+            ))
+        }
+    }
+
     /// Refuses, in `tx`, a registration of `name` that a zone's owner must bind instead.
-    pub(crate) async fn check_unzoned(tx: &mut Tx<'_>, name: &AgentName) -> Result<(), Error> {
-        match Self::zone_holding(tx, name.as_str()).await? {
+    pub(crate) async fn check_unzoned(
+        &self,
+        tx: &mut Tx<'_>,
+        name: &AgentName,
+    ) -> Result<(), Error> {
+        match self.zone_holding(tx, name.as_str()).await? {
             Some(z) => Err(Error::ZoneOwned(format!(
                 "{name} is in the zone {}: its owner binds names there",
                 z.zone
@@ -239,7 +278,7 @@ impl Registry {
             }
             if dns_zone(zone) {
                 let mut read = self.0.pool.begin().await?;
-                if let Some(z) = Self::zone_holding(&mut read, zone.as_str()).await? {
+                if let Some(z) = self.zone_holding(&mut read, zone.as_str()).await? {
                     return Err(held(zone, &z));
                 }
                 drop(read);
@@ -303,6 +342,7 @@ impl Registry {
         let entry = log::append(
             &mut tx,
             self.0.postgres,
+            &self.0.sealer,
             LogRecord {
                 did,
                 kind: op.kind().into(),
@@ -339,7 +379,8 @@ impl Registry {
         signer: &DidKey,
         jws: &str,
     ) -> Result<serde_json::Value, Error> {
-        let z = Self::zone_holding(&mut tx, name.as_str())
+        let z = self
+            .zone_holding(&mut tx, name.as_str())
             .await?
             .ok_or_else(|| Error::InvalidOperation(format!("no zone holds {name}")))?;
         if signer.as_str() != z.owner {
@@ -436,7 +477,7 @@ impl Registry {
                 if reserved(zone) {
                     return Err(Error::NameReserved(zone.to_string()));
                 }
-                if let Some(z) = Self::zone_holding(tx, zone.as_str()).await? {
+                if let Some(z) = self.zone_holding(tx, zone.as_str()).await? {
                     return Err(held(zone, &z));
                 }
                 if let Some(name) = Self::name_under(tx, zone).await? {
@@ -455,7 +496,7 @@ impl Registry {
                 let (_, parent) = zone.as_str().split_once('.').ok_or_else(|| {
                     Error::InvalidOperation("a top-level zone is claimed, not delegated".into())
                 })?;
-                let above = Self::zone_holding(tx, parent).await?.ok_or_else(|| {
+                let above = self.zone_holding(tx, parent).await?.ok_or_else(|| {
                     Error::InvalidOperation(format!("no zone holds {parent}: claim {zone} instead"))
                 })?;
                 if signer.as_str() != above.owner {
@@ -480,13 +521,11 @@ impl Registry {
             ZoneOperation::BindName {
                 name, did, consent, ..
             } => {
-                let z = Self::zone_holding(tx, name.as_str())
-                    .await?
-                    .ok_or_else(|| {
-                        Error::InvalidOperation(format!(
-                            "no zone holds {name}: a name outside zones is claimed at registration"
-                        ))
-                    })?;
+                let z = self.zone_holding(tx, name.as_str()).await?.ok_or_else(|| {
+                    Error::InvalidOperation(format!(
+                        "no zone holds {name}: a name outside zones is claimed at registration"
+                    ))
+                })?;
                 if signer.as_str() != z.owner {
                     return Err(not_owner(&z));
                 }
@@ -504,7 +543,8 @@ impl Registry {
                 "a moderation decision comes with its reason".into(),
             )),
             ZoneOperation::UnbindName { name, .. } => {
-                let z = Self::zone_holding(tx, name.as_str())
+                let z = self
+                    .zone_holding(tx, name.as_str())
                     .await?
                     .ok_or_else(|| Error::InvalidOperation(format!("no zone holds {name}")))?;
                 if signer.as_str() != z.owner {

@@ -207,7 +207,11 @@ mod tests {
         wallet.open_identity().await.unwrap();
         let pool_for_nonces = pool.clone();
         let pool_for_operators = pool.clone();
-        let registry = Registry::new(pool, clock.clone());
+        let registry = Registry::new(
+            pool,
+            clock.clone(),
+            agentid_store::Sealer::new(&[4; 32], agentid_registry::SEAL_PURPOSE),
+        );
         let remote =
             agentid_resolver::http::HttpSource::without_registry(std::time::Duration::from_secs(1))
                 .unwrap();

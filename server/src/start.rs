@@ -232,7 +232,9 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         let did = Did::parse(w).map_err(|e| StartError::Config(format!("--trust-wallet: {e}")))?;
         policy = policy.trust_wallet(did);
     }
-    let registry = Registry::new(pool.clone(), clock.clone())
+    let sealer = agentid_store::Sealer::from_b64u(&master.key, agentid_registry::SEAL_PURPOSE)
+        .ok_or_else(|| StartError::Config("the master key is not 32 bytes of base64url".into()))?;
+    let registry = Registry::new(pool.clone(), clock.clone(), sealer)
         .with_name_grace(config.name_grace_secs)
         .with_resolution_cache_secs(config.resolution_cache_secs);
     if let Some(dns) =

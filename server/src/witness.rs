@@ -35,25 +35,38 @@ pub async fn check(
     wallet: &Wallet,
     accept_restored: bool,
 ) -> Result<(), StartError> {
+    let registry_error = |e: agentid_registry::Error| StartError::Registry(e.to_string());
+    let (size, _) = registry.log_head().await.map_err(registry_error)?;
     let text = match std::fs::read_to_string(path) {
         Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            if accept_restored {
+                seal_earlier(registry, size, true, "--accept-restored-log").await?;
+            } else {
+                seal_earlier(registry, 0, false, "no kept checkpoint").await?;
+            }
+            return Ok(());
+        }
         Err(e) => return Err(StartError::Io(path.display().to_string(), e)),
     };
     let refused = match verified(text.trim(), wallet).await {
         Err(why) => Some(format!("the kept checkpoint {} {why}", path.display())),
         Ok(saved) => {
-            let (size, _) = registry
-                .log_head()
-                .await
-                .map_err(|e| StartError::Registry(e.to_string()))?;
             let root = if size >= saved.tree_size {
                 registry.log_root(saved.tree_size).await.ok()
             } else {
                 None
             };
             match root {
-                Some(r) if b64u(&r) == saved.root_hash => None,
+                Some(r) if b64u(&r) == saved.root_hash => {
+                    if accept_restored {
+                        seal_earlier(registry, size, true, "--accept-restored-log").await?;
+                    } else {
+                        seal_earlier(registry, saved.tree_size, false, "the kept checkpoint")
+                            .await?;
+                    }
+                    None
+                }
                 _ => Some(format!(
                     "the log ({size} entries) no longer extends the checkpoint kept in {} \
                      ({} entries, {}): the database was restored from an older backup, or the \
@@ -69,12 +82,44 @@ pub async fn check(
         None => Ok(()),
         Some(why) if accept_restored => {
             tracing::warn!(%why, "starting on a restored log (--accept-restored-log)");
+            seal_earlier(registry, size, true, "--accept-restored-log").await?;
             Ok(())
         }
         Some(why) => Err(StartError::LogRestored(format!(
             "{why}; start with --accept-restored-log to accept the log as it is (logged)"
         ))),
     }
+}
+
+/// Seals the log's first `upto` entries that carry no seal (written before seals existed), or
+/// with `reseal` none that verifies, which `why` vouches for; reports, at WARN, the entries left
+/// without one: their agents are refused until an operator accepts them
+/// (`--accept-restored-log`).
+async fn seal_earlier(
+    registry: &Registry,
+    upto: u64,
+    reseal: bool,
+    why: &str,
+) -> Result<(), StartError> {
+    let (sealed, left) = registry
+        .seal_earlier(upto, reseal)
+        .await
+        .map_err(|e| StartError::Registry(format!("sealing the log: {e}")))?;
+    if sealed > 0 {
+        tracing::warn!(
+            sealed,
+            by = why,
+            "sealed log entries written before seals existed"
+        );
+    }
+    if left > 0 {
+        tracing::warn!(
+            entries = left,
+            "log entries carry no seal of this service that verifies: their agents are \
+             refused (start with --accept-restored-log to accept them as they are)"
+        );
+    }
+    Ok(())
 }
 
 /// The checkpoint `token`, if a key the wallet has had signed it.
@@ -105,7 +150,24 @@ async fn verified(token: &str, wallet: &Wallet) -> Result<Checkpoint, String> {
 
 /// Signs the log's checkpoint now and writes it to `path` (a new file renamed over the old).
 async fn keep_once(path: &Path, registry: &Registry, wallet: &Wallet) -> Result<u64, String> {
-    let (tree_size, root) = registry.log_head().await.map_err(|e| e.to_string())?;
+    let (size, _) = registry.log_head().await.map_err(|e| e.to_string())?;
+    // The service's own word covers only entries it sealed: one written behind its back (no
+    // seal) is never vouched for, so never sealed at a later start.
+    let tree_size = match registry.first_unsealed().await.map_err(|e| e.to_string())? {
+        Some(first) if first <= size => {
+            tracing::warn!(
+                entry = first,
+                "the log holds an entry this service did not seal: the kept checkpoint stops \
+                 before it"
+            );
+            first - 1
+        }
+        _ => size,
+    };
+    let root = registry
+        .log_root(tree_size)
+        .await
+        .map_err(|e| e.to_string())?;
     let statement = Checkpoint {
         iss: wallet.did().to_string(),
         tree_size,

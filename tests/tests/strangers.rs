@@ -313,3 +313,121 @@ async fn a_row_rewritten_behind_the_registrys_back_is_refused() {
         );
     }
 }
+
+/// Finding (outside attack): with the server stopped, someone who could write the database
+/// appended an operator's `reinstate` to the log (hash-chained like any entry: the format is
+/// public) after the agent's deplatforming, and set its row back to active; the log still
+/// extended the kept checkpoint, so the service started and served the agent as reinstated.
+/// Every entry now carries the service's seal (under the master key, never in the database):
+/// an entry without it proves nothing, and the agent is refused and reported.
+#[tokio::test]
+async fn a_decision_appended_behind_the_registrys_back_proves_nothing() {
+    use agentid_spec::log::{LogEntry, LogRecord};
+    for backend in crate::support::backends().await {
+        let mut f = Fixture::new(&backend).await;
+        let (st, b) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/admin/agents/{}/deplatform", f.agent),
+                Some(&f.server.admin_token),
+                &json!({ "reason": "fraud" }),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        f.server.stop().await;
+        let last = crate::support::peek(
+            &f.server,
+            "SELECT CAST(seq AS TEXT), entry_hash, operation, actor FROM registry_log \
+             ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .expect("the log has entries");
+        let seq: i64 = last[0].parse().unwrap();
+        let forged = LogEntry::chain(
+            Some((seq, &last[1])),
+            LogRecord {
+                did: f.agent.clone(),
+                kind: "reinstate".into(),
+                operation: last[2].clone(),
+                actor: last[3].clone(),
+                reason: Some("appeal upheld".into()),
+                created_at: crate::fixture::now(),
+            },
+        );
+        let (seq, at) = (forged.seq.to_string(), forged.created_at.to_string());
+        assert_eq!(
+            crate::support::tamper(
+                &f.server,
+                "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, \
+                 entry_hash, created_at) VALUES (CAST($1 AS BIGINT), $2, $3, $4, $5, $6, $7, $8, \
+                 CAST($9 AS BIGINT))",
+                &[
+                    &seq,
+                    &forged.did,
+                    &forged.kind,
+                    &forged.operation,
+                    &forged.actor,
+                    forged.reason.as_deref().unwrap(),
+                    &forged.prev_hash,
+                    &forged.entry_hash,
+                    &at,
+                ],
+            )
+            .await,
+            1
+        );
+        crate::support::tamper(
+            &f.server,
+            "UPDATE registry_agents SET status = 'active', status_reason = NULL, \
+             log_seq = CAST($1 AS BIGINT) WHERE did = $2",
+            &[&seq, &f.agent],
+        )
+        .await;
+        // The log extends the kept checkpoint: the service starts, and refuses the agent.
+        f.server.restart().await;
+        let before = unproven_count(&f).await;
+        let (st, b) = f
+            .server
+            .http()
+            .get(&format!("/1.0/identifiers/{}", f.agent))
+            .await;
+        assert_eq!(st, 500, "a forged reinstatement was believed: {b}");
+        assert!(unproven_count(&f).await > before);
+        let (st, b) = f
+            .authorize(
+                &f.spend_request(&f.credential, &f.merchant, &nonce(), 100),
+                None,
+            )
+            .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "spend_refused".into()),
+            "{b}"
+        );
+        let n = nonce();
+        let d = f
+            .verify_http(
+                &f.spend_request(&f.credential, &f.merchant, &n, 100),
+                &f.merchant,
+                &n,
+            )
+            .await;
+        assert_eq!(d["decision"], "rejected", "{d}");
+        // A seal copied from the genuine entry before it does not fit the forged one.
+        crate::support::tamper(
+            &f.server,
+            "UPDATE registry_log SET seal = (SELECT seal FROM registry_log WHERE seq = \
+             CAST($1 AS BIGINT) - 1) WHERE seq = CAST($1 AS BIGINT)",
+            &[&seq],
+        )
+        .await;
+        let (st, b) = f
+            .server
+            .http()
+            .get(&format!("/1.0/identifiers/{}", f.agent))
+            .await;
+        assert_eq!(st, 500, "a borrowed seal was believed: {b}");
+    }
+}

@@ -80,6 +80,39 @@ pub async fn tamper(server: &Server, sql: &str, binds: &[&str]) -> u64 {
     }
 }
 
+/// The first row `sql` (whose columns are all text) reads from `server`'s database, as someone
+/// with access to it could.
+pub async fn peek(server: &Server, sql: &str, binds: &[&str]) -> Option<Vec<String>> {
+    use sqlx::{Connection, Row};
+    macro_rules! first_row {
+        ($conn:expr) => {{
+            let mut q = sqlx::query(sql);
+            for b in binds {
+                q = q.bind(*b);
+            }
+            q.fetch_optional(&mut $conn).await.unwrap().map(|r| {
+                (0..r.len())
+                    .map(|i| r.try_get::<String, _>(i).unwrap())
+                    .collect()
+            })
+        }};
+    }
+    match &server.backend {
+        Backend::Sqlite => {
+            let url = format!(
+                "sqlite://{}",
+                server.dir.path("data").join("agentid.db").display()
+            );
+            let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
+            first_row!(c)
+        }
+        Backend::Postgres(url) => {
+            let mut c = sqlx::postgres::PgConnection::connect(url).await.unwrap();
+            first_row!(c)
+        }
+    }
+}
+
 /// The `agentid` binary built by `cargo build --bin agentid`, next to this test binary's
 /// directory.
 pub fn binary() -> PathBuf {

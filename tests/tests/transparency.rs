@@ -100,10 +100,13 @@ async fn the_log_proves_its_history_and_a_rewrite_is_detected() {
         server.restart_with(&["--accept-restored-log"]).await;
         let (status, out) = server.cli(&["log", "verify", "--saved", saved]).await;
         assert_eq!((status, code(&out)), (1, "log_inconsistent"), "{out}");
-        // The entries served still hash to the new (re-signed) root: only a checkpoint saved
-        // before the rewrite, or a copy of the entries, reveals it. Both are what monitors keep.
+        // The entries served still hash to the new (re-signed) root: to an outsider, only a
+        // checkpoint saved before the rewrite, or a copy of the entries, reveals it (both are
+        // what monitors keep). The service itself, accepting the log as it is, still refuses
+        // the agent of the rewritten entry, whose contents are no longer its hash: the audit
+        // finds its answer is not what its log proves.
         let (status, out) = server.cli(&["log", "verify", "--audit"]).await;
-        assert_eq!(status, 0, "{out}");
+        assert_eq!((status, code(&out)), (1, "state_mismatch"), "{out}");
     }
 }
 
@@ -241,4 +244,49 @@ async fn a_log_rolled_back_behind_the_service_stops_its_start() {
         assert_eq!(code, None, "still serving: {out}");
         assert!(out.contains("listening"), "{out}");
     }
+}
+
+/// Entries written before seals existed (here, whose seals were removed) are sealed at the
+/// first start that finds them covered by the checkpoint kept outside the database; without
+/// that checkpoint they stay unsealed and their agents refused, until an operator accepts the
+/// log as it is (`--accept-restored-log`).
+#[tokio::test]
+async fn entries_from_before_seals_are_sealed_only_on_proof() {
+    let mut server = Server::start(&crate::support::Backend::Sqlite).await;
+    register(&server, 1).await;
+    let did = crate::support::peek(&server, "SELECT did FROM registry_agents", &[])
+        .await
+        .unwrap()
+        .remove(0);
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let resolve = |server: &Server| {
+        let http = server.http();
+        let path = format!("/1.0/identifiers/{did}");
+        async move { http.get(&path).await.0 }
+    };
+    let unseal = "UPDATE registry_log SET seal = NULL";
+    server.stop().await;
+    assert_eq!(tamper(&server, unseal, &[]).await, 1);
+    server.restart().await;
+    assert_eq!(
+        resolve(&server).await,
+        200,
+        "covered by the kept checkpoint"
+    );
+    server.stop().await;
+    tamper(&server, unseal, &[]).await;
+    std::fs::remove_file(server.dir.path("data").join("log-checkpoint.jws")).unwrap();
+    server.restart().await;
+    assert_eq!(resolve(&server).await, 500, "sealed on nobody's word");
+    server.stop().await;
+    // Restarted again, the checkpoint the service kept meanwhile does not vouch for them.
+    server.restart().await;
+    assert_eq!(
+        resolve(&server).await,
+        500,
+        "vouched for by its own checkpoint"
+    );
+    server.stop().await;
+    server.restart_with(&["--accept-restored-log"]).await;
+    assert_eq!(resolve(&server).await, 200, "accepted by the operator");
 }

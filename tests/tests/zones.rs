@@ -834,3 +834,41 @@ async fn a_stolen_backup_key_names_nobody_and_evidence_is_a_hash() {
         "{b}"
     );
 }
+
+/// Finding (outside attack): a zone's owner was read from its stored row, so someone who could
+/// write the database gave themselves a platform's zone and named agents in it. The owner is
+/// now proved by the zone's sealed `claim-zone` entry; a rewritten row is refused and reported.
+#[tokio::test]
+async fn a_zone_given_away_in_the_database_is_refused() {
+    for backend in backends().await {
+        let mut server = crate::support::Server::start(&backend).await;
+        let (platform, thief) = (KeyPair::generate(), KeyPair::generate());
+        let (st, b) = submit(
+            &server.http(),
+            &claim("shopzone", &platform, &platform, now()),
+        )
+        .await;
+        assert_eq!(st, 200, "{b}");
+        server.stop().await;
+        let changed = crate::support::tamper(
+            &server,
+            "UPDATE registry_zones SET owner = $1 WHERE zone = 'shopzone'",
+            &[thief.did_key().as_str()],
+        )
+        .await;
+        assert_eq!(changed, 1);
+        server.restart().await;
+        let http = server.http();
+        let (st, _, did, key) = register_keyed(&http, None).await;
+        assert_eq!(st, 201);
+        let (st, b) = submit(&http, &bind("fake.shopzone", &did, &key, &thief)).await;
+        assert_eq!(st, 500, "the rewritten owner was believed: {b}");
+        let (st, b) = http.get("/1.0/identifiers/fake.shopzone").await;
+        assert_eq!(st, 404, "{b}");
+        let (_, metrics) = http.get_text("/metrics").await;
+        assert!(
+            metrics.contains("agentid_unproven_agents_total 1"),
+            "{metrics}"
+        );
+    }
+}
