@@ -1,6 +1,7 @@
 //! # agentid-resolver
 //!
-//! Turns identifiers into DID documents: Ed25519 `did:key` through `ssi` (no I/O), and
+//! Turns identifiers into DID documents: Ed25519 `did:key`, decoded here (no I/O), other
+//! methods through ssi (feature `ssi`: `did:jwk`, in `methods`), and
 //! `did:agentid` DIDs and agent names through a registry's DIF Universal Resolver endpoint
 //! (`GET /1.0/identifiers/{id}`, feature `http`). It also fetches Bitstring Status List
 //! credentials. It does not decide trust: `agentid-sdk` verifies what this crate fetches.
@@ -31,6 +32,8 @@ use ed25519_dalek::VerifyingKey;
 pub mod did_key;
 #[cfg(feature = "http")]
 pub mod events;
+#[cfg(feature = "ssi")]
+pub mod methods;
 #[cfg(feature = "http")]
 pub mod http;
 
