@@ -113,6 +113,7 @@ impl Registry {
                         reason: Some("deactivated past the name's grace period".into()),
                         created_at: now,
                     },
+                    Some(n.as_str()),
                 )
                 .await?;
                 log::notify(&mut tx, self.0.postgres, "registry").await?;
@@ -161,11 +162,13 @@ impl Registry {
                 reason: None,
                 created_at: now,
             },
+            name.as_ref().map(AgentName::as_str),
         )
         .await?;
         // After the log's lock: a zone claimed meanwhile is seen.
         if let Some(n) = &name {
             self.check_unzoned(&mut tx, n).await?;
+            self.check_name_free(&mut tx, n, entry.seq).await?;
         }
         if released.is_none() {
             // Nothing cached changed, but the log grew: wake other nodes' event streams.
@@ -188,6 +191,44 @@ impl Registry {
     }
 
     /// The sequence number of `did`'s latest log entry of `kind`, if any.
+    /// Checks, in `tx`, that the log (before entry `before`) leaves `name` free: its latest
+    /// entry about the name, if any, is sealed and unbinds or releases it. The names table said
+    /// it was free; a log that disagrees means a name cleared behind the registry's back, and
+    /// the registration is refused and reported rather than given someone's name.
+    async fn check_name_free(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        name: &AgentName,
+        before: i64,
+    ) -> Result<(), Error> {
+        let row: Option<log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE name = $1 AND seq < $2 \
+             AND kind IN ('create', 'bind-name', 'unbind-name', 'release-name') \
+             ORDER BY seq DESC LIMIT 1",
+            log::SELECT_SEALED
+        ))
+        .bind(name.as_str())
+        .bind(before)
+        .fetch_optional(&mut **tx)
+        .await?;
+        let Some(r) = row.map(log::sealed_entry) else {
+            return Ok(());
+        };
+        if !r.holds(&self.0.sealer) {
+            return Err(self.unproven(
+                name,
+                "its latest log entry does not carry this service's seal",
+            ));
+        }
+        match r.entry.kind.as_str() {
+            "unbind-name" | "release-name" => Ok(()),
+            _ => Err(self.unproven(
+                name,
+                &format!("the log binds it to {}, and its row does not", r.entry.did),
+            )),
+        }
+    }
+
     async fn logged(&self, did: &AgentDid, kind: &str) -> Result<Option<i64>, Error> {
         let row: Option<(i64,)> = sqlx::query_as(
             "SELECT seq FROM registry_log WHERE did = $1 AND kind = $2 ORDER BY seq DESC LIMIT 1",
@@ -363,6 +404,7 @@ impl Registry {
                 reason: None,
                 created_at: now,
             },
+            None,
         )
         .await?;
         log::notify(&mut tx, self.0.postgres, "registry").await?;
@@ -608,6 +650,7 @@ impl Registry {
                 reason: Some(reason.to_owned()),
                 created_at: now,
             },
+            None,
         )
         .await?;
         log::notify(&mut tx, self.0.postgres, "registry").await?;

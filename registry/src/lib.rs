@@ -109,6 +109,8 @@ struct Inner {
     dns: std::sync::OnceLock<Arc<dyn zones::TxtLookup>>,
     /// Agents refused because their stored state is not what their log proves.
     unproven: AtomicU64,
+    /// The log's entries up to here carry this service's seal (checked by this process).
+    sealed_through: AtomicU64,
     /// The state each agent's log entries (by their leaf hashes) proved last: bounded.
     proofs: moka::sync::Cache<
         String,
@@ -143,6 +145,7 @@ impl Registry {
             appends: tokio::sync::watch::Sender::new(0),
             dns: std::sync::OnceLock::new(),
             unproven: AtomicU64::new(0),
+            sealed_through: AtomicU64::new(0),
             proofs: moka::sync::Cache::new(cache::MAX_ENTRIES),
         }))
     }

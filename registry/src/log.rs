@@ -7,17 +7,27 @@ use agentid_store::Sealer;
 
 use crate::Error;
 
-/// The seal of `entry`: over its hash as its contents give it (so a stored entry whose contents
-/// or position were altered, or one written by anything but this service, has none that
-/// verifies).
-pub(crate) fn seal(sealer: &Sealer, entry: &LogEntry) -> String {
-    sealer.seal(&[entry.computed_hash().as_bytes()])
+/// The seal of `entry` and the name (agent name or zone) it is about: over its hash as its
+/// contents give it, and that name (so a stored entry whose contents, position or name were
+/// altered, or one written by anything but this service, has none that verifies).
+pub(crate) fn seal(sealer: &Sealer, entry: &LogEntry, name: Option<&str>) -> String {
+    sealer.seal(&sealed_parts(&entry.computed_hash(), name))
 }
 
-/// Whether `entry`'s stored hash is its contents' and `seal` is this service's seal of it.
-pub(crate) fn sealed(sealer: &Sealer, entry: &LogEntry, seal: Option<&str>) -> bool {
+fn sealed_parts<'a>(hash: &'a str, name: Option<&'a str>) -> [&'a [u8]; 2] {
+    [hash.as_bytes(), name.unwrap_or_default().as_bytes()]
+}
+
+/// Whether `entry`'s stored hash is its contents' and `seal` is this service's seal of it and
+/// `name`.
+pub(crate) fn sealed(
+    sealer: &Sealer,
+    entry: &LogEntry,
+    name: Option<&str>,
+    seal: Option<&str>,
+) -> bool {
     let hash = entry.computed_hash();
-    hash == entry.entry_hash && seal.is_some_and(|s| sealer.verify(&[hash.as_bytes()], s))
+    hash == entry.entry_hash && seal.is_some_and(|s| sealer.verify(&sealed_parts(&hash, name), s))
 }
 
 /// Announces a change on the change feed, delivered to listeners when `tx` commits (PostgreSQL;
@@ -51,12 +61,15 @@ pub(crate) async fn lock(
     Ok(())
 }
 
-/// Appends `record` inside `tx`, sealed by `sealer` (see [`seal`]); returns the entry.
+/// Appends `record`, about the agent name or zone `name` if any (a registration with a name, a
+/// binding, a release, a zone claim), inside `tx`, sealed by `sealer` (see [`seal`]); returns
+/// the entry.
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
     postgres: bool,
     sealer: &Sealer,
     record: LogRecord,
+    name: Option<&str>,
 ) -> Result<LogEntry, Error> {
     // Appends are serialised: on PostgreSQL by a table lock held to commit, on SQLite by the
     // write lock the caller's earlier write in this transaction already holds.
@@ -71,8 +84,8 @@ pub(crate) async fn append(
             .await?;
     let entry = LogEntry::chain(last.as_ref().map(|(s, h)| (*s, h.as_str())), record);
     sqlx::query(
-        "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal, name) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
     )
     .bind(entry.seq)
     .bind(&entry.did)
@@ -83,7 +96,8 @@ pub(crate) async fn append(
     .bind(&entry.prev_hash)
     .bind(&entry.entry_hash)
     .bind(entry.created_at)
-    .bind(seal(sealer, &entry))
+    .bind(seal(sealer, &entry, name))
+    .bind(name)
     .execute(&mut **tx)
     .await?;
     // The agent's latest entry, read by every resolution (none if the entry names no agent).
@@ -125,7 +139,7 @@ pub(crate) fn entry(r: Row) -> LogEntry {
 /// The columns of [`Row`].
 pub(crate) const SELECT: &str = "SELECT seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at FROM registry_log";
 
-/// A stored entry and its seal.
+/// A stored entry, its name and its seal.
 pub(crate) type SealedRow = (
     i64,
     String,
@@ -137,18 +151,40 @@ pub(crate) type SealedRow = (
     String,
     i64,
     Option<String>,
+    Option<String>,
 );
 
-/// An entry and its seal as stored.
-pub(crate) fn sealed_entry(r: SealedRow) -> (LogEntry, Option<String>) {
-    let (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal) = r;
-    (
-        entry((
+/// An entry as stored, with the name it is about and its seal.
+pub(crate) struct Sealed {
+    pub(crate) entry: LogEntry,
+    pub(crate) name: Option<String>,
+    pub(crate) seal: Option<String>,
+}
+
+impl Sealed {
+    /// Whether this service sealed it as it is.
+    pub(crate) fn holds(&self, sealer: &Sealer) -> bool {
+        sealed(
+            sealer,
+            &self.entry,
+            self.name.as_deref(),
+            self.seal.as_deref(),
+        )
+    }
+}
+
+/// An entry, its name and its seal as stored.
+pub(crate) fn sealed_entry(r: SealedRow) -> Sealed {
+    let (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal, name) =
+        r;
+    Sealed {
+        entry: entry((
             seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at,
         )),
+        name,
         seal,
-    )
+    }
 }
 
 /// The columns of [`SealedRow`].
-pub(crate) const SELECT_SEALED: &str = "SELECT seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal FROM registry_log";
+pub(crate) const SELECT_SEALED: &str = "SELECT seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal, name FROM registry_log";

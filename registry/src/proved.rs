@@ -38,8 +38,9 @@ impl Registry {
         .bind(MAX_ENTRIES)
         .fetch_all(&self.0.pool)
         .await?;
-        let (entries, seals): (Vec<LogEntry>, Vec<Option<String>>) =
-            rows.into_iter().map(crate::log::sealed_entry).unzip();
+        let rows: Vec<crate::log::Sealed> =
+            rows.into_iter().map(crate::log::sealed_entry).collect();
+        let entries: Vec<LogEntry> = rows.iter().map(|r| r.entry.clone()).collect();
         let Some(last) = entries.last() else {
             return Ok(None);
         };
@@ -61,16 +62,12 @@ impl Registry {
         // Each entry was written by this service: its seal (under the master key, which the
         // database never holds) verifies over its contents. A decision, a binding or an
         // operation appended or altered by anything else proves nothing.
-        if let Some((e, _)) = entries
-            .iter()
-            .zip(&seals)
-            .find(|(e, s)| !crate::log::sealed(&self.0.sealer, e, s.as_deref()))
-        {
+        if let Some(r) = rows.iter().find(|r| !r.holds(&self.0.sealer)) {
             return Err(self.unproven(
                 did,
                 &format!(
                     "its log entry {} ({}) does not carry this service's seal",
-                    e.seq, e.kind
+                    r.entry.seq, r.entry.kind
                 ),
             ));
         }
@@ -148,16 +145,21 @@ impl Registry {
             };
             after = last;
             let mut tx = self.0.pool.begin().await?;
-            for (e, seal) in rows.into_iter().map(crate::log::sealed_entry) {
-                if crate::log::sealed(&self.0.sealer, &e, seal.as_deref()) {
+            for r in rows.into_iter().map(crate::log::sealed_entry) {
+                if r.holds(&self.0.sealer) {
                     continue;
                 }
+                let e = &r.entry;
                 if e.seq > upto || e.computed_hash() != e.entry_hash {
                     left += 1;
                     continue;
                 }
-                sqlx::query("UPDATE registry_log SET seal = $1 WHERE seq = $2")
-                    .bind(crate::log::seal(&self.0.sealer, &e))
+                // The name it is about, from the entry itself (entries from before seals
+                // have none stored).
+                let name = crate::zones::entry_subject(e);
+                sqlx::query("UPDATE registry_log SET seal = $1, name = $2 WHERE seq = $3")
+                    .bind(crate::log::seal(&self.0.sealer, e, name.as_deref()))
+                    .bind(name.as_deref())
                     .bind(e.seq)
                     .execute(&mut *tx)
                     .await?;
@@ -168,15 +170,34 @@ impl Registry {
         Ok((sealed, left))
     }
 
-    /// The first entry of the log that carries no seal, if any: a checkpoint the service keeps
-    /// as its own word covers only the entries before it (so that it never vouches, at a later
-    /// start, for an entry it did not write).
-    pub async fn first_unsealed(&self) -> Result<Option<u64>, Error> {
-        let (first,): (Option<i64>,) =
-            sqlx::query_as("SELECT MIN(seq) FROM registry_log WHERE seal IS NULL")
-                .fetch_one(&self.0.pool)
-                .await?;
-        Ok(first.and_then(|s| u64::try_from(s).ok()))
+    /// The first entry of the log, up to `size`, without this service's seal that verifies, if
+    /// any: a checkpoint the service keeps as its own word covers only the entries before it,
+    /// so that it never vouches, at a later start, for an entry it did not write. Entries are
+    /// checked once per process, from where the last call stopped.
+    pub async fn first_unproven(&self, size: u64) -> Result<Option<u64>, Error> {
+        let mut after = self.0.sealed_through.load(Ordering::Acquire);
+        while after < size {
+            let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+                "{} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 1000",
+                crate::log::SELECT_SEALED
+            ))
+            .bind(i64::try_from(after).unwrap_or(i64::MAX))
+            .bind(i64::try_from(size).unwrap_or(i64::MAX))
+            .fetch_all(&self.0.pool)
+            .await?;
+            if rows.is_empty() {
+                break;
+            }
+            for r in rows.into_iter().map(crate::log::sealed_entry) {
+                let seq = u64::try_from(r.entry.seq).unwrap_or(0);
+                if seq != after + 1 || !r.holds(&self.0.sealer) {
+                    return Ok(Some(after + 1));
+                }
+                after = seq;
+                self.0.sealed_through.store(after, Ordering::Release);
+            }
+        }
+        Ok(None)
     }
 
     /// How many times this process refused an agent whose stored state its log does not prove.

@@ -65,6 +65,37 @@ fn moderated(op: &ZoneOperation) -> Option<&AgentName> {
     }
 }
 
+/// The zone or name `op` is about: what its log entry is found by.
+fn subject(op: &ZoneOperation) -> &str {
+    match op {
+        ZoneOperation::ClaimZone { zone, .. } | ZoneOperation::DelegateZone { zone, .. } => {
+            zone.as_str()
+        }
+        ZoneOperation::BindName { name, .. }
+        | ZoneOperation::UnbindName { name, .. }
+        | ZoneOperation::SuspendAgent { name, .. }
+        | ZoneOperation::DeplatformAgent { name, .. }
+        | ZoneOperation::ReinstateAgent { name, .. } => name.as_str(),
+    }
+}
+
+/// The zone or name a stored log entry is about, read from the entry itself (for entries
+/// stored before the log kept it beside them).
+pub(crate) fn entry_subject(e: &agentid_spec::log::LogEntry) -> Option<String> {
+    match e.kind.as_str() {
+        "create" => agentid_spec::history::History::genesis(&e.operation, e.created_at)
+            .ok()
+            .and_then(|h| h.entries()[0].state.name.as_ref().map(|n| n.to_string())),
+        "release-name" => serde_json::from_str::<serde_json::Value>(&e.operation)
+            .ok()
+            .and_then(|v| v["name"].as_str().map(str::to_owned)),
+        "claim-zone" | "delegate-zone" | "bind-name" | "unbind-name" => zone::open(&e.operation)
+            .ok()
+            .map(|(op, _)| subject(&op).to_owned()),
+        _ => None,
+    }
+}
+
 /// A zone owner's authority for a moderation decision: the zone, and the signed operation.
 pub(crate) struct ZoneAuthority<'a> {
     zone: &'a str,
@@ -111,50 +142,87 @@ impl Registry {
             .bind(&candidate)
             .fetch_optional(&mut **tx)
             .await?;
-            if let Some((zone, owner, parent, dns)) = row {
-                let z = Zone {
-                    zone,
-                    owner,
-                    parent,
-                    dns: dns != 0,
-                };
-                self.zone_proved(tx, &z).await?;
-                return Ok(Some(z));
+            let z = row.map(|(zone, owner, parent, dns)| Zone {
+                zone,
+                owner,
+                parent,
+                dns: dns != 0,
+            });
+            self.zone_proved(tx, &candidate, z.as_ref()).await?;
+            if z.is_some() {
+                return Ok(z);
             }
         }
         Ok(None)
     }
 
-    /// Checks, in `tx`, that the log proves `z`: a sealed `claim-zone` or `delegate-zone` entry
-    /// gave this zone to this owner. A zone row
-    /// rewritten behind the registry's back (another owner) is refused and reported.
-    async fn zone_proved(&self, tx: &mut Tx<'_>, z: &Zone) -> Result<(), Error> {
-        let rows: Vec<log::SealedRow> = sqlx::query_as(&format!(
-            "{} WHERE did = $1 AND kind IN ('claim-zone', 'delegate-zone') ORDER BY seq",
+    /// The zone `zone` as the log proves it: its first `claim-zone` or `delegate-zone` entry
+    /// (a zone is never released), which must carry this service's seal. `None` if the log
+    /// gave it to nobody.
+    async fn zone_in_log(&self, tx: &mut Tx<'_>, zone: &str) -> Result<Option<Zone>, Error> {
+        let row: Option<log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE name = $1 AND kind IN ('claim-zone', 'delegate-zone') ORDER BY seq LIMIT 1",
             log::SELECT_SEALED
         ))
-        .bind(&z.owner)
-        .fetch_all(&mut **tx)
+        .bind(zone)
+        .fetch_optional(&mut **tx)
         .await?;
-        let proved = rows.into_iter().map(log::sealed_entry).any(|(e, seal)| {
-            log::sealed(&self.0.sealer, &e, seal.as_deref())
-                && match zone::open(&e.operation) {
-                    Ok((ZoneOperation::ClaimZone { zone, owner, .. }, _)) => {
-                        zone.as_str() == z.zone && owner.as_str() == z.owner && z.parent.is_none()
-                    }
-                    Ok((ZoneOperation::DelegateZone { zone, owner, .. }, _)) => {
-                        zone.as_str() == z.zone && owner.as_str() == z.owner && z.parent.is_some()
-                    }
-                    _ => false,
-                }
-        });
-        if proved {
-            Ok(())
-        } else {
-            Err(self.unproven(
-                &z.zone,
-                &format!("no sealed entry of the log gave the zone to {}", z.owner),
-            ))
+        let Some(r) = row.map(log::sealed_entry) else {
+            return Ok(None);
+        };
+        let unproven = |what: &str| self.unproven(&zone, what);
+        if !r.holds(&self.0.sealer) {
+            return Err(unproven(
+                "its claim in the log does not carry this service's seal",
+            ));
+        }
+        match zone::open(&r.entry.operation) {
+            Ok((ZoneOperation::ClaimZone { zone: z, owner, .. }, _)) if z.as_str() == zone => {
+                Ok(Some(Zone {
+                    zone: zone.to_owned(),
+                    owner: owner.to_string(),
+                    parent: None,
+                    dns: dns_zone(&z),
+                }))
+            }
+            Ok((ZoneOperation::DelegateZone { zone: z, owner, .. }, _)) if z.as_str() == zone => {
+                Ok(Some(Zone {
+                    zone: zone.to_owned(),
+                    owner: owner.to_string(),
+                    parent: Some(String::new()),
+                    dns: false,
+                }))
+            }
+            _ => Err(unproven("its claim in the log does not read")),
+        }
+    }
+
+    /// Checks, in `tx`, what the zones table says of `candidate` (`row`) against the log: the
+    /// same owner as the zone's first sealed claim, and no claim in the log for a zone the table
+    /// lacks. A zone row rewritten or deleted behind the registry's back is refused and
+    /// reported.
+    async fn zone_proved(
+        &self,
+        tx: &mut Tx<'_>,
+        candidate: &str,
+        row: Option<&Zone>,
+    ) -> Result<(), Error> {
+        let logged = self.zone_in_log(tx, candidate).await?;
+        match (row, logged) {
+            (None, None) => Ok(()),
+            (Some(z), Some(l))
+                if z.owner == l.owner && z.parent.is_some() == l.parent.is_some() =>
+            {
+                Ok(())
+            }
+            (Some(z), _) => Err(self.unproven(
+                &candidate,
+                &format!("the log did not give the zone to {}", z.owner),
+            )),
+            (None, Some(l)) => Err(self.unproven(
+                &candidate,
+                &format!("the log gave the zone to {}, and its row is gone", l.owner),
+            )),
         }
     }
 
@@ -351,6 +419,7 @@ impl Registry {
                 reason: None,
                 created_at: now,
             },
+            Some(subject(&op)),
         )
         .await?;
         log::notify(&mut tx, self.0.postgres, "registry").await?;

@@ -17,7 +17,6 @@ pub fn resolve_now(did: &str) -> Result<ResolvedDid, ResolveError> {
     let method = did
         .strip_prefix("did:")
         .and_then(|rest| rest.split_once(':'))
-        .map(|(method, id)| (method, id))
         .filter(|(method, id)| {
             !method.is_empty()
                 && !id.is_empty()
@@ -138,7 +137,10 @@ mod tests {
             let vm = &doc["verificationMethod"][0];
             let ours = resolve_now(did).unwrap();
             let ours = &ours.document.verification_method[0];
-            assert_eq!(vm["publicKeyMultibase"].as_str(), Some(ours.public_key_multibase.as_str()));
+            assert_eq!(
+                vm["publicKeyMultibase"].as_str(),
+                Some(ours.public_key_multibase.as_str())
+            );
             assert_eq!(vm["id"].as_str(), Some(ours.id.as_str()));
         }
     }

@@ -32,10 +32,10 @@ use ed25519_dalek::VerifyingKey;
 pub mod did_key;
 #[cfg(feature = "http")]
 pub mod events;
-#[cfg(feature = "ssi")]
-pub mod methods;
 #[cfg(feature = "http")]
 pub mod http;
+#[cfg(feature = "ssi")]
+pub mod methods;
 
 /// Why resolution failed, with the DID Resolution error code in [`ResolveError::code`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]

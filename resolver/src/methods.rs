@@ -88,8 +88,8 @@ mod tests {
             }
             let resolved = got.unwrap();
             let kid = vm["id"].as_str().unwrap();
-            let x = agentid_spec::jose::b64u_decode(vm["publicKeyJwk"]["x"].as_str().unwrap())
-                .unwrap();
+            let x =
+                agentid_spec::jose::b64u_decode(vm["publicKeyJwk"]["x"].as_str().unwrap()).unwrap();
             let key = resolved.assertion_key(kid).expect("the vector's method id");
             assert_eq!(key.as_bytes().to_vec(), x);
             assert!(resolved.authentication_key(kid).is_some());
@@ -100,7 +100,10 @@ mod tests {
         let did = "did:key:z6MkiTBz1ymuepAQ4HEHYSF1H8quG5GLVVQR3djdX3mDooWp";
         assert_eq!(block_on(resolve(did)).unwrap().document.id, did);
         assert_eq!(
-            block_on(resolve("did:example:123")).unwrap_err().code().as_str(),
+            block_on(resolve("did:example:123"))
+                .unwrap_err()
+                .code()
+                .as_str(),
             "methodNotSupported"
         );
     }

@@ -153,17 +153,31 @@ async fn keep_once(path: &Path, registry: &Registry, wallet: &Wallet) -> Result<
     let (size, _) = registry.log_head().await.map_err(|e| e.to_string())?;
     // The service's own word covers only entries it sealed: one written behind its back (no
     // seal) is never vouched for, so never sealed at a later start.
-    let tree_size = match registry.first_unsealed().await.map_err(|e| e.to_string())? {
-        Some(first) if first <= size => {
+    let tree_size = match registry
+        .first_unproven(size)
+        .await
+        .map_err(|e| e.to_string())?
+    {
+        Some(first) => {
             tracing::warn!(
                 entry = first,
-                "the log holds an entry this service did not seal: the kept checkpoint stops \
+                "the log holds an entry without this service's seal: the kept checkpoint stops \
                  before it"
             );
             first - 1
         }
         _ => size,
     };
+    // Nor does it ever shrink: the checkpoint kept covered its entries when they were sealed,
+    // and a smaller one would let them be deleted unseen.
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let kept = CompactJws::parse(text.trim(), MAX_CHECKPOINT_BYTES, CHECKPOINT_TYP)
+        .ok()
+        .and_then(|jws| serde_json::from_slice::<Checkpoint>(&jws.payload).ok())
+        .map_or(0, |c| c.tree_size);
+    if tree_size < kept || (tree_size == kept && kept > 0) {
+        return Ok(kept);
+    }
     let root = registry
         .log_root(tree_size)
         .await

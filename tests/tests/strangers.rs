@@ -429,5 +429,24 @@ async fn a_decision_appended_behind_the_registrys_back_proves_nothing() {
             .get(&format!("/1.0/identifiers/{}", f.agent))
             .await;
         assert_eq!(st, 500, "a borrowed seal was believed: {b}");
+        // Nor is it sealed later (outside attack): the checkpoint the service keeps never grows
+        // over an entry without its seal, so the forged entry, given a bad seal for a start
+        // and then none, is never taken for one written before seals existed.
+        f.server.stop().await;
+        f.server.restart().await;
+        f.server.stop().await;
+        crate::support::tamper(
+            &f.server,
+            "UPDATE registry_log SET seal = NULL WHERE seq = CAST($1 AS BIGINT)",
+            &[&seq],
+        )
+        .await;
+        f.server.restart().await;
+        let (st, b) = f
+            .server
+            .http()
+            .get(&format!("/1.0/identifiers/{}", f.agent))
+            .await;
+        assert_eq!(st, 500, "a forged entry was sealed at a start: {b}");
     }
 }

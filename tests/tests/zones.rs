@@ -839,7 +839,7 @@ async fn a_stolen_backup_key_names_nobody_and_evidence_is_a_hash() {
 /// write the database gave themselves a platform's zone and named agents in it. The owner is
 /// now proved by the zone's sealed `claim-zone` entry; a rewritten row is refused and reported.
 #[tokio::test]
-async fn a_zone_given_away_in_the_database_is_refused() {
+async fn a_zone_or_name_given_away_in_the_database_is_refused() {
     for backend in backends().await {
         let mut server = crate::support::Server::start(&backend).await;
         let (platform, thief) = (KeyPair::generate(), KeyPair::generate());
@@ -870,5 +870,36 @@ async fn a_zone_given_away_in_the_database_is_refused() {
             metrics.contains("agentid_unproven_agents_total 1"),
             "{metrics}"
         );
+
+        // Outside attack: a zone's row deleted, a stranger claims the zone. The log gave it
+        // to its first claimant; the claim is refused.
+        let (st, b) = submit(&http, &claim("otherzone", &platform, &platform, now())).await;
+        assert_eq!(st, 200, "{b}");
+        crate::support::tamper(
+            &server,
+            "DELETE FROM registry_zones WHERE zone = 'otherzone'",
+            &[],
+        )
+        .await;
+        let (st, b) = submit(&http, &claim("otherzone", &thief, &thief, now())).await;
+        assert_eq!(st, 500, "a deleted zone was claimed again: {b}");
+        let (st, b) = http.get("/v1/zones/otherzone").await;
+        assert_ne!(
+            b["owner"].as_str(),
+            Some(thief.did_key().as_str()),
+            "{st} {b}"
+        );
+
+        // And a name cleared from its agent's row is not given to the next registration.
+        let (st, _, victim) = register(&http, Some("victimname")).await;
+        assert_eq!(st, 201);
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_agents SET name = NULL WHERE did = $1",
+            &[victim.as_str()],
+        )
+        .await;
+        let (st, b, _) = register(&http, Some("victimname")).await;
+        assert_eq!(st, 500, "a cleared name was given away: {b}");
     }
 }

@@ -41,7 +41,9 @@ impl Vault {
 
     /// A fresh random master key, base64url, for its keeper to store (never in the database).
     pub fn generate_master_key() -> Zeroizing<String> {
-        let key = Zeroizing::new(XChaCha20Poly1305::generate_key(&mut OsRng));
+        use chacha20poly1305::aead::rand_core::RngCore;
+        let mut key = Zeroizing::new([0u8; 32]);
+        OsRng.fill_bytes(key.as_mut_slice());
         Zeroizing::new(b64u(key.as_slice()))
     }
 
