@@ -1,9 +1,9 @@
 //! Resolution answers kept in memory: resolution is the registry's hottest path, and a database
 //! round trip costs more than the rest of the request. This process drops the cache on every
-//! change it makes; entries also expire after [`TTL_SECS`], which bounds how stale an answer can
+//! change it makes; entries also expire after `TTL_SECS`, which bounds how stale an answer can
 //! be when several registry processes share one PostgreSQL database.
 //!
-//! The cache is bounded ([`MAX_ENTRIES`]) and evicts entry by entry (moka's TinyLFU), and
+//! The cache is bounded (`MAX_ENTRIES`) and evicts entry by entry (moka's TinyLFU), and
 //! dropping it is a counter moving, not a walk over its entries: a cache that was emptied
 //! wholesale when full stalled every resolution behind the drop of a hundred thousand answers
 //! (p99 64 ms at a million agents).

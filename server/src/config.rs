@@ -21,7 +21,7 @@ pub struct ServeConfig {
     /// Store in PostgreSQL instead (postgres://...).
     #[arg(long, env = "AGENTID_DATABASE_URL")]
     pub database_url: Option<String>,
-    /// URL clients reach this service at (default http://<listen address>).
+    /// URL clients reach this service at (default http://LISTEN, the --listen address).
     #[arg(long, env = "AGENTID_PUBLIC_URL")]
     pub public_url: Option<String>,
     /// Let /v1/verify fetch status lists from this origin too (repeat); by default only this
@@ -91,14 +91,14 @@ pub struct ServeConfig {
     #[arg(long, env = "AGENTID_BODY_TIMEOUT_SECS", default_value_t = 30)]
     pub body_timeout_secs: u64,
     /// Start even though the log no longer extends the checkpoint kept in
-    /// <data-dir>/log-checkpoint.jws (a database restored from an older backup): logged.
+    /// DATA_DIR/log-checkpoint.jws (a database restored from an older backup): logged.
     #[arg(long, env = "AGENTID_ACCEPT_RESTORED_LOG")]
     pub accept_restored_log: bool,
     /// A connection with nothing read or written for this many seconds is closed (2 or more;
     /// event streams write a comment line every third of it, at most every 15 s).
     #[arg(long, env = "AGENTID_IDLE_TIMEOUT_SECS", default_value_t = 60)]
     pub idle_timeout_secs: u64,
-    /// The master key sealing principals' keys, base64url (default: <data-dir>/master.key,
+    /// The master key sealing principals' keys, base64url (default: DATA_DIR/master.key,
     /// created on first start). Prefer the environment or a file to the command line.
     #[arg(long, env = "AGENTID_MASTER_KEY", hide_env_values = true, hide = true)]
     pub master_key: Option<String>,
@@ -120,7 +120,7 @@ pub struct ServeConfig {
     /// issued again.
     #[arg(long, env = "AGENTID_MOVE_PUBLIC_URL")]
     pub move_public_url: bool,
-    /// The root operator's admin token (default: <data-dir>/admin.token, created by the first
+    /// The root operator's admin token (default: DATA_DIR/admin.token, created by the first
     /// node to start on the database; its hash is recorded there and every node accepts it).
     #[arg(long, env = "AGENTID_ADMIN_TOKEN", hide_env_values = true, hide = true)]
     pub admin_token: Option<String>,

@@ -468,7 +468,7 @@ struct MasterKey {
     sealed: bool,
 }
 
-/// The master key: the one given, else `<data-dir>/master.key`, else (for a database with no
+/// The master key: the one given, else `DATA_DIR/master.key`, else (for a database with no
 /// sealed key) a fresh one, written only at the end of the start. Refused when the database
 /// recorded another key's check value, or holds sealed keys and no key is found.
 async fn master_key(
@@ -536,7 +536,7 @@ enum RootToken {
     },
 }
 
-/// The root operator's token: the one given or in `<data-dir>/admin.token` (refused unless it
+/// The root operator's token: the one given or in `DATA_DIR/admin.token` (refused unless it
 /// is the one recorded), else the recorded one's hash (this node keeps no copy), else a fresh
 /// one for an empty database.
 async fn root_token(pool: &sqlx::AnyPool, config: &ServeConfig) -> Result<RootToken, StartError> {

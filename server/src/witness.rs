@@ -1,4 +1,4 @@
-//! The log's latest signed checkpoint, kept outside the database (`<data-dir>/log-checkpoint.jws`,
+//! The log's latest signed checkpoint, kept outside the database (`DATA_DIR/log-checkpoint.jws`,
 //! mode 0600): a database restored from an older backup, or a log rewritten behind the
 //! service's back, no longer extends it, and the service refuses to start on it rather than
 //! silently undo the deplatformings, suspensions and key changes recorded since (and, with the

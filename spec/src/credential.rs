@@ -147,7 +147,7 @@ impl Period {
     }
 
     /// The start of the period holding `t` and the start of the next one, Unix seconds, UTC.
-    /// `t` is a bounded [`Timestamp`](crate::time::Timestamp) value, so nothing overflows.
+    /// `t` is a bounded [`Timestamp`] value, so nothing overflows.
     pub fn bounds(self, t: i64) -> (i64, i64) {
         use chrono::{Datelike, NaiveDate, TimeZone, Utc};
         const DAY: i64 = 86_400;

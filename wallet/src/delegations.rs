@@ -5,6 +5,7 @@ use agentid_spec::credential::{
     DelegationCredential, Grant, Scope, SpendingLimit, CREDENTIAL_CTY, CREDENTIAL_TYP,
 };
 use agentid_spec::id::AgentDid;
+use agentid_spec::jose::{sign_compact, JoseHeader};
 use agentid_spec::status_list::BitstringStatusListEntry;
 use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::{Deserialize, Serialize};
@@ -394,22 +395,38 @@ impl Wallet {
     }
 }
 
-/// Signs a `vc+jwt` with the principal's key through josekit (OpenSSL's Ed25519).
+/// Signs a `vc+jwt` with the principal's key (`spec::jose`, the one JWS signer of agentid).
 pub(crate) fn sign_vc_jwt(key: &KeyPair, payload: &[u8]) -> Result<String, Error> {
     sign_jwt(key, &key.did_key().key_id(), payload)
 }
 
-/// Signs a `vc+jwt` with `key`, named `kid`, through josekit (OpenSSL's Ed25519).
+/// Signs a `vc+jwt` with `key`, named `kid` (`spec::jose`).
 pub(crate) fn sign_jwt(key: &KeyPair, kid: &str, payload: &[u8]) -> Result<String, Error> {
-    let internal = |e: josekit::JoseError| Error::Internal(format!("josekit: {e}"));
-    let jwk_json = key.to_private_jwk();
-    let jwk = josekit::jwk::Jwk::from_bytes(jwk_json.as_bytes()).map_err(internal)?;
-    let signer = josekit::jws::EdDSA
-        .signer_from_jwk(&jwk)
-        .map_err(internal)?;
-    let mut header = josekit::jws::JwsHeader::new();
-    header.set_token_type(CREDENTIAL_TYP);
-    header.set_content_type(CREDENTIAL_CTY);
-    header.set_key_id(kid);
-    josekit::jws::serialize_compact(payload, &header, &signer).map_err(internal)
+    let header = JoseHeader::eddsa(CREDENTIAL_TYP, Some(CREDENTIAL_CTY), kid);
+    Ok(sign_compact(&header, payload, key.signing_key()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What the wallet signs verifies in an independent implementation (josekit, over
+    /// OpenSSL's Ed25519), with its `typ`, `cty` and `kid`.
+    #[test]
+    fn josekit_verifies_what_the_wallet_signs() {
+        let key = KeyPair::from_seed(&[5; 32]);
+        let token = sign_vc_jwt(&key, br#"{"hello":"world"}"#).unwrap();
+        let jwk = josekit::jwk::Jwk::from_bytes(key.to_private_jwk().as_bytes()).unwrap();
+        let public = jwk.to_public_key().unwrap();
+        let verifier = josekit::jws::EdDSA.verifier_from_jwk(&public).unwrap();
+        let (payload, header) = josekit::jws::deserialize_compact(&token, &verifier).unwrap();
+        assert_eq!(payload, br#"{"hello":"world"}"#);
+        assert_eq!(header.token_type(), Some(CREDENTIAL_TYP));
+        assert_eq!(header.content_type(), Some(CREDENTIAL_CTY));
+        assert_eq!(header.key_id(), Some(key.did_key().key_id().as_str()));
+        // And a flipped payload does not.
+        let mut parts: Vec<String> = token.split('.').map(str::to_owned).collect();
+        parts[1] = agentid_spec::jose::b64u(br#"{"hello":"there"}"#);
+        assert!(josekit::jws::deserialize_compact(parts.join("."), &verifier).is_err());
+    }
 }

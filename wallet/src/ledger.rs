@@ -7,7 +7,7 @@
 //! authorization (and every revocation) of those delegations waits for its transaction to end
 //! and the budget it reads cannot move under it. Delegations do not wait for each other on
 //! PostgreSQL. Authorizations on a principal's own delegation are committed in groups
-//! ([`group`]); a sub-agent's locks its chain, the principal's delegation first, alone.
+//! (`group`); a sub-agent's locks its chain, the principal's delegation first, alone.
 
 use agentid_sdk::verify::VerifiedSpendRequest;
 use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};

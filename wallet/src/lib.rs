@@ -11,13 +11,13 @@
 //! of HTTP. `agentid-server` puts it on the wire. Every change that a verifier may have cached
 //! (a revocation) moves [`Wallet::generation`].
 //!
-//! The wallet has an identity of its own, a `did:web` of its public URL ([`identity`]), and
+//! The wallet has an identity of its own, a `did:web` of its public URL (`identity`), and
 //! vouches for its principals and their budgets by signing spend authorizations: holds against
 //! a delegation's total, taken atomically and idempotently ([`ledger`]).
 //!
 //! Budgets hold per transaction, per calendar period (day, week or month, UTC) and in total.
 //!
-//! An agent may pass a narrower part of its delegation to a sub-agent ([`subdelegations`]); a
+//! An agent may pass a narrower part of its delegation to a sub-agent (`subdelegations`); a
 //! sub-agent's spends count against every budget above it, and revoking a link revokes
 //! everything below it.
 
