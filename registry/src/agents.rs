@@ -88,6 +88,23 @@ impl Registry {
             .fetch_optional(&mut *tx)
             .await?;
             if let Some((old, document)) = old {
+                // The log, not the row, says the agent was deactivated long enough ago.
+                let deactivated: Option<log::SealedRow> = sqlx::query_as(&format!(
+                    "{} WHERE did = $1 AND kind = 'deactivate' ORDER BY seq LIMIT 1",
+                    log::SELECT_SEALED
+                ))
+                .bind(&old)
+                .fetch_optional(&mut *tx)
+                .await?;
+                let proved = deactivated
+                    .map(log::sealed_entry)
+                    .is_some_and(|r| r.holds(&self.0.sealer) && r.entry.created_at <= cutoff);
+                if !proved {
+                    return Err(self.unproven(
+                        n,
+                        &format!("its row says {old} was deactivated, and the log does not"),
+                    ));
+                }
                 // Its document no longer claims the name.
                 let mut document: DidDocument = serde_json::from_str(&document)
                     .map_err(|e| Error::Internal(format!("stored document: {e}")))?;
@@ -168,7 +185,7 @@ impl Registry {
         // After the log's lock: a zone claimed meanwhile is seen.
         if let Some(n) = &name {
             self.check_unzoned(&mut tx, n).await?;
-            self.check_name_free(&mut tx, n, entry.seq).await?;
+            self.check_name_free(n, &did, released.as_deref()).await?;
         }
         if released.is_none() {
             // Nothing cached changed, but the log grew: wake other nodes' event streams.
@@ -191,41 +208,40 @@ impl Registry {
     }
 
     /// The sequence number of `did`'s latest log entry of `kind`, if any.
-    /// Checks, in `tx`, that the log (before entry `before`) leaves `name` free: its latest
-    /// entry about the name, if any, is sealed and unbinds or releases it. The names table said
-    /// it was free; a log that disagrees means a name cleared behind the registry's back, and
-    /// the registration is refused and reported rather than given someone's name.
+    /// Checks that the log leaves `name` free for `did` (besides `released`, whose name this
+    /// registration releases): its latest entry about the name, if any, unbinds or releases
+    /// it, and every entry of the log carries this service's seal. The names table said it was
+    /// free; a log that disagrees means a name cleared behind the registry's back, and the
+    /// registration is refused and reported rather than given someone's name.
     async fn check_name_free(
         &self,
-        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         name: &AgentName,
-        before: i64,
+        did: &AgentDid,
+        released: Option<&str>,
     ) -> Result<(), Error> {
-        let row: Option<log::SealedRow> = sqlx::query_as(&format!(
-            "{} WHERE name = $1 AND seq < $2 \
-             AND kind IN ('create', 'bind-name', 'unbind-name', 'release-name') \
-             ORDER BY seq DESC LIMIT 1",
-            log::SELECT_SEALED
-        ))
-        .bind(name.as_str())
-        .bind(before)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(r) = row.map(log::sealed_entry) else {
-            return Ok(());
-        };
-        if !r.holds(&self.0.sealer) {
+        self.catch_up().await?;
+        let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(seq) = names.first_unproven() {
             return Err(self.unproven(
                 name,
-                "its latest log entry does not carry this service's seal",
+                &format!(
+                    "the log holds an entry ({seq}) without this service's seal: names are \
+                     given to nobody until an operator accepts the log"
+                ),
             ));
         }
-        match r.entry.kind.as_str() {
-            "unbind-name" | "release-name" => Ok(()),
-            _ => Err(self.unproven(
-                name,
-                &format!("the log binds it to {}, and its row does not", r.entry.did),
-            )),
+        match names.holder(name.as_str()) {
+            Some((kind, holder))
+                if matches!(kind.as_str(), "create" | "bind-name")
+                    && holder != did.as_str()
+                    && Some(holder.as_str()) != released =>
+            {
+                Err(self.unproven(
+                    name,
+                    &format!("the log binds it to {holder}, and its row does not"),
+                ))
+            }
+            _ => Ok(()),
         }
     }
 

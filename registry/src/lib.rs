@@ -103,14 +103,15 @@ struct Inner {
     name_grace_secs: std::sync::atomic::AtomicI64,
     /// The log's Merkle leaves, as far as this process has read them.
     leaves: tree::Leaves,
+    /// Who holds each name and zone, read with the leaves.
+    names: std::sync::RwLock<tree::Names>,
     /// Moves after every append to the log, here or (through the change feed) elsewhere.
     appends: tokio::sync::watch::Sender<u64>,
     /// How DNS zone claims are proven; none: they are refused.
     dns: std::sync::OnceLock<Arc<dyn zones::TxtLookup>>,
     /// Agents refused because their stored state is not what their log proves.
     unproven: AtomicU64,
-    /// The log's entries up to here carry this service's seal (checked by this process).
-    sealed_through: AtomicU64,
+
     /// The state each agent's log entries (by their leaf hashes) proved last: bounded.
     proofs: moka::sync::Cache<
         String,
@@ -142,10 +143,11 @@ impl Registry {
             generation: AtomicU64::new(0),
             name_grace_secs: std::sync::atomic::AtomicI64::new(DEFAULT_NAME_GRACE_SECS),
             leaves: tree::Leaves::default(),
+            names: Default::default(),
             appends: tokio::sync::watch::Sender::new(0),
             dns: std::sync::OnceLock::new(),
             unproven: AtomicU64::new(0),
-            sealed_through: AtomicU64::new(0),
+
             proofs: moka::sync::Cache::new(cache::MAX_ENTRIES),
         }))
     }

@@ -170,36 +170,6 @@ impl Registry {
         Ok((sealed, left))
     }
 
-    /// The first entry of the log, up to `size`, without this service's seal that verifies, if
-    /// any: a checkpoint the service keeps as its own word covers only the entries before it,
-    /// so that it never vouches, at a later start, for an entry it did not write. Entries are
-    /// checked once per process, from where the last call stopped.
-    pub async fn first_unproven(&self, size: u64) -> Result<Option<u64>, Error> {
-        let mut after = self.0.sealed_through.load(Ordering::Acquire);
-        while after < size {
-            let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
-                "{} WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT 1000",
-                crate::log::SELECT_SEALED
-            ))
-            .bind(i64::try_from(after).unwrap_or(i64::MAX))
-            .bind(i64::try_from(size).unwrap_or(i64::MAX))
-            .fetch_all(&self.0.pool)
-            .await?;
-            if rows.is_empty() {
-                break;
-            }
-            for r in rows.into_iter().map(crate::log::sealed_entry) {
-                let seq = u64::try_from(r.entry.seq).unwrap_or(0);
-                if seq != after + 1 || !r.holds(&self.0.sealer) {
-                    return Ok(Some(after + 1));
-                }
-                after = seq;
-                self.0.sealed_through.store(after, Ordering::Release);
-            }
-        }
-        Ok(None)
-    }
-
     /// How many times this process refused an agent whose stored state its log does not prove.
     pub fn unproven_count(&self) -> u64 {
         self.0.unproven.load(Ordering::Relaxed)

@@ -12,6 +12,70 @@ use crate::{log, Error, Registry};
 /// Entries read per query while catching up.
 const CATCH_UP_PAGE: i64 = 10_000;
 
+/// Who holds each name and zone, as the log's sealed entries say, read with the tree: the one
+/// place the registry learns that a name or a zone is free (an index in the database can be
+/// made to miss an entry; this is built from every entry's contents). Entries without this
+/// service's seal are counted, and while there are any, names and zones are given to nobody.
+#[derive(Default)]
+pub(crate) struct Names {
+    /// Name -> (kind, DID) of its latest entry (`create`, `bind-name`, `unbind-name`,
+    /// `release-name`).
+    held: std::collections::HashMap<String, (String, String)>,
+    /// Zone -> its first claim's or delegation's owner, and whether it was delegated.
+    zones: std::collections::HashMap<String, (String, bool)>,
+    /// The first entry read that does not carry this service's seal over its contents.
+    first_unproven: Option<i64>,
+}
+
+impl Names {
+    fn read(&mut self, r: &log::Sealed, sealer: &agentid_store::Sealer) {
+        let e = &r.entry;
+        let subject = crate::zones::light_subject(e);
+        if !r.holds(sealer) || r.name != subject.as_ref().map(|(n, _)| n.clone()) {
+            tracing::error!(
+                seq = e.seq,
+                kind = %e.kind,
+                stored = ?r.name,
+                read = ?subject,
+                sealed = r.holds(sealer),
+                "a log entry does not carry this service's seal: no name or zone is given to \
+                 anyone until an operator accepts the log (--accept-restored-log)"
+            );
+            self.first_unproven.get_or_insert(e.seq);
+            return;
+        }
+        let Some((name, owner)) = subject else {
+            return;
+        };
+        match e.kind.as_str() {
+            "claim-zone" | "delegate-zone" => {
+                let delegated = e.kind == "delegate-zone";
+                self.zones
+                    .entry(name)
+                    .or_insert((owner.unwrap_or_default(), delegated));
+            }
+            kind => {
+                self.held.insert(name, (kind.to_owned(), e.did.clone()));
+            }
+        }
+    }
+
+    /// The latest entry about `name`: its kind and DID.
+    pub(crate) fn holder(&self, name: &str) -> Option<&(String, String)> {
+        self.held.get(name)
+    }
+
+    /// The owner the log gave `zone` to, and whether by delegation.
+    pub(crate) fn zone_owner(&self, zone: &str) -> Option<(&str, bool)> {
+        self.zones.get(zone).map(|(o, d)| (o.as_str(), *d))
+    }
+
+    /// The first entry without this service's seal, if any.
+    pub(crate) fn first_unproven(&self) -> Option<i64> {
+        self.first_unproven
+    }
+}
+
 /// This process's copy of the log's tree.
 #[derive(Default)]
 pub(crate) struct Leaves(tokio::sync::RwLock<Tree>);
@@ -53,17 +117,19 @@ impl Registry {
         }
         loop {
             let after = leaves.len() as i64;
-            let rows: Vec<log::Row> = sqlx::query_as(&format!(
+            let rows: Vec<log::SealedRow> = sqlx::query_as(&format!(
                 "{} WHERE seq > $1 ORDER BY seq LIMIT $2",
-                log::SELECT
+                log::SELECT_SEALED
             ))
             .bind(after)
             .bind(CATCH_UP_PAGE)
             .fetch_all(&self.0.pool)
             .await?;
             let done = (rows.len() as i64) < CATCH_UP_PAGE;
+            let mut names = self.0.names.write().unwrap_or_else(|e| e.into_inner());
             for row in rows {
-                let entry = log::entry(row);
+                let sealed = log::sealed_entry(row);
+                let entry = &sealed.entry;
                 if entry.seq != leaves.len() as i64 + 1 {
                     return Err(Error::Internal(format!(
                         "the log has a gap before entry {}",
@@ -71,11 +137,28 @@ impl Registry {
                     )));
                 }
                 leaves.push(entry.public().leaf_hash());
+                names.read(&sealed, &self.0.sealer);
             }
             if done {
                 return Ok(f(&leaves));
             }
         }
+    }
+
+    /// Reads the entries appended since this process last did (here or on another node).
+    pub(crate) async fn catch_up(&self) -> Result<(), Error> {
+        self.with_leaves(|_| ()).await
+    }
+
+    /// Reads the whole log again, its leaves and who holds each name and zone: after entries
+    /// were sealed at a start.
+    pub async fn reread_log(&self) -> Result<(), Error> {
+        {
+            let mut leaves = self.0.leaves.0.write().await;
+            *leaves = Tree::default();
+            *self.0.names.write().unwrap_or_else(|e| e.into_inner()) = Names::default();
+        }
+        self.catch_up().await
     }
 
     /// The log's size and root now.

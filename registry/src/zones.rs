@@ -96,6 +96,35 @@ pub(crate) fn entry_subject(e: &agentid_spec::log::LogEntry) -> Option<String> {
     }
 }
 
+/// The name (or zone) a log entry is about, and for a zone claim its owner, read from the
+/// entry's contents without checking their signatures (the seal says the service checked them
+/// when it wrote the entry): what the registry's index of names is built from.
+pub(crate) fn light_subject(e: &agentid_spec::log::LogEntry) -> Option<(String, Option<String>)> {
+    let payload = |jws: &str| -> Option<serde_json::Value> {
+        let part = jws.split('.').nth(1)?;
+        serde_json::from_slice(&agentid_spec::jose::b64u_decode(part)?).ok()
+    };
+    let name = |v: &serde_json::Value, field: &str| {
+        v[field]
+            .as_str()
+            .and_then(|n| AgentName::parse(n).ok())
+            .map(|n| n.to_string())
+    };
+    match e.kind.as_str() {
+        "create" => Some((name(&payload(&e.operation)?, "name")?, None)),
+        "release-name" => Some((
+            name(&serde_json::from_str(&e.operation).ok()?, "name")?,
+            None,
+        )),
+        "claim-zone" | "delegate-zone" => {
+            let v = payload(&e.operation)?;
+            Some((name(&v, "zone")?, v["owner"].as_str().map(str::to_owned)))
+        }
+        "bind-name" | "unbind-name" => Some((name(&payload(&e.operation)?, "name")?, None)),
+        _ => None,
+    }
+}
+
 /// A zone owner's authority for a moderation decision: the zone, and the signed operation.
 pub(crate) struct ZoneAuthority<'a> {
     zone: &'a str,
@@ -135,6 +164,8 @@ impl Registry {
     /// `tx`.
     async fn zone_holding(&self, tx: &mut Tx<'_>, name: &str) -> Result<Option<Zone>, Error> {
         let name = AgentName::parse(name).map_err(|e| Error::Internal(e.to_string()))?;
+        // Who holds what, as the log says it, brought up to date once.
+        self.catch_up().await?;
         for candidate in enclosing(&name) {
             let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
                 "SELECT zone, owner, parent, dns FROM registry_zones WHERE zone = $1",
@@ -148,7 +179,7 @@ impl Registry {
                 parent,
                 dns: dns != 0,
             });
-            self.zone_proved(tx, &candidate, z.as_ref()).await?;
+            self.zone_proved(&candidate, z.as_ref())?;
             if z.is_some() {
                 return Ok(z);
             }
@@ -156,62 +187,25 @@ impl Registry {
         Ok(None)
     }
 
-    /// The zone `zone` as the log proves it: its first `claim-zone` or `delegate-zone` entry
-    /// (a zone is never released), which must carry this service's seal. `None` if the log
-    /// gave it to nobody.
-    async fn zone_in_log(&self, tx: &mut Tx<'_>, zone: &str) -> Result<Option<Zone>, Error> {
-        let row: Option<log::SealedRow> = sqlx::query_as(&format!(
-            "{} WHERE name = $1 AND kind IN ('claim-zone', 'delegate-zone') ORDER BY seq LIMIT 1",
-            log::SELECT_SEALED
-        ))
-        .bind(zone)
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some(r) = row.map(log::sealed_entry) else {
-            return Ok(None);
-        };
-        let unproven = |what: &str| self.unproven(&zone, what);
-        if !r.holds(&self.0.sealer) {
-            return Err(unproven(
-                "its claim in the log does not carry this service's seal",
+    /// Checks what the zones table says of `candidate` (`row`) against the log as this process
+    /// has read it: the same owner as the zone's first sealed claim, and no claim in the log for
+    /// a zone the table lacks; and no entry of the log without this service's seal. A zone row
+    /// rewritten or deleted behind the registry's back is refused and reported.
+    fn zone_proved(&self, candidate: &str, row: Option<&Zone>) -> Result<(), Error> {
+        let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(seq) = names.first_unproven() {
+            return Err(self.unproven(
+                &candidate,
+                &format!(
+                    "the log holds an entry ({seq}) without this service's seal: names and \
+                     zones are given to nobody until an operator accepts the log"
+                ),
             ));
         }
-        match zone::open(&r.entry.operation) {
-            Ok((ZoneOperation::ClaimZone { zone: z, owner, .. }, _)) if z.as_str() == zone => {
-                Ok(Some(Zone {
-                    zone: zone.to_owned(),
-                    owner: owner.to_string(),
-                    parent: None,
-                    dns: dns_zone(&z),
-                }))
-            }
-            Ok((ZoneOperation::DelegateZone { zone: z, owner, .. }, _)) if z.as_str() == zone => {
-                Ok(Some(Zone {
-                    zone: zone.to_owned(),
-                    owner: owner.to_string(),
-                    parent: Some(String::new()),
-                    dns: false,
-                }))
-            }
-            _ => Err(unproven("its claim in the log does not read")),
-        }
-    }
-
-    /// Checks, in `tx`, what the zones table says of `candidate` (`row`) against the log: the
-    /// same owner as the zone's first sealed claim, and no claim in the log for a zone the table
-    /// lacks. A zone row rewritten or deleted behind the registry's back is refused and
-    /// reported.
-    async fn zone_proved(
-        &self,
-        tx: &mut Tx<'_>,
-        candidate: &str,
-        row: Option<&Zone>,
-    ) -> Result<(), Error> {
-        let logged = self.zone_in_log(tx, candidate).await?;
-        match (row, logged) {
+        match (row, names.zone_owner(candidate)) {
             (None, None) => Ok(()),
-            (Some(z), Some(l))
-                if z.owner == l.owner && z.parent.is_some() == l.parent.is_some() =>
+            (Some(z), Some((owner, delegated)))
+                if z.owner == owner && z.parent.is_some() == delegated =>
             {
                 Ok(())
             }
@@ -219,9 +213,9 @@ impl Registry {
                 &candidate,
                 &format!("the log did not give the zone to {}", z.owner),
             )),
-            (None, Some(l)) => Err(self.unproven(
+            (None, Some((owner, _))) => Err(self.unproven(
                 &candidate,
-                &format!("the log gave the zone to {}, and its row is gone", l.owner),
+                &format!("the log gave the zone to {owner}, and its row is gone"),
             )),
         }
     }

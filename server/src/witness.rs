@@ -61,6 +61,9 @@ pub async fn check(
                 Some(r) if b64u(&r) == saved.root_hash => {
                     if accept_restored {
                         seal_earlier(registry, size, true, "--accept-restored-log").await?;
+                    } else if sealing_began(path) {
+                        // Every entry since was sealed as it was written: none is sealed now.
+                        seal_earlier(registry, 0, false, "").await?;
                     } else {
                         seal_earlier(registry, saved.tree_size, false, "the kept checkpoint")
                             .await?;
@@ -106,6 +109,10 @@ async fn seal_earlier(
         .await
         .map_err(|e| StartError::Registry(format!("sealing the log: {e}")))?;
     if sealed > 0 {
+        registry
+            .reread_log()
+            .await
+            .map_err(|e| StartError::Registry(format!("reading the log: {e}")))?;
         tracing::warn!(
             sealed,
             by = why,
@@ -120,6 +127,18 @@ async fn seal_earlier(
         );
     }
     Ok(())
+}
+
+/// The file, beside the kept checkpoint, recording that this node has started with seals: from
+/// then on no entry without a seal is ever sealed at a start (only `--accept-restored-log` does),
+/// however far the kept checkpoint reaches.
+fn sealing_marker(checkpoint: &Path) -> PathBuf {
+    checkpoint.with_file_name("log-sealed")
+}
+
+/// Whether this node has started with seals before (see [`sealing_marker`]).
+fn sealing_began(checkpoint: &Path) -> bool {
+    sealing_marker(checkpoint).exists()
 }
 
 /// The checkpoint `token`, if a key the wallet has had signed it.
@@ -150,38 +169,7 @@ async fn verified(token: &str, wallet: &Wallet) -> Result<Checkpoint, String> {
 
 /// Signs the log's checkpoint now and writes it to `path` (a new file renamed over the old).
 async fn keep_once(path: &Path, registry: &Registry, wallet: &Wallet) -> Result<u64, String> {
-    let (size, _) = registry.log_head().await.map_err(|e| e.to_string())?;
-    // The service's own word covers only entries it sealed: one written behind its back (no
-    // seal) is never vouched for, so never sealed at a later start.
-    let tree_size = match registry
-        .first_unproven(size)
-        .await
-        .map_err(|e| e.to_string())?
-    {
-        Some(first) => {
-            tracing::warn!(
-                entry = first,
-                "the log holds an entry without this service's seal: the kept checkpoint stops \
-                 before it"
-            );
-            first - 1
-        }
-        _ => size,
-    };
-    // Nor does it ever shrink: the checkpoint kept covered its entries when they were sealed,
-    // and a smaller one would let them be deleted unseen.
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let kept = CompactJws::parse(text.trim(), MAX_CHECKPOINT_BYTES, CHECKPOINT_TYP)
-        .ok()
-        .and_then(|jws| serde_json::from_slice::<Checkpoint>(&jws.payload).ok())
-        .map_or(0, |c| c.tree_size);
-    if tree_size < kept || (tree_size == kept && kept > 0) {
-        return Ok(kept);
-    }
-    let root = registry
-        .log_root(tree_size)
-        .await
-        .map_err(|e| e.to_string())?;
+    let (tree_size, root) = registry.log_head().await.map_err(|e| e.to_string())?;
     let statement = Checkpoint {
         iss: wallet.did().to_string(),
         tree_size,
@@ -206,6 +194,11 @@ pub async fn keep(path: PathBuf, registry: Registry, wallet: Wallet) -> Result<(
     keep_once(&path, &registry, &wallet)
         .await
         .map_err(|e| StartError::Registry(format!("keeping the log's checkpoint: {e}")))?;
+    let marker = sealing_marker(&path);
+    if !marker.exists() {
+        crate::start::write_private(&marker, b"log entries are sealed as they are written\n")
+            .map_err(|e| StartError::Registry(format!("{}: {e}", marker.display())))?;
+    }
     let mut appends = registry.log_appends();
     tokio::spawn(async move {
         while appends.changed().await.is_ok() {

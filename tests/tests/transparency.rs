@@ -246,10 +246,11 @@ async fn a_log_rolled_back_behind_the_service_stops_its_start() {
     }
 }
 
-/// Entries written before seals existed (here, whose seals were removed) are sealed at the
-/// first start that finds them covered by the checkpoint kept outside the database; without
-/// that checkpoint they stay unsealed and their agents refused, until an operator accepts the
-/// log as it is (`--accept-restored-log`).
+/// Entries written before seals existed (here, whose seals were removed, on a node that has not
+/// started with seals: no `data/log-sealed`) are sealed at the first start that finds them
+/// covered by the checkpoint kept outside the database. Once the node has started with seals,
+/// or without that checkpoint, they stay unsealed, their agents refused and no name or zone is
+/// given to anyone, until an operator accepts the log as it is (`--accept-restored-log`).
 #[tokio::test]
 async fn entries_from_before_seals_are_sealed_only_on_proof() {
     let mut server = Server::start(&crate::support::Backend::Sqlite).await;
@@ -264,29 +265,62 @@ async fn entries_from_before_seals_are_sealed_only_on_proof() {
         let path = format!("/1.0/identifiers/{did}");
         async move { http.get(&path).await.0 }
     };
+    let data = server.dir.path("data");
     let unseal = "UPDATE registry_log SET seal = NULL";
     server.stop().await;
     assert_eq!(tamper(&server, unseal, &[]).await, 1);
+    std::fs::remove_file(data.join("log-sealed")).unwrap();
     server.restart().await;
     assert_eq!(
         resolve(&server).await,
         200,
         "covered by the kept checkpoint"
     );
+    assert!(data.join("log-sealed").exists());
     server.stop().await;
     tamper(&server, unseal, &[]).await;
-    std::fs::remove_file(server.dir.path("data").join("log-checkpoint.jws")).unwrap();
+    server.restart().await;
+    assert_eq!(resolve(&server).await, 500, "sealed after seals began");
+    server.stop().await;
+    std::fs::remove_file(data.join("log-checkpoint.jws")).unwrap();
+    std::fs::remove_file(data.join("log-sealed")).unwrap();
     server.restart().await;
     assert_eq!(resolve(&server).await, 500, "sealed on nobody's word");
-    server.stop().await;
-    // Restarted again, the checkpoint the service kept meanwhile does not vouch for them.
-    server.restart().await;
-    assert_eq!(
-        resolve(&server).await,
-        500,
-        "vouched for by its own checkpoint"
-    );
+    // While the log holds an entry the service did not seal, nobody is given a name.
+    let (code, out) = server
+        .cli(&[
+            "agent",
+            "register",
+            "--key",
+            &key_file(&server).await,
+            "--name",
+            "newcomer",
+        ])
+        .await;
+    assert_ne!(code, 0, "{out}");
     server.stop().await;
     server.restart_with(&["--accept-restored-log"]).await;
     assert_eq!(resolve(&server).await, 200, "accepted by the operator");
+    let (code, out) = server
+        .cli(&[
+            "agent",
+            "register",
+            "--key",
+            &key_file(&server).await,
+            "--name",
+            "newcomer",
+        ])
+        .await;
+    assert_eq!(code, 0, "{out}");
+}
+
+/// A fresh key file for an agent.
+async fn key_file(server: &Server) -> String {
+    let key = server
+        .dir
+        .path(&format!("agent-{}.key", uuid::Uuid::new_v4().simple()));
+    let key = key.to_str().unwrap().to_owned();
+    let (code, out) = server.cli(&["key", "generate", "--out", &key]).await;
+    assert_eq!(code, 0, "{out}");
+    key
 }

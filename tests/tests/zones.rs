@@ -901,5 +901,48 @@ async fn a_zone_or_name_given_away_in_the_database_is_refused() {
         .await;
         let (st, b, _) = register(&http, Some("victimname")).await;
         assert_eq!(st, 500, "a cleared name was given away: {b}");
+
+        // Outside attack, again: the index of names in the log cleared as well, or the holder's
+        // row made to look deactivated long ago (so that a registration releases its name).
+        let (st, _, third) = register(&http, Some("thirdname")).await;
+        assert_eq!(st, 201);
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_agents SET status = 'deactivated', status_changed_at = 0 \
+             WHERE did = $1",
+            &[third.as_str()],
+        )
+        .await;
+        let (st, b, _) = register(&http, Some("thirdname")).await;
+        assert_eq!(st, 500, "a name was released from a live agent: {b}");
+        let holder = crate::support::peek(
+            &server,
+            "SELECT did FROM registry_agents WHERE name = 'thirdname'",
+            &[],
+        )
+        .await;
+        assert_eq!(holder, Some(vec![third.to_string()]));
+        let (st, b, second) = register(&http, Some("secondname")).await;
+        assert_eq!(st, 201, "{b}");
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_log SET name = NULL WHERE did = $1",
+            &[second.as_str()],
+        )
+        .await;
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_agents SET name = NULL WHERE did = $1",
+            &[second.as_str()],
+        )
+        .await;
+        let (st, b, _) = register(&http, Some("secondname")).await;
+        assert_eq!(
+            st, 500,
+            "a name taken off the log's index was given away: {b}"
+        );
+        // And while the log holds that entry, nobody is given any name.
+        let (st, b, _) = register(&http, Some("fourthname")).await;
+        assert_eq!(st, 500, "{b}");
     }
 }
