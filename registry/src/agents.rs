@@ -192,6 +192,7 @@ impl Registry {
             log::notify(&mut tx, self.0.postgres, "log").await?;
         }
         tx.commit().await?;
+        self.read_own_append().await;
         self.appended();
         if let Some(old) = released {
             self.changed();
@@ -425,6 +426,7 @@ impl Registry {
         .await?;
         log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
+        self.read_own_append().await;
         self.changed();
         if applied.nullified.is_empty() {
             tracing::info!(%did, kind = applied.kind, "agent operation");
@@ -671,6 +673,7 @@ impl Registry {
         .await?;
         log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
+        self.read_own_append().await;
         self.changed();
         Ok(entry)
     }

@@ -49,6 +49,21 @@ impl Registry {
         if !self.are_leaves(&entries, &leaves).await? {
             return Err(self.unproven(did, "its log entries are not the log's leaves"));
         }
+        // None of the entries this process has read is gone from the database.
+        let gone = {
+            let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+            names
+                .entries_of(did.as_str())
+                .iter()
+                .find(|seq| entries.binary_search_by_key(*seq, |e| e.seq).is_err())
+                .copied()
+        };
+        if let Some(seq) = gone {
+            return Err(self.unproven(
+                did,
+                &format!("its log entry {seq} is gone from the database"),
+            ));
+        }
         // The same entries prove the same state: the replay (its signature checks) runs once
         // per change of the agent's log, not once per resolution.
         if let Some(known) = self.0.proofs.get(did.as_str()) {

@@ -21,15 +21,21 @@ pub(crate) struct Names {
     /// Name -> (kind, DID) of its latest entry (`create`, `bind-name`, `unbind-name`,
     /// `release-name`).
     held: std::collections::HashMap<String, (String, String)>,
+    /// The names held now, labels reversed (`bot.acme` as `acme.bot`): the names under a zone
+    /// are a range.
+    held_reversed: std::collections::BTreeSet<String>,
     /// Zone -> its first claim's or delegation's owner, and whether it was delegated.
     zones: std::collections::HashMap<String, (String, bool)>,
     /// The first entry read that does not carry this service's seal over its contents.
     first_unproven: Option<i64>,
+    /// Every agent's entries read, by DID: an entry gone from the database since is noticed.
+    by_agent: std::collections::HashMap<String, Vec<i64>>,
 }
 
 impl Names {
     fn read(&mut self, r: &log::Sealed, sealer: &agentid_store::Sealer) {
         let e = &r.entry;
+        self.by_agent.entry(e.did.clone()).or_default().push(e.seq);
         let subject = crate::zones::light_subject(e);
         if !r.holds(sealer) || r.name != subject.as_ref().map(|(n, _)| n.clone()) {
             tracing::error!(
@@ -55,6 +61,11 @@ impl Names {
                     .or_insert((owner.unwrap_or_default(), delegated));
             }
             kind => {
+                if matches!(kind, "create" | "bind-name") {
+                    self.held_reversed.insert(reversed(&name));
+                } else {
+                    self.held_reversed.remove(&reversed(&name));
+                }
                 self.held.insert(name, (kind.to_owned(), e.did.clone()));
             }
         }
@@ -65,15 +76,39 @@ impl Names {
         self.held.get(name)
     }
 
+    /// A name held now that is `zone` or below it, if any.
+    pub(crate) fn held_under(&self, zone: &str) -> Option<String> {
+        let zone = reversed(zone);
+        if self.held_reversed.contains(&zone) {
+            return Some(reversed(&zone));
+        }
+        let below = format!("{zone}.");
+        self.held_reversed
+            .range(below.clone()..)
+            .next()
+            .filter(|n| n.starts_with(&below))
+            .map(|n| reversed(n))
+    }
+
     /// The owner the log gave `zone` to, and whether by delegation.
     pub(crate) fn zone_owner(&self, zone: &str) -> Option<(&str, bool)> {
         self.zones.get(zone).map(|(o, d)| (o.as_str(), *d))
+    }
+
+    /// The entries of `did` this process has read, in order.
+    pub(crate) fn entries_of(&self, did: &str) -> &[i64] {
+        self.by_agent.get(did).map_or(&[], Vec::as_slice)
     }
 
     /// The first entry without this service's seal, if any.
     pub(crate) fn first_unproven(&self) -> Option<i64> {
         self.first_unproven
     }
+}
+
+/// `name` with its labels in reverse order.
+fn reversed(name: &str) -> String {
+    name.rsplit('.').collect::<Vec<_>>().join(".")
 }
 
 /// This process's copy of the log's tree.
@@ -142,6 +177,15 @@ impl Registry {
             if done {
                 return Ok(f(&leaves));
             }
+        }
+    }
+
+    /// Reads the entry this process just committed into its tree at once, so that it is in the
+    /// tree (and so in the next kept checkpoint, and checked against the database from then on)
+    /// before anyone could delete it.
+    pub(crate) async fn read_own_append(&self) {
+        if let Err(e) = self.catch_up().await {
+            tracing::error!(error = %e, "reading the log after an append");
         }
     }
 

@@ -294,9 +294,9 @@ impl Registry {
         let (op, signer) = zone::open(jws)?;
         match (op.reason_hash(), reason) {
             (Some(hash), Some(r)) => {
-                if r.is_empty() || r.len() > crate::MAX_REASON_BYTES {
+                if r.is_empty() || r.len() > crate::MAX_REASON_BYTES || r.contains('\0') {
                     return Err(Error::InvalidOperation(format!(
-                        "a reason is 1 to {} bytes",
+                        "a reason is 1 to {} bytes, without NUL",
                         crate::MAX_REASON_BYTES
                     )));
                 }
@@ -425,6 +425,7 @@ impl Registry {
             .execute(&mut *tx)
             .await?;
         tx.commit().await?;
+        self.read_own_append().await;
         self.changed();
         tracing::info!(kind = op.kind(), signer = %signer, "zone operation");
         Ok((result, false))
@@ -459,7 +460,7 @@ impl Registry {
         let (did,) = bound.ok_or_else(|| Error::NotRegistered(name.to_string()))?;
         let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
         // A zone's owner moderates only the agents that agreed to be named by it.
-        if !Self::consented_to(&mut tx, &did, name, &z.owner).await? {
+        if !self.consented_to(&did, name, &z.owner).await? {
             return Err(Rejection::KeyNotAuthorized(
                 "the agent did not consent to be named in this zone by its owner",
             )
@@ -543,7 +544,7 @@ impl Registry {
                 if let Some(z) = self.zone_holding(tx, zone.as_str()).await? {
                     return Err(held(zone, &z));
                 }
-                if let Some(name) = Self::name_under(tx, zone).await? {
+                if let Some(name) = self.name_under(tx, zone).await? {
                     return Err(Error::ZoneOccupied(format!(
                         "{name} is already registered under {zone}"
                     )));
@@ -569,7 +570,7 @@ impl Registry {
                     return Err(Error::ZoneTaken(zone.to_string()));
                 }
                 // The agents named there consented to the owner above, not to a new one.
-                if let Some(name) = Self::name_under(tx, zone).await? {
+                if let Some(name) = self.name_under(tx, zone).await? {
                     return Err(Error::ZoneOccupied(format!(
                         "{name} is bound under {zone}: unbind the names there before delegating it"
                     )));
@@ -676,8 +677,10 @@ impl Registry {
         })
     }
 
-    /// A name bound to an agent at or below `zone`, if any, read in `tx`.
-    async fn name_under(tx: &mut Tx<'_>, zone: &AgentName) -> Result<Option<String>, Error> {
+    /// A name bound to an agent at or below `zone`, if any: in the agents' rows (read in `tx`)
+    /// or in the log as this process has read it (a row cleared behind the registry's back
+    /// does not free a name).
+    async fn name_under(&self, tx: &mut Tx<'_>, zone: &AgentName) -> Result<Option<String>, Error> {
         let held: Option<(String,)> = sqlx::query_as(
             "SELECT name FROM registry_agents WHERE name = $1 OR name LIKE $2 LIMIT 1",
         )
@@ -685,7 +688,12 @@ impl Registry {
         .bind(format!("%.{zone}"))
         .fetch_optional(&mut **tx)
         .await?;
-        Ok(held.map(|(n,)| n))
+        if let Some((n,)) = held {
+            return Ok(Some(n));
+        }
+        self.catch_up().await?;
+        let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+        Ok(names.held_under(zone.as_str()))
     }
 
     /// Checks, in `tx`, that `consent` is `did`'s consent to be named `name` by `owner`: signed
@@ -713,37 +721,25 @@ impl Registry {
         Ok(())
     }
 
-    /// Whether the agent's current name was bound in its zone with its consent to `owner`: the
-    /// latest `bind-name` entry of its log carries one (bindings made before consent existed
-    /// carry none, and no zone owner moderates those agents).
+    /// Whether the agent's current name, as its log proves it (every entry sealed, the
+    /// binding's consent signed by one of its rotation keys), was bound by `owner`: the zone
+    /// owner it consented to (bindings made before consent existed carry none, and no zone
+    /// owner moderates those agents).
     async fn consented_to(
-        tx: &mut Tx<'_>,
+        &self,
         did: &AgentDid,
         name: &AgentName,
         owner: &str,
     ) -> Result<bool, Error> {
-        let bound: Option<(String,)> = sqlx::query_as(
-            "SELECT operation FROM registry_log WHERE did = $1 AND kind = 'bind-name' \
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(did.as_str())
-        .fetch_optional(&mut **tx)
-        .await?;
-        let Some((jws,)) = bound else {
+        let Some(proved) = self.proved(did).await? else {
             return Ok(false);
         };
-        let Ok((
-            ZoneOperation::BindName {
-                name: n, consent, ..
-            },
-            signer,
-        )) = zone::open(&jws)
-        else {
-            return Ok(false);
-        };
-        Ok(n == *name
-            && signer.as_str() == owner
-            && zone::consent_signer(&consent, name, did, &signer).is_some())
+        Ok(proved.state.name.as_ref() == Some(name)
+            && proved
+                .state
+                .bound_by
+                .as_ref()
+                .is_some_and(|b| b.as_str() == owner))
     }
 
     async fn zone_exists(&self, tx: &mut Tx<'_>, zone: &str) -> Result<bool, Error> {

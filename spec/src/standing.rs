@@ -45,6 +45,9 @@ pub struct ProvedState {
     pub head: String,
     /// The name bound to it now.
     pub name: Option<AgentName>,
+    /// The zone owner who bound that name, with the agent's consent to it (none for a name
+    /// claimed at registration).
+    pub bound_by: Option<crate::id::DidKey>,
     /// Its standing by the decisions (a suspension past its end still reads `Suspended`).
     pub status: AgentStatus,
     /// The suspension in force, if suspended.
@@ -77,6 +80,7 @@ pub fn prove<'a>(
         .collect();
     let deactivated = history.state().deactivated;
     let mut name = history.entries()[0].state.name.clone();
+    let mut bound_by = None;
     let mut status = AgentStatus::Active;
     let mut suspension = None;
     let mut deplatformed = None;
@@ -96,12 +100,13 @@ pub fn prove<'a>(
                         return Err("a bind-name entry carries no consent of the agent".into());
                     }
                     name = Some(n);
+                    bound_by = Some(owner);
                 }
                 _ => return Err("a bind-name entry does not read".into()),
             },
-            "unbind-name" => name = None,
+            "unbind-name" => (name, bound_by) = (None, None),
             // The registry releases only a deactivated agent's name (deactivation is final).
-            "release-name" if deactivated => name = None,
+            "release-name" if deactivated => (name, bound_by) = (None, None),
             "release-name" => {
                 return Err("a name released from an agent that is not deactivated".into())
             }
@@ -144,6 +149,7 @@ pub fn prove<'a>(
         document: state.document(did, name.as_ref()),
         head: history.head().to_owned(),
         name,
+        bound_by,
         status,
         suspension,
         deplatformed,

@@ -941,8 +941,131 @@ async fn a_zone_or_name_given_away_in_the_database_is_refused() {
             st, 500,
             "a name taken off the log's index was given away: {b}"
         );
-        // And while the log holds that entry, nobody is given any name.
+        // Restarted, the node reads that entry as it now is (its seal no longer fits): while the
+        // log holds it, nobody is given any name.
+        server.stop().await;
+        server.restart().await;
+        let http = server.http();
         let (st, b, _) = register(&http, Some("fourthname")).await;
         assert_eq!(st, 500, "{b}");
+    }
+}
+
+/// Third outside attack, each with someone who can write the database and a stranger on HTTP:
+/// a name cleared from its row while a stranger claims the zone above it; a decision deleted
+/// from the log at once, or later from its middle; a binding forged into the log so that a
+/// stranger's zone moderates an agent that never consented. Each is noticed.
+#[tokio::test]
+async fn what_the_database_hides_or_adds_is_noticed() {
+    for backend in backends().await {
+        let server = crate::support::Server::start(&backend).await;
+        let http = server.http();
+        let stranger = KeyPair::generate();
+
+        // A first-come name whose row is cleared does not let a stranger claim the zone above.
+        let (st, _, victim) = register(&http, Some("bot.firstcome")).await;
+        assert_eq!(st, 201);
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_agents SET name = NULL WHERE did = $1",
+            &[victim.as_str()],
+        )
+        .await;
+        let (st, b) = submit(&http, &claim("firstcome", &stranger, &stranger, now())).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (409, "zone_occupied".into()),
+            "{b}"
+        );
+
+        // A deplatforming deleted from the log at once, or from its middle later, is noticed.
+        let admin = |did: &AgentDid| format!("/v1/admin/agents/{did}/deplatform");
+        let undo = |did: &AgentDid| {
+            let did = did.to_string();
+            let server = &server;
+            async move {
+                crate::support::tamper(
+                    server,
+                    "DELETE FROM registry_log WHERE did = $1 AND kind = 'deplatform'",
+                    &[&did],
+                )
+                .await;
+                crate::support::tamper(
+                    server,
+                    "UPDATE registry_agents SET status = 'active', status_reason = NULL \
+                     WHERE did = $1",
+                    &[&did],
+                )
+                .await;
+            }
+        };
+        for later in [false, true] {
+            let (st, _, fraud) = register(&http, None).await;
+            assert_eq!(st, 201);
+            let (st, b) = http
+                .post(
+                    &admin(&fraud),
+                    Some(&server.admin_token),
+                    &json!({ "reason": "fraud" }),
+                )
+                .await;
+            assert_eq!(st, 200, "{b}");
+            if later {
+                let (st, _, _) = register(&http, None).await;
+                assert_eq!(st, 201);
+            }
+            undo(&fraud).await;
+            let (st, b) = http.get(&format!("/1.0/identifiers/{fraud}")).await;
+            assert_eq!(
+                st, 500,
+                "a deleted deplatforming was undone (later: {later}): {b}"
+            );
+        }
+
+        // A binding forged into the log (unsealed, at seq -1) gives a stranger's zone no hold
+        // over an agent that never consented.
+        let (st, b) = submit(&http, &claim("strangerzone", &stranger, &stranger, now())).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, _, target) = register(&http, Some("targetbot")).await;
+        assert_eq!(st, 201);
+        let forged = bind("v.strangerzone", &target, &stranger, &stranger);
+        crate::support::tamper(
+            &server,
+            "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, \
+             entry_hash, created_at, name) VALUES (-1, $1, 'bind-name', $2, $3, NULL, 'x', 'x', \
+             0, 'v.strangerzone')",
+            &[target.as_str(), &forged, stranger.did_key().as_str()],
+        )
+        .await;
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_agents SET name = 'v.strangerzone' WHERE did = $1",
+            &[target.as_str()],
+        )
+        .await;
+        let reason = "because";
+        let deplatform = ZoneOperation::DeplatformAgent {
+            name: name("v.strangerzone"),
+            reason_hash: agentid_spec::log::reason_hash(reason),
+            created_at: format_rfc3339(now()),
+        };
+        let (st, b) = http
+            .post(
+                "/v1/zones",
+                None,
+                &json!({ "operation": zone(&deplatform, &stranger), "reason": reason }),
+            )
+            .await;
+        assert_ne!(
+            st, 200,
+            "a stranger's zone moderated an agent that never consented: {b}"
+        );
+        let standing = crate::support::peek(
+            &server,
+            "SELECT status FROM registry_agents WHERE did = $1",
+            &[target.as_str()],
+        )
+        .await;
+        assert_eq!(standing, Some(vec!["active".to_owned()]));
     }
 }

@@ -312,7 +312,7 @@ impl Wallet {
         id: &str,
         reason: Option<&str>,
     ) -> Result<DelegationRecord, Error> {
-        if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES) {
+        if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES || r.contains('\0')) {
             return Err(Error::InvalidReason);
         }
         let now = self.0.clock.now();

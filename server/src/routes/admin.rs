@@ -104,7 +104,7 @@ async fn revoke_operator(
 /// A moderator's reason: 1 to [`MAX_REASON_BYTES`] bytes once trimmed.
 fn moderation_reason(reason: &str) -> Result<&str, ApiError> {
     let reason = reason.trim();
-    if reason.is_empty() || reason.len() > MAX_REASON_BYTES {
+    if reason.is_empty() || reason.len() > MAX_REASON_BYTES || reason.contains('\0') {
         return Err(ApiError::bad_request(
             ErrorCode::InvalidReason,
             format!("a reason of 1 to {MAX_REASON_BYTES} bytes is required"),
