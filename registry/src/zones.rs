@@ -55,6 +55,9 @@ impl From<ZoneOpError> for Error {
 
 type Tx<'c> = sqlx::Transaction<'c, sqlx::Any>;
 
+/// Most log entries an agent may have for a zone owner to bind, unbind or moderate it.
+pub(crate) const MAX_ZONE_ENTRIES: usize = 1000;
+
 /// The name a moderation decision is about, if `op` is one.
 fn moderated(op: &ZoneOperation) -> Option<&AgentName> {
     match op {
@@ -459,6 +462,7 @@ impl Registry {
                 .await?;
         let (did,) = bound.ok_or_else(|| Error::NotRegistered(name.to_string()))?;
         let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
+        self.check_zone_entries(&did)?;
         // A zone's owner moderates only the agents that agreed to be named by it.
         if !self.consented_to(&did, name, &z.owner).await? {
             return Err(Rejection::KeyNotAuthorized(
@@ -593,6 +597,7 @@ impl Registry {
                 if signer.as_str() != z.owner {
                     return Err(not_owner(&z));
                 }
+                self.check_zone_entries(did)?;
                 self.check_consent(tx, consent, name, did, signer, now)
                     .await?;
                 self.rename(tx, did, Some(name), now).await?;
@@ -621,6 +626,18 @@ impl Registry {
                         .await?;
                 let (did,) = bound.ok_or_else(|| Error::NotRegistered(name.to_string()))?;
                 let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
+                self.check_zone_entries(&did)?;
+                // The agent's log, not its row, says the name is bound to it, by this owner.
+                let proved = self.proved(&did).await?;
+                let bound_here = proved.as_ref().is_some_and(|p| {
+                    p.state.name.as_ref() == Some(name) && p.state.bound_by.as_ref() == Some(signer)
+                });
+                if !bound_here {
+                    return Err(self.unproven(
+                        name,
+                        &format!("its row names {did}, and the log does not bind it there"),
+                    ));
+                }
                 self.rename(tx, &did, None, now).await?;
                 Ok((
                     did.to_string(),
@@ -718,6 +735,17 @@ impl Registry {
         };
         zone::check_consent(consent, &binding)
             .map_err(|e| Error::ConsentInvalid(format!("the agent's consent {e}")))?;
+        Ok(())
+    }
+
+    /// Refuses another zone owner's entry on `did` once it has [`MAX_ZONE_ENTRIES`] log entries:
+    /// bindings and decisions cycled without end would otherwise grow its log past what a
+    /// resolution reads. The root operator's decisions are not limited.
+    fn check_zone_entries(&self, did: &AgentDid) -> Result<(), Error> {
+        let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+        if names.entries_of(did.as_str()).len() >= MAX_ZONE_ENTRIES {
+            return Err(Rejection::TooManyOperations.into());
+        }
         Ok(())
     }
 

@@ -104,7 +104,16 @@ pub fn prove<'a>(
                 }
                 _ => return Err("a bind-name entry does not read".into()),
             },
-            "unbind-name" => (name, bound_by) = (None, None),
+            // An unbinding of the name the agent holds (an entry naming another is not one).
+            "unbind-name" => match crate::zone::open(e.operation) {
+                Ok((ZoneOperation::UnbindName { name: n, .. }, _)) if name.as_ref() == Some(&n) => {
+                    (name, bound_by) = (None, None)
+                }
+                Ok((ZoneOperation::UnbindName { .. }, _)) => {
+                    return Err("an unbind-name entry of a name the agent does not hold".into())
+                }
+                _ => return Err("an unbind-name entry does not read".into()),
+            },
             // The registry releases only a deactivated agent's name (deactivation is final).
             "release-name" if deactivated => (name, bound_by) = (None, None),
             "release-name" => {

@@ -1026,6 +1026,29 @@ async fn what_the_database_hides_or_adds_is_noticed() {
         // over an agent that never consented.
         let (st, b) = submit(&http, &claim("strangerzone", &stranger, &stranger, now())).await;
         assert_eq!(st, 200, "{b}");
+
+        // Nor does a name written into an agent's row let the stranger's zone unbind it (and
+        // so strip the agent of its own name).
+        let (st, _, named) = register(&http, Some("namedbot")).await;
+        assert_eq!(st, 201);
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_agents SET name = 'w.strangerzone' WHERE did = $1",
+            &[named.as_str()],
+        )
+        .await;
+        let (st, b) = submit(&http, &unbind("w.strangerzone", &stranger)).await;
+        assert_ne!(
+            st, 200,
+            "a stranger's zone unbound a name it never bound: {b}"
+        );
+        let unbound = crate::support::peek(
+            &server,
+            "SELECT CAST(COUNT(*) AS TEXT) FROM registry_log WHERE did = $1 AND kind = 'unbind-name'",
+            &[named.as_str()],
+        )
+        .await;
+        assert_eq!(unbound, Some(vec!["0".to_owned()]));
         let (st, _, target) = register(&http, Some("targetbot")).await;
         assert_eq!(st, 201);
         let forged = bind("v.strangerzone", &target, &stranger, &stranger);
