@@ -450,3 +450,37 @@ async fn a_decision_appended_behind_the_registrys_back_proves_nothing() {
         assert_eq!(st, 500, "a forged entry was sealed at a start: {b}");
     }
 }
+
+/// Finding (outside attack): a reason with a NUL byte was a 500 on PostgreSQL (its text type
+/// refuses NUL). A reason is refused with its code wherever one is given, on both backends.
+#[tokio::test]
+async fn a_reason_with_a_nul_byte_is_refused_with_its_code() {
+    for backend in crate::support::backends().await {
+        let f = Fixture::new(&backend).await;
+        let http = f.server.http();
+        let (st, b) = http
+            .post(
+                &format!("/v1/admin/agents/{}/deplatform", f.agent),
+                Some(&f.server.admin_token),
+                &json!({ "reason": "fraud\u{0}" }),
+            )
+            .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (400, "invalid_reason".into()),
+            "{b}"
+        );
+        let (st, b) = http
+            .post(
+                &format!("/v1/delegations/{}/revoke", f.credential_id),
+                Some(&f.token),
+                &json!({ "reason": "lost\u{0}" }),
+            )
+            .await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (400, "invalid_reason".into()),
+            "{b}"
+        );
+    }
+}
