@@ -70,6 +70,10 @@ impl Registry {
         let keys_json =
             serde_json::to_string(rotation_keys).map_err(|e| Error::Internal(e.to_string()))?;
 
+        // Who holds which name and zone, read before the transaction: inside it, no second
+        // connection is taken (on SQLite the pool's others may all be waiting for this one's
+        // write lock).
+        self.catch_up().await?;
         let mut tx = self.0.pool.begin().await?;
         // A name held by an agent deactivated longer ago than the grace period is released to
         // this registration, in the same transaction, and the release is logged for the old DID.
@@ -220,7 +224,6 @@ impl Registry {
         did: &AgentDid,
         released: Option<&str>,
     ) -> Result<(), Error> {
-        self.catch_up().await?;
         let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
         if let Some(seq) = names.first_unproven() {
             return Err(self.unproven(

@@ -103,6 +103,61 @@ impl Registry {
         }))
     }
 
+    /// The state `did`'s log entries prove, read in `tx` (no other connection is taken, and the
+    /// node's tree is not read from the database): every entry sealed, none this process has
+    /// read gone. For the checks a zone operation makes inside its transaction.
+    pub(crate) async fn proved_in(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        did: &AgentDid,
+    ) -> Result<Option<ProvedState>, Error> {
+        let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE did = $1 ORDER BY seq LIMIT $2",
+            crate::log::SELECT_SEALED
+        ))
+        .bind(did.as_str())
+        .bind(MAX_ENTRIES)
+        .fetch_all(&mut **tx)
+        .await?;
+        let rows: Vec<crate::log::Sealed> =
+            rows.into_iter().map(crate::log::sealed_entry).collect();
+        if rows.is_empty() {
+            return Ok(None);
+        }
+        if let Some(r) = rows.iter().find(|r| !r.holds(&self.0.sealer)) {
+            return Err(self.unproven(
+                did,
+                &format!(
+                    "its log entry {} does not carry this service's seal",
+                    r.entry.seq
+                ),
+            ));
+        }
+        let gone = {
+            let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+            names
+                .entries_of(did.as_str())
+                .iter()
+                .find(|seq| rows.binary_search_by_key(*seq, |r| r.entry.seq).is_err())
+                .copied()
+        };
+        if let Some(seq) = gone {
+            return Err(self.unproven(
+                did,
+                &format!("its log entry {seq} is gone from the database"),
+            ));
+        }
+        let refs = rows.iter().map(|r| EntryRef {
+            kind: &r.entry.kind,
+            operation: &r.entry.operation,
+            created_at: r.entry.created_at,
+            reason: r.entry.reason.as_deref(),
+        });
+        standing::prove(did, refs)
+            .map(Some)
+            .map_err(|why| self.unproven(did, &why))
+    }
+
     /// Whether every entry (whose leaf hashes are `hashes`) is the leaf of this node's log
     /// tree at its position.
     async fn are_leaves(

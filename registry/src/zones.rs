@@ -167,8 +167,7 @@ impl Registry {
     /// `tx`.
     async fn zone_holding(&self, tx: &mut Tx<'_>, name: &str) -> Result<Option<Zone>, Error> {
         let name = AgentName::parse(name).map_err(|e| Error::Internal(e.to_string()))?;
-        // Who holds what, as the log says it, brought up to date once.
-        self.catch_up().await?;
+        // Who holds what, as the log says it (read by the caller before its transaction).
         for candidate in enclosing(&name) {
             let row: Option<(String, String, Option<String>, i64)> = sqlx::query_as(
                 "SELECT zone, owner, parent, dns FROM registry_zones WHERE zone = $1",
@@ -182,7 +181,7 @@ impl Registry {
                 parent,
                 dns: dns != 0,
             });
-            self.zone_proved(&candidate, z.as_ref())?;
+            self.zone_proved(tx, &candidate, z.as_ref()).await?;
             if z.is_some() {
                 return Ok(z);
             }
@@ -194,18 +193,32 @@ impl Registry {
     /// has read it: the same owner as the zone's first sealed claim, and no claim in the log for
     /// a zone the table lacks; and no entry of the log without this service's seal. A zone row
     /// rewritten or deleted behind the registry's back is refused and reported.
-    fn zone_proved(&self, candidate: &str, row: Option<&Zone>) -> Result<(), Error> {
-        let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(seq) = names.first_unproven() {
-            return Err(self.unproven(
-                &candidate,
-                &format!(
-                    "the log holds an entry ({seq}) without this service's seal: names and \
-                     zones are given to nobody until an operator accepts the log"
-                ),
-            ));
-        }
-        match (row, names.zone_owner(candidate)) {
+    async fn zone_proved(
+        &self,
+        tx: &mut Tx<'_>,
+        candidate: &str,
+        row: Option<&Zone>,
+    ) -> Result<(), Error> {
+        let logged = {
+            let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+            if let Some(seq) = names.first_unproven() {
+                return Err(self.unproven(
+                    &candidate,
+                    &format!(
+                        "the log holds an entry ({seq}) without this service's seal: names and \
+                         zones are given to nobody until an operator accepts the log"
+                    ),
+                ));
+            }
+            names.zone_owner(candidate).map(|(o, d)| (o.to_owned(), d))
+        };
+        let logged = match (row, logged) {
+            // A claim committed (by another node) since this process read the log: its sealed
+            // entry, read in `tx`.
+            (Some(_), None) => self.first_claim_in(tx, candidate).await?,
+            (_, logged) => logged,
+        };
+        match (row, logged) {
             (None, None) => Ok(()),
             (Some(z), Some((owner, delegated)))
                 if z.owner == owner && z.parent.is_some() == delegated =>
@@ -221,6 +234,26 @@ impl Registry {
                 &format!("the log gave the zone to {owner}, and its row is gone"),
             )),
         }
+    }
+
+    /// The owner of `zone`'s first claim or delegation in the log, read in `tx`, if sealed.
+    async fn first_claim_in(
+        &self,
+        tx: &mut Tx<'_>,
+        zone: &str,
+    ) -> Result<Option<(String, bool)>, Error> {
+        let row: Option<log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE name = $1 AND kind IN ('claim-zone', 'delegate-zone') ORDER BY seq LIMIT 1",
+            log::SELECT_SEALED
+        ))
+        .bind(zone)
+        .fetch_optional(&mut **tx)
+        .await?;
+        Ok(row.map(log::sealed_entry).and_then(|r| {
+            let (name, owner) = light_subject(&r.entry)?;
+            (r.holds(&self.0.sealer) && name == zone)
+                .then(|| (owner.unwrap_or_default(), r.entry.kind == "delegate-zone"))
+        }))
     }
 
     /// Refuses, in `tx`, a registration of `name` that a zone's owner must bind instead.
@@ -355,6 +388,9 @@ impl Registry {
             }
         }
         let hash = hash_b32(jws.as_bytes());
+        // Who holds which name and zone, read before the transaction (inside it, no second
+        // connection is taken).
+        self.catch_up().await?;
         let mut tx = self.0.pool.begin().await?;
         // The log's lock (and, on SQLite, the write lock) first: the checks below see every
         // change committed before, and no other append commits until this one does.
@@ -464,7 +500,7 @@ impl Registry {
         let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
         self.check_zone_entries(&did)?;
         // A zone's owner moderates only the agents that agreed to be named by it.
-        if !self.consented_to(&did, name, &z.owner).await? {
+        if !self.consented_to(&mut tx, &did, name, &z.owner).await? {
             return Err(Rejection::KeyNotAuthorized(
                 "the agent did not consent to be named in this zone by its owner",
             )
@@ -628,9 +664,9 @@ impl Registry {
                 let did = AgentDid::parse(&did).map_err(|e| Error::Internal(e.to_string()))?;
                 self.check_zone_entries(&did)?;
                 // The agent's log, not its row, says the name is bound to it, by this owner.
-                let proved = self.proved(&did).await?;
+                let proved = self.proved_in(tx, &did).await?;
                 let bound_here = proved.as_ref().is_some_and(|p| {
-                    p.state.name.as_ref() == Some(name) && p.state.bound_by.as_ref() == Some(signer)
+                    p.name.as_ref() == Some(name) && p.bound_by.as_ref() == Some(signer)
                 });
                 if !bound_here {
                     return Err(self.unproven(
@@ -708,7 +744,6 @@ impl Registry {
         if let Some((n,)) = held {
             return Ok(Some(n));
         }
-        self.catch_up().await?;
         let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
         Ok(names.held_under(zone.as_str()))
     }
@@ -755,16 +790,16 @@ impl Registry {
     /// owner moderates those agents).
     async fn consented_to(
         &self,
+        tx: &mut Tx<'_>,
         did: &AgentDid,
         name: &AgentName,
         owner: &str,
     ) -> Result<bool, Error> {
-        let Some(proved) = self.proved(did).await? else {
+        let Some(proved) = self.proved_in(tx, did).await? else {
             return Ok(false);
         };
-        Ok(proved.state.name.as_ref() == Some(name)
+        Ok(proved.name.as_ref() == Some(name)
             && proved
-                .state
                 .bound_by
                 .as_ref()
                 .is_some_and(|b| b.as_str() == owner))
