@@ -26,20 +26,34 @@ pub(crate) struct Proved {
 /// Most log entries of one agent read to prove its state.
 const MAX_ENTRIES: i64 = 10_000;
 
+/// The query for an agent's sealed entries, in order, bound to `did`.
+fn entries_query(
+    did: &AgentDid,
+) -> sqlx::query::QueryAs<'static, sqlx::Any, crate::log::SealedRow, sqlx::any::AnyArguments<'static>>
+{
+    // Built once: the text is the same for every agent.
+    static SQL: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    let sql = SQL.get_or_init(|| {
+        format!(
+            "{} WHERE did = $1 ORDER BY seq LIMIT $2",
+            crate::log::SELECT_SEALED
+        )
+    });
+    sqlx::query_as(sql.as_str())
+        .bind(did.as_str().to_owned())
+        .bind(MAX_ENTRIES)
+}
+
 impl Registry {
     /// The state `did`'s log entries prove, read at this moment; `Ok(None)` for an agent with
     /// no entries. Entries that are not the leaves of this node's log tree are refused.
     pub(crate) async fn proved(&self, did: &AgentDid) -> Result<Option<Proved>, Error> {
-        let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
-            "{} WHERE did = $1 ORDER BY seq LIMIT $2",
-            crate::log::SELECT_SEALED
-        ))
-        .bind(did.as_str())
-        .bind(MAX_ENTRIES)
-        .fetch_all(&self.0.pool)
-        .await?;
-        let rows: Vec<crate::log::Sealed> =
-            rows.into_iter().map(crate::log::sealed_entry).collect();
+        let rows: Vec<crate::log::Sealed> = entries_query(did)
+            .fetch_all(&self.0.pool)
+            .await?
+            .into_iter()
+            .map(crate::log::sealed_entry)
+            .collect();
         let entries: Vec<LogEntry> = rows.iter().map(|r| r.entry.clone()).collect();
         let Some(last) = entries.last() else {
             return Ok(None);
@@ -49,21 +63,7 @@ impl Registry {
         if !self.are_leaves(&entries, &leaves).await? {
             return Err(self.unproven(did, "its log entries are not the log's leaves"));
         }
-        // None of the entries this process has read is gone from the database.
-        let gone = {
-            let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
-            names
-                .entries_of(did.as_str())
-                .iter()
-                .find(|seq| entries.binary_search_by_key(*seq, |e| e.seq).is_err())
-                .copied()
-        };
-        if let Some(seq) = gone {
-            return Err(self.unproven(
-                did,
-                &format!("its log entry {seq} is gone from the database"),
-            ));
-        }
+        self.none_gone(did, &rows)?;
         // The same entries prove the same state: the replay (its signature checks) runs once
         // per change of the agent's log, not once per resolution.
         if let Some(known) = self.0.proofs.get(did.as_str()) {
@@ -74,25 +74,7 @@ impl Registry {
                 }));
             }
         }
-        // Each entry was written by this service: its seal (under the master key, which the
-        // database never holds) verifies over its contents. A decision, a binding or an
-        // operation appended or altered by anything else proves nothing.
-        if let Some(r) = rows.iter().find(|r| !r.holds(&self.0.sealer)) {
-            return Err(self.unproven(
-                did,
-                &format!(
-                    "its log entry {} ({}) does not carry this service's seal",
-                    r.entry.seq, r.entry.kind
-                ),
-            ));
-        }
-        let refs = entries.iter().map(|e| EntryRef {
-            kind: &e.kind,
-            operation: &e.operation,
-            created_at: e.created_at,
-            reason: e.reason.as_deref(),
-        });
-        let state = standing::prove(did, refs).map_err(|why| self.unproven(did, &why))?;
+        let state = self.sealed_state(did, &rows)?;
         self.0.proofs.insert(
             did.as_str().to_owned(),
             std::sync::Arc::new((leaves, state.clone())),
@@ -111,28 +93,22 @@ impl Registry {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         did: &AgentDid,
     ) -> Result<Option<ProvedState>, Error> {
-        let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
-            "{} WHERE did = $1 ORDER BY seq LIMIT $2",
-            crate::log::SELECT_SEALED
-        ))
-        .bind(did.as_str())
-        .bind(MAX_ENTRIES)
-        .fetch_all(&mut **tx)
-        .await?;
-        let rows: Vec<crate::log::Sealed> =
-            rows.into_iter().map(crate::log::sealed_entry).collect();
+        let rows: Vec<crate::log::Sealed> = entries_query(did)
+            .fetch_all(&mut **tx)
+            .await?
+            .into_iter()
+            .map(crate::log::sealed_entry)
+            .collect();
         if rows.is_empty() {
             return Ok(None);
         }
-        if let Some(r) = rows.iter().find(|r| !r.holds(&self.0.sealer)) {
-            return Err(self.unproven(
-                did,
-                &format!(
-                    "its log entry {} does not carry this service's seal",
-                    r.entry.seq
-                ),
-            ));
-        }
+        self.none_gone(did, &rows)?;
+        self.sealed_state(did, &rows).map(Some)
+    }
+
+    /// Refuses `did` if an entry of it this process has read is not among `rows` (deleted from
+    /// the database since).
+    fn none_gone(&self, did: &AgentDid, rows: &[crate::log::Sealed]) -> Result<(), Error> {
         let gone = {
             let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
             names
@@ -141,10 +117,30 @@ impl Registry {
                 .find(|seq| rows.binary_search_by_key(*seq, |r| r.entry.seq).is_err())
                 .copied()
         };
-        if let Some(seq) = gone {
-            return Err(self.unproven(
+        match gone {
+            Some(seq) => Err(self.unproven(
                 did,
                 &format!("its log entry {seq} is gone from the database"),
+            )),
+            None => Ok(()),
+        }
+    }
+
+    /// The state `rows` (all of `did`'s entries) prove, each written by this service: its seal
+    /// (under the master key, which the database never holds) verifies over its contents. A
+    /// decision, a binding or an operation appended or altered by anything else proves nothing.
+    fn sealed_state(
+        &self,
+        did: &AgentDid,
+        rows: &[crate::log::Sealed],
+    ) -> Result<ProvedState, Error> {
+        if let Some(r) = rows.iter().find(|r| !r.holds(&self.0.sealer)) {
+            return Err(self.unproven(
+                did,
+                &format!(
+                    "its log entry {} ({}) does not carry this service's seal",
+                    r.entry.seq, r.entry.kind
+                ),
             ));
         }
         let refs = rows.iter().map(|r| EntryRef {
@@ -153,9 +149,7 @@ impl Registry {
             created_at: r.entry.created_at,
             reason: r.entry.reason.as_deref(),
         });
-        standing::prove(did, refs)
-            .map(Some)
-            .map_err(|why| self.unproven(did, &why))
+        standing::prove(did, refs).map_err(|why| self.unproven(did, &why))
     }
 
     /// Whether every entry (whose leaf hashes are `hashes`) is the leaf of this node's log

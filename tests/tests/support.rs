@@ -52,65 +52,51 @@ async fn fresh_pg_database(url: &str) -> String {
     format!("{base}/{name}")
 }
 
+/// A connection to `server`'s database, as someone with access to it has behind the
+/// service's back.
+async fn database(server: &Server) -> sqlx::AnyConnection {
+    use sqlx::Connection;
+    sqlx::any::install_default_drivers();
+    let url = match &server.backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}",
+            server.dir.path("data").join("agentid.db").display()
+        ),
+        Backend::Postgres(url) => url.clone(),
+    };
+    sqlx::AnyConnection::connect(&url).await.unwrap()
+}
+
+/// `sql` with `binds` (text).
+fn query<'q>(
+    sql: &'q str,
+    binds: &[&'q str],
+) -> sqlx::query::Query<'q, sqlx::Any, sqlx::any::AnyArguments<'q>> {
+    binds.iter().fold(sqlx::query(sql), |q, b| q.bind(*b))
+}
+
 /// Runs `sql` with `binds` (text) on `server`'s database, as someone with write access to it
 /// could behind the service's back: the rows it changed.
 pub async fn tamper(server: &Server, sql: &str, binds: &[&str]) -> u64 {
-    use sqlx::Connection;
-    match &server.backend {
-        Backend::Sqlite => {
-            let url = format!(
-                "sqlite://{}",
-                server.dir.path("data").join("agentid.db").display()
-            );
-            let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
-            let mut q = sqlx::query(sql);
-            for b in binds {
-                q = q.bind(*b);
-            }
-            q.execute(&mut c).await.unwrap().rows_affected()
-        }
-        Backend::Postgres(url) => {
-            let mut c = sqlx::postgres::PgConnection::connect(url).await.unwrap();
-            let mut q = sqlx::query(sql);
-            for b in binds {
-                q = q.bind(*b);
-            }
-            q.execute(&mut c).await.unwrap().rows_affected()
-        }
-    }
+    let mut c = database(server).await;
+    query(sql, binds)
+        .execute(&mut c)
+        .await
+        .unwrap()
+        .rows_affected()
 }
 
 /// The first row `sql` (whose columns are all text) reads from `server`'s database, as someone
 /// with access to it could.
 pub async fn peek(server: &Server, sql: &str, binds: &[&str]) -> Option<Vec<String>> {
-    use sqlx::{Connection, Row};
-    macro_rules! first_row {
-        ($conn:expr) => {{
-            let mut q = sqlx::query(sql);
-            for b in binds {
-                q = q.bind(*b);
-            }
-            q.fetch_optional(&mut $conn).await.unwrap().map(|r| {
-                (0..r.len())
-                    .map(|i| r.try_get::<String, _>(i).unwrap())
-                    .collect()
-            })
-        }};
-    }
-    match &server.backend {
-        Backend::Sqlite => {
-            let url = format!(
-                "sqlite://{}",
-                server.dir.path("data").join("agentid.db").display()
-            );
-            let mut c = sqlx::sqlite::SqliteConnection::connect(&url).await.unwrap();
-            first_row!(c)
-        }
-        Backend::Postgres(url) => {
-            let mut c = sqlx::postgres::PgConnection::connect(url).await.unwrap();
-            first_row!(c)
-        }
-    }
+    use sqlx::Row;
+    let mut c = database(server).await;
+    let row = query(sql, binds).fetch_optional(&mut c).await.unwrap()?;
+    Some(
+        (0..row.len())
+            .map(|i| row.try_get::<String, _>(i).unwrap())
+            .collect(),
+    )
 }
 
 /// The `agentid` binary built by `cargo build --bin agentid`, next to this test binary's
