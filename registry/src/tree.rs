@@ -30,12 +30,30 @@ pub(crate) struct Names {
     first_unproven: Option<i64>,
     /// Every agent's entries read, by DID: an entry gone from the database since is noticed.
     by_agent: std::collections::HashMap<String, Vec<i64>>,
+    /// The zone operations of the entries written within [`RECENT_ZONE_OPS_SECS`]: hash of the
+    /// signed operation -> entry. A zone operation is accepted only within the registry's skew
+    /// of its `createdAt`, so an older one can never be replayed; a recent one is known a replay
+    /// from the log, whatever the table of answers says.
+    recent_ops: std::collections::HashMap<String, i64>,
+    /// The same, in the order read, with when each entry was written: pruned from the front.
+    recent_order: std::collections::VecDeque<(i64, String)>,
 }
 
+/// How long a zone operation's hash is kept in memory: twice the skew a zone operation's
+/// `createdAt` may have, so every operation that could still be accepted is known.
+pub(crate) const RECENT_ZONE_OPS_SECS: i64 = 2 * agentid_spec::zone::ZONE_OP_SKEW_SECS;
+
 impl Names {
-    fn read(&mut self, r: &log::Sealed, sealer: &agentid_store::Sealer) {
+    fn read(&mut self, r: &log::Sealed, sealer: &agentid_store::Sealer, now: i64) {
         let e = &r.entry;
         self.by_agent.entry(e.did.clone()).or_default().push(e.seq);
+        if e.created_at >= now.saturating_sub(RECENT_ZONE_OPS_SECS) {
+            if let Some(op) = crate::zones::zone_operation_of(e) {
+                let hash = agentid_spec::id::hash_b32(op.as_bytes());
+                self.recent_ops.insert(hash.clone(), e.seq);
+                self.recent_order.push_back((e.created_at, hash));
+            }
+        }
         let subject = crate::zones::light_subject(e);
         if !r.holds(sealer) || r.name != subject.as_ref().map(|(n, _)| n.clone()) {
             tracing::error!(
@@ -104,6 +122,21 @@ impl Names {
     pub(crate) fn first_unproven(&self) -> Option<i64> {
         self.first_unproven
     }
+
+    /// The entry that applied the zone operation whose hash is `hash`, if it was written
+    /// within [`RECENT_ZONE_OPS_SECS`] of `now`; older ones are forgotten.
+    pub(crate) fn applied_zone_op(&mut self, hash: &str, now: i64) -> Option<i64> {
+        let horizon = now.saturating_sub(RECENT_ZONE_OPS_SECS);
+        while let Some((at, _)) = self.recent_order.front() {
+            if *at >= horizon {
+                break;
+            }
+            if let Some((_, old)) = self.recent_order.pop_front() {
+                self.recent_ops.remove(&old);
+            }
+        }
+        self.recent_ops.get(hash).copied()
+    }
 }
 
 /// `name` with its labels in reverse order.
@@ -161,6 +194,7 @@ impl Registry {
             .fetch_all(&self.0.pool)
             .await?;
             let done = (rows.len() as i64) < CATCH_UP_PAGE;
+            let now = self.0.clock.now();
             let mut names = self.0.names.write().unwrap_or_else(|e| e.into_inner());
             for row in rows {
                 let sealed = log::sealed_entry(row);
@@ -172,7 +206,7 @@ impl Registry {
                     )));
                 }
                 leaves.push(entry.public().leaf_hash());
-                names.read(&sealed, &self.0.sealer);
+                names.read(&sealed, &self.0.sealer, now);
             }
             if done {
                 return Ok(f(&leaves));

@@ -128,6 +128,19 @@ pub(crate) fn light_subject(e: &agentid_spec::log::LogEntry) -> Option<(String, 
     }
 }
 
+/// The signed zone operation a log entry applied, if any: the entry's operation for a zone's
+/// claim, delegation or binding, the authorization recorded with a zone owner's decision.
+pub(crate) fn zone_operation_of(e: &agentid_spec::log::LogEntry) -> Option<String> {
+    match e.kind.as_str() {
+        "claim-zone" | "delegate-zone" | "bind-name" | "unbind-name" => Some(e.operation.clone()),
+        "suspend" | "deplatform" | "reinstate" => {
+            let record: serde_json::Value = serde_json::from_str(&e.operation).ok()?;
+            record["authorization"].as_str().map(str::to_owned)
+        }
+        _ => None,
+    }
+}
+
 /// A zone owner's authority for a moderation decision: the zone, and the signed operation.
 pub(crate) struct ZoneAuthority<'a> {
     zone: &'a str,
@@ -406,6 +419,24 @@ impl Registry {
         .bind(now)
         .execute(&mut *tx)
         .await?;
+        // The log says whether this operation was applied, whatever the table says: a row of
+        // it deleted makes no replay fresh.
+        let logged = self
+            .0
+            .names
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .applied_zone_op(&hash, now);
+        if fresh.rows_affected() == 1 {
+            if let Some(seq) = logged {
+                tracing::error!(
+                    seq,
+                    "a zone operation the log applied has no row of its answer: the table was \
+                     altered behind the registry's back; the retry is refused"
+                );
+                return Err(Rejection::Duplicate.into());
+            }
+        }
         if fresh.rows_affected() != 1 {
             let first: Option<(Option<String>,)> =
                 sqlx::query_as("SELECT answer FROM registry_zone_ops WHERE hash = $1")

@@ -200,6 +200,7 @@ mod tests {
         let wallet = Wallet::new(
             pool.clone(),
             agentid_wallet::vault::Vault::new(&[4; 32]),
+            agentid_store::TokenKey::new(&[4; 32]),
             config,
             clock.clone(),
         )
@@ -240,7 +241,12 @@ mod tests {
             verifier,
             operators::Operators::new(
                 pool_for_operators,
-                agentid_wallet::auth::hash_token("admin.test"),
+                agentid_store::TokenKey::new(&[4; 32]).stored(
+                    agentid_store::tokens::Account::Root,
+                    &[],
+                    "admin.test",
+                ),
+                agentid_store::TokenKey::new(&[4; 32]),
                 clock.clone(),
             ),
             ratelimit::WriteLimiter::new(10, 60),

@@ -1,13 +1,15 @@
 //! Operators: who may moderate and administer the service. The root operator holds the admin
 //! token made at first start (actor `admin`); it creates named operator accounts (moderators),
-//! each with a bearer token `op_<name>.<secret>` shown once, stored as SHA-256 and compared in
-//! constant time, and revokes them. Every operator action is recorded with the operator's name.
+//! each with a bearer token `op_<name>.<secret>` shown once, stored in the keyed form of
+//! [`agentid_store::tokens`] and compared in constant time, and revokes them (the stored form
+//! is erased: a revocation undone in the database revives nothing). Every operator action is recorded with the operator's name.
 
 use std::sync::Arc;
 
 use agentid_sdk::clock::Clock;
 use agentid_spec::ErrorCode;
-use agentid_wallet::auth::{new_token, split_token, token_matches};
+use agentid_store::tokens::{Account as Kind, TokenKey};
+use agentid_wallet::auth::{new_token, split_token};
 use serde::Serialize;
 use sqlx::AnyPool;
 
@@ -54,11 +56,13 @@ pub struct Account {
     revoked_by: Option<String>,
 }
 
-/// The service's operators: the root token's hash and the named accounts in the database.
+/// The service's operators: the root token's stored form and the named accounts in the
+/// database.
 #[derive(Clone)]
 pub struct Operators {
     pool: AnyPool,
     root_token_hash: Arc<str>,
+    tokens: TokenKey,
     clock: Arc<dyn Clock>,
 }
 
@@ -73,19 +77,29 @@ pub fn valid_name(name: &str) -> bool {
 }
 
 impl Operators {
-    /// The operators of a service whose root token hashes to `root_token_hash`, with accounts
-    /// in `pool` (on which [`MIGRATIONS`] have run), reading time from `clock`.
-    pub fn new(pool: AnyPool, root_token_hash: String, clock: Arc<dyn Clock>) -> Self {
+    /// The operators of a service whose root token's stored form (by `tokens`) is
+    /// `root_token_hash`, with accounts in `pool` (on which [`MIGRATIONS`] have run), reading
+    /// time from `clock`.
+    pub fn new(
+        pool: AnyPool,
+        root_token_hash: String,
+        tokens: TokenKey,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
         Self {
             pool,
             root_token_hash: root_token_hash.into(),
+            tokens,
             clock,
         }
     }
 
     /// The operator holding `token`, if any: the root, or a named account not revoked.
     pub async fn authenticate(&self, token: &str) -> Result<Option<Operator>, ApiError> {
-        if token_matches(token, &self.root_token_hash) {
+        if self
+            .tokens
+            .matches(Kind::Root, &[], token, &self.root_token_hash)
+        {
             return Ok(Some(Operator { name: ROOT.into() }));
         }
         let Some((account, token)) = split_token(token) else {
@@ -102,7 +116,7 @@ impl Operators {
         .await
         .map_err(db)?;
         Ok(row
-            .filter(|(hash,)| token_matches(token, hash))
+            .filter(|(hash,)| self.tokens.matches(Kind::Operator, &[name], token, hash))
             .map(|_| Operator { name: name.into() }))
     }
 
@@ -124,7 +138,8 @@ impl Operators {
                 format!("at most {MAX_OPERATORS} operator accounts"),
             ));
         }
-        let (token, hash) = new_token(&format!("{TOKEN_PREFIX}{name}"));
+        let token = new_token(&format!("{TOKEN_PREFIX}{name}"));
+        let hash = self.tokens.stored(Kind::Operator, &[name], &token);
         let inserted = sqlx::query(
             "INSERT INTO service_operators (name, token_hash, created_at, created_by) \
              VALUES ($1, $2, $3, $4)",
@@ -138,7 +153,7 @@ impl Operators {
         match inserted {
             Ok(_) => {
                 tracing::warn!(operator = name, by = %by.name, "operator created");
-                Ok(token)
+                Ok(token.to_string())
             }
             Err(sqlx::Error::Database(e)) if e.is_unique_violation() => Err(ApiError::conflict(
                 ErrorCode::Conflict,
@@ -151,7 +166,7 @@ impl Operators {
     /// Revokes operator `name`, by `by`: its token stops working at once.
     pub async fn revoke(&self, name: &str, by: &Operator) -> Result<(), ApiError> {
         let done = sqlx::query(
-            "UPDATE service_operators SET revoked_at = $1, revoked_by = $2 \
+            "UPDATE service_operators SET revoked_at = $1, revoked_by = $2, token_hash = '' \
              WHERE name = $3 AND revoked_at IS NULL",
         )
         .bind(self.clock.now())
@@ -165,6 +180,37 @@ impl Operators {
         }
         tracing::warn!(operator = name, by = %by.name, "operator revoked");
         Ok(())
+    }
+
+    /// Converts operators' tokens stored in an earlier release's form (a bare SHA-256) to the
+    /// keyed form, vouched for by a node upgrading from that release; returns how many.
+    pub async fn key_legacy_tokens(&self) -> Result<u64, ApiError> {
+        let rows: Vec<(String, String)> = sqlx::query_as(
+            "SELECT name, token_hash FROM service_operators WHERE revoked_at IS NULL",
+        )
+        .fetch_all(&self.pool)
+        .await
+        .map_err(db)?;
+        let mut converted = 0;
+        for (name, legacy) in rows {
+            let Some(keyed) = (!TokenKey::is_keyed(&legacy))
+                .then(|| self.tokens.from_legacy(Kind::Operator, &[&name], &legacy))
+                .flatten()
+            else {
+                continue;
+            };
+            sqlx::query(
+                "UPDATE service_operators SET token_hash = $1 WHERE name = $2 AND token_hash = $3",
+            )
+            .bind(&keyed)
+            .bind(&name)
+            .bind(&legacy)
+            .execute(&self.pool)
+            .await
+            .map_err(db)?;
+            converted += 1;
+        }
+        Ok(converted)
     }
 
     /// Every account, oldest first.

@@ -1,6 +1,6 @@
 //! The service's recorded settings: what every node on one database must agree on, written by
 //! the first node to start on it and checked by every later start. The root operator's token
-//! (its SHA-256, so every node accepts the one token and none mints its own), the public URL
+//! (its keyed hash, so every node accepts the one token and none mints its own), the public URL
 //! (which every credential, status list URL and the wallet's `did:web` name), and a check value
 //! of the master key (so a wrong or missing key is refused before anything is sealed under it).
 
@@ -13,7 +13,7 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[(
     include_str!("../migrations/0003_settings.sql"),
 )];
 
-/// The root operator's token, as [`agentid_wallet::auth::hash_token`] hashes it.
+/// The root operator's token, in the keyed form of [`agentid_store::tokens`].
 pub const ROOT_TOKEN_HASH: &str = "root_token_hash";
 /// The public URL, without a trailing `/`.
 pub const PUBLIC_URL: &str = "public_url";
@@ -65,6 +65,22 @@ pub async fn replace(pool: &AnyPool, name: &str, value: &str) -> Result<(), sqlx
         .execute(pool)
         .await?;
     Ok(())
+}
+
+/// Replaces the value recorded under `name` with `value` if it is still `was`; whether it was.
+pub async fn replace_if(
+    pool: &AnyPool,
+    name: &str,
+    was: &str,
+    value: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query("UPDATE service_settings SET value = $1 WHERE name = $2 AND value = $3")
+        .bind(value)
+        .bind(name)
+        .bind(was)
+        .execute(pool)
+        .await?;
+    Ok(done.rows_affected() == 1)
 }
 
 /// A value that tells master keys apart without revealing one: SHA-256 over a label and the

@@ -11,6 +11,7 @@ use agentid_resolver::http::HttpSource;
 use agentid_sdk::clock::{Clock, SystemClock};
 use agentid_sdk::verify::{TrustPolicy, Verifier};
 use agentid_spec::id::Did;
+use agentid_store::TokenKey;
 use agentid_wallet::vault::{Vault, VaultError};
 use agentid_wallet::{Wallet, WalletConfig};
 use tokio::net::TcpListener;
@@ -69,6 +70,15 @@ pub enum StartError {
          the recorded token without a copy of it"
     )]
     AdminTokenMismatch(String),
+    /// The root token's stored form is an earlier release's, and nothing here vouches for it.
+    #[error(
+        "the root operator token is recorded in an earlier release's form (a bare SHA-256), \
+         which anyone able to write the database could have written, and this node neither holds \
+         the token nor is upgrading from that release: start once with the root token \
+         (--admin-token, AGENTID_ADMIN_TOKEN, or the first node's admin.token in the data \
+         directory) to convert it"
+    )]
+    LegacyRootToken,
     /// The public URL differs from the one recorded at first start.
     #[error(
         "this database was set up for the public URL {recorded}, and this start's is {given}: \
@@ -108,6 +118,7 @@ impl StartError {
             StartError::MasterKeyMissing(_) => "master_key_missing",
             StartError::MasterKeyWrong(_) => "master_key_wrong",
             StartError::AdminTokenMismatch(_) => "admin_token_mismatch",
+            StartError::LegacyRootToken => "legacy_root_token",
             StartError::PublicUrlChanged { .. } => "public_url_changed",
             StartError::Verifier(_) | StartError::Registry(_) => "start_failed",
             StartError::Config(_) => "invalid_config",
@@ -213,14 +224,26 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     let public_url_record = check_public_url(&pool, &public_url, config.move_public_url).await?;
     let master = master_key(&pool, &config.data_dir, master_given).await?;
     let vault = Vault::from_b64u(&master.key)?;
-    let root = root_token(&pool, &config).await?;
+    let tokens = TokenKey::from_b64u(&master.key)
+        .ok_or_else(|| StartError::Config("the master key is not 32 bytes of base64url".into()))?;
+    let kept = crate::witness::path(&config.data_dir);
+    // A node of an earlier release, whose tokens were stored as bare hashes, vouches for them
+    // once, at the start that upgrades it.
+    let upgrading = crate::witness::keeps_bare_tokens(&kept);
+    let root = root_token(&pool, &config, &tokens, upgrading).await?;
 
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let mut wallet_config = WalletConfig::new(&public_url);
     wallet_config.hold_secs = config.hold_secs;
     wallet_config.approval_secs = config.approval_secs;
-    let wallet = Wallet::new(pool.clone(), vault, wallet_config, clock.clone())
-        .map_err(|e| StartError::Config(format!("--public-url {public_url}: {e}")))?;
+    let wallet = Wallet::new(
+        pool.clone(),
+        vault,
+        tokens.clone(),
+        wallet_config,
+        clock.clone(),
+    )
+    .map_err(|e| StartError::Config(format!("--public-url {public_url}: {e}")))?;
     let mut policy = TrustPolicy::new()
         .trust_registry(&public_url)
         .trust_wallet(wallet.did().clone())
@@ -278,7 +301,6 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     // The log still extends the checkpoint kept outside the database (nothing to check on a
     // fresh database, whose wallet has no key yet).
-    let kept = crate::witness::path(&config.data_dir);
     crate::witness::check(&kept, &registry, &wallet, config.accept_restored_log).await?;
 
     // Everything that can refuse the start has passed: the secrets and settings now.
@@ -286,11 +308,32 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         &pool,
         &config.data_dir,
         &master,
+        &tokens,
         root,
         &public_url,
         public_url_record,
     )
     .await?;
+    let operators =
+        crate::operators::Operators::new(pool.clone(), root_token_hash, tokens, clock.clone());
+    if upgrading {
+        let principals = wallet
+            .key_legacy_tokens()
+            .await
+            .map_err(|e| StartError::Registry(format!("converting principals' tokens: {e}")))?;
+        let named = operators
+            .key_legacy_tokens()
+            .await
+            .map_err(|e| StartError::Registry(format!("converting operators' tokens: {e}")))?;
+        if principals + named > 0 {
+            tracing::warn!(
+                principals,
+                operators = named,
+                "tokens stored as bare hashes by an earlier release converted to the keyed form \
+                 (this node's first start since the upgrade)"
+            );
+        }
+    }
     if !master.sealed {
         // A fresh database: the wallet's key is made and sealed now that the master key is
         // kept.
@@ -299,7 +342,6 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     wallet.start_ledger();
     crate::witness::keep(kept, registry.clone(), wallet.clone()).await?;
     tokio::spawn(store::checkpoints(pool.clone()));
-    let operators = crate::operators::Operators::new(pool, root_token_hash, clock.clone());
     let mut source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
     let own = agentid_resolver::http::origin(&public_url);
     for r in &config.trust_registries {
@@ -521,14 +563,21 @@ async fn master_key(
 
 /// The root operator's token as this start found it.
 enum RootToken {
-    /// Given, or in the data directory, and matching the recorded hash (or none recorded).
+    /// Given, or in the data directory, and matching the recorded stored form (or none
+    /// recorded).
     Held {
         hash: String,
         file: Option<PathBuf>,
         from: String,
+        /// The recorded form, of an earlier release, that this token converts.
+        legacy: Option<String>,
     },
     /// Recorded by another node; this one has no copy.
-    Recorded(String),
+    Recorded {
+        hash: String,
+        /// The recorded form, of an earlier release, converted by this upgrading node.
+        legacy: Option<String>,
+    },
     /// Made now for a database with none: written to the file and recorded at the end.
     Fresh {
         token: Zeroizing<String>,
@@ -537,10 +586,18 @@ enum RootToken {
 }
 
 /// The root operator's token: the one given or in `DATA_DIR/admin.token` (refused unless it
-/// is the one recorded), else the recorded one's hash (this node keeps no copy), else a fresh
-/// one for an empty database.
-async fn root_token(pool: &sqlx::AnyPool, config: &ServeConfig) -> Result<RootToken, StartError> {
-    use agentid_wallet::auth::{hash_token, token_matches};
+/// is the one recorded), else the recorded one's stored form (this node keeps no copy), else a
+/// fresh one for an empty database. A stored form of an earlier release (a bare SHA-256) is
+/// converted when the token held here matches it, or when this node is `upgrading` from that
+/// release; otherwise the start is refused, since anyone who can write the database can write
+/// such a form.
+async fn root_token(
+    pool: &sqlx::AnyPool,
+    config: &ServeConfig,
+    tokens: &TokenKey,
+    upgrading: bool,
+) -> Result<RootToken, StartError> {
+    use agentid_store::tokens::Account;
     let file = config.data_dir.join("admin.token");
     let held = match &config.admin_token {
         Some(t) => Some((
@@ -559,18 +616,46 @@ async fn root_token(pool: &sqlx::AnyPool, config: &ServeConfig) -> Result<RootTo
         },
     };
     let recorded = crate::settings::get(pool, crate::settings::ROOT_TOKEN_HASH).await?;
+    let legacy = recorded.clone().filter(|r| !TokenKey::is_keyed(r));
     match (held, recorded) {
-        (Some((token, from, _)), Some(hash)) if !token_matches(&token, &hash) => {
-            Err(StartError::AdminTokenMismatch(from))
+        (Some((token, from, file)), Some(stored)) => {
+            let matches = match &legacy {
+                Some(l) => tokens
+                    .from_legacy(Account::Root, &[], l)
+                    .is_some_and(|k| tokens.matches(Account::Root, &[], &token, &k)),
+                None => tokens.matches(Account::Root, &[], &token, &stored),
+            };
+            if !matches {
+                return Err(StartError::AdminTokenMismatch(from));
+            }
+            Ok(RootToken::Held {
+                hash: tokens.stored(Account::Root, &[], &token),
+                file,
+                from,
+                legacy,
+            })
         }
-        (Some((token, from, file)), _) => Ok(RootToken::Held {
-            hash: hash_token(&token),
+        (Some((token, from, file)), None) => Ok(RootToken::Held {
+            hash: tokens.stored(Account::Root, &[], &token),
             file,
             from,
+            legacy: None,
         }),
-        (None, Some(hash)) => Ok(RootToken::Recorded(hash)),
+        (None, Some(stored)) => match legacy {
+            None => Ok(RootToken::Recorded {
+                hash: stored,
+                legacy: None,
+            }),
+            Some(l) if upgrading => Ok(RootToken::Recorded {
+                hash: tokens
+                    .from_legacy(Account::Root, &[], &l)
+                    .ok_or(StartError::LegacyRootToken)?,
+                legacy: Some(l),
+            }),
+            Some(_) => Err(StartError::LegacyRootToken),
+        },
         (None, None) => Ok(RootToken::Fresh {
-            token: Zeroizing::new(agentid_wallet::auth::new_token("admin").0),
+            token: agentid_wallet::auth::new_token("admin"),
             file,
         }),
     }
@@ -583,6 +668,7 @@ async fn write_secrets(
     pool: &sqlx::AnyPool,
     data_dir: &Path,
     master: &MasterKey,
+    tokens: &TokenKey,
     root: RootToken,
     public_url: &str,
     public_url_record: Record,
@@ -592,28 +678,40 @@ async fn write_secrets(
         write_private(path, master.key.as_bytes())
             .map_err(|e| StartError::Io(path.display().to_string(), e))?;
     }
-    let (hash, file, fresh_file, held_from) = match root {
-        RootToken::Held { hash, file, from } => (hash, file, None, Some(from)),
-        RootToken::Recorded(hash) => {
+    let (hash, file, fresh_file, held_from, legacy) = match root {
+        RootToken::Held {
+            hash,
+            file,
+            from,
+            legacy,
+        } => (hash, file, None, Some(from), legacy),
+        RootToken::Recorded { hash, legacy } => {
             tracing::info!(
                 data_dir = %data_dir.display(),
                 "the root admin token is the one the first node on this database made; this \
                  node keeps no copy of it (use that node's admin.token, or give it with \
                  --admin-token)"
             );
-            (hash, None, None, None)
+            (hash, None, None, None, legacy)
         }
         RootToken::Fresh { token, file } => {
             write_private(&file, token.as_bytes())
                 .map_err(|e| StartError::Io(file.display().to_string(), e))?;
             (
-                agentid_wallet::auth::hash_token(&token),
+                tokens.stored(agentid_store::tokens::Account::Root, &[], &token),
                 Some(file.clone()),
                 Some(file),
+                None,
                 None,
             )
         }
     };
+    if let Some(legacy) = legacy {
+        // Only if the form is still the one read (another node may have converted it).
+        if settings::replace_if(pool, ROOT_TOKEN_HASH, &legacy, &hash).await? {
+            tracing::warn!("the root token's stored form converted to the keyed form");
+        }
+    }
     let mut values = vec![(ROOT_TOKEN_HASH, hash.as_str())];
     if public_url_record == Record::New {
         values.push((PUBLIC_URL, public_url));

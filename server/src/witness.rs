@@ -141,6 +141,21 @@ fn sealing_began(checkpoint: &Path) -> bool {
     sealing_marker(checkpoint).exists()
 }
 
+/// The file, beside the kept checkpoint, recording that this node has started with tokens
+/// stored in the keyed form: written by every start's [`keep`].
+fn tokens_marker(checkpoint: &Path) -> PathBuf {
+    checkpoint.with_file_name("tokens-keyed")
+}
+
+/// Whether this node ran an earlier release, which stored bearer tokens as bare hashes: it has
+/// kept a checkpoint but never started with keyed tokens. Such a node vouches for the bare
+/// hashes in the database once, converting them; no other node ever does (a fresh node on an
+/// existing database, or this one from its next start), so a bare hash written into the
+/// database opens nothing.
+pub fn keeps_bare_tokens(checkpoint: &Path) -> bool {
+    checkpoint.exists() && !tokens_marker(checkpoint).exists()
+}
+
 /// The checkpoint `token`, if a key the wallet has had signed it.
 async fn verified(token: &str, wallet: &Wallet) -> Result<Checkpoint, String> {
     let jws = CompactJws::parse(token, MAX_CHECKPOINT_BYTES, CHECKPOINT_TYP)
@@ -194,10 +209,20 @@ pub async fn keep(path: PathBuf, registry: Registry, wallet: Wallet) -> Result<(
     keep_once(&path, &registry, &wallet)
         .await
         .map_err(|e| StartError::Registry(format!("keeping the log's checkpoint: {e}")))?;
-    let marker = sealing_marker(&path);
-    if !marker.exists() {
-        crate::start::write_private(&marker, b"log entries are sealed as they are written\n")
-            .map_err(|e| StartError::Registry(format!("{}: {e}", marker.display())))?;
+    for (marker, says) in [
+        (
+            sealing_marker(&path),
+            &b"log entries are sealed as they are written\n"[..],
+        ),
+        (
+            tokens_marker(&path),
+            b"bearer tokens are stored in the keyed form\n",
+        ),
+    ] {
+        if !marker.exists() {
+            crate::start::write_private(&marker, says)
+                .map_err(|e| StartError::Registry(format!("{}: {e}", marker.display())))?;
+        }
     }
     let mut appends = registry.log_appends();
     tokio::spawn(async move {

@@ -1083,6 +1083,7 @@ async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() 
         let wallet = Wallet::new(
             pool,
             Vault::from_b64u(master.trim()).unwrap(),
+            agentid_store::TokenKey::from_b64u(master.trim()).unwrap(),
             WalletConfig::new(&f.server.url),
             Arc::new(SystemClock),
         )

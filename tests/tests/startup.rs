@@ -304,3 +304,223 @@ async fn the_master_key_lives_outside_the_data_directory() {
     let (status, me) = server.http().get_auth("/v1/principals/me", &token).await;
     assert_eq!(status, 200, "{me}");
 }
+
+/// What the token of `id` (an operator `op_<name>` or a principal) gets from `server`.
+async fn opens(server: &Server, token: &str) -> u16 {
+    let path = if token.starts_with("op_") || token.starts_with("admin.") {
+        "/v1/admin/log"
+    } else {
+        "/v1/principals/me"
+    };
+    server.http().get_auth(path, token).await.0
+}
+
+/// A new account of `server`: a named operator's token or a principal's `(id, token)`.
+async fn operator(server: &Server, name: &str) -> String {
+    let (st, b) = server
+        .http()
+        .post(
+            "/v1/admin/operators",
+            Some(&server.admin_token),
+            &json!({ "name": name }),
+        )
+        .await;
+    assert_eq!(st, 201, "{b}");
+    b["token"].as_str().unwrap().to_owned()
+}
+
+async fn principal(server: &Server) -> (String, String) {
+    let (st, b) = server.http().post("/v1/principals", None, &json!({})).await;
+    assert_eq!(st, 201, "{b}");
+    (
+        b["principalId"].as_str().unwrap().to_owned(),
+        b["token"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// Finding (database forgery): bearer tokens were stored as bare SHA-256, so whoever could write
+/// the database could make an account: insert an operator, replace a principal's hash with one
+/// of a token of theirs, undo an operator's revocation, or record a root token of theirs. Tokens
+/// are now stored keyed under the master key and bound to the row's facts: each of these opens
+/// nothing, and a node with no copy of the root token refuses to start on a root token's bare
+/// hash (`legacy_root_token`). On both backends.
+#[tokio::test]
+async fn a_token_written_into_the_database_opens_nothing() {
+    use agentid_store::tokens::legacy_form;
+    for backend in backends().await {
+        let mut server = Server::start(&backend).await;
+        let dave = operator(&server, "dave").await;
+        let carol = operator(&server, "carol").await;
+        let (st, _) = server
+            .http()
+            .post(
+                "/v1/admin/operators/carol/revoke",
+                Some(&server.admin_token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(st, 200);
+        let (victim, victim_token) = principal(&server).await;
+        let (mallory, mallory_token) = principal(&server).await;
+        assert_eq!(opens(&server, &dave).await, 200);
+        assert_eq!(opens(&server, &victim_token).await, 200);
+        assert_eq!(opens(&server, &mallory_token).await, 200);
+
+        // An operator inserted with the bare hash of a token of the writer's choosing, and one
+        // given a copy of a live operator's stored form.
+        let insert = "INSERT INTO service_operators (name, token_hash, created_at, created_by) \
+                      VALUES ($1, $2, 0, 'admin')";
+        tamper(
+            &server,
+            insert,
+            &["mallory", &legacy_form("op_mallory.chosen")],
+        )
+        .await;
+        let dave_form = crate::support::peek(
+            &server,
+            "SELECT token_hash FROM service_operators WHERE name = 'dave'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        tamper(&server, insert, &["eve", &dave_form]).await;
+        let dave_secret = dave.split_once('.').unwrap().1;
+        for forged in [
+            "op_mallory.chosen".to_owned(),
+            format!("op_eve.{dave_secret}"),
+        ] {
+            assert_eq!(opens(&server, &forged).await, 401, "{forged}");
+        }
+        // A revocation undone.
+        let undo = "UPDATE service_operators SET revoked_at = NULL, revoked_by = NULL \
+                    WHERE name = 'carol'";
+        assert_eq!(tamper(&server, undo, &[]).await, 1);
+        assert_eq!(opens(&server, &carol).await, 401, "a revocation undone");
+
+        // A principal's hash replaced by the bare hash, or a keyed-looking form, of a token of
+        // the writer's choosing.
+        let chosen = format!("{victim}.chosen");
+        for form in [legacy_form(&chosen), format!("k1.{}", legacy_form(&chosen))] {
+            let set = "UPDATE wallet_principals SET token_hash = $1 WHERE id = $2";
+            assert_eq!(tamper(&server, set, &[&form, &victim]).await, 1);
+            assert_eq!(opens(&server, &chosen).await, 401, "{form}");
+        }
+        // Mallory's row given the victim's DID and sealed key, to sign as the victim.
+        let (did, sealed) = {
+            let row = crate::support::peek(
+                &server,
+                "SELECT did, sealed_key FROM wallet_principals WHERE id = $1",
+                &[&victim],
+            )
+            .await
+            .unwrap();
+            (row[0].clone(), row[1].clone())
+        };
+        let moved = "UPDATE wallet_principals SET did = 'did:key:moved' WHERE id = $1";
+        tamper(&server, moved, &[&victim]).await;
+        let take = "UPDATE wallet_principals SET did = $1, sealed_key = $2 WHERE id = $3";
+        assert_eq!(tamper(&server, take, &[&did, &sealed, &mallory]).await, 1);
+        assert_eq!(
+            opens(&server, &mallory_token).await,
+            401,
+            "a token opens only the DID it was made for"
+        );
+        assert_eq!(opens(&server, &dave).await, 200, "the genuine stay open");
+
+        // The root token's recorded form replaced by the bare hash of a token of the writer's
+        // choosing: the node holding the real token refuses to start, and one without a copy
+        // refuses to take the bare hash on faith.
+        server.stop().await;
+        let data = server.dir.path("data");
+        let root = "UPDATE service_settings SET value = $1 WHERE name = 'root_token_hash'";
+        assert_eq!(
+            tamper(&server, root, &[&legacy_form("admin.chosen")]).await,
+            1
+        );
+        let (code, message) = refused(
+            serve_outcome(&backend, &data, &["--public-url", &server.url], &[], None).await,
+        );
+        assert_eq!(code, "admin_token_mismatch", "{message}");
+        std::fs::remove_file(data.join("admin.token")).unwrap();
+        let (code, message) = refused(
+            serve_outcome(&backend, &data, &["--public-url", &server.url], &[], None).await,
+        );
+        assert_eq!(code, "legacy_root_token", "{message}");
+        // An operator's stored form copied into the root's setting opens nothing either.
+        tamper(&server, root, &[&dave_form]).await;
+        server.restart().await;
+        assert_eq!(opens(&server, &server.admin_token).await, 401);
+        assert_eq!(opens(&server, &format!("admin.{dave_secret}")).await, 401);
+        assert_eq!(opens(&server, &dave).await, 200);
+    }
+}
+
+/// Stores `server`'s tokens as an earlier release did (bare SHA-256): operator `dave`'s, the
+/// principal `id`'s, and the root's if given.
+async fn store_bare(server: &Server, dave: &str, (id, token): (&str, &str), root: Option<&str>) {
+    use agentid_store::tokens::legacy_form;
+    let op = "UPDATE service_operators SET token_hash = $1 WHERE name = 'dave'";
+    assert_eq!(tamper(server, op, &[&legacy_form(dave)]).await, 1);
+    let p = "UPDATE wallet_principals SET token_hash = $1 WHERE id = $2";
+    assert_eq!(tamper(server, p, &[&legacy_form(token), id]).await, 1);
+    if let Some(root) = root {
+        let r = "UPDATE service_settings SET value = $1 WHERE name = 'root_token_hash'";
+        assert_eq!(tamper(server, r, &[&legacy_form(root)]).await, 1);
+    }
+}
+
+/// A node of an earlier release stored tokens as bare SHA-256. At the start that upgrades it (it
+/// has a kept checkpoint but no `tokens-keyed` marker) it converts them to the keyed form, and
+/// every token keeps working, the root's even on a node with no copy of it; from then on a bare
+/// hash in the database is refused. On both backends.
+#[tokio::test]
+async fn an_upgrading_node_converts_its_bare_token_hashes() {
+    for backend in backends().await {
+        let mut server = Server::start(&backend).await;
+        let dave = operator(&server, "dave").await;
+        let (id, token) = principal(&server).await;
+        let root = server.admin_token.clone();
+        let data = server.dir.path("data");
+        assert!(data.join("tokens-keyed").exists());
+
+        server.stop().await;
+        store_bare(&server, &dave, (&id, &token), Some(&root)).await;
+        std::fs::remove_file(data.join("tokens-keyed")).unwrap();
+        std::fs::remove_file(data.join("admin.token")).unwrap();
+        server.restart().await;
+        for t in [&dave, &token, &root] {
+            assert_eq!(opens(&server, t).await, 200, "converted: {t}");
+        }
+        for (sql, bind) in [
+            (
+                "SELECT token_hash FROM service_operators WHERE name = 'dave'",
+                None,
+            ),
+            (
+                "SELECT token_hash FROM wallet_principals WHERE id = $1",
+                Some(id.as_str()),
+            ),
+            (
+                "SELECT value FROM service_settings WHERE name = 'root_token_hash'",
+                None,
+            ),
+        ] {
+            let binds: Vec<&str> = bind.into_iter().collect();
+            let form = crate::support::peek(&server, sql, &binds)
+                .await
+                .unwrap()
+                .remove(0);
+            assert!(form.starts_with("k1."), "{sql}: {form}");
+        }
+        assert!(data.join("tokens-keyed").exists());
+
+        // Upgraded: a bare hash written since opens nothing.
+        server.stop().await;
+        store_bare(&server, &dave, (&id, &token), None).await;
+        server.restart().await;
+        assert_eq!(opens(&server, &dave).await, 401);
+        assert_eq!(opens(&server, &token).await, 401);
+        assert_eq!(opens(&server, &root).await, 200);
+    }
+}

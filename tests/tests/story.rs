@@ -294,8 +294,14 @@ async fn secrets(backend: &crate::support::Backend) {
             .fetch_one(&mut conn)
             .await
             .unwrap();
-    assert_eq!(hash, agentid_wallet::auth::hash_token(&token));
-    assert_ne!(hash, token);
+    // A keyed hash bound to the principal's id and DID: neither the token nor its bare digest.
+    let master = std::fs::read_to_string(server.dir.path("data").join("master.key")).unwrap();
+    let tokens = agentid_store::TokenKey::from_b64u(master.trim()).unwrap();
+    let id = token.split_once('.').unwrap().0;
+    let principal = agentid_store::tokens::Account::Principal;
+    assert!(tokens.matches(principal, &[id, &did], &token, &hash));
+    assert!(!hash.contains(token.split_once('.').unwrap().1));
+    assert_ne!(hash, agentid_store::tokens::legacy_form(&token));
     // 24-byte nonce + 32-byte key + 16-byte tag.
     assert_eq!(b64u_decode(&sealed).unwrap().len(), 72);
     if matches!(backend, crate::support::Backend::Sqlite) {

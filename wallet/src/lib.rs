@@ -170,6 +170,8 @@ pub struct Wallet(Arc<Inner>);
 struct Inner {
     pool: AnyPool,
     vault: vault::Vault,
+    /// Principals' tokens at rest.
+    tokens: agentid_store::TokenKey,
     config: WalletConfig,
     clock: Arc<dyn Clock>,
     /// list id -> (signed status list credential, signed at, generation it was built at), for
@@ -191,11 +193,13 @@ struct Inner {
 }
 
 impl Wallet {
-    /// A wallet over a pool on which [`MIGRATIONS`] have run; its DID is the `did:web` of
+    /// A wallet over a pool on which [`MIGRATIONS`] have run, sealing keys with `vault` and
+    /// keeping principals' tokens in the form `tokens` makes; its DID is the `did:web` of
     /// `config.public_url`. Call [`Wallet::open_identity`] before it signs anything.
     pub fn new(
         pool: AnyPool,
         vault: vault::Vault,
+        tokens: agentid_store::TokenKey,
         config: WalletConfig,
         clock: Arc<dyn Clock>,
     ) -> Result<Self, Error> {
@@ -215,6 +219,7 @@ impl Wallet {
             group: std::sync::OnceLock::new(),
             pool,
             vault,
+            tokens,
             config,
             clock,
             signed_lists: RwLock::new(HashMap::new()),
