@@ -31,6 +31,19 @@ pub fn fresh_nonce() -> Nonce {
     Nonce::parse(&agentid_spec::jose::b64u(&bytes)).expect("a base64url nonce parses")
 }
 
+/// A checkout nonce issued by the merchant whose `did:key` is `merchant`'s (the DID its
+/// presentations name as `aud`), accepted for `ttl_secs` (at most
+/// [`agentid_spec::nonce::MAX_ISSUED_NONCE_SECS`]) from `now`, and when it expires. No one else
+/// can make one: a verifier counts issued nonces apart from the merchant's share of its replay
+/// memory, which anyone's checkouts addressed to the merchant can fill
+/// (see [`agentid_spec::nonce`]).
+pub fn issued_nonce(merchant: &crate::keys::KeyPair, now: i64, ttl_secs: i64) -> (Nonce, i64) {
+    let ttl = ttl_secs.clamp(1, agentid_spec::nonce::MAX_ISSUED_NONCE_SECS);
+    let exp = now.saturating_add(ttl);
+    let nonce = agentid_spec::nonce::issue(merchant.signing_key(), exp, rand::random());
+    (nonce, exp)
+}
+
 /// What the agent signs at checkout.
 #[derive(Clone, Debug)]
 pub struct CheckoutRequest<'a> {

@@ -211,10 +211,10 @@ pub struct LimitArgs {
     /// (`nonce_memory_full`).
     #[arg(long, default_value_t = Limits::default().max_nonces)]
     pub max_nonces: usize,
-    /// Most live nonces remembered for one merchant (on this node).
+    /// Most live nonces remembered for one merchant that it did not issue (on this node).
     #[arg(long, default_value_t = Limits::default().max_nonces_per_merchant)]
     pub max_nonces_per_merchant: usize,
-    /// Most live nonces remembered for one agent at one merchant (on this node).
+    /// Most live nonces remembered for one agent, at every merchant together (on this node).
     #[arg(long, default_value_t = Limits::default().max_nonces_per_agent)]
     pub max_nonces_per_agent: usize,
 }

@@ -89,6 +89,7 @@ impl DbNonces {
                 audience: aud,
                 holder: "",
                 nonce,
+                issued: false,
             };
             legacy.record(&key, *expires, i64::MIN, &unbounded);
         }

@@ -79,6 +79,14 @@ pub enum StartError {
          directory) to convert it"
     )]
     LegacyRootToken,
+    /// The database was set up, and records no root token.
+    #[error(
+        "this database was set up by an earlier start (its public URL is recorded) but records \
+         no root operator token: it was deleted behind the service's back. Start once with the \
+         root token (--admin-token, AGENTID_ADMIN_TOKEN, or the first node's admin.token in the \
+         data directory) to record it again"
+    )]
+    RootTokenMissing,
     /// The public URL differs from the one recorded at first start.
     #[error(
         "this database was set up for the public URL {recorded}, and this start's is {given}: \
@@ -119,6 +127,7 @@ impl StartError {
             StartError::MasterKeyWrong(_) => "master_key_wrong",
             StartError::AdminTokenMismatch(_) => "admin_token_mismatch",
             StartError::LegacyRootToken => "legacy_root_token",
+            StartError::RootTokenMissing => "root_token_missing",
             StartError::PublicUrlChanged { .. } => "public_url_changed",
             StartError::Verifier(_) | StartError::Registry(_) => "start_failed",
             StartError::Config(_) => "invalid_config",
@@ -654,10 +663,21 @@ async fn root_token(
             }),
             Some(_) => Err(StartError::LegacyRootToken),
         },
-        (None, None) => Ok(RootToken::Fresh {
-            token: agentid_wallet::auth::new_token("admin"),
-            file,
-        }),
+        (None, None) => {
+            // A database already set up (its public URL recorded with the root token at its
+            // first start) whose root token is gone: deleted behind the service's back. A
+            // fresh token minted here would be a root nobody else accepts.
+            if crate::settings::get(pool, crate::settings::PUBLIC_URL)
+                .await?
+                .is_some()
+            {
+                return Err(StartError::RootTokenMissing);
+            }
+            Ok(RootToken::Fresh {
+                token: agentid_wallet::auth::new_token("admin"),
+                file,
+            })
+        }
     }
 }
 

@@ -30,6 +30,7 @@ pub mod id;
 pub mod jose;
 pub mod log;
 pub mod merkle;
+pub mod nonce;
 pub mod operation;
 pub mod presentation;
 pub mod standing;

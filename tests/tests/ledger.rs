@@ -787,6 +787,35 @@ async fn step_up_approval() {
             )
             .await;
         assert_eq!(status, 404);
+        // Finding (database forgery): with the delegation's owner rewritten to the other
+        // principal in the database, the other principal's approval was signed. The approval
+        // must come from the principal the purchase names.
+        let owner_of = "SELECT principal_id FROM wallet_delegations \
+                        WHERE id = (SELECT delegation_id FROM wallet_holds WHERE id = $1)";
+        let owner = crate::support::peek(&f.server, owner_of, &[&hold])
+            .await
+            .unwrap()
+            .remove(0);
+        let give = "UPDATE wallet_delegations SET principal_id = $1 \
+                    WHERE id = (SELECT delegation_id FROM wallet_holds WHERE id = $2)";
+        let other_id = s(&other["principalId"]);
+        assert_eq!(
+            crate::support::tamper(&f.server, give, &[&other_id, &hold]).await,
+            1
+        );
+        let (status, body) = http
+            .post(
+                &format!("/v1/approvals/{hold}/approve"),
+                Some(&s(&other["token"])),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (404, "not_found".into()),
+            "{body}"
+        );
+        crate::support::tamper(&f.server, give, &[&owner, &hold]).await;
         // The principal approves; the agent's poll now carries the authorization.
         let (status, approved) = http
             .post(

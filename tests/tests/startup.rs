@@ -453,6 +453,23 @@ async fn a_token_written_into_the_database_opens_nothing() {
         assert_eq!(opens(&server, &server.admin_token).await, 401);
         assert_eq!(opens(&server, &format!("admin.{dave_secret}")).await, 401);
         assert_eq!(opens(&server, &dave).await, 200);
+
+        // The root's setting deleted: a node with no copy of the token refuses to mint a root
+        // of its own (which no other node would accept); one given the token records it again.
+        server.stop().await;
+        let gone = "DELETE FROM service_settings WHERE name = 'root_token_hash'";
+        assert_eq!(tamper(&server, gone, &[]).await, 1);
+        let (code, message) = refused(
+            serve_outcome(&backend, &data, &["--public-url", &server.url], &[], None).await,
+        );
+        assert_eq!(code, "root_token_missing", "{message}");
+        assert!(
+            !data.join("admin.token").exists(),
+            "a refused start writes nothing"
+        );
+        let root = server.admin_token.clone();
+        server.restart_with(&["--admin-token", &root]).await;
+        assert_eq!(opens(&server, &root).await, 200);
     }
 }
 

@@ -90,7 +90,12 @@ async fn nothing_is_fetched_on_an_untrusted_word() {
 
 /// A second agent under the fixture's principal: its DID, key and delegation.
 async fn customer(f: &Fixture) -> (String, KeyPair, String) {
-    let key_file = f.server.dir.path("customer.key");
+    customer_named(f, "customer").await
+}
+
+/// Another agent under the fixture's principal, its key in `<name>.key`.
+async fn customer_named(f: &Fixture, name: &str) -> (String, KeyPair, String) {
+    let key_file = f.server.dir.path(&format!("{name}.key"));
     let (code, out) = f
         .server
         .cli(&["key", "generate", "--out", key_file.to_str().unwrap()])
@@ -174,6 +179,114 @@ async fn nobody_fills_or_burns_another_partys_nonces() {
         assert_eq!(codes(&d), ["nonce_memory_full"], "{d}");
         let d = checkout(&f, &customer, &customer_key, &customer_credential, &nonce()).await;
         assert_eq!(d["decision"], "accepted", "{d}");
+    }
+}
+
+/// Finding (second attack): a stranger with a few agents, each within its own share, filled a
+/// merchant's share of the replay memory with checkouts addressed to it, and the merchant's
+/// genuine checkouts were `nonce_memory_full`. An agent's share now counts its nonces at every
+/// merchant, and a merchant that issues its nonces (signed with its did:key, `agentid nonce`)
+/// is never refused for a full share: only it can make them. A nonce in the issued form that it
+/// did not issue (another key's, another merchant's, expired, altered) is `nonce_mismatch`.
+#[tokio::test]
+async fn a_merchant_that_issues_its_nonces_is_never_crowded_out() {
+    use agentid_sdk::present::issued_nonce;
+    for backend in crate::support::backends().await {
+        let f = Fixture::new_with(
+            &backend,
+            &[
+                "--max-nonces-per-agent",
+                "2",
+                "--max-nonces-per-merchant",
+                "3",
+            ],
+        )
+        .await;
+        let stranger = (&f.agent, &f.agent_key, &f.credential);
+        let (second, second_key, second_credential) = customer_named(&f, "second").await;
+        let (customer, customer_key, customer_credential) = customer_named(&f, "buyer").await;
+        // The stranger's agent fills its own share (an agent's share counts its nonces at
+        // every merchant: a unit test of the SDK's memory shows it across merchants).
+        for _ in 0..2 {
+            let d = checkout(&f, stranger.0, stranger.1, stranger.2, &nonce()).await;
+            assert_eq!(d["decision"], "accepted", "{d}");
+        }
+        let d = checkout(&f, stranger.0, stranger.1, stranger.2, &nonce()).await;
+        assert_eq!(codes(&d), ["nonce_memory_full"], "the agent's share: {d}");
+        // With a second agent it fills the merchant's share of open nonces.
+        let d = checkout(&f, &second, &second_key, &second_credential, &nonce()).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        let d = checkout(&f, &customer, &customer_key, &customer_credential, &nonce()).await;
+        assert_eq!(
+            codes(&d),
+            ["nonce_memory_full"],
+            "the merchant's open share: {d}"
+        );
+        // The merchant's own nonces still pass.
+        let merchant_key = KeyPair::from_seed(&[0x4d; 32]);
+        let now = crate::fixture::now();
+        let (issued, _) = issued_nonce(&merchant_key, now, 600);
+        let d = checkout(
+            &f,
+            &customer,
+            &customer_key,
+            &customer_credential,
+            issued.as_str(),
+        )
+        .await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        let d = checkout(
+            &f,
+            &customer,
+            &customer_key,
+            &customer_credential,
+            issued.as_str(),
+        )
+        .await;
+        assert_eq!(codes(&d), ["nonce_replayed"], "{d}");
+        // What the merchant did not issue, in the issued form.
+        let stranger_key = KeyPair::generate();
+        let other_merchant = KeyPair::from_seed(&[0x4e; 32]);
+        let (forged, _) = issued_nonce(&stranger_key, now, 600);
+        let (elsewhere, _) = issued_nonce(&other_merchant, now, 600);
+        let expired = agentid_spec::nonce::issue(merchant_key.signing_key(), now - 5, [1; 16]);
+        let (genuine, _) = issued_nonce(&merchant_key, now, 600);
+        let altered = format!("{}A", &genuine.as_str()[..genuine.as_str().len() - 1]);
+        for bad in [
+            forged.as_str(),
+            elsewhere.as_str(),
+            expired.as_str(),
+            &altered,
+        ] {
+            let d = checkout(&f, &customer, &customer_key, &customer_credential, bad).await;
+            assert_eq!(codes(&d), ["nonce_mismatch"], "{bad}: {d}");
+        }
+        // The merchant's helper: `agentid nonce --key`.
+        let file = f.server.dir.path("merchant.key");
+        let file = file.to_str().unwrap();
+        let (code, out) = f.server.cli(&["key", "generate", "--out", file]).await;
+        assert_eq!(code, 0, "{out}");
+        let (code, out) = f
+            .server
+            .cli(&["nonce", "--key", file, "--ttl-secs", "60"])
+            .await;
+        assert_eq!(code, 0, "{out}");
+        let (n, merchant) = (
+            crate::support::s(&out["nonce"]),
+            crate::support::s(&out["merchant"]),
+        );
+        assert_eq!(
+            agentid_spec::nonce::check(&n, &merchant, now),
+            agentid_spec::nonce::Issued::Valid
+        );
+        let (code, out) = f
+            .server
+            .cli(&["nonce", "--key", file, "--ttl-secs", "3601"])
+            .await;
+        assert_eq!(
+            (code, crate::support::s(&out["error"]["code"])),
+            (2, "invalid_request".into())
+        );
     }
 }
 

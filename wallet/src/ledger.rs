@@ -824,6 +824,18 @@ impl Wallet {
         if approve {
             let subject: SpendSubject = serde_json::from_str(subject.as_deref().unwrap_or(""))
                 .map_err(|e| Error::Internal(format!("stored subject: {e}")))?;
+            // Only the principal the authorization names approves it: a verifier accepts the
+            // authorization only with a chain whose first credential that principal signed, so
+            // a delegation's owner rewritten in the database gets nobody's approval signed.
+            if subject.principal.as_str() != p.did {
+                tracing::error!(
+                    hold = id,
+                    principal = %p.id,
+                    "a waiting purchase names another principal than the delegation's stored \
+                     owner: the database was altered; the approval is refused"
+                );
+                return Err(Error::NotFound("no such approval"));
+            }
             let expires = now.saturating_add(self.0.config.hold_secs);
             let jws = self.sign_authorization(id, subject, now, expires)?;
             sqlx::query(

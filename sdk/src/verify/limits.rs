@@ -26,11 +26,12 @@ pub struct Limits {
     pub status_max_staleness_secs: i64,
     /// Most nonces remembered for replay detection. Default 1,000,000.
     pub max_nonces: usize,
-    /// Most live nonces remembered for one merchant (audience), so no merchant's traffic, nor
-    /// a flood addressed to it, fills the memory for others. Default 100,000.
+    /// Most live nonces remembered for one merchant (audience) that it did not issue
+    /// ([`agentid_spec::nonce`]), so no merchant's traffic, nor a flood addressed to it, fills
+    /// the memory for others. Nonces the merchant issued are not counted here. Default 100,000.
     pub max_nonces_per_merchant: usize,
-    /// Most live nonces remembered for one agent at one merchant, so a stranger's own
-    /// checkouts fill only its own share. Default 1,000.
+    /// Most live nonces remembered for one agent (at every merchant together), so a stranger's
+    /// own checkouts fill only its own share. Default 1,000.
     pub max_nonces_per_agent: usize,
     /// Most DIDs and status lists cached. Default 100,000.
     pub max_cache_entries: usize,

@@ -72,6 +72,10 @@ pub struct NonceKey<'a> {
     pub holder: &'a str,
     /// The presentation's `nonce`.
     pub nonce: &'a str,
+    /// Whether the merchant issued the nonce ([`agentid_spec::nonce`]): only the merchant can
+    /// make one, so it does not count against the merchant's share, which others' checkouts
+    /// can fill.
+    pub issued: bool,
 }
 
 impl NonceKey<'_> {
@@ -85,10 +89,6 @@ impl NonceKey<'_> {
             key.push_str(part);
         }
         key
-    }
-
-    fn agent_at_merchant(&self) -> String {
-        format!("{}\n{}", self.audience, self.holder)
     }
 }
 
@@ -108,10 +108,11 @@ pub trait NonceStore: Send + Sync {
     ) -> impl std::future::Future<Output = Consumed> + Send;
 }
 
-/// Live nonces counted per merchant and per agent at a merchant, so that nobody's checkouts
-/// fill the replay memory for others: a stranger's flood addressed to a merchant fills its own
-/// agent's share there, and one merchant's traffic at most that merchant's share. Counts are of
-/// nonces recorded through this value (in `agentid serve`, per node).
+/// Live nonces counted per merchant and per agent, so that nobody's checkouts fill the replay
+/// memory for others: an agent's flood, at any merchants, fills its own share, and the
+/// checkouts addressed to a merchant with nonces it did not issue at most that merchant's share
+/// (a merchant that issues its nonces is never refused for it). Counts are of nonces recorded
+/// through this value (in `agentid serve`, per node).
 #[derive(Debug, Default)]
 pub struct NonceQuotas {
     merchants: HashMap<String, Live>,
@@ -139,23 +140,23 @@ const SWEEP_EVERY: usize = 4096;
 impl NonceQuotas {
     /// Whether `key` fits its merchant's and its agent's shares at `now`; why not otherwise.
     pub fn check(&mut self, key: &NonceKey<'_>, now: i64, limits: &Limits) -> Result<(), String> {
-        let merchant = self
-            .merchants
-            .get_mut(key.audience)
-            .map_or(0, |l| l.count(now));
+        let merchant = if key.issued {
+            0
+        } else {
+            self.merchants
+                .get_mut(key.audience)
+                .map_or(0, |l| l.count(now))
+        };
         if merchant >= limits.max_nonces_per_merchant {
             return Err(format!(
                 "the replay memory holds {} live nonces for this merchant",
                 limits.max_nonces_per_merchant
             ));
         }
-        let agent = self
-            .agents
-            .get_mut(&key.agent_at_merchant())
-            .map_or(0, |l| l.count(now));
+        let agent = self.agents.get_mut(key.holder).map_or(0, |l| l.count(now));
         if agent >= limits.max_nonces_per_agent {
             return Err(format!(
-                "the replay memory holds {} live nonces of this agent for this merchant",
+                "the replay memory holds {} live nonces of this agent",
                 limits.max_nonces_per_agent
             ));
         }
@@ -164,13 +165,15 @@ impl NonceQuotas {
 
     /// Counts `key`, live until `expires`.
     pub fn add(&mut self, key: &NonceKey<'_>, expires: i64, now: i64) {
-        self.merchants
-            .entry(key.audience.to_owned())
-            .or_default()
-            .0
-            .push(Reverse(expires));
+        if !key.issued {
+            self.merchants
+                .entry(key.audience.to_owned())
+                .or_default()
+                .0
+                .push(Reverse(expires));
+        }
         self.agents
-            .entry(key.agent_at_merchant())
+            .entry(key.holder.to_owned())
             .or_default()
             .0
             .push(Reverse(expires));
@@ -260,10 +263,20 @@ impl StatusChecked {
         if reasons.is_empty() {
             let p = authenticated.presentation();
             let expires = p.exp.saturating_add(limits.clock_skew_secs);
+            use agentid_spec::nonce::{check, Issued};
+            let issued = match check(p.nonce.as_str(), p.aud.as_str(), now) {
+                Issued::Open => false,
+                Issued::Valid => true,
+                Issued::Invalid(why) => {
+                    reasons.push(Reason::new(Code::NonceMismatch, why));
+                    return Decision::rejected(reasons, Some(authenticated.into_claims()), now);
+                }
+            };
             let key = NonceKey {
                 audience: p.aud.as_str(),
                 holder: p.holder.as_str(),
                 nonce: p.nonce.as_str(),
+                issued,
             };
             match nonces.consume(key, expires, now, limits).await {
                 Consumed::Fresh => {
@@ -294,6 +307,7 @@ mod tests {
             audience: aud,
             holder,
             nonce,
+            issued: false,
         }
     }
 
@@ -351,8 +365,18 @@ mod tests {
         assert!(
             matches!(rec(k("m", "third", "n-5"), 0), Consumed::Unrecorded(m) if m.contains("merchant"))
         );
-        // Other merchants are untouched.
-        assert_eq!(rec(k("other", "stranger", "n-3"), 0), Consumed::Fresh);
+        // Other merchants are untouched; the stranger's share is its own everywhere.
+        assert_eq!(rec(k("other", "third", "n-3"), 0), Consumed::Fresh);
+        assert!(
+            matches!(rec(k("other", "stranger", "n-3"), 0), Consumed::Unrecorded(m) if m.contains("agent"))
+        );
+        // Nonces the merchant issued do not count against its share, which others filled.
+        let issued = NonceKey {
+            issued: true,
+            ..k("m", "fourth", "n-6")
+        };
+        assert_eq!(rec(issued, 0), Consumed::Fresh);
+        assert_eq!(rec(issued, 0), Consumed::Replayed);
         // Shares free up as their nonces expire.
         assert_eq!(rec(k("m", "third", "n-5"), 101), Consumed::Fresh);
     }

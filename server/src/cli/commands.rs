@@ -43,6 +43,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Present(args) => present_cmd(&server, args, pass).await,
         Command::Settle(args) => settle_cmd(&server, args, pass).await,
         Command::Verify(args) => verify(&server, args).await,
+        Command::Nonce(args) => issue_nonce(&args, pass),
         Command::Revoke(args) => {
             let body = json!({ "reason": args.reason });
             let path = format!(
@@ -426,6 +427,25 @@ fn key(cmd: KeyCommand, pass: Option<&str>) -> Result<Output, Failure> {
         }
         KeyCommand::Show { key } => Ok(Output::ok(key_json(&read_key(&key, pass)?, Some(&key)))),
     }
+}
+
+/// `agentid nonce`: a nonce issued by the merchant whose key is in `args.key`.
+fn issue_nonce(args: &super::NonceArgs, pass: Option<&str>) -> Result<Output, Failure> {
+    use agentid_spec::nonce::MAX_ISSUED_NONCE_SECS;
+    if !(1..=MAX_ISSUED_NONCE_SECS).contains(&args.ttl_secs) {
+        return Err(Failure::new(
+            "invalid_request",
+            format!("--ttl-secs is 1 to {MAX_ISSUED_NONCE_SECS}"),
+        ));
+    }
+    let key = read_key(&args.key, pass)?;
+    let now = SystemClock.now();
+    let (nonce, expires) = agentid_sdk::present::issued_nonce(&key, now, args.ttl_secs);
+    Ok(Output::ok(json!({
+        "nonce": nonce.as_str(),
+        "merchant": key.did_key().as_str(),
+        "expiresAt": agentid_spec::time::format_rfc3339(expires),
+    })))
 }
 
 fn key_json(key: &KeyPair, file: Option<&Path>) -> Value {

@@ -73,6 +73,9 @@ pub(crate) enum Command {
     Settle(SettleArgs),
     /// Verify a checkout presentation as a merchant (exit 1 when rejected).
     Verify(VerifyArgs),
+    /// As a merchant, issue a checkout nonce signed with your did:key: no one else can make one,
+    /// so others' checkouts never fill the replay memory's room for yours.
+    Nonce(NonceArgs),
     /// Revoke a delegation credential.
     Revoke(RevokeArgs),
     /// Deplatform an agent (registry operator).
@@ -466,6 +469,16 @@ pub(crate) struct VerifyArgs {
     pub(crate) allow_did_key_agents: bool,
     #[command(flatten)]
     pub(crate) limits: LimitArgs,
+}
+
+#[derive(Args, Debug)]
+pub(crate) struct NonceArgs {
+    /// The merchant's key file (its did:key is the merchant DID presentations name).
+    #[arg(long)]
+    pub(crate) key: PathBuf,
+    /// How long the nonce is accepted, in seconds (at most 3600).
+    #[arg(long, default_value_t = 600)]
+    pub(crate) ttl_secs: i64,
 }
 
 #[derive(Args, Debug)]
