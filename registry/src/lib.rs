@@ -34,6 +34,7 @@ use sqlx::AnyPool;
 
 mod agents;
 pub mod cache;
+pub mod decisions;
 mod error;
 mod log;
 pub mod names;
@@ -42,6 +43,7 @@ mod tree;
 mod zones;
 
 pub use agents::{Lookup, Registered, Suspend};
+pub use decisions::Decision;
 pub use error::Error;
 pub use names::{is_public_suffix, never_a_zone, reserved, under_dns_tld, RESERVED_NAMES};
 pub use tree::Inclusion;

@@ -37,6 +37,8 @@ pub(crate) struct Names {
     recent_ops: std::collections::HashMap<String, i64>,
     /// The same, in the order read, with when each entry was written: pruned from the front.
     recent_order: std::collections::VecDeque<(i64, String)>,
+    /// The service's own decisions (revocations) the log records.
+    decisions: crate::decisions::Decisions,
 }
 
 /// How long a zone operation's hash is kept in memory: twice the skew a zone operation's
@@ -68,6 +70,7 @@ impl Names {
             self.first_unproven.get_or_insert(e.seq);
             return;
         }
+        self.decisions.read(e);
         let Some((name, owner)) = subject else {
             return;
         };
@@ -116,6 +119,11 @@ impl Names {
     /// The entries of `did` this process has read, in order.
     pub(crate) fn entries_of(&self, did: &str) -> &[i64] {
         self.by_agent.get(did).map_or(&[], Vec::as_slice)
+    }
+
+    /// The service's decisions the log records.
+    pub(crate) fn decisions(&self) -> &crate::decisions::Decisions {
+        &self.decisions
     }
 
     /// The first entry without this service's seal, if any.

@@ -235,20 +235,22 @@ mod tests {
             Default::default(),
             nonces,
         ));
+        let operators = operators::Operators::new(
+            pool_for_operators,
+            agentid_store::TokenKey::new(&[4; 32]).stored(
+                agentid_store::tokens::Account::Root,
+                &[],
+                "admin.test",
+            ),
+            agentid_store::TokenKey::new(&[4; 32]),
+            (registry.clone(), "did:web:wallet.test"),
+            clock.clone(),
+        );
         router(AppState::new(
             registry,
             wallet,
             verifier,
-            operators::Operators::new(
-                pool_for_operators,
-                agentid_store::TokenKey::new(&[4; 32]).stored(
-                    agentid_store::tokens::Account::Root,
-                    &[],
-                    "admin.test",
-                ),
-                agentid_store::TokenKey::new(&[4; 32]),
-                clock.clone(),
-            ),
+            operators,
             ratelimit::WriteLimiter::new(10, 60),
             EventStreamLimits::default(),
         ))

@@ -63,6 +63,8 @@ pub struct Operators {
     pool: AnyPool,
     root_token_hash: Arc<str>,
     tokens: TokenKey,
+    /// Where revocations are recorded (the log), and the DID they are recorded under.
+    log: (agentid_registry::Registry, Arc<str>),
     clock: Arc<dyn Clock>,
 }
 
@@ -78,18 +80,21 @@ pub fn valid_name(name: &str) -> bool {
 
 impl Operators {
     /// The operators of a service whose root token's stored form (by `tokens`) is
-    /// `root_token_hash`, with accounts in `pool` (on which [`MIGRATIONS`] have run), reading
-    /// time from `clock`.
+    /// `root_token_hash`, with accounts in `pool` (on which [`MIGRATIONS`] have run), their
+    /// revocations recorded in `registry`'s log under the service's DID `service`, reading time
+    /// from `clock`.
     pub fn new(
         pool: AnyPool,
         root_token_hash: String,
         tokens: TokenKey,
+        (registry, service): (agentid_registry::Registry, &str),
         clock: Arc<dyn Clock>,
     ) -> Self {
         Self {
             pool,
             root_token_hash: root_token_hash.into(),
             tokens,
+            log: (registry, service.into()),
             clock,
         }
     }
@@ -108,15 +113,32 @@ impl Operators {
         let Some(name) = account.strip_prefix(TOKEN_PREFIX).filter(|n| valid_name(n)) else {
             return Ok(None);
         };
-        let row: Option<(String,)> = sqlx::query_as(
-            "SELECT token_hash FROM service_operators WHERE name = $1 AND revoked_at IS NULL",
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT token_hash, created_at FROM service_operators \
+             WHERE name = $1 AND revoked_at IS NULL",
         )
         .bind(name)
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
+        // The stored form binds the name and the creation time; the log's revocation of that
+        // account stands whatever its row says.
         Ok(row
-            .filter(|(hash,)| self.tokens.matches(Kind::Operator, &[name], token, hash))
+            .filter(|(hash, created)| {
+                self.tokens
+                    .matches(Kind::Operator, &[name, &created.to_string()], token, hash)
+            })
+            .filter(|(_, created)| {
+                let revoked = self.log.0.operator_revoked(name, *created);
+                if revoked {
+                    tracing::error!(
+                        operator = name,
+                        "an operator the log records revoked is live in the database (altered \
+                         behind the service's back): refused"
+                    );
+                }
+                !revoked
+            })
             .map(|_| Operator { name: name.into() }))
     }
 
@@ -139,14 +161,17 @@ impl Operators {
             ));
         }
         let token = new_token(&format!("{TOKEN_PREFIX}{name}"));
-        let hash = self.tokens.stored(Kind::Operator, &[name], &token);
+        let now = self.clock.now();
+        let hash = self
+            .tokens
+            .stored(Kind::Operator, &[name, &now.to_string()], &token);
         let inserted = sqlx::query(
             "INSERT INTO service_operators (name, token_hash, created_at, created_by) \
              VALUES ($1, $2, $3, $4)",
         )
         .bind(name)
         .bind(&hash)
-        .bind(self.clock.now())
+        .bind(now)
         .bind(&by.name)
         .execute(&self.pool)
         .await;
@@ -163,8 +188,26 @@ impl Operators {
         }
     }
 
-    /// Revokes operator `name`, by `by`: its token stops working at once.
+    /// Revokes operator `name`, by `by`: its token stops working at once. The revocation is
+    /// recorded in the log first, where no change to the row undoes it.
     pub async fn revoke(&self, name: &str, by: &Operator) -> Result<(), ApiError> {
+        let live: Option<(i64,)> = sqlx::query_as(
+            "SELECT created_at FROM service_operators WHERE name = $1 AND revoked_at IS NULL",
+        )
+        .bind(name)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(db)?;
+        let (created_at,) =
+            live.ok_or_else(|| ApiError::NotFound(format!("no live operator {name}")))?;
+        self.log
+            .0
+            .record_decision(
+                &self.log.1,
+                agentid_registry::Decision::RevokeOperator { name, created_at },
+                &by.name,
+            )
+            .await?;
         let done = sqlx::query(
             "UPDATE service_operators SET revoked_at = $1, revoked_by = $2, token_hash = '' \
              WHERE name = $3 AND revoked_at IS NULL",
@@ -185,16 +228,17 @@ impl Operators {
     /// Converts operators' tokens stored in an earlier release's form (a bare SHA-256) to the
     /// keyed form, vouched for by a node upgrading from that release; returns how many.
     pub async fn key_legacy_tokens(&self) -> Result<u64, ApiError> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT name, token_hash FROM service_operators WHERE revoked_at IS NULL",
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT name, token_hash, created_at FROM service_operators WHERE revoked_at IS NULL",
         )
         .fetch_all(&self.pool)
         .await
         .map_err(db)?;
         let mut converted = 0;
-        for (name, legacy) in rows {
+        for (name, legacy, created) in rows {
+            let bound = [name.as_str(), &created.to_string()];
             let Some(keyed) = (!TokenKey::is_keyed(&legacy))
-                .then(|| self.tokens.from_legacy(Kind::Operator, &[&name], &legacy))
+                .then(|| self.tokens.from_legacy(Kind::Operator, &bound, &legacy))
                 .flatten()
             else {
                 continue;

@@ -136,3 +136,16 @@ impl Source for LocalSource {
             })
     }
 }
+
+/// The registry's log as the wallet's witness of revocations (spec 5.3, "Service decisions").
+pub struct LogWitness(pub Registry);
+
+impl agentid_wallet::Witness for LogWitness {
+    fn revoked(&self, id: &str) -> bool {
+        self.0.credential_revoked(id)
+    }
+
+    fn revoked_in_list(&self, list: &str) -> Vec<i64> {
+        self.0.revoked_in_list(list)
+    }
+}

@@ -269,6 +269,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     let registry = Registry::new(pool.clone(), clock.clone(), sealer)
         .with_name_grace(config.name_grace_secs)
         .with_resolution_cache_secs(config.resolution_cache_secs);
+    // Revocations are recorded in the log, and read from it over the wallet's rows.
+    wallet.set_witness(Arc::new(crate::source::LogWitness(registry.clone())));
     if let Some(dns) =
         crate::dns::Dns::new(config.dns_server.as_deref()).map_err(StartError::Config)?
     {
@@ -323,8 +325,13 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         public_url_record,
     )
     .await?;
-    let operators =
-        crate::operators::Operators::new(pool.clone(), root_token_hash, tokens, clock.clone());
+    let operators = crate::operators::Operators::new(
+        pool.clone(),
+        root_token_hash,
+        tokens,
+        (registry.clone(), wallet.did().as_str()),
+        clock.clone(),
+    );
     if upgrading {
         let principals = wallet
             .key_legacy_tokens()

@@ -351,6 +351,14 @@ async fn a_token_written_into_the_database_opens_nothing() {
         let mut server = Server::start(&backend).await;
         let dave = operator(&server, "dave").await;
         let carol = operator(&server, "carol").await;
+        let carol_form = crate::support::peek(
+            &server,
+            "SELECT token_hash FROM service_operators WHERE name = 'carol'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .remove(0);
         let (st, _) = server
             .http()
             .post(
@@ -397,6 +405,15 @@ async fn a_token_written_into_the_database_opens_nothing() {
                     WHERE name = 'carol'";
         assert_eq!(tamper(&server, undo, &[]).await, 1);
         assert_eq!(opens(&server, &carol).await, 401, "a revocation undone");
+        // ...with its stored form from before the revocation put back as well: the log's
+        // revocation stands.
+        let restore = "UPDATE service_operators SET token_hash = $1 WHERE name = 'carol'";
+        assert_eq!(tamper(&server, restore, &[&carol_form]).await, 1);
+        assert_eq!(
+            opens(&server, &carol).await,
+            401,
+            "a row restored from before"
+        );
 
         // A principal's hash replaced by the bare hash, or a keyed-looking form, of a token of
         // the writer's choosing.

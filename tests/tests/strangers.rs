@@ -290,6 +290,117 @@ async fn a_merchant_that_issues_its_nonces_is_never_crowded_out() {
     }
 }
 
+/// Finding (database forgery): a principal's revocation was undone by clearing its column: the
+/// wallet held again, and after a restart the status list showed the delegation live. A
+/// revocation is now recorded in the log first (`revoke-credential`, spec 5.3), and what the
+/// log records revoked stays revoked: holds are refused, the status list keeps the bit and the
+/// delegation reads revoked, on both backends, before and after a restart. A database restored
+/// from before the revocation no longer extends the kept checkpoint and is refused.
+#[tokio::test]
+async fn a_revocation_undone_in_the_database_stands() {
+    for backend in crate::support::backends().await {
+        let mut f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        // A checkout held before the revocation, and a copy of the database as it was.
+        let n = nonce();
+        let (st, hold) = f
+            .authorize(&f.spend_request(&f.credential, &m, &n, 1000), None)
+            .await;
+        assert_eq!(st, 201, "{hold}");
+        let vp = f.signed(
+            &f.credential,
+            &m,
+            &n,
+            1000,
+            Some(&crate::support::s(&hold["authorization"])),
+        );
+        let before = match backend {
+            Backend::Sqlite => {
+                f.server.stop().await;
+                let copy = f.server.dir.path("before");
+                std::fs::create_dir_all(&copy).unwrap();
+                for file in ["agentid.db", "agentid.db-wal", "agentid.db-shm"] {
+                    let from = f.server.dir.path("data").join(file);
+                    if from.exists() {
+                        std::fs::copy(&from, copy.join(file)).unwrap();
+                    }
+                }
+                f.server.restart().await;
+                Some(copy)
+            }
+            Backend::Postgres(_) => None,
+        };
+        f.revoke().await;
+        let (st, log) = f
+            .server
+            .http()
+            .get("/v1/log/entries?after=0&limit=1000")
+            .await;
+        assert_eq!(st, 200, "{log}");
+        let last = log["entries"].as_array().unwrap().last().unwrap().clone();
+        assert_eq!(last["kind"], "revoke-credential", "{last}");
+        assert_eq!(
+            last["did"].as_str().unwrap(),
+            agentid_spec::id::did_web_for_url(&f.server.url)
+                .unwrap()
+                .as_str()
+        );
+
+        let undo = "UPDATE wallet_delegations SET revoked_at = NULL, revocation_reason = NULL";
+        assert!(crate::support::tamper(&f.server, undo, &[]).await >= 1);
+        for restarted in [false, true] {
+            if restarted {
+                f.server.restart().await;
+            }
+            let (st, b) = f
+                .authorize(&f.spend_request(&f.credential, &m, &nonce(), 1000), None)
+                .await;
+            // Refused by the verifier in front of the ledger (the status list keeps the bit),
+            // or by the ledger itself.
+            let refused = (st == 403 && b["error"]["reasons"][0]["code"] == "credential_revoked")
+                || (st == 409 && crate::support::error_code(st, &b) == "delegation_revoked");
+            assert!(refused, "restarted {restarted}: {st} {b}");
+            let (st, d) = f
+                .server
+                .http()
+                .get_auth(&format!("/v1/delegations/{}", f.credential_id), &f.token)
+                .await;
+            assert_eq!((st, &d["revoked"]), (200, &json!(true)), "{d}");
+            if restarted {
+                let d = f.verify_http(&vp, &m, &n).await;
+                assert_eq!(codes(&d), ["credential_revoked"], "{d}");
+            }
+        }
+
+        // The database as it was before the revocation: refused, the log no longer extends
+        // the checkpoint kept since.
+        if let Some(copy) = before {
+            f.server.stop().await;
+            let data = f.server.dir.path("data");
+            for file in ["agentid.db", "agentid.db-wal", "agentid.db-shm"] {
+                let _ = std::fs::remove_file(data.join(file));
+                if copy.join(file).exists() {
+                    std::fs::copy(copy.join(file), data.join(file)).unwrap();
+                }
+            }
+            let outcome = crate::support::serve_outcome(
+                &backend,
+                &data,
+                &["--public-url", &f.server.url],
+                &[],
+                None,
+            )
+            .await;
+            let (status, out) = outcome.expect_err("a restore from before a revocation is refused");
+            assert_eq!(
+                (status, out["error"]["code"].as_str()),
+                (2, Some("log_restored")),
+                "{out}"
+            );
+        }
+    }
+}
+
 /// A spend request of the fixture's agent and delegation, signed by `key`.
 fn spend_request_signed_by(f: &Fixture, key: &KeyPair, n: &str) -> String {
     use agentid_sdk::present::{present, CheckoutRequest};

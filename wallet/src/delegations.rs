@@ -10,7 +10,7 @@ use agentid_spec::status_list::BitstringStatusListEntry;
 use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::{Deserialize, Serialize};
 
-use crate::{Error, Principal, Wallet, MAX_LIST, MAX_REASON_BYTES};
+use crate::{Error, Principal, Wallet, MAX_LIST};
 
 /// What a principal grants, parsed: an agent, a scope, a limit and a validity period.
 #[derive(Clone, Debug)]
@@ -122,6 +122,7 @@ impl Wallet {
             depth,
             signed,
         ) = r;
+        let revoked = self.revoked(&id, revoked_at.is_some());
         let record = DelegationRecord {
             id,
             agent,
@@ -129,7 +130,7 @@ impl Wallet {
             valid_until: format_rfc3339(valid_until),
             status_list_credential: self.status_list_url(&list),
             status_list_index: index,
-            revoked: revoked_at.is_some(),
+            revoked,
             revoked_at: revoked_at.map(format_rfc3339),
             revocation_reason: reason,
             suspended: suspended_at.is_some(),
@@ -312,9 +313,7 @@ impl Wallet {
         id: &str,
         reason: Option<&str>,
     ) -> Result<DelegationRecord, Error> {
-        if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES || r.contains('\0')) {
-            return Err(Error::InvalidReason);
-        }
+        crate::check_reason(reason)?;
         let now = self.0.clock.now();
         // The same row an authorization locks first: a revocation and an authorization of one
         // delegation never interleave (section 11.2).

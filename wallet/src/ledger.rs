@@ -530,7 +530,8 @@ impl Wallet {
             {
                 return Err(Error::Forbidden("not a delegation this wallet issued"));
             }
-            links.push((credential_jws, revoked_at, suspended_at, has_links != 0));
+            let revoked = self.revoked(id, revoked_at.is_some());
+            links.push((credential_jws, revoked, suspended_at, has_links != 0));
         }
 
         // A retry answers what the first request got: the same Idempotency-Key, or without
@@ -579,7 +580,7 @@ impl Wallet {
             });
         }
 
-        if links.iter().any(|l| l.1.is_some()) {
+        if links.iter().any(|l| l.1) {
             return Err(Error::DelegationRevoked);
         }
         if links.iter().any(|l| l.2.is_some()) {
@@ -808,17 +809,19 @@ impl Wallet {
             _ => return Err(Error::NotPending),
         }
         // The delegations above it (a sub-agent's purchase) must be live too.
-        let above: Vec<(Option<i64>, Option<i64>)> = sqlx::query_as(
-            "SELECT d.revoked_at, d.suspended_at FROM wallet_hold_charges c \
+        let above: Vec<(String, Option<i64>, Option<i64>)> = sqlx::query_as(
+            "SELECT d.id, d.revoked_at, d.suspended_at FROM wallet_hold_charges c \
              JOIN wallet_delegations d ON d.id = c.delegation_id WHERE c.hold_id = $1",
         )
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        if approve && (revoked.is_some() || above.iter().any(|a| a.0.is_some())) {
+        let revoked = self.revoked(&delegation, revoked.is_some())
+            || above.iter().any(|a| self.revoked(&a.0, a.1.is_some()));
+        if approve && revoked {
             return Err(Error::DelegationRevoked);
         }
-        if approve && (suspended.is_some() || above.iter().any(|a| a.1.is_some())) {
+        if approve && (suspended.is_some() || above.iter().any(|a| a.2.is_some())) {
             return Err(Error::DelegationSuspended);
         }
         if approve {

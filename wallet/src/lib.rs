@@ -163,6 +163,24 @@ impl WalletConfig {
 /// it was built at.
 type SignedList = (Arc<str>, i64, u64);
 
+/// A revocation's reason: at most [`MAX_REASON_BYTES`], without NUL (`invalid_reason`).
+pub fn check_reason(reason: Option<&str>) -> Result<(), Error> {
+    if reason.is_some_and(|r| r.len() > MAX_REASON_BYTES || r.contains('\0')) {
+        return Err(Error::InvalidReason);
+    }
+    Ok(())
+}
+
+/// What the service's log records of the wallet's revocations, read over the wallet's own rows:
+/// a revocation recorded there stands whatever the database says (a column cleared behind the
+/// service's back revokes nothing back).
+pub trait Witness: Send + Sync {
+    /// Whether the log records the revocation of credential `id`.
+    fn revoked(&self, id: &str) -> bool;
+    /// The indices of status list `list` whose credentials the log records revoked.
+    fn revoked_in_list(&self, list: &str) -> Vec<i64>;
+}
+
 /// The wallet. Cheap to clone.
 #[derive(Clone)]
 pub struct Wallet(Arc<Inner>);
@@ -190,6 +208,8 @@ struct Inner {
     signing_key: RwLock<Option<(String, Arc<KeyPair>)>>,
     /// The queue to the task that commits authorizations in groups, started by the first.
     group: std::sync::OnceLock<ledger::group::Queue>,
+    /// The log's record of revocations, if the service keeps one.
+    witness: std::sync::OnceLock<Arc<dyn Witness>>,
 }
 
 impl Wallet {
@@ -217,6 +237,7 @@ impl Wallet {
             did,
             signing_key: RwLock::new(None),
             group: std::sync::OnceLock::new(),
+            witness: std::sync::OnceLock::new(),
             pool,
             vault,
             tokens,
@@ -225,6 +246,30 @@ impl Wallet {
             signed_lists: RwLock::new(HashMap::new()),
             generation: AtomicU64::new(0),
         })))
+    }
+
+    /// Reads revocations from `witness` over the wallet's rows from now on (once; later calls
+    /// change nothing).
+    pub fn set_witness(&self, witness: Arc<dyn Witness>) {
+        let _ = self.0.witness.set(witness);
+    }
+
+    /// Whether credential `id`, revoked in its row or not (`stored`), is revoked: the row's word,
+    /// or the log's. A revocation the log records and the row lacks is reported: the database
+    /// was altered behind the service's back.
+    pub(crate) fn revoked(&self, id: &str, stored: bool) -> bool {
+        if stored {
+            return true;
+        }
+        let logged = self.0.witness.get().is_some_and(|w| w.revoked(id));
+        if logged {
+            tracing::error!(
+                credential = id,
+                "a revocation the log records is missing from the database (altered behind the \
+                 service's back): the credential stays revoked"
+            );
+        }
+        logged
     }
 
     /// The URL of status list `id`.

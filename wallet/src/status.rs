@@ -68,6 +68,22 @@ impl Wallet {
         for (index,) in revoked {
             bits.set(index as usize, true);
         }
+        // What the log records revoked stays revoked, whatever the rows say.
+        if let Some(w) = self.0.witness.get() {
+            for index in w.revoked_in_list(id) {
+                if let Ok(i) = usize::try_from(index) {
+                    if bits.get(i) == Some(false) {
+                        tracing::error!(
+                            list = id,
+                            index,
+                            "a revocation the log records is missing from the database (altered \
+                             behind the service's back): the list keeps it"
+                        );
+                        bits.set(i, true);
+                    }
+                }
+            }
+        }
         let issuer = Did::parse(&did).map_err(|e| Error::Internal(format!("stored DID: {e}")))?;
         let time = |t: i64| {
             Timestamp::from_unix(t).ok_or_else(|| Error::Internal("clock out of range".into()))

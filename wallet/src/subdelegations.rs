@@ -82,7 +82,7 @@ impl Wallet {
                 "parentDigest is not the digest of the parent as the wallet registered it",
             ));
         }
-        if revoked.is_some() {
+        if self.revoked(&req.parent, revoked.is_some()) {
             return Err(Error::DelegationRevoked);
         }
         if suspended.is_some() {
@@ -220,7 +220,7 @@ impl Wallet {
                 "the credential is not the payload the wallet prepared",
             ));
         }
-        if revoked.is_some() {
+        if self.revoked(&id, revoked.is_some()) {
             return Err(Error::DelegationRevoked);
         }
         if stored != jws {

@@ -152,6 +152,29 @@ async fn revoke(
         serde_json::from_slice(&body)
             .map_err(|e| ApiError::bad_request(ErrorCode::InvalidJson, e.to_string()))?
     };
+    agentid_wallet::check_reason(req.reason.as_deref())?;
+    // Recorded in the log first: once there, no change to the wallet's rows undoes it (spec
+    // 5.3, "Service decisions").
+    let current = s.wallet.delegation(&p, &id).await?;
+    if !current.revoked {
+        let list = s
+            .wallet
+            .status_list_id(&current.status_list_credential)
+            .ok_or_else(|| {
+                ApiError::Internal("a delegation names no list of this wallet".into())
+            })?;
+        s.registry
+            .record_decision(
+                s.wallet.did().as_str(),
+                agentid_registry::Decision::RevokeCredential {
+                    credential: &id,
+                    status_list: list,
+                    index: current.status_list_index,
+                },
+                &p.did,
+            )
+            .await?;
+    }
     Ok(axum::Json(
         s.wallet.revoke(&p, &id, req.reason.as_deref()).await?,
     ))

@@ -217,12 +217,13 @@ impl Wallet {
                     .per_period()
                     .map_or(0, |p| p.period.bounds(now).0)
             });
+            let revoked = self.revoked(&id, revoked.is_some());
             delegations.insert(
                 id,
                 Locked2 {
                     credential,
                     principal,
-                    revoked: revoked.is_some(),
+                    revoked,
                     suspended: suspended.is_some(),
                     has_links: has_links != 0,
                     period,
