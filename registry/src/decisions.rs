@@ -1,6 +1,6 @@
 //! The service's own final decisions, recorded in the log beside the agents' history (spec 5.3,
-//! "Service decisions"): a principal's revocation of a delegation and the root operator's
-//! revocation of an operator account. The log is sealed, hash-chained and checkpointed outside
+//! "Service decisions"): a principal's revocation of a delegation, and the root operator's
+//! revocation of an operator account and retirement of a wallet key. The log is sealed, hash-chained and checkpointed outside
 //! the database, so a decision recorded there cannot be undone by clearing a column, and a
 //! database restored from before it no longer extends the kept checkpoint. The wallet and the
 //! operators keep their rows as before; what the log records overrides them.
@@ -16,6 +16,9 @@ pub const REVOKE_CREDENTIAL: &str = "revoke-credential";
 /// The root operator revoked a named operator account: `{"type", "operator", "createdAt"}`.
 /// The entry's DID is the service's; its actor `admin`.
 pub const REVOKE_OPERATOR: &str = "revoke-operator";
+/// The root operator retired a wallet key: `{"type", "key", "publicKeyMultibase"}`. The
+/// entry's DID is the wallet's; its actor `admin`.
+pub const RETIRE_KEY: &str = "retire-key";
 
 /// A decision to record.
 #[derive(Clone, Debug)]
@@ -36,6 +39,13 @@ pub enum Decision<'a> {
         /// When the account was created (Unix seconds).
         created_at: i64,
     },
+    /// A wallet key retired, identified by its public key.
+    RetireKey {
+        /// Its verification method's fragment (`key-2`).
+        key: &'a str,
+        /// Its `publicKeyMultibase`.
+        public_key: &'a str,
+    },
 }
 
 #[derive(Deserialize)]
@@ -44,6 +54,12 @@ struct Revoked {
     credential: String,
     status_list: String,
     status_list_index: i64,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct KeyRetired {
+    public_key_multibase: String,
 }
 
 #[derive(Deserialize)]
@@ -62,6 +78,8 @@ pub(crate) struct Decisions {
     by_list: std::collections::HashMap<String, Vec<i64>>,
     /// Revoked operator accounts, by name and creation time.
     operators: std::collections::HashSet<(String, i64)>,
+    /// Retired wallet keys, by `publicKeyMultibase`: when.
+    keys: std::collections::HashMap<String, i64>,
 }
 
 impl Decisions {
@@ -81,6 +99,13 @@ impl Decisions {
             REVOKE_OPERATOR => {
                 if let Ok(r) = serde_json::from_str::<OperatorRevoked>(&e.operation) {
                     self.operators.insert((r.operator, r.created_at));
+                }
+            }
+            RETIRE_KEY => {
+                if let Ok(r) = serde_json::from_str::<KeyRetired>(&e.operation) {
+                    self.keys
+                        .entry(r.public_key_multibase)
+                        .or_insert(e.created_at);
                 }
             }
             _ => {}
@@ -114,6 +139,12 @@ impl Registry {
                 REVOKE_OPERATOR,
                 serde_json::json!({
                     "type": REVOKE_OPERATOR, "operator": name, "createdAt": created_at,
+                }),
+            ),
+            Decision::RetireKey { key, public_key } => (
+                RETIRE_KEY,
+                serde_json::json!({
+                    "type": RETIRE_KEY, "key": key, "publicKeyMultibase": public_key,
                 }),
             ),
         };
@@ -161,6 +192,12 @@ impl Registry {
         self.decisions()
             .operators
             .contains(&(name.to_owned(), created_at))
+    }
+
+    /// When the log records the retirement of the wallet key `public_key` (its
+    /// `publicKeyMultibase`), if it does.
+    pub fn key_retired(&self, public_key: &str) -> Option<i64> {
+        self.decisions().keys.get(public_key).copied()
     }
 
     fn decisions(&self) -> impl std::ops::Deref<Target = Decisions> + '_ {

@@ -62,6 +62,8 @@ pub struct DbNonces {
     quotas: std::sync::Mutex<NonceQuotas>,
     /// Rows believed to be in the table (exact after each prune, counted up between).
     rows: AtomicUsize,
+    /// Nonces admitted and not yet written: counted against the memory's room until they are.
+    in_flight: AtomicUsize,
     last_prune: AtomicI64,
 }
 
@@ -93,6 +95,29 @@ impl DbNonces {
             };
             legacy.record(&key, *expires, i64::MIN, &unbounded);
         }
+        // The shares count the live nonces already recorded, so a restart frees nobody's.
+        let now = agentid_sdk::clock::Clock::now(&agentid_sdk::clock::SystemClock);
+        let live: Vec<(String, String, String, i64)> = sqlx::query_as(
+            "SELECT audience, holder, nonce, expires_at FROM verifier_replay \
+             WHERE expires_at >= $1 AND holder <> ''",
+        )
+        .bind(now)
+        .fetch_all(&pool)
+        .await?;
+        let mut quotas = NonceQuotas::default();
+        for (audience, holder, nonce, expires) in &live {
+            // Only an issued nonce that verified was ever recorded in the issued form for a
+            // did:key merchant (one that does not is refused before the memory).
+            let issued = nonce.starts_with(agentid_spec::nonce::PREFIX)
+                && audience.starts_with(agentid_spec::id::DID_KEY_PREFIX);
+            let key = NonceKey {
+                audience,
+                holder,
+                nonce,
+                issued,
+            };
+            quotas.add(&key, *expires, now);
+        }
         let (queue, waiting) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(pool.clone(), wallet, waiting));
         Ok(Self {
@@ -100,8 +125,9 @@ impl DbNonces {
             queue,
             local: MemoryNonces::new(),
             legacy,
-            quotas: Default::default(),
+            quotas: std::sync::Mutex::new(quotas),
             rows: AtomicUsize::new(rows.max(0) as usize),
+            in_flight: AtomicUsize::new(0),
             last_prune: AtomicI64::new(i64::MIN),
         })
     }
@@ -128,19 +154,44 @@ impl DbNonces {
         limits: &Limits,
     ) -> Result<Consumed, sqlx::Error> {
         let max = limits.max_nonces;
-        if let Err(why) = self.lock_quotas().check(key, now, limits) {
-            return Ok(Consumed::Unrecorded(why));
-        }
+        let full = |this: &Self| {
+            this.rows.load(Ordering::Relaxed) + this.in_flight.load(Ordering::Relaxed) >= max
+        };
         if now.saturating_sub(self.last_prune.load(Ordering::Relaxed)) >= PRUNE_EVERY_SECS
-            || self.rows.load(Ordering::Relaxed) >= max
+            || full(self)
         {
             self.prune(now).await?;
-            if self.rows.load(Ordering::Relaxed) >= max {
+        }
+        {
+            // The shares and the room are taken here, under one lock, before the write: checkouts
+            // that arrive together cannot all pass one check. A nonce refused as a replay keeps
+            // its place in the shares until it expires.
+            let mut quotas = self.lock_quotas();
+            if full(self) {
                 return Ok(Consumed::Unrecorded(format!(
                     "the replay memory holds {max} live nonces"
                 )));
             }
+            if let Err(why) = quotas.check(key, now, limits) {
+                return Ok(Consumed::Unrecorded(why));
+            }
+            quotas.add(key, expires, now);
+            self.in_flight.fetch_add(1, Ordering::Relaxed);
         }
+        let written = self.write(key, expires, now).await;
+        self.in_flight.fetch_sub(1, Ordering::Relaxed);
+        if !written? {
+            return Ok(Consumed::Replayed);
+        }
+        self.rows.fetch_add(1, Ordering::Relaxed);
+        // Remembered here too, for the hot path; the database is the authority, so a full
+        // local memory only costs this process its shortcut.
+        let _ = self.local.record(key, expires, now, limits);
+        Ok(Consumed::Fresh)
+    }
+
+    /// Writes `key` with the next batch: whether this verifier won it (`false`: a replay).
+    async fn write(&self, key: &NonceKey<'_>, expires: i64, now: i64) -> Result<bool, sqlx::Error> {
         let (won, answer) = oneshot::channel();
         let pending = Pending {
             aud: key.audience.to_owned(),
@@ -152,19 +203,10 @@ impl DbNonces {
         };
         let stopped = || sqlx::Error::WorkerCrashed;
         self.queue.send(pending).await.map_err(|_| stopped())?;
-        if !answer
+        answer
             .await
             .map_err(|_| stopped())?
-            .map_err(sqlx::Error::Protocol)?
-        {
-            return Ok(Consumed::Replayed);
-        }
-        self.rows.fetch_add(1, Ordering::Relaxed);
-        self.lock_quotas().add(key, expires, now);
-        // Remembered here too, for the hot path; the database is the authority, so a full
-        // local memory only costs this process its shortcut.
-        let _ = self.local.record(key, expires, now, limits);
-        Ok(Consumed::Fresh)
+            .map_err(sqlx::Error::Protocol)
     }
 
     fn lock_quotas(&self) -> std::sync::MutexGuard<'_, NonceQuotas> {

@@ -148,4 +148,8 @@ impl agentid_wallet::Witness for LogWitness {
     fn revoked_in_list(&self, list: &str) -> Vec<i64> {
         self.0.revoked_in_list(list)
     }
+
+    fn key_retired(&self, public_key: &str) -> Option<i64> {
+        self.0.key_retired(public_key)
+    }
 }

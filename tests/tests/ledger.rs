@@ -962,7 +962,7 @@ async fn suspend_and_reinstate() {
 
 /// The wallet's key rotates (operator only, recorded with who asked): its did:web document then
 /// lists both keys, new authorizations are signed with the new one, and one signed before the
-/// rotation still verifies.
+/// rotation still verifies. A retired key stays retired whatever the database says.
 #[tokio::test]
 async fn the_wallet_key_rotates() {
     for backend in backends().await {
@@ -1048,6 +1048,26 @@ async fn the_wallet_key_rotates() {
             )
             .await;
         assert_eq!(status, 404);
+
+        // Finding (database forgery): clearing the retirement in the database brought the key
+        // back into the document and what it signed verified again. The retirement is recorded
+        // in the log (`retire-key`) and stands, before and after a restart.
+        let undo = "UPDATE wallet_keys SET retired_at = NULL, retired_by = NULL";
+        assert!(crate::support::tamper(&f.server, undo, &[]).await >= 1);
+        let mut f = f;
+        for restarted in [false, true] {
+            if restarted {
+                f.server.restart().await;
+            }
+            let http = f.server.http();
+            let (_, doc) = http.get("/.well-known/did.json").await;
+            assert!(
+                !doc.to_string().contains(&fragment(&old_key)),
+                "restarted {restarted}: {doc}"
+            );
+            let d = f.verify_http(&vp_before, &m, &n_before).await;
+            assert_eq!(codes(&d), ["unknown_key"], "restarted {restarted}: {d}");
+        }
     }
 }
 

@@ -401,6 +401,47 @@ async fn a_revocation_undone_in_the_database_stands() {
     }
 }
 
+/// Finding (attack on issued nonces): the shares were checked before a nonce's write and counted
+/// after it, so checkouts sent together all passed one check: 20 of one agent's were accepted
+/// with a share of 2. A nonce's place is now taken under the same lock that checks it; and a
+/// restart counts the live nonces already recorded.
+#[tokio::test]
+async fn a_burst_of_checkouts_takes_no_more_than_its_share() {
+    for backend in crate::support::backends().await {
+        let mut f = Fixture::new_with(&backend, &["--max-nonces-per-agent", "3"]).await;
+        let m = f.merchant.clone();
+        let mut ready = Vec::new();
+        for _ in 0..20 {
+            let n = nonce();
+            let (st, hold) = f
+                .authorize(&f.spend_request(&f.credential, &m, &n, 1), None)
+                .await;
+            assert_eq!(st, 201, "{hold}");
+            let auth = crate::support::s(&hold["authorization"]);
+            ready.push((f.signed(&f.credential, &m, &n, 1, Some(&auth)), n));
+        }
+        let decisions = futures_util::future::join_all(
+            ready[..16].iter().map(|(vp, n)| f.verify_http(vp, &m, n)),
+        )
+        .await;
+        let accepted = decisions
+            .iter()
+            .filter(|d| d["decision"] == "accepted")
+            .count();
+        assert_eq!(accepted, 3, "{decisions:?}");
+        for d in decisions.iter().filter(|d| d["decision"] != "accepted") {
+            assert_eq!(codes(d), ["nonce_memory_full"], "{d}");
+        }
+        // A restart frees no share: the live nonces recorded are counted again.
+        f.server
+            .restart_with(&["--max-nonces-per-agent", "3"])
+            .await;
+        let (vp, n) = &ready[16];
+        let d = f.verify_http(vp, &m, n).await;
+        assert_eq!(codes(&d), ["nonce_memory_full"], "{d}");
+    }
+}
+
 /// A spend request of the fixture's agent and delegation, signed by `key`.
 fn spend_request_signed_by(f: &Fixture, key: &KeyPair, n: &str) -> String {
     use agentid_sdk::present::{present, CheckoutRequest};

@@ -75,26 +75,8 @@ impl Wallet {
     pub async fn retire_key(&self, fragment: &str, actor: &str) -> Result<(), Error> {
         let _turn = self.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
-        let newest: Option<(String,)> = sqlx::query_as(
-            "SELECT id FROM wallet_keys WHERE retired_at IS NULL \
-             ORDER BY created_at DESC, LENGTH(id) DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&mut *tx)
-        .await?;
-        if newest.is_some_and(|(id,)| id == fragment) {
-            return Err(Error::Conflict(
-                "the newest key signs: rotate to a new key before retiring it",
-            ));
-        }
-        let exists: Option<(Option<i64>,)> =
-            sqlx::query_as("SELECT retired_at FROM wallet_keys WHERE id = $1")
-                .bind(fragment)
-                .fetch_optional(&mut *tx)
-                .await?;
-        match exists {
-            None => return Err(Error::NotFound("no such wallet key")),
-            Some((Some(_),)) => return Ok(()),
-            Some((None,)) => {}
+        if self.retirable(&mut tx, fragment).await?.is_none() {
+            return Ok(());
         }
         sqlx::query("UPDATE wallet_keys SET retired_at = $1, retired_by = $2 WHERE id = $3")
             .bind(self.0.clock.now())
@@ -109,6 +91,91 @@ impl Wallet {
         Ok(())
     }
 
+    /// The `publicKeyMultibase` of the wallet key `fragment` if it may be retired now (`None`:
+    /// retired already): what a retirement records before it is applied.
+    pub async fn key_to_retire(&self, fragment: &str) -> Result<Option<String>, Error> {
+        let mut tx = self.0.pool.begin().await?;
+        let Some(sealed) = self.retirable(&mut tx, fragment).await? else {
+            return Ok(None);
+        };
+        let key = self
+            .0
+            .vault
+            .unseal(&sealed, &owner(fragment))
+            .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
+        Ok(Some(key.did_key().multibase().to_owned()))
+    }
+
+    /// The sealed key `fragment` if it may be retired (it exists, is not the newest, which
+    /// signs, and is not retired yet); `None` if it is retired already.
+    async fn retirable(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        fragment: &str,
+    ) -> Result<Option<String>, Error> {
+        let newest: Option<(String,)> = sqlx::query_as(
+            "SELECT id FROM wallet_keys WHERE retired_at IS NULL \
+             ORDER BY created_at DESC, LENGTH(id) DESC, id DESC LIMIT 1",
+        )
+        .fetch_optional(&mut **tx)
+        .await?;
+        if newest.is_some_and(|(id,)| id == fragment) {
+            return Err(Error::Conflict(
+                "the newest key signs: rotate to a new key before retiring it",
+            ));
+        }
+        let exists: Option<(String, Option<i64>)> =
+            sqlx::query_as("SELECT sealed_key, retired_at FROM wallet_keys WHERE id = $1")
+                .bind(fragment)
+                .fetch_optional(&mut **tx)
+                .await?;
+        match exists {
+            None => Err(Error::NotFound("no such wallet key")),
+            Some((_, Some(_))) => Ok(None),
+            Some((sealed, None)) => Ok(Some(sealed)),
+        }
+    }
+
+    /// When key `fragment` (`public_key` its multibase) was retired, if it was: its row's word
+    /// (`stored`), or the log's. A retirement the log records and the row lacks is reported:
+    /// the database was altered behind the service's back.
+    fn retired(&self, fragment: &str, public_key: &str, stored: Option<i64>) -> Option<i64> {
+        if stored.is_some() {
+            return stored;
+        }
+        let logged = self.0.witness.get().and_then(|w| w.key_retired(public_key));
+        if logged.is_some() {
+            tracing::error!(
+                key = fragment,
+                "a wallet key retirement the log records is missing from the database (altered \
+                 behind the service's back): the key stays retired"
+            );
+        }
+        logged
+    }
+
+    /// Every wallet key, oldest first: its fragment, the key, and when it was retired (by its
+    /// row or the log).
+    async fn keys(&self) -> Result<Vec<(String, KeyPair, Option<i64>)>, Error> {
+        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
+            "SELECT id, sealed_key, retired_at FROM wallet_keys \
+             ORDER BY created_at, LENGTH(id), id",
+        )
+        .fetch_all(&self.0.pool)
+        .await?;
+        let mut keys = Vec::with_capacity(rows.len());
+        for (fragment, sealed, retired_at) in rows {
+            let key = self
+                .0
+                .vault
+                .unseal(&sealed, &owner(&fragment))
+                .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
+            let retired = self.retired(&fragment, key.did_key().multibase(), retired_at);
+            keys.push((fragment, key, retired));
+        }
+        Ok(keys)
+    }
+
     /// Loads the signing key again (another node rotated or retired one): keeps signing with
     /// the newest unretired key.
     pub async fn reload_signing_key(&self) -> Result<(), Error> {
@@ -117,18 +184,13 @@ impl Wallet {
 
     /// Loads the newest unretired key as the signing key.
     async fn load_signing_key(&self) -> Result<(), Error> {
-        let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, sealed_key FROM wallet_keys WHERE retired_at IS NULL \
-             ORDER BY created_at DESC, LENGTH(id) DESC, id DESC LIMIT 1",
-        )
-        .fetch_optional(&self.0.pool)
-        .await?;
-        let (fragment, sealed) = row.ok_or_else(|| Error::Internal("wallet has no key".into()))?;
-        let key = self
-            .0
-            .vault
-            .unseal(&sealed, &owner(&fragment))
-            .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
+        let (fragment, key, _) = self
+            .keys()
+            .await?
+            .into_iter()
+            .rev()
+            .find(|(_, _, retired)| retired.is_none())
+            .ok_or_else(|| Error::Internal("wallet has no key".into()))?;
         *self
             .0
             .signing_key
@@ -165,43 +227,29 @@ impl Wallet {
     /// `publicKeyMultibase` and, once retired, when. What the registry's checkpoints were
     /// signed with is checkable after a key changes (section 5.2).
     pub async fn key_history(&self) -> Result<Vec<(String, String, Option<i64>)>, Error> {
-        let rows: Vec<(String, String, Option<i64>)> = sqlx::query_as(
-            "SELECT id, sealed_key, retired_at FROM wallet_keys ORDER BY created_at, id",
-        )
-        .fetch_all(&self.0.pool)
-        .await?;
-        let mut keys = Vec::with_capacity(rows.len());
-        for (fragment, sealed, retired_at) in rows {
-            let key = self
-                .0
-                .vault
-                .unseal(&sealed, &owner(&fragment))
-                .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
-            keys.push((
-                format!("{}#{fragment}", self.0.did),
-                key.did_key().multibase().to_owned(),
-                retired_at,
-            ));
-        }
-        Ok(keys)
+        Ok(self
+            .keys()
+            .await?
+            .into_iter()
+            .map(|(fragment, key, retired)| {
+                (
+                    format!("{}#{fragment}", self.0.did),
+                    key.did_key().multibase().to_owned(),
+                    retired,
+                )
+            })
+            .collect())
     }
 
     /// The wallet's DID document: every unretired key, under `assertionMethod`.
     pub async fn did_document(&self) -> Result<DidDocument, Error> {
-        let rows: Vec<(String, String)> = sqlx::query_as(
-            "SELECT id, sealed_key FROM wallet_keys WHERE retired_at IS NULL ORDER BY created_at, id",
-        )
-        .fetch_all(&self.0.pool)
-        .await?;
-        let mut methods = Vec::with_capacity(rows.len());
-        for (fragment, sealed) in rows {
-            let key = self
-                .0
-                .vault
-                .unseal(&sealed, &owner(&fragment))
-                .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
-            methods.push((fragment, key.did_key().multibase().to_owned()));
-        }
+        let methods: Vec<(String, String)> = self
+            .keys()
+            .await?
+            .into_iter()
+            .filter(|(_, _, retired)| retired.is_none())
+            .map(|(fragment, key, _)| (fragment, key.did_key().multibase().to_owned()))
+            .collect();
         let mut doc = DidDocument::new(
             self.0.did.as_str(),
             Vec::new(),

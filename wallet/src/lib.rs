@@ -171,14 +171,17 @@ pub fn check_reason(reason: Option<&str>) -> Result<(), Error> {
     Ok(())
 }
 
-/// What the service's log records of the wallet's revocations, read over the wallet's own rows:
-/// a revocation recorded there stands whatever the database says (a column cleared behind the
-/// service's back revokes nothing back).
+/// What the service's log records of the wallet's revocations and key retirements, read over
+/// the wallet's own rows: a decision recorded there stands whatever the database says (a column
+/// cleared behind the service's back revokes or retires nothing back).
 pub trait Witness: Send + Sync {
     /// Whether the log records the revocation of credential `id`.
     fn revoked(&self, id: &str) -> bool;
     /// The indices of status list `list` whose credentials the log records revoked.
     fn revoked_in_list(&self, list: &str) -> Vec<i64>;
+    /// When the log records the retirement of the wallet key whose `publicKeyMultibase` is
+    /// `public_key`, if it does.
+    fn key_retired(&self, public_key: &str) -> Option<i64>;
 }
 
 /// The wallet. Cheap to clone.

@@ -44,6 +44,20 @@ async fn retire_wallet_key(
     Path(fragment): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let actor = s.root_operator(&headers).await?.name;
+    // Recorded in the log first: once there, no change to the wallet's rows revives the key
+    // (spec 5.3, "Service decisions").
+    if let Some(public_key) = s.wallet.key_to_retire(&fragment).await? {
+        s.registry
+            .record_decision(
+                s.wallet.did().as_str(),
+                agentid_registry::Decision::RetireKey {
+                    key: &fragment,
+                    public_key: &public_key,
+                },
+                &actor,
+            )
+            .await?;
+    }
     s.wallet.retire_key(&fragment, &actor).await?;
     Ok(axum::Json(json!({ "retired": fragment, "actor": actor })))
 }
