@@ -1,18 +1,29 @@
-//! The service's own final decisions, recorded in the log beside the agents' history (spec 5.3,
-//! "Service decisions"): a principal's revocation of a delegation, and the root operator's
-//! revocation of an operator account and retirement of a wallet key. The log is sealed, hash-chained and checkpointed outside
-//! the database, so a decision recorded there cannot be undone by clearing a column, and a
-//! database restored from before it no longer extends the kept checkpoint. The wallet and the
-//! operators keep their rows as before; what the log records overrides them.
+//! The service's own decisions, recorded in the log beside the agents' history (spec 5.3,
+//! "Service decisions"): a principal's revocation, suspension and reinstatement of a delegation,
+//! and the root operator's revocation of an operator account and retirement of a wallet key.
+//! The log is sealed, hash-chained and checkpointed outside the database, so a decision recorded
+//! there cannot be undone by changing a column, and a database restored from before it no
+//! longer extends the kept checkpoint. The wallet and the operators keep their rows as before;
+//! what the log records overrides them where it is stricter.
+//!
+//! A credential is named in the public log by a commitment only this service can compute (a
+//! seal over its id), never by its id: the log says that some delegation was revoked or
+//! suspended, and, for a revocation, which bit of which status list (which the list shows
+//! anyway).
 
 use agentid_spec::log::{LogEntry, LogRecord};
 use serde::Deserialize;
 
 use crate::{log, Error, Registry};
 
-/// A principal revoked a delegation credential: `{"type", "credential", "statusList",
-/// "statusListIndex"}`. The entry's DID is the wallet's; its actor the principal's DID.
+/// A principal revoked a delegation credential: `{"type", "credential" (its commitment),
+/// "statusList", "statusListIndex"}`. The entry's DID is the wallet's; its actor the
+/// principal's DID.
 pub const REVOKE_CREDENTIAL: &str = "revoke-credential";
+/// A principal suspended a delegation credential: `{"type", "credential" (its commitment)}`.
+pub const SUSPEND_CREDENTIAL: &str = "suspend-credential";
+/// A principal lifted a delegation's suspension: `{"type", "credential" (its commitment)}`.
+pub const REINSTATE_CREDENTIAL: &str = "reinstate-credential";
 /// The root operator revoked a named operator account: `{"type", "operator", "createdAt"}`.
 /// The entry's DID is the service's; its actor `admin`.
 pub const REVOKE_OPERATOR: &str = "revoke-operator";
@@ -31,6 +42,13 @@ pub enum Decision<'a> {
         status_list: &'a str,
         /// Its index there.
         index: i64,
+    },
+    /// A delegation credential suspended (`true`) or reinstated by its principal.
+    SuspendCredential {
+        /// The credential's `id`.
+        credential: &'a str,
+        /// Suspended, or reinstated.
+        suspended: bool,
     },
     /// A named operator account revoked, identified by its name and when it was made.
     RevokeOperator {
@@ -57,6 +75,11 @@ struct Revoked {
 }
 
 #[derive(Deserialize)]
+struct Credential {
+    credential: String,
+}
+
+#[derive(Deserialize)]
 #[serde(rename_all = "camelCase")]
 struct KeyRetired {
     public_key_multibase: String,
@@ -72,8 +95,10 @@ struct OperatorRevoked {
 /// What the log's sealed entries say the service decided, read with the tree.
 #[derive(Default)]
 pub(crate) struct Decisions {
-    /// Revoked credential ids.
+    /// Revoked credentials, by commitment.
     credentials: std::collections::HashSet<String>,
+    /// Credentials by commitment: whether the latest suspension decision suspended them.
+    suspended: std::collections::HashMap<String, bool>,
     /// Status list id -> the indices of its revoked credentials.
     by_list: std::collections::HashMap<String, Vec<i64>>,
     /// Revoked operator accounts, by name and creation time.
@@ -94,6 +119,12 @@ impl Decisions {
                             .or_default()
                             .push(r.status_list_index);
                     }
+                }
+            }
+            SUSPEND_CREDENTIAL | REINSTATE_CREDENTIAL => {
+                if let Ok(r) = serde_json::from_str::<Credential>(&e.operation) {
+                    self.suspended
+                        .insert(r.credential, e.kind == SUSPEND_CREDENTIAL);
                 }
             }
             REVOKE_OPERATOR => {
@@ -131,10 +162,24 @@ impl Registry {
             } => (
                 REVOKE_CREDENTIAL,
                 serde_json::json!({
-                    "type": REVOKE_CREDENTIAL, "credential": credential,
+                    "type": REVOKE_CREDENTIAL, "credential": self.commitment(credential),
                     "statusList": status_list, "statusListIndex": index,
                 }),
             ),
+            Decision::SuspendCredential {
+                credential,
+                suspended,
+            } => {
+                let kind = if suspended {
+                    SUSPEND_CREDENTIAL
+                } else {
+                    REINSTATE_CREDENTIAL
+                };
+                (
+                    kind,
+                    serde_json::json!({ "type": kind, "credential": self.commitment(credential) }),
+                )
+            }
             Decision::RevokeOperator { name, created_at } => (
                 REVOKE_OPERATOR,
                 serde_json::json!({
@@ -175,7 +220,24 @@ impl Registry {
     /// Whether the log records the revocation of credential `id` (as far as this process has
     /// read it: its own decisions at once, other nodes' on their change notice).
     pub fn credential_revoked(&self, id: &str) -> bool {
-        self.decisions().credentials.contains(id)
+        let commitment = self.commitment(id);
+        self.decisions().credentials.contains(&commitment)
+    }
+
+    /// Whether the latest suspension decision the log records for credential `id` suspended it.
+    pub fn credential_suspended(&self, id: &str) -> bool {
+        let commitment = self.commitment(id);
+        self.decisions()
+            .suspended
+            .get(&commitment)
+            .copied()
+            .unwrap_or(false)
+    }
+
+    /// What names credential `id` in the public log: a seal over it, which only this service
+    /// computes.
+    fn commitment(&self, id: &str) -> String {
+        self.0.sealer.seal(&[b"credential", id.as_bytes()])
     }
 
     /// The indices of status list `list` whose credentials the log records revoked.

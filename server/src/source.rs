@@ -152,4 +152,8 @@ impl agentid_wallet::Witness for LogWitness {
     fn key_retired(&self, public_key: &str) -> Option<i64> {
         self.0.key_retired(public_key)
     }
+
+    fn suspended(&self, id: &str) -> bool {
+        self.0.credential_suspended(id)
+    }
 }

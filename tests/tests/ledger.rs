@@ -916,7 +916,8 @@ async fn step_up_approval() {
 }
 
 /// Suspend and reinstate: a suspended delegation gets no new holds (`delegation_suspended`),
-/// including a pending step-up approval; reinstated, it does again; a revoked one is final.
+/// including a pending step-up approval, whatever the database says; reinstated, it does again;
+/// a revoked one is final.
 #[tokio::test]
 async fn suspend_and_reinstate() {
     for backend in backends().await {
@@ -944,6 +945,18 @@ async fn suspend_and_reinstate() {
             (code, &again["suspendedAt"]),
             (0, &out["suspendedAt"]),
             "idempotent"
+        );
+        // Finding (database forgery): a suspension lifted in the database alone lifts nothing:
+        // the log's latest decision (`suspend-credential`) stands until the principal reinstates.
+        let lift = "UPDATE wallet_delegations SET suspended_at = NULL";
+        assert!(crate::support::tamper(&f.server, lift, &[]).await >= 1);
+        let (status, body) = f
+            .authorize(&f.spend_request(&f.credential, &m, &nonce(), 1000), None)
+            .await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (403, "delegation_suspended".into()),
+            "{body}"
         );
         let (code, out) = cli("reinstate").await;
         assert_eq!((code, &out["suspended"]), (0, &json!(false)), "{out}");

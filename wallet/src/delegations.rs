@@ -123,6 +123,7 @@ impl Wallet {
             signed,
         ) = r;
         let revoked = self.revoked(&id, revoked_at.is_some());
+        let suspended = self.suspended(&id, suspended_at.is_some());
         let record = DelegationRecord {
             id,
             agent,
@@ -133,7 +134,7 @@ impl Wallet {
             revoked,
             revoked_at: revoked_at.map(format_rfc3339),
             revocation_reason: reason,
-            suspended: suspended_at.is_some(),
+            suspended,
             suspended_at: suspended_at.map(format_rfc3339),
             parent,
             issuer,

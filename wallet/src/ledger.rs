@@ -531,7 +531,8 @@ impl Wallet {
                 return Err(Error::Forbidden("not a delegation this wallet issued"));
             }
             let revoked = self.revoked(id, revoked_at.is_some());
-            links.push((credential_jws, revoked, suspended_at, has_links != 0));
+            let suspended = self.suspended(id, suspended_at.is_some());
+            links.push((credential_jws, revoked, suspended, has_links != 0));
         }
 
         // A retry answers what the first request got: the same Idempotency-Key, or without
@@ -583,7 +584,7 @@ impl Wallet {
         if links.iter().any(|l| l.1) {
             return Err(Error::DelegationRevoked);
         }
-        if links.iter().any(|l| l.2.is_some()) {
+        if links.iter().any(|l| l.2) {
             return Err(Error::DelegationSuspended);
         }
         let t = &req.transaction();
@@ -821,7 +822,9 @@ impl Wallet {
         if approve && revoked {
             return Err(Error::DelegationRevoked);
         }
-        if approve && (suspended.is_some() || above.iter().any(|a| a.2.is_some())) {
+        let suspended = self.suspended(&delegation, suspended.is_some())
+            || above.iter().any(|a| self.suspended(&a.0, a.2.is_some()));
+        if approve && suspended {
             return Err(Error::DelegationSuspended);
         }
         if approve {

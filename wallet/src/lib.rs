@@ -182,6 +182,8 @@ pub trait Witness: Send + Sync {
     /// When the log records the retirement of the wallet key whose `publicKeyMultibase` is
     /// `public_key`, if it does.
     fn key_retired(&self, public_key: &str) -> Option<i64>;
+    /// Whether the latest suspension decision the log records for credential `id` suspended it.
+    fn suspended(&self, id: &str) -> bool;
 }
 
 /// The wallet. Cheap to clone.
@@ -270,6 +272,23 @@ impl Wallet {
                 credential = id,
                 "a revocation the log records is missing from the database (altered behind the \
                  service's back): the credential stays revoked"
+            );
+        }
+        logged
+    }
+
+    /// Whether credential `id`, suspended in its row or not (`stored`), is suspended: the row's
+    /// word, or the log's latest decision (reported when the row lacks it).
+    pub(crate) fn suspended(&self, id: &str, stored: bool) -> bool {
+        if stored {
+            return true;
+        }
+        let logged = self.0.witness.get().is_some_and(|w| w.suspended(id));
+        if logged {
+            tracing::error!(
+                credential = id,
+                "a suspension the log records is missing from the database (altered behind the \
+                 service's back): the credential stays suspended"
             );
         }
         logged

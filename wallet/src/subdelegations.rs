@@ -85,7 +85,7 @@ impl Wallet {
         if self.revoked(&req.parent, revoked.is_some()) {
             return Err(Error::DelegationRevoked);
         }
-        if suspended.is_some() {
+        if self.suspended(&req.parent, suspended.is_some()) {
             return Err(Error::DelegationSuspended);
         }
         let (unsigned,): (i64,) = sqlx::query_as(

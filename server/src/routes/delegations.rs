@@ -185,8 +185,7 @@ async fn suspend(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<DelegationRecord>, ApiError> {
-    let p = s.principal(&headers).await?;
-    Ok(axum::Json(s.wallet.set_suspended(&p, &id, true).await?))
+    set_suspended(&s, &headers, &id, true).await
 }
 
 async fn reinstate(
@@ -194,8 +193,33 @@ async fn reinstate(
     headers: HeaderMap,
     Path(id): Path<String>,
 ) -> Result<axum::Json<DelegationRecord>, ApiError> {
-    let p = s.principal(&headers).await?;
-    Ok(axum::Json(s.wallet.set_suspended(&p, &id, false).await?))
+    set_suspended(&s, &headers, &id, false).await
+}
+
+/// Suspends or reinstates the principal's delegation `id`, the change recorded in the log
+/// first (spec 5.3, "Service decisions"): a suspension lifted in the database alone lifts
+/// nothing.
+async fn set_suspended(
+    s: &AppState,
+    headers: &HeaderMap,
+    id: &str,
+    suspended: bool,
+) -> Result<axum::Json<DelegationRecord>, ApiError> {
+    let p = s.principal(headers).await?;
+    let current = s.wallet.delegation(&p, id).await?;
+    if !current.revoked && current.suspended != suspended {
+        s.registry
+            .record_decision(
+                s.wallet.did().as_str(),
+                agentid_registry::Decision::SuspendCredential {
+                    credential: id,
+                    suspended,
+                },
+                &p.did,
+            )
+            .await?;
+    }
+    Ok(axum::Json(s.wallet.set_suspended(&p, id, suspended).await?))
 }
 
 #[derive(Deserialize)]

@@ -218,13 +218,14 @@ impl Wallet {
                     .map_or(0, |p| p.period.bounds(now).0)
             });
             let revoked = self.revoked(&id, revoked.is_some());
+            let suspended = self.suspended(&id, suspended.is_some());
             delegations.insert(
                 id,
                 Locked2 {
                     credential,
                     principal,
                     revoked,
-                    suspended: suspended.is_some(),
+                    suspended,
                     has_links: has_links != 0,
                     period,
                     counters: match (row.7, row.8) {
