@@ -24,6 +24,9 @@ pub const REVOKE_CREDENTIAL: &str = "revoke-credential";
 pub const SUSPEND_CREDENTIAL: &str = "suspend-credential";
 /// A principal lifted a delegation's suspension: `{"type", "credential" (its commitment)}`.
 pub const REINSTATE_CREDENTIAL: &str = "reinstate-credential";
+/// Most suspensions and reinstatements recorded for one credential; more are refused
+/// (`too_many_operations`), so no principal grows the log without end by toggling one.
+pub const MAX_SUSPENSION_DECISIONS: u32 = 100;
 /// The root operator revoked a named operator account: `{"type", "operator", "createdAt"}`.
 /// The entry's DID is the service's; its actor `admin`.
 pub const REVOKE_OPERATOR: &str = "revoke-operator";
@@ -97,8 +100,9 @@ struct OperatorRevoked {
 pub(crate) struct Decisions {
     /// Revoked credentials, by commitment.
     credentials: std::collections::HashSet<String>,
-    /// Credentials by commitment: whether the latest suspension decision suspended them.
-    suspended: std::collections::HashMap<String, bool>,
+    /// Credentials by commitment: whether the latest suspension decision suspended them, and
+    /// how many such decisions there are.
+    suspended: std::collections::HashMap<String, (bool, u32)>,
     /// Status list id -> the indices of its revoked credentials.
     by_list: std::collections::HashMap<String, Vec<i64>>,
     /// Revoked operator accounts, by name and creation time.
@@ -123,8 +127,8 @@ impl Decisions {
             }
             SUSPEND_CREDENTIAL | REINSTATE_CREDENTIAL => {
                 if let Ok(r) = serde_json::from_str::<Credential>(&e.operation) {
-                    self.suspended
-                        .insert(r.credential, e.kind == SUSPEND_CREDENTIAL);
+                    let state = self.suspended.entry(r.credential).or_insert((false, 0));
+                    *state = (e.kind == SUSPEND_CREDENTIAL, state.1.saturating_add(1));
                 }
             }
             REVOKE_OPERATOR => {
@@ -170,6 +174,14 @@ impl Registry {
                 credential,
                 suspended,
             } => {
+                let changes = self
+                    .decisions()
+                    .suspended
+                    .get(&self.commitment(credential))
+                    .map_or(0, |s| s.1);
+                if changes >= MAX_SUSPENSION_DECISIONS {
+                    return Err(agentid_spec::history::Rejection::TooManyOperations.into());
+                }
                 let kind = if suspended {
                     SUSPEND_CREDENTIAL
                 } else {
@@ -230,8 +242,7 @@ impl Registry {
         self.decisions()
             .suspended
             .get(&commitment)
-            .copied()
-            .unwrap_or(false)
+            .is_some_and(|s| s.0)
     }
 
     /// What names credential `id` in the public log: a seal over it, which only this service

@@ -133,7 +133,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::events::routes())
         .merge(routes::principals::routes().route_layer(limited()))
         .merge(routes::delegations::subdelegation_routes().route_layer(limited()))
-        .merge(routes::delegations::routes())
+        .merge(routes::delegations::routes().route_layer(limited()))
         .merge(routes::status::routes())
         .merge(routes::spend::routes())
         .merge(routes::verify::routes())

@@ -921,7 +921,8 @@ async fn step_up_approval() {
 #[tokio::test]
 async fn suspend_and_reinstate() {
     for backend in backends().await {
-        let f = Fixture::new(&backend).await;
+        // A hundred changes in a row: above the default burst of writes from one address.
+        let f = Fixture::new_with(&backend, &["--write-burst", "200"]).await;
         let m = f.merchant.clone();
         let cli = |verb: &'static str| {
             let (f, id) = (&f, f.credential_id.clone());
@@ -963,6 +964,21 @@ async fn suspend_and_reinstate() {
         let n = nonce();
         let vp = f.present(&f.credential, &m, &n, 1000).await;
         assert_eq!(f.verify_http(&vp, &m, &n).await["decision"], "accepted");
+        // Each change is an entry of the log: at most 100 for one delegation (two so far), so
+        // nobody grows the log without end by toggling one.
+        let path = |verb: &str| format!("/v1/delegations/{}/{verb}", f.credential_id);
+        for _ in 0..49 {
+            for verb in ["suspend", "reinstate"] {
+                let (status, body) = f.as_principal(&path(verb)).await;
+                assert_eq!(status, 200, "{body}");
+            }
+        }
+        let (status, body) = f.as_principal(&path("suspend")).await;
+        assert_eq!(
+            (status, error_code(status, &body)),
+            (409, "too_many_operations".into()),
+            "{body}"
+        );
         // A revoked delegation cannot be reinstated.
         f.revoke().await;
         let (code, out) = cli("reinstate").await;
