@@ -7,9 +7,17 @@
 //! what the log records overrides them where it is stricter.
 //!
 //! A credential is named in the public log by a commitment only this service can compute (a
-//! seal over its id), never by its id: the log says that some delegation was revoked or
-//! suspended, and, for a revocation, which bit of which status list (which the list shows
-//! anyway).
+//! seal over the decision's kind, the credential's id and its principal's DID), never by its
+//! id, and the actor of a principal's decision is `principal`: the log says that some delegation
+//! was revoked or suspended, and, for a revocation, which bit of which status list (which the
+//! list shows anyway). Commitments differ by kind, so a revocation is not linked to the
+//! suspensions before it; and they bind the principal, so a decision recorded by anyone else
+//! (through an owner rewritten in the database) is about nothing the principal's lookups find.
+//!
+//! An entry without this service's seal is read only where it is stricter (a revocation, a
+//! suspension, an operator's revocation, a key's retirement): stripping a seal drops nothing.
+//! While the log holds such an entry, the registry reports it untrusted, and the wallet
+//! refuses what depends on the log's decisions.
 
 use agentid_spec::log::{LogEntry, LogRecord};
 use serde::Deserialize;
@@ -17,8 +25,7 @@ use serde::Deserialize;
 use crate::{log, Error, Registry};
 
 /// A principal revoked a delegation credential: `{"type", "credential" (its commitment),
-/// "statusList", "statusListIndex"}`. The entry's DID is the wallet's; its actor the
-/// principal's DID.
+/// "statusList", "statusListIndex"}`. The entry's DID is the wallet's; its actor `principal`.
 pub const REVOKE_CREDENTIAL: &str = "revoke-credential";
 /// A principal suspended a delegation credential: `{"type", "credential" (its commitment)}`.
 pub const SUSPEND_CREDENTIAL: &str = "suspend-credential";
@@ -27,12 +34,15 @@ pub const REINSTATE_CREDENTIAL: &str = "reinstate-credential";
 /// Most suspensions and reinstatements recorded for one credential; more are refused
 /// (`too_many_operations`), so no principal grows the log without end by toggling one.
 pub const MAX_SUSPENSION_DECISIONS: u32 = 100;
-/// The root operator revoked a named operator account: `{"type", "operator", "createdAt"}`.
-/// The entry's DID is the service's; its actor `admin`.
+/// The root operator revoked a named operator account: `{"type", "operator"}`. A revoked name
+/// is never given to an operator again. The entry's DID is the service's; its actor `admin`.
 pub const REVOKE_OPERATOR: &str = "revoke-operator";
 /// The root operator retired a wallet key: `{"type", "key", "publicKeyMultibase"}`. The
 /// entry's DID is the wallet's; its actor `admin`.
 pub const RETIRE_KEY: &str = "retire-key";
+
+/// The actor recorded with a principal's decision.
+const PRINCIPAL_ACTOR: &str = "principal";
 
 /// A decision to record.
 #[derive(Clone, Debug)]
@@ -41,6 +51,8 @@ pub enum Decision<'a> {
     RevokeCredential {
         /// The credential's `id` (`urn:uuid:...`).
         credential: &'a str,
+        /// The principal's DID (the first credential's issuer).
+        principal: &'a str,
         /// The status list credential it names (an id of the wallet's lists).
         status_list: &'a str,
         /// Its index there.
@@ -50,15 +62,15 @@ pub enum Decision<'a> {
     SuspendCredential {
         /// The credential's `id`.
         credential: &'a str,
+        /// The principal's DID.
+        principal: &'a str,
         /// Suspended, or reinstated.
         suspended: bool,
     },
-    /// A named operator account revoked, identified by its name and when it was made.
+    /// A named operator account revoked.
     RevokeOperator {
         /// The operator's name.
         name: &'a str,
-        /// When the account was created (Unix seconds).
-        created_at: i64,
     },
     /// A wallet key retired, identified by its public key.
     RetireKey {
@@ -89,13 +101,11 @@ struct KeyRetired {
 }
 
 #[derive(Deserialize)]
-#[serde(rename_all = "camelCase")]
 struct OperatorRevoked {
     operator: String,
-    created_at: i64,
 }
 
-/// What the log's sealed entries say the service decided, read with the tree.
+/// What the log's entries say the service decided, read with the tree.
 #[derive(Default)]
 pub(crate) struct Decisions {
     /// Revoked credentials, by commitment.
@@ -105,15 +115,16 @@ pub(crate) struct Decisions {
     suspended: std::collections::HashMap<String, (bool, u32)>,
     /// Status list id -> the indices of its revoked credentials.
     by_list: std::collections::HashMap<String, Vec<i64>>,
-    /// Revoked operator accounts, by name and creation time.
-    operators: std::collections::HashSet<(String, i64)>,
+    /// Revoked operator names.
+    operators: std::collections::HashSet<String>,
     /// Retired wallet keys, by `publicKeyMultibase`: when.
     keys: std::collections::HashMap<String, i64>,
 }
 
 impl Decisions {
-    /// Reads a sealed entry (its seal already checked).
-    pub(crate) fn read(&mut self, e: &LogEntry) {
+    /// Reads an entry: all of a sealed one's decision, of an unsealed one only what is
+    /// stricter (a reinstatement without the seal lifts nothing).
+    pub(crate) fn read(&mut self, e: &LogEntry, sealed: bool) {
         match e.kind.as_str() {
             REVOKE_CREDENTIAL => {
                 if let Ok(r) = serde_json::from_str::<Revoked>(&e.operation) {
@@ -127,13 +138,17 @@ impl Decisions {
             }
             SUSPEND_CREDENTIAL | REINSTATE_CREDENTIAL => {
                 if let Ok(r) = serde_json::from_str::<Credential>(&e.operation) {
+                    let suspends = e.kind == SUSPEND_CREDENTIAL;
                     let state = self.suspended.entry(r.credential).or_insert((false, 0));
-                    *state = (e.kind == SUSPEND_CREDENTIAL, state.1.saturating_add(1));
+                    if sealed || suspends {
+                        state.0 = suspends;
+                    }
+                    state.1 = state.1.saturating_add(1);
                 }
             }
             REVOKE_OPERATOR => {
                 if let Ok(r) = serde_json::from_str::<OperatorRevoked>(&e.operation) {
-                    self.operators.insert((r.operator, r.created_at));
+                    self.operators.insert(r.operator);
                 }
             }
             RETIRE_KEY => {
@@ -149,35 +164,42 @@ impl Decisions {
 }
 
 impl Registry {
-    /// Records `decision`, made by `actor`, about `subject` (the wallet's or the service's DID)
-    /// in the log, and reads it into this process's view at once. The caller records a decision
-    /// before applying it to its own rows: should that fail, the log's word stands.
+    /// Records `decision` about `subject` (the wallet's or the service's DID) in the log, by
+    /// `actor` for an operator's decision (a principal's is recorded as `principal`), and reads
+    /// it into this process's view: an error unless it is there when this returns. The caller
+    /// records a decision before applying it to its own rows: should that fail, the log's word
+    /// stands.
     pub async fn record_decision(
         &self,
         subject: &str,
         decision: Decision<'_>,
         actor: &str,
     ) -> Result<LogEntry, Error> {
-        let (kind, record) = match decision {
+        let (kind, record, actor) = match decision {
             Decision::RevokeCredential {
                 credential,
+                principal,
                 status_list,
                 index,
             } => (
                 REVOKE_CREDENTIAL,
                 serde_json::json!({
-                    "type": REVOKE_CREDENTIAL, "credential": self.commitment(credential),
+                    "type": REVOKE_CREDENTIAL,
+                    "credential": self.commitment(REVOKE_CREDENTIAL, credential, principal),
                     "statusList": status_list, "statusListIndex": index,
                 }),
+                PRINCIPAL_ACTOR,
             ),
             Decision::SuspendCredential {
                 credential,
+                principal,
                 suspended,
             } => {
+                let commitment = self.commitment(SUSPEND_CREDENTIAL, credential, principal);
                 let changes = self
                     .decisions()
                     .suspended
-                    .get(&self.commitment(credential))
+                    .get(&commitment)
                     .map_or(0, |s| s.1);
                 if changes >= MAX_SUSPENSION_DECISIONS {
                     return Err(agentid_spec::history::Rejection::TooManyOperations.into());
@@ -189,25 +211,34 @@ impl Registry {
                 };
                 (
                     kind,
-                    serde_json::json!({ "type": kind, "credential": self.commitment(credential) }),
+                    serde_json::json!({ "type": kind, "credential": commitment }),
+                    PRINCIPAL_ACTOR,
                 )
             }
-            Decision::RevokeOperator { name, created_at } => (
+            Decision::RevokeOperator { name } => (
                 REVOKE_OPERATOR,
-                serde_json::json!({
-                    "type": REVOKE_OPERATOR, "operator": name, "createdAt": created_at,
-                }),
+                serde_json::json!({ "type": REVOKE_OPERATOR, "operator": name }),
+                actor,
             ),
             Decision::RetireKey { key, public_key } => (
                 RETIRE_KEY,
                 serde_json::json!({
                     "type": RETIRE_KEY, "key": key, "publicKeyMultibase": public_key,
                 }),
+                actor,
             ),
         };
         let now = self.0.clock.now();
         let mut tx = self.0.pool.begin().await?;
-        let entry = log::append(
+        // The log's lock first (on SQLite, the write lock: a statement that writes), so no
+        // other append commits between the read of the last entry and this one.
+        log::lock(&mut tx, self.0.postgres).await?;
+        if !self.0.postgres {
+            sqlx::query("UPDATE registry_log SET seq = seq WHERE seq < 0")
+                .execute(&mut *tx)
+                .await?;
+        }
+        let appended = log::append(
             &mut tx,
             self.0.postgres,
             &self.0.sealer,
@@ -221,34 +252,63 @@ impl Registry {
             },
             None,
         )
-        .await?;
+        .await;
+        let entry = match appended {
+            Ok(entry) => entry,
+            Err(e) => {
+                drop(tx);
+                // Refused (an entry written behind the service's back ends the log, say):
+                // reading the log now marks it untrusted, so nothing that depends on its
+                // decisions goes on as if this one were there.
+                let _ = self.catch_up().await;
+                return Err(e);
+            }
+        };
         log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
-        self.read_own_append().await;
+        let read = self.catch_up().await.is_ok() && self.log_head().await?.0 >= entry.seq as u64;
         self.changed();
+        if !read {
+            return Err(Error::Internal(format!(
+                "decision {} was recorded but cannot be read back",
+                entry.seq
+            )));
+        }
         Ok(entry)
     }
 
-    /// Whether the log records the revocation of credential `id` (as far as this process has
-    /// read it: its own decisions at once, other nodes' on their change notice).
-    pub fn credential_revoked(&self, id: &str) -> bool {
-        let commitment = self.commitment(id);
+    /// Whether the log records the revocation of credential `id` of `principal` (as far as
+    /// this process has read it: its own decisions at once, other nodes' on their change
+    /// notice).
+    pub fn credential_revoked(&self, id: &str, principal: &str) -> bool {
+        let commitment = self.commitment(REVOKE_CREDENTIAL, id, principal);
         self.decisions().credentials.contains(&commitment)
     }
 
-    /// Whether the latest suspension decision the log records for credential `id` suspended it.
-    pub fn credential_suspended(&self, id: &str) -> bool {
-        let commitment = self.commitment(id);
+    /// Whether the latest suspension decision the log records for credential `id` of
+    /// `principal` suspended it.
+    pub fn credential_suspended(&self, id: &str, principal: &str) -> bool {
+        let commitment = self.commitment(SUSPEND_CREDENTIAL, id, principal);
         self.decisions()
             .suspended
             .get(&commitment)
             .is_some_and(|s| s.0)
     }
 
-    /// What names credential `id` in the public log: a seal over it, which only this service
-    /// computes.
-    fn commitment(&self, id: &str) -> String {
-        self.0.sealer.seal(&[b"credential", id.as_bytes()])
+    /// What names credential `id` of `principal` in the public log for decisions of `kind`: a
+    /// seal, which only this service computes.
+    fn commitment(&self, kind: &str, id: &str, principal: &str) -> String {
+        let kind = if kind == REVOKE_CREDENTIAL {
+            REVOKE_CREDENTIAL
+        } else {
+            SUSPEND_CREDENTIAL
+        };
+        self.0.sealer.seal(&[
+            b"credential",
+            kind.as_bytes(),
+            id.as_bytes(),
+            principal.as_bytes(),
+        ])
     }
 
     /// The indices of status list `list` whose credentials the log records revoked.
@@ -260,17 +320,22 @@ impl Registry {
             .unwrap_or_default()
     }
 
-    /// Whether the log records the revocation of operator `name` created at `created_at`.
-    pub fn operator_revoked(&self, name: &str, created_at: i64) -> bool {
-        self.decisions()
-            .operators
-            .contains(&(name.to_owned(), created_at))
+    /// Whether the log records the revocation of an operator named `name`.
+    pub fn operator_revoked(&self, name: &str) -> bool {
+        self.decisions().operators.contains(name)
     }
 
     /// When the log records the retirement of the wallet key `public_key` (its
     /// `publicKeyMultibase`), if it does.
     pub fn key_retired(&self, public_key: &str) -> Option<i64> {
         self.decisions().keys.get(public_key).copied()
+    }
+
+    /// Whether every entry of the log, as this process has read it, carries this service's
+    /// seal and follows the one before: what the log's decisions say is then all they say.
+    pub fn log_trusted(&self) -> bool {
+        let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
+        names.first_unproven().is_none() && !names.unreadable()
     }
 
     fn decisions(&self) -> impl std::ops::Deref<Target = Decisions> + '_ {

@@ -78,11 +78,29 @@ pub(crate) async fn append(
             .execute(&mut **tx)
             .await?;
     }
-    let last: Option<(i64, String)> =
-        sqlx::query_as("SELECT seq, entry_hash FROM registry_log ORDER BY seq DESC LIMIT 1")
+    let last: Option<SealedRow> =
+        sqlx::query_as(&format!("{SELECT_SEALED} ORDER BY seq DESC LIMIT 1"))
             .fetch_optional(&mut **tx)
             .await?;
-    let entry = LogEntry::chain(last.as_ref().map(|(s, h)| (*s, h.as_str())), record);
+    let last = last.map(sealed_entry);
+    // Only what this service wrote is extended: an entry added behind its back (out of
+    // sequence, or without its seal) stops every append until an operator accepts the log.
+    if let Some(l) = last.as_ref().filter(|l| !l.holds(sealer)) {
+        tracing::error!(
+            seq = l.entry.seq,
+            "the log's last entry does not carry this service's seal: nothing is appended after \
+             it (start with --accept-restored-log to accept the log as it is)"
+        );
+        return Err(Error::Internal(format!(
+            "the log's last entry ({}) was not written by this service",
+            l.entry.seq
+        )));
+    }
+    let entry = LogEntry::chain(
+        last.as_ref()
+            .map(|l| (l.entry.seq, l.entry.entry_hash.as_str())),
+        record,
+    );
     sqlx::query(
         "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, prev_hash, entry_hash, created_at, seal, name) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",

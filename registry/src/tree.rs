@@ -39,6 +39,9 @@ pub(crate) struct Names {
     recent_order: std::collections::VecDeque<(i64, String)>,
     /// The service's own decisions (revocations) the log records.
     decisions: crate::decisions::Decisions,
+    /// Whether the log stopped being readable (an entry out of sequence): what follows is
+    /// unknown.
+    unreadable: bool,
 }
 
 /// How long a zone operation's hash is kept in memory: twice the skew a zone operation's
@@ -57,7 +60,11 @@ impl Names {
             }
         }
         let subject = crate::zones::light_subject(e);
-        if !r.holds(sealer) || r.name != subject.as_ref().map(|(n, _)| n.clone()) {
+        let sealed = r.holds(sealer) && r.name == subject.as_ref().map(|(n, _)| n.clone());
+        // A decision is read even without the seal where it is stricter: stripping a seal
+        // drops nothing.
+        self.decisions.read(e, sealed);
+        if !sealed {
             tracing::error!(
                 seq = e.seq,
                 kind = %e.kind,
@@ -70,7 +77,6 @@ impl Names {
             self.first_unproven.get_or_insert(e.seq);
             return;
         }
-        self.decisions.read(e);
         let Some((name, owner)) = subject else {
             return;
         };
@@ -124,6 +130,11 @@ impl Names {
     /// The service's decisions the log records.
     pub(crate) fn decisions(&self) -> &crate::decisions::Decisions {
         &self.decisions
+    }
+
+    /// Whether reading the log stopped at an entry out of sequence.
+    pub(crate) fn unreadable(&self) -> bool {
+        self.unreadable
     }
 
     /// The first entry without this service's seal, if any.
@@ -208,6 +219,13 @@ impl Registry {
                 let sealed = log::sealed_entry(row);
                 let entry = &sealed.entry;
                 if entry.seq != leaves.len() as i64 + 1 {
+                    names.unreadable = true;
+                    tracing::error!(
+                        seq = entry.seq,
+                        "the log has an entry out of sequence (written behind the service's \
+                         back): nothing after it is read, and the wallet refuses what depends on \
+                         the log's decisions"
+                    );
                     return Err(Error::Internal(format!(
                         "the log has a gap before entry {}",
                         entry.seq
@@ -234,6 +252,12 @@ impl Registry {
     /// Reads the entries appended since this process last did (here or on another node).
     pub(crate) async fn catch_up(&self) -> Result<(), Error> {
         self.with_leaves(|_| ()).await
+    }
+
+    /// Reads the entries other nodes appended since this process last did: on their change
+    /// notice, so their decisions apply here before anything cached is served again.
+    pub async fn read_appended(&self) -> Result<(), Error> {
+        self.catch_up().await
     }
 
     /// Reads the whole log again, its leaves and who holds each name and zone: after entries

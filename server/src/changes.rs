@@ -39,7 +39,11 @@ pub async fn listen(
                     tokio::time::sleep(Duration::from_millis(200)).await;
                 }
             }
-            // Whatever was heard (or may have been missed) invalidates both.
+            // Whatever was heard (or may have been missed) invalidates both, once the log's
+            // new entries (another node's decisions) are read here.
+            if let Err(e) = registry.read_appended().await {
+                tracing::error!(error = %e, "reading the log after a change elsewhere");
+            }
             registry.changed_elsewhere();
             wallet.changed_elsewhere();
             // A key rotated or retired on another node: sign with the newest unretired key.

@@ -121,25 +121,26 @@ impl Operators {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        // The stored form binds the name and the creation time; the log's revocation of that
-        // account stands whatever its row says.
-        Ok(row
-            .filter(|(hash, created)| {
-                self.tokens
-                    .matches(Kind::Operator, &[name, &created.to_string()], token, hash)
-            })
-            .filter(|(_, created)| {
-                let revoked = self.log.0.operator_revoked(name, *created);
-                if revoked {
-                    tracing::error!(
-                        operator = name,
-                        "an operator the log records revoked is live in the database (altered \
-                         behind the service's back): refused"
-                    );
-                }
-                !revoked
-            })
-            .map(|_| Operator { name: name.into() }))
+        // The stored form binds the name and the creation time; the log's revocation of the
+        // name stands whatever its row says.
+        let Some((hash, created)) = row else {
+            return Ok(None);
+        };
+        if !self
+            .tokens
+            .matches(Kind::Operator, &[name, &created.to_string()], token, &hash)
+        {
+            return Ok(None);
+        }
+        if self.log.0.operator_revoked(name) {
+            tracing::error!(
+                operator = name,
+                "an operator the log records revoked is live in the database (altered behind \
+                 the service's back): refused"
+            );
+            return Ok(None);
+        }
+        Ok(Some(Operator { name: name.into() }))
     }
 
     /// Creates operator `name`, by `by`: its token, shown this once.
@@ -148,6 +149,13 @@ impl Operators {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidRequest,
                 "an operator name is 1 to 32 of a-z, 0-9 and -, not admin",
+            ));
+        }
+        // A revoked name is never given again: the log's revocation names the account by it.
+        if self.log.0.operator_revoked(name) {
+            return Err(ApiError::conflict(
+                ErrorCode::Conflict,
+                format!("the operator {name} was revoked; a revoked name is not given again"),
             ));
         }
         let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM service_operators")
@@ -198,16 +206,19 @@ impl Operators {
         .fetch_optional(&self.pool)
         .await
         .map_err(db)?;
-        let (created_at,) =
-            live.ok_or_else(|| ApiError::NotFound(format!("no live operator {name}")))?;
-        self.log
-            .0
-            .record_decision(
-                &self.log.1,
-                agentid_registry::Decision::RevokeOperator { name, created_at },
-                &by.name,
-            )
-            .await?;
+        if live.is_none() {
+            return Err(ApiError::NotFound(format!("no live operator {name}")));
+        }
+        if !self.log.0.operator_revoked(name) {
+            self.log
+                .0
+                .record_decision(
+                    &self.log.1,
+                    agentid_registry::Decision::RevokeOperator { name },
+                    &by.name,
+                )
+                .await?;
+        }
         let done = sqlx::query(
             "UPDATE service_operators SET revoked_at = $1, revoked_by = $2, token_hash = '' \
              WHERE name = $3 AND revoked_at IS NULL",

@@ -141,8 +141,12 @@ impl Source for LocalSource {
 pub struct LogWitness(pub Registry);
 
 impl agentid_wallet::Witness for LogWitness {
-    fn revoked(&self, id: &str) -> bool {
-        self.0.credential_revoked(id)
+    fn trusted(&self) -> bool {
+        self.0.log_trusted()
+    }
+
+    fn revoked(&self, id: &str, principal: &str) -> bool {
+        self.0.credential_revoked(id, principal)
     }
 
     fn revoked_in_list(&self, list: &str) -> Vec<i64> {
@@ -153,7 +157,7 @@ impl agentid_wallet::Witness for LogWitness {
         self.0.key_retired(public_key)
     }
 
-    fn suspended(&self, id: &str) -> bool {
-        self.0.credential_suspended(id)
+    fn suspended(&self, id: &str, principal: &str) -> bool {
+        self.0.credential_suspended(id, principal)
     }
 }

@@ -110,6 +110,51 @@ async fn revocation_through_one_node_is_seen_through_another() {
     }
 }
 
+/// Finding (attack on the log's decisions): with the database dropping a revocation (a
+/// trigger keeping `revoked_at` clear), node B read node A's `revoke-credential` only at its
+/// next checkpoint, and the status list it signed meanwhile kept the bit clear for up to an
+/// hour. Node B now reads the log on A's change notice, before it serves anything cached again:
+/// its status list has the bit within a second.
+#[tokio::test]
+async fn a_revocation_the_database_drops_reaches_the_other_node_through_the_log() {
+    for backend in backends().await {
+        if !matches!(backend, Backend::Postgres(_)) {
+            continue;
+        }
+        let f = Fixture::new(&backend).await;
+        let b = f.second_node(&backend).await;
+        let (status, list) = b.http().get_text(&status_path(&f)).await;
+        assert_eq!(status, 200);
+        assert!(!revoked_bit(&list, &f).await);
+        let keep = "CREATE OR REPLACE FUNCTION agentid_test_keep_live() RETURNS trigger AS $$ \
+                    BEGIN NEW.revoked_at := NULL; RETURN NEW; END $$ LANGUAGE plpgsql";
+        crate::support::tamper(&f.server, keep, &[]).await;
+        crate::support::tamper(
+            &f.server,
+            "CREATE TRIGGER agentid_test_keep_live BEFORE UPDATE ON wallet_delegations \
+             FOR EACH ROW EXECUTE FUNCTION agentid_test_keep_live()",
+            &[],
+        )
+        .await;
+        f.revoke().await;
+        let path = status_path(&f);
+        let took = within(Duration::from_secs(1), || async {
+            let (_, list) = b.http().get_text(&path).await;
+            revoked_bit(&list, &f).await
+        })
+        .await;
+        crate::support::tamper(
+            &f.server,
+            "DROP TRIGGER agentid_test_keep_live ON wallet_delegations",
+            &[],
+        )
+        .await;
+        crate::support::tamper(&f.server, "DROP FUNCTION agentid_test_keep_live()", &[]).await;
+        let took = took.expect("node B's status list shows the revocation the log records");
+        eprintln!("a revocation the database dropped reached node B's list after {took:?}");
+    }
+}
+
 fn status_path(f: &Fixture) -> String {
     let vc: Value =
         serde_json::from_slice(&b64u_decode(f.credential.split('.').nth(1).unwrap()).unwrap())

@@ -442,6 +442,187 @@ async fn a_burst_of_checkouts_takes_no_more_than_its_share() {
     }
 }
 
+/// The whole public log.
+async fn log_entries(f: &Fixture) -> Vec<Value> {
+    let (st, log) = f
+        .server
+        .http()
+        .get("/v1/log/entries?after=0&limit=1000")
+        .await;
+    assert_eq!(st, 200, "{log}");
+    log["entries"].as_array().unwrap().clone()
+}
+
+/// A spend request of the fixture's agent under `credential` at `merchant`, sent to the wallet.
+async fn spend_at(f: &Fixture, merchant: &str, credential: &str) -> (u16, Value) {
+    f.authorize(&f.spend_request(credential, merchant, &nonce(), 100), None)
+        .await
+}
+
+/// Findings (attack on the log's decisions), each against the real server on both backends:
+/// a principal's decision named its DID in the public log and one commitment linked a
+/// delegation's suspensions to its revocation; a revocation the row already showed was never
+/// recorded; an owner rewritten in the database let another principal reinstate a suspension; a
+/// seal stripped from a revocation dropped it at the next start; an entry written behind the
+/// log's back stopped the log being read while holds went on; concurrent decisions on SQLite
+/// failed with 500. Now: the actor is `principal` and commitments differ by kind; what is
+/// recorded follows the log, not the row; a decision binds its principal; an unsealed
+/// revocation still revokes; an entry the service did not write stops every append and every
+/// hold until an operator accepts the log; decisions take the log's write lock first.
+#[tokio::test]
+async fn decisions_in_the_log_hold_against_the_database() {
+    use crate::support::{error_code, peek, s as text, tamper};
+    for backend in crate::support::backends().await {
+        let mut f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+
+        // Concurrent decisions: none fails.
+        let mut ids = Vec::new();
+        for _ in 0..8 {
+            ids.push(text(&f.delegate(json!({})).await["id"]));
+        }
+        let paths: Vec<String> = ids
+            .iter()
+            .map(|id| format!("/v1/delegations/{id}/suspend"))
+            .collect();
+        let answers = futures_util::future::join_all(paths.iter().map(|p| f.as_principal(p))).await;
+        for (st, b) in &answers {
+            assert_eq!(*st, 200, "{b}");
+        }
+
+        // What the public log shows of a principal's decisions.
+        f.revoke().await;
+        let log = log_entries(&f).await;
+        let decisions: Vec<&Value> = log
+            .iter()
+            .filter(|e| e["kind"].as_str().unwrap().ends_with("-credential"))
+            .collect();
+        assert_eq!(decisions.len(), 9, "{decisions:?}");
+        let principal_did = text(&json!(f.principal));
+        for e in &decisions {
+            assert_eq!(e["actor"], "principal", "{e}");
+            let shown = e.to_string();
+            assert!(
+                !shown.contains(&f.credential_id) && !shown.contains(&principal_did),
+                "{e}"
+            );
+        }
+
+        // A revocation the row already showed is recorded all the same.
+        let (_, second) = (0, f.delegate(json!({})).await);
+        let (second_id, second_cred) = (text(&second["id"]), text(&second["credential"]));
+        let preset = "UPDATE wallet_delegations SET revoked_at = 1 WHERE id = $1";
+        assert_eq!(tamper(&f.server, preset, &[&second_id]).await, 1);
+        let (st, b) = f
+            .as_principal(&format!("/v1/delegations/{second_id}/revoke"))
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let clear = "UPDATE wallet_delegations SET revoked_at = NULL WHERE id = $1";
+        assert_eq!(tamper(&f.server, clear, &[&second_id]).await, 1);
+        let (st, b) = spend_at(&f, &m, &second_cred).await;
+        assert!(
+            st == 403 || st == 409,
+            "recorded though the row showed it: {st} {b}"
+        );
+
+        // Another principal, made the owner in the database, reinstates nothing.
+        let (_, other) = f.server.cli(&["wallet", "create"]).await;
+        let (other_id, other_token) = (text(&other["principalId"]), text(&other["token"]));
+        let third = f.delegate(json!({})).await;
+        let (third_id, third_cred) = (text(&third["id"]), text(&third["credential"]));
+        let (st, _) = f
+            .as_principal(&format!("/v1/delegations/{third_id}/suspend"))
+            .await;
+        assert_eq!(st, 200);
+        let owner = peek(
+            &f.server,
+            "SELECT principal_id FROM wallet_delegations WHERE id = $1",
+            &[&third_id],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        let give =
+            "UPDATE wallet_delegations SET principal_id = $1, suspended_at = NULL WHERE id = $2";
+        tamper(&f.server, give, &[&other_id, &third_id]).await;
+        let (st, b) = f
+            .server
+            .http()
+            .post(
+                &format!("/v1/delegations/{third_id}/reinstate"),
+                Some(&other_token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let back =
+            "UPDATE wallet_delegations SET principal_id = $1, suspended_at = NULL WHERE id = $2";
+        tamper(&f.server, back, &[&owner, &third_id]).await;
+        let (st, b) = spend_at(&f, &m, &third_cred).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (403, "delegation_suspended".into()),
+            "{b}"
+        );
+
+        // A seal stripped from the revocation, its row cleared, a restart: still revoked, and
+        // the log, holding an entry without the seal, stops every hold.
+        let fourth = f.delegate(json!({})).await;
+        let fourth_cred = text(&fourth["credential"]);
+        f.server.stop().await;
+        let strip = "UPDATE registry_log SET seal = NULL WHERE kind = 'revoke-credential'";
+        assert!(tamper(&f.server, strip, &[]).await >= 1);
+        let undo = "UPDATE wallet_delegations SET revoked_at = NULL";
+        tamper(&f.server, undo, &[]).await;
+        f.server.restart().await;
+        let (st, d) = f
+            .server
+            .http()
+            .get_auth(&format!("/v1/delegations/{}", f.credential_id), &f.token)
+            .await;
+        assert_eq!((st, &d["revoked"]), (200, &json!(true)), "{d}");
+        let (st, b) = spend_at(&f, &m, &fourth_cred).await;
+        let untrusted = |st: u16, b: &Value| st != 201 && b.to_string().contains("did not write");
+        assert!(
+            untrusted(st, &b),
+            "a hold while the log is untrusted: {st} {b}"
+        );
+        f.server.restart_with(&["--accept-restored-log"]).await;
+        let (st, b) = spend_at(&f, &m, &fourth_cred).await;
+        assert_eq!(st, 201, "accepted by the operator: {b}");
+        let (st, b) = spend_at(&f, &m, &f.credential).await;
+        assert!(st == 403 || st == 409, "the revocation stands: {st} {b}");
+
+        // An entry written behind the service's back ends the log: a revocation still applies
+        // to the wallet's rows, and every hold stops until an operator accepts the log.
+        let next = log_entries(&f).await.len() + 2;
+        let bogus = format!(
+            "INSERT INTO registry_log (seq, did, kind, operation, actor, prev_hash, entry_hash, created_at) \
+             VALUES ({next}, 'x', 'noop', '{{}}', 'x', 'x', 'bogus', 0)"
+        );
+        tamper(&f.server, &bogus, &[]).await;
+        let fifth = f.delegate(json!({})).await;
+        let (fifth_id, fifth_cred) = (text(&fifth["id"]), text(&fifth["credential"]));
+        let (st, b) = f
+            .as_principal(&format!("/v1/delegations/{fifth_id}/revoke"))
+            .await;
+        assert_eq!((st, &b["revoked"]), (200, &json!(true)), "{b}");
+        tamper(
+            &f.server,
+            "UPDATE wallet_delegations SET revoked_at = NULL",
+            &[],
+        )
+        .await;
+        let (st, b) = spend_at(&f, &m, &fifth_cred).await;
+        assert!(
+            untrusted(st, &b),
+            "no hold while the log is untrusted: {st} {b}"
+        );
+        let (st, b) = spend_at(&f, &m, &fourth_cred).await;
+        assert!(untrusted(st, &b), "{st} {b}");
+    }
+}
+
 /// A spend request of the fixture's agent and delegation, signed by `key`.
 fn spend_request_signed_by(f: &Fixture, key: &KeyPair, n: &str) -> String {
     use agentid_sdk::present::{present, CheckoutRequest};

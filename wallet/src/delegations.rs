@@ -106,7 +106,7 @@ const SELECT: &str = "SELECT id, agent_did, valid_from, valid_until, status_inde
                       CAST(CASE WHEN credential = '' THEN 0 ELSE 1 END AS BIGINT) FROM wallet_delegations";
 
 impl Wallet {
-    fn record(&self, r: Row) -> (DelegationRecord, String) {
+    fn record(&self, r: Row, p: &Principal) -> (DelegationRecord, String) {
         let (
             id,
             agent,
@@ -122,8 +122,8 @@ impl Wallet {
             depth,
             signed,
         ) = r;
-        let revoked = self.revoked(&id, revoked_at.is_some());
-        let suspended = self.suspended(&id, suspended_at.is_some());
+        let revoked = self.revoked(&id, &p.did, revoked_at.is_some());
+        let suspended = self.suspended(&id, &p.did, suspended_at.is_some());
         let record = DelegationRecord {
             id,
             agent,
@@ -287,7 +287,45 @@ impl Wallet {
         .bind(MAX_LIST)
         .fetch_all(&self.0.pool)
         .await?;
-        Ok(rows.into_iter().map(|r| self.record(r).0).collect())
+        Ok(rows.into_iter().map(|r| self.record(r, p).0).collect())
+    }
+
+    /// The status list and index the principal's delegation `id` names, as its signed credential
+    /// says (the row's copy is not taken on faith): what a revocation records.
+    pub async fn status_entry(&self, p: &Principal, id: &str) -> Result<(String, i64), Error> {
+        let row: Option<(String,)> = sqlx::query_as(
+            "SELECT credential FROM wallet_delegations WHERE id = $1 AND principal_id = $2",
+        )
+        .bind(id)
+        .bind(&p.id)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        let (jws,) = row.ok_or(Error::NotFound("no such delegation"))?;
+        if jws.is_empty() {
+            // A sub-delegation prepared and never signed: nothing presents it.
+            let (record, _) = self.find(p, id).await?;
+            let list = self
+                .status_list_id(&record.status_list_credential)
+                .ok_or_else(|| Error::Internal("a delegation names no list of this wallet".into()))?
+                .to_owned();
+            return Ok((list, record.status_list_index));
+        }
+        let credential = crate::ledger::stored_credential(&jws)?;
+        let status = &credential.credential_status;
+        let list = self
+            .status_list_id(&status.status_list_credential)
+            .ok_or_else(|| Error::Internal("a delegation names no list of this wallet".into()))?
+            .to_owned();
+        let index = status
+            .status_list_index
+            .parse()
+            .map_err(|_| Error::Internal("a stored credential's status index".into()))?;
+        if credential.id != id {
+            return Err(Error::Internal(format!(
+                "the credential stored for {id} is another's"
+            )));
+        }
+        Ok((list, index))
     }
 
     /// The principal's delegation `id`; another principal's is as absent as a missing one.
@@ -302,7 +340,7 @@ impl Wallet {
                 .bind(&p.id)
                 .fetch_optional(&self.0.pool)
                 .await?;
-        row.map(|r| self.record(r))
+        row.map(|r| self.record(r, p))
             .ok_or(Error::NotFound("no such delegation"))
     }
 

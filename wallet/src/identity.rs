@@ -91,19 +91,23 @@ impl Wallet {
         Ok(())
     }
 
-    /// The `publicKeyMultibase` of the wallet key `fragment` if it may be retired now (`None`:
-    /// retired already): what a retirement records before it is applied.
-    pub async fn key_to_retire(&self, fragment: &str) -> Result<Option<String>, Error> {
+    /// The `publicKeyMultibase` of the wallet key `fragment` if it may be retired (it exists
+    /// and is not the newest, which signs; retired already or not, as its row says): what a
+    /// retirement records before it is applied.
+    pub async fn key_to_retire(&self, fragment: &str) -> Result<String, Error> {
         let mut tx = self.0.pool.begin().await?;
-        let Some(sealed) = self.retirable(&mut tx, fragment).await? else {
-            return Ok(None);
-        };
+        self.retirable(&mut tx, fragment).await?;
+        let (sealed,): (String,) =
+            sqlx::query_as("SELECT sealed_key FROM wallet_keys WHERE id = $1")
+                .bind(fragment)
+                .fetch_one(&mut *tx)
+                .await?;
         let key = self
             .0
             .vault
             .unseal(&sealed, &owner(fragment))
             .map_err(|e| Error::Internal(format!("unseal wallet key: {e}")))?;
-        Ok(Some(key.did_key().multibase().to_owned()))
+        Ok(key.did_key().multibase().to_owned())
     }
 
     /// The sealed key `fragment` if it may be retired (it exists, is not the newest, which

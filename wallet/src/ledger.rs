@@ -458,6 +458,7 @@ impl Wallet {
                 "Idempotency-Key must be 1 to 255 visible ASCII characters",
             ));
         }
+        self.check_witness()?;
         let hash = request_hash(&req);
         let done = if group::alone(&req) {
             self.authorize_in_group(req, idempotency_key, hash).await?
@@ -530,8 +531,9 @@ impl Wallet {
             {
                 return Err(Error::Forbidden("not a delegation this wallet issued"));
             }
-            let revoked = self.revoked(id, revoked_at.is_some());
-            let suspended = self.suspended(id, suspended_at.is_some());
+            let principal = req.principal().as_str();
+            let revoked = self.revoked(id, principal, revoked_at.is_some());
+            let suspended = self.suspended(id, principal, suspended_at.is_some());
             links.push((credential_jws, revoked, suspended, has_links != 0));
         }
 
@@ -817,13 +819,18 @@ impl Wallet {
         .bind(id)
         .fetch_all(&mut *tx)
         .await?;
-        let revoked = self.revoked(&delegation, revoked.is_some())
-            || above.iter().any(|a| self.revoked(&a.0, a.1.is_some()));
+        self.check_witness()?;
+        let revoked = self.revoked(&delegation, &p.did, revoked.is_some())
+            || above
+                .iter()
+                .any(|a| self.revoked(&a.0, &p.did, a.1.is_some()));
         if approve && revoked {
             return Err(Error::DelegationRevoked);
         }
-        let suspended = self.suspended(&delegation, suspended.is_some())
-            || above.iter().any(|a| self.suspended(&a.0, a.2.is_some()));
+        let suspended = self.suspended(&delegation, &p.did, suspended.is_some())
+            || above
+                .iter()
+                .any(|a| self.suspended(&a.0, &p.did, a.2.is_some()));
         if approve && suspended {
             return Err(Error::DelegationSuspended);
         }

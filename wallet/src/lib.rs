@@ -175,15 +175,19 @@ pub fn check_reason(reason: Option<&str>) -> Result<(), Error> {
 /// the wallet's own rows: a decision recorded there stands whatever the database says (a column
 /// cleared behind the service's back revokes or retires nothing back).
 pub trait Witness: Send + Sync {
-    /// Whether the log records the revocation of credential `id`.
-    fn revoked(&self, id: &str) -> bool;
+    /// Whether every entry of the log is the service's own (sealed, in sequence): what it says
+    /// of decisions is then all it says. While not, the wallet refuses what depends on them.
+    fn trusted(&self) -> bool;
+    /// Whether the log records the revocation of credential `id` by its principal `principal`.
+    fn revoked(&self, id: &str, principal: &str) -> bool;
     /// The indices of status list `list` whose credentials the log records revoked.
     fn revoked_in_list(&self, list: &str) -> Vec<i64>;
     /// When the log records the retirement of the wallet key whose `publicKeyMultibase` is
     /// `public_key`, if it does.
     fn key_retired(&self, public_key: &str) -> Option<i64>;
-    /// Whether the latest suspension decision the log records for credential `id` suspended it.
-    fn suspended(&self, id: &str) -> bool;
+    /// Whether the latest suspension decision the log records for credential `id` by its
+    /// principal `principal` suspended it.
+    fn suspended(&self, id: &str, principal: &str) -> bool;
 }
 
 /// The wallet. Cheap to clone.
@@ -259,14 +263,31 @@ impl Wallet {
         let _ = self.0.witness.set(witness);
     }
 
+    /// Refuses what depends on the log's decisions while the log holds entries the service did
+    /// not write (a decision there may be missing from what was read).
+    pub(crate) fn check_witness(&self) -> Result<(), Error> {
+        match self.0.witness.get() {
+            Some(w) if !w.trusted() => Err(Error::Internal(
+                "the service's log holds entries it did not write: nothing that depends on its \
+                 revocations is done until an operator accepts the log"
+                    .into(),
+            )),
+            _ => Ok(()),
+        }
+    }
+
     /// Whether credential `id`, revoked in its row or not (`stored`), is revoked: the row's word,
     /// or the log's. A revocation the log records and the row lacks is reported: the database
     /// was altered behind the service's back.
-    pub(crate) fn revoked(&self, id: &str, stored: bool) -> bool {
+    pub(crate) fn revoked(&self, id: &str, principal: &str, stored: bool) -> bool {
         if stored {
             return true;
         }
-        let logged = self.0.witness.get().is_some_and(|w| w.revoked(id));
+        let logged = self
+            .0
+            .witness
+            .get()
+            .is_some_and(|w| w.revoked(id, principal));
         if logged {
             tracing::error!(
                 credential = id,
@@ -279,11 +300,15 @@ impl Wallet {
 
     /// Whether credential `id`, suspended in its row or not (`stored`), is suspended: the row's
     /// word, or the log's latest decision (reported when the row lacks it).
-    pub(crate) fn suspended(&self, id: &str, stored: bool) -> bool {
+    pub(crate) fn suspended(&self, id: &str, principal: &str, stored: bool) -> bool {
         if stored {
             return true;
         }
-        let logged = self.0.witness.get().is_some_and(|w| w.suspended(id));
+        let logged = self
+            .0
+            .witness
+            .get()
+            .is_some_and(|w| w.suspended(id, principal));
         if logged {
             tracing::error!(
                 credential = id,

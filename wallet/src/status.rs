@@ -69,6 +69,7 @@ impl Wallet {
             bits.set(index as usize, true);
         }
         // What the log records revoked stays revoked, whatever the rows say.
+        self.check_witness()?;
         if let Some(w) = self.0.witness.get() {
             for index in w.revoked_in_list(id) {
                 if let Ok(i) = usize::try_from(index) {

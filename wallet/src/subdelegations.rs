@@ -39,6 +39,20 @@ pub struct PreparedLink {
 type Parent = (String, Option<i64>, Option<i64>, String, String, i64);
 
 impl Wallet {
+    /// The DID of principal account `id`.
+    async fn principal_did(
+        &self,
+        tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+        id: &str,
+    ) -> Result<String, Error> {
+        let did: Option<(String,)> =
+            sqlx::query_as("SELECT did FROM wallet_principals WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut **tx)
+                .await?;
+        Ok(did.map(|(d,)| d).unwrap_or_default())
+    }
+
     /// Prepares the sub-delegation `req` asks for: its signature, its agents' trust and
     /// standing were checked by the verifier that made it; here the parent must be `iss`'s own
     /// delegation, as `iss` holds it (by digest), live, and the new credential must narrow it.
@@ -82,10 +96,12 @@ impl Wallet {
                 "parentDigest is not the digest of the parent as the wallet registered it",
             ));
         }
-        if self.revoked(&req.parent, revoked.is_some()) {
+        self.check_witness()?;
+        let principal = self.principal_did(&mut tx, &principal_id).await?;
+        if self.revoked(&req.parent, &principal, revoked.is_some()) {
             return Err(Error::DelegationRevoked);
         }
-        if self.suspended(&req.parent, suspended.is_some()) {
+        if self.suspended(&req.parent, &principal, suspended.is_some()) {
             return Err(Error::DelegationSuspended);
         }
         let (unsigned,): (i64,) = sqlx::query_as(
@@ -220,7 +236,16 @@ impl Wallet {
                 "the credential is not the payload the wallet prepared",
             ));
         }
-        if self.revoked(&id, revoked.is_some()) {
+        self.check_witness()?;
+        let principal: Option<(String,)> = sqlx::query_as(
+            "SELECT p.did FROM wallet_principals p JOIN wallet_delegations d \
+             ON d.principal_id = p.id WHERE d.id = $1",
+        )
+        .bind(&id)
+        .fetch_optional(&self.0.pool)
+        .await?;
+        let principal = principal.map(|(d,)| d).unwrap_or_default();
+        if self.revoked(&id, &principal, revoked.is_some()) {
             return Err(Error::DelegationRevoked);
         }
         if stored != jws {

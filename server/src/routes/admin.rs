@@ -46,7 +46,8 @@ async fn retire_wallet_key(
     let actor = s.root_operator(&headers).await?.name;
     // Recorded in the log first: once there, no change to the wallet's rows revives the key
     // (spec 5.3, "Service decisions").
-    if let Some(public_key) = s.wallet.key_to_retire(&fragment).await? {
+    let public_key = s.wallet.key_to_retire(&fragment).await?;
+    if s.registry.key_retired(&public_key).is_none() {
         s.registry
             .record_decision(
                 s.wallet.did().as_str(),

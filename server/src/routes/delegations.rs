@@ -153,27 +153,28 @@ async fn revoke(
             .map_err(|e| ApiError::bad_request(ErrorCode::InvalidJson, e.to_string()))?
     };
     agentid_wallet::check_reason(req.reason.as_deref())?;
-    // Recorded in the log first: once there, no change to the wallet's rows undoes it (spec
-    // 5.3, "Service decisions").
-    let current = s.wallet.delegation(&p, &id).await?;
-    if !current.revoked {
-        let list = s
-            .wallet
-            .status_list_id(&current.status_list_credential)
-            .ok_or_else(|| {
-                ApiError::Internal("a delegation names no list of this wallet".into())
-            })?;
-        s.registry
+    // Recorded in the log first, unless the log has it (whatever the row says): once there, no
+    // change to the wallet's rows undoes it (spec 5.3, "Service decisions"). Should the log
+    // refuse it (an entry written behind the service's back stops every append), the
+    // revocation still applies to the wallet's rows, and the failure is reported.
+    if !s.registry.credential_revoked(&id, &p.did) {
+        let (list, index) = s.wallet.status_entry(&p, &id).await?;
+        let recorded = s
+            .registry
             .record_decision(
                 s.wallet.did().as_str(),
                 agentid_registry::Decision::RevokeCredential {
                     credential: &id,
-                    status_list: list,
-                    index: current.status_list_index,
+                    principal: &p.did,
+                    status_list: &list,
+                    index,
                 },
-                &p.did,
+                "principal",
             )
-            .await?;
+            .await;
+        if let Err(e) = recorded {
+            tracing::error!(credential = %id, error = %e, "a revocation could not be recorded in the log: applied to the wallet's rows only");
+        }
     }
     Ok(axum::Json(
         s.wallet.revoke(&p, &id, req.reason.as_deref()).await?,
@@ -207,15 +208,17 @@ async fn set_suspended(
 ) -> Result<axum::Json<DelegationRecord>, ApiError> {
     let p = s.principal(headers).await?;
     let current = s.wallet.delegation(&p, id).await?;
-    if !current.revoked && current.suspended != suspended {
+    // Recorded unless the log's latest decision is this one already (whatever the row says).
+    if !current.revoked && s.registry.credential_suspended(id, &p.did) != suspended {
         s.registry
             .record_decision(
                 s.wallet.did().as_str(),
                 agentid_registry::Decision::SuspendCredential {
                     credential: id,
+                    principal: &p.did,
                     suspended,
                 },
-                &p.did,
+                "principal",
             )
             .await?;
     }

@@ -217,8 +217,11 @@ impl Wallet {
                     .per_period()
                     .map_or(0, |p| p.period.bounds(now).0)
             });
-            let revoked = self.revoked(&id, revoked.is_some());
-            let suspended = self.suspended(&id, suspended.is_some());
+            // By the principal the row names: a hold is refused below unless it is the
+            // request's (the first credential's issuer, signed).
+            let of = principal.as_deref().unwrap_or_default();
+            let revoked = self.revoked(&id, of, revoked.is_some());
+            let suspended = self.suspended(&id, of, suspended.is_some());
             delegations.insert(
                 id,
                 Locked2 {
