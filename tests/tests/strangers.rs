@@ -251,7 +251,8 @@ async fn a_merchant_that_issues_its_nonces_is_never_crowded_out() {
         let (elsewhere, _) = issued_nonce(&other_merchant, now, 600);
         let expired = agentid_spec::nonce::issue(merchant_key.signing_key(), now - 5, [1; 16]);
         let (genuine, _) = issued_nonce(&merchant_key, now, 600);
-        let altered = format!("{}A", &genuine.as_str()[..genuine.as_str().len() - 1]);
+        let (head, last) = genuine.as_str().split_at(genuine.as_str().len() - 1);
+        let altered = format!("{head}{}", if last == "A" { "B" } else { "A" });
         for bad in [
             forged.as_str(),
             elsewhere.as_str(),
