@@ -11,7 +11,8 @@ set -euo pipefail
 cd "$(dirname "$0")/../.."
 secs=${1:-10}
 conns=${2:-32}
-. tests/load/serve.sh spend_requests
+# The write rate limit is lifted for the set-up (200 delegations in a row).
+. tests/load/serve.sh spend_requests --write-rate 1000000 --write-burst 1000000
 
 $bin key generate --unencrypted --out "$work/agent.key" >/dev/null
 agent=$($bin agent register --key "$work/agent.key" | jq -r .did)
