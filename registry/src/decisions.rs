@@ -229,6 +229,14 @@ impl Registry {
             ),
         };
         let now = self.0.clock.now();
+        // What this node has read: a decision must land after it, or entries were taken away.
+        let known = match self.log_head().await {
+            Ok((size, _)) => size,
+            Err(e) => {
+                self.distrust_log();
+                return Err(e);
+            }
+        };
         let mut tx = self.0.pool.begin().await?;
         // The log's lock first (on SQLite, the write lock: a statement that writes), so no
         // other append commits between the read of the last entry and this one.
@@ -254,21 +262,41 @@ impl Registry {
         )
         .await;
         let entry = match appended {
-            Ok(entry) => entry,
+            Ok(entry) if entry.seq as u64 > known => entry,
+            Ok(entry) => {
+                drop(tx);
+                self.distrust_log();
+                return Err(Error::Internal(format!(
+                    "the log holds fewer entries ({}) than this node has read ({known}): entries \
+                     were deleted behind the service's back",
+                    entry.seq - 1
+                )));
+            }
             Err(e) => {
                 drop(tx);
                 // Refused (an entry written behind the service's back ends the log, say):
-                // reading the log now marks it untrusted, so nothing that depends on its
-                // decisions goes on as if this one were there.
-                let _ = self.catch_up().await;
+                // nothing that depends on the log's decisions goes on as if this one were there.
+                self.distrust_log();
                 return Err(e);
             }
         };
         log::notify(&mut tx, self.0.postgres, "registry").await?;
         tx.commit().await?;
-        let read = self.catch_up().await.is_ok() && self.log_head().await?.0 >= entry.seq as u64;
+        // This very entry must be what this node now holds at its place.
+        let leaf = entry.public().leaf_hash();
+        let read = self.catch_up().await.is_ok()
+            && self
+                .with_leaves_from(entry.seq as u64, |t| {
+                    usize::try_from(entry.seq - 1)
+                        .ok()
+                        .and_then(|i| t.leaf(i))
+                        .is_some_and(|l| *l == leaf)
+                })
+                .await
+                .unwrap_or(false);
         self.changed();
         if !read {
+            self.distrust_log();
             return Err(Error::Internal(format!(
                 "decision {} was recorded but cannot be read back",
                 entry.seq
@@ -336,6 +364,20 @@ impl Registry {
     pub fn log_trusted(&self) -> bool {
         let names = self.0.names.read().unwrap_or_else(|e| e.into_inner());
         names.first_unproven().is_none() && !names.unreadable()
+    }
+
+    /// Marks the log untrusted (a decision could not be recorded or read back): the wallet
+    /// refuses what depends on the log's decisions until the log is read again at a start.
+    fn distrust_log(&self) {
+        tracing::error!(
+            "a decision could not be recorded in the log, or read back: the log is untrusted \
+             until the next start"
+        );
+        self.0
+            .names
+            .write()
+            .unwrap_or_else(|e| e.into_inner())
+            .distrust();
     }
 
     fn decisions(&self) -> impl std::ops::Deref<Target = Decisions> + '_ {

@@ -137,6 +137,11 @@ impl Names {
         self.unreadable
     }
 
+    /// Marks the log untrusted until it is read again.
+    pub(crate) fn distrust(&mut self) {
+        self.unreadable = true;
+    }
+
     /// The first entry without this service's seal, if any.
     pub(crate) fn first_unproven(&self) -> Option<i64> {
         self.first_unproven

@@ -134,6 +134,7 @@ pub fn router(state: AppState) -> Router {
         .merge(routes::principals::routes().route_layer(limited()))
         .merge(routes::delegations::subdelegation_routes().route_layer(limited()))
         .merge(routes::delegations::routes().route_layer(limited()))
+        .merge(routes::delegations::decision_routes())
         .merge(routes::status::routes())
         .merge(routes::spend::routes())
         .merge(routes::verify::routes())

@@ -1,5 +1,5 @@
-//! Per-client limits on writes that create something (agents, principals, delegations and their
-//! revocations and suspensions, sub-delegations): a token bucket per client address, refilled
+//! Per-client limits on writes that create something (agents, principals, delegations,
+//! sub-delegations; never a principal's revocation or suspension): a token bucket per client address, refilled
 //! at `rate` per second up to `burst`. A client over its limit gets 429 `rate_limited` with
 //! `Retry-After`. The table of clients is bounded: when
 //! full, idle clients (whose bucket is full again) are dropped first, then all.

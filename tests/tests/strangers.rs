@@ -624,6 +624,36 @@ async fn decisions_in_the_log_hold_against_the_database() {
     }
 }
 
+/// Finding (third attack on the log's decisions): with the log's last entry deleted, the next
+/// decision took its number and this node never read it; restoring the deleted row then hid
+/// the revocation for good. A decision must land after everything this node has read, and
+/// be the very entry the node then holds at its place; otherwise the log is untrusted and
+/// nothing that depends on it is granted.
+#[tokio::test]
+async fn a_decision_after_a_deleted_entry_is_not_lost() {
+    for backend in crate::support::backends().await {
+        let f = Fixture::new(&backend).await;
+        let m = f.merchant.clone();
+        // The last entry: another agent's registration.
+        let _junk = customer_named(&f, "junk").await;
+        let last = log_entries(&f).await.len().to_string();
+        let gone = "DELETE FROM registry_log WHERE seq = CAST($1 AS BIGINT)";
+        assert_eq!(crate::support::tamper(&f.server, gone, &[&last]).await, 1);
+        f.revoke().await;
+        crate::support::tamper(
+            &f.server,
+            "UPDATE wallet_delegations SET revoked_at = NULL",
+            &[],
+        )
+        .await;
+        let (st, b) = spend_at(&f, &m, &f.credential).await;
+        assert!(
+            st != 201 && b.to_string().contains("did not write"),
+            "a hold on a revocation the log could not take: {st} {b}"
+        );
+    }
+}
+
 /// A spend request of the fixture's agent and delegation, signed by `key`.
 fn spend_request_signed_by(f: &Fixture, key: &KeyPair, n: &str) -> String {
     use agentid_sdk::present::{present, CheckoutRequest};

@@ -21,10 +21,18 @@ use serde_json::{json, Value};
 use crate::error::{ApiError, Json, Path, MAX_BODY_BYTES};
 use crate::AppState;
 
+/// Issuance (limited per client, like every write that creates).
 pub(crate) fn routes() -> Router<AppState> {
     Router::new()
         .route("/v1/delegations", post(issue).get(list))
         .route("/v1/delegations/{id}", get(show))
+}
+
+/// A principal's decisions on its delegations: never held behind the per-client bucket, which
+/// anyone at the same address (behind one proxy, everyone) can empty; their log entries are
+/// bounded per delegation instead.
+pub(crate) fn decision_routes() -> Router<AppState> {
+    Router::new()
         .route("/v1/delegations/{id}/revoke", post(revoke))
         .route("/v1/delegations/{id}/suspend", post(suspend))
         .route("/v1/delegations/{id}/reinstate", post(reinstate))
