@@ -280,40 +280,34 @@ impl Wallet {
     /// or the log's. A revocation the log records and the row lacks is reported: the database
     /// was altered behind the service's back.
     pub(crate) fn revoked(&self, id: &str, principal: &str, stored: bool) -> bool {
-        if stored {
-            return true;
-        }
-        let logged = self
-            .0
-            .witness
-            .get()
-            .is_some_and(|w| w.revoked(id, principal));
-        if logged {
-            tracing::error!(
-                credential = id,
-                "a revocation the log records is missing from the database (altered behind the \
-                 service's back): the credential stays revoked"
-            );
-        }
-        logged
+        self.row_or_log(id, stored, "revocation", |w| w.revoked(id, principal))
     }
 
     /// Whether credential `id`, suspended in its row or not (`stored`), is suspended: the row's
     /// word, or the log's latest decision (reported when the row lacks it).
     pub(crate) fn suspended(&self, id: &str, principal: &str, stored: bool) -> bool {
+        self.row_or_log(id, stored, "suspension", |w| w.suspended(id, principal))
+    }
+
+    /// The row's `stored` word on credential `id`, or else what the log records (`logged`), a
+    /// `decision` the row lacks being reported.
+    fn row_or_log(
+        &self,
+        id: &str,
+        stored: bool,
+        decision: &str,
+        logged: impl FnOnce(&dyn Witness) -> bool,
+    ) -> bool {
         if stored {
             return true;
         }
-        let logged = self
-            .0
-            .witness
-            .get()
-            .is_some_and(|w| w.suspended(id, principal));
+        let logged = self.0.witness.get().is_some_and(|w| logged(w.as_ref()));
         if logged {
             tracing::error!(
                 credential = id,
-                "a suspension the log records is missing from the database (altered behind the \
-                 service's back): the credential stays suspended"
+                decision,
+                "a decision the log records is missing from the database (altered behind the \
+                 service's back): it stands"
             );
         }
         logged
