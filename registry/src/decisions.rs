@@ -202,7 +202,10 @@ impl Registry {
                     .get(&commitment)
                     .map_or(0, |s| s.1);
                 if changes >= MAX_SUSPENSION_DECISIONS {
-                    return Err(agentid_spec::history::Rejection::TooManyOperations.into());
+                    return Err(Error::TooManyDecisions(format!(
+                        "the delegation has been suspended or reinstated \
+                         {MAX_SUSPENSION_DECISIONS} times: revoke it and issue another"
+                    )));
                 }
                 let kind = if suspended {
                     SUSPEND_CREDENTIAL

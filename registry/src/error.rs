@@ -68,6 +68,10 @@ pub enum Error {
     /// A time outside what is accepted.
     #[error("{0}")]
     InvalidTime(String),
+    /// A credential has had as many suspensions and reinstatements as the log records for one
+    /// ([`MAX_SUSPENSION_DECISIONS`](crate::decisions::MAX_SUSPENSION_DECISIONS)).
+    #[error("{0}")]
+    TooManyDecisions(String),
     /// A log proof was asked for entries or sizes the log does not have.
     #[error("{0}")]
     InvalidLogRange(&'static str),
@@ -99,6 +103,7 @@ impl Error {
             Error::Deplatformed(_) => ErrorCode::AgentDeplatformed,
             Error::AlreadyDeplatformed(_) => ErrorCode::AlreadyDeplatformed,
             Error::InvalidLogRange(_) => ErrorCode::InvalidRequest,
+            Error::TooManyDecisions(_) => ErrorCode::TooManyOperations,
             Error::ZoneTaken(_) => ErrorCode::ZoneTaken,
             Error::ZoneOccupied(_) => ErrorCode::ZoneOccupied,
             Error::ZoneOwned(_) => ErrorCode::ZoneOwned,

@@ -46,6 +46,7 @@ pub use agents::{Lookup, Registered, Suspend};
 pub use decisions::Decision;
 pub use error::Error;
 pub use names::{is_public_suffix, never_a_zone, reserved, under_dns_tld, RESERVED_NAMES};
+pub use proved::{Unsealed, MAX_DROPPED, MAX_REPORTED};
 pub use tree::Inclusion;
 pub use zones::{TxtLookup, Zone};
 

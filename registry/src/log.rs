@@ -89,7 +89,7 @@ pub(crate) async fn append(
         tracing::error!(
             seq = l.entry.seq,
             "the log's last entry does not carry this service's seal: nothing is appended after \
-             it (start with --accept-restored-log to accept the log as it is)"
+             it (start with --drop-log-entries-from or --seal-log-entries: the start lists it)"
         );
         return Err(Error::Internal(format!(
             "the log's last entry ({}) was not written by this service",

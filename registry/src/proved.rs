@@ -23,6 +23,61 @@ pub(crate) struct Proved {
     pub(crate) latest_seq: i64,
 }
 
+/// Most entries without a seal that [`Registry::unsealed_entries`] lists.
+pub const MAX_REPORTED: usize = 50;
+
+/// Most entries [`Registry::drop_entries_from`] drops at once.
+pub const MAX_DROPPED: usize = 1000;
+
+/// A log entry without a seal of this service that verifies, as shown to an operator.
+#[derive(Clone, Debug)]
+pub struct Unsealed {
+    /// Its number.
+    pub seq: i64,
+    /// Its kind (`create`, `reinstate`, `revoke-credential`, ...).
+    pub kind: String,
+    /// The agent it is about.
+    pub did: String,
+    /// Who it says did it.
+    pub actor: String,
+    /// When it says it was written (Unix seconds).
+    pub created_at: i64,
+    /// Whether its stored hash is its contents'.
+    pub intact: bool,
+}
+
+impl Unsealed {
+    fn of(e: &LogEntry) -> Self {
+        Self {
+            seq: e.seq,
+            kind: e.kind.clone(),
+            did: e.did.clone(),
+            actor: e.actor.clone(),
+            created_at: e.created_at,
+            intact: e.computed_hash() == e.entry_hash,
+        }
+    }
+}
+
+impl std::fmt::Display for Unsealed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "entry {} ({}, about {}, by {}, at {}{})",
+            self.seq,
+            self.kind,
+            self.did,
+            self.actor,
+            agentid_spec::time::format_rfc3339(self.created_at),
+            if self.intact {
+                ""
+            } else {
+                "; its hash is not its contents'"
+            }
+        )
+    }
+}
+
 /// Most log entries of one agent read to prove its state.
 const MAX_ENTRIES: i64 = 10_000;
 
@@ -186,19 +241,17 @@ impl Registry {
         Error::Unproven(format!("{subject}: {what}"))
     }
 
-    /// Seals the log's entries up to `upto` that carry no seal (written before seals existed),
-    /// or with `reseal`, none that verifies, and whose stored hash is their contents': entries
-    /// the caller vouches this service wrote (a checkpoint it signed, kept outside the
-    /// database, covers them) or an operator accepts as they are (a restored log). Returns how
-    /// many it sealed and how many of the whole log remain without a seal that verifies.
-    pub async fn seal_earlier(&self, upto: u64, reseal: bool) -> Result<(u64, u64), Error> {
+    /// Seals the log's entries up to `upto` that carry no seal (written before seals existed)
+    /// and whose stored hash is their contents': entries the caller vouches this service wrote
+    /// (a checkpoint it signed, kept outside the database, covers them). Returns how many it
+    /// sealed and how many of the whole log remain without a seal that verifies.
+    pub async fn seal_earlier(&self, upto: u64) -> Result<(u64, u64), Error> {
         let upto = i64::try_from(upto).unwrap_or(i64::MAX);
-        let which = if reseal { "" } else { "seal IS NULL AND" };
         let (mut sealed, mut left) = (0u64, 0u64);
         let mut after = 0i64;
         loop {
             let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
-                "{} WHERE {which} seq > $1 ORDER BY seq LIMIT 1000",
+                "{} WHERE seq > $1 ORDER BY seq LIMIT 1000",
                 crate::log::SELECT_SEALED
             ))
             .bind(after)
@@ -214,7 +267,7 @@ impl Registry {
                     continue;
                 }
                 let e = &r.entry;
-                if e.seq > upto || e.computed_hash() != e.entry_hash {
+                if r.seal.is_some() || e.seq > upto || e.computed_hash() != e.entry_hash {
                     left += 1;
                     continue;
                 }
@@ -234,8 +287,157 @@ impl Registry {
         Ok((sealed, left))
     }
 
+    /// The log's entries that carry no seal of this service that verifies, in order: the first
+    /// [`MAX_REPORTED`] of them, and how many there are in all. An operator reads them before
+    /// vouching for some ([`Registry::vouch_entries`]) or dropping a tail of them
+    /// ([`Registry::drop_entries_from`]).
+    pub async fn unsealed_entries(&self) -> Result<(Vec<Unsealed>, u64), Error> {
+        let (mut found, mut total, mut after) = (Vec::new(), 0u64, 0i64);
+        loop {
+            let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+                "{} WHERE seq > $1 ORDER BY seq LIMIT 1000",
+                crate::log::SELECT_SEALED
+            ))
+            .bind(after)
+            .fetch_all(&self.0.pool)
+            .await?;
+            let Some(last) = rows.last().map(|r| r.0) else {
+                break;
+            };
+            after = last;
+            for r in rows.into_iter().map(crate::log::sealed_entry) {
+                if r.holds(&self.0.sealer) {
+                    continue;
+                }
+                total += 1;
+                if found.len() < MAX_REPORTED {
+                    found.push(Unsealed::of(&r.entry));
+                }
+            }
+        }
+        Ok((found, total))
+    }
+
+    /// An operator's amendment of the log at a start, in one transaction (nothing is changed
+    /// when any part cannot be done): first the entries from `drop_from` on are deleted, when
+    /// not one of them carries this service's seal (entries written behind its back, which end
+    /// the log and stop every append; a sealed entry is this service's word and is never
+    /// dropped); then the entries numbered `seal` are sealed on the operator's word, each after
+    /// its stored hash is checked to be its contents' and its `prevHash` the hash of the entry
+    /// before it: the operator read them (see [`Registry::unsealed_entries`]) and vouches that
+    /// this service wrote them. Entries already sealed are left as they are. Returns the
+    /// entries dropped and the entries sealed. The caller rereads the log
+    /// ([`Registry::reread_log`]).
+    pub async fn amend_log(
+        &self,
+        drop_from: Option<u64>,
+        seal: &[u64],
+    ) -> Result<(Vec<Unsealed>, Vec<Unsealed>), Error> {
+        let mut tx = self.0.pool.begin().await?;
+        let dropped = match drop_from {
+            Some(from) => drop_entries_from(&mut tx, &self.0.sealer, from).await?,
+            None => Vec::new(),
+        };
+        let sealed = vouch_entries(&mut tx, &self.0.sealer, seal).await?;
+        tx.commit().await?;
+        Ok((dropped, sealed))
+    }
+
     /// How many times this process refused an agent whose stored state its log does not prove.
     pub fn unproven_count(&self) -> u64 {
         self.0.unproven.load(Ordering::Relaxed)
     }
+}
+
+/// Seals the entries numbered `seqs` inside `tx` (see [`Registry::amend_log`]).
+async fn vouch_entries(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sealer: &agentid_store::Sealer,
+    seqs: &[u64],
+) -> Result<Vec<Unsealed>, Error> {
+    let mut sealed = Vec::new();
+    for &seq in seqs {
+        let at = i64::try_from(seq).unwrap_or(i64::MAX);
+        let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE seq >= $1 AND seq <= $2 ORDER BY seq",
+            crate::log::SELECT_SEALED
+        ))
+        .bind(at.saturating_sub(1))
+        .bind(at)
+        .fetch_all(&mut **tx)
+        .await?;
+        let mut rows: Vec<_> = rows.into_iter().map(crate::log::sealed_entry).collect();
+        let Some(r) = rows.pop().filter(|r| r.entry.seq == at) else {
+            return Err(Error::InvalidOperation(format!(
+                "log entry {seq} does not exist"
+            )));
+        };
+        if r.holds(sealer) {
+            continue;
+        }
+        let e = &r.entry;
+        let before = match rows.pop() {
+            Some(p) => p.entry.entry_hash,
+            None if at == 1 => agentid_spec::log::GENESIS_PREV.to_owned(),
+            None => String::new(),
+        };
+        if e.computed_hash() != e.entry_hash || e.prev_hash != before {
+            return Err(Error::InvalidOperation(format!(
+                "log entry {seq} is not what its hash says, or does not follow the entry \
+                     before it: it cannot be sealed (drop it with --drop-log-entries-from)"
+            )));
+        }
+        let name = crate::zones::entry_subject(e);
+        sqlx::query("UPDATE registry_log SET seal = $1, name = $2 WHERE seq = $3")
+            .bind(crate::log::seal(sealer, e, name.as_deref()))
+            .bind(name.as_deref())
+            .bind(e.seq)
+            .execute(&mut **tx)
+            .await?;
+        sealed.push(Unsealed::of(e));
+    }
+    Ok(sealed)
+}
+
+/// Deletes the entries from `seq` on inside `tx` (see [`Registry::amend_log`]).
+async fn drop_entries_from(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sealer: &agentid_store::Sealer,
+    seq: u64,
+) -> Result<Vec<Unsealed>, Error> {
+    let from = i64::try_from(seq).unwrap_or(i64::MAX);
+    let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+        "{} WHERE seq >= $1 ORDER BY seq LIMIT $2",
+        crate::log::SELECT_SEALED
+    ))
+    .bind(from)
+    .bind(i64::try_from(MAX_DROPPED).unwrap_or(i64::MAX) + 1)
+    .fetch_all(&mut **tx)
+    .await?;
+    if rows.is_empty() {
+        return Err(Error::InvalidOperation(format!(
+            "the log has no entry {seq}"
+        )));
+    }
+    if rows.len() > MAX_DROPPED {
+        return Err(Error::InvalidOperation(format!(
+            "more than {MAX_DROPPED} entries from {seq} on: not dropped (restore a backup)"
+        )));
+    }
+    let mut dropped = Vec::new();
+    for r in rows.into_iter().map(crate::log::sealed_entry) {
+        if r.holds(sealer) {
+            return Err(Error::InvalidOperation(format!(
+                "log entry {} carries this service's seal: entries are dropped only where \
+                     none from there on does",
+                r.entry.seq
+            )));
+        }
+        dropped.push(Unsealed::of(&r.entry));
+    }
+    sqlx::query("DELETE FROM registry_log WHERE seq >= $1")
+        .bind(from)
+        .execute(&mut **tx)
+        .await?;
+    Ok(dropped)
 }

@@ -72,7 +72,8 @@ impl Names {
                 read = ?subject,
                 sealed = r.holds(sealer),
                 "a log entry does not carry this service's seal: no name or zone is given to \
-                 anyone until an operator accepts the log (--accept-restored-log)"
+                 anyone until an operator drops it or vouches for it (--drop-log-entries-from, \
+                 --seal-log-entries)"
             );
             self.first_unproven.get_or_insert(e.seq);
             return;

@@ -94,6 +94,16 @@ pub struct ServeConfig {
     /// DATA_DIR/log-checkpoint.jws (a database restored from an older backup): logged.
     #[arg(long, env = "AGENTID_ACCEPT_RESTORED_LOG")]
     pub accept_restored_log: bool,
+    /// Seal these log entries (numbers, comma-separated), which carry no seal of this service
+    /// that verifies, on your word that this service wrote them: read them first (the start
+    /// lists them at WARN). Each must be what its hash says and follow the entry before it.
+    #[arg(long, env = "AGENTID_SEAL_LOG_ENTRIES", value_delimiter = ',')]
+    pub seal_log_entries: Vec<u64>,
+    /// Drop the log's entries from this number on, when none of them carries this service's
+    /// seal (entries written behind its back end the log and stop every write); logged. Implies
+    /// --accept-restored-log for the shortened log.
+    #[arg(long, env = "AGENTID_DROP_LOG_ENTRIES_FROM")]
+    pub drop_log_entries_from: Option<u64>,
     /// A connection with nothing read or written for this many seconds is closed (2 or more;
     /// event streams write a comment line every third of it, at most every 15 s).
     #[arg(long, env = "AGENTID_IDLE_TIMEOUT_SECS", default_value_t = 60)]
@@ -175,6 +185,8 @@ impl ServeConfig {
             body_timeout_secs: 30,
             idle_timeout_secs: 60,
             accept_restored_log: false,
+            seal_log_entries: Vec::new(),
+            drop_log_entries_from: None,
             master_key: None,
             master_key_file: None,
             master_key_fd: None,

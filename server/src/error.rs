@@ -184,7 +184,7 @@ impl From<agentid_registry::Error> for ApiError {
             R::Superseded(_) => ApiError::conflict(code, message),
             R::InvalidTime(_) => ApiError::bad_request(code, message),
             R::InvalidLogRange(_) => ApiError::bad_request(ErrorCode::InvalidQuery, message),
-            R::NotModerated(_) => ApiError::conflict(code, message),
+            R::NotModerated(_) | R::TooManyDecisions(_) => ApiError::conflict(code, message),
             _ => ApiError::Internal(format!("registry: {message}")),
         }
     }

@@ -68,14 +68,30 @@ pub struct Operators {
     clock: Arc<dyn Clock>,
 }
 
-/// A valid operator name: 1 to 32 of `a-z0-9-`, not starting with `-`, and not the root's.
+/// Names no operator account takes: the root's, and the other actors the log records
+/// (`principal` for a principal's own decisions) or that would read as the service itself.
+pub const RESERVED_NAMES: &[&str] = &[
+    ROOT,
+    "root",
+    "principal",
+    "registry",
+    "wallet",
+    "service",
+    "system",
+    "agentid",
+    "operator",
+    "anonymous",
+];
+
+/// A valid operator name: 1 to 32 of `a-z0-9-`, not starting with `-`, and not one of
+/// [`RESERVED_NAMES`].
 pub fn valid_name(name: &str) -> bool {
     (1..=32).contains(&name.len())
         && name
             .bytes()
             .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
         && !name.starts_with('-')
-        && name != ROOT
+        && !RESERVED_NAMES.contains(&name)
 }
 
 impl Operators {
@@ -148,7 +164,10 @@ impl Operators {
         if !valid_name(name) {
             return Err(ApiError::bad_request(
                 ErrorCode::InvalidRequest,
-                "an operator name is 1 to 32 of a-z, 0-9 and -, not admin",
+                format!(
+                    "an operator name is 1 to 32 of a-z, 0-9 and -, and none of {}",
+                    RESERVED_NAMES.join(", ")
+                ),
             ));
         }
         // A revoked name is never given again: the log's revocation names the account by it.
@@ -209,15 +228,21 @@ impl Operators {
         if live.is_none() {
             return Err(ApiError::NotFound(format!("no live operator {name}")));
         }
+        // Should the log refuse it (an entry written behind the service's back stops every
+        // append), the revocation still applies to the row, and the failure is reported.
         if !self.log.0.operator_revoked(name) {
-            self.log
+            let recorded = self
+                .log
                 .0
                 .record_decision(
                     &self.log.1,
                     agentid_registry::Decision::RevokeOperator { name },
                     &by.name,
                 )
-                .await?;
+                .await;
+            if let Err(e) = recorded {
+                tracing::error!(operator = name, error = %e, "an operator's revocation could not be recorded in the log: applied to its row only");
+            }
         }
         let done = sqlx::query(
             "UPDATE service_operators SET revoked_at = $1, revoked_by = $2, token_hash = '' \
@@ -305,7 +330,16 @@ mod tests {
     fn operator_names() {
         assert!(valid_name("carol"));
         assert!(valid_name("trust-and-safety-2"));
-        for bad in ["", "admin", "Carol", "-x", "a.b", &"a".repeat(33)] {
+        for bad in [
+            "",
+            "admin",
+            "principal",
+            "registry",
+            "Carol",
+            "-x",
+            "a.b",
+            &"a".repeat(33),
+        ] {
             assert!(!valid_name(bad), "{bad}");
         }
     }

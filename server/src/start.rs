@@ -312,7 +312,12 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     // The log still extends the checkpoint kept outside the database (nothing to check on a
     // fresh database, whose wallet has no key yet).
-    crate::witness::check(&kept, &registry, &wallet, config.accept_restored_log).await?;
+    let restore = crate::witness::Restore {
+        accept: config.accept_restored_log,
+        seal: config.seal_log_entries.clone(),
+        drop_from: config.drop_log_entries_from,
+    };
+    crate::witness::check(&kept, &registry, &wallet, &restore).await?;
 
     // Everything that can refuse the start has passed: the secrets and settings now.
     let (admin_token_file, root_token_hash) = write_secrets(

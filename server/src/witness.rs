@@ -26,86 +26,116 @@ pub fn path(data_dir: &Path) -> PathBuf {
     data_dir.join(FILE)
 }
 
+/// What an operator decided about a restored or tampered log, at this start.
+#[derive(Clone, Debug, Default)]
+pub struct Restore {
+    /// Start on a log that no longer extends the kept checkpoint (`--accept-restored-log`).
+    pub accept: bool,
+    /// Entries without a seal that the operator vouches for (`--seal-log-entries`).
+    pub seal: Vec<u64>,
+    /// Drop the log's entries from this one on, none of which carries a seal
+    /// (`--drop-log-entries-from`).
+    pub drop_from: Option<u64>,
+}
+
 /// Checks that the log extends the checkpoint kept at `path`, if there is one: signed by a key
 /// the wallet has had, for this service, and the log's first `treeSize` entries hash to its
-/// root. Otherwise the start is refused, unless `accept_restored`.
+/// root. Otherwise the start is refused, unless `restore.accept` (or a drop, which shortens the
+/// log on purpose). Then the operator's decisions about entries without a seal are applied: a
+/// tail of them dropped, named ones sealed (each logged at WARN). No entry without a seal is
+/// ever sealed on the word of `--accept-restored-log` alone: a forged entry (an operator's
+/// reinstatement, a lifted revocation, written into the database) would be sealed with the
+/// rest.
 pub async fn check(
     path: &Path,
     registry: &Registry,
     wallet: &Wallet,
-    accept_restored: bool,
+    restore: &Restore,
 ) -> Result<(), StartError> {
     let registry_error = |e: agentid_registry::Error| StartError::Registry(e.to_string());
     let (size, _) = registry.log_head().await.map_err(registry_error)?;
-    let text = match std::fs::read_to_string(path) {
-        Ok(t) => t,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            if accept_restored {
-                seal_earlier(registry, size, true, "--accept-restored-log").await?;
-            } else {
-                seal_earlier(registry, 0, false, "no kept checkpoint").await?;
-            }
-            return Ok(());
-        }
+    // Judged on the log as it is, before any amendment: a start refused writes nothing.
+    let kept = match std::fs::read_to_string(path) {
+        Ok(text) => Some(kept(path, text.trim(), size, registry, wallet).await),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(StartError::Io(path.display().to_string(), e)),
     };
-    let refused = match verified(text.trim(), wallet).await {
-        Err(why) => Some(format!("the kept checkpoint {} {why}", path.display())),
-        Ok(saved) => {
-            let root = if size >= saved.tree_size {
-                registry.log_root(saved.tree_size).await.ok()
-            } else {
-                None
-            };
-            match root {
-                Some(r) if b64u(&r) == saved.root_hash => {
-                    if accept_restored {
-                        seal_earlier(registry, size, true, "--accept-restored-log").await?;
-                    } else if sealing_began(path) {
-                        // Every entry since was sealed as it was written: none is sealed now.
-                        seal_earlier(registry, 0, false, "").await?;
-                    } else {
-                        seal_earlier(registry, saved.tree_size, false, "the kept checkpoint")
-                            .await?;
-                    }
-                    None
-                }
-                _ => Some(format!(
-                    "the log ({size} entries) no longer extends the checkpoint kept in {} \
-                     ({} entries, {}): the database was restored from an older backup, or the \
-                     log rewritten",
-                    path.display(),
-                    saved.tree_size,
-                    agentid_spec::time::format_rfc3339(saved.timestamp),
-                )),
-            }
+    let dropping = restore.drop_from.is_some();
+    if let Some(Err(why)) = &kept {
+        if !restore.accept && !dropping {
+            return Err(StartError::LogRestored(format!(
+                "{why}; start with --accept-restored-log to accept the log as it is (logged)"
+            )));
         }
-    };
-    match refused {
-        None => Ok(()),
-        Some(why) if accept_restored => {
+    }
+    if dropping || !restore.seal.is_empty() {
+        let (dropped, sealed) = registry
+            .amend_log(restore.drop_from, &restore.seal)
+            .await
+            .map_err(|e| StartError::LogRestored(e.to_string()))?;
+        for e in &dropped {
+            tracing::warn!(entry = %e, "dropped from the log on the operator's word (--drop-log-entries-from)");
+        }
+        for e in &sealed {
+            tracing::warn!(entry = %e, "sealed on the operator's word (--seal-log-entries)");
+        }
+        registry
+            .reread_log()
+            .await
+            .map_err(|e| StartError::Registry(format!("reading the log: {e}")))?;
+    }
+    match kept {
+        // A second node on the database, or a first start: nothing vouches for an entry.
+        None => seal_earlier(registry, 0, "").await,
+        // Every entry since seals began was sealed as it was written: none is sealed now.
+        Some(Ok(_)) if sealing_began(path) => seal_earlier(registry, 0, "").await,
+        Some(Ok(tree_size)) if restore.drop_from.is_none_or(|from| from > tree_size) => {
+            seal_earlier(registry, tree_size, "the kept checkpoint").await
+        }
+        Some(Ok(_)) => seal_earlier(registry, 0, "").await,
+        Some(Err(why)) => {
             tracing::warn!(%why, "starting on a restored log (--accept-restored-log)");
-            seal_earlier(registry, size, true, "--accept-restored-log").await?;
-            Ok(())
+            seal_earlier(registry, 0, "").await
         }
-        Some(why) => Err(StartError::LogRestored(format!(
-            "{why}; start with --accept-restored-log to accept the log as it is (logged)"
-        ))),
     }
 }
 
-/// Seals the log's first `upto` entries that carry no seal (written before seals existed), or
-/// with `reseal` none that verifies, which `why` vouches for; reports, at WARN, the entries left
-/// without one: their agents are refused until an operator accepts them
-/// (`--accept-restored-log`).
-async fn seal_earlier(
+/// The kept checkpoint `text`'s tree size, if it is this service's and the log of `size`
+/// entries extends it; otherwise why not.
+async fn kept(
+    path: &Path,
+    text: &str,
+    size: u64,
     registry: &Registry,
-    upto: u64,
-    reseal: bool,
-    why: &str,
-) -> Result<(), StartError> {
+    wallet: &Wallet,
+) -> Result<u64, String> {
+    let saved = verified(text, wallet)
+        .await
+        .map_err(|why| format!("the kept checkpoint {} {why}", path.display()))?;
+    let root = if size >= saved.tree_size {
+        registry.log_root(saved.tree_size).await.ok()
+    } else {
+        None
+    };
+    match root {
+        Some(r) if b64u(&r) == saved.root_hash => Ok(saved.tree_size),
+        _ => Err(format!(
+            "the log ({size} entries) no longer extends the checkpoint kept in {} ({} entries, \
+             {}): the database was restored from an older backup, or the log rewritten",
+            path.display(),
+            saved.tree_size,
+            agentid_spec::time::format_rfc3339(saved.timestamp),
+        )),
+    }
+}
+
+/// Seals the log's first `upto` entries that carry no seal (written before seals existed),
+/// which `why` vouches for; reports, at WARN, each entry left without a seal that verifies:
+/// their agents are refused, and no name or zone is given, until the operator vouches for them
+/// (`--seal-log-entries`) or drops them (`--drop-log-entries-from`).
+async fn seal_earlier(registry: &Registry, upto: u64, why: &str) -> Result<(), StartError> {
     let (sealed, left) = registry
-        .seal_earlier(upto, reseal)
+        .seal_earlier(upto)
         .await
         .map_err(|e| StartError::Registry(format!("sealing the log: {e}")))?;
     if sealed > 0 {
@@ -120,10 +150,20 @@ async fn seal_earlier(
         );
     }
     if left > 0 {
+        let (listed, total) = registry
+            .unsealed_entries()
+            .await
+            .map_err(|e| StartError::Registry(format!("reading the log: {e}")))?;
+        for e in &listed {
+            tracing::warn!(entry = %e, "a log entry carries no seal of this service that verifies");
+        }
         tracing::warn!(
-            entries = left,
+            entries = total,
+            listed = listed.len(),
             "log entries carry no seal of this service that verifies: their agents are \
-             refused (start with --accept-restored-log to accept them as they are)"
+             refused, and no name or zone is given to anyone. Read them (agentid agent log, or \
+             GET /v1/log/entries), then start with --seal-log-entries SEQ,... for those this \
+             service wrote, or --drop-log-entries-from SEQ for a tail written behind its back"
         );
     }
     Ok(())

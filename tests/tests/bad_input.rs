@@ -621,6 +621,9 @@ async fn operators_are_named_and_answer_for_what_they_do() {
         for (name, status, want) in [
             ("carol", 409, "conflict"),
             ("admin", 400, "invalid_request"),
+            // Actors the log records besides operators, and names that read as the service.
+            ("principal", 400, "invalid_request"),
+            ("registry", 400, "invalid_request"),
             ("Carol", 400, "invalid_request"),
             ("", 400, "invalid_request"),
         ] {

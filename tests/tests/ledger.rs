@@ -979,6 +979,11 @@ async fn suspend_and_reinstate() {
             (409, "too_many_operations".into()),
             "{body}"
         );
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(
+            message.contains("suspended or reinstated 100 times"),
+            "names the delegation's decisions, not an agent's operations: {body}"
+        );
         // A revoked delegation cannot be reinstated.
         f.revoke().await;
         let (code, out) = cli("reinstate").await;

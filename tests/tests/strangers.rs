@@ -588,9 +588,21 @@ async fn decisions_in_the_log_hold_against_the_database() {
             untrusted(st, &b),
             "a hold while the log is untrusted: {st} {b}"
         );
+        // Accepting the log as it is vouches for no entry without a seal.
         f.server.restart_with(&["--accept-restored-log"]).await;
         let (st, b) = spend_at(&f, &m, &fourth_cred).await;
-        assert_eq!(st, 201, "accepted by the operator: {b}");
+        assert!(untrusted(st, &b), "sealed on nobody's word: {st} {b}");
+        let stripped: Vec<String> = log_entries(&f)
+            .await
+            .iter()
+            .filter(|e| e["kind"] == "revoke-credential")
+            .map(|e| e["seq"].to_string())
+            .collect();
+        f.server
+            .restart_with(&["--seal-log-entries", &stripped.join(",")])
+            .await;
+        let (st, b) = spend_at(&f, &m, &fourth_cred).await;
+        assert_eq!(st, 201, "vouched for by the operator: {b}");
         let (st, b) = spend_at(&f, &m, &f.credential).await;
         assert!(st == 403 || st == 409, "the revocation stands: {st} {b}");
 
@@ -621,6 +633,29 @@ async fn decisions_in_the_log_hold_against_the_database() {
         );
         let (st, b) = spend_at(&f, &m, &fourth_cred).await;
         assert!(untrusted(st, &b), "{st} {b}");
+
+        // So does an operator's revocation: applied to its row, its token refused at once.
+        let h = f.server.http();
+        let root = f.server.admin_token.clone();
+        let (st, b) = h
+            .post(
+                "/v1/admin/operators",
+                Some(&root),
+                &json!({ "name": "dave" }),
+            )
+            .await;
+        assert_eq!(st, 201, "{b}");
+        let dave = text(&b["token"]);
+        let (st, b) = h
+            .post("/v1/admin/operators/dave/revoke", Some(&root), &json!({}))
+            .await;
+        assert_eq!(st, 200, "{b}");
+        let (st, b) = h.get_auth("/v1/admin/log", &dave).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (401, "unauthorized".into()),
+            "{b}"
+        );
     }
 }
 
@@ -958,6 +993,10 @@ async fn a_reason_with_a_nul_byte_is_refused_with_its_code() {
             (st, error_code(st, &b)),
             (400, "invalid_reason".into()),
             "{b}"
+        );
+        assert!(
+            b["error"]["message"].to_string().contains("without NUL"),
+            "says what is wrong with a short reason: {b}"
         );
     }
 }

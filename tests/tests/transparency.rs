@@ -250,7 +250,7 @@ async fn a_log_rolled_back_behind_the_service_stops_its_start() {
 /// started with seals: no `data/log-sealed`) are sealed at the first start that finds them
 /// covered by the checkpoint kept outside the database. Once the node has started with seals,
 /// or without that checkpoint, they stay unsealed, their agents refused and no name or zone is
-/// given to anyone, until an operator accepts the log as it is (`--accept-restored-log`).
+/// given to anyone, until an operator vouches for them by number (`--seal-log-entries`).
 #[tokio::test]
 async fn entries_from_before_seals_are_sealed_only_on_proof() {
     let mut server = Server::start(&crate::support::Backend::Sqlite).await;
@@ -300,7 +300,13 @@ async fn entries_from_before_seals_are_sealed_only_on_proof() {
     assert_ne!(code, 0, "{out}");
     server.stop().await;
     server.restart_with(&["--accept-restored-log"]).await;
-    assert_eq!(resolve(&server).await, 200, "accepted by the operator");
+    assert_eq!(
+        resolve(&server).await,
+        500,
+        "accepting the log as it is vouches for no entry"
+    );
+    server.restart_with(&["--seal-log-entries", "1"]).await;
+    assert_eq!(resolve(&server).await, 200, "vouched for by the operator");
     let (code, out) = server
         .cli(&[
             "agent",
@@ -323,4 +329,141 @@ async fn key_file(server: &Server) -> String {
     let (code, out) = server.cli(&["key", "generate", "--out", &key]).await;
     assert_eq!(code, 0, "{out}");
     key
+}
+
+/// Finding (fourth attack on the log's decisions): `--accept-restored-log` sealed every entry
+/// without a seal, forged ones with the rest: a root operator's reinstatement of a deplatformed
+/// agent, written into the database and chained to the log, came back sealed and in force.
+/// Accepting a restore now vouches for no entry: the forged one keeps its agent refused and stops
+/// every append until the operator drops it (`--drop-log-entries-from`, never over a sealed
+/// entry) or vouches for it by number (`--seal-log-entries`, never for an entry that is not what
+/// its hash says). A start that refuses either writes nothing.
+#[tokio::test]
+async fn a_forged_entry_is_not_sealed_by_accepting_a_restore() {
+    use agentid_spec::log::{LogEntry, LogRecord};
+    for backend in backends().await {
+        let mut server = Server::start(&backend).await;
+        register(&server, 2).await;
+        let did = crate::support::peek(
+            &server,
+            "SELECT did FROM registry_agents ORDER BY did LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap()
+        .remove(0);
+        let http = server.http();
+        let (status, body) = http
+            .post(
+                &format!("/v1/admin/agents/{did}/deplatform"),
+                Some(&server.admin_token),
+                &serde_json::json!({ "reason": "fraud" }),
+            )
+            .await;
+        assert_eq!(status, 200, "{body}");
+        let resolve = |server: &Server| {
+            let http = server.http();
+            let path = format!("/1.0/identifiers/{did}");
+            async move { http.get(&path).await.0 }
+        };
+        assert_eq!(resolve(&server).await, 410);
+        tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+        server.stop().await;
+
+        // The reinstatement, forged: chained to the last entry, its hash its contents', no seal.
+        let last = crate::support::peek(
+            &server,
+            "SELECT CAST(seq AS TEXT), entry_hash, CAST(created_at AS TEXT) FROM registry_log \
+             ORDER BY seq DESC LIMIT 1",
+            &[],
+        )
+        .await
+        .unwrap();
+        let deplatforming: i64 = last[0].parse().unwrap();
+        let forged = LogEntry::chain(
+            Some((deplatforming, &last[1])),
+            LogRecord {
+                did: did.clone(),
+                kind: "reinstate".into(),
+                operation: serde_json::json!({ "type": "reinstate", "did": did }).to_string(),
+                actor: "admin".into(),
+                reason: Some("appeal upheld".into()),
+                created_at: last[2].parse().unwrap(),
+            },
+        );
+        let insert = "INSERT INTO registry_log (seq, did, kind, operation, actor, reason, \
+                      prev_hash, entry_hash, created_at) VALUES (CAST($1 AS BIGINT), $2, $3, $4, \
+                      $5, $6, $7, $8, CAST($9 AS BIGINT))";
+        let binds = [
+            forged.seq.to_string(),
+            forged.did.clone(),
+            forged.kind.clone(),
+            forged.operation.clone(),
+            forged.actor.clone(),
+            forged.reason.clone().unwrap(),
+            forged.prev_hash.clone(),
+            forged.entry_hash.clone(),
+            forged.created_at.to_string(),
+        ];
+        let binds: Vec<&str> = binds.iter().map(String::as_str).collect();
+        assert_eq!(tamper(&server, insert, &binds).await, 1);
+        let reinstated = "UPDATE registry_agents SET status = 'active' WHERE did = $1";
+        assert_eq!(tamper(&server, reinstated, &[&did]).await, 1);
+
+        for flags in [&[][..], &["--accept-restored-log"][..]] {
+            server.restart_with(flags).await;
+            assert_ne!(
+                resolve(&server).await,
+                200,
+                "a forged reinstatement in force with {flags:?}"
+            );
+            let key = server.dir.path("late.key");
+            let _ = std::fs::remove_file(&key);
+            let key = key.to_str().unwrap();
+            assert_eq!(server.cli(&["key", "generate", "--out", key]).await.0, 0);
+            let (code, out) = server.cli(&["agent", "register", "--key", key]).await;
+            assert_ne!(code, 0, "appended after a forged entry: {out}");
+        }
+        server.stop().await;
+
+        // Refused, and nothing written: a drop over a sealed entry, a seal for an entry that
+        // does not exist, a seal for one that is not what its hash says.
+        async fn count(server: &Server) -> String {
+            let unsealed = "SELECT CAST(COUNT(*) AS TEXT) FROM registry_log WHERE seal IS NULL";
+            crate::support::peek(server, unsealed, &[]).await.unwrap()[0].clone()
+        }
+        let deplatforming = deplatforming.to_string();
+        let forged_seq = forged.seq.to_string();
+        for flags in [
+            vec!["--drop-log-entries-from", deplatforming.as_str()],
+            vec!["--seal-log-entries", "9999"],
+            vec!["--drop-log-entries-from", "9999"],
+        ] {
+            let (out, exit) = serve_once(&server, &flags).await;
+            assert_eq!(exit, Some(2), "{flags:?}: {out}");
+            assert!(out.contains("log_restored"), "{flags:?}: {out}");
+            assert_eq!(count(&server).await, "1", "{flags:?} wrote");
+        }
+        let altered = "UPDATE registry_log SET reason = 'altered' WHERE seq = CAST($1 AS BIGINT)";
+        assert_eq!(tamper(&server, altered, &[&forged_seq]).await, 1);
+        let (out, exit) = serve_once(&server, &["--seal-log-entries", &forged_seq]).await;
+        assert_eq!(exit, Some(2), "{out}");
+        assert!(out.contains("no longer extends"), "{out}");
+        let flags = ["--accept-restored-log", "--seal-log-entries", &forged_seq];
+        let (out, exit) = serve_once(&server, &flags).await;
+        assert_eq!(exit, Some(2), "{out}");
+        assert!(out.contains("is not what its hash says"), "{out}");
+
+        // Dropped on the operator's word: the deplatforming stands (the row's "active" is
+        // refused, not served), and the log takes entries again.
+        server
+            .restart_with(&["--drop-log-entries-from", &forged_seq])
+            .await;
+        assert_eq!(count(&server).await, "0");
+        assert_eq!(resolve(&server).await, 500, "the rewritten row is refused");
+        register(&server, 1).await;
+        let (status, out) = server.cli(&["log", "verify", "--audit"]).await;
+        assert_eq!(status, 1, "the agent's row still says active: {out}");
+        assert_eq!(code(&out), "state_mismatch", "{out}");
+    }
 }

@@ -17,8 +17,8 @@ pub enum Error {
     /// A validity period that is empty, already over, or longer than the wallet allows.
     #[error("{0}")]
     InvalidTime(String),
-    /// A revocation reason over [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES).
-    #[error("reason over {} bytes", crate::MAX_REASON_BYTES)]
+    /// A revocation reason over [`MAX_REASON_BYTES`](crate::MAX_REASON_BYTES), or holding NUL.
+    #[error("a reason is at most {} bytes, without NUL", crate::MAX_REASON_BYTES)]
     InvalidReason,
     /// A request member is invalid.
     #[error("{0}")]

@@ -219,6 +219,33 @@ struct Inner {
     group: std::sync::OnceLock<ledger::group::Queue>,
     /// The log's record of revocations, if the service keeps one.
     witness: std::sync::OnceLock<Arc<dyn Witness>>,
+    /// Credentials whose decision this process is recording (in the log, then in the rows),
+    /// with how many such: the row lagging the log there is no alteration.
+    deciding: std::sync::Mutex<HashMap<String, u32>>,
+}
+
+/// A decision on one credential this process is recording; see [`Wallet::deciding`].
+#[must_use = "the decision is in progress only while the guard lives"]
+pub struct Deciding {
+    wallet: Wallet,
+    id: String,
+}
+
+impl Drop for Deciding {
+    fn drop(&mut self) {
+        let mut d = self
+            .wallet
+            .0
+            .deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner());
+        if let Some(n) = d.get_mut(&self.id) {
+            *n -= 1;
+            if *n == 0 {
+                d.remove(&self.id);
+            }
+        }
+    }
 }
 
 impl Wallet {
@@ -247,6 +274,7 @@ impl Wallet {
             signing_key: RwLock::new(None),
             group: std::sync::OnceLock::new(),
             witness: std::sync::OnceLock::new(),
+            deciding: std::sync::Mutex::new(HashMap::new()),
             pool,
             vault,
             tokens,
@@ -263,13 +291,32 @@ impl Wallet {
         let _ = self.0.witness.set(witness);
     }
 
+    /// Marks a decision on credential `id` (a revocation, a suspension, a reinstatement) as
+    /// being recorded by this process, until the guard is dropped: the caller records it in
+    /// the log, then in the wallet's rows, and a reader between the two finds the log ahead of
+    /// the row, which is then no sign of an alteration.
+    pub fn deciding(&self, id: &str) -> Deciding {
+        *self
+            .0
+            .deciding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .entry(id.to_owned())
+            .or_default() += 1;
+        Deciding {
+            wallet: self.clone(),
+            id: id.to_owned(),
+        }
+    }
+
     /// Refuses what depends on the log's decisions while the log holds entries the service did
     /// not write (a decision there may be missing from what was read).
     pub(crate) fn check_witness(&self) -> Result<(), Error> {
         match self.0.witness.get() {
             Some(w) if !w.trusted() => Err(Error::Internal(
                 "the service's log holds entries it did not write: nothing that depends on its \
-                 revocations is done until an operator accepts the log"
+                 revocations is done until an operator drops them or vouches for them (the \
+                 start lists them)"
                     .into(),
             )),
             _ => Ok(()),
@@ -302,7 +349,14 @@ impl Wallet {
             return true;
         }
         let logged = self.0.witness.get().is_some_and(|w| logged(w.as_ref()));
-        if logged {
+        let in_progress = || {
+            self.0
+                .deciding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .contains_key(id)
+        };
+        if logged && !in_progress() {
             tracing::error!(
                 credential = id,
                 decision,

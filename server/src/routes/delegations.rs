@@ -161,6 +161,7 @@ async fn revoke(
             .map_err(|e| ApiError::bad_request(ErrorCode::InvalidJson, e.to_string()))?
     };
     agentid_wallet::check_reason(req.reason.as_deref())?;
+    let _deciding = s.wallet.deciding(&id);
     // Recorded in the log first, unless the log has it (whatever the row says): once there, no
     // change to the wallet's rows undoes it (spec 5.3, "Service decisions"). Should the log
     // refuse it (an entry written behind the service's back stops every append), the
@@ -216,6 +217,7 @@ async fn set_suspended(
 ) -> Result<axum::Json<DelegationRecord>, ApiError> {
     let p = s.principal(headers).await?;
     let current = s.wallet.delegation(&p, id).await?;
+    let _deciding = s.wallet.deciding(id);
     // Recorded unless the log's latest decision is this one already (whatever the row says).
     if !current.revoked && s.registry.credential_suspended(id, &p.did) != suspended {
         s.registry
