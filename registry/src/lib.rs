@@ -28,7 +28,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
-use agentid_sdk::clock::Clock;
+use agentid_spec::clock::Clock;
 use agentid_store::Sealer;
 use sqlx::AnyPool;
 

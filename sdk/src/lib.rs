@@ -39,7 +39,6 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod clock;
 pub mod issue;
 pub mod keys;
 pub mod operation;
@@ -47,6 +46,7 @@ pub mod present;
 pub mod verify;
 
 pub use agentid_resolver as resolver;
+pub use agentid_spec::clock;
 pub use agentid_spec as spec;
 
 #[cfg(test)]

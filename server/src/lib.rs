@@ -157,7 +157,7 @@ fn counter(state: AppState) -> tower::util::MapRequestLayer<impl Fn(Request) -> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use agentid_sdk::clock::FixedClock;
+    use agentid_spec::clock::FixedClock;
     use axum::body::Body;
     use axum::http::{Request, StatusCode};
     use serde_json::{json, Value};
@@ -195,7 +195,7 @@ mod tests {
     /// The app over a fresh SQLite database, with status lists of `bits` entries.
     async fn app(dir: &std::path::Path, bits: usize) -> Router {
         let pool = store::open(&store::sqlite_url(dir)).await.unwrap();
-        let clock: Arc<dyn agentid_sdk::clock::Clock> = Arc::new(FixedClock::new(1_767_225_600));
+        let clock: Arc<dyn agentid_spec::clock::Clock> = Arc::new(FixedClock::new(1_767_225_600));
         let mut config = agentid_wallet::WalletConfig::new("http://wallet.test");
         config.status_list_bits = bits;
         let wallet = Wallet::new(

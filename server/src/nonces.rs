@@ -96,7 +96,7 @@ impl DbNonces {
             legacy.record(&key, *expires, i64::MIN, &unbounded);
         }
         // The shares count the live nonces already recorded, so a restart frees nobody's.
-        let now = agentid_sdk::clock::Clock::now(&agentid_sdk::clock::SystemClock);
+        let now = agentid_spec::clock::Clock::now(&agentid_spec::clock::SystemClock);
         let live: Vec<(String, String, String, i64)> = sqlx::query_as(
             "SELECT audience, holder, nonce, expires_at FROM verifier_replay \
              WHERE expires_at >= $1 AND holder <> ''",

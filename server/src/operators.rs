@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use agentid_sdk::clock::Clock;
+use agentid_spec::clock::Clock;
 use agentid_spec::ErrorCode;
 use agentid_store::tokens::{Account as Kind, TokenKey};
 use agentid_wallet::auth::{new_token, split_token};

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use agentid_registry::Registry;
 use agentid_resolver::http::HttpSource;
-use agentid_sdk::clock::{Clock, SystemClock};
+use agentid_spec::clock::{Clock, SystemClock};
 use agentid_sdk::verify::{TrustPolicy, Verifier};
 use agentid_spec::id::Did;
 use agentid_store::TokenKey;

@@ -5,7 +5,8 @@
 //! checkout presentation, Bitstring Status Lists and the verification error codes. The prose is in
 //! `spec/*.md`; each wire type cites its section.
 //!
-//! This crate does no I/O and holds no state: it parses untrusted bytes into typed values and
+//! This crate does no I/O and holds no state (but for [`clock`], the time source every layer
+//! reads): it parses untrusted bytes into typed values and
 //! signs and checks compact JWS with Ed25519. Resolution, caching and policy live in
 //! `agentid-resolver` and `agentid-sdk`.
 //!
@@ -22,6 +23,7 @@
 #![warn(missing_docs)]
 
 pub mod authorization;
+pub mod clock;
 pub mod code;
 pub mod credential;
 pub mod document;

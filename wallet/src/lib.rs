@@ -28,7 +28,7 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use agentid_sdk::clock::Clock;
+use agentid_spec::clock::Clock;
 use agentid_sdk::keys::KeyPair;
 use agentid_spec::id::{did_web_for_url, Did};
 use sqlx::AnyPool;

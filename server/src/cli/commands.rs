@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentid_resolver::http::{encode_path_segment, HttpSource};
-use agentid_sdk::clock::{Clock, SystemClock};
+use agentid_spec::clock::{Clock, SystemClock};
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
 use agentid_sdk::verify::{CheckoutContext, Limits, TrustPolicy, Verifier};

@@ -1,4 +1,5 @@
-//! Time, injected so that expiry is testable without sleeping.
+//! Time, injected so that expiry is testable without sleeping: the one clock the verifier,
+//! the registry and the wallet read.
 
 use std::sync::atomic::{AtomicI64, Ordering};
 
