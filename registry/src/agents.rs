@@ -74,6 +74,7 @@ impl Registry {
         // connection is taken (on SQLite the pool's others may all be waiting for this one's
         // write lock).
         self.catch_up().await?;
+        let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         // A name held by an agent deactivated longer ago than the grace period is released to
         // this registration, in the same transaction, and the release is logged for the old DID.
@@ -124,7 +125,7 @@ impl Registry {
                 let record = serde_json::json!({ "type": "releaseName", "did": old, "name": n });
                 log::append(
                     &mut tx,
-                    self.0.postgres,
+                    &self.0.db,
                     &self.0.sealer,
                     LogRecord {
                         did: old.clone(),
@@ -137,7 +138,7 @@ impl Registry {
                     Some(n.as_str()),
                 )
                 .await?;
-                log::notify(&mut tx, self.0.postgres, "registry").await?;
+                log::notify(&mut tx, &self.0.db, "registry").await?;
                 released = Some(old);
             }
         }
@@ -173,7 +174,7 @@ impl Registry {
         }
         let entry = log::append(
             &mut tx,
-            self.0.postgres,
+            &self.0.db,
             &self.0.sealer,
             LogRecord {
                 did: did.to_string(),
@@ -193,7 +194,7 @@ impl Registry {
         }
         if released.is_none() {
             // Nothing cached changed, but the log grew: wake other nodes' event streams.
-            log::notify(&mut tx, self.0.postgres, "log").await?;
+            log::notify(&mut tx, &self.0.db, "log").await?;
         }
         tx.commit().await?;
         self.read_own_append().await;
@@ -399,6 +400,7 @@ impl Registry {
             "UPDATE registry_agents SET document = $1, rotation_keys = $2, head = $3, updated_at = $4 \
              WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended')"
         };
+        let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         let changed = sqlx::query(sql)
             .bind(&doc_json)
@@ -414,7 +416,7 @@ impl Registry {
         }
         let entry = log::append(
             &mut tx,
-            self.0.postgres,
+            &self.0.db,
             &self.0.sealer,
             LogRecord {
                 did: did.to_string(),
@@ -427,7 +429,7 @@ impl Registry {
             None,
         )
         .await?;
-        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        log::notify(&mut tx, &self.0.db, "registry").await?;
         tx.commit().await?;
         self.read_own_append().await;
         self.changed();
@@ -468,6 +470,7 @@ impl Registry {
         reason: &str,
         actor: &str,
     ) -> Result<serde_json::Value, Error> {
+        let _turn = self.0.db.write_turn().await;
         let tx = self.0.pool.begin().await?;
         self.deplatform_in(tx, did, reason, actor, None).await
     }
@@ -521,6 +524,7 @@ impl Registry {
         decision: &Suspend<'_>,
         actor: &str,
     ) -> Result<serde_json::Value, Error> {
+        let _turn = self.0.db.write_turn().await;
         let tx = self.0.pool.begin().await?;
         self.suspend_in(tx, did, decision, actor, None).await
     }
@@ -603,6 +607,7 @@ impl Registry {
         reason: &str,
         actor: &str,
     ) -> Result<serde_json::Value, Error> {
+        let _turn = self.0.db.write_turn().await;
         let tx = self.0.pool.begin().await?;
         self.reinstate_in(tx, did, reason, actor, None).await
     }
@@ -661,7 +666,7 @@ impl Registry {
     ) -> Result<agentid_spec::log::LogEntry, Error> {
         let entry = log::append(
             &mut tx,
-            self.0.postgres,
+            &self.0.db,
             &self.0.sealer,
             LogRecord {
                 did: did.to_string(),
@@ -674,7 +679,7 @@ impl Registry {
             None,
         )
         .await?;
-        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        log::notify(&mut tx, &self.0.db, "registry").await?;
         tx.commit().await?;
         self.read_own_append().await;
         self.changed();

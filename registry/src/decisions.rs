@@ -240,18 +240,19 @@ impl Registry {
                 return Err(e);
             }
         };
+        let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         // The log's lock first (on SQLite, the write lock: a statement that writes), so no
         // other append commits between the read of the last entry and this one.
-        log::lock(&mut tx, self.0.postgres).await?;
-        if !self.0.postgres {
+        log::lock(&mut tx, &self.0.db).await?;
+        if !self.0.db.is_postgres() {
             sqlx::query("UPDATE registry_log SET seq = seq WHERE seq < 0")
                 .execute(&mut *tx)
                 .await?;
         }
         let appended = log::append(
             &mut tx,
-            self.0.postgres,
+            &self.0.db,
             &self.0.sealer,
             LogRecord {
                 did: subject.to_owned(),
@@ -283,7 +284,7 @@ impl Registry {
                 return Err(e);
             }
         };
-        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        log::notify(&mut tx, &self.0.db, "registry").await?;
         tx.commit().await?;
         // This very entry must be what this node now holds at its place.
         let leaf = entry.public().leaf_hash();

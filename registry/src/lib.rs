@@ -95,8 +95,9 @@ struct Inner {
     pool: AnyPool,
     /// Seals every log entry this service writes; an entry without its seal proves nothing.
     sealer: Sealer,
-    /// Log appends take a table lock on PostgreSQL.
-    postgres: bool,
+    /// The database: its backend, and on SQLite the writer turn every writer of the file in
+    /// this process takes.
+    db: agentid_store::Db,
     clock: Arc<dyn Clock>,
     /// Recent resolutions, by DID and by name, for the resolution endpoint.
     resolved: cache::ResolutionCache,
@@ -129,18 +130,13 @@ struct Inner {
 pub const DEFAULT_NAME_GRACE_SECS: i64 = 30 * 86_400;
 
 impl Registry {
-    /// A registry over a pool on which [`MIGRATIONS`] have run, sealing its log entries with
+    /// A registry over a database on which [`MIGRATIONS`] have run, sealing its log entries with
     /// `sealer` (purpose [`SEAL_PURPOSE`], under the service's master key).
-    pub fn new(pool: AnyPool, clock: Arc<dyn Clock>, sealer: Sealer) -> Self {
-        let postgres = pool
-            .connect_options()
-            .database_url
-            .scheme()
-            .starts_with("postgres");
+    pub fn new(db: agentid_store::Db, clock: Arc<dyn Clock>, sealer: Sealer) -> Self {
         Self(Arc::new(Inner {
-            pool,
+            pool: db.pool().clone(),
+            db,
             sealer,
-            postgres,
             clock,
             resolved: cache::ResolutionCache::new(),
             generation: AtomicU64::new(0),

@@ -34,26 +34,19 @@ pub(crate) fn sealed(
 /// on SQLite there is one process and nothing to tell).
 pub(crate) async fn notify(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    postgres: bool,
+    db: &agentid_store::Db,
     what: &str,
 ) -> Result<(), Error> {
-    if postgres {
-        sqlx::query("SELECT pg_notify($1, $2)")
-            .bind(agentid_spec::CHANGE_FEED_CHANNEL)
-            .bind(what)
-            .execute(&mut **tx)
-            .await?;
-    }
-    Ok(())
+    Ok(db.notify(tx, what).await?)
 }
 
 /// Takes the log's lock now (PostgreSQL; on SQLite the transaction's first write does), so
 /// that what the transaction reads next is not changed by another append before it commits.
 pub(crate) async fn lock(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    postgres: bool,
+    db: &agentid_store::Db,
 ) -> Result<(), Error> {
-    if postgres {
+    if db.is_postgres() {
         sqlx::query("LOCK TABLE registry_log IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut **tx)
             .await?;
@@ -66,14 +59,14 @@ pub(crate) async fn lock(
 /// the entry.
 pub(crate) async fn append(
     tx: &mut sqlx::Transaction<'_, sqlx::Any>,
-    postgres: bool,
+    db: &agentid_store::Db,
     sealer: &Sealer,
     record: LogRecord,
     name: Option<&str>,
 ) -> Result<LogEntry, Error> {
     // Appends are serialised: on PostgreSQL by a table lock held to commit, on SQLite by the
     // write lock the caller's earlier write in this transaction already holds.
-    if postgres {
+    if db.is_postgres() {
         sqlx::query("LOCK TABLE registry_log IN SHARE ROW EXCLUSIVE MODE")
             .execute(&mut **tx)
             .await?;

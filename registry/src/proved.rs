@@ -261,6 +261,7 @@ impl Registry {
                 break;
             };
             after = last;
+            let _turn = self.0.db.write_turn().await;
             let mut tx = self.0.pool.begin().await?;
             for r in rows.into_iter().map(crate::log::sealed_entry) {
                 if r.holds(&self.0.sealer) {
@@ -333,6 +334,7 @@ impl Registry {
         drop_from: Option<u64>,
         seal: &[u64],
     ) -> Result<(Vec<Unsealed>, Vec<Unsealed>), Error> {
+        let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         let dropped = match drop_from {
             Some(from) => drop_entries_from(&mut tx, &self.0.sealer, from).await?,

@@ -404,10 +404,11 @@ impl Registry {
         // Who holds which name and zone, read before the transaction (inside it, no second
         // connection is taken).
         self.catch_up().await?;
+        let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         // The log's lock (and, on SQLite, the write lock) first: the checks below see every
         // change committed before, and no other append commits until this one does.
-        log::lock(&mut tx, self.0.postgres).await?;
+        log::lock(&mut tx, &self.0.db).await?;
         sqlx::query("DELETE FROM registry_zone_ops WHERE created_at < $1")
             .bind(now.saturating_sub(2 * ZONE_OP_SKEW_SECS))
             .execute(&mut *tx)
@@ -473,7 +474,7 @@ impl Registry {
         let (did, result) = self.zone_change(&mut tx, &op, &signer, now).await?;
         let entry = log::append(
             &mut tx,
-            self.0.postgres,
+            &self.0.db,
             &self.0.sealer,
             LogRecord {
                 did,
@@ -486,7 +487,7 @@ impl Registry {
             Some(subject(&op)),
         )
         .await?;
-        log::notify(&mut tx, self.0.postgres, "registry").await?;
+        log::notify(&mut tx, &self.0.db, "registry").await?;
         let mut result = result;
         result["logSeq"] = entry.seq.into();
         sqlx::query("UPDATE registry_zone_ops SET answer = $1 WHERE hash = $2")

@@ -46,8 +46,8 @@ pub mod present;
 pub mod verify;
 
 pub use agentid_resolver as resolver;
-pub use agentid_spec::clock;
 pub use agentid_spec as spec;
+pub use agentid_spec::clock;
 
 #[cfg(test)]
 mod vectors;

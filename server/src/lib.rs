@@ -194,12 +194,12 @@ mod tests {
 
     /// The app over a fresh SQLite database, with status lists of `bits` entries.
     async fn app(dir: &std::path::Path, bits: usize) -> Router {
-        let pool = store::open(&store::sqlite_url(dir)).await.unwrap();
+        let db = store::open(&store::sqlite_url(dir)).await.unwrap();
         let clock: Arc<dyn agentid_spec::clock::Clock> = Arc::new(FixedClock::new(1_767_225_600));
         let mut config = agentid_wallet::WalletConfig::new("http://wallet.test");
         config.status_list_bits = bits;
         let wallet = Wallet::new(
-            pool.clone(),
+            db.clone(),
             agentid_wallet::vault::Vault::new(&[4; 32]),
             agentid_store::TokenKey::new(&[4; 32]),
             config,
@@ -207,10 +207,8 @@ mod tests {
         )
         .unwrap();
         wallet.open_identity().await.unwrap();
-        let pool_for_nonces = pool.clone();
-        let pool_for_operators = pool.clone();
         let registry = Registry::new(
-            pool,
+            db.clone(),
             clock.clone(),
             agentid_store::Sealer::new(&[4; 32], agentid_registry::SEAL_PURPOSE),
         );
@@ -226,9 +224,7 @@ mod tests {
         let policy = agentid_sdk::verify::TrustPolicy::new()
             .trust_registry("http://wallet.test")
             .trust_wallet(wallet.did().clone());
-        let nonces = nonces::DbNonces::open(pool_for_nonces, wallet.clone())
-            .await
-            .unwrap();
+        let nonces = nonces::DbNonces::open(db.clone()).await.unwrap();
         let verifier = Arc::new(Verifier::with_nonces(
             source,
             policy,
@@ -237,7 +233,7 @@ mod tests {
             nonces,
         ));
         let operators = operators::Operators::new(
-            pool_for_operators,
+            db.pool().clone(),
             agentid_store::TokenKey::new(&[4; 32]).stored(
                 agentid_store::tokens::Account::Root,
                 &[],

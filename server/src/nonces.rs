@@ -5,16 +5,16 @@
 //! a single verifier, on any node, can win. New nonces are written in batches: a task takes
 //! every one waiting (up to [`MAX_BATCH`]) and records them with one statement, so a busy
 //! verifier makes a few writes a second to the database rather than one per presentation (on
-//! SQLite, each in its turn with the wallet's writers instead of contending for the file's
-//! write lock, whose busy handler sleeps).
+//! SQLite, each in its turn with the process's other writers instead of contending for the
+//! file's write lock, whose busy handler sleeps).
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
 use std::collections::HashSet;
 
 use agentid_sdk::verify::{Consumed, Limits, MemoryNonces, NonceKey, NonceQuotas, NonceStore};
-use agentid_wallet::statement::{Param, Statement};
-use agentid_wallet::Wallet;
+use agentid_store::statement::{Param, Statement};
+use agentid_store::Db;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,9 +68,10 @@ pub struct DbNonces {
 }
 
 impl DbNonces {
-    /// The replay memory over `pool` (on which [`MIGRATIONS`] have run), writing in turn with
-    /// `wallet`'s writers on SQLite.
-    pub async fn open(pool: AnyPool, wallet: Wallet) -> Result<Self, sqlx::Error> {
+    /// The replay memory over `db` (on which [`MIGRATIONS`] have run), writing in its turn with
+    /// the process's other writers on SQLite.
+    pub async fn open(db: Db) -> Result<Self, sqlx::Error> {
+        let pool = db.pool().clone();
         let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_replay")
             .fetch_one(&pool)
             .await?;
@@ -119,7 +120,7 @@ impl DbNonces {
             quotas.add(&key, *expires, now);
         }
         let (queue, waiting) = mpsc::channel(QUEUE);
-        tokio::spawn(write_batches(pool.clone(), wallet, waiting));
+        tokio::spawn(write_batches(db, waiting));
         Ok(Self {
             pool,
             queue,
@@ -238,7 +239,7 @@ impl NonceStore for DbNonces {
 
 /// The batch writer: records every nonce waiting, up to [`MAX_BATCH`], with one statement, and
 /// answers each; ends when its [`DbNonces`] is dropped.
-async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receiver<Pending>) {
+async fn write_batches(db: Db, mut waiting: mpsc::Receiver<Pending>) {
     let mut batch = Vec::with_capacity(MAX_BATCH);
     while waiting.recv_many(&mut batch, MAX_BATCH).await > 0 {
         // The same nonce twice in one batch: the later one is a replay of the earlier (one
@@ -255,8 +256,8 @@ async fn write_batches(pool: AnyPool, wallet: Wallet, mut waiting: mpsc::Receive
             .map(|(p, _)| p)
             .collect();
         let won = {
-            let _turn = wallet.write_turn().await;
-            record_batch(&pool, &rows).await
+            let _turn = db.write_turn().await;
+            record_batch(db.pool(), &rows).await
         };
         for (p, first) in batch.drain(..).zip(first) {
             let Pending {

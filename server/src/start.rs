@@ -8,8 +8,8 @@ use std::time::Duration;
 
 use agentid_registry::Registry;
 use agentid_resolver::http::HttpSource;
-use agentid_spec::clock::{Clock, SystemClock};
 use agentid_sdk::verify::{TrustPolicy, Verifier};
+use agentid_spec::clock::{Clock, SystemClock};
 use agentid_spec::id::Did;
 use agentid_store::TokenKey;
 use agentid_wallet::vault::{Vault, VaultError};
@@ -220,7 +220,8 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         .database_url
         .clone()
         .unwrap_or_else(|| store::sqlite_url(&config.data_dir));
-    let pool = store::open(&url).await?;
+    let db = store::open(&url).await?;
+    let pool = db.pool().clone();
     if config.database_url.is_none() {
         for suffix in ["", "-wal", "-shm"] {
             let file = config.data_dir.join(format!("agentid.db{suffix}"));
@@ -246,7 +247,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     wallet_config.hold_secs = config.hold_secs;
     wallet_config.approval_secs = config.approval_secs;
     let wallet = Wallet::new(
-        pool.clone(),
+        db.clone(),
         vault,
         tokens.clone(),
         wallet_config,
@@ -266,7 +267,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     let sealer = agentid_store::Sealer::from_b64u(&master.key, agentid_registry::SEAL_PURPOSE)
         .ok_or_else(|| StartError::Config("the master key is not 32 bytes of base64url".into()))?;
-    let registry = Registry::new(pool.clone(), clock.clone(), sealer)
+    let registry = Registry::new(db.clone(), clock.clone(), sealer)
         .with_name_grace(config.name_grace_secs)
         .with_resolution_cache_secs(config.resolution_cache_secs);
     // Revocations are recorded in the log, and read from it over the wallet's rows.
@@ -304,7 +305,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
     }
-    let nonces = crate::nonces::DbNonces::open(pool.clone(), wallet.clone()).await?;
+    let nonces = crate::nonces::DbNonces::open(db.clone()).await?;
     if master.sealed {
         // Loads the wallet's key, writing nothing: a master key that does not unseal it is
         // refused before any setting is recorded.
@@ -362,7 +363,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     }
     wallet.start_ledger();
     crate::witness::keep(kept, registry.clone(), wallet.clone()).await?;
-    tokio::spawn(store::checkpoints(pool.clone()));
+    tokio::spawn(db.clone().checkpoints());
     let mut source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
     let own = agentid_resolver::http::origin(&public_url);
     for r in &config.trust_registries {

@@ -1161,10 +1161,10 @@ async fn the_ledger_authorizes_only_what_this_wallet_issued_to_that_principal() 
             Backend::Sqlite => agentid_server::store::sqlite_url(&f.server.dir.path("data")),
             Backend::Postgres(url) => url.clone(),
         };
-        let pool = agentid_server::store::open(&url).await.unwrap();
+        let db = agentid_server::store::open(&url).await.unwrap();
         let master = std::fs::read_to_string(f.server.dir.path("data").join("master.key")).unwrap();
         let wallet = Wallet::new(
-            pool,
+            db,
             Vault::from_b64u(master.trim()).unwrap(),
             agentid_store::TokenKey::from_b64u(master.trim()).unwrap(),
             WalletConfig::new(&f.server.url),

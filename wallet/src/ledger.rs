@@ -19,8 +19,8 @@ use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
-use crate::statement::{Bind, Param, Statement};
 use crate::{Error, Principal, Wallet};
+use agentid_store::statement::{Bind, Param, Statement};
 
 pub(crate) mod group;
 
@@ -611,7 +611,12 @@ impl Wallet {
         }
 
         let (row, hold) = self.new_hold(req, idempotency_key, &hash, pending, now, None)?;
-        insert_holds(&mut tx, std::slice::from_ref(&row), !self.0.postgres).await?;
+        insert_holds(
+            &mut tx,
+            std::slice::from_ref(&row),
+            !self.0.db.is_postgres(),
+        )
+        .await?;
         for (ancestor, _) in &chain[..chain.len() - 1] {
             sqlx::query("INSERT INTO wallet_hold_charges (delegation_id, hold_id) VALUES ($1, $2)")
                 .bind(ancestor)

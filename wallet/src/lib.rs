@@ -28,8 +28,8 @@ use std::collections::HashMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 
-use agentid_spec::clock::Clock;
 use agentid_sdk::keys::KeyPair;
+use agentid_spec::clock::Clock;
 use agentid_spec::id::{did_web_for_url, Did};
 use sqlx::AnyPool;
 
@@ -39,7 +39,6 @@ mod error;
 mod identity;
 pub mod ledger;
 mod principals;
-pub mod statement;
 mod status;
 mod subdelegations;
 pub mod vault;
@@ -49,32 +48,6 @@ pub use error::Error;
 pub use ledger::{Authorized, Budget, Hold, HoldState, PeriodBudget};
 pub use principals::{NewPrincipal, Principal};
 pub use subdelegations::{PreparedLink, MAX_UNSIGNED_LINKS};
-
-/// How every SQLite connection of the service is set up (agentid-server's pool and the
-/// ledger's own connection), one statement each, run as the connection opens.
-pub const SQLITE_PRAGMAS: &[&str] = &[
-    "PRAGMA busy_timeout = 5000",
-    "PRAGMA synchronous = NORMAL",
-    "PRAGMA foreign_keys = ON",
-    // Each connection's page cache: 64 MiB (the default, 2 MiB, sends the ledger's reads to
-    // the operating system's cache on every statement once it outgrows it).
-    "PRAGMA cache_size = -65536",
-    // Reads of the database file through a shared memory map of up to 64 GiB (SQLite's
-    // ceiling, raised from 2 GiB in .cargo/config.toml) instead of a `pread` into each
-    // connection's cache: with a million agents the registry's tables (some 2.3 GiB) outgrow
-    // every connection's cache, and a resolution then reads pages the operating system
-    // already holds. Address space only: what is mapped is the page cache's.
-    "PRAGMA mmap_size = 68719476736",
-    // The write-ahead log is copied back into the database in the background (agentid-server
-    // checkpoints it every 250 ms), off the path of every commit; a commit copies it itself only
-    // when it has grown past 4,096 pages (16 MiB: the checkpointer has fallen behind). SQLite's
-    // default, 1,000 pages, has one ledger group in every few pay for a checkpoint and its
-    // two `fsync`s while every authorization waits behind it.
-    "PRAGMA wal_autocheckpoint = 4096",
-    // Statement journals and sorts in memory, not in files under /var/tmp: a multi-row insert
-    // with a unique index keeps a statement journal.
-    "PRAGMA temp_store = MEMORY",
-];
 
 /// The wallet's migrations, `(version, description, SQL)`, versions 1000-1999. Portable SQL:
 /// they run unchanged on SQLite and PostgreSQL.
@@ -204,11 +177,9 @@ struct Inner {
     /// list id -> (signed status list credential, signed at, generation it was built at), for
     /// serving; an entry from an older generation is never served.
     signed_lists: RwLock<HashMap<String, SignedList>>,
-    /// Whether the database is PostgreSQL (changes are announced on the change feed).
-    postgres: bool,
-    /// On SQLite, one writing transaction at a time in this process: writers queue here rather
-    /// than contend for the database's write lock, whose busy handler sleeps.
-    sqlite_writer: tokio::sync::Mutex<()>,
+    /// The database: its backend and, on SQLite, the writer turn shared with every writer of
+    /// the file in this process.
+    db: agentid_store::Db,
     /// Moves on every change a verifier may have cached.
     generation: AtomicU64,
     /// The wallet's `did:web`.
@@ -249,11 +220,11 @@ impl Drop for Deciding {
 }
 
 impl Wallet {
-    /// A wallet over a pool on which [`MIGRATIONS`] have run, sealing keys with `vault` and
+    /// A wallet over a database on which [`MIGRATIONS`] have run, sealing keys with `vault` and
     /// keeping principals' tokens in the form `tokens` makes; its DID is the `did:web` of
     /// `config.public_url`. Call [`Wallet::open_identity`] before it signs anything.
     pub fn new(
-        pool: AnyPool,
+        db: agentid_store::Db,
         vault: vault::Vault,
         tokens: agentid_store::TokenKey,
         config: WalletConfig,
@@ -262,20 +233,14 @@ impl Wallet {
         let did = did_web_for_url(&config.public_url).ok_or(Error::InvalidRequest(
             "the public URL has no did:web (http(s)://host[:port][/path] expected)",
         ))?;
-        let postgres = pool
-            .connect_options()
-            .database_url
-            .scheme()
-            .starts_with("postgres");
         Ok(Self(Arc::new(Inner {
-            sqlite_writer: tokio::sync::Mutex::new(()),
-            postgres,
+            pool: db.pool().clone(),
+            db,
             did,
             signing_key: RwLock::new(None),
             group: std::sync::OnceLock::new(),
             witness: std::sync::OnceLock::new(),
             deciding: std::sync::Mutex::new(HashMap::new()),
-            pool,
             vault,
             tokens,
             config,
@@ -394,27 +359,14 @@ impl Wallet {
         self.changed();
     }
 
-    /// This process's turn to write, on SQLite (PostgreSQL's row locks need no queue here).
-    /// Other writers of the same database in this process (the verifier's replay memory) take
-    /// their turn here too.
-    pub async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
-        if self.0.postgres {
-            None
-        } else {
-            Some(self.0.sqlite_writer.lock().await)
-        }
+    /// This process's turn to write, on SQLite (see [`agentid_store::Db::write_turn`]).
+    pub(crate) async fn write_turn(&self) -> Option<tokio::sync::MutexGuard<'_, ()>> {
+        self.0.db.write_turn().await
     }
 
     /// Announces a change on the change feed, delivered when `tx` commits (PostgreSQL only).
     async fn notify(&self, tx: &mut sqlx::Transaction<'_, sqlx::Any>) -> Result<(), Error> {
-        if self.0.postgres {
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(agentid_spec::CHANGE_FEED_CHANNEL)
-                .bind("wallet")
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
+        Ok(self.0.db.notify(tx, "wallet").await?)
     }
 }
 

@@ -5,11 +5,11 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use agentid_resolver::http::{encode_path_segment, HttpSource};
-use agentid_spec::clock::{Clock, SystemClock};
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::present::{order_hash, present, CheckoutRequest};
 use agentid_sdk::verify::{CheckoutContext, Limits, TrustPolicy, Verifier};
 use agentid_spec::authorization::{SettleAction, Settlement};
+use agentid_spec::clock::{Clock, SystemClock};
 use agentid_spec::credential::{Amount, Category, Currency};
 use agentid_spec::id::{AgentDid, AgentName, Did};
 use agentid_spec::presentation::{Nonce, OrderHash};

@@ -34,8 +34,8 @@ use super::{
     bound, hold_of, holds_insert, retry_key, retry_keys, statement, stored_credential, unsigned,
     within_limits, HoldRow, NewHold, Presigned,
 };
-use crate::statement::{Param, Statement};
 use crate::{Authorized, Error, Hold, Inner, Wallet};
+use agentid_store::statement::{Param, Statement};
 
 /// An authorization signed before its group (see [`Wallet::presign`]) is used only if signed at
 /// most this many seconds before the group decides it...
@@ -149,7 +149,7 @@ impl Wallet {
         // task closes the connection, which rolls it back. On SQLite the write lock is taken
         // at once (`BEGIN IMMEDIATE`), in the text of the group's first statement: what the
         // group reads next is what it writes over, whoever else shares the file.
-        if self.0.postgres {
+        if self.0.db.is_postgres() {
             conn.execute("BEGIN").await?;
         }
 
@@ -173,7 +173,7 @@ impl Wallet {
         let counters = "(SELECT c.spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
              (SELECT c.period_spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
              (SELECT c.counted_period FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id)";
-        let sql = if self.0.postgres {
+        let sql = if self.0.db.is_postgres() {
             format!(
                 "SELECT {columns}, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
                  FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE"
@@ -196,7 +196,7 @@ impl Wallet {
             Option<i64>,
             Option<i64>,
         );
-        let sqlite = !self.0.postgres;
+        let sqlite = !self.0.db.is_postgres();
         let params: Vec<Param> = ids.iter().map(|id| Param::Text(id)).collect();
         let sql = statement(sql, sqlite)?;
         let query = bound(&sql, sqlx::query_as::<_, Locked>(sql.sql()), &params)?;
@@ -253,7 +253,7 @@ impl Wallet {
              RETURNING 'x', delegation_id, amount, created_at, CAST(NULL AS BIGINT)",
             now_param = ids.len() + 1
         );
-        let sql = if self.0.postgres {
+        let sql = if self.0.db.is_postgres() {
             format!(
                 "WITH swept AS ({sweep}) SELECT * FROM swept UNION ALL \
                  SELECT 'c', delegation_id, spent, period_spent, counted_period \
@@ -722,7 +722,7 @@ fn start(inner: &Arc<Inner>) -> Queue {
     let (queue, jobs) = mpsc::channel(QUEUE);
     let wallet = Arc::downgrade(inner);
     let options = (*inner.pool.connect_options()).clone();
-    let postgres = inner.postgres;
+    let postgres = inner.db.is_postgres();
     let spawned = std::thread::Builder::new()
         .name("agentid-ledger".into())
         .spawn(move || {
@@ -766,7 +766,7 @@ async fn serve(
                     conn.execute("SET plan_cache_mode = force_custom_plan")
                         .await?;
                 } else {
-                    for pragma in crate::SQLITE_PRAGMAS {
+                    for pragma in agentid_store::db::SQLITE_PRAGMAS {
                         conn.execute(*pragma).await?;
                     }
                 }
