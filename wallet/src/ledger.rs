@@ -11,10 +11,9 @@
 
 use agentid_sdk::verify::VerifiedSpendRequest;
 use agentid_spec::authorization::{credential_hash, SpendAuthorization, SpendSubject};
-use agentid_spec::credential::{DelegationCredential, SpendingLimit};
+use agentid_spec::credential::DelegationCredential;
 use agentid_spec::credential::{CREDENTIAL_CTY, CREDENTIAL_TYP};
 use agentid_spec::jose::{b64u, b64u_decode, sign_compact, JoseHeader};
-use agentid_spec::presentation::Transaction;
 use agentid_spec::time::{format_rfc3339, Timestamp};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
@@ -22,7 +21,10 @@ use sha2::{Digest, Sha256};
 use crate::{Error, Principal, Wallet};
 use agentid_store::statement::{Bind, Param, Statement};
 
+pub(crate) mod decide;
 pub(crate) mod group;
+
+use decide::{standing, within_limits, Used};
 
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
@@ -253,10 +255,6 @@ enum Earlier<'a> {
 }
 
 /// A ledger sum as stored (BIGINT), as an amount.
-fn unsigned(v: i64) -> Result<u64, Error> {
-    u64::try_from(v).map_err(|_| Error::Internal("negative ledger sum".into()))
-}
-
 /// The statement summing a delegation's live held and captured amounts (`$1` the delegation,
 /// `$2` now, `$3` the start of its period), with `extra` columns. BIGINT sums of amounts of at
 /// most 10^15, so an overflow is a database error, never a wrong sum. Holds charged from below
@@ -404,45 +402,6 @@ pub(crate) fn bound<'q, B: Bind<'q>>(
         .ok_or_else(|| Error::Internal("a statement names a parameter it is not given".into()))
 }
 
-/// Checks spend `t` against one delegation's limits, given what the delegation has used (held,
-/// captured, and both in its current period): currency, per transaction, total, per period.
-/// True when the spend needs the principal's approval (`approvalAbove`).
-fn within_limits(
-    limit: &SpendingLimit,
-    t: &Transaction,
-    (held, captured, in_period): (u64, u64, u64),
-) -> Result<bool, Error> {
-    if t.currency != limit.currency() || t.amount > limit.per_transaction() {
-        return Err(Error::Forbidden(
-            "the spend is outside the delegation's currency or per-transaction limit",
-        ));
-    }
-    let used = held
-        .checked_add(captured)
-        .ok_or_else(|| Error::Internal("ledger sum overflows".into()))?;
-    let total = limit.total().get();
-    if used.checked_add(t.amount.get()).is_none_or(|a| a > total) {
-        return Err(Error::BudgetExceeded {
-            remaining: total.saturating_sub(used),
-            currency: limit.currency().to_string(),
-            period: None,
-        });
-    }
-    if let Some(p) = limit.per_period() {
-        if in_period
-            .checked_add(t.amount.get())
-            .is_none_or(|a| a > p.amount.get())
-        {
-            return Err(Error::BudgetExceeded {
-                remaining: p.amount.get().saturating_sub(in_period),
-                currency: limit.currency().to_string(),
-                period: Some(p.period.as_str()),
-            });
-        }
-    }
-    Ok(limit.approval_above().is_some_and(|a| t.amount > a))
-}
-
 impl Wallet {
     /// Holds `req`'s amount against its delegation's budget and signs the spend authorization
     /// for it; the caller has verified `req` (signatures, scope, per-transaction limit, status).
@@ -583,12 +542,7 @@ impl Wallet {
             });
         }
 
-        if links.iter().any(|l| l.1) {
-            return Err(Error::DelegationRevoked);
-        }
-        if links.iter().any(|l| l.2) {
-            return Err(Error::DelegationSuspended);
-        }
+        standing(links.iter().any(|l| l.1), links.iter().any(|l| l.2))?;
         let t = &req.transaction();
         // Every budget of the chain, the principal's first: a sub-agent's spend counts against
         // each delegation above it.
@@ -829,15 +783,12 @@ impl Wallet {
             || above
                 .iter()
                 .any(|a| self.revoked(&a.0, &p.did, a.1.is_some()));
-        if approve && revoked {
-            return Err(Error::DelegationRevoked);
-        }
         let suspended = self.suspended(&delegation, &p.did, suspended.is_some())
             || above
                 .iter()
                 .any(|a| self.suspended(&a.0, &p.did, a.2.is_some()));
-        if approve && suspended {
-            return Err(Error::DelegationSuspended);
+        if approve {
+            standing(revoked, suspended)?;
         }
         if approve {
             let subject: SpendSubject = serde_json::from_str(subject.as_deref().unwrap_or(""))
@@ -892,7 +843,7 @@ impl Wallet {
         has_links: bool,
         now: i64,
         period_start: Option<i64>,
-    ) -> Result<(u64, u64, u64), Error>
+    ) -> Result<Used, Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
@@ -903,7 +854,7 @@ impl Wallet {
             .bind(period_start.unwrap_or(i64::MAX))
             .fetch_one(db)
             .await?;
-        Ok((unsigned(held)?, unsigned(captured)?, unsigned(in_period)?))
+        Used::from_sums(held, captured, in_period)
     }
 
     /// [`Wallet::spent_since`], and in the same statement the hold an earlier identical
@@ -916,7 +867,7 @@ impl Wallet {
         now: i64,
         period_start: Option<i64>,
         earlier: Earlier<'_>,
-    ) -> Result<(Option<String>, (u64, u64, u64)), Error>
+    ) -> Result<(Option<String>, Used), Error>
     where
         E: sqlx::Executor<'c, Database = sqlx::Any>,
     {
@@ -935,10 +886,7 @@ impl Wallet {
             .bind(key)
             .fetch_one(db)
             .await?;
-        Ok((
-            id,
-            (unsigned(held)?, unsigned(captured)?, unsigned(in_period)?),
-        ))
+        Ok((id, Used::from_sums(held, captured, in_period)?))
     }
 
     /// Captures or releases hold `id` for `merchant`, who proved it signed the instruction.
@@ -1021,7 +969,11 @@ impl Wallet {
         let now = self.0.clock.now();
         // The same sums an authorization reads, in one statement.
         let period_start = limit.per_period().map(|p| p.period.bounds(now).0);
-        let (held, captured, in_period) = self
+        let Used {
+            held,
+            captured,
+            in_period,
+        } = self
             .spent_since(&self.0.pool, id, has_links != 0, now, period_start)
             .await?;
         let total = limit.total().get();

@@ -30,9 +30,10 @@ use sqlx::pool::PoolConnection;
 use sqlx::AnyPool;
 use tokio::sync::{mpsc, oneshot};
 
+use super::decide::{standing, within_limits, Counters, Used};
 use super::{
-    bound, hold_of, holds_insert, retry_key, retry_keys, statement, stored_credential, unsigned,
-    within_limits, HoldRow, NewHold, Presigned,
+    bound, hold_of, holds_insert, retry_key, retry_keys, statement, stored_credential, HoldRow,
+    NewHold, Presigned,
 };
 use crate::{Authorized, Error, Hold, Inner, Wallet};
 use agentid_store::statement::{Param, Statement};
@@ -290,7 +291,7 @@ impl Wallet {
         // 3. What each has used: its counters where they are known for this period; for the
         // others, summed from the holds, in the statement that also finds which requests were
         // seen before (retries, by their retry keys).
-        let mut used: HashMap<String, (u64, u64, u64)> = HashMap::new();
+        let mut used: HashMap<String, Used> = HashMap::new();
         let mut live: Vec<(&str, i64)> = Vec::new();
         for (id, d) in &delegations {
             if d.credential.is_none() {
@@ -356,8 +357,7 @@ impl Wallet {
             if kind == "r" {
                 seen.push(id);
             } else {
-                let sums = (unsigned(held)?, unsigned(captured)?, unsigned(in_period)?);
-                used.insert(id, sums);
+                used.insert(id, Used::from_sums(held, captured, in_period)?);
             }
         }
 
@@ -444,12 +444,7 @@ impl Wallet {
             if d.credential.is_none() || d.has_links {
                 continue;
             }
-            let (held, captured, in_period) = used.get(id).copied().unwrap_or_default();
-            let now_counted = Counters {
-                spent: signed(held.checked_add(captured))?,
-                period_spent: signed(Some(in_period))?,
-                counted_period: Some(d.period),
-            };
+            let now_counted = Counters::of(used.get(id).copied().unwrap_or_default(), d.period)?;
             if now_counted != d.counters {
                 counted.push((id.as_str(), now_counted));
             }
@@ -487,26 +482,15 @@ impl Wallet {
         hash: &str,
         d: &Locked2,
         credential: &DelegationCredential,
-        used: &mut HashMap<String, (u64, u64, u64)>,
+        used: &mut HashMap<String, Used>,
         now: i64,
         signed: &Option<Presigned>,
     ) -> Result<(NewHold, Hold), Error> {
-        if d.revoked {
-            return Err(Error::DelegationRevoked);
-        }
-        if d.suspended {
-            return Err(Error::DelegationSuspended);
-        }
+        standing(d.revoked, d.suspended)?;
         let spent = used.entry(req.delegation().to_owned()).or_default();
         let limit = &credential.credential_subject.spending_limit;
         let pending = within_limits(limit, req.transaction(), *spent)?;
-        let amount = req.transaction().amount.get();
-        let (held, captured, in_period) = *spent;
-        let add = |v: u64| {
-            v.checked_add(amount)
-                .ok_or_else(|| Error::Internal("ledger sum overflows".into()))
-        };
-        *spent = (add(held)?, captured, add(in_period)?);
+        *spent = spent.debit(req.transaction().amount.get())?;
         // Signed beforehand: taken if signed in the budget period this group decides in and
         // not long before (the hold's time is its signature's), else signed again now.
         let signed = signed.as_ref().filter(|s| {
@@ -538,48 +522,6 @@ fn issued<'a>(
         }
         _ => Err(Error::Forbidden("not a delegation this wallet issued")),
     }
-}
-
-/// A delegation's running counters as stored (migration 1009): what its own holds stored held,
-/// pending or captured use, and those of them created since `counted_period`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-struct Counters {
-    spent: i64,
-    period_spent: i64,
-    /// The period start they were counted for (0: no period budget); `None`: not known.
-    counted_period: Option<i64>,
-}
-
-impl Counters {
-    /// No counters stored yet.
-    const UNKNOWN: Counters = Counters {
-        spent: 0,
-        period_spent: 0,
-        counted_period: None,
-    };
-
-    /// A hold of `amount` created at `created` no longer counts.
-    fn give_back(&mut self, amount: i64, created: i64) {
-        let in_period = self.counted_period.is_some_and(|p| created >= p);
-        match (
-            self.spent.checked_sub(amount),
-            self.period_spent
-                .checked_sub(if in_period { amount } else { 0 }),
-        ) {
-            (Some(spent), Some(period_spent)) => {
-                self.spent = spent;
-                self.period_spent = period_spent;
-            }
-            // Not a sum any more: recounted.
-            _ => self.counted_period = None,
-        }
-    }
-}
-
-/// An amount as the counters store it (BIGINT).
-fn signed(v: Option<u64>) -> Result<i64, Error> {
-    v.and_then(|v| i64::try_from(v).ok())
-        .ok_or_else(|| Error::Internal("ledger sum overflows".into()))
 }
 
 /// The statement storing the counters of `delegations` (locked by this transaction), and its
@@ -638,16 +580,11 @@ impl Locked2 {
     /// What it has used (live and captured, and in its period) by its counters, when they hold
     /// for this period: a principal's own delegation with no sub-delegation (whose holds would
     /// be charged to it without being its own).
-    fn counted(&self) -> Option<(u64, u64, u64)> {
-        let c = &self.counters;
-        if self.has_links || c.counted_period != Some(self.period) {
+    fn counted(&self) -> Option<Used> {
+        if self.has_links {
             return None;
         }
-        Some((
-            u64::try_from(c.spent).ok()?,
-            0,
-            u64::try_from(c.period_spent).ok()?,
-        ))
+        self.counters.used(self.period)
     }
 }
 
