@@ -26,7 +26,7 @@ pub(crate) struct Proved {
 /// Most entries without a seal that [`Registry::unsealed_entries`] lists.
 pub const MAX_REPORTED: usize = 50;
 
-/// Most entries [`Registry::drop_entries_from`] drops at once.
+/// Most entries [`Registry::amend_log`] drops at once.
 pub const MAX_DROPPED: usize = 1000;
 
 /// A log entry without a seal of this service that verifies, as shown to an operator.
@@ -61,9 +61,11 @@ impl Unsealed {
 
 impl std::fmt::Display for Unsealed {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The strings as written into the database, quoted and escaped: a forger's newline
+        // or terminal escape cannot fake a line of the listing an operator reads.
         write!(
             f,
-            "entry {} ({}, about {}, by {}, at {}{})",
+            "entry {} ({:?}, about {:?}, by {:?}, at {}{})",
             self.seq,
             self.kind,
             self.did,
@@ -290,8 +292,7 @@ impl Registry {
 
     /// The log's entries that carry no seal of this service that verifies, in order: the first
     /// [`MAX_REPORTED`] of them, and how many there are in all. An operator reads them before
-    /// vouching for some ([`Registry::vouch_entries`]) or dropping a tail of them
-    /// ([`Registry::drop_entries_from`]).
+    /// vouching for some or dropping a tail of them ([`Registry::amend_log`]).
     pub async fn unsealed_entries(&self) -> Result<(Vec<Unsealed>, u64), Error> {
         let (mut found, mut total, mut after) = (Vec::new(), 0u64, 0i64);
         loop {
@@ -329,11 +330,23 @@ impl Registry {
     /// this service wrote them. Entries already sealed are left as they are. Returns the
     /// entries dropped and the entries sealed. The caller rereads the log
     /// ([`Registry::reread_log`]).
+    ///
+    /// `proven` is how many of the log's first entries a checkpoint this service signed, kept
+    /// outside the database, covers: those are its own whatever their seal columns say (a seal
+    /// corrupted in the database), and none of them is ever dropped.
     pub async fn amend_log(
         &self,
         drop_from: Option<u64>,
         seal: &[u64],
+        proven: u64,
     ) -> Result<(Vec<Unsealed>, Vec<Unsealed>), Error> {
+        if let Some(from) = drop_from.filter(|from| *from <= proven) {
+            return Err(Error::InvalidOperation(format!(
+                "log entry {from} is covered by the checkpoint this service keeps ({proven} \
+                 entries): it wrote it, whatever its seal column says. Seal it with \
+                 --seal-log-entries instead"
+            )));
+        }
         let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
         let dropped = match drop_from {

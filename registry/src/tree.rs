@@ -277,6 +277,23 @@ impl Registry {
         self.catch_up().await
     }
 
+    /// The log's size and root as far as every entry carries this service's seal: up to the
+    /// entry before the first without one. What a checkpoint kept outside the database covers,
+    /// so that it proves the service wrote every entry it covers.
+    pub async fn proven_head(&self) -> Result<(u64, Hash), Error> {
+        let (size, _) = self.log_head().await?;
+        let first = self
+            .0
+            .names
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .first_unproven();
+        let proven = first
+            .and_then(|seq| u64::try_from(seq.saturating_sub(1)).ok())
+            .map_or(size, |p| p.min(size));
+        Ok((proven, self.log_root(proven).await?))
+    }
+
     /// The log's size and root now.
     pub async fn log_head(&self) -> Result<(u64, Hash), Error> {
         self.with_leaves(|t| (t.len() as u64, t.root(t.len()).unwrap_or_default()))

@@ -318,7 +318,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         seal: config.seal_log_entries.clone(),
         drop_from: config.drop_log_entries_from,
     };
-    crate::witness::check(&kept, &registry, &wallet, &restore).await?;
+    let kept_size = crate::witness::check(&kept, &registry, &wallet, &restore).await?;
 
     // Everything that can refuse the start has passed: the secrets and settings now.
     let (admin_token_file, root_token_hash) = write_secrets(
@@ -362,7 +362,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         open_identity(&wallet).await?;
     }
     wallet.start_ledger();
-    crate::witness::keep(kept, registry.clone(), wallet.clone()).await?;
+    crate::witness::keep(kept, registry.clone(), wallet.clone(), kept_size).await?;
     tokio::spawn(db.clone().checkpoints());
     let mut source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
     let own = agentid_resolver::http::origin(&public_url);

@@ -51,7 +51,7 @@ pub async fn check(
     registry: &Registry,
     wallet: &Wallet,
     restore: &Restore,
-) -> Result<(), StartError> {
+) -> Result<u64, StartError> {
     let registry_error = |e: agentid_registry::Error| StartError::Registry(e.to_string());
     let (size, _) = registry.log_head().await.map_err(registry_error)?;
     // Judged on the log as it is, before any amendment: a start refused writes nothing.
@@ -70,7 +70,14 @@ pub async fn check(
     }
     if dropping || !restore.seal.is_empty() {
         let (dropped, sealed) = registry
-            .amend_log(restore.drop_from, &restore.seal)
+            .amend_log(
+                restore.drop_from,
+                &restore.seal,
+                match &kept {
+                    Some(Ok(tree_size)) => *tree_size,
+                    _ => 0,
+                },
+            )
             .await
             .map_err(|e| StartError::LogRestored(e.to_string()))?;
         for e in &dropped {
@@ -84,20 +91,25 @@ pub async fn check(
             .await
             .map_err(|e| StartError::Registry(format!("reading the log: {e}")))?;
     }
+    let proven = match &kept {
+        Some(Ok(tree_size)) if restore.drop_from.is_none_or(|from| from > *tree_size) => *tree_size,
+        _ => 0,
+    };
     match kept {
         // A second node on the database, or a first start: nothing vouches for an entry.
-        None => seal_earlier(registry, 0, "").await,
+        None => seal_earlier(registry, 0, "").await?,
         // Every entry since seals began was sealed as it was written: none is sealed now.
-        Some(Ok(_)) if sealing_began(path) => seal_earlier(registry, 0, "").await,
+        Some(Ok(_)) if sealing_began(path) => seal_earlier(registry, 0, "").await?,
         Some(Ok(tree_size)) if restore.drop_from.is_none_or(|from| from > tree_size) => {
-            seal_earlier(registry, tree_size, "the kept checkpoint").await
+            seal_earlier(registry, tree_size, "the kept checkpoint").await?
         }
-        Some(Ok(_)) => seal_earlier(registry, 0, "").await,
+        Some(Ok(_)) => seal_earlier(registry, 0, "").await?,
         Some(Err(why)) => {
             tracing::warn!(%why, "starting on a restored log (--accept-restored-log)");
-            seal_earlier(registry, 0, "").await
+            seal_earlier(registry, 0, "").await?
         }
     }
+    Ok(proven)
 }
 
 /// The kept checkpoint `text`'s tree size, if it is this service's and the log of `size`
@@ -223,8 +235,19 @@ async fn verified(token: &str, wallet: &Wallet) -> Result<Checkpoint, String> {
 }
 
 /// Signs the log's checkpoint now and writes it to `path` (a new file renamed over the old).
-async fn keep_once(path: &Path, registry: &Registry, wallet: &Wallet) -> Result<u64, String> {
-    let (tree_size, root) = registry.log_head().await.map_err(|e| e.to_string())?;
+async fn keep_once(
+    path: &Path,
+    registry: &Registry,
+    wallet: &Wallet,
+    floor: u64,
+) -> Result<u64, String> {
+    // Only entries that carry the seal, and never fewer than the checkpoint kept already: a
+    // seal corrupted in the database does not take an entry out of what the service proves it
+    // wrote.
+    let (tree_size, root) = registry.proven_head().await.map_err(|e| e.to_string())?;
+    if tree_size < floor {
+        return Ok(floor);
+    }
     let statement = Checkpoint {
         iss: wallet.did().to_string(),
         tree_size,
@@ -244,9 +267,15 @@ async fn keep_once(path: &Path, registry: &Registry, wallet: &Wallet) -> Result<
 }
 
 /// Keeps the checkpoint at `path` current: now, and after the log grows (at most every
-/// second), until the process ends.
-pub async fn keep(path: PathBuf, registry: Registry, wallet: Wallet) -> Result<(), StartError> {
-    keep_once(&path, &registry, &wallet)
+/// second), until the process ends; never over an entry without the seal, and never below
+/// `floor` entries (the checkpoint [`check`] found kept).
+pub async fn keep(
+    path: PathBuf,
+    registry: Registry,
+    wallet: Wallet,
+    floor: u64,
+) -> Result<(), StartError> {
+    let mut floor = keep_once(&path, &registry, &wallet, floor)
         .await
         .map_err(|e| StartError::Registry(format!("keeping the log's checkpoint: {e}")))?;
     for (marker, says) in [
@@ -269,8 +298,9 @@ pub async fn keep(path: PathBuf, registry: Registry, wallet: Wallet) -> Result<(
         while appends.changed().await.is_ok() {
             tokio::time::sleep(EVERY).await;
             appends.borrow_and_update();
-            if let Err(e) = keep_once(&path, &registry, &wallet).await {
-                tracing::error!(error = %e, "the log's checkpoint could not be kept");
+            match keep_once(&path, &registry, &wallet, floor).await {
+                Ok(kept) => floor = kept,
+                Err(e) => tracing::error!(error = %e, "the log's checkpoint could not be kept"),
             }
         }
     });

@@ -444,13 +444,25 @@ async fn a_forged_entry_is_not_sealed_by_accepting_a_restore() {
             assert!(out.contains("log_restored"), "{flags:?}: {out}");
             assert_eq!(count(&server).await, "1", "{flags:?} wrote");
         }
+        // A genuine entry whose seal is corrupted in the database is still the service's: the
+        // kept checkpoint covers it, so it is never dropped.
+        let seal_of = "SELECT seal FROM registry_log WHERE seq = CAST($1 AS BIGINT)";
+        let genuine = crate::support::peek(&server, seal_of, &[&deplatforming])
+            .await
+            .unwrap()
+            .remove(0);
+        let reseal = "UPDATE registry_log SET seal = $1 WHERE seq = CAST($2 AS BIGINT)";
+        tamper(&server, reseal, &["corrupted", &deplatforming]).await;
+        let (out, exit) = serve_once(&server, &["--drop-log-entries-from", &deplatforming]).await;
+        assert_eq!(exit, Some(2), "{out}");
+        assert!(out.contains("covered by the checkpoint"), "{out}");
+        tamper(&server, reseal, &[&genuine, &deplatforming]).await;
         let altered = "UPDATE registry_log SET reason = 'altered' WHERE seq = CAST($1 AS BIGINT)";
         assert_eq!(tamper(&server, altered, &[&forged_seq]).await, 1);
+        // The kept checkpoint never covered the forged entry (it stops before the first entry
+        // without the seal), so the alteration is not a restore: the seal is refused for what
+        // the entry is.
         let (out, exit) = serve_once(&server, &["--seal-log-entries", &forged_seq]).await;
-        assert_eq!(exit, Some(2), "{out}");
-        assert!(out.contains("no longer extends"), "{out}");
-        let flags = ["--accept-restored-log", "--seal-log-entries", &forged_seq];
-        let (out, exit) = serve_once(&server, &flags).await;
         assert_eq!(exit, Some(2), "{out}");
         assert!(out.contains("is not what its hash says"), "{out}");
 
