@@ -252,20 +252,14 @@ impl Registry {
         let (mut sealed, mut left) = (0u64, 0u64);
         let mut after = 0i64;
         loop {
-            let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
-                "{} WHERE seq > $1 ORDER BY seq LIMIT 1000",
-                crate::log::SELECT_SEALED
-            ))
-            .bind(after)
-            .fetch_all(&self.0.pool)
-            .await?;
-            let Some(last) = rows.last().map(|r| r.0) else {
+            let rows = self.log_page(after).await?;
+            let Some(last) = rows.last().map(|r| r.entry.seq) else {
                 break;
             };
             after = last;
             let _turn = self.0.db.write_turn().await;
             let mut tx = self.0.pool.begin().await?;
-            for r in rows.into_iter().map(crate::log::sealed_entry) {
+            for r in rows {
                 if r.holds(&self.0.sealer) {
                     continue;
                 }
@@ -274,20 +268,24 @@ impl Registry {
                     left += 1;
                     continue;
                 }
-                // The name it is about, from the entry itself (entries from before seals
-                // have none stored).
-                let name = crate::zones::entry_subject(e);
-                sqlx::query("UPDATE registry_log SET seal = $1, name = $2 WHERE seq = $3")
-                    .bind(crate::log::seal(&self.0.sealer, e, name.as_deref()))
-                    .bind(name.as_deref())
-                    .bind(e.seq)
-                    .execute(&mut *tx)
-                    .await?;
+                write_seal(&mut tx, &self.0.sealer, e).await?;
                 sealed += 1;
             }
             tx.commit().await?;
         }
         Ok((sealed, left))
+    }
+
+    /// Up to 1,000 of the log's entries after `after`, in order, as stored.
+    async fn log_page(&self, after: i64) -> Result<Vec<crate::log::Sealed>, Error> {
+        let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
+            "{} WHERE seq > $1 ORDER BY seq LIMIT 1000",
+            crate::log::SELECT_SEALED
+        ))
+        .bind(after)
+        .fetch_all(&self.0.pool)
+        .await?;
+        Ok(rows.into_iter().map(crate::log::sealed_entry).collect())
     }
 
     /// The log's entries that carry no seal of this service that verifies, in order: the first
@@ -296,18 +294,12 @@ impl Registry {
     pub async fn unsealed_entries(&self) -> Result<(Vec<Unsealed>, u64), Error> {
         let (mut found, mut total, mut after) = (Vec::new(), 0u64, 0i64);
         loop {
-            let rows: Vec<crate::log::SealedRow> = sqlx::query_as(&format!(
-                "{} WHERE seq > $1 ORDER BY seq LIMIT 1000",
-                crate::log::SELECT_SEALED
-            ))
-            .bind(after)
-            .fetch_all(&self.0.pool)
-            .await?;
-            let Some(last) = rows.last().map(|r| r.0) else {
+            let rows = self.log_page(after).await?;
+            let Some(last) = rows.last().map(|r| r.entry.seq) else {
                 break;
             };
             after = last;
-            for r in rows.into_iter().map(crate::log::sealed_entry) {
+            for r in rows {
                 if r.holds(&self.0.sealer) {
                     continue;
                 }
@@ -402,13 +394,7 @@ async fn vouch_entries(
                      before it: it cannot be sealed (drop it with --drop-log-entries-from)"
             )));
         }
-        let name = crate::zones::entry_subject(e);
-        sqlx::query("UPDATE registry_log SET seal = $1, name = $2 WHERE seq = $3")
-            .bind(crate::log::seal(sealer, e, name.as_deref()))
-            .bind(name.as_deref())
-            .bind(e.seq)
-            .execute(&mut **tx)
-            .await?;
+        write_seal(tx, sealer, e).await?;
         sealed.push(Unsealed::of(e));
     }
     Ok(sealed)
@@ -455,4 +441,21 @@ async fn drop_entries_from(
         .execute(&mut **tx)
         .await?;
     Ok(dropped)
+}
+
+/// Seals entry `e` inside `tx`, with the name it is about read from the entry itself (entries
+/// from before seals have none stored).
+async fn write_seal(
+    tx: &mut sqlx::Transaction<'_, sqlx::Any>,
+    sealer: &agentid_store::Sealer,
+    e: &LogEntry,
+) -> Result<(), Error> {
+    let name = crate::zones::entry_subject(e);
+    sqlx::query("UPDATE registry_log SET seal = $1, name = $2 WHERE seq = $3")
+        .bind(crate::log::seal(sealer, e, name.as_deref()))
+        .bind(name.as_deref())
+        .bind(e.seq)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
 }
