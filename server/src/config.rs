@@ -74,6 +74,11 @@ pub struct ServeConfig {
     /// How many such writes a client may make at once before the rate applies.
     #[arg(long, env = "AGENTID_WRITE_BURST", default_value_t = 60)]
     pub write_burst: u32,
+    /// Most live nonces the `/v1/verify` requests of one client (an address; IPv6 by its /64)
+    /// record in the replay memory, on this node: a client over it is `nonce_memory_full`, and
+    /// filling the whole memory (`--max-nonces`) takes that many addresses over this.
+    #[arg(long, env = "AGENTID_MAX_NONCES_PER_CLIENT", default_value_t = crate::nonces::DEFAULT_MAX_NONCES_PER_CLIENT)]
+    pub max_nonces_per_client: usize,
     /// Most client connections open at once; lowered at start to fit under the open-file limit
     /// (raised to its hard limit) less what the service keeps for its own files. At the cap, a
     /// new connection closes the least recently active one.
@@ -179,6 +184,7 @@ impl ServeConfig {
             dns_server: None,
             write_rate: 10,
             write_burst: 60,
+            max_nonces_per_client: crate::nonces::DEFAULT_MAX_NONCES_PER_CLIENT,
             max_connections: 10_000,
             max_event_streams: 1024,
             header_timeout_secs: 10,

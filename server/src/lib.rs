@@ -224,7 +224,9 @@ mod tests {
         let policy = agentid_sdk::verify::TrustPolicy::new()
             .trust_registry("http://wallet.test")
             .trust_wallet(wallet.did().clone());
-        let nonces = nonces::DbNonces::open(db.clone()).await.unwrap();
+        let nonces = nonces::DbNonces::open(db.clone(), nonces::DEFAULT_MAX_NONCES_PER_CLIENT)
+            .await
+            .unwrap();
         let verifier = Arc::new(Verifier::with_nonces(
             source,
             policy,

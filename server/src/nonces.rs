@@ -1,6 +1,6 @@
 //! The verifier's replay memory in the database (spec section 8, step 14): per merchant
-//! (audience), shared by every node on the database and kept across restarts, bounded, pruned at
-//! expiry. The hot path for a replay is this process's memory: a nonce this process accepted is
+//! (audience), shared by every node on the database and kept across restarts, bounded (in all,
+//! per merchant, per agent and per client that verifies), pruned at expiry. The hot path for a replay is this process's memory: a nonce this process accepted is
 //! refused without a database round trip; a new one is recorded with an atomic upsert that only
 //! a single verifier, on any node, can win. New nonces are written in batches: a task takes
 //! every one waiting (up to [`MAX_BATCH`]) and records them with one statement, so a busy
@@ -10,7 +10,9 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use std::collections::HashSet;
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::net::IpAddr;
 
 use agentid_sdk::verify::{Consumed, Limits, MemoryNonces, NonceKey, NonceQuotas, NonceStore};
 use agentid_store::statement::{Param, Statement};
@@ -30,7 +32,22 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
         "replay per agent",
         include_str!("../migrations/0010_replay_per_agent.sql"),
     ),
+    (
+        3020,
+        "replay per client",
+        include_str!("../migrations/0020_replay_per_client.sql"),
+    ),
 ];
+
+tokio::task_local! {
+    /// The client (its address as [`crate::ratelimit::client_key`] counts it) whose request
+    /// is being verified: set by `POST /v1/verify` around the verification, so the nonce it
+    /// records counts against that client's share.
+    pub static CLIENT: IpAddr;
+}
+
+/// Default for `--max-nonces-per-client`.
+pub const DEFAULT_MAX_NONCES_PER_CLIENT: usize = 100_000;
 
 /// Expired nonces are deleted at most this often, in seconds.
 const PRUNE_EVERY_SECS: i64 = 60;
@@ -45,9 +62,52 @@ struct Pending {
     aud: String,
     holder: String,
     nonce: String,
+    client: String,
     expires: i64,
     now: i64,
     won: oneshot::Sender<Result<bool, String>>,
+}
+
+/// Live nonces counted per client that recorded them, so that no client (a stranger who is its
+/// own merchant, with as many agents and merchant keys as it cares to make) fills the memory
+/// for the others: filling it takes `max_nonces / max_nonces_per_client` addresses.
+#[derive(Debug, Default)]
+struct ClientShares {
+    live: HashMap<IpAddr, BinaryHeap<Reverse<i64>>>,
+    since_sweep: usize,
+}
+
+impl ClientShares {
+    fn count(&mut self, client: IpAddr, now: i64) -> usize {
+        let Some(heap) = self.live.get_mut(&client) else {
+            return 0;
+        };
+        while heap.peek().is_some_and(|Reverse(exp)| *exp < now) {
+            heap.pop();
+        }
+        heap.len()
+    }
+
+    fn add(&mut self, client: IpAddr, expires: i64, now: i64) {
+        self.live.entry(client).or_default().push(Reverse(expires));
+        self.since_sweep += 1;
+        if self.since_sweep >= 4096 {
+            self.since_sweep = 0;
+            self.live.retain(|_, heap| {
+                while heap.peek().is_some_and(|Reverse(exp)| *exp < now) {
+                    heap.pop();
+                }
+                !heap.is_empty()
+            });
+        }
+    }
+}
+
+/// The per-merchant and per-agent shares, and the per-client ones, taken under one lock.
+#[derive(Debug, Default)]
+struct Shares {
+    quotas: NonceQuotas,
+    clients: ClientShares,
 }
 
 /// Nonces in the database, with this process's accepted ones in memory.
@@ -58,8 +118,10 @@ pub struct DbNonces {
     /// Nonces recorded before the memory was kept per agent (an empty holder), live for a few
     /// minutes after an upgrade: used, whichever agent presents them.
     legacy: MemoryNonces,
-    /// This node's count of live nonces per merchant and per agent at a merchant.
-    quotas: std::sync::Mutex<NonceQuotas>,
+    /// This node's count of live nonces per merchant, per agent and per client.
+    shares: std::sync::Mutex<Shares>,
+    /// Most live nonces one client's requests may record on this node.
+    max_per_client: usize,
     /// Rows believed to be in the table (exact after each prune, counted up between).
     rows: AtomicUsize,
     /// Nonces admitted and not yet written: counted against the memory's room until they are.
@@ -69,8 +131,9 @@ pub struct DbNonces {
 
 impl DbNonces {
     /// The replay memory over `db` (on which [`MIGRATIONS`] have run), writing in its turn with
-    /// the process's other writers on SQLite.
-    pub async fn open(db: Db) -> Result<Self, sqlx::Error> {
+    /// the process's other writers on SQLite; one client's requests record at most
+    /// `max_per_client` live nonces.
+    pub async fn open(db: Db, max_per_client: usize) -> Result<Self, sqlx::Error> {
         let pool = db.pool().clone();
         let (rows,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM verifier_replay")
             .fetch_one(&pool)
@@ -98,15 +161,18 @@ impl DbNonces {
         }
         // The shares count the live nonces already recorded, so a restart frees nobody's.
         let now = agentid_spec::clock::Clock::now(&agentid_spec::clock::SystemClock);
-        let live: Vec<(String, String, String, i64)> = sqlx::query_as(
-            "SELECT audience, holder, nonce, expires_at FROM verifier_replay \
+        let live: Vec<(String, String, String, i64, String)> = sqlx::query_as(
+            "SELECT audience, holder, nonce, expires_at, client FROM verifier_replay \
              WHERE expires_at >= $1 AND holder <> ''",
         )
         .bind(now)
         .fetch_all(&pool)
         .await?;
-        let mut quotas = NonceQuotas::default();
-        for (audience, holder, nonce, expires) in &live {
+        let mut shares = Shares::default();
+        for (audience, holder, nonce, expires, client) in &live {
+            if let Ok(client) = client.parse::<IpAddr>() {
+                shares.clients.add(client, *expires, now);
+            }
             // Only an issued nonce that verified was ever recorded in the issued form for a
             // did:key merchant (one that does not is refused before the memory).
             let issued = nonce.starts_with(agentid_spec::nonce::PREFIX)
@@ -117,7 +183,7 @@ impl DbNonces {
                 nonce,
                 issued,
             };
-            quotas.add(&key, *expires, now);
+            shares.quotas.add(&key, *expires, now);
         }
         let (queue, waiting) = mpsc::channel(QUEUE);
         tokio::spawn(write_batches(db, waiting));
@@ -126,7 +192,8 @@ impl DbNonces {
             queue,
             local: MemoryNonces::new(),
             legacy,
-            quotas: std::sync::Mutex::new(quotas),
+            shares: std::sync::Mutex::new(shares),
+            max_per_client,
             rows: AtomicUsize::new(rows.max(0) as usize),
             in_flight: AtomicUsize::new(0),
             last_prune: AtomicI64::new(i64::MIN),
@@ -155,6 +222,7 @@ impl DbNonces {
         limits: &Limits,
     ) -> Result<Consumed, sqlx::Error> {
         let max = limits.max_nonces;
+        let client = CLIENT.try_with(|c| *c).ok();
         let full = |this: &Self| {
             this.rows.load(Ordering::Relaxed) + this.in_flight.load(Ordering::Relaxed) >= max
         };
@@ -167,19 +235,28 @@ impl DbNonces {
             // The shares and the room are taken here, under one lock, before the write: checkouts
             // that arrive together cannot all pass one check. A nonce refused as a replay keeps
             // its place in the shares until it expires.
-            let mut quotas = self.lock_quotas();
+            let mut shares = self.lock_shares();
             if full(self) {
                 return Ok(Consumed::Unrecorded(format!(
                     "the replay memory holds {max} live nonces"
                 )));
             }
-            if let Err(why) = quotas.check(key, now, limits) {
+            if let Err(why) = shares.quotas.check(key, now, limits) {
                 return Ok(Consumed::Unrecorded(why));
             }
-            quotas.add(key, expires, now);
+            if let Some(client) = client {
+                if shares.clients.count(client, now) >= self.max_per_client {
+                    return Ok(Consumed::Unrecorded(format!(
+                        "the replay memory holds {} live nonces recorded for this client",
+                        self.max_per_client
+                    )));
+                }
+                shares.clients.add(client, expires, now);
+            }
+            shares.quotas.add(key, expires, now);
             self.in_flight.fetch_add(1, Ordering::Relaxed);
         }
-        let written = self.write(key, expires, now).await;
+        let written = self.write(key, client, expires, now).await;
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if !written? {
             return Ok(Consumed::Replayed);
@@ -192,12 +269,19 @@ impl DbNonces {
     }
 
     /// Writes `key` with the next batch: whether this verifier won it (`false`: a replay).
-    async fn write(&self, key: &NonceKey<'_>, expires: i64, now: i64) -> Result<bool, sqlx::Error> {
+    async fn write(
+        &self,
+        key: &NonceKey<'_>,
+        client: Option<IpAddr>,
+        expires: i64,
+        now: i64,
+    ) -> Result<bool, sqlx::Error> {
         let (won, answer) = oneshot::channel();
         let pending = Pending {
             aud: key.audience.to_owned(),
             holder: key.holder.to_owned(),
             nonce: key.nonce.to_owned(),
+            client: client.map(|c| c.to_string()).unwrap_or_default(),
             expires,
             now,
             won,
@@ -210,8 +294,8 @@ impl DbNonces {
             .map_err(sqlx::Error::Protocol)
     }
 
-    fn lock_quotas(&self) -> std::sync::MutexGuard<'_, NonceQuotas> {
-        self.quotas.lock().unwrap_or_else(|p| p.into_inner())
+    fn lock_shares(&self) -> std::sync::MutexGuard<'_, Shares> {
+        self.shares.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -286,13 +370,20 @@ async fn record_batch(
     let now = rows.iter().map(|p| p.now).min().unwrap_or(i64::MIN);
     let values: Vec<String> = (0..rows.len())
         .map(|i| {
-            let at = 4 * i + 2;
-            format!("(${at}, ${}, ${}, ${})", at + 1, at + 2, at + 3)
+            let at = 5 * i + 2;
+            format!(
+                "(${at}, ${}, ${}, ${}, ${})",
+                at + 1,
+                at + 2,
+                at + 3,
+                at + 4
+            )
         })
         .collect();
     let sql = format!(
-        "INSERT INTO verifier_replay (audience, holder, nonce, expires_at) VALUES {} \
-         ON CONFLICT (audience, holder, nonce) DO UPDATE SET expires_at = excluded.expires_at \
+        "INSERT INTO verifier_replay (audience, holder, nonce, expires_at, client) VALUES {} \
+         ON CONFLICT (audience, holder, nonce) DO UPDATE SET expires_at = excluded.expires_at, \
+         client = excluded.client \
          WHERE verifier_replay.expires_at < $1 \
          RETURNING audience, holder, nonce",
         values.join(", ")
@@ -304,6 +395,7 @@ async fn record_batch(
             Param::Text(&p.holder),
             Param::Text(&p.nonce),
             Param::Int(p.expires),
+            Param::Text(&p.client),
         ]);
     }
     let sqlite = pool.connect_options().database_url.scheme() == "sqlite";

@@ -64,12 +64,27 @@ impl WriteLimiter {
     }
 }
 
+/// The address a client is counted under: an IPv4 address as it is, an IPv6 address by its /64
+/// (one subscriber's network, which holds as many addresses as it likes), an IPv4-mapped IPv6
+/// address as the IPv4 one.
+pub fn client_key(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V4(v4) => IpAddr::V4(v4),
+        IpAddr::V6(v6) => match v6.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(std::net::Ipv6Addr::from(
+                u128::from(v6) & !((1u128 << 64) - 1),
+            )),
+        },
+    }
+}
+
 /// Middleware for the routes that create: a `POST` from a client over its limit is answered
 /// 429 before the handler runs. Requests without a peer address (in-process) are not limited.
 pub(crate) async fn limit_writes(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if req.method() == axum::http::Method::POST {
         if let Some(ConnectInfo(peer)) = req.extensions().get::<ConnectInfo<SocketAddr>>() {
-            if let Err(wait) = s.write_limiter.check(peer.ip(), Instant::now()) {
+            if let Err(wait) = s.write_limiter.check(client_key(peer.ip()), Instant::now()) {
                 // Whole seconds, rounded up (RFC 9110 10.2.3).
                 let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
                 return ApiError::RateLimited(secs.max(1)).into_response();
@@ -82,6 +97,17 @@ pub(crate) async fn limit_writes(State(s): State<AppState>, req: Request, next: 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Addresses of one IPv6 /64 are one client; IPv4 addresses, mapped or not, are their own.
+    #[test]
+    fn clients_are_counted_by_their_network() {
+        let key = |s: &str| client_key(s.parse().unwrap());
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2:ffff:1:2:3"));
+        assert_eq!(key("2001:db8:1:2::1"), key("2001:db8:1:2::"));
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("::ffff:192.0.2.7"), key("192.0.2.7"));
+        assert_ne!(key("192.0.2.7"), key("192.0.2.8"));
+    }
 
     /// A burst of exactly `burst` passes, the next waits 1/rate, and the bucket refills.
     #[test]

@@ -305,7 +305,7 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
     if url.starts_with("postgres") {
         crate::changes::listen(&url, registry.clone(), wallet.clone()).await?;
     }
-    let nonces = crate::nonces::DbNonces::open(db.clone()).await?;
+    let nonces = crate::nonces::DbNonces::open(db.clone(), config.max_nonces_per_client).await?;
     if master.sealed {
         // Loads the wallet's key, writing nothing: a master key that does not unseal it is
         // refused before any setting is recorded.

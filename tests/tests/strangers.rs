@@ -118,6 +118,18 @@ async fn customer_named(f: &Fixture, name: &str) -> (String, KeyPair, String) {
 /// `agent`'s checkout at the fixture's merchant with `nonce`, verified by `/v1/verify`: the
 /// decision.
 async fn checkout(f: &Fixture, agent: &str, key: &KeyPair, credential: &str, n: &str) -> Value {
+    checkout_via(f, &f.server.http(), agent, key, credential, n).await
+}
+
+/// A 1-cent checkout held by the wallet and verified through `via`.
+async fn checkout_via(
+    f: &Fixture,
+    via: &crate::support::Http,
+    agent: &str,
+    key: &KeyPair,
+    credential: &str,
+    n: &str,
+) -> Value {
     use agentid_sdk::present::{present, CheckoutRequest};
     use agentid_spec::credential::{Amount, Category, Currency};
     use agentid_spec::id::Did;
@@ -143,7 +155,16 @@ async fn checkout(f: &Fixture, agent: &str, key: &KeyPair, credential: &str, n: 
     assert_eq!(st, 201, "{hold}");
     let authorization = crate::support::s(&hold["authorization"]);
     req.authorization = Some(&authorization);
-    f.verify_http(&present(&req, key), &f.merchant, n).await
+    let presentation = present(&req, key);
+    let (status, decision) = via
+        .post(
+            "/v1/verify",
+            None,
+            &serde_json::json!({ "presentation": presentation, "merchant": f.merchant, "nonce": n }),
+        )
+        .await;
+    assert_eq!(status, 200, "{decision}");
+    decision
 }
 
 fn codes(decision: &Value) -> Vec<String> {
@@ -178,6 +199,70 @@ async fn nobody_fills_or_burns_another_partys_nonces() {
         let d = checkout(&f, stranger.0, stranger.1, stranger.2, &nonce()).await;
         assert_eq!(codes(&d), ["nonce_memory_full"], "{d}");
         let d = checkout(&f, &customer, &customer_key, &customer_credential, &nonce()).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+    }
+}
+
+/// Finding (fifth attack): a stranger who is its own merchant, with as many agents as it cares
+/// to register and nonces it issues itself (counted against no merchant's share), could fill
+/// the whole replay memory, and every merchant's checkouts were `nonce_memory_full`. The nonces
+/// a client's `/v1/verify` requests record now count against that client's share too (an
+/// address, an IPv6 one by its /64), kept across a restart.
+#[tokio::test]
+async fn a_client_fills_only_its_own_share_of_the_memory() {
+    for backend in crate::support::backends().await {
+        let mut f = Fixture::new_with(&backend, &["--max-nonces-per-client", "2"]).await;
+        let (second, second_key, second_credential) = customer_named(&f, "second").await;
+        let stranger = (&f.agent, &f.agent_key, &f.credential);
+        let here = f.server.http();
+        // Two agents, one client: the client's share fills, whichever agent presents.
+        let d = checkout_via(&f, &here, stranger.0, stranger.1, stranger.2, &nonce()).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        let d = checkout_via(
+            &f,
+            &here,
+            &second,
+            &second_key,
+            &second_credential,
+            &nonce(),
+        )
+        .await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        let d = checkout_via(&f, &here, stranger.0, stranger.1, stranger.2, &nonce()).await;
+        assert_eq!(codes(&d), ["nonce_memory_full"], "{d}");
+        assert!(
+            crate::support::s(&d["reasons"][0]["message"]).contains("for this client"),
+            "{d}"
+        );
+        // Another client (another address) is not crowded out, with the same agents.
+        let there = f.server.http_from("127.0.0.2".parse().unwrap());
+        let d = checkout_via(&f, &there, stranger.0, stranger.1, stranger.2, &nonce()).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        // A restart frees no share.
+        f.server
+            .restart_with(&["--max-nonces-per-client", "2"])
+            .await;
+        let here = f.server.http();
+        let d = checkout_via(
+            &f,
+            &here,
+            &second,
+            &second_key,
+            &second_credential,
+            &nonce(),
+        )
+        .await;
+        assert_eq!(codes(&d), ["nonce_memory_full"], "after a restart: {d}");
+        let there = f.server.http_from("127.0.0.2".parse().unwrap());
+        let d = checkout_via(
+            &f,
+            &there,
+            &second,
+            &second_key,
+            &second_credential,
+            &nonce(),
+        )
+        .await;
         assert_eq!(d["decision"], "accepted", "{d}");
     }
 }

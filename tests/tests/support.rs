@@ -273,6 +273,19 @@ impl Server {
         }
     }
 
+    /// A client whose connections come from `local` (another loopback address: another
+    /// client, as the server counts them).
+    pub fn http_from(&self, local: std::net::IpAddr) -> Http {
+        Http {
+            client: reqwest::Client::builder()
+                .timeout(Duration::from_secs(20))
+                .local_address(local)
+                .build()
+                .unwrap(),
+            base: self.url.clone(),
+        }
+    }
+
     /// Runs `agentid <args>` against this server; returns the exit code and stdout as JSON.
     pub async fn cli(&self, args: &[&str]) -> (i32, Value) {
         run_cli(&self.url, args, &[]).await

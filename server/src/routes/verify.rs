@@ -39,6 +39,7 @@ struct VerifyRequest {
 
 async fn verify(
     State(s): State<AppState>,
+    peer: Option<axum::Extension<axum::extract::ConnectInfo<std::net::SocketAddr>>>,
     Json(req): Json<VerifyRequest>,
 ) -> Result<axum::Json<Decision>, ApiError> {
     let context = CheckoutContext {
@@ -49,7 +50,15 @@ async fn verify(
         order_hash: req.order_hash,
         category: req.category,
     };
-    Ok(axum::Json(
-        s.verifier.verify(&req.presentation, &context).await,
-    ))
+    let decision = s.verifier.verify(&req.presentation, &context);
+    // The nonce an accepted presentation records counts against this client's share too.
+    let decision = match peer {
+        Some(axum::Extension(axum::extract::ConnectInfo(peer))) => {
+            crate::nonces::CLIENT
+                .scope(crate::ratelimit::client_key(peer.ip()), decision)
+                .await
+        }
+        None => decision.await,
+    };
+    Ok(axum::Json(decision))
 }
