@@ -332,6 +332,27 @@ impl Registry {
         seal: &[u64],
         proven: u64,
     ) -> Result<(Vec<Unsealed>, Vec<Unsealed>), Error> {
+        self.amend(drop_from, seal, proven, true).await
+    }
+
+    /// What [`Registry::amend_log`] would answer, refusals included, with nothing written: a
+    /// start checks the operator's decisions before anything else is written.
+    pub async fn rehearse_amend_log(
+        &self,
+        drop_from: Option<u64>,
+        seal: &[u64],
+        proven: u64,
+    ) -> Result<(Vec<Unsealed>, Vec<Unsealed>), Error> {
+        self.amend(drop_from, seal, proven, false).await
+    }
+
+    async fn amend(
+        &self,
+        drop_from: Option<u64>,
+        seal: &[u64],
+        proven: u64,
+        commit: bool,
+    ) -> Result<(Vec<Unsealed>, Vec<Unsealed>), Error> {
         if let Some(from) = drop_from.filter(|from| *from <= proven) {
             return Err(Error::InvalidOperation(format!(
                 "log entry {from} is covered by the checkpoint this service keeps ({proven} \
@@ -346,7 +367,11 @@ impl Registry {
             None => Vec::new(),
         };
         let sealed = vouch_entries(&mut tx, &self.0.sealer, seal).await?;
-        tx.commit().await?;
+        if commit {
+            tx.commit().await?;
+        } else {
+            tx.rollback().await?;
+        }
         Ok((dropped, sealed))
     }
 

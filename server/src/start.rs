@@ -318,7 +318,18 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         seal: config.seal_log_entries.clone(),
         drop_from: config.drop_log_entries_from,
     };
-    let kept_size = crate::witness::check(&kept, &registry, &wallet, &restore).await?;
+    let judged = crate::witness::judge(&kept, &registry, &wallet, &restore).await?;
+    let own = agentid_resolver::http::origin(&public_url);
+    let mut foreign = Vec::new();
+    for r in &config.trust_registries {
+        if agentid_resolver::http::origin(r.trim_end_matches('/')) == own {
+            continue;
+        }
+        foreign.push(
+            HttpSource::new(r, Duration::from_secs(5))
+                .map_err(|e| StartError::Config(format!("--trust-registry {r}: {e}")))?,
+        );
+    }
 
     // Everything that can refuse the start has passed: the secrets and settings now.
     let (admin_token_file, root_token_hash) = write_secrets(
@@ -361,18 +372,14 @@ pub async fn start(config: ServeConfig) -> Result<Running, StartError> {
         // kept.
         open_identity(&wallet).await?;
     }
+    // The log's amendments last, once nothing else can refuse the start.
+    let kept_size = crate::witness::apply(judged, &registry, &restore).await?;
     wallet.start_ledger();
     crate::witness::keep(kept, registry.clone(), wallet.clone(), kept_size).await?;
     tokio::spawn(db.clone().checkpoints());
     let mut source = LocalSource::new(registry.clone(), wallet.clone(), &public_url, remote);
-    let own = agentid_resolver::http::origin(&public_url);
-    for r in &config.trust_registries {
-        if agentid_resolver::http::origin(r.trim_end_matches('/')) == own {
-            continue;
-        }
-        let foreign = HttpSource::new(r, Duration::from_secs(5))
-            .map_err(|e| StartError::Config(format!("--trust-registry {r}: {e}")))?;
-        source = source.with_foreign_registry(foreign);
+    for registry in foreign {
+        source = source.with_foreign_registry(registry);
     }
     let verifier = Arc::new(Verifier::with_nonces(
         source,

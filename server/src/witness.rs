@@ -38,46 +38,73 @@ pub struct Restore {
     pub drop_from: Option<u64>,
 }
 
+/// What [`judge`] found of the log against the kept checkpoint, before anything was written.
+#[derive(Debug)]
+pub struct Judged {
+    /// The kept checkpoint's tree size if the log extends it, why not otherwise; `None` when
+    /// no checkpoint is kept.
+    kept: Option<Result<u64, String>>,
+    /// Whether this node has sealed every entry since it began sealing.
+    sealing_began: bool,
+}
+
 /// Checks that the log extends the checkpoint kept at `path`, if there is one: signed by a key
 /// the wallet has had, for this service, and the log's first `treeSize` entries hash to its
 /// root. Otherwise the start is refused, unless `restore.accept` (or a drop, which shortens the
-/// log on purpose). Then the operator's decisions about entries without a seal are applied: a
-/// tail of them dropped, named ones sealed (each logged at WARN). No entry without a seal is
-/// ever sealed on the word of `--accept-restored-log` alone: a forged entry (an operator's
-/// reinstatement, a lifted revocation, written into the database) would be sealed with the
-/// rest.
-pub async fn check(
+/// log on purpose). Writes nothing: [`apply`] does, once every other step that can refuse the
+/// start has passed.
+pub async fn judge(
     path: &Path,
     registry: &Registry,
     wallet: &Wallet,
     restore: &Restore,
-) -> Result<u64, StartError> {
+) -> Result<Judged, StartError> {
     let registry_error = |e: agentid_registry::Error| StartError::Registry(e.to_string());
     let (size, _) = registry.log_head().await.map_err(registry_error)?;
-    // Judged on the log as it is, before any amendment: a start refused writes nothing.
     let kept = match std::fs::read_to_string(path) {
         Ok(text) => Some(kept(path, text.trim(), size, registry, wallet).await),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
         Err(e) => return Err(StartError::Io(path.display().to_string(), e)),
     };
-    let dropping = restore.drop_from.is_some();
     if let Some(Err(why)) = &kept {
-        if !restore.accept && !dropping {
+        if !restore.accept && restore.drop_from.is_none() {
             return Err(StartError::LogRestored(format!(
                 "{why}; start with --accept-restored-log to accept the log as it is (logged)"
             )));
         }
     }
+    if restore.drop_from.is_some() || !restore.seal.is_empty() {
+        // Refused now, if at all, rather than after the start has written anything.
+        registry
+            .rehearse_amend_log(restore.drop_from, &restore.seal, proven(&kept))
+            .await
+            .map_err(|e| StartError::LogRestored(e.to_string()))?;
+    }
+    Ok(Judged {
+        kept,
+        sealing_began: sealing_began(path),
+    })
+}
+
+/// Applies the operator's decisions about entries without a seal to the log [`judge`]d: a tail
+/// of them dropped, named ones sealed (each logged at WARN), then the entries from before seals
+/// existed that the kept checkpoint vouches for sealed. No entry without a seal is ever sealed
+/// on the word of `--accept-restored-log` alone: a forged entry (an operator's reinstatement, a
+/// lifted revocation, written into the database) would be sealed with the rest. Answers the
+/// tree size the kept checkpoint proves, the floor of the next one kept.
+pub async fn apply(
+    judged: Judged,
+    registry: &Registry,
+    restore: &Restore,
+) -> Result<u64, StartError> {
+    let Judged {
+        kept,
+        sealing_began,
+    } = judged;
+    let dropping = restore.drop_from.is_some();
     if dropping || !restore.seal.is_empty() {
         let (dropped, sealed) = registry
-            .amend_log(
-                restore.drop_from,
-                &restore.seal,
-                match &kept {
-                    Some(Ok(tree_size)) => *tree_size,
-                    _ => 0,
-                },
-            )
+            .amend_log(restore.drop_from, &restore.seal, proven(&kept))
             .await
             .map_err(|e| StartError::LogRestored(e.to_string()))?;
         for e in &dropped {
@@ -99,7 +126,7 @@ pub async fn check(
         // A second node on the database, or a first start: nothing vouches for an entry.
         None => seal_earlier(registry, 0, "").await?,
         // Every entry since seals began was sealed as it was written: none is sealed now.
-        Some(Ok(_)) if sealing_began(path) => seal_earlier(registry, 0, "").await?,
+        Some(Ok(_)) if sealing_began => seal_earlier(registry, 0, "").await?,
         Some(Ok(tree_size)) if restore.drop_from.is_none_or(|from| from > tree_size) => {
             seal_earlier(registry, tree_size, "the kept checkpoint").await?
         }
@@ -110,6 +137,14 @@ pub async fn check(
         }
     }
     Ok(proven)
+}
+
+/// How many of the log's first entries the kept checkpoint covers (0 without one that holds).
+fn proven(kept: &Option<Result<u64, String>>) -> u64 {
+    match kept {
+        Some(Ok(tree_size)) => *tree_size,
+        _ => 0,
+    }
 }
 
 /// The kept checkpoint `text`'s tree size, if it is this service's and the log of `size`

@@ -466,6 +466,22 @@ async fn a_forged_entry_is_not_sealed_by_accepting_a_restore() {
         assert_eq!(exit, Some(2), "{out}");
         assert!(out.contains("is not what its hash says"), "{out}");
 
+        // A start refused for another reason after the log was judged (an unusable
+        // --trust-registry) drops nothing: the log's amendments come last.
+        let (out, exit) = serve_once(
+            &server,
+            &[
+                "--drop-log-entries-from",
+                &forged_seq,
+                "--trust-registry",
+                "ftp://registry.example",
+            ],
+        )
+        .await;
+        assert_eq!(exit, Some(2), "{out}");
+        assert!(out.contains("--trust-registry"), "{out}");
+        assert_eq!(count(&server).await, "1", "a refused start dropped entries");
+
         // Dropped on the operator's word: the deplatforming stands (the row's "active" is
         // refused, not served), and the log takes entries again.
         server
