@@ -15,7 +15,7 @@ use agentid_spec::time::format_rfc3339;
 use serde::Serialize;
 
 use crate::log;
-use crate::names::reserved;
+use crate::names::why_reserved;
 use crate::{Error, Registry};
 
 /// The result of a successful `create`.
@@ -61,8 +61,8 @@ impl Registry {
         let signer = history.entries()[0].signer.clone();
         let state = history.state();
         let (name, rotation_keys) = (state.name.clone(), &state.rotation_keys);
-        if let Some(n) = name.as_ref().filter(|n| reserved(n)) {
-            return Err(Error::NameReserved(n.to_string()));
+        if let Some(why) = name.as_ref().and_then(why_reserved) {
+            return Err(Error::NameReserved(why));
         }
         let did = history.did().clone();
         let doc = state.document(&did, name.as_ref());

@@ -45,7 +45,9 @@ mod zones;
 pub use agents::{Lookup, Registered, Suspend};
 pub use decisions::Decision;
 pub use error::Error;
-pub use names::{is_public_suffix, never_a_zone, reserved, under_dns_tld, RESERVED_NAMES};
+pub use names::{
+    is_public_suffix, never_a_zone, reserved, under_dns_tld, why_reserved, RESERVED_NAMES,
+};
 pub use proved::{Unsealed, MAX_DROPPED, MAX_REPORTED};
 pub use tree::Inclusion;
 pub use zones::{TxtLookup, Zone};

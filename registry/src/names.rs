@@ -121,10 +121,63 @@ static WILDCARD_TLDS: LazyLock<std::collections::HashSet<&'static str>> = LazyLo
         .collect()
 });
 
-/// Whether `name` is reserved: its last label is in [`RESERVED_NAMES`].
+/// Whether `name` is reserved: see [`why_reserved`].
 pub fn reserved(name: &AgentName) -> bool {
-    RESERVED_NAMES.contains(&top_label(name))
+    why_reserved(name).is_some()
 }
+
+/// Why `name` is reserved, if it is: its last label is in [`RESERVED_NAMES`], or reads as one
+/// (its confusable skeleton, Unicode TS #39, is one of theirs: `paypa1`, `arnazon`, or the
+/// punycode `xn--pypal-4ve` of a Cyrillic `а` in `pаypal`); or one of its labels is an IDNA
+/// label (`xn--`) that does not decode, holds a character Unicode does not allow in
+/// identifiers, or mixes scripts beyond what TS #39 calls highly restrictive (Latin with
+/// Cyrillic or Greek: the homograph's mark), so that no name displays as another's.
+pub fn why_reserved(name: &AgentName) -> Option<String> {
+    use unicode_security::{GeneralSecurityProfile, RestrictionLevel, RestrictionLevelDetection};
+    let top = top_label(name);
+    if RESERVED_NAMES.contains(&top) {
+        return Some(name.to_string());
+    }
+    let mut shown = None;
+    for label in name.as_str().split('.') {
+        let Some(code) = label.strip_prefix("xn--") else {
+            continue;
+        };
+        let Some(unicode) = idna::punycode::decode_to_string(code).filter(|u| !u.is_ascii()) else {
+            return Some(format!(
+                "{name} ({label} is not the punycode of a Unicode label)"
+            ));
+        };
+        if let Some(c) = unicode
+            .chars()
+            .find(|c| *c != '-' && !c.identifier_allowed())
+        {
+            return Some(format!(
+                "{name} ({label} holds U+{:04X}, not allowed in identifiers)",
+                u32::from(c)
+            ));
+        }
+        if unicode.as_str().detect_restriction_level() > RestrictionLevel::HighlyRestrictive {
+            return Some(format!("{name} ({label}, {unicode:?}, mixes scripts)"));
+        }
+        if label == top {
+            shown = Some(unicode);
+        }
+    }
+    let skeleton: String = unicode_security::skeleton(shown.as_deref().unwrap_or(top)).collect();
+    RESERVED_SKELETONS
+        .get(skeleton.as_str())
+        .map(|like| format!("{name} (reads as {like})"))
+}
+
+/// The confusable skeletons of [`RESERVED_NAMES`], each to its name.
+static RESERVED_SKELETONS: LazyLock<std::collections::HashMap<String, &'static str>> =
+    LazyLock::new(|| {
+        RESERVED_NAMES
+            .iter()
+            .map(|r| (unicode_security::skeleton(r).collect(), *r))
+            .collect()
+    });
 
 /// Whether `name` sits under a DNS top-level domain: its last label is the last label of a rule
 /// of the Public Suffix List (`com`, `io`, `shop`, `uk`, ...). Such a name is a DNS name, had
@@ -175,6 +228,40 @@ mod tests {
         assert!(!r("admin.acme"), "a zone's owner may name an agent admin");
         assert!(!r("shopper.alice"));
         assert!(!r("agentids"));
+    }
+
+    /// A name that reads as a reserved one is reserved: ASCII look-alikes and Unicode
+    /// homographs by their TS #39 skeleton; IDNA labels that mix scripts, hold what no
+    /// identifier may, or do not decode, wherever they are.
+    #[test]
+    fn look_alikes_of_reserved_names_are_reserved() {
+        let why = |s: &str| why_reserved(&n(s));
+        // `pаypal` with a Cyrillic а, `аmazon` likewise, `ѕtripe` with a Cyrillic ѕ.
+        for homograph in ["xn--pypal-4ve", "xn--mazon-3ve", "xn--tripe-g2e"] {
+            let w = why(homograph).unwrap_or_else(|| panic!("{homograph}"));
+            assert!(w.contains("mixes scripts"), "{homograph}: {w}");
+        }
+        // A whole-script Cyrillic look-alike of `paypal` (раураӏ).
+        let w = why("checkout.xn--80aa0cbo65f").unwrap();
+        assert!(w.contains("reads as"), "{w}");
+        assert!(why("paypa1").unwrap().contains("reads as paypal"));
+        assert!(why("arnazon").unwrap().contains("reads as amazon"));
+        assert!(why("shop.paypal").is_some());
+        // Not Unicode, or not allowed in identifiers.
+        assert!(why("xn--abc").is_some(), "plain ASCII in punycode");
+        assert!(why("xn--zz").is_some(), "does not decode");
+        // Real names in one script (or Han with Latin digits) are not.
+        for fine in [
+            "xn--e1afmkfd",
+            "shop.xn--p1ai",
+            "xn--fiqs8s",
+            "bot.xn--bcher-kva",
+            "alice",
+            "payments.acme",
+            "visas",
+        ] {
+            assert_eq!(why(fine), None, "{fine}");
+        }
     }
 
     #[test]

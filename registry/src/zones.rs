@@ -15,7 +15,7 @@ use agentid_spec::zone::{
 };
 use serde_json::json;
 
-use crate::names::{never_a_zone, reserved, under_dns_tld};
+use crate::names::{never_a_zone, under_dns_tld, why_reserved};
 use crate::{log, Error, Registry};
 
 /// Looks up the TXT records of a DNS name (`agentid-server` answers with hickory-resolver).
@@ -378,8 +378,8 @@ impl Registry {
         // unless a zone someone owns holds it (then only a delegation applies; checked again
         // in the transaction).
         if let ZoneOperation::ClaimZone { zone, owner, .. } = &op {
-            if reserved(zone) {
-                return Err(Error::NameReserved(zone.to_string()));
+            if let Some(why) = why_reserved(zone) {
+                return Err(Error::NameReserved(why));
             }
             if never_a_zone(zone) {
                 return Err(Error::NameReserved(format!(
@@ -610,8 +610,8 @@ impl Registry {
                         Rejection::KeyNotAuthorized("a zone is claimed by its owner").into(),
                     );
                 }
-                if reserved(zone) {
-                    return Err(Error::NameReserved(zone.to_string()));
+                if let Some(why) = why_reserved(zone) {
+                    return Err(Error::NameReserved(why));
                 }
                 if let Some(z) = self.zone_holding(tx, zone.as_str()).await? {
                     return Err(held(zone, &z));
@@ -629,6 +629,9 @@ impl Registry {
                 ))
             }
             ZoneOperation::DelegateZone { zone, owner, .. } => {
+                if let Some(why) = why_reserved(zone) {
+                    return Err(Error::NameReserved(why));
+                }
                 let (_, parent) = zone.as_str().split_once('.').ok_or_else(|| {
                     Error::InvalidOperation("a top-level zone is claimed, not delegated".into())
                 })?;
@@ -657,6 +660,9 @@ impl Registry {
             ZoneOperation::BindName {
                 name, did, consent, ..
             } => {
+                if let Some(why) = why_reserved(name) {
+                    return Err(Error::NameReserved(why));
+                }
                 let z = self.zone_holding(tx, name.as_str()).await?.ok_or_else(|| {
                     Error::InvalidOperation(format!(
                         "no zone holds {name}: a name outside zones is claimed at registration"

@@ -775,11 +775,55 @@ async fn dns_names_are_never_first_come() {
         (409, "name_reserved".into()),
         "{b}"
     );
-    // Names outside DNS stay first come.
+    // Finding (fifth attack): look-alikes of reserved names were had first come. A name or
+    // zone that reads as one (its Unicode TS #39 skeleton), or whose IDNA label mixes scripts,
+    // is reserved too, whether registered, claimed or bound in a zone.
+    for (n, why) in [
+        ("xn--pypal-4ve", "mixes scripts"),
+        ("checkout.xn--80aa0cbo65f", "reads as paypal"),
+        ("paypa1", "reads as paypal"),
+        ("arnazon", "reads as amazon"),
+    ] {
+        let (st, b, _) = register(&http, Some(n)).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (409, "name_reserved".into()),
+            "{n}: {b}"
+        );
+        assert!(b.to_string().contains(why), "{n}: {b}");
+        let top = n.rsplit('.').next().unwrap();
+        let (st, b) = submit(&http, &claim(top, &key, &key, now())).await;
+        assert_eq!(
+            (st, error_code(st, &b)),
+            (409, "name_reserved".into()),
+            "{top}: {b}"
+        );
+    }
+    // Names outside DNS stay first come, in any one script.
+    let (st, b, _) = register(&http, Some("xn--e1afmkfd")).await;
+    assert_eq!(st, 201, "{b}");
     let (st, b) = submit(&http, &claim("acmeagents", &key, &key, now())).await;
     assert_eq!(st, 200, "{b}");
     let (st, b, _) = register(&http, Some("shopper.bobsagents")).await;
     assert_eq!(st, 201, "{b}");
+    // The owner of a zone binds no homograph in it either.
+    let (_, _, agent, agent_key) = register_keyed(&http, None).await;
+    let (st, b) = submit(
+        &http,
+        &bind("xn--pypal-4ve.acmeagents", &agent, &agent_key, &key),
+    )
+    .await;
+    assert_eq!(
+        (st, error_code(st, &b)),
+        (409, "name_reserved".into()),
+        "{b}"
+    );
+    let (st, b) = submit(
+        &http,
+        &bind("xn--e1afmkfd.acmeagents", &agent, &agent_key, &key),
+    )
+    .await;
+    assert_eq!(st, 200, "{b}");
 }
 
 /// Finding: bind, unbind, bind again with byte-identical operations: the third was answered
