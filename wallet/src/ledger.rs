@@ -142,34 +142,55 @@ pub struct Authorized {
     pub replayed: bool,
 }
 
-type HoldRow = (
-    String,
-    String,
-    String,
-    String,
-    i64,
-    String,
-    String,
-    i64,
-    i64,
-    String,
-);
+/// A hold as stored: the columns of [`HOLD_SELECT`], read by name.
+#[derive(Clone, Debug)]
+struct HoldRow {
+    id: String,
+    delegation: String,
+    merchant: String,
+    nonce: String,
+    amount: i64,
+    currency: String,
+    state: String,
+    created_at: i64,
+    expires_at: i64,
+    /// The signed authorization (`""`: none yet, a step-up waiting).
+    authorization: String,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for HoldRow {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            id: row.try_get("id")?,
+            delegation: row.try_get("delegation_id")?,
+            merchant: row.try_get("merchant")?,
+            nonce: row.try_get("nonce")?,
+            amount: row.try_get("amount")?,
+            currency: row.try_get("currency")?,
+            state: row.try_get("state")?,
+            created_at: row.try_get("created_at")?,
+            expires_at: row.try_get("expires_at")?,
+            authorization: row.try_get("auth_jws")?,
+        })
+    }
+}
+
 const HOLD_SELECT: &str = "SELECT id, delegation_id, merchant, nonce, amount, currency, state, \
                            created_at, expires_at, auth_jws FROM wallet_holds";
 
 fn hold_of(r: HoldRow, now: i64) -> Hold {
-    let (id, delegation, merchant, nonce, amount, currency, state, created, expires, jws) = r;
     Hold {
-        hold: id,
-        delegation,
-        merchant,
-        nonce,
-        amount: amount.max(0) as u64,
-        currency,
-        state: HoldState::stored(&state, expires, now),
-        created_at: format_rfc3339(created),
-        expires_at: format_rfc3339(expires),
-        authorization: (!jws.is_empty()).then_some(jws),
+        hold: r.id,
+        delegation: r.delegation,
+        merchant: r.merchant,
+        nonce: r.nonce,
+        amount: r.amount.max(0) as u64,
+        currency: r.currency,
+        state: HoldState::stored(&r.state, r.expires_at, now),
+        created_at: format_rfc3339(r.created_at),
+        expires_at: format_rfc3339(r.expires_at),
+        authorization: (!r.authorization.is_empty()).then_some(r.authorization),
     }
 }
 
@@ -529,7 +550,7 @@ impl Wallet {
         if let Some((row, _)) = earlier {
             let (stored_hash,): (String,) =
                 sqlx::query_as("SELECT request_hash FROM wallet_holds WHERE id = $1")
-                    .bind(&row.0)
+                    .bind(&row.id)
                     .fetch_one(&mut *tx)
                     .await?;
             tx.rollback().await?;
@@ -827,7 +848,7 @@ impl Wallet {
             .fetch_one(&mut *tx)
             .await?;
         if !approve {
-            give_back(&mut tx, &row.1, row.4, row.7).await?;
+            give_back(&mut tx, &row.delegation, row.amount, row.created_at).await?;
         }
         tx.commit().await?;
         tracing::info!(hold = %id, approve, "step-up decided");
@@ -933,7 +954,7 @@ impl Wallet {
             .await?;
         tx.commit().await?;
         let row = row.ok_or(Error::NotFound("no such hold"))?;
-        if row.2 != merchant {
+        if row.merchant != merchant {
             // Another merchant's hold is as absent as a missing one.
             return Err(Error::NotFound("no such hold"));
         }

@@ -49,13 +49,21 @@ pub(crate) const MAX_GROUP: usize = 64;
 /// Authorizations waiting for a group; beyond it, callers wait to join the queue.
 const QUEUE: usize = 4096;
 
-/// One authorization waiting for its group.
+/// One authorization waiting for its group, and where its answer goes.
 pub(crate) struct Job {
-    req: VerifiedSpendRequest,
-    key: Option<String>,
-    hash: String,
-    signed: Option<Presigned>,
+    asked: Asked,
     reply: oneshot::Sender<Result<Authorized, Error>>,
+}
+
+/// What an authorization of a group asks for.
+struct Asked {
+    req: VerifiedSpendRequest,
+    /// Its `Idempotency-Key`, if it has one.
+    key: Option<String>,
+    /// Its request hash (what decides the hold).
+    hash: String,
+    /// Its authorization, signed before the group (see [`Wallet::presign`]).
+    signed: Option<Presigned>,
 }
 
 /// The queue to a wallet's group task.
@@ -91,10 +99,12 @@ impl Wallet {
         let signed = self.presign(&req, self.0.clock.now()).ok();
         let (reply, answer) = oneshot::channel();
         let job = Job {
-            req,
-            key: key.map(str::to_owned),
-            hash,
-            signed,
+            asked: Asked {
+                req,
+                key: key.map(str::to_owned),
+                hash,
+                signed,
+            },
             reply,
         };
         let stopped = || Error::Internal("the ledger's group task stopped".into());
@@ -110,11 +120,9 @@ impl Wallet {
         conn: &mut sqlx::AnyConnection,
         parsed: &mut Parsed,
     ) -> bool {
-        let (answers, replies): (Vec<_>, Vec<_>) = jobs
-            .into_iter()
-            .map(|j| ((j.req, j.key, j.hash, j.signed), j.reply))
-            .unzip();
-        match self.decide_group(&answers, conn, parsed).await {
+        let (asked, replies): (Vec<_>, Vec<_>) =
+            jobs.into_iter().map(|j| (j.asked, j.reply)).unzip();
+        match self.decide_group(&asked, conn, parsed).await {
             Ok(decided) => {
                 for (reply, answer) in replies.into_iter().zip(decided) {
                     let _ = reply.send(answer);
@@ -132,83 +140,95 @@ impl Wallet {
         }
     }
 
+    /// The group's transaction: what it reads (steps 1 to 4), what it decides from that alone,
+    /// in memory (step 5), and what it writes (step 6).
     async fn decide_group(
         &self,
-        jobs: &[(
-            VerifiedSpendRequest,
-            Option<String>,
-            String,
-            Option<Presigned>,
-        )],
+        asked: &[Asked],
         conn: &mut sqlx::AnyConnection,
         parsed: &mut Parsed,
     ) -> Result<Vec<Result<Authorized, Error>>, Error> {
         use sqlx::Executor;
         let now = self.0.clock.now();
+        let sqlite = !self.0.db.is_postgres();
         let _turn = self.write_turn().await;
         // The transaction is this connection's alone: should the group fail part way, its
         // task closes the connection, which rolls it back. On SQLite the write lock is taken
         // at once (`BEGIN IMMEDIATE`), in the text of the group's first statement: what the
         // group reads next is what it writes over, whoever else shares the file.
-        if self.0.db.is_postgres() {
+        if !sqlite {
             conn.execute("BEGIN").await?;
         }
-
-        // 1. The locks, and each delegation as it stands once locked.
-        let ids: Vec<&str> = jobs
+        let ids: Vec<&str> = asked
             .iter()
-            .map(|(r, _, _, _)| r.delegation())
+            .map(|a| a.req.delegation())
             .collect::<BTreeSet<_>>()
             .into_iter()
             .collect();
         // Lists are padded to a power of two with ids no row has, so a handful of statement
         // shapes serve every group: prepared once per connection, planned once.
         let ids = padded(ids, "");
+        let mut delegations = self.lock(conn, &ids, parsed, now).await?;
+        sweep(conn, &ids, &mut delegations, now, sqlite).await?;
+        let keys: Vec<String> = asked
+            .iter()
+            .map(|a| retry_key(a.req.delegation(), a.key.as_deref(), &a.hash))
+            .collect();
+        let (mut used, seen) = used_and_seen(conn, &delegations, &keys, now, sqlite).await?;
+        let earlier = earlier_holds(conn, seen, sqlite).await?;
+        let (answers, rows) = self.decide_all(asked, keys, &delegations, &earlier, &mut used, now);
+        write(conn, &rows, &delegations, &used, sqlite).await?;
+        for r in &rows {
+            tracing::info!(hold = %r.id, delegation = %r.delegation, amount = r.amount, state = r.state, "spend held");
+        }
+        Ok(answers)
+    }
+
+    /// Step 1: the locks, and each delegation as it stands once locked.
+    async fn lock(
+        &self,
+        conn: &mut sqlx::AnyConnection,
+        ids: &[&str],
+        parsed: &mut Parsed,
+        now: i64,
+    ) -> Result<HashMap<String, Locked>, Error> {
         let list = placeholders(1, ids.len());
         let columns = "id, credential, revoked_at, \
-             (SELECT p.did FROM wallet_principals p WHERE p.id = wallet_delegations.principal_id), \
-             suspended_at, parent_id, has_links";
-        // The counters, on SQLite in the same statement. On PostgreSQL in
-        // the next statement: a statement that waited for a row lock reads the locked rows as
-        // they now are, but anything else (a subquery) as it was when the statement began.
-        let counters = "(SELECT c.spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
-             (SELECT c.period_spent FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id), \
-             (SELECT c.counted_period FROM wallet_spend_counters c WHERE c.delegation_id = wallet_delegations.id)";
+             (SELECT p.did FROM wallet_principals p WHERE p.id = wallet_delegations.principal_id) \
+             AS principal, suspended_at, parent_id, has_links";
+        // The counters, on SQLite in the same statement. On PostgreSQL in the next statement
+        // (step 2): a statement that waited for a row lock reads the locked rows as they now
+        // are, but anything else (a subquery) as it was when the statement began.
         let sql = if self.0.db.is_postgres() {
             format!(
-                "SELECT {columns}, CAST(NULL AS BIGINT), CAST(NULL AS BIGINT), CAST(NULL AS BIGINT) \
+                "SELECT {columns}, CAST(NULL AS BIGINT) AS spent, \
+                 CAST(NULL AS BIGINT) AS period_spent, CAST(NULL AS BIGINT) AS counted_period \
                  FROM wallet_delegations WHERE id IN ({list}) ORDER BY id FOR UPDATE"
             )
         } else {
+            let counter = |c: &str| {
+                format!(
+                    "(SELECT c.{c} FROM wallet_spend_counters c \
+                     WHERE c.delegation_id = wallet_delegations.id) AS {c}"
+                )
+            };
             format!(
-                "BEGIN IMMEDIATE; \
-                 SELECT {columns}, {counters} FROM wallet_delegations WHERE id IN ({list})"
+                "BEGIN IMMEDIATE; SELECT {columns}, {}, {}, {} \
+                 FROM wallet_delegations WHERE id IN ({list})",
+                counter("spent"),
+                counter("period_spent"),
+                counter("counted_period"),
             )
         };
-        type Locked = (
-            String,
-            String,
-            Option<i64>,
-            Option<String>,
-            Option<i64>,
-            Option<String>,
-            i64,
-            Option<i64>,
-            Option<i64>,
-            Option<i64>,
-        );
-        let sqlite = !self.0.db.is_postgres();
         let params: Vec<Param> = ids.iter().map(|id| Param::Text(id)).collect();
-        let sql = statement(sql, sqlite)?;
-        let query = bound(&sql, sqlx::query_as::<_, Locked>(sql.sql()), &params)?;
+        let sql = statement(sql, !self.0.db.is_postgres())?;
+        let query = bound(&sql, sqlx::query_as::<_, LockedRow>(sql.sql()), &params)?;
         let mut delegations = HashMap::new();
         for row in query.fetch_all(&mut *conn).await? {
-            let (id, jws, revoked, principal, suspended, parent, has_links) =
-                (row.0, row.1, row.2, row.3, row.4, row.5, row.6);
             // Only a principal's own delegation, signed, is grouped; anything else is refused
             // as the one-at-a-time path refuses it.
-            let credential = match (parent, jws.is_empty()) {
-                (None, false) => Some(parsed.get(&id, jws)?),
+            let credential = match (&row.parent, row.credential.is_empty()) {
+                (None, false) => Some(parsed.get(&row.id, row.credential)?),
                 _ => None,
             };
             let period = credential.as_ref().map_or(0, |c| {
@@ -220,272 +240,86 @@ impl Wallet {
             });
             // By the principal the row names: a hold is refused below unless it is the
             // request's (the first credential's issuer, signed).
-            let of = principal.as_deref().unwrap_or_default();
-            let revoked = self.revoked(&id, of, revoked.is_some());
-            let suspended = self.suspended(&id, of, suspended.is_some());
+            let of = row.principal.as_deref().unwrap_or_default();
+            let revoked = self.revoked(&row.id, of, row.revoked_at.is_some());
+            let suspended = self.suspended(&row.id, of, row.suspended_at.is_some());
+            let counters = match (row.spent, row.period_spent) {
+                (Some(spent), Some(period_spent)) => Counters {
+                    spent,
+                    period_spent,
+                    counted_period: row.counted_period,
+                },
+                _ => Counters::UNKNOWN,
+            };
             delegations.insert(
-                id,
-                Locked2 {
+                row.id,
+                Locked {
                     credential,
-                    principal,
+                    principal: row.principal,
                     revoked,
                     suspended,
-                    has_links: has_links != 0,
+                    has_links: row.has_links != 0,
                     period,
-                    counters: match (row.7, row.8) {
-                        (Some(spent), Some(period_spent)) => Counters {
-                            spent,
-                            period_spent,
-                            counted_period: row.9,
-                        },
-                        _ => Counters::UNKNOWN,
-                    },
+                    counters,
                 },
             );
         }
+        Ok(delegations)
+    }
 
-        // 2. Holds past their expiry leave the budget for good: swept out of the counters
-        // (read here on PostgreSQL, in the same statement).
-        let sweep = format!(
-            "UPDATE wallet_holds SET state = CASE WHEN state = 'pending' \
-             THEN 'approval_expired' ELSE 'expired' END \
-             WHERE delegation_id IN ({list}) AND state IN ('held', 'pending') \
-             AND expires_at <= ${now_param} \
-             RETURNING 'x', delegation_id, amount, created_at, CAST(NULL AS BIGINT)",
-            now_param = ids.len() + 1
-        );
-        let sql = if self.0.db.is_postgres() {
-            format!(
-                "WITH swept AS ({sweep}) SELECT * FROM swept UNION ALL \
-                 SELECT 'c', delegation_id, spent, period_spent, counted_period \
-                 FROM wallet_spend_counters WHERE delegation_id IN ({list})"
-            )
-        } else {
-            sweep
-        };
-        let mut params: Vec<Param> = ids.iter().map(|id| Param::Text(id)).collect();
-        params.push(Param::Int(now));
-        let sql = statement(sql, sqlite)?;
-        let query = sqlx::query_as::<_, (String, String, i64, i64, Option<i64>)>(sql.sql());
-        let query = bound(&sql, query, &params)?;
-        let mut swept = Vec::new();
-        for (kind, id, a, b, c) in query.fetch_all(&mut *conn).await? {
-            match (kind.as_str(), delegations.get_mut(&id)) {
-                ("c", Some(d)) => {
-                    d.counters = Counters {
-                        spent: a,
-                        period_spent: b,
-                        counted_period: c,
-                    }
-                }
-                (_, Some(_)) => swept.push((id, a, b)),
-                (_, None) => {}
-            }
-        }
-        for (id, amount, created) in swept {
-            if let Some(d) = delegations.get_mut(&id) {
-                d.counters.give_back(amount, created);
-            }
-        }
-
-        // 3. What each has used: its counters where they are known for this period; for the
-        // others, summed from the holds, in the statement that also finds which requests were
-        // seen before (retries, by their retry keys).
-        let mut used: HashMap<String, Used> = HashMap::new();
-        let mut live: Vec<(&str, i64)> = Vec::new();
-        for (id, d) in &delegations {
-            if d.credential.is_none() {
-                continue;
-            }
-            match d.counted() {
-                Some(spent) => {
-                    used.insert(id.clone(), spent);
-                }
-                None => live.push((id.as_str(), d.period)),
-            }
-        }
-        let linked = live.iter().any(|(id, _)| delegations[*id].has_links);
-        let live = padded(live, ("", 0));
-        let keys: Vec<String> = jobs
-            .iter()
-            .map(|(req, key, hash, _)| retry_key(req.delegation(), key.as_deref(), hash))
-            .collect();
-        let wanted = padded(keys.iter().map(String::as_str).collect(), "");
-        // The delegations as an IN list of parameters (an index scan whatever the planner
-        // knows of the table), their period starts joined from a VALUES list.
-        let values: Vec<String> = (0..live.len())
-            .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
-            .collect();
-        let ids: Vec<String> = (0..live.len()).map(|i| format!("${}", 2 * i + 1)).collect();
-        let ids = ids.join(", ");
-        let now_param = 2 * live.len() + 1;
-        let charged = if linked {
-            format!(
-                "UNION ALL SELECT c.delegation_id, h.amount, h.state, h.created_at, h.expires_at \
-                 FROM wallet_hold_charges c JOIN wallet_holds h ON h.id = c.hold_id \
-                 WHERE c.delegation_id IN ({ids})"
-            )
-        } else {
-            String::new()
-        };
-        let sql = format!(
-            "SELECT 's', x.d, \
-             CAST(COALESCE(SUM(CASE WHEN x.state = 'captured' THEN 0 ELSE x.amount END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN x.state = 'captured' THEN x.amount ELSE 0 END), 0) AS BIGINT), \
-             CAST(COALESCE(SUM(CASE WHEN x.created_at >= q.column2 THEN x.amount ELSE 0 END), 0) AS BIGINT) \
-             FROM (SELECT delegation_id AS d, amount, state, created_at, expires_at FROM wallet_holds \
-                   WHERE delegation_id IN ({ids}) {charged}) x \
-             JOIN (VALUES {values}) AS q ON q.column1 = x.d \
-             WHERE x.state = 'captured' OR (x.state IN ('held', 'pending') AND x.expires_at > ${now_param}) \
-             GROUP BY x.d \
-             UNION ALL SELECT 'r', retry_key, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
-             FROM wallet_holds WHERE retry_key IN ({retries})",
-            values = values.join(", "),
-            retries = placeholders(now_param + 1, wanted.len()),
-        );
-        let mut params: Vec<Param> = live
-            .iter()
-            .flat_map(|(id, since)| [Param::Text(id), Param::Int(*since)])
-            .collect();
-        params.push(Param::Int(now));
-        params.extend(wanted.iter().map(|k| Param::Text(k)));
-        let sql = statement(sql, sqlite)?;
-        let query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(sql.sql());
-        let query = bound(&sql, query, &params)?;
-        let mut seen = Vec::new();
-        for (kind, id, held, captured, in_period) in query.fetch_all(&mut *conn).await? {
-            if kind == "r" {
-                seen.push(id);
-            } else {
-                used.insert(id, Used::from_sums(held, captured, in_period)?);
-            }
-        }
-
-        // 4. The holds of the requests seen before (rare: retries).
-        let mut earlier: HashMap<String, (HoldRow, String)> = HashMap::new();
-        if !seen.is_empty() {
-            let seen = padded(seen, String::new());
-            let sql = format!(
-                "SELECT id, delegation_id, merchant, nonce, amount, currency, state, created_at, \
-                 expires_at, auth_jws, request_hash, retry_key FROM wallet_holds \
-                 WHERE retry_key IN ({})",
-                placeholders(1, seen.len())
-            );
-            type Found = (
-                String,
-                String,
-                String,
-                String,
-                i64,
-                String,
-                String,
-                i64,
-                i64,
-                String,
-                String,
-                String,
-            );
-            let params: Vec<Param> = seen.iter().map(|k| Param::Text(k)).collect();
-            let sql = statement(sql, sqlite)?;
-            let query = bound(&sql, sqlx::query_as::<_, Found>(sql.sql()), &params)?;
-            for f in query.fetch_all(&mut *conn).await? {
-                let row: HoldRow = (f.0, f.1, f.2, f.3, f.4, f.5, f.6, f.7, f.8, f.9);
-                earlier.insert(f.11, (row, f.10));
-            }
-        }
-
-        // 5. Each in turn, against the budget as the ones before it left it.
-        let mut answers = Vec::with_capacity(jobs.len());
+    /// Step 5: each request in turn, against the budget as the ones before it left it, in
+    /// memory: its answer, and the holds to insert.
+    fn decide_all(
+        &self,
+        asked: &[Asked],
+        keys: Vec<String>,
+        delegations: &HashMap<String, Locked>,
+        earlier: &HashMap<String, (HoldRow, String)>,
+        used: &mut HashMap<String, Used>,
+        now: i64,
+    ) -> (Vec<Result<Authorized, Error>>, Vec<NewHold>) {
+        let mut answers = Vec::with_capacity(asked.len());
         let mut taken: HashMap<String, (Hold, String)> = HashMap::new();
         let mut rows: Vec<NewHold> = Vec::new();
-        for ((req, key, hash, signed), found) in jobs.iter().zip(keys) {
-            let answer = match issued(req, &delegations) {
+        for (a, found) in asked.iter().zip(keys) {
+            let answer = match issued(&a.req, delegations) {
                 Err(e) => Err(e),
                 Ok(_) if earlier.contains_key(&found) => {
                     let (row, stored_hash) = &earlier[&found];
-                    replay(stored_hash, hash, || hold_of(row.clone(), now))
+                    replay(stored_hash, &a.hash, || hold_of(row.clone(), now))
                 }
                 Ok(_) if taken.contains_key(&found) => {
                     let (hold, stored_hash) = &taken[&found];
-                    replay(stored_hash, hash, || hold.clone())
+                    replay(stored_hash, &a.hash, || hold.clone())
                 }
-                Ok((d, credential)) => self
-                    .decide_one(
-                        req,
-                        key.as_deref(),
-                        hash,
-                        d,
-                        credential,
-                        &mut used,
-                        now,
-                        signed,
-                    )
-                    .map(|(row, hold)| {
-                        taken.insert(found, (hold.clone(), hash.clone()));
-                        rows.push(row);
-                        Authorized {
-                            hold,
-                            replayed: false,
-                        }
-                    }),
+                Ok((d, credential)) => {
+                    self.decide_one(a, d, credential, used, now)
+                        .map(|(row, hold)| {
+                            taken.insert(found, (hold.clone(), a.hash.clone()));
+                            rows.push(row);
+                            Authorized {
+                                hold,
+                                replayed: false,
+                            }
+                        })
+                }
             };
             answers.push(answer);
         }
-
-        // 6. The new holds, in one statement; the counters as they now stand; one commit. On
-        // SQLite the three in one text: one round trip to the connection's thread.
-        let keys = retry_keys(&rows);
-        let mut last = Vec::new();
-        if !rows.is_empty() {
-            last.push(holds_insert(&rows, &keys, sqlite)?);
-        }
-        let mut counted = Vec::new();
-        for (id, d) in &delegations {
-            if d.credential.is_none() || d.has_links {
-                continue;
-            }
-            let now_counted = Counters::of(used.get(id).copied().unwrap_or_default(), d.period)?;
-            if now_counted != d.counters {
-                counted.push((id.as_str(), now_counted));
-            }
-        }
-        if !counted.is_empty() {
-            last.push(counters_upsert(&counted, sqlite)?);
-        }
-        last.push((statement("COMMIT".into(), sqlite)?, Vec::new()));
-        if sqlite {
-            let (sql, params) = Statement::chain(last)
-                .ok_or_else(|| Error::Internal("the group's last statements".into()))?;
-            bound(&sql, sqlx::query(sql.sql()), &params)?
-                .execute(&mut *conn)
-                .await?;
-        } else {
-            for (sql, params) in &last {
-                bound(sql, sqlx::query(sql.sql()), params)?
-                    .execute(&mut *conn)
-                    .await?;
-            }
-        }
-        for r in &rows {
-            tracing::info!(hold = %r.id, delegation = %r.delegation, amount = r.amount, state = r.state, "spend held");
-        }
-        Ok(answers)
+        (answers, rows)
     }
 
     /// Decides one authorization of a group, on the delegation and credential it draws on; on
     /// success the amount counts as used.
-    #[allow(clippy::too_many_arguments)]
     fn decide_one(
         &self,
-        req: &VerifiedSpendRequest,
-        key: Option<&str>,
-        hash: &str,
-        d: &Locked2,
+        a: &Asked,
+        d: &Locked,
         credential: &DelegationCredential,
         used: &mut HashMap<String, Used>,
         now: i64,
-        signed: &Option<Presigned>,
     ) -> Result<(NewHold, Hold), Error> {
+        let req = &a.req;
         standing(d.revoked, d.suspended)?;
         let spent = used.entry(req.delegation().to_owned()).or_default();
         let limit = &credential.credential_subject.spending_limit;
@@ -493,23 +327,234 @@ impl Wallet {
         *spent = spent.debit(req.transaction().amount.get())?;
         // Signed beforehand: taken if signed in the budget period this group decides in and
         // not long before (the hold's time is its signature's), else signed again now.
-        let signed = signed.as_ref().filter(|s| {
+        let signed = a.signed.as_ref().filter(|s| {
             s.at <= now.saturating_add(PRESIGNED_AHEAD_SECS)
                 && now.saturating_sub(s.at) <= PRESIGNED_MAX_AGE_SECS
                 && limit
                     .per_period()
                     .is_none_or(|p| p.period.bounds(s.at).0 == d.period)
         });
-        self.new_hold(req, key, hash, pending, now, signed.cloned())
+        self.new_hold(
+            req,
+            a.key.as_deref(),
+            &a.hash,
+            pending,
+            now,
+            signed.cloned(),
+        )
     }
+}
+
+/// Step 2: holds past their expiry leave the budget for good, swept out of the counters (which
+/// are read here on PostgreSQL, in the same statement).
+async fn sweep(
+    conn: &mut sqlx::AnyConnection,
+    ids: &[&str],
+    delegations: &mut HashMap<String, Locked>,
+    now: i64,
+    sqlite: bool,
+) -> Result<(), Error> {
+    let list = placeholders(1, ids.len());
+    let sweep = format!(
+        "UPDATE wallet_holds SET state = CASE WHEN state = 'pending' \
+         THEN 'approval_expired' ELSE 'expired' END \
+         WHERE delegation_id IN ({list}) AND state IN ('held', 'pending') \
+         AND expires_at <= ${now_param} \
+         RETURNING 'x', delegation_id, amount, created_at, CAST(NULL AS BIGINT)",
+        now_param = ids.len() + 1
+    );
+    let sql = if sqlite {
+        sweep
+    } else {
+        format!(
+            "WITH swept AS ({sweep}) SELECT * FROM swept UNION ALL \
+             SELECT 'c', delegation_id, spent, period_spent, counted_period \
+             FROM wallet_spend_counters WHERE delegation_id IN ({list})"
+        )
+    };
+    let mut params: Vec<Param> = ids.iter().map(|id| Param::Text(id)).collect();
+    params.push(Param::Int(now));
+    let sql = statement(sql, sqlite)?;
+    let query = sqlx::query_as::<_, (String, String, i64, i64, Option<i64>)>(sql.sql());
+    let query = bound(&sql, query, &params)?;
+    let mut swept = Vec::new();
+    // ('c', delegation, spent, period spent, counted period) or ('x', delegation, amount,
+    // created at, NULL).
+    for (kind, id, a, b, c) in query.fetch_all(&mut *conn).await? {
+        match (kind.as_str(), delegations.get_mut(&id)) {
+            ("c", Some(d)) => {
+                d.counters = Counters {
+                    spent: a,
+                    period_spent: b,
+                    counted_period: c,
+                }
+            }
+            (_, Some(_)) => swept.push((id, a, b)),
+            (_, None) => {}
+        }
+    }
+    for (id, amount, created) in swept {
+        if let Some(d) = delegations.get_mut(&id) {
+            d.counters.give_back(amount, created);
+        }
+    }
+    Ok(())
+}
+
+/// Step 3: what each delegation has used, by its counters where they are known for this
+/// period and for the others summed from the holds, in the statement that also finds which of
+/// the retry `keys` were seen before (retries).
+async fn used_and_seen(
+    conn: &mut sqlx::AnyConnection,
+    delegations: &HashMap<String, Locked>,
+    keys: &[String],
+    now: i64,
+    sqlite: bool,
+) -> Result<(HashMap<String, Used>, Vec<String>), Error> {
+    let mut used: HashMap<String, Used> = HashMap::new();
+    let mut live: Vec<(&str, i64)> = Vec::new();
+    for (id, d) in delegations {
+        if d.credential.is_none() {
+            continue;
+        }
+        match d.counted() {
+            Some(spent) => {
+                used.insert(id.clone(), spent);
+            }
+            None => live.push((id.as_str(), d.period)),
+        }
+    }
+    let linked = live.iter().any(|(id, _)| delegations[*id].has_links);
+    let live = padded(live, ("", 0));
+    let wanted = padded(keys.iter().map(String::as_str).collect(), "");
+    // The delegations as an IN list of parameters (an index scan whatever the planner knows
+    // of the table), their period starts joined from a VALUES list.
+    let values: Vec<String> = (0..live.len())
+        .map(|i| format!("(${}, ${})", 2 * i + 1, 2 * i + 2))
+        .collect();
+    let ids: Vec<String> = (0..live.len()).map(|i| format!("${}", 2 * i + 1)).collect();
+    let ids = ids.join(", ");
+    let now_param = 2 * live.len() + 1;
+    let charged = if linked {
+        format!(
+            "UNION ALL SELECT c.delegation_id, h.amount, h.state, h.created_at, h.expires_at \
+             FROM wallet_hold_charges c JOIN wallet_holds h ON h.id = c.hold_id \
+             WHERE c.delegation_id IN ({ids})"
+        )
+    } else {
+        String::new()
+    };
+    let sql = format!(
+        "SELECT 's', x.d, \
+         CAST(COALESCE(SUM(CASE WHEN x.state = 'captured' THEN 0 ELSE x.amount END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN x.state = 'captured' THEN x.amount ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(CASE WHEN x.created_at >= q.column2 THEN x.amount ELSE 0 END), 0) AS BIGINT) \
+         FROM (SELECT delegation_id AS d, amount, state, created_at, expires_at FROM wallet_holds \
+               WHERE delegation_id IN ({ids}) {charged}) x \
+         JOIN (VALUES {values}) AS q ON q.column1 = x.d \
+         WHERE x.state = 'captured' OR (x.state IN ('held', 'pending') AND x.expires_at > ${now_param}) \
+         GROUP BY x.d \
+         UNION ALL SELECT 'r', retry_key, CAST(0 AS BIGINT), CAST(0 AS BIGINT), CAST(0 AS BIGINT) \
+         FROM wallet_holds WHERE retry_key IN ({retries})",
+        values = values.join(", "),
+        retries = placeholders(now_param + 1, wanted.len()),
+    );
+    let mut params: Vec<Param> = live
+        .iter()
+        .flat_map(|(id, since)| [Param::Text(id), Param::Int(*since)])
+        .collect();
+    params.push(Param::Int(now));
+    params.extend(wanted.iter().map(|k| Param::Text(k)));
+    let sql = statement(sql, sqlite)?;
+    let query = sqlx::query_as::<_, (String, String, i64, i64, i64)>(sql.sql());
+    let query = bound(&sql, query, &params)?;
+    let mut seen = Vec::new();
+    // ('s', delegation, held, captured, in period) or ('r', retry key, 0, 0, 0).
+    for (kind, id, held, captured, in_period) in query.fetch_all(&mut *conn).await? {
+        if kind == "r" {
+            seen.push(id);
+        } else {
+            used.insert(id, Used::from_sums(held, captured, in_period)?);
+        }
+    }
+    Ok((used, seen))
+}
+
+/// Step 4: the holds of the requests seen before (rare: retries), by retry key, with the hash
+/// of the request that made each.
+async fn earlier_holds(
+    conn: &mut sqlx::AnyConnection,
+    seen: Vec<String>,
+    sqlite: bool,
+) -> Result<HashMap<String, (HoldRow, String)>, Error> {
+    let mut earlier = HashMap::new();
+    if seen.is_empty() {
+        return Ok(earlier);
+    }
+    let seen = padded(seen, String::new());
+    let sql = format!(
+        "{HOLD_SELECT_RETRIED} WHERE retry_key IN ({})",
+        placeholders(1, seen.len())
+    );
+    let params: Vec<Param> = seen.iter().map(|k| Param::Text(k)).collect();
+    let sql = statement(sql, sqlite)?;
+    let query = bound(&sql, sqlx::query_as::<_, Retried>(sql.sql()), &params)?;
+    for r in query.fetch_all(&mut *conn).await? {
+        earlier.insert(r.retry_key, (r.hold, r.request_hash));
+    }
+    Ok(earlier)
+}
+
+/// Step 6: the new holds, in one statement; the counters as they now stand; one commit. On
+/// SQLite the three in one text: one round trip to the connection's thread.
+async fn write(
+    conn: &mut sqlx::AnyConnection,
+    rows: &[NewHold],
+    delegations: &HashMap<String, Locked>,
+    used: &HashMap<String, Used>,
+    sqlite: bool,
+) -> Result<(), Error> {
+    let keys = retry_keys(rows);
+    let mut last = Vec::new();
+    if !rows.is_empty() {
+        last.push(holds_insert(rows, &keys, sqlite)?);
+    }
+    let mut counted = Vec::new();
+    for (id, d) in delegations {
+        if d.credential.is_none() || d.has_links {
+            continue;
+        }
+        let now_counted = Counters::of(used.get(id).copied().unwrap_or_default(), d.period)?;
+        if now_counted != d.counters {
+            counted.push((id.as_str(), now_counted));
+        }
+    }
+    if !counted.is_empty() {
+        last.push(counters_upsert(&counted, sqlite)?);
+    }
+    last.push((statement("COMMIT".into(), sqlite)?, Vec::new()));
+    if sqlite {
+        let (sql, params) = Statement::chain(last)
+            .ok_or_else(|| Error::Internal("the group's last statements".into()))?;
+        bound(&sql, sqlx::query(sql.sql()), &params)?
+            .execute(&mut *conn)
+            .await?;
+    } else {
+        for (sql, params) in &last {
+            bound(sql, sqlx::query(sql.sql()), params)?
+                .execute(&mut *conn)
+                .await?;
+        }
+    }
+    Ok(())
 }
 
 /// The delegation `req` draws on and its credential, if it is the very one this wallet issued
 /// to this principal (checked before anything else, as the one-at-a-time path does).
 fn issued<'a>(
     req: &VerifiedSpendRequest,
-    delegations: &'a HashMap<String, Locked2>,
-) -> Result<(&'a Locked2, &'a DelegationCredential), Error> {
+    delegations: &'a HashMap<String, Locked>,
+) -> Result<(&'a Locked, &'a DelegationCredential), Error> {
     let d = delegations
         .get(req.delegation())
         .ok_or(Error::NotFound("no such delegation"))?;
@@ -562,8 +607,66 @@ fn counters_upsert<'a>(
     Ok((statement(sql, sqlite)?, params))
 }
 
+/// A delegation's row as a group locks it (step 1), read by name.
+struct LockedRow {
+    id: String,
+    /// The `vc+jwt` (`""`: none).
+    credential: String,
+    revoked_at: Option<i64>,
+    /// The DID of the principal it belongs to.
+    principal: Option<String>,
+    suspended_at: Option<i64>,
+    /// The delegation it was sub-delegated from.
+    parent: Option<String>,
+    has_links: i64,
+    /// Its running counters, on SQLite (on PostgreSQL read in step 2).
+    spent: Option<i64>,
+    period_spent: Option<i64>,
+    counted_period: Option<i64>,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for LockedRow {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            id: row.try_get("id")?,
+            credential: row.try_get("credential")?,
+            revoked_at: row.try_get("revoked_at")?,
+            principal: row.try_get("principal")?,
+            suspended_at: row.try_get("suspended_at")?,
+            parent: row.try_get("parent_id")?,
+            has_links: row.try_get("has_links")?,
+            spent: row.try_get("spent")?,
+            period_spent: row.try_get("period_spent")?,
+            counted_period: row.try_get("counted_period")?,
+        })
+    }
+}
+
+/// The columns of a hold seen before, with what identifies its request.
+const HOLD_SELECT_RETRIED: &str = "SELECT id, delegation_id, merchant, nonce, amount, currency, \
+     state, created_at, expires_at, auth_jws, request_hash, retry_key FROM wallet_holds";
+
+/// A hold seen before (step 4), read by name.
+struct Retried {
+    hold: HoldRow,
+    request_hash: String,
+    retry_key: String,
+}
+
+impl<'r> sqlx::FromRow<'r, sqlx::any::AnyRow> for Retried {
+    fn from_row(row: &'r sqlx::any::AnyRow) -> Result<Self, sqlx::Error> {
+        use sqlx::Row;
+        Ok(Self {
+            hold: HoldRow::from_row(row)?,
+            request_hash: row.try_get("request_hash")?,
+            retry_key: row.try_get("retry_key")?,
+        })
+    }
+}
+
 /// A delegation of a group, as locked.
-struct Locked2 {
+struct Locked {
     /// Its credential, when it is a principal's own and signed.
     credential: Option<Arc<Credential>>,
     principal: Option<String>,
@@ -576,7 +679,7 @@ struct Locked2 {
     counters: Counters,
 }
 
-impl Locked2 {
+impl Locked {
     /// What it has used (live and captured, and in its period) by its counters, when they hold
     /// for this period: a principal's own delegation with no sub-delegation (whose holds would
     /// be charged to it without being its own).
