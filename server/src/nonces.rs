@@ -10,11 +10,12 @@
 
 use std::sync::atomic::{AtomicI64, AtomicUsize, Ordering};
 
-use std::cmp::Reverse;
-use std::collections::{BinaryHeap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::net::IpAddr;
 
-use agentid_sdk::verify::{Consumed, Limits, MemoryNonces, NonceKey, NonceQuotas, NonceStore};
+use agentid_sdk::verify::{
+    Consumed, Limits, Live, MemoryNonces, NonceKey, NonceQuotas, NonceStore,
+};
 use agentid_store::statement::{Param, Statement};
 use agentid_store::Db;
 use sqlx::AnyPool;
@@ -73,32 +74,27 @@ struct Pending {
 /// for the others: filling it takes `max_nonces / max_nonces_per_client` addresses.
 #[derive(Debug, Default)]
 struct ClientShares {
-    live: HashMap<IpAddr, BinaryHeap<Reverse<i64>>>,
+    live: HashMap<IpAddr, Live>,
     since_sweep: usize,
 }
 
 impl ClientShares {
     fn count(&mut self, client: IpAddr, now: i64) -> usize {
-        let Some(heap) = self.live.get_mut(&client) else {
-            return 0;
-        };
-        while heap.peek().is_some_and(|Reverse(exp)| *exp < now) {
-            heap.pop();
-        }
-        heap.len()
+        self.live.get_mut(&client).map_or(0, |l| l.count(now))
     }
 
     fn add(&mut self, client: IpAddr, expires: i64, now: i64) {
-        self.live.entry(client).or_default().push(Reverse(expires));
+        self.live.entry(client).or_default().add(expires);
         self.since_sweep += 1;
         if self.since_sweep >= 4096 {
             self.since_sweep = 0;
-            self.live.retain(|_, heap| {
-                while heap.peek().is_some_and(|Reverse(exp)| *exp < now) {
-                    heap.pop();
-                }
-                !heap.is_empty()
-            });
+            self.live.retain(|_, l| l.count(now) > 0);
+        }
+    }
+
+    fn give_back(&mut self, client: IpAddr, expires: i64) {
+        if let Some(l) = self.live.get_mut(&client) {
+            l.give_back(expires);
         }
     }
 }
@@ -235,30 +231,47 @@ impl DbNonces {
             // The shares and the room are taken here, under one lock, before the write: checkouts
             // that arrive together cannot all pass one check. A nonce refused as a replay keeps
             // its place in the shares until it expires.
-            let mut shares = self.lock_shares();
-            if full(self) {
-                return Ok(Consumed::Unrecorded(format!(
-                    "the replay memory holds {max} live nonces"
-                )));
-            }
-            if let Err(why) = shares.quotas.check(key, now, limits) {
-                return Ok(Consumed::Unrecorded(why));
-            }
-            if let Some(client) = client {
-                if shares.clients.count(client, now) >= self.max_per_client {
-                    return Ok(Consumed::Unrecorded(format!(
+            let refused = {
+                let mut shares = self.lock_shares();
+                if full(self) {
+                    Some(format!("the replay memory holds {max} live nonces"))
+                } else if let Err(why) = shares.quotas.check(key, now, limits) {
+                    Some(why)
+                } else if client
+                    .is_some_and(|c| shares.clients.count(c, now) >= self.max_per_client)
+                {
+                    Some(format!(
                         "the replay memory holds {} live nonces recorded for this client",
                         self.max_per_client
-                    )));
+                    ))
+                } else {
+                    if let Some(c) = client {
+                        shares.clients.add(c, expires, now);
+                    }
+                    shares.quotas.add(key, expires, now);
+                    self.in_flight.fetch_add(1, Ordering::Relaxed);
+                    None
                 }
-                shares.clients.add(client, expires, now);
+            };
+            if let Some(why) = refused {
+                // A replay of a nonce recorded elsewhere (another node, or before a restart) is
+                // a replay, whatever room is left.
+                if self.is_recorded(key, now).await? {
+                    return Ok(Consumed::Replayed);
+                }
+                return Ok(Consumed::Unrecorded(why));
             }
-            shares.quotas.add(key, expires, now);
-            self.in_flight.fetch_add(1, Ordering::Relaxed);
         }
         let written = self.write(key, client, expires, now).await;
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
         if !written? {
+            // Recorded before, elsewhere: the places taken for it are given back, so nobody's
+            // replays of another's presentation fill that agent's, merchant's or client's share.
+            let mut shares = self.lock_shares();
+            shares.quotas.give_back(key, expires);
+            if let Some(c) = client {
+                shares.clients.give_back(c, expires);
+            }
             return Ok(Consumed::Replayed);
         }
         self.rows.fetch_add(1, Ordering::Relaxed);
@@ -266,6 +279,21 @@ impl DbNonces {
         // local memory only costs this process its shortcut.
         let _ = self.local.record(key, expires, now, limits);
         Ok(Consumed::Fresh)
+    }
+
+    /// Whether `key` is recorded and live at `now` in the database (by any node).
+    async fn is_recorded(&self, key: &NonceKey<'_>, now: i64) -> Result<bool, sqlx::Error> {
+        let found: Option<(i64,)> = sqlx::query_as(
+            "SELECT expires_at FROM verifier_replay \
+             WHERE audience = $1 AND holder = $2 AND nonce = $3 AND expires_at >= $4",
+        )
+        .bind(key.audience)
+        .bind(key.holder)
+        .bind(key.nonce)
+        .bind(now)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(found.is_some())
     }
 
     /// Writes `key` with the next batch: whether this verifier won it (`false`: a replay).

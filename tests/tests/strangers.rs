@@ -267,6 +267,87 @@ async fn a_client_fills_only_its_own_share_of_the_memory() {
     }
 }
 
+/// Finding (sixth attack): whoever held one of an agent's accepted presentations (the merchant,
+/// or anyone it leaked to) replayed it to a node that had not accepted it, or to any node after
+/// a restart, and each replay took a place in the agent's share: a few replays and the agent's
+/// genuine checkouts were `nonce_memory_full`. A replay now gives its place back, and one
+/// refused for a full share is still answered `nonce_replayed`.
+#[tokio::test]
+async fn replays_cost_nobody_a_share() {
+    for backend in crate::support::backends().await {
+        let flags = [
+            "--max-nonces-per-agent",
+            "3",
+            "--max-nonces-per-client",
+            "2",
+        ];
+        let mut f = Fixture::new_with(&backend, &flags).await;
+        let m = f.merchant.clone();
+        let mut ready = Vec::new();
+        for _ in 0..3 {
+            let n = nonce();
+            let (st, hold) = f
+                .authorize(&f.spend_request(&f.credential, &m, &n, 1), None)
+                .await;
+            assert_eq!(st, 201, "{hold}");
+            let auth = crate::support::s(&hold["authorization"]);
+            ready.push((f.signed(&f.credential, &m, &n, 1, Some(&auth)), n));
+        }
+        let d = f.verify_http(&ready[0].0, &m, &ready[0].1).await;
+        assert_eq!(d["decision"], "accepted", "{d}");
+        // This process forgets what it accepted; the database does not.
+        f.server.restart_with(&flags).await;
+        let stranger = f.server.http_from("127.0.0.3".parse().unwrap());
+        for _ in 0..5 {
+            let (st, d) = stranger
+                .post(
+                    "/v1/verify",
+                    None,
+                    &json!({ "presentation": ready[0].0, "merchant": m, "nonce": ready[0].1 }),
+                )
+                .await;
+            assert_eq!(st, 200, "{d}");
+            assert_eq!(codes(&d), ["nonce_replayed"], "{d}");
+        }
+        // The agent's genuine checkouts still fit its share (the one accepted holds a place).
+        let here = f.server.http_from("127.0.0.4".parse().unwrap());
+        for (vp, n) in &ready[1..] {
+            let (_, d) = here
+                .post(
+                    "/v1/verify",
+                    None,
+                    &json!({ "presentation": vp, "merchant": m, "nonce": n }),
+                )
+                .await;
+            assert_eq!(d["decision"], "accepted", "{d}");
+        }
+        // A replay refused for a full share is still a replay, for what it is.
+        let (_, d) = here
+            .post(
+                "/v1/verify",
+                None,
+                &json!({ "presentation": ready[1].0, "merchant": m, "nonce": ready[1].1 }),
+            )
+            .await;
+        assert_eq!(codes(&d), ["nonce_replayed"], "{d}");
+        f.server.restart_with(&flags).await;
+        let (_, d) = f
+            .server
+            .http_from("127.0.0.4".parse().unwrap())
+            .post(
+                "/v1/verify",
+                None,
+                &json!({ "presentation": ready[2].0, "merchant": m, "nonce": ready[2].1 }),
+            )
+            .await;
+        assert_eq!(
+            codes(&d),
+            ["nonce_replayed"],
+            "after a restart, with a full share: {d}"
+        );
+    }
+}
+
 /// Finding (second attack): a stranger with a few agents, each within its own share, filled a
 /// merchant's share of the replay memory with checkouts addressed to it, and the merchant's
 /// genuine checkouts were `nonce_memory_full`. An agent's share now counts its nonces at every

@@ -40,7 +40,7 @@ pub use decision::{Decision, Verdict};
 pub use limits::Limits;
 pub use links::{LinkRefusal, VerifiedLink, VerifiedLinkRequest};
 pub use replay::{
-    Consumed, MemoryNonces, NonceKey, NonceQuotas, NonceStore, VerifiedAuthorization,
+    Consumed, Live, MemoryNonces, NonceKey, NonceQuotas, NonceStore, VerifiedAuthorization,
 };
 pub use signatures::SignedClaims;
 pub use signatures::VerifiedSpendRequest;

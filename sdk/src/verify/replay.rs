@@ -121,16 +121,42 @@ pub struct NonceQuotas {
     since_sweep: usize,
 }
 
-/// Expiry times of live nonces, soonest first.
+/// A count of live nonces: their expiry times, soonest first, less those given back (a place
+/// taken for a nonce that turned out to be a replay), each until its expiry.
 #[derive(Debug, Default)]
-struct Live(BinaryHeap<Reverse<i64>>);
+pub struct Live {
+    expiries: BinaryHeap<Reverse<i64>>,
+    /// Places given back, by expiry: as many of the heap's entries of that expiry count for
+    /// nothing.
+    given_back: HashMap<i64, usize>,
+    given_back_total: usize,
+}
 
 impl Live {
-    fn count(&mut self, now: i64) -> usize {
-        while self.0.peek().is_some_and(|Reverse(exp)| *exp < now) {
-            self.0.pop();
+    /// How many are live at `now`.
+    pub fn count(&mut self, now: i64) -> usize {
+        while let Some(Reverse(exp)) = self.expiries.peek().copied().filter(|e| e.0 < now) {
+            self.expiries.pop();
+            if let Some(n) = self.given_back.get_mut(&exp) {
+                *n -= 1;
+                self.given_back_total = self.given_back_total.saturating_sub(1);
+                if *n == 0 {
+                    self.given_back.remove(&exp);
+                }
+            }
         }
-        self.0.len()
+        self.expiries.len().saturating_sub(self.given_back_total)
+    }
+
+    /// Counts one more, live until `expires`.
+    pub fn add(&mut self, expires: i64) {
+        self.expiries.push(Reverse(expires));
+    }
+
+    /// Gives back a place [`Live::add`]ed with `expires` (once for each such add).
+    pub fn give_back(&mut self, expires: i64) {
+        *self.given_back.entry(expires).or_default() += 1;
+        self.given_back_total += 1;
     }
 }
 
@@ -163,20 +189,31 @@ impl NonceQuotas {
         Ok(())
     }
 
+    /// Gives back the places [`NonceQuotas::add`] took for `key` with `expires`: it was not
+    /// recorded after all (a replay of a nonce recorded elsewhere), so it costs no share.
+    pub fn give_back(&mut self, key: &NonceKey<'_>, expires: i64) {
+        if !key.issued {
+            if let Some(l) = self.merchants.get_mut(key.audience) {
+                l.give_back(expires);
+            }
+        }
+        if let Some(l) = self.agents.get_mut(key.holder) {
+            l.give_back(expires);
+        }
+    }
+
     /// Counts `key`, live until `expires`.
     pub fn add(&mut self, key: &NonceKey<'_>, expires: i64, now: i64) {
         if !key.issued {
             self.merchants
                 .entry(key.audience.to_owned())
                 .or_default()
-                .0
-                .push(Reverse(expires));
+                .add(expires);
         }
         self.agents
             .entry(key.holder.to_owned())
             .or_default()
-            .0
-            .push(Reverse(expires));
+            .add(expires);
         self.since_sweep += 1;
         if self.since_sweep >= SWEEP_EVERY {
             self.since_sweep = 0;
@@ -300,6 +337,31 @@ impl StatusChecked {
 
 #[cfg(test)]
 mod tests {
+    /// A place given back counts for nothing until its expiry, and only once.
+    #[test]
+    fn places_given_back_count_for_nothing() {
+        let mut l = Live::default();
+        l.add(10);
+        l.add(10);
+        l.add(20);
+        assert_eq!(l.count(0), 3);
+        l.give_back(10);
+        assert_eq!(l.count(0), 2);
+        assert_eq!(
+            l.count(11),
+            1,
+            "both of 10 expired, the given-back one with them"
+        );
+        l.add(30);
+        assert_eq!(l.count(11), 2);
+        l.give_back(30);
+        l.give_back(20);
+        assert_eq!(l.count(11), 0);
+        assert_eq!(l.count(31), 0);
+        l.add(40);
+        assert_eq!(l.count(31), 1);
+    }
+
     use super::*;
 
     fn k<'a>(aud: &'a str, holder: &'a str, nonce: &'a str) -> NonceKey<'a> {
