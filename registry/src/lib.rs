@@ -4,8 +4,8 @@
 //! (`create`, `update`, `deactivate`), derives self-certifying `did:agentid` identifiers from genesis
 //! operations, resolves DIDs and agent names to DID Resolution Results, records operator
 //! decisions (deplatforming, with a reason and who took it), and keeps a hash-chained log of
-//! every operation and decision (spec section 5). Names in [`RESERVED_NAMES`] cannot be
-//! registered; a deactivated agent's name is released to the next registration after a grace
+//! every operation and decision (spec section 5). Names in [`RESERVED_AS_WRITTEN`] and
+//! [`RESERVED_WITH_LOOK_ALIKES`] (with their look-alikes) cannot be registered; a deactivated agent's name is released to the next registration after a grace
 //! period ([`Registry::with_name_grace`]).
 //!
 //! The registry owns its tables ([`MIGRATIONS`]) and is handed a connected pool; it knows
@@ -46,7 +46,8 @@ pub use agents::{Lookup, Registered, Suspend};
 pub use decisions::Decision;
 pub use error::Error;
 pub use names::{
-    is_public_suffix, never_a_zone, reserved, under_dns_tld, why_reserved, RESERVED_NAMES,
+    is_public_suffix, look_alike, never_a_zone, reserved, under_dns_tld, why_reserved,
+    RESERVED_AS_WRITTEN, RESERVED_WITH_LOOK_ALIKES,
 };
 pub use proved::{Unsealed, MAX_DROPPED, MAX_REPORTED};
 pub use tree::Inclusion;

@@ -10,14 +10,13 @@ use std::sync::LazyLock;
 use agentid_spec::id::AgentName;
 use publicsuffix::{List, Psl};
 
-/// Names nobody may register or claim (spec 5.1): a name is reserved when its last label, the
-/// top of its hierarchy, is one of these. The special-use names of RFC 6761, RFC 2606, RFC 6762,
-/// RFC 7686 and RFC 9476; names private networks use as if they were top-level domains; names
-/// that would pass for the service, its operators or the infrastructure of the Internet; and
-/// the brands a payment agent would be expected to impersonate first (card networks, payment
-/// processors, the largest agent platforms and marketplaces). A brand that is a DNS top-level
-/// domain as well (`amazon`, `google`, ...) is held by the DNS rule already, and listed anyway.
-pub const RESERVED_NAMES: &[&str] = &[
+/// Names nobody may register or claim as they are written (spec 5.1): a name is reserved when
+/// its last label, the top of its hierarchy, is one of these or of [`RESERVED_WITH_LOOK_ALIKES`].
+/// The special-use names of RFC 6761, RFC 2606, RFC 6762, RFC 7686 and RFC 9476; names private
+/// networks use as if they were top-level domains; the infrastructure of the Internet. Words
+/// of everyday language, whose look-alikes are other words (`home` and `horne`), not
+/// impersonations.
+pub const RESERVED_AS_WRITTEN: &[&str] = &[
     // Special use.
     "localhost",
     "invalid",
@@ -36,6 +35,26 @@ pub const RESERVED_NAMES: &[&str] = &[
     "lan",
     "localdomain",
     "domain",
+    // Infrastructure.
+    "dns",
+    "ns",
+    "mail",
+    "smtp",
+    "http",
+    "https",
+    "ftp",
+    "did",
+    "www",
+    "api",
+    "well-known",
+];
+
+/// Names nobody may register or claim, nor any name that reads as one of them (spec 5.1): names
+/// that would pass for the service, its operators or the bodies of the Internet, and the brands
+/// a payment agent would be expected to impersonate first (card networks, payment processors,
+/// exchanges, the largest agent platforms and marketplaces). A brand that is a DNS top-level
+/// domain as well (`amazon`, `google`, ...) is held by the DNS rule already, and listed anyway.
+pub const RESERVED_WITH_LOOK_ALIKES: &[&str] = &[
     // The service and its operators.
     "agentid",
     "admin",
@@ -53,18 +72,7 @@ pub const RESERVED_NAMES: &[&str] = &[
     "postmaster",
     "hostmaster",
     "webmaster",
-    "www",
-    "api",
-    "well-known",
-    // Infrastructure.
-    "dns",
-    "ns",
-    "mail",
-    "smtp",
-    "http",
-    "https",
-    "ftp",
-    "did",
+    // The bodies of the Internet.
     "iana",
     "icann",
     "ietf",
@@ -88,6 +96,11 @@ pub const RESERVED_NAMES: &[&str] = &[
     "wechatpay",
     "applepay",
     "googlepay",
+    "cashapp",
+    "zelle",
+    "revolut",
+    "coinbase",
+    "binance",
     // Agent platforms and marketplaces.
     "openai",
     "anthropic",
@@ -121,21 +134,28 @@ static WILDCARD_TLDS: LazyLock<std::collections::HashSet<&'static str>> = LazyLo
         .collect()
 });
 
+/// Whether `top` is reserved as written.
+fn reserved_as_written(top: &str) -> bool {
+    RESERVED_AS_WRITTEN.contains(&top) || RESERVED_WITH_LOOK_ALIKES.contains(&top)
+}
+
 /// Whether `name` is reserved: see [`why_reserved`].
 pub fn reserved(name: &AgentName) -> bool {
     why_reserved(name).is_some()
 }
 
-/// Why `name` is reserved, if it is: its last label is in [`RESERVED_NAMES`], or reads as one
-/// (its confusable skeleton, Unicode TS #39, is one of theirs: `paypa1`, `arnazon`, or the
-/// punycode `xn--pypal-4ve` of a Cyrillic `а` in `pаypal`); or one of its labels is an IDNA
-/// label (`xn--`) that does not decode, holds a character Unicode does not allow in
-/// identifiers, or mixes scripts beyond what TS #39 calls highly restrictive (Latin with
-/// Cyrillic or Greek: the homograph's mark), so that no name displays as another's.
+/// Why `name` is reserved, if it is: its last label is in [`RESERVED_AS_WRITTEN`] or
+/// [`RESERVED_WITH_LOOK_ALIKES`], or reads as one of the latter ([`look_alike`]: `paypa1`,
+/// `g00gle`, `arnazon`, `amazön`, a Cyrillic `раураӏ`); or one of its labels is an IDNA label
+/// (`xn--`) that does not decode to Unicode in NFC, holds a character Unicode does not allow in
+/// identifiers, or mixes scripts (Latin with Cyrillic, Greek or Han: the homograph's mark;
+/// Japanese's Han and kana are one script here, as TS #39 has them), so that no name displays
+/// as another's.
 pub fn why_reserved(name: &AgentName) -> Option<String> {
-    use unicode_security::{GeneralSecurityProfile, RestrictionLevel, RestrictionLevelDetection};
+    use unicode_normalization::UnicodeNormalization;
+    use unicode_security::{GeneralSecurityProfile, MixedScript};
     let top = top_label(name);
-    if RESERVED_NAMES.contains(&top) {
+    if reserved_as_written(top) {
         return Some(name.to_string());
     }
     let mut shown = None;
@@ -157,25 +177,52 @@ pub fn why_reserved(name: &AgentName) -> Option<String> {
                 u32::from(c)
             ));
         }
-        if unicode.as_str().detect_restriction_level() > RestrictionLevel::HighlyRestrictive {
+        if unicode.nfc().collect::<String>() != unicode {
+            return Some(format!(
+                "{name} ({label} is not in Unicode's composed form, NFC)"
+            ));
+        }
+        if !unicode.as_str().is_single_script() {
             return Some(format!("{name} ({label}, {unicode:?}, mixes scripts)"));
         }
         if label == top {
             shown = Some(unicode);
         }
     }
-    let skeleton: String = unicode_security::skeleton(shown.as_deref().unwrap_or(top)).collect();
-    RESERVED_SKELETONS
-        .get(skeleton.as_str())
+    LOOK_ALIKES
+        .get(look_alike(shown.as_deref().unwrap_or(top)).as_str())
         .map(|like| format!("{name} (reads as {like})"))
 }
 
-/// The confusable skeletons of [`RESERVED_NAMES`], each to its name.
-static RESERVED_SKELETONS: LazyLock<std::collections::HashMap<String, &'static str>> =
+/// What `label` reads as: its confusable skeleton (Unicode TS #39: `rn` and `m` alike, Cyrillic
+/// `а` and Latin `a`), without combining marks (`ö` as `o`, `ł` as `l`), lowercase, with the
+/// digits and letters people read for each other taken as one (`0` and `o`; `1`, `i` and `l`;
+/// `2` and `z`; `3` and `e`; `4` and `a`; `5` and `s`; `7` and `t`; `8` and `b`; `9` and `g`).
+pub fn look_alike(label: &str) -> String {
+    unicode_security::skeleton(label)
+        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+        .flat_map(char::to_lowercase)
+        .map(|c| match c {
+            '0' => 'o',
+            '1' | 'i' | '|' => 'l',
+            '2' => 'z',
+            '3' => 'e',
+            '4' => 'a',
+            '5' => 's',
+            '7' => 't',
+            '8' => 'b',
+            '9' => 'g',
+            c => c,
+        })
+        .collect()
+}
+
+/// What each of [`RESERVED_WITH_LOOK_ALIKES`] reads as, to the name.
+static LOOK_ALIKES: LazyLock<std::collections::HashMap<String, &'static str>> =
     LazyLock::new(|| {
-        RESERVED_NAMES
+        RESERVED_WITH_LOOK_ALIKES
             .iter()
-            .map(|r| (unicode_security::skeleton(r).collect(), *r))
+            .map(|r| (look_alike(r), *r))
             .collect()
     });
 
@@ -250,7 +297,32 @@ mod tests {
         // Not Unicode, or not allowed in identifiers.
         assert!(why("xn--abc").is_some(), "plain ASCII in punycode");
         assert!(why("xn--zz").is_some(), "does not decode");
-        // Real names in one script (or Han with Latin digits) are not.
+        // Digits for letters, letters with marks, Latin with Han or kana, decomposed forms.
+        for (n, reason) in [
+            ("g00gle", "reads as google"),
+            ("m1crosoft", "reads as microsoft"),
+            ("str1pe", "reads as stripe"),
+            ("ama2on", "reads as amazon"),
+            ("faceb00k", "reads as facebook"),
+            ("arnex", "reads as amex"),
+            ("xn--paypa-o7a", "reads as paypal"),
+            ("xn--papal-yg2b", "reads as paypal"),
+            ("xn--paypal-uyd", "reads as paypal"),
+            ("xn--amazn-mua", "reads as amazon"),
+            ("xn--paypa-fn1h", "mixes scripts"),
+            ("xn--ggle-gx3ca", "mixes scripts"),
+            ("xn--visa-jx4c", "mixes scripts"),
+            ("xn--paypal-d4d", "NFC"),
+            ("xn--bucher-xyd", "NFC"),
+        ] {
+            let w = why(n).unwrap_or_else(|| panic!("{n}"));
+            assert!(w.contains(reason), "{n}: {w}");
+        }
+        // Everyday words that look like reserved words are not impersonations of them.
+        for word in ["horne", "dornain", "rnail", "localhost1"] {
+            assert_eq!(why(word), None, "{word}");
+        }
+        // Real names in one script (Japanese's Han and kana are one) are not.
         for fine in [
             "xn--e1afmkfd",
             "shop.xn--p1ai",
@@ -259,6 +331,8 @@ mod tests {
             "alice",
             "payments.acme",
             "visas",
+            "xn--wgv71a119e",
+            "xn--5ck2eqb538s34z",
         ] {
             assert_eq!(why(fine), None, "{fine}");
         }

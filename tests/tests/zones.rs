@@ -783,6 +783,10 @@ async fn dns_names_are_never_first_come() {
         ("checkout.xn--80aa0cbo65f", "reads as paypal"),
         ("paypa1", "reads as paypal"),
         ("arnazon", "reads as amazon"),
+        ("g00gle", "reads as google"),
+        ("xn--amazn-mua", "reads as amazon"),
+        ("xn--paypa-fn1h", "mixes scripts"),
+        ("xn--bucher-xyd", "NFC"),
     ] {
         let (st, b, _) = register(&http, Some(n)).await;
         assert_eq!(
@@ -800,8 +804,10 @@ async fn dns_names_are_never_first_come() {
         );
     }
     // Names outside DNS stay first come, in any one script.
-    let (st, b, _) = register(&http, Some("xn--e1afmkfd")).await;
-    assert_eq!(st, 201, "{b}");
+    for fine in ["xn--e1afmkfd", "xn--bcher-kva", "horne"] {
+        let (st, b, _) = register(&http, Some(fine)).await;
+        assert_eq!(st, 201, "{fine}: {b}");
+    }
     let (st, b) = submit(&http, &claim("acmeagents", &key, &key, now())).await;
     assert_eq!(st, 200, "{b}");
     let (st, b, _) = register(&http, Some("shopper.bobsagents")).await;
