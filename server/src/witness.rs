@@ -73,6 +73,9 @@ pub async fn judge(
             )));
         }
     }
+    // The checkpoint will be written once the amendments are applied: a data directory it
+    // cannot be written to refuses the start now, before anything is.
+    writable(path)?;
     if restore.drop_from.is_some() || !restore.seal.is_empty() {
         // Refused now, if at all, rather than after the start has written anything.
         registry
@@ -267,6 +270,20 @@ async fn verified(token: &str, wallet: &Wallet) -> Result<Checkpoint, String> {
     let checkpoint: Checkpoint =
         serde_json::from_slice(&jws.payload).map_err(|e| format!("does not read: {e}"))?;
     Ok(checkpoint)
+}
+
+/// Whether the checkpoint's new file, beside `path`, can be written (and is not in the way):
+/// written empty and removed.
+fn writable(path: &Path) -> Result<(), StartError> {
+    let fresh = path.with_extension("jws.new");
+    let io = |e| StartError::Io(fresh.display().to_string(), e);
+    match std::fs::remove_file(&fresh) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(io(e)),
+    }
+    crate::start::write_private(&fresh, b"").map_err(io)?;
+    std::fs::remove_file(&fresh).map_err(io)
 }
 
 /// Signs the log's checkpoint now and writes it to `path` (a new file renamed over the old).

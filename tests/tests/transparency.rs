@@ -481,6 +481,15 @@ async fn a_forged_entry_is_not_sealed_by_accepting_a_restore() {
         assert_eq!(exit, Some(2), "{out}");
         assert!(out.contains("--trust-registry"), "{out}");
         assert_eq!(count(&server).await, "1", "a refused start dropped entries");
+        // Nor one whose checkpoint could not be written after the drop (something in the way
+        // of its new file): the data directory is checked before anything is written.
+        let in_the_way = server.dir.path("data").join("log-checkpoint.jws.new");
+        std::fs::create_dir_all(in_the_way.join("x")).unwrap();
+        let (out, exit) = serve_once(&server, &["--drop-log-entries-from", &forged_seq]).await;
+        assert!(exit.is_some_and(|c| c != 0), "{out}");
+        assert!(out.contains("log-checkpoint.jws.new"), "{out}");
+        assert_eq!(count(&server).await, "1", "a refused start dropped entries");
+        std::fs::remove_dir_all(&in_the_way).unwrap();
 
         // Dropped on the operator's word: the deplatforming stands (the row's "active" is
         // refused, not served), and the log takes entries again.
