@@ -40,6 +40,50 @@ where
     None
 }
 
+/// Finding (sixth attack): after the wallet's key was rotated through one node, the other
+/// kept signing checkpoints and authorizations with the old key until it was retired. A
+/// rotation is announced on the change feed: the other node signs with the new key within a
+/// second.
+#[tokio::test]
+async fn a_wallet_key_rotated_through_one_node_signs_on_another() {
+    for backend in backends().await {
+        if !matches!(backend, Backend::Postgres(_)) {
+            continue;
+        }
+        let f = Fixture::new(&backend).await;
+        let b = f.second_node(&backend).await;
+        let (status, rotated) = f
+            .server
+            .http()
+            .post(
+                "/v1/admin/wallet/keys",
+                Some(&f.server.admin_token),
+                &json!({}),
+            )
+            .await;
+        assert_eq!(status, 200, "{rotated}");
+        let new_key = s(&rotated["key"]);
+        let fragment = new_key.rsplit_once('#').unwrap().1.to_owned();
+        let start = std::time::Instant::now();
+        loop {
+            let (_, checkpoint) = b.http().get("/v1/log/checkpoint").await;
+            let jws = s(&checkpoint["checkpoint"]);
+            let header = jws.split('.').next().unwrap_or_default();
+            let header: Value = serde_json::from_slice(&b64u_decode(header).unwrap_or_default())
+                .unwrap_or_default();
+            if s(&header["kid"]).ends_with(&format!("#{fragment}")) {
+                break;
+            }
+            assert!(
+                start.elapsed() < std::time::Duration::from_secs(2),
+                "node B still signs with {}",
+                header["kid"]
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+    }
+}
+
 /// Two nodes on one PostgreSQL database: a revocation through one is seen through the other
 /// within a second, and so is a deplatforming the other way; the other node's served status
 /// list shows it too. Changes travel through the database (LISTEN/NOTIFY), not timers: the

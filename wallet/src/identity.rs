@@ -45,24 +45,34 @@ impl Wallet {
     }
 
     /// Adds a new signing key on `actor`'s request, which signs from now on in this process
-    /// (other processes keep signing with the key they loaded, which stays published); the
-    /// previous keys stay published, so authorizations in flight still verify. Returns the new
-    /// key's verification method id.
+    /// and, on PostgreSQL, on every node once the change feed tells it (a node that has not
+    /// heard yet signs with the key it loaded, which stays published); the previous keys stay
+    /// published, so authorizations in flight still verify. Returns the new key's verification
+    /// method id.
     pub async fn rotate_key(&self, actor: &str) -> Result<String, Error> {
-        let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wallet_keys")
-            .fetch_one(&self.0.pool)
-            .await?;
-        let fragment = format!("key-{}", n.0 + 1);
         let key = KeyPair::generate();
-        sqlx::query(
-            "INSERT INTO wallet_keys (id, sealed_key, created_at, created_by) VALUES ($1, $2, $3, $4)",
-        )
-        .bind(&fragment)
-        .bind(self.0.vault.seal(&key, &owner(&fragment)))
-        .bind(self.0.clock.now())
-        .bind(actor)
-        .execute(&self.0.pool)
-        .await?;
+        let fragment = {
+            let _turn = self.write_turn().await;
+            let mut tx = self.0.pool.begin().await?;
+            let n: (i64,) = sqlx::query_as("SELECT COUNT(*) FROM wallet_keys")
+                .fetch_one(&mut *tx)
+                .await?;
+            let fragment = format!("key-{}", n.0 + 1);
+            sqlx::query(
+                "INSERT INTO wallet_keys (id, sealed_key, created_at, created_by) \
+                 VALUES ($1, $2, $3, $4)",
+            )
+            .bind(&fragment)
+            .bind(self.0.vault.seal(&key, &owner(&fragment)))
+            .bind(self.0.clock.now())
+            .bind(actor)
+            .execute(&mut *tx)
+            .await?;
+            self.notify(&mut tx).await?;
+            tx.commit().await?;
+            fragment
+        };
+        self.changed();
         self.load_signing_key().await?;
         tracing::info!(key = %fragment, actor, "wallet key rotated");
         Ok(format!("{}#{fragment}", self.0.did))
