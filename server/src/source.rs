@@ -38,8 +38,9 @@ impl LocalSource {
         }
     }
 
-    /// Also resolves agents through `registry`, a trusted foreign registry, when this one does
-    /// not have them.
+    /// Also resolves agents through `registry`, a trusted foreign registry: those this one
+    /// does not have, and, for those it has, whatever the foreign one knows later or refuses
+    /// (see [`LocalSource::reconcile`]).
     pub fn with_foreign_registry(mut self, registry: HttpSource) -> Self {
         self.foreign.push(registry);
         self
@@ -60,6 +61,9 @@ impl LocalSource {
             self.registry.lookup_fresh(Lookup::Name(&name)).await
         };
         if let Some(result) = found.map_err(internal)? {
+            if let Ok(did) = AgentDid::parse(id) {
+                return self.reconcile(&did, result).await;
+            }
             return Ok((result, Some(self.own_origin.clone())));
         }
         for foreign in &self.foreign {
@@ -71,6 +75,80 @@ impl LocalSource {
         }
         Err(ResolveError::NotFound)
     }
+}
+
+impl LocalSource {
+    /// This registry's answer `local` for `did`, weighed against the trusted foreign
+    /// registries'. A `did:agentid` is the hash of its genesis, which any registry accepts:
+    /// anyone can copy an agent another trusted registry holds into this one, with none of its
+    /// later operations or decisions. So when a foreign registry the policy trusts also holds
+    /// the agent, a refusal there stands here (a deplatforming, a suspension, a deactivation),
+    /// and its answer is taken unless this registry's history already holds the foreign one's
+    /// head (this registry is as new or newer). A foreign registry that cannot be asked fails
+    /// the resolution rather than let a stale copy answer.
+    async fn reconcile(
+        &self,
+        did: &AgentDid,
+        local: ResolutionResult,
+    ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
+        let own = Some(self.own_origin.clone());
+        if self.foreign.is_empty() {
+            return Ok((local, own));
+        }
+        let mut known: Option<Vec<String>> = None;
+        let mut chosen = (local, own);
+        for foreign in &self.foreign {
+            let theirs = match foreign.resolve(did.as_str()).await {
+                Ok(r) => r,
+                Err(ResolveError::NotFound) => continue,
+                Err(e) => return Err(e),
+            };
+            let vouched = Some(origin(foreign.registry_url()));
+            if refused(&theirs) {
+                return Ok((theirs, vouched));
+            }
+            if refused(&chosen.0) {
+                continue;
+            }
+            let head = |r: &ResolutionResult| {
+                r.did_document_metadata
+                    .as_ref()
+                    .and_then(|m| m.version_id.clone())
+            };
+            let Some(their_head) = head(&theirs) else {
+                continue;
+            };
+            if head(&chosen.0).as_deref() == Some(their_head.as_str()) {
+                continue;
+            }
+            if known.is_none() {
+                known = Some(self.local_heads(did).await?);
+            }
+            let ours = known.as_deref().unwrap_or_default();
+            if !ours.contains(&their_head) {
+                chosen = (theirs, vouched);
+            }
+        }
+        Ok(chosen)
+    }
+
+    /// The hashes of every operation this registry holds for `did`.
+    async fn local_heads(&self, did: &AgentDid) -> Result<Vec<String>, ResolveError> {
+        let ops = self.registry.operations(did).await.map_err(internal)?;
+        let history = agentid_spec::history::History::replay(
+            ops.iter().map(|(_, op, at)| (op.as_str(), *at)),
+        )
+        .map_err(|(i, e)| ResolveError::NotReplayed(format!("operation {i}: {e}")))?;
+        Ok(history.entries().iter().map(|e| e.hash.clone()).collect())
+    }
+}
+
+/// Whether `r` refuses the agent: an error, or a standing other than active.
+fn refused(r: &ResolutionResult) -> bool {
+    r.did_resolution_metadata.error.is_some()
+        || r.did_document_metadata
+            .as_ref()
+            .is_none_or(|m| m.agent_status != agentid_spec::document::AgentStatus::Active)
 }
 
 fn internal(e: impl std::fmt::Display) -> ResolveError {

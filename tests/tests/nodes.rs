@@ -4,6 +4,7 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use agentid_sdk::keys::KeyPair;
 use agentid_spec::jose::b64u_decode;
 use agentid_spec::status_list::Bitstring;
 use serde_json::{json, Value};
@@ -561,4 +562,178 @@ async fn a_trusted_foreign_registrys_agents_are_verified() {
     let vp = f.signed(&f.credential, &f.merchant, &n, 1200, None);
     let d = verify_at(&a2, &vp, &f.merchant, &n).await;
     assert!(codes(&d).contains(&"agent_deplatformed".to_owned()), "{d}");
+
+    // Finding (seventh attack): anyone copied the deplatformed agent's genesis (public at B)
+    // into A's open registry: the same DID, active, and A answered from its own copy. A
+    // refusal at a trusted registry now stands whichever registry also holds the agent, and a
+    // copy that lacks the foreign registry's later operations is not the agent's answer.
+    let (_, ops) = f
+        .server
+        .http()
+        .get(&format!("/v1/agents/{}/operations", f.agent))
+        .await;
+    let genesis = s(&ops["operations"][0]["operation"]);
+    for node in [&a, &a2] {
+        let (st, b) = node
+            .http()
+            .post("/v1/agents", None, &json!({ "operation": genesis }))
+            .await;
+        assert_eq!(
+            st, 201,
+            "the copy is registered (a DID is its genesis' hash): {b}"
+        );
+    }
+    let a3 = Server::start_with(
+        &Backend::Sqlite,
+        &[
+            "--trust-registry",
+            &f.server.url,
+            "--trust-wallet",
+            &wallet_b,
+        ],
+    )
+    .await;
+    let (st, b) = a3
+        .http()
+        .post("/v1/agents", None, &json!({ "operation": genesis }))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    for node in [&a2, &a3] {
+        let n = nonce();
+        let vp = f.signed(&f.credential, &f.merchant, &n, 1200, None);
+        let d = verify_at(node, &vp, &f.merchant, &n).await;
+        assert!(
+            codes(&d).contains(&"agent_deplatformed".to_owned()),
+            "the copy answered: {d}"
+        );
+    }
+    let request = f.spend_request(&s(&issued["credential"]), &f.merchant, &nonce(), 700);
+    let (st, hold) = f.authorize_at(&a3, &request, None).await;
+    assert!(
+        st >= 400,
+        "a hold for a deplatformed agent through its copy: {hold}"
+    );
+}
+
+/// Finding (seventh attack): an agent that rotated its key at a trusted registry was copied
+/// (its genesis alone) into this one, and the old key signed presentations accepted here. The
+/// foreign registry's later history is the agent's answer.
+#[tokio::test]
+async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
+    let b = Server::start(&Backend::Sqlite).await;
+    let (old, new) = (KeyPair::generate(), KeyPair::generate());
+    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
+    let (st, reg) = b
+        .http()
+        .post(
+            "/v1/agents",
+            None,
+            &json!({ "operation": genesis.operation }),
+        )
+        .await;
+    assert_eq!(st, 201, "{reg}");
+    let head = s(&reg["document"]["id"]);
+    assert_eq!(head, genesis.did.as_str());
+    let (_, resolved) = b.http().get(&format!("/1.0/identifiers/{head}")).await;
+    let prev = s(&resolved["didDocumentMetadata"]["versionId"]);
+    let keys = agentid_sdk::operation::Keys::new(&new, &[&old]);
+    let update =
+        agentid_sdk::operation::update(&genesis.did, &prev, &keys, &old, crate::fixture::now());
+    let (st, up) = b
+        .http()
+        .post(
+            &format!("/v1/agents/{}/operations", genesis.did),
+            None,
+            &json!({ "operation": update }),
+        )
+        .await;
+    assert_eq!(st, 200, "{up}");
+    let a = Server::start_with(&Backend::Sqlite, &["--trust-registry", &b.url]).await;
+    let (st, copy) = a
+        .http()
+        .post(
+            "/v1/agents",
+            None,
+            &json!({ "operation": genesis.operation }),
+        )
+        .await;
+    assert_eq!(st, 201, "{copy}");
+    // A's registry serves its own copy (its genesis only); what A's wallet and verifier act on
+    // is B's later history: the new key.
+    let (_, doc) = a
+        .http()
+        .get(&format!("/1.0/identifiers/{}", genesis.did))
+        .await;
+    assert_eq!(
+        doc["didDocumentMetadata"]["versionId"].as_str(),
+        Some(prev.as_str())
+    );
+    let source = agentid_resolver::http::HttpSource::new(&b.url, Duration::from_secs(5)).unwrap();
+    let theirs = agentid_resolver::Source::resolve(&source, genesis.did.as_str())
+        .await
+        .unwrap();
+    let their_key = theirs.did_document.unwrap().verification_method[0]
+        .public_key_multibase
+        .clone();
+    assert_eq!(their_key, new.did_key().multibase());
+    // Verified at A: a presentation signed with the old key is refused (the key is not the
+    // agent's), one signed with the new key is not refused for its key.
+    let (principal_st, principal) = a.http().post("/v1/principals", None, &json!({})).await;
+    assert_eq!(principal_st, 201);
+    let merchant = KeyPair::from_seed(&[0x4d; 32]).did_key().to_string();
+    let (st, issued) = a
+        .http()
+        .post(
+            "/v1/delegations",
+            Some(&s(&principal["token"])),
+            &json!({
+                "agent": genesis.did.as_str(),
+                "scope": { "merchants": [merchant], "categories": ["groceries"] },
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{issued}");
+    let spend = |key: &KeyPair| {
+        agentid_sdk::present::present(
+            &agentid_sdk::present::CheckoutRequest {
+                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
+                key_fragment: "key-1",
+                credential: &s(&issued["credential"]),
+                links: &[],
+                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
+                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
+                amount: agentid_spec::credential::Amount::new(700).unwrap(),
+                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
+                order_hash: agentid_sdk::present::order_hash(b"order"),
+                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
+                now: crate::fixture::now(),
+                lifetime: 120,
+                authorization: None,
+            },
+            key,
+        )
+    };
+    let (st, refused) = a
+        .http()
+        .post(
+            "/v1/spend/authorizations",
+            None,
+            &json!({ "presentation": spend(&old) }),
+        )
+        .await;
+    assert!(
+        st >= 400,
+        "the old key held budget through the copy: {refused}"
+    );
+    let (st, held) = a
+        .http()
+        .post(
+            "/v1/spend/authorizations",
+            None,
+            &json!({ "presentation": spend(&new) }),
+        )
+        .await;
+    assert_eq!(st, 201, "the new key, as B's history has it: {held}");
 }
