@@ -12,26 +12,17 @@ use agentid_spec::id::{hash_b32, AgentDid, AgentName, NAME_URI_PREFIX};
 use agentid_spec::log::{LogEntry, LogRecord};
 use agentid_spec::operation::MAX_OPERATION_LEN;
 use agentid_spec::time::format_rfc3339;
-use serde::Serialize;
 
 use crate::log;
 use crate::names::why_reserved;
 use crate::{Error, Registry};
 
-/// The result of a successful `create`.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
+/// The result of a successful `create`: the answer, and whether it is a retry's.
+#[derive(Clone, Debug)]
 pub struct Registered {
-    /// The new DID.
-    pub did: String,
-    /// The claimed name, if any.
-    pub name: Option<String>,
-    /// The DID document.
-    pub document: DidDocument,
-    /// Sequence number of the log entry.
-    pub log_seq: i64,
+    /// What the registration answers.
+    pub answer: agentid_spec::api::Registered,
     /// True when this genesis was registered before: the answer is the first one's (a retry).
-    #[serde(skip)]
     pub replayed: bool,
 }
 
@@ -161,10 +152,12 @@ impl Registry {
                 // answered as the first registration was.
                 if let Some(seq) = self.logged(&did, "create").await? {
                     return Ok(Registered {
-                        did: did.to_string(),
-                        name: name.map(String::from),
-                        document: doc,
-                        log_seq: seq,
+                        answer: agentid_spec::api::Registered {
+                            did: did.to_string(),
+                            name: name.map(String::from),
+                            document: doc,
+                            log_seq: seq,
+                        },
                         replayed: true,
                     });
                 }
@@ -205,10 +198,12 @@ impl Registry {
         }
         tracing::info!(%did, name = ?name.as_ref().map(AgentName::as_str), "agent registered");
         Ok(Registered {
-            did: did.to_string(),
-            name: name.map(String::from),
-            document: doc,
-            log_seq: entry.seq,
+            answer: agentid_spec::api::Registered {
+                did: did.to_string(),
+                name: name.map(String::from),
+                document: doc,
+                log_seq: entry.seq,
+            },
             replayed: false,
         })
     }
@@ -457,10 +452,14 @@ impl Registry {
         } else {
             "active"
         };
-        serde_json::json!({
-            "did": did, "status": status, "head": history.head(), "logSeq": seq,
-            "nullified": nullified,
-        })
+        let answer = agentid_spec::api::Operated {
+            did: did.to_string(),
+            status: status.to_owned(),
+            head: history.head().to_owned(),
+            log_seq: seq,
+            nullified: nullified.to_vec(),
+        };
+        serde_json::to_value(answer).unwrap_or_default()
     }
 
     /// Deplatforms an agent: a decision by `actor`, with a reason, recorded in the log.

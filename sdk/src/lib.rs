@@ -13,7 +13,10 @@
 //! the wallets that vouch for principals and their budgets. An accepted presentation carries
 //! its wallet's spend authorization, a hold against the delegation's budget.
 //!
-//! Not yet: delegation chains to sub-agents, HTTP message signatures.
+//! An agent may pass a narrower delegation to a sub-agent: the verifier checks the whole
+//! chain, each link no wider than the one before it. With the `client` feature, [`client`] is
+//! a typed client of the service's HTTP API (register, update, delegate, sub-delegate, hold,
+//! settle, verify, the log), with `agentid_spec::api`'s types in and out.
 //!
 //! ```no_run
 //! use std::sync::Arc;
@@ -39,6 +42,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+#[cfg(feature = "client")]
+pub mod client;
 pub mod issue;
 pub mod keys;
 pub mod operation;

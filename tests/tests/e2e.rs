@@ -6,6 +6,7 @@
 
 mod bad_input;
 mod chains;
+mod client;
 mod did_web;
 mod events;
 mod fixture;

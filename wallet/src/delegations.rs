@@ -8,7 +8,6 @@ use agentid_spec::id::AgentDid;
 use agentid_spec::jose::{sign_compact, JoseHeader};
 use agentid_spec::status_list::BitstringStatusListEntry;
 use agentid_spec::time::{format_rfc3339, Timestamp};
-use serde::{Deserialize, Serialize};
 
 use crate::{Error, Principal, Wallet, MAX_LIST};
 
@@ -29,61 +28,7 @@ pub struct DelegationTerms {
     pub max_depth: agentid_spec::credential::Depth,
 }
 
-/// What the wallet answers on issuance: the credential and where its status lives.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct IssuedDelegation {
-    /// Credential id (`urn:uuid:...`).
-    pub id: String,
-    /// The `vc+jwt`.
-    pub credential: String,
-    /// The principal's DID.
-    pub issuer: String,
-    /// The agent's DID.
-    pub agent: String,
-    /// Status list credential URL.
-    pub status_list_credential: String,
-    /// Bit index in it.
-    pub status_list_index: u64,
-}
-
-/// A delegation as the principal sees it in lists.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DelegationRecord {
-    /// Credential id.
-    pub id: String,
-    /// The agent's DID.
-    pub agent: String,
-    /// RFC 3339 start.
-    pub valid_from: String,
-    /// RFC 3339 end.
-    pub valid_until: String,
-    /// Status list credential URL.
-    pub status_list_credential: String,
-    /// Bit index in it.
-    pub status_list_index: i64,
-    /// Whether it is revoked.
-    pub revoked: bool,
-    /// When, RFC 3339.
-    pub revoked_at: Option<String>,
-    /// Why, as the principal said.
-    pub revocation_reason: Option<String>,
-    /// Whether it is suspended (no new holds until reinstated).
-    pub suspended: bool,
-    /// Since when, RFC 3339.
-    pub suspended_at: Option<String>,
-    /// For a sub-delegation: the delegation it narrows.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub parent: Option<String>,
-    /// For a sub-delegation: the agent that issued it.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub issuer: Option<String>,
-    /// Its place in the chain: 0 for the principal's own delegation.
-    pub depth: i64,
-    /// False while a prepared sub-delegation waits for its agent's signature.
-    pub signed: bool,
-}
+pub use agentid_spec::api::{DelegationRecord, IssuedDelegation};
 
 type Row = (
     String,

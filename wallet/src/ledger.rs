@@ -15,7 +15,6 @@ use agentid_spec::credential::DelegationCredential;
 use agentid_spec::credential::{CREDENTIAL_CTY, CREDENTIAL_TYP};
 use agentid_spec::jose::{b64u, b64u_decode, sign_compact, JoseHeader};
 use agentid_spec::time::{format_rfc3339, Timestamp};
-use serde::Serialize;
 use sha2::{Digest, Sha256};
 
 use crate::{Error, Principal, Wallet};
@@ -29,107 +28,23 @@ use decide::{standing, within_limits, Used};
 /// Longest `Idempotency-Key`, in bytes.
 pub const MAX_IDEMPOTENCY_KEY_BYTES: usize = 255;
 
+pub use agentid_spec::api::{Budget, Hold, HoldState, PeriodBudget};
+
 /// A hold's state as stored; an unsettled hold past its expiry reads as `expired`, a pending one
 /// past its deadline as `approval_expired`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum HoldState {
-    /// Waiting for the principal's approval (step-up); counted against the budget meanwhile.
-    Pending,
-    /// The principal denied it.
-    Denied,
-    /// The principal did not decide in time.
-    ApprovalExpired,
-    /// Counted against the budget until it expires.
-    Held,
-    /// Spent for good.
-    Captured,
-    /// Given back (a cancelled order).
-    Released,
-    /// Not captured in time: given back.
-    Expired,
-}
-
-impl HoldState {
-    fn stored(s: &str, expires_at: i64, now: i64) -> Self {
-        match s {
-            "captured" => HoldState::Captured,
-            "released" => HoldState::Released,
-            "denied" => HoldState::Denied,
-            // Swept past their expiry by an authorization (section 11.2, running counters).
-            "expired" => HoldState::Expired,
-            "approval_expired" => HoldState::ApprovalExpired,
-            "pending" if expires_at <= now => HoldState::ApprovalExpired,
-            "pending" => HoldState::Pending,
-            _ if expires_at <= now => HoldState::Expired,
-            _ => HoldState::Held,
-        }
+fn stored_state(s: &str, expires_at: i64, now: i64) -> HoldState {
+    match s {
+        "captured" => HoldState::Captured,
+        "released" => HoldState::Released,
+        "denied" => HoldState::Denied,
+        // Swept past their expiry by an authorization (section 11.2, running counters).
+        "expired" => HoldState::Expired,
+        "approval_expired" => HoldState::ApprovalExpired,
+        "pending" if expires_at <= now => HoldState::ApprovalExpired,
+        "pending" => HoldState::Pending,
+        _ if expires_at <= now => HoldState::Expired,
+        _ => HoldState::Held,
     }
-}
-
-/// What is left of a delegation's budget, in minor units of its currency.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Budget {
-    /// ISO 4217 code.
-    pub currency: String,
-    /// Largest single purchase.
-    pub per_transaction: u64,
-    /// The total the principal set.
-    pub total: u64,
-    /// Held and not yet captured, released or expired.
-    pub held: u64,
-    /// Captured.
-    pub captured: u64,
-    /// `total - held - captured`.
-    pub remaining: u64,
-    /// The current period's budget, if the delegation has one.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub period: Option<PeriodBudget>,
-}
-
-/// What is left of a delegation's budget for the current calendar period (UTC).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PeriodBudget {
-    /// `day`, `week` or `month`.
-    pub period: &'static str,
-    /// The budget per period.
-    pub amount: u64,
-    /// Held and captured in this period.
-    pub used: u64,
-    /// `amount - used`, and never more than what remains of the total.
-    pub remaining: u64,
-    /// RFC 3339: when the next period starts.
-    pub resets_at: String,
-}
-
-/// A hold as the agent, the merchant and the principal see it.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Hold {
-    /// The hold id (the authorization's `urn:uuid:`).
-    pub hold: String,
-    /// The delegation it draws on.
-    pub delegation: String,
-    /// The merchant.
-    pub merchant: String,
-    /// The merchant's nonce.
-    pub nonce: String,
-    /// Amount in minor units.
-    pub amount: u64,
-    /// ISO 4217 code.
-    pub currency: String,
-    /// Where it stands.
-    pub state: HoldState,
-    /// RFC 3339.
-    pub created_at: String,
-    /// RFC 3339; a held amount returns to the budget then unless captured.
-    pub expires_at: String,
-    /// The spend authorization (`vc+jwt`) the agent presents; absent while the hold waits
-    /// for approval, or once it was denied.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub authorization: Option<String>,
 }
 
 /// What [`Wallet::authorize`] answers: the hold, and whether it was taken by an earlier
@@ -187,7 +102,7 @@ fn hold_of(r: HoldRow, now: i64) -> Hold {
         nonce: r.nonce,
         amount: r.amount.max(0) as u64,
         currency: r.currency,
-        state: HoldState::stored(&r.state, r.expires_at, now),
+        state: stored_state(&r.state, r.expires_at, now),
         created_at: format_rfc3339(r.created_at),
         expires_at: format_rfc3339(r.expires_at),
         authorization: (!r.authorization.is_empty()).then_some(r.authorization),
@@ -786,7 +701,7 @@ impl Wallet {
             .bind(id)
             .fetch_one(&mut *tx)
             .await?;
-        match HoldState::stored(&state, deadline, now) {
+        match stored_state(&state, deadline, now) {
             HoldState::Pending => {}
             HoldState::ApprovalExpired => return Err(Error::ApprovalExpired),
             _ => return Err(Error::NotPending),
@@ -1005,7 +920,7 @@ impl Wallet {
                 let (_, next) = p.period.bounds(now);
                 let used = in_period;
                 Some(PeriodBudget {
-                    period: p.period.as_str(),
+                    period: p.period.as_str().to_owned(),
                     amount: p.amount.get(),
                     used,
                     remaining: p.amount.get().saturating_sub(used).min(remaining),

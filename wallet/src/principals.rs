@@ -8,18 +8,7 @@ use crate::auth::{new_token, split_token};
 use crate::{Error, Wallet};
 
 /// A principal just created: the token is in no other answer, ever.
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct NewPrincipal {
-    /// The account id.
-    pub principal_id: String,
-    /// The principal's `did:key`.
-    pub did: String,
-    /// The bearer token, `<account id>.<secret>`.
-    pub token: String,
-    /// A reminder for whoever reads the answer.
-    pub note: &'static str,
-}
+pub use agentid_spec::api::NewPrincipal;
 
 /// An authenticated principal.
 #[derive(Clone, Serialize)]
@@ -71,7 +60,7 @@ impl Wallet {
             principal_id: id,
             did: did.to_string(),
             token: token.to_string(),
-            note: "the token is shown once; the wallet stores only its hash",
+            note: "the token is shown once; the wallet stores only its hash".into(),
         })
     }
 

@@ -9,7 +9,6 @@ use agentid_spec::credential::{DelegationCredential, Grant, ParentLink};
 use agentid_spec::jose::b64u;
 use agentid_spec::status_list::BitstringStatusListEntry;
 use agentid_spec::time::Timestamp;
-use serde::{Deserialize, Serialize};
 
 use crate::ledger::stored_credential;
 use crate::{Error, IssuedDelegation, Wallet};
@@ -17,24 +16,7 @@ use crate::{Error, IssuedDelegation, Wallet};
 /// Most prepared sub-delegations of one parent waiting for their agent's signature.
 pub const MAX_UNSIGNED_LINKS: i64 = 64;
 
-/// A sub-delegation the wallet prepared: the agent signs `payload` (base64url of the exact
-/// credential bytes) as a `vc+jwt` and registers it.
-#[derive(Clone, Debug, Serialize, Deserialize)]
-#[serde(rename_all = "camelCase")]
-pub struct PreparedLink {
-    /// The credential id (`urn:uuid:...`).
-    pub id: String,
-    /// base64url of the credential's payload, to be signed as it is.
-    pub payload: String,
-    /// The delegating agent (the credential's issuer).
-    pub issuer: String,
-    /// The sub-agent.
-    pub agent: String,
-    /// The principal's status list the credential's bit is in.
-    pub status_list_credential: String,
-    /// Bit index in it.
-    pub status_list_index: u64,
-}
+pub use agentid_spec::api::PreparedLink;
 
 type Parent = (String, Option<i64>, Option<i64>, String, String, i64);
 

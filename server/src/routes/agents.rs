@@ -4,6 +4,7 @@
 //! /v1/agents/{did}/log`.
 
 use agentid_registry::Registered;
+use agentid_spec::api::SubmitOperation;
 use agentid_spec::id::AgentDid;
 use agentid_spec::ErrorCode;
 use axum::extract::State;
@@ -11,7 +12,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, Json, Path};
@@ -22,13 +22,6 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/agents", post(register))
         .route("/v1/agents/{did}/operations", post(operate).get(operations))
         .route("/v1/agents/{did}/log", get(log))
-}
-
-/// A signed operation, as submitted.
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Submit {
-    operation: String,
 }
 
 pub(crate) fn parse_did(s: &str) -> Result<AgentDid, ApiError> {
@@ -50,13 +43,13 @@ pub(crate) fn answered(first: StatusCode, replayed: bool, body: impl serde::Seri
 /// Registers an agent; the same genesis again is a retry, answered as the first time.
 async fn register(
     State(s): State<AppState>,
-    Json(body): Json<Submit>,
+    Json(body): Json<SubmitOperation>,
 ) -> Result<Response, ApiError> {
     let registered: Registered = s.registry.register(&body.operation).await?;
     Ok(answered(
         StatusCode::CREATED,
         registered.replayed,
-        registered,
+        registered.answer,
     ))
 }
 
@@ -64,7 +57,7 @@ async fn register(
 async fn operate(
     State(s): State<AppState>,
     Path(did): Path<String>,
-    Json(body): Json<Submit>,
+    Json(body): Json<SubmitOperation>,
 ) -> Result<Response, ApiError> {
     let did = parse_did(&did)?;
     let (result, replayed) = s.registry.operate(&did, &body.operation).await?;

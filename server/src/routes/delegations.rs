@@ -4,7 +4,10 @@
 //! credential) and `POST /v1/subdelegations/signed` (the agent registers it, signed).
 
 use agentid_sdk::verify::LinkRefusal;
-use agentid_spec::credential::{Depth, Scope, SpendingLimit, SpendingLimitFields, MAX_DEPTH};
+use agentid_spec::api::{
+    DelegationRequest, Delegations, RevokeRequest, SignedSubDelegation, SubDelegationSubmission,
+};
+use agentid_spec::credential::{Depth, Scope, SpendingLimit, MAX_DEPTH};
 use agentid_spec::id::AgentDid;
 use agentid_spec::time::Timestamp;
 use agentid_spec::ErrorCode;
@@ -15,8 +18,6 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::error::{ApiError, Json, Path, MAX_BODY_BYTES};
 use crate::AppState;
@@ -45,39 +46,13 @@ pub(crate) fn subdelegation_routes() -> Router<AppState> {
         .route("/v1/subdelegations/signed", post(register_link))
 }
 
-/// The scope as submitted, before section 6.2's bounds are checked.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct ScopeRequest {
-    #[serde(default)]
-    merchants: Option<Vec<String>>,
-    #[serde(default)]
-    categories: Option<Vec<String>>,
-}
-
-/// What a principal asks for: an agent, a scope, a limit and a validity period. Each member is
-/// parsed into its type here, each failure with its own code.
-#[derive(Debug, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields)]
-struct DelegationRequest {
-    agent: String,
-    #[serde(default)]
-    scope: ScopeRequest,
-    spending_limit: SpendingLimitFields,
-    #[serde(default)]
-    valid_from: Option<String>,
-    valid_until: String,
-    #[serde(default)]
-    max_depth: Option<u8>,
-}
-
 fn bad(code: ErrorCode) -> impl Fn(String) -> ApiError {
     move |m| ApiError::bad_request(code, m)
 }
 
-impl TryFrom<DelegationRequest> for DelegationTerms {
-    type Error = ApiError;
-    fn try_from(req: DelegationRequest) -> Result<Self, ApiError> {
+/// The terms `req` asks for, each member parsed into its type.
+fn terms(req: DelegationRequest) -> Result<DelegationTerms, ApiError> {
+    {
         let agent =
             AgentDid::parse(&req.agent).map_err(|e| bad(ErrorCode::InvalidAgent)(e.to_string()))?;
         let scope = Scope::new(req.scope.merchants, req.scope.categories)
@@ -113,7 +88,7 @@ async fn issue(
     Json(req): Json<DelegationRequest>,
 ) -> Result<(StatusCode, axum::Json<IssuedDelegation>), ApiError> {
     let principal = s.principal(&headers).await?;
-    let terms = DelegationTerms::try_from(req)?;
+    let terms = terms(req)?;
     Ok((
         StatusCode::CREATED,
         axum::Json(s.wallet.issue(&principal, terms).await?),
@@ -123,10 +98,10 @@ async fn issue(
 async fn list(
     State(s): State<AppState>,
     headers: HeaderMap,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Delegations>, ApiError> {
     let p = s.principal(&headers).await?;
-    let items = s.wallet.delegations(&p).await?;
-    Ok(axum::Json(json!({ "delegations": items })))
+    let delegations = s.wallet.delegations(&p).await?;
+    Ok(axum::Json(Delegations { delegations }))
 }
 
 async fn show(
@@ -136,13 +111,6 @@ async fn show(
 ) -> Result<axum::Json<DelegationRecord>, ApiError> {
     let p = s.principal(&headers).await?;
     Ok(axum::Json(s.wallet.delegation(&p, &id).await?))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RevokeRequest {
-    #[serde(default)]
-    reason: Option<String>,
 }
 
 async fn revoke(
@@ -235,13 +203,6 @@ async fn set_suspended(
     Ok(axum::Json(s.wallet.set_suspended(&p, id, suspended).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LinkRequest {
-    /// A `subdelegation-request+jwt` signed by the delegating agent.
-    request: String,
-}
-
 /// A signed token that does not parse is the caller's malformed input (400); one that parses
 /// but whose signer or signature is not accepted is a refusal (403). Either way the message
 /// names the verifier's code.
@@ -261,7 +222,7 @@ fn refused(what: &str) -> impl Fn(agentid_spec::Reason) -> ApiError + '_ {
 /// The agent asks for a sub-delegation; authenticated by its signature, not a bearer token.
 async fn prepare_link(
     State(s): State<AppState>,
-    Json(body): Json<LinkRequest>,
+    Json(body): Json<SubDelegationSubmission>,
 ) -> Result<(StatusCode, axum::Json<PreparedLink>), ApiError> {
     let req = s
         .verifier
@@ -293,17 +254,10 @@ fn link_refused(what: &str) -> impl Fn(LinkRefusal) -> ApiError + '_ {
     }
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SignedLink {
-    /// The prepared payload, signed by the delegating agent as a `vc+jwt`.
-    credential: String,
-}
-
 /// The agent registers the sub-delegation it signed.
 async fn register_link(
     State(s): State<AppState>,
-    Json(body): Json<SignedLink>,
+    Json(body): Json<SignedSubDelegation>,
 ) -> Result<axum::Json<IssuedDelegation>, ApiError> {
     let link = s
         .verifier

@@ -72,12 +72,13 @@ pub(crate) async fn signed_checkpoint(s: &AppState) -> Result<Value, ApiError> {
     };
     let payload = serde_json::to_vec(&statement).map_err(|e| ApiError::Internal(e.to_string()))?;
     let signed = s.wallet.sign_statement(CHECKPOINT_TYP, &payload)?;
-    Ok(json!({
-        "checkpoint": signed,
-        "treeSize": statement.tree_size,
-        "rootHash": statement.root_hash,
-        "timestamp": agentid_spec::time::format_rfc3339(statement.timestamp),
-    }))
+    let answer = agentid_spec::api::SignedCheckpoint {
+        checkpoint: signed,
+        tree_size: statement.tree_size,
+        root_hash: statement.root_hash,
+        timestamp: agentid_spec::time::format_rfc3339(statement.timestamp),
+    };
+    serde_json::to_value(answer).map_err(|e| ApiError::Internal(e.to_string()))
 }
 
 /// A page of the log: entries after `after`, at most `limit` (1 to [`MAX_LOG_PAGE`], 100 by

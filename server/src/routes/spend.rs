@@ -12,6 +12,7 @@
 //!   decides purchases above the delegation's `approvalAbove` (step-up).
 //! - `GET /.well-known/did.json` (and `/did.json`): the wallet's `did:web` document.
 
+use agentid_spec::api::{Approvals, Holds, SettlementRequest, SpendAuthorizationRequest};
 use agentid_spec::authorization::SettleAction;
 use agentid_spec::ErrorCode;
 use agentid_wallet::{Budget, Hold, HoldState};
@@ -20,8 +21,6 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
-use serde_json::{json, Value};
 
 use crate::error::{ApiError, Json, Path};
 use crate::AppState;
@@ -41,16 +40,10 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/did.json", get(did_document))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct AuthorizeRequest {
-    presentation: String,
-}
-
 async fn authorize(
     State(s): State<AppState>,
     headers: HeaderMap,
-    Json(req): Json<AuthorizeRequest>,
+    Json(req): Json<SpendAuthorizationRequest>,
 ) -> Result<impl IntoResponse, ApiError> {
     let key = match headers.get("idempotency-key") {
         None => None,
@@ -82,16 +75,10 @@ async fn authorize(
     Ok(response)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct SettleRequest {
-    settlement: String,
-}
-
 async fn settle(
     s: AppState,
     hold: String,
-    req: SettleRequest,
+    req: SettlementRequest,
     action: SettleAction,
 ) -> Result<axum::Json<Hold>, ApiError> {
     let claims = s
@@ -114,7 +101,7 @@ async fn settle(
 async fn capture(
     State(s): State<AppState>,
     Path(hold): Path<String>,
-    Json(req): Json<SettleRequest>,
+    Json(req): Json<SettlementRequest>,
 ) -> Result<axum::Json<Hold>, ApiError> {
     settle(s, hold, req, SettleAction::Capture).await
 }
@@ -122,7 +109,7 @@ async fn capture(
 async fn release(
     State(s): State<AppState>,
     Path(hold): Path<String>,
-    Json(req): Json<SettleRequest>,
+    Json(req): Json<SettlementRequest>,
 ) -> Result<axum::Json<Hold>, ApiError> {
     settle(s, hold, req, SettleAction::Release).await
 }
@@ -140,11 +127,10 @@ async fn holds(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Holds>, ApiError> {
     let p = s.principal(&headers).await?;
-    Ok(axum::Json(
-        json!({ "holds": s.wallet.holds(&p, &id).await? }),
-    ))
+    let holds = s.wallet.holds(&p, &id).await?;
+    Ok(axum::Json(Holds { holds }))
 }
 
 /// The agent polls its hold: pending, held (with the authorization), or the principal's
@@ -160,11 +146,10 @@ async fn hold(
 async fn approvals(
     State(s): State<AppState>,
     headers: HeaderMap,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Approvals>, ApiError> {
     let p = s.principal(&headers).await?;
-    Ok(axum::Json(
-        json!({ "approvals": s.wallet.approvals(&p).await? }),
-    ))
+    let approvals = s.wallet.approvals(&p).await?;
+    Ok(axum::Json(Approvals { approvals }))
 }
 
 async fn approve(
