@@ -47,10 +47,15 @@ pub const RESERVED_AS_WRITTEN: &[&str] = &[
     "www",
     "api",
     "well-known",
+    // The bodies of the Internet (short words whose look-alikes are names: `lana`).
+    "iana",
+    "icann",
+    "ietf",
+    "w3c",
 ];
 
 /// Names nobody may register or claim, nor any name that reads as one of them (spec 5.1): names
-/// that would pass for the service, its operators or the bodies of the Internet, and the brands
+/// that would pass for the service or its operators, and the brands
 /// a payment agent would be expected to impersonate first (card networks, payment processors,
 /// exchanges, the largest agent platforms and marketplaces). A brand that is a DNS top-level
 /// domain as well (`amazon`, `google`, ...) is held by the DNS rule already, and listed anyway.
@@ -72,11 +77,6 @@ pub const RESERVED_WITH_LOOK_ALIKES: &[&str] = &[
     "postmaster",
     "hostmaster",
     "webmaster",
-    // The bodies of the Internet.
-    "iana",
-    "icann",
-    "ietf",
-    "w3c",
     // Payment networks and processors.
     "visa",
     "mastercard",
@@ -189,30 +189,58 @@ pub fn why_reserved(name: &AgentName) -> Option<String> {
             shown = Some(unicode);
         }
     }
-    LOOK_ALIKES
-        .get(look_alike(shown.as_deref().unwrap_or(top)).as_str())
+    look_alike(shown.as_deref().unwrap_or(top))
+        .iter()
+        .find_map(|form| LOOK_ALIKES.get(form.as_str()))
         .map(|like| format!("{name} (reads as {like})"))
 }
 
 /// What `label` reads as: its confusable skeleton (Unicode TS #39: `rn` and `m` alike, Cyrillic
-/// `а` and Latin `a`), without combining marks (`ö` as `o`, `ł` as `l`), lowercase, with the
-/// digits and letters people read for each other taken as one (`0` and `o`; `1`, `i` and `l`;
-/// `2` and `z`; `3` and `e`; `4` and `a`; `5` and `s`; `7` and `t`; `8` and `b`; `9` and `g`).
-pub fn look_alike(label: &str) -> String {
-    unicode_security::skeleton(label)
-        .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+/// `а` and Latin `a`), without combining marks (`ö` as `o`, `ł` as `l`), lowercase, the digits
+/// people read for letters read as them (`0` as `o`, `1` as `l` or as `i`, `2` as `z`, `3` as
+/// `e`, `4` as `a`, `5` as `s`, `6` and `8` as `b`, `7` as `t`, `9` as `g`), `vv` as `w` and
+/// `cl` as `d`, without hyphens, and with each run of a letter as one (`paypall`, `gooogle`):
+/// one form for each reading of `1`.
+pub fn look_alike(label: &str) -> Vec<String> {
+    let digits: String = label
+        .chars()
         .flat_map(char::to_lowercase)
+        .filter(|c| *c != '-')
         .map(|c| match c {
             '0' => 'o',
-            '1' | 'i' | '|' => 'l',
+            '|' => 'l',
             '2' => 'z',
             '3' => 'e',
             '4' => 'a',
             '5' => 's',
+            '6' | '8' => 'b',
             '7' => 't',
-            '8' => 'b',
             '9' => 'g',
             c => c,
+        })
+        .collect();
+    let readings: &[&str] = if digits.contains('1') {
+        &["l", "i"]
+    } else {
+        &["l"]
+    };
+    readings
+        .iter()
+        .map(|one| {
+            let read = digits.replace('1', one);
+            let marked: String = unicode_security::skeleton(&read)
+                .filter(|c| !unicode_normalization::char::is_combining_mark(*c))
+                .flat_map(char::to_lowercase)
+                .collect();
+            let form: String =
+                unicode_security::skeleton(&marked.replace("vv", "w").replace("cl", "d")).collect();
+            let mut out = String::with_capacity(form.len());
+            for c in form.chars() {
+                if !out.ends_with(c) {
+                    out.push(c);
+                }
+            }
+            out
         })
         .collect()
 }
@@ -222,7 +250,7 @@ static LOOK_ALIKES: LazyLock<std::collections::HashMap<String, &'static str>> =
     LazyLock::new(|| {
         RESERVED_WITH_LOOK_ALIKES
             .iter()
-            .map(|r| (look_alike(r), *r))
+            .flat_map(|r| look_alike(r).into_iter().map(move |form| (form, *r)))
             .collect()
     });
 
@@ -318,8 +346,34 @@ mod tests {
             let w = why(n).unwrap_or_else(|| panic!("{n}"));
             assert!(w.contains(reason), "{n}: {w}");
         }
-        // Everyday words that look like reserved words are not impersonations of them.
-        for word in ["horne", "dornain", "rnail", "localhost1"] {
+        // Seventh attack: doubled letters, hyphens, vv for w, cl for d, 6 for b.
+        for (n, like) in [
+            ("paypall", "paypal"),
+            ("gooogle", "google"),
+            ("amazonn", "amazon"),
+            ("pay-pal", "paypal"),
+            ("apple-pay", "applepay"),
+            ("master-card", "mastercard"),
+            ("vvalmart", "walmart"),
+            ("aclyen", "adyen"),
+            ("e6ay", "ebay"),
+            ("coin6ase", "coinbase"),
+        ] {
+            let w = why(n).unwrap_or_else(|| panic!("{n}"));
+            assert!(w.contains(&format!("reads as {like}")), "{n}: {w}");
+        }
+        // Everyday words and names that look like reserved words are not impersonations of
+        // them.
+        for word in [
+            "horne",
+            "dornain",
+            "rnail",
+            "localhost1",
+            "lana",
+            "allpay",
+            "kiarna",
+            "wec",
+        ] {
             assert_eq!(why(word), None, "{word}");
         }
         // Real names in one script (Japanese's Han and kana are one) are not.
