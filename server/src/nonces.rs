@@ -99,11 +99,20 @@ impl ClientShares {
     }
 }
 
-/// The per-merchant and per-agent shares, and the per-client ones, taken under one lock.
+/// The per-merchant and per-agent shares, and the per-client ones, taken under one lock, with
+/// the nonces this process is writing.
 #[derive(Debug, Default)]
 struct Shares {
     quotas: NonceQuotas,
     clients: ClientShares,
+    /// Nonces admitted and not yet written, by `audience\nholder\nnonce`: the same one again
+    /// meanwhile is a replay (at most one of them can be accepted) and takes no place.
+    writing: HashSet<String>,
+}
+
+/// What a nonce is known by while it is written.
+fn writing_key(key: &NonceKey<'_>) -> String {
+    format!("{}\n{}\n{}", key.audience, key.holder, key.nonce)
 }
 
 /// Nonces in the database, with this process's accepted ones in memory.
@@ -233,6 +242,9 @@ impl DbNonces {
             // its place in the shares until it expires.
             let refused = {
                 let mut shares = self.lock_shares();
+                if shares.writing.contains(&writing_key(key)) {
+                    return Ok(Consumed::Replayed);
+                }
                 if full(self) {
                     Some(format!("the replay memory holds {max} live nonces"))
                 } else if let Err(why) = shares.quotas.check(key, now, limits) {
@@ -249,6 +261,7 @@ impl DbNonces {
                         shares.clients.add(c, expires, now);
                     }
                     shares.quotas.add(key, expires, now);
+                    shares.writing.insert(writing_key(key));
                     self.in_flight.fetch_add(1, Ordering::Relaxed);
                     None
                 }
@@ -264,14 +277,26 @@ impl DbNonces {
         }
         let written = self.write(key, client, expires, now).await;
         self.in_flight.fetch_sub(1, Ordering::Relaxed);
-        if !written? {
-            // Recorded before, elsewhere: the places taken for it are given back, so nobody's
-            // replays of another's presentation fill that agent's, merchant's or client's share.
+        let won = {
             let mut shares = self.lock_shares();
-            shares.quotas.give_back(key, expires);
-            if let Some(c) = client {
-                shares.clients.give_back(c, expires);
+            shares.writing.remove(&writing_key(key));
+            let won = matches!(written, Ok(true));
+            if !won {
+                // Recorded before, elsewhere (or not at all): the places taken for it are
+                // given back, so nobody's replays of another's presentation fill that agent's,
+                // merchant's or client's share.
+                shares.quotas.give_back(key, expires);
+                if let Some(c) = client {
+                    shares.clients.give_back(c, expires);
+                }
             }
+            won
+        };
+        if !won {
+            written?;
+            // Remembered here as used, so its next replays are answered from memory, taking
+            // no place even for a moment.
+            let _ = self.local.record(key, expires, now, limits);
             return Ok(Consumed::Replayed);
         }
         self.rows.fetch_add(1, Ordering::Relaxed);

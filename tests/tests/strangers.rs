@@ -309,18 +309,31 @@ async fn replays_cost_nobody_a_share() {
             assert_eq!(st, 200, "{d}");
             assert_eq!(codes(&d), ["nonce_replayed"], "{d}");
         }
-        // The agent's genuine checkouts still fit its share (the one accepted holds a place).
+        // The agent's genuine checkouts still fit its share (the one accepted holds a place),
+        // even in the middle of a flood of replays (seventh attack: replays in flight together
+        // each took a place until their writes lost).
+        f.server.restart_with(&flags).await;
+        let stranger = f.server.http_from("127.0.0.3".parse().unwrap());
         let here = f.server.http_from("127.0.0.4".parse().unwrap());
-        for (vp, n) in &ready[1..] {
-            let (_, d) = here
-                .post(
-                    "/v1/verify",
-                    None,
-                    &json!({ "presentation": vp, "merchant": m, "nonce": n }),
-                )
-                .await;
-            assert_eq!(d["decision"], "accepted", "{d}");
+        let replay = json!({ "presentation": ready[0].0, "merchant": m, "nonce": ready[0].1 });
+        let genuine = json!({ "presentation": ready[1].0, "merchant": m, "nonce": ready[1].1 });
+        let flood = (0..30).map(|_| stranger.post("/v1/verify", None, &replay));
+        let (replays, (_, d)) = tokio::join!(
+            futures_util::future::join_all(flood),
+            here.post("/v1/verify", None, &genuine)
+        );
+        assert_eq!(d["decision"], "accepted", "during the flood: {d}");
+        for (_, r) in &replays {
+            assert_eq!(codes(r), ["nonce_replayed"], "{r}");
         }
+        let (_, d) = here
+            .post(
+                "/v1/verify",
+                None,
+                &json!({ "presentation": ready[2].0, "merchant": m, "nonce": ready[2].1 }),
+            )
+            .await;
+        assert_eq!(d["decision"], "accepted", "{d}");
         // A replay refused for a full share is still a replay, for what it is.
         let (_, d) = here
             .post(
