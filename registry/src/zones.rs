@@ -288,19 +288,24 @@ impl Registry {
         }
     }
 
-    /// A zone, if claimed.
+    /// A zone, if claimed, as the log gives it: a row the log does not prove is refused
+    /// ([`Error::Unproven`], as resolution refuses a forged agent).
     pub async fn zone(&self, zone: &AgentName) -> Result<Option<Zone>, Error> {
+        let mut tx = self.0.pool.begin().await?;
         let row: Option<(String, String, Option<String>, i64)> =
             sqlx::query_as("SELECT zone, owner, parent, dns FROM registry_zones WHERE zone = $1")
                 .bind(zone.as_str())
-                .fetch_optional(&self.0.pool)
+                .fetch_optional(&mut *tx)
                 .await?;
-        Ok(row.map(|(zone, owner, parent, dns)| Zone {
+        let z = row.map(|(zone, owner, parent, dns)| Zone {
             zone,
             owner,
             parent,
             dns: dns != 0,
-        }))
+        });
+        // Shown only as the log gives it: a row rewritten behind the registry's back is refused.
+        self.zone_proved(&mut tx, zone.as_str(), z.as_ref()).await?;
+        Ok(z)
     }
 
     /// The owner the DNS domain `zone` names in its `_agentid` TXT record.

@@ -968,6 +968,14 @@ async fn a_zone_or_name_given_away_in_the_database_is_refused() {
             metrics.contains("agentid_unproven_agents_total 1"),
             "{metrics}"
         );
+        // Nor shown (seventh attack: the zone's page named the forged owner).
+        let (st, b) = http.get("/v1/zones/shopzone").await;
+        assert_eq!(st, 500, "the rewritten owner was shown: {b}");
+        // And the audit says so (it checked agents only).
+        let (code, out) = server.cli(&["log", "verify", "--audit"]).await;
+        assert_ne!(code, 0, "{out}");
+        assert_eq!(out["error"]["code"], "state_mismatch", "{out}");
+        assert!(out.to_string().contains("zone shopzone"), "{out}");
 
         // Outside attack: a zone's row deleted, a stranger claims the zone. The log gave it
         // to its first claimant; the claim is refused.

@@ -1292,6 +1292,53 @@ async fn audit_agents(
     Ok(by_agent.len())
 }
 
+/// Checks that the service shows every zone in `entries` as owned by whoever its first claim
+/// or delegation there names (a zone is never given to another): how many zones.
+async fn audit_zones(
+    client: &Client,
+    entries: &[agentid_spec::log::PublicEntry],
+) -> Result<usize, Failure> {
+    use agentid_spec::zone::ZoneOperation;
+    let mut owners: std::collections::BTreeMap<String, String> = std::collections::BTreeMap::new();
+    for e in entries {
+        if e.kind != "claim-zone" && e.kind != "delegate-zone" {
+            continue;
+        }
+        let Ok((op, _)) = agentid_spec::zone::open(&e.operation) else {
+            return Err(Failure::new(
+                "state_mismatch",
+                format!("log entry {}: its zone operation does not verify", e.seq),
+            ));
+        };
+        if let ZoneOperation::ClaimZone { zone, owner, .. }
+        | ZoneOperation::DelegateZone { zone, owner, .. } = op
+        {
+            owners
+                .entry(zone.to_string())
+                .or_insert_with(|| owner.to_string());
+        }
+    }
+    for (zone, owner) in &owners {
+        let path = format!("/v1/zones/{}", encode_path_segment(zone));
+        let served = match client.call_any(Method::GET, &path, None, None).await? {
+            (200, v) => v,
+            (status, _) => return Err(Failure::new(
+                "state_mismatch",
+                format!(
+                    "zone {zone}: the service's answer (HTTP {status}) is not what its log proves"
+                ),
+            )),
+        };
+        if served["owner"].as_str() != Some(owner.as_str()) {
+            return Err(Failure::new(
+                "state_mismatch",
+                format!("zone {zone}: the owner the service shows is not what its log proves"),
+            ));
+        }
+    }
+    Ok(owners.len())
+}
+
 /// Hashes as served (base64url), decoded.
 fn served_hashes(v: &Value) -> Result<Vec<agentid_spec::merkle::Hash>, Failure> {
     let bad = || Failure::new("proof_invalid", "the proof's hashes do not decode");
@@ -1461,6 +1508,7 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
         report["audited"] = json!(leaves.len());
         all.truncate(current.tree_size as usize);
         report["agentsAudited"] = json!(audit_agents(&client, &all).await?);
+        report["zonesAudited"] = json!(audit_zones(&client, &all).await?);
     }
 
     if let Some(path) = &args.save {
