@@ -25,9 +25,10 @@ use std::time::Duration;
 
 use agentid_spec::api::{
     Approvals, Budget, DelegationRecord, DelegationRequest, Delegations, ErrorBody, ErrorDetail,
-    Hold, Holds, IssuedDelegation, NewPrincipal, Operated, PreparedLink, Registered, RevokeRequest,
-    SettlementRequest, SignedCheckpoint, SignedSubDelegation, SpendAuthorizationRequest,
-    SubDelegationSubmission, SubmitOperation, VerificationAnswer, VerifyRequest,
+    Hold, Holds, IssuedDelegation, NewPrincipal, Operated, PreparedLink, PrincipalAccount,
+    Registered, RevokeRequest, SettlementRequest, SignedCheckpoint, SignedSubDelegation,
+    SpendAuthorizationRequest, SubDelegationSubmission, SubmitOperation, VerificationAnswer,
+    VerifyRequest,
 };
 use agentid_spec::code::ErrorCode;
 use agentid_spec::document::ResolutionResult;
@@ -214,6 +215,11 @@ impl Client {
             )
             .await?;
         Ok(answer.value)
+    }
+
+    /// The principal whose token this is (`GET /v1/principals/me`).
+    pub async fn principal(&self, token: &str) -> Result<PrincipalAccount, ClientError> {
+        self.get("/v1/principals/me", Auth::Bearer(token)).await
     }
 
     /// Issues a delegation to an agent on the principal's behalf (`POST /v1/delegations`).

@@ -100,6 +100,16 @@ impl std::fmt::Debug for NewPrincipal {
     }
 }
 
+/// `GET /v1/principals/me`'s answer: the authenticated principal.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PrincipalAccount {
+    /// The account id.
+    pub principal_id: String,
+    /// The principal's `did:key`.
+    pub did: String,
+}
+
 /// The scope of a [`DelegationRequest`], before section 6.2's bounds are checked.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]

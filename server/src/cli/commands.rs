@@ -21,7 +21,6 @@ use zeroize::Zeroizing;
 use super::client::Client;
 use super::{
     AdminTokenArg, AgentCommand, Cli, Command, Failure, KeyCommand, OperatorCommand, Output,
-    WalletCommand,
 };
 use crate::config::ServeConfig;
 
@@ -37,26 +36,16 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Key(cmd) => key(cmd, pass),
         Command::Agent(cmd) => agent(&server, cmd, pass).await,
         Command::Zone(cmd) => zone(&server, cmd, pass).await,
-        Command::Wallet(cmd) => wallet(&server, cmd).await,
+        Command::Wallet(cmd) => super::wallet::wallet(&server, cmd).await,
         Command::Delegate(args) => delegate(&server, args).await,
         Command::Subdelegate(args) => subdelegate(&server, args, pass).await,
         Command::Present(args) => present_cmd(&server, args, pass).await,
         Command::Settle(args) => settle_cmd(&server, args, pass).await,
         Command::Verify(args) => verify(&server, args).await,
         Command::Nonce(args) => issue_nonce(&args, pass),
-        Command::Revoke(args) => {
-            let body = json!({ "reason": args.reason });
-            let path = format!(
-                "/v1/delegations/{}/revoke",
-                encode_path_segment(&args.credential_id)
-            );
-            let out = Client::new(&server)?
-                .call(Method::POST, &path, Some(&args.token.token), Some(&body))
-                .await?;
-            Ok(Output::ok(out))
-        }
-        Command::Suspend(args) => suspension(&server, args, "suspend").await,
-        Command::Reinstate(args) => suspension(&server, args, "reinstate").await,
+        Command::Revoke(args) => super::wallet::revoke(&server, args).await,
+        Command::Suspend(args) => super::wallet::suspension(&server, args, true).await,
+        Command::Reinstate(args) => super::wallet::suspension(&server, args, false).await,
         Command::Operator(cmd) => {
             let (method, path, admin, body) = match cmd {
                 OperatorCommand::Add { name, admin } => (
@@ -625,69 +614,6 @@ async fn agent(server: &str, cmd: AgentCommand, pass: Option<&str>) -> Result<Ou
     }
 }
 
-async fn wallet(server: &str, cmd: WalletCommand) -> Result<Output, Failure> {
-    let client = Client::new(server)?;
-    let out = match cmd {
-        WalletCommand::Create => {
-            client
-                .call(Method::POST, "/v1/principals", None, None)
-                .await?
-        }
-        WalletCommand::Show(t) => {
-            client
-                .call(Method::GET, "/v1/principals/me", Some(&t.token), None)
-                .await?
-        }
-        WalletCommand::List(t) => {
-            client
-                .call(Method::GET, "/v1/delegations", Some(&t.token), None)
-                .await?
-        }
-        WalletCommand::Approvals(t) => {
-            client
-                .call(Method::GET, "/v1/approvals", Some(&t.token), None)
-                .await?
-        }
-        WalletCommand::Approve { token, hold } => {
-            let path = format!("/v1/approvals/{}/approve", encode_path_segment(&hold));
-            client
-                .call(Method::POST, &path, Some(&token.token), None)
-                .await?
-        }
-        WalletCommand::Deny { token, hold } => {
-            let path = format!("/v1/approvals/{}/deny", encode_path_segment(&hold));
-            client
-                .call(Method::POST, &path, Some(&token.token), None)
-                .await?
-        }
-        WalletCommand::Budget {
-            token,
-            credential_id,
-        } => {
-            let path = format!(
-                "/v1/delegations/{}/budget",
-                encode_path_segment(&credential_id)
-            );
-            client
-                .call(Method::GET, &path, Some(&token.token), None)
-                .await?
-        }
-        WalletCommand::Holds {
-            token,
-            credential_id,
-        } => {
-            let path = format!(
-                "/v1/delegations/{}/holds",
-                encode_path_segment(&credential_id)
-            );
-            client
-                .call(Method::GET, &path, Some(&token.token), None)
-                .await?
-        }
-    };
-    Ok(Output::ok(out))
-}
-
 /// `7d`, `12h`, `30m`, `45s` to seconds.
 fn parse_duration(s: &str) -> Option<i64> {
     let (n, unit) = s.split_at(s.len().checked_sub(1)?);
@@ -978,21 +904,6 @@ async fn present_cmd(
     Ok(Output::ok(
         json!({ "presentation": jws, "orderHash": hash, "hold": hold }),
     ))
-}
-
-async fn suspension(
-    server: &str,
-    args: super::DelegationArg,
-    verb: &str,
-) -> Result<Output, Failure> {
-    let path = format!(
-        "/v1/delegations/{}/{verb}",
-        encode_path_segment(&args.credential_id)
-    );
-    let out = Client::new(server)?
-        .call(Method::POST, &path, Some(&args.token.token), None)
-        .await?;
-    Ok(Output::ok(out))
 }
 
 async fn settle_cmd(
@@ -1322,12 +1233,14 @@ async fn audit_zones(
         let path = format!("/v1/zones/{}", encode_path_segment(zone));
         let served = match client.call_any(Method::GET, &path, None, None).await? {
             (200, v) => v,
-            (status, _) => return Err(Failure::new(
-                "state_mismatch",
-                format!(
+            (status, _) => {
+                return Err(Failure::new(
+                    "state_mismatch",
+                    format!(
                     "zone {zone}: the service's answer (HTTP {status}) is not what its log proves"
                 ),
-            )),
+                ))
+            }
         };
         if served["owner"].as_str() != Some(owner.as_str()) {
             return Err(Failure::new(

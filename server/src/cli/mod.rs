@@ -4,6 +4,7 @@
 
 mod client;
 mod commands;
+mod wallet;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
