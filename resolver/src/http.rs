@@ -196,21 +196,6 @@ impl HttpSource {
     }
 }
 
-/// The operations of an agent as the registry serves them (section 5.3).
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct Operations {
-    did: String,
-    operations: Vec<ServedOperation>,
-}
-
-#[derive(serde::Deserialize)]
-#[serde(rename_all = "camelCase")]
-struct ServedOperation {
-    operation: String,
-    received_at: String,
-}
-
 impl HttpSource {
     /// Replays the signed operations of the agent `result` describes from its genesis and
     /// checks that the registry's document is the one they make: the DID is the genesis' hash,
@@ -241,7 +226,7 @@ impl HttpSource {
                 "the registry answered HTTP {status} for the agent's operations"
             )));
         }
-        let served: Operations = serde_json::from_slice(&body)
+        let served: agentid_spec::api::AgentOperations = serde_json::from_slice(&body)
             .map_err(|e| ResolveError::InvalidResponse(format!("operations: {e}")))?;
         if served.did != did.as_str() {
             return Err(forged("the operations are another agent's"));

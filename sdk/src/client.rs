@@ -24,11 +24,11 @@
 use std::time::Duration;
 
 use agentid_spec::api::{
-    Approvals, Budget, DelegationRecord, DelegationRequest, Delegations, ErrorBody, ErrorDetail,
-    Hold, Holds, IssuedDelegation, NewPrincipal, Operated, PreparedLink, PrincipalAccount,
-    Registered, RevokeRequest, SettlementRequest, SignedCheckpoint, SignedSubDelegation,
-    SpendAuthorizationRequest, SubDelegationSubmission, SubmitOperation, VerificationAnswer,
-    VerifyRequest,
+    AgentLog, AgentOperations, Approvals, Budget, DelegationRecord, DelegationRequest, Delegations,
+    ErrorBody, ErrorDetail, Hold, Holds, IssuedDelegation, NewPrincipal, Operated, PreparedLink,
+    PrincipalAccount, Registered, RevokeRequest, SettlementRequest, SignedCheckpoint,
+    SignedSubDelegation, SpendAuthorizationRequest, SubDelegationSubmission, SubmitOperation,
+    VerificationAnswer, VerifyRequest,
 };
 use agentid_spec::code::ErrorCode;
 use agentid_spec::document::ResolutionResult;
@@ -191,6 +191,19 @@ impl Client {
         let path = format!("/v1/agents/{did}/operations");
         self.send(reqwest::Method::POST, &path, Auth::None, None, Some(&body))
             .await
+    }
+
+    /// The agent's signed operations as the registry serves them (`GET
+    /// /v1/agents/{did}/operations`): what `agentid_spec::history::History::replay` checks.
+    pub async fn operations(&self, did: &AgentDid) -> Result<AgentOperations, ClientError> {
+        let path = format!("/v1/agents/{}/operations", path_segment(did.as_str())?);
+        self.get(&path, Auth::None).await
+    }
+
+    /// The agent's entries in the log (`GET /v1/agents/{did}/log`).
+    pub async fn agent_log(&self, did: &str) -> Result<AgentLog, ClientError> {
+        let path = format!("/v1/agents/{}/log", path_segment(did)?);
+        self.get(&path, Auth::None).await
     }
 
     /// What the service says `id` (a DID or an agent name) resolves to (`GET

@@ -77,6 +77,39 @@ pub struct Operated {
     pub nullified: Vec<String>,
 }
 
+/// `GET /v1/agents/{did}/operations`' answer: the agent's signed operations in the order
+/// received, undone ones included, with the time the registry received each (what a resolver
+/// replays from the genesis, section 5.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AgentOperations {
+    /// The agent.
+    pub did: String,
+    /// Its operations, oldest first.
+    pub operations: Vec<ServedOperation>,
+}
+
+/// One operation of [`AgentOperations`].
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ServedOperation {
+    /// Its log sequence number.
+    pub seq: i64,
+    /// Its compact JWS.
+    pub operation: String,
+    /// When the registry received it, RFC 3339.
+    pub received_at: String,
+}
+
+/// `GET /v1/agents/{did}/log`'s answer: the agent's entries in the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentLog {
+    /// The agent.
+    pub did: String,
+    /// Its entries, oldest first.
+    pub entries: Vec<crate::log::LogEntry>,
+}
+
 /// `POST /v1/principals`' answer (201): a new principal's account, shown once.
 #[derive(Clone, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]

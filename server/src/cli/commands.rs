@@ -19,9 +19,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::client::Client;
-use super::{
-    AdminTokenArg, AgentCommand, Cli, Command, Failure, KeyCommand, OperatorCommand, Output,
-};
+use super::{AdminTokenArg, Cli, Command, Failure, KeyCommand, OperatorCommand, Output};
 use crate::config::ServeConfig;
 
 pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
@@ -34,7 +32,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
     match cli.command {
         Command::Serve(args) => serve(args).await,
         Command::Key(cmd) => key(cmd, pass),
-        Command::Agent(cmd) => agent(&server, cmd, pass).await,
+        Command::Agent(cmd) => super::agent::agent(&server, cmd, pass).await,
         Command::Zone(cmd) => zone(&server, cmd, pass).await,
         Command::Wallet(cmd) => super::wallet::wallet(&server, cmd).await,
         Command::Delegate(args) => delegate(&server, args).await,
@@ -313,7 +311,10 @@ async fn zone(
 }
 
 /// A public key given as a `did:key` or as a key file.
-fn public_key(value: &str, pass: Option<&str>) -> Result<agentid_spec::id::DidKey, Failure> {
+pub(super) fn public_key(
+    value: &str,
+    pass: Option<&str>,
+) -> Result<agentid_spec::id::DidKey, Failure> {
     if value.starts_with("did:key:") {
         return agentid_spec::id::DidKey::parse(value)
             .map_err(|e| Failure::new("invalid_key", e.to_string()));
@@ -322,43 +323,7 @@ fn public_key(value: &str, pass: Option<&str>) -> Result<agentid_spec::id::DidKe
 }
 
 /// The agent's operations from the registry, replayed and checked from the genesis.
-async fn replayed_history(
-    client: &Client,
-    did: &AgentDid,
-) -> Result<agentid_spec::history::History, Failure> {
-    let path = format!(
-        "/v1/agents/{}/operations",
-        encode_path_segment(did.as_str())
-    );
-    let served = client.call(Method::GET, &path, None, None).await?;
-    let mut ops = Vec::new();
-    for op in served["operations"].as_array().into_iter().flatten() {
-        let (Some(jws), Some(at)) = (
-            op["operation"].as_str(),
-            op["receivedAt"]
-                .as_str()
-                .and_then(agentid_spec::time::parse_rfc3339),
-        ) else {
-            return Err(Failure::new("invalid_response", "malformed operations"));
-        };
-        ops.push((jws, at));
-    }
-    let history = agentid_spec::history::History::replay(ops).map_err(|(i, e)| {
-        Failure::new(
-            "history_invalid",
-            format!("operation {i} does not replay: {e}"),
-        )
-    })?;
-    if history.did() != did {
-        return Err(Failure::new(
-            "history_invalid",
-            "the genesis served is not the DID's",
-        ));
-    }
-    Ok(history)
-}
-
-fn read_key(path: &Path, pass: Option<&str>) -> Result<KeyPair, Failure> {
+pub(super) fn read_key(path: &Path, pass: Option<&str>) -> Result<KeyPair, Failure> {
     let text = Zeroizing::new(read_text(path)?);
     crate::keyfile::open(&text, pass).map_err(|e| {
         let code = match e {
@@ -445,173 +410,6 @@ fn key_json(key: &KeyPair, file: Option<&Path>) -> Value {
         "publicKeyJwk": agentid_spec::jose::public_jwk(&key.public()),
         "file": file.map(|f| f.display().to_string()),
     })
-}
-
-async fn agent(server: &str, cmd: AgentCommand, pass: Option<&str>) -> Result<Output, Failure> {
-    let client = Client::new(server)?;
-    let now = SystemClock.now();
-    match cmd {
-        AgentCommand::Register {
-            key,
-            rotation_key,
-            name,
-        } => {
-            let signing = read_key(&key, pass)?;
-            let rotation = match rotation_key {
-                Some(p) => read_key(&p, pass)?,
-                None => read_key(&key, pass)?,
-            };
-            let name = name
-                .map(|n| AgentName::parse(&n))
-                .transpose()
-                .map_err(|e| Failure::new("invalid_name", e.to_string()))?;
-            let genesis = agentid_sdk::operation::create(&signing, &rotation, name, now);
-            let out = client
-                .call(
-                    Method::POST,
-                    "/v1/agents",
-                    None,
-                    Some(&json!({ "operation": genesis.operation })),
-                )
-                .await?;
-            if out["did"].as_str() != Some(genesis.did.as_str()) {
-                return Err(Failure::new(
-                    "registry_mismatch",
-                    "the registry answered a DID other than the genesis hash",
-                ));
-            }
-            Ok(Output::ok(out))
-        }
-        AgentCommand::Deactivate { did, key } => {
-            let did =
-                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
-            let rotation = read_key(&key, pass)?;
-            let path = format!("/1.0/identifiers/{}", encode_path_segment(did.as_str()));
-            let (_, resolved) = client.call_any(Method::GET, &path, None, None).await?;
-            let prev = resolved["didDocumentMetadata"]["versionId"]
-                .as_str()
-                .ok_or_else(|| Failure::new("resolution_failed", "no versionId for the agent"))?;
-            let op = agentid_sdk::operation::deactivate(&did, prev, &rotation, now);
-            let path = format!(
-                "/v1/agents/{}/operations",
-                encode_path_segment(did.as_str())
-            );
-            Ok(Output::ok(
-                client
-                    .call(Method::POST, &path, None, Some(&json!({ "operation": op })))
-                    .await?,
-            ))
-        }
-        AgentCommand::Update {
-            did,
-            key,
-            signing_keys,
-            rotation_keys,
-            services,
-            no_services,
-            prev,
-        } => {
-            let did =
-                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
-            let signer = read_key(&key, pass)?;
-            let history = replayed_history(&client, &did).await?;
-            let base = match &prev {
-                Some(p) => history
-                    .entries()
-                    .iter()
-                    .find(|e| !e.nullified && e.hash == *p)
-                    .ok_or_else(|| {
-                        Failure::new("stale_prev", "--prev is not an operation in force")
-                    })?,
-                None => history
-                    .entries()
-                    .iter()
-                    .find(|e| e.hash == history.head())
-                    .ok_or_else(|| Failure::new("internal_error", "no head"))?,
-            };
-            let mut keys = agentid_sdk::operation::Keys {
-                verification_methods: base.state.verification_methods.clone(),
-                rotation_keys: base.state.rotation_keys.clone(),
-                services: base.state.services.clone(),
-            };
-            if !signing_keys.is_empty() {
-                keys.verification_methods = signing_keys
-                    .iter()
-                    .enumerate()
-                    .map(|(i, k)| {
-                        public_key(k, pass)
-                            .map(|d| (format!("key-{}", i + 1), d.multibase().into()))
-                    })
-                    .collect::<Result<_, _>>()?;
-            }
-            if !rotation_keys.is_empty() {
-                keys.rotation_keys = rotation_keys
-                    .iter()
-                    .map(|k| public_key(k, pass))
-                    .collect::<Result<_, _>>()?;
-            }
-            if no_services {
-                keys.services.clear();
-            }
-            for spec in &services {
-                let mut parts = spec.splitn(3, '=');
-                let (Some(fragment), Some(type_), Some(endpoint)) =
-                    (parts.next(), parts.next(), parts.next())
-                else {
-                    return Err(Failure::new(
-                        "invalid_service",
-                        "--service is FRAGMENT=TYPE=URL",
-                    ));
-                };
-                keys.services.insert(
-                    fragment.to_owned(),
-                    agentid_spec::operation::Service {
-                        type_: type_.to_owned(),
-                        endpoint: endpoint.to_owned(),
-                    },
-                );
-            }
-            let op = agentid_sdk::operation::update(&did, &base.hash, &keys, &signer, now);
-            let path = format!(
-                "/v1/agents/{}/operations",
-                encode_path_segment(did.as_str())
-            );
-            Ok(Output::ok(
-                client
-                    .call(Method::POST, &path, None, Some(&json!({ "operation": op })))
-                    .await?,
-            ))
-        }
-        AgentCommand::History { did } => {
-            let did =
-                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
-            let history = replayed_history(&client, &did).await?;
-            let state = history.state();
-            let operations: Vec<Value> = history
-                .entries()
-                .iter()
-                .map(|e| {
-                    json!({
-                        "versionId": e.hash, "prev": e.prev, "signer": e.signer.as_str(),
-                        "receivedAt": format_rfc3339(e.received_at), "undone": e.nullified,
-                    })
-                })
-                .collect();
-            Ok(Output::ok(json!({
-                "did": did, "head": history.head(), "deactivated": state.deactivated,
-                "verificationMethods": state.verification_methods,
-                "rotationKeys": state.rotation_keys,
-                "services": state.services,
-                "operations": operations,
-            })))
-        }
-        AgentCommand::Log { did } => {
-            let path = format!("/v1/agents/{}/log", encode_path_segment(&did));
-            Ok(Output::ok(
-                client.call(Method::GET, &path, None, None).await?,
-            ))
-        }
-    }
 }
 
 /// `7d`, `12h`, `30m`, `45s` to seconds.

@@ -2,6 +2,7 @@
 //! on stdout and a message on stderr and exit 2; a rejected verification prints the decision and
 //! exits 1.
 
+mod agent;
 mod client;
 mod commands;
 mod wallet;

@@ -4,7 +4,7 @@
 //! /v1/agents/{did}/log`.
 
 use agentid_registry::Registered;
-use agentid_spec::api::SubmitOperation;
+use agentid_spec::api::{AgentLog, AgentOperations, ServedOperation, SubmitOperation};
 use agentid_spec::id::AgentDid;
 use agentid_spec::ErrorCode;
 use axum::extract::State;
@@ -12,7 +12,6 @@ use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::Router;
-use serde_json::{json, Value};
 
 use crate::error::{ApiError, Json, Path};
 use crate::AppState;
@@ -67,13 +66,16 @@ async fn operate(
 async fn log(
     State(s): State<AppState>,
     Path(did): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AgentLog>, ApiError> {
     let did = parse_did(&did)?;
     let entries = s.registry.agent_log(&did).await?;
     if entries.is_empty() {
         return Err(ApiError::NotFound(format!("{did} is not registered")));
     }
-    Ok(axum::Json(json!({ "did": did, "entries": entries })))
+    Ok(axum::Json(AgentLog {
+        did: did.to_string(),
+        entries,
+    }))
 }
 
 /// The agent's operations in the order received, undone ones included, with the time the
@@ -81,20 +83,22 @@ async fn log(
 async fn operations(
     State(s): State<AppState>,
     Path(did): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<AgentOperations>, ApiError> {
     let did = parse_did(&did)?;
     let operations = s.registry.operations(&did).await?;
     if operations.is_empty() {
         return Err(ApiError::NotFound(format!("{did} is not registered")));
     }
-    let operations: Vec<Value> = operations
+    let operations = operations
         .into_iter()
-        .map(|(seq, operation, at)| {
-            json!({
-                "seq": seq, "operation": operation,
-                "receivedAt": agentid_spec::time::format_rfc3339(at),
-            })
+        .map(|(seq, operation, at)| ServedOperation {
+            seq,
+            operation,
+            received_at: agentid_spec::time::format_rfc3339(at),
         })
         .collect();
-    Ok(axum::Json(json!({ "did": did, "operations": operations })))
+    Ok(axum::Json(AgentOperations {
+        did: did.to_string(),
+        operations,
+    }))
 }
