@@ -50,34 +50,6 @@ impl Client {
         Err(Failure::new(code, message))
     }
 
-    /// Like [`Client::call`] with a JSON body and one extra request header.
-    pub(crate) async fn call_with_headers(
-        &self,
-        method: reqwest::Method,
-        path: &str,
-        header: Option<(&str, &str)>,
-        body: &Value,
-    ) -> Result<Value, Failure> {
-        let mut req = self
-            .http
-            .request(method, format!("{}{path}", self.base))
-            .json(body);
-        if let Some((name, value)) = header {
-            req = req.header(name, value);
-        }
-        let (status, json) = Self::send(&self.base, req).await?;
-        if (200..300).contains(&status) {
-            return Ok(json);
-        }
-        Err(Failure::new(
-            json["error"]["code"].as_str().unwrap_or("http_error"),
-            format!(
-                "HTTP {status}: {}",
-                json["error"]["message"].as_str().unwrap_or_default()
-            ),
-        ))
-    }
-
     /// Sends a request and returns the status and JSON body, whatever the status.
     pub(crate) async fn call_any(
         &self,

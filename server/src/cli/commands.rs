@@ -6,9 +6,8 @@ use std::time::Duration;
 
 use agentid_resolver::http::{encode_path_segment, HttpSource};
 use agentid_sdk::keys::KeyPair;
-use agentid_sdk::present::{order_hash, present, CheckoutRequest};
-use agentid_sdk::verify::{CheckoutContext, Limits, TrustPolicy, Verifier};
-use agentid_spec::authorization::{SettleAction, Settlement};
+use agentid_sdk::present::order_hash;
+use agentid_sdk::verify::{CheckoutContext, TrustPolicy, Verifier};
 use agentid_spec::clock::{Clock, SystemClock};
 use agentid_spec::credential::{Amount, Category, Currency};
 use agentid_spec::id::{AgentDid, AgentName, Did};
@@ -37,8 +36,8 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Wallet(cmd) => super::wallet::wallet(&server, cmd).await,
         Command::Delegate(args) => delegate(&server, args).await,
         Command::Subdelegate(args) => subdelegate(&server, args, pass).await,
-        Command::Present(args) => present_cmd(&server, args, pass).await,
-        Command::Settle(args) => settle_cmd(&server, args, pass).await,
+        Command::Present(args) => super::spend::present_cmd(&server, args, pass).await,
+        Command::Settle(args) => super::spend::settle_cmd(&server, args, pass).await,
         Command::Verify(args) => verify(&server, args).await,
         Command::Nonce(args) => issue_nonce(&args, pass),
         Command::Revoke(args) => super::wallet::revoke(&server, args).await,
@@ -335,12 +334,12 @@ pub(super) fn read_key(path: &Path, pass: Option<&str>) -> Result<KeyPair, Failu
     })
 }
 
-fn parse<T, E: std::fmt::Display>(code: &str, r: Result<T, E>) -> Result<T, Failure> {
+pub(super) fn parse<T, E: std::fmt::Display>(code: &str, r: Result<T, E>) -> Result<T, Failure> {
     r.map_err(|e| Failure::new(code, e.to_string()))
 }
 
 /// A token given inline or as a file holding it.
-fn token_arg(arg: &str) -> Result<String, Failure> {
+pub(super) fn token_arg(arg: &str) -> Result<String, Failure> {
     let p = Path::new(arg);
     if arg.starts_with("ey") && arg.contains('.') && !p.exists() {
         return Ok(arg.to_owned());
@@ -348,7 +347,7 @@ fn token_arg(arg: &str) -> Result<String, Failure> {
     read_text(p)
 }
 
-fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
+pub(super) fn write_out(path: &Path, text: &str) -> Result<(), Failure> {
     std::fs::write(path, text)
         .map_err(|e| Failure::new("io_error", format!("{}: {e}", path.display())))
 }
@@ -593,7 +592,10 @@ fn s(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_owned()
 }
 
-fn order_hash_arg(order: Option<&Path>, hash: Option<&str>) -> Result<Option<OrderHash>, Failure> {
+pub(super) fn order_hash_arg(
+    order: Option<&Path>,
+    hash: Option<&str>,
+) -> Result<Option<OrderHash>, Failure> {
     match (order, hash) {
         (Some(p), _) => {
             Ok(Some(order_hash(&std::fs::read(p).map_err(|e| {
@@ -603,159 +605,6 @@ fn order_hash_arg(order: Option<&Path>, hash: Option<&str>) -> Result<Option<Ord
         (None, Some(h)) => parse("invalid_order_hash", OrderHash::parse(h)).map(Some),
         (None, None) => Ok(None),
     }
-}
-
-async fn present_cmd(
-    server: &str,
-    args: super::PresentArgs,
-    pass: Option<&str>,
-) -> Result<Output, Failure> {
-    let key = read_key(&args.key, pass)?;
-    let mut chain = args
-        .credential
-        .iter()
-        .map(|c| token_arg(c))
-        .collect::<Result<Vec<_>, _>>()?;
-    let credential = chain.remove(0);
-    let amount = Amount::new(args.amount)
-        .ok_or_else(|| Failure::new("invalid_amount", "amount must be positive"))?;
-    let currency = Currency::parse(&args.currency)
-        .ok_or_else(|| Failure::new("invalid_currency", "use an ISO 4217 code"))?;
-    let agent = parse("invalid_did", Did::parse(&args.agent))?;
-    let merchant = parse("invalid_did", Did::parse(&args.merchant))?;
-    let nonce = parse("invalid_nonce", Nonce::parse(&args.nonce))?;
-    let category = args
-        .category
-        .as_deref()
-        .map(|c| parse("invalid_category", Category::parse(c)))
-        .transpose()?;
-    let hash = order_hash_arg(args.order.as_deref(), args.order_hash.as_deref())?
-        .ok_or_else(|| Failure::new("invalid_request", "give --order or --order-hash"))?;
-    if !(1..=Limits::default().max_presentation_lifetime_secs).contains(&args.lifetime) {
-        return Err(Failure::new(
-            "invalid_lifetime",
-            "lifetime is 1..=300 seconds",
-        ));
-    }
-    let mut request = CheckoutRequest {
-        agent: &agent,
-        key_fragment: &args.key_fragment,
-        credential: &credential,
-        links: &chain,
-        merchant: &merchant,
-        nonce: &nonce,
-        amount,
-        currency,
-        order_hash: hash.clone(),
-        category,
-        now: SystemClock.now(),
-        lifetime: args.lifetime,
-        authorization: None,
-    };
-    // The spend request: what the wallet is asked to hold budget for.
-    let spend_request = present(&request, &key);
-    let (jws, hold) = if args.request_only {
-        (spend_request, Value::Null)
-    } else {
-        let client = Client::new(server)?;
-        let mut hold = client
-            .call_with_headers(
-                Method::POST,
-                "/v1/spend/authorizations",
-                args.idempotency_key
-                    .as_deref()
-                    .map(|k| ("idempotency-key", k)),
-                &json!({ "presentation": spend_request }),
-            )
-            .await?;
-        // Step-up: wait for the principal's decision.
-        let deadline = std::time::Instant::now() + Duration::from_secs(args.wait);
-        while hold["state"] == "pending" {
-            if std::time::Instant::now() >= deadline {
-                return Err(Failure::new(
-                    "approval_pending",
-                    format!(
-                        "hold {} still waits for the principal's approval",
-                        hold["hold"].as_str().unwrap_or_default()
-                    ),
-                ));
-            }
-            tokio::time::sleep(Duration::from_millis(250)).await;
-            let path = format!(
-                "/v1/spend/authorizations/{}",
-                encode_path_segment(hold["hold"].as_str().unwrap_or_default())
-            );
-            hold = client.call(Method::GET, &path, None, None).await?;
-        }
-        let authorization = hold["authorization"]
-            .as_str()
-            .ok_or_else(|| {
-                Failure::new("invalid_response", "the wallet answered no authorization")
-            })?
-            .to_owned();
-        request.authorization = Some(&authorization);
-        (present(&request, &key), hold)
-    };
-    if let Some(path) = &args.out {
-        write_out(path, &jws)?;
-    }
-    Ok(Output::ok(
-        json!({ "presentation": jws, "orderHash": hash, "hold": hold }),
-    ))
-}
-
-async fn settle_cmd(
-    server: &str,
-    args: super::SettleArgs,
-    pass: Option<&str>,
-) -> Result<Output, Failure> {
-    let key = read_key(&args.key, pass)?;
-    let merchant = match &args.merchant {
-        Some(m) => parse("invalid_did", Did::parse(m))?,
-        None => key.did_key().into(),
-    };
-    let kid = if merchant
-        .as_str()
-        .starts_with(agentid_spec::id::DID_KEY_PREFIX)
-    {
-        format!(
-            "{merchant}#{}",
-            merchant.as_str()["did:key:".len()..].to_owned()
-        )
-    } else {
-        format!("{merchant}#{}", args.key_fragment)
-    };
-    let wallet = agentid_spec::id::did_web_for_url(server)
-        .ok_or_else(|| Failure::new("invalid_url", "--url has no did:web"))?;
-    let action = if args.action == "capture" {
-        SettleAction::Capture
-    } else {
-        SettleAction::Release
-    };
-    let now = SystemClock.now();
-    let claims = Settlement {
-        iss: merchant,
-        aud: wallet,
-        hold: args.hold.clone(),
-        action,
-        iat: now,
-        exp: now + 60,
-    };
-    let token = agentid_sdk::present::settle(&claims, &kid, &key);
-    let path = format!(
-        "/v1/spend/authorizations/{}/{}",
-        encode_path_segment(&args.hold),
-        action.as_str()
-    );
-    let out = Client::new(server)?
-        .call(
-            Method::POST,
-            &path,
-            None,
-            Some(&json!({ "settlement": token })),
-        )
-        .await?;
-    Ok(Output::ok(out))
 }
 
 async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure> {

@@ -5,6 +5,7 @@
 mod agent;
 mod client;
 mod commands;
+mod spend;
 mod wallet;
 
 use std::path::PathBuf;
