@@ -203,12 +203,14 @@ impl HttpSource {
     /// and the keys, services and deactivation agree. A registry can withhold an agent (answer
     /// 404), or its latest operations only together with a document that matches them; it
     /// cannot put a key of its own choosing into the document.
-    async fn replay(&self, result: &ResolutionResult) -> Result<(), ResolveError> {
+    /// Answers the hashes of the operations replayed, oldest first (none for a result
+    /// without an agent's document).
+    async fn replay(&self, result: &ResolutionResult) -> Result<Vec<String>, ResolveError> {
         let Some(document) = &result.did_document else {
-            return Ok(());
+            return Ok(Vec::new());
         };
         if !document.id.starts_with(AGENTID_METHOD_PREFIX) {
-            return Ok(());
+            return Ok(Vec::new());
         }
         let forged = |m: &str| ResolveError::NotReplayed(m.to_owned());
         let did = AgentDid::parse(&document.id)
@@ -276,7 +278,51 @@ impl HttpSource {
         if metadata.is_some_and(|m| m.deactivated) != state.deactivated {
             return Err(forged("deactivation differs from the agent's operations"));
         }
-        Ok(())
+        Ok(history.entries().iter().map(|e| e.hash.clone()).collect())
+    }
+
+    /// [`Source::resolve`] for an agent, with the hashes of its operations as the registry
+    /// holds them, replayed, oldest first: what a service that trusts several registries
+    /// compares, since any of them may hold a copy of the agent.
+    pub async fn resolve_history(
+        &self,
+        id: &str,
+    ) -> Result<(ResolutionResult, Vec<String>), ResolveError> {
+        let result = self.registry_result(id).await?;
+        let hashes = self.replay(&result).await?;
+        Ok((result, hashes))
+    }
+
+    /// The registry's resolution result for `id`, not yet replayed.
+    async fn registry_result(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
+        if self.base_url.is_empty() {
+            return Err(ResolveError::Unreachable("no registry configured".into()));
+        }
+        let url = format!(
+            "{}/1.0/identifiers/{}",
+            self.base_url,
+            encode_path_segment(id)
+        );
+        let (status, body) = self
+            .get(
+                &url,
+                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
+                MAX_RESOLUTION_BYTES,
+            )
+            .await?;
+        match status {
+            // 410: deactivated or deplatformed, with the full result so the verifier sees why.
+            200 | 410 => serde_json::from_slice(&body)
+                .map_err(|e| ResolveError::InvalidResponse(format!("resolution result: {e}"))),
+            404 => Err(ResolveError::NotFound),
+            400 => Err(ResolveError::InvalidDid(id.chars().take(120).collect())),
+            501 => Err(ResolveError::MethodNotSupported(
+                id.chars().take(40).collect(),
+            )),
+            other => Err(ResolveError::Unreachable(format!(
+                "registry answered HTTP {other}"
+            ))),
+        }
     }
 }
 
@@ -297,39 +343,9 @@ impl Source for HttpSource {
         if id.starts_with(DID_WEB_PREFIX) {
             return self.resolve_web(id).await;
         }
-        if self.base_url.is_empty() {
-            return Err(ResolveError::Unreachable("no registry configured".into()));
-        }
-        let url = format!(
-            "{}/1.0/identifiers/{}",
-            self.base_url,
-            encode_path_segment(id)
-        );
-        let (status, body) = self
-            .get(
-                &url,
-                "application/ld+json;profile=\"https://w3id.org/did-resolution\"",
-                MAX_RESOLUTION_BYTES,
-            )
-            .await?;
-        match status {
-            // 410: deactivated or deplatformed, with the full result so the verifier sees why.
-            200 | 410 => {
-                let result: ResolutionResult = serde_json::from_slice(&body).map_err(|e| {
-                    ResolveError::InvalidResponse(format!("resolution result: {e}"))
-                })?;
-                self.replay(&result).await?;
-                Ok(result)
-            }
-            404 => Err(ResolveError::NotFound),
-            400 => Err(ResolveError::InvalidDid(id.chars().take(120).collect())),
-            501 => Err(ResolveError::MethodNotSupported(
-                id.chars().take(40).collect(),
-            )),
-            other => Err(ResolveError::Unreachable(format!(
-                "registry answered HTTP {other}"
-            ))),
-        }
+        let result = self.registry_result(id).await?;
+        self.replay(&result).await?;
+        Ok(result)
     }
 
     async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {

@@ -46,24 +46,30 @@ impl LocalSource {
         self
     }
 
-    /// A `did:agentid` or a name: this registry's answer, else the first foreign registry's
-    /// that has it, with the origin that vouched.
+    /// A `did:agentid` or a name: with the origin that vouched. A name is this registry's,
+    /// else the first foreign registry's that has it (names are each registry's own); a DID
+    /// is weighed across every registry the policy trusts ([`LocalSource::reconcile`]).
     async fn resolve_agent(
         &self,
         id: &str,
     ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
         let short = || id.chars().take(120).collect::<String>();
-        let found = if id.starts_with(AGENTID_METHOD_PREFIX) {
+        if id.starts_with(AGENTID_METHOD_PREFIX) {
             let did = AgentDid::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
-            self.registry.lookup_fresh(Lookup::Did(&did)).await
-        } else {
-            let name = AgentName::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
-            self.registry.lookup_fresh(Lookup::Name(&name)).await
-        };
-        if let Some(result) = found.map_err(internal)? {
-            if let Ok(did) = AgentDid::parse(id) {
-                return self.reconcile(&did, result).await;
-            }
+            let local = self
+                .registry
+                .lookup_fresh(Lookup::Did(&did))
+                .await
+                .map_err(internal)?;
+            return self.reconcile(&did, local).await;
+        }
+        let name = AgentName::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
+        if let Some(result) = self
+            .registry
+            .lookup_fresh(Lookup::Name(&name))
+            .await
+            .map_err(internal)?
+        {
             return Ok((result, Some(self.own_origin.clone())));
         }
         for foreign in &self.foreign {
@@ -75,65 +81,59 @@ impl LocalSource {
         }
         Err(ResolveError::NotFound)
     }
-}
 
-impl LocalSource {
-    /// This registry's answer `local` for `did`, weighed against the trusted foreign
-    /// registries'. A `did:agentid` is the hash of its genesis, which any registry accepts:
-    /// anyone can copy an agent another trusted registry holds into this one, with none of its
-    /// later operations or decisions. So when a foreign registry the policy trusts also holds
-    /// the agent, a refusal there stands here (a deplatforming, a suspension, a deactivation),
-    /// and its answer is taken unless this registry's history already holds the foreign one's
-    /// head (this registry is as new or newer). A foreign registry that cannot be asked fails
-    /// the resolution rather than let a stale copy answer.
+    /// `did` as every trusted registry that holds it has it (`local`: this registry's answer).
+    /// A `did:agentid` is the hash of its genesis, which any registry accepts: anyone can copy
+    /// an agent into another registry, and whoever holds one of its old keys can go on from the
+    /// genesis there as if the later operations had never been. So the registries' histories
+    /// must agree: each the same operations as the longest, or the first of them (a registry
+    /// not yet told of the latest), and the longest answers; histories that part ways are
+    /// refused (`NotReplayed`), and a refusal by any of them (deplatformed, suspended,
+    /// deactivated) stands. A trusted registry that cannot be asked fails the resolution
+    /// rather than let another's copy answer without it.
     async fn reconcile(
         &self,
         did: &AgentDid,
-        local: ResolutionResult,
+        local: Option<ResolutionResult>,
     ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
-        let own = Some(self.own_origin.clone());
-        if self.foreign.is_empty() {
-            return Ok((local, own));
+        let mut held: Vec<(ResolutionResult, Vec<String>, String)> = Vec::new();
+        if let Some(result) = local {
+            if self.foreign.is_empty() {
+                return Ok((result, Some(self.own_origin.clone())));
+            }
+            let hashes = self.local_history(did).await?;
+            held.push((result, hashes, self.own_origin.clone()));
         }
-        let mut known: Option<Vec<String>> = None;
-        let mut chosen = (local, own);
         for foreign in &self.foreign {
-            let theirs = match foreign.resolve(did.as_str()).await {
-                Ok(r) => r,
+            match foreign.resolve_history(did.as_str()).await {
+                Ok((result, hashes)) => held.push((result, hashes, origin(foreign.registry_url()))),
                 Err(ResolveError::NotFound) => continue,
                 Err(e) => return Err(e),
-            };
-            let vouched = Some(origin(foreign.registry_url()));
-            if refused(&theirs) {
-                return Ok((theirs, vouched));
-            }
-            if refused(&chosen.0) {
-                continue;
-            }
-            let head = |r: &ResolutionResult| {
-                r.did_document_metadata
-                    .as_ref()
-                    .and_then(|m| m.version_id.clone())
-            };
-            let Some(their_head) = head(&theirs) else {
-                continue;
-            };
-            if head(&chosen.0).as_deref() == Some(their_head.as_str()) {
-                continue;
-            }
-            if known.is_none() {
-                known = Some(self.local_heads(did).await?);
-            }
-            let ours = known.as_deref().unwrap_or_default();
-            if !ours.contains(&their_head) {
-                chosen = (theirs, vouched);
             }
         }
-        Ok(chosen)
+        if let Some(i) = held.iter().position(|(r, _, _)| refused(r)) {
+            let (result, _, vouched) = held.swap_remove(i);
+            return Ok((result, Some(vouched)));
+        }
+        let Some(longest) = (0..held.len()).max_by_key(|i| held[*i].1.len()) else {
+            return Err(ResolveError::NotFound);
+        };
+        let agreed = held
+            .iter()
+            .all(|(_, hashes, _)| held[longest].1.starts_with(hashes));
+        if !agreed {
+            return Err(ResolveError::NotReplayed(
+                "the trusted registries hold histories of this agent that part ways (a copy \
+                 continued from an earlier operation): refused until they agree"
+                    .into(),
+            ));
+        }
+        let (result, _, vouched) = held.swap_remove(longest);
+        Ok((result, Some(vouched)))
     }
 
-    /// The hashes of every operation this registry holds for `did`.
-    async fn local_heads(&self, did: &AgentDid) -> Result<Vec<String>, ResolveError> {
+    /// The hashes of the operations this registry holds for `did`, oldest first.
+    async fn local_history(&self, did: &AgentDid) -> Result<Vec<String>, ResolveError> {
         let ops = self.registry.operations(did).await.map_err(internal)?;
         let history = agentid_spec::history::History::replay(
             ops.iter().map(|(_, op, at)| (op.as_str(), *at)),

@@ -736,4 +736,147 @@ async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
         )
         .await;
     assert_eq!(st, 201, "the new key, as B's history has it: {held}");
+
+    // Eighth attack: with two trusted registries and no copy here, the first that held the
+    // agent answered, a bare copy of its genesis included. Every trusted registry that holds
+    // it is weighed now: the longest history answers when the others are its beginning.
+    let c = Server::start(&Backend::Sqlite).await;
+    let (st, b2) = c
+        .http()
+        .post(
+            "/v1/agents",
+            None,
+            &json!({ "operation": genesis.operation }),
+        )
+        .await;
+    assert_eq!(st, 201, "{b2}");
+    let d = Server::start_with(
+        &Backend::Sqlite,
+        &["--trust-registry", &c.url, "--trust-registry", &b.url],
+    )
+    .await;
+    let (_, principal_d) = d.http().post("/v1/principals", None, &json!({})).await;
+    let (st, issued_d) = d
+        .http()
+        .post(
+            "/v1/delegations",
+            Some(&s(&principal_d["token"])),
+            &json!({
+                "agent": genesis.did.as_str(),
+                "scope": { "merchants": [merchant], "categories": ["groceries"] },
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{issued_d}");
+    let spend_d = |key: &KeyPair| {
+        agentid_sdk::present::present(
+            &agentid_sdk::present::CheckoutRequest {
+                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
+                key_fragment: "key-1",
+                credential: &s(&issued_d["credential"]),
+                links: &[],
+                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
+                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
+                amount: agentid_spec::credential::Amount::new(700).unwrap(),
+                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
+                order_hash: agentid_sdk::present::order_hash(b"order"),
+                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
+                now: crate::fixture::now(),
+                lifetime: 120,
+                authorization: None,
+            },
+            key,
+        )
+    };
+    let hold_at = |node: &Server, vp: String| {
+        let http = node.http();
+        async move {
+            http.post(
+                "/v1/spend/authorizations",
+                None,
+                &json!({ "presentation": vp }),
+            )
+            .await
+        }
+    };
+    let (st, r) = hold_at(&d, spend_d(&old)).await;
+    assert!(
+        st >= 400,
+        "the old key through the first registry's bare copy: {r}"
+    );
+    let (st, r) = hold_at(&d, spend_d(&new)).await;
+    assert_eq!(st, 201, "{r}");
+
+    // And a copy continued from its genesis with the old key (a fork) makes the agent's
+    // histories part ways: refused, whichever key presents, until they agree.
+    let evil = KeyPair::generate();
+    let (_, copy_doc) = c
+        .http()
+        .get(&format!("/1.0/identifiers/{}", genesis.did))
+        .await;
+    let genesis_head = s(&copy_doc["didDocumentMetadata"]["versionId"]);
+    let fork = agentid_sdk::operation::update(
+        &genesis.did,
+        &genesis_head,
+        &agentid_sdk::operation::Keys::new(&evil, &[&old]),
+        &old,
+        crate::fixture::now(),
+    );
+    let (st, f2) = c
+        .http()
+        .post(
+            &format!("/v1/agents/{}/operations", genesis.did),
+            None,
+            &json!({ "operation": fork }),
+        )
+        .await;
+    assert_eq!(
+        st, 200,
+        "the fork is valid where the rotation was never seen: {f2}"
+    );
+    let d2 = Server::start_with(
+        &Backend::Sqlite,
+        &["--trust-registry", &c.url, "--trust-registry", &b.url],
+    )
+    .await;
+    let (_, principal_d2) = d2.http().post("/v1/principals", None, &json!({})).await;
+    let (st, issued_d2) = d2
+        .http()
+        .post(
+            "/v1/delegations",
+            Some(&s(&principal_d2["token"])),
+            &json!({
+                "agent": genesis.did.as_str(),
+                "scope": { "merchants": [merchant], "categories": ["groceries"] },
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{issued_d2}");
+    for key in [&evil, &new, &old] {
+        let vp = agentid_sdk::present::present(
+            &agentid_sdk::present::CheckoutRequest {
+                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
+                key_fragment: "key-1",
+                credential: &s(&issued_d2["credential"]),
+                links: &[],
+                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
+                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
+                amount: agentid_spec::credential::Amount::new(700).unwrap(),
+                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
+                order_hash: agentid_sdk::present::order_hash(b"order"),
+                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
+                now: crate::fixture::now(),
+                lifetime: 120,
+                authorization: None,
+            },
+            key,
+        );
+        let (st, r) = hold_at(&d2, vp).await;
+        assert!(st >= 400, "held through parted histories: {r}");
+        assert!(r.to_string().contains("part ways"), "{r}");
+    }
 }
