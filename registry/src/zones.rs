@@ -203,7 +203,8 @@ impl Registry {
     }
 
     /// Checks what the zones table says of `candidate` (`row`) against the log as this process
-    /// has read it: the same owner as the zone's first sealed claim, and no claim in the log for
+    /// has read it: the same owner as the zone's first sealed claim (a DNS zone when claimed by
+    /// DNS, a delegated one under a zone above it), and no claim in the log for
     /// a zone the table lacks; and no entry of the log without this service's seal. A zone row
     /// rewritten or deleted behind the registry's back is refused and reported.
     async fn zone_proved(
@@ -234,7 +235,14 @@ impl Registry {
         match (row, logged) {
             (None, None) => Ok(()),
             (Some(z), Some((owner, delegated)))
-                if z.owner == owner && z.parent.is_some() == delegated =>
+                if z.owner == owner
+                    && z.parent.is_some() == delegated
+                    && z.dns
+                        == (!delegated
+                            && AgentName::parse(candidate).is_ok_and(|n| dns_zone(&n)))
+                    && z.parent
+                        .as_deref()
+                        .is_none_or(|p| candidate.ends_with(&format!(".{p}"))) =>
             {
                 Ok(())
             }

@@ -110,6 +110,17 @@ struct Shares {
     writing: HashSet<String>,
 }
 
+/// The bounds of this process's memory of recorded nonces (its hot path): only the memory's
+/// size. It holds nonces the database holds, which the shares counted already; a share
+/// refusing one here would only send its replays back through the shares.
+fn shortcut(limits: &Limits) -> Limits {
+    Limits {
+        max_nonces_per_merchant: usize::MAX,
+        max_nonces_per_agent: usize::MAX,
+        ..limits.clone()
+    }
+}
+
 /// What a nonce is known by while it is written.
 fn writing_key(key: &NonceKey<'_>) -> String {
     format!("{}\n{}\n{}", key.audience, key.holder, key.nonce)
@@ -296,13 +307,13 @@ impl DbNonces {
             written?;
             // Remembered here as used, so its next replays are answered from memory, taking
             // no place even for a moment.
-            let _ = self.local.record(key, expires, now, limits);
+            let _ = self.local.record(key, expires, now, &shortcut(limits));
             return Ok(Consumed::Replayed);
         }
         self.rows.fetch_add(1, Ordering::Relaxed);
         // Remembered here too, for the hot path; the database is the authority, so a full
         // local memory only costs this process its shortcut.
-        let _ = self.local.record(key, expires, now, limits);
+        let _ = self.local.record(key, expires, now, &shortcut(limits));
         Ok(Consumed::Fresh)
     }
 

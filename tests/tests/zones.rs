@@ -996,6 +996,20 @@ async fn a_zone_or_name_given_away_in_the_database_is_refused() {
             "{st} {b}"
         );
 
+        // Eighth attack: a zone's DNS flag or parent rewritten was shown as written.
+        let (st, b) = submit(&http, &claim("flagzone", &platform, &platform, now())).await;
+        assert_eq!(st, 200, "{b}");
+        let (st, _) = http.get("/v1/zones/flagzone").await;
+        assert_eq!(st, 200);
+        crate::support::tamper(
+            &server,
+            "UPDATE registry_zones SET dns = 1 WHERE zone = 'flagzone'",
+            &[],
+        )
+        .await;
+        let (st, b) = http.get("/v1/zones/flagzone").await;
+        assert_eq!(st, 500, "a rewritten DNS flag was shown: {b}");
+
         // And a name cleared from its agent's row is not given to the next registration.
         let (st, _, victim) = register(&http, Some("victimname")).await;
         assert_eq!(st, 201);
