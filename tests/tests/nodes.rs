@@ -880,3 +880,54 @@ async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
         assert!(r.to_string().contains("part ways"), "{r}");
     }
 }
+
+/// Finding (eighth attack): on a second node, replays of presentations the first had accepted
+/// filled that node's memory of the agent's nonces, so a nonce it then accepted itself was not
+/// remembered, and a flood of its replays took a place in the agent's share each until their
+/// writes lost: a fresh presentation was `nonce_memory_full` during the flood.
+#[tokio::test]
+async fn replays_on_another_node_leave_the_agent_its_share() {
+    for backend in backends().await {
+        if !matches!(backend, Backend::Postgres(_)) {
+            continue;
+        }
+        let flags = ["--max-nonces-per-agent", "3"];
+        let f = Fixture::new_with(&backend, &flags).await;
+        let b = Server::joining(&f.server, &flags).await;
+        let m = f.merchant.clone();
+        let mut ready = Vec::new();
+        for _ in 0..6 {
+            let n = nonce();
+            let (st, hold) = f
+                .authorize(&f.spend_request(&f.credential, &m, &n, 1), None)
+                .await;
+            assert_eq!(st, 201, "{hold}");
+            let auth = s(&hold["authorization"]);
+            ready.push((f.signed(&f.credential, &m, &n, 1, Some(&auth)), n));
+        }
+        // Node A accepts three; node B is shown each again: replays.
+        for (vp, n) in &ready[..3] {
+            assert_eq!(
+                verify_at(&f.server, vp, &m, n).await["decision"],
+                "accepted"
+            );
+        }
+        for (vp, n) in &ready[..3] {
+            assert_eq!(codes(&verify_at(&b, vp, &m, n).await), ["nonce_replayed"]);
+        }
+        // Node B accepts two of its own (its share counts what it admitted).
+        for (vp, n) in &ready[3..5] {
+            assert_eq!(verify_at(&b, vp, &m, n).await["decision"], "accepted");
+        }
+        // A flood of replays of one of them, and a fresh one in the middle of it.
+        let (vp4, n4) = &ready[3];
+        let (vp6, n6) = &ready[5];
+        let flood = (0..100).map(|_| verify_at(&b, vp4, &m, n4));
+        let (replays, fresh) = tokio::join!(
+            futures_util::future::join_all(flood),
+            verify_at(&b, vp6, &m, n6)
+        );
+        assert_eq!(fresh["decision"], "accepted", "during the flood: {fresh}");
+        assert!(replays.iter().all(|d| codes(d) == ["nonce_replayed"]));
+    }
+}
