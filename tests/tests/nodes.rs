@@ -931,3 +931,100 @@ async fn replays_on_another_node_leave_the_agent_its_share() {
         assert!(replays.iter().all(|d| codes(d) == ["nonce_replayed"]));
     }
 }
+
+/// Finding (eighth attack): an agent of this registry rotated its keys here; whoever held its
+/// old key copied its genesis to a trusted registry and went on from there with a key of its
+/// own, and this service took that history. Histories that part ways are refused: the thief's
+/// key holds nothing (nor, until the owner has the copy dealt with, does the owner's).
+#[tokio::test]
+async fn a_fork_elsewhere_takes_no_agent_from_here() {
+    let b = Server::start(&Backend::Sqlite).await;
+    let a = Server::start_with(&Backend::Sqlite, &["--trust-registry", &b.url]).await;
+    let (old, new, thief) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
+    let submit = |node: &Server, path: String, op: String| {
+        let http = node.http();
+        async move { http.post(&path, None, &json!({ "operation": op })).await }
+    };
+    let (st, reg) = submit(&a, "/v1/agents".into(), genesis.operation.clone()).await;
+    assert_eq!(st, 201, "{reg}");
+    let (_, resolved) = a
+        .http()
+        .get(&format!("/1.0/identifiers/{}", genesis.did))
+        .await;
+    let head = s(&resolved["didDocumentMetadata"]["versionId"]);
+    let ops = format!("/v1/agents/{}/operations", genesis.did);
+    let rotate = agentid_sdk::operation::update(
+        &genesis.did,
+        &head,
+        &agentid_sdk::operation::Keys::new(&new, &[&new]),
+        &old,
+        crate::fixture::now(),
+    );
+    assert_eq!(submit(&a, ops.clone(), rotate).await.0, 200);
+    // The thief, with the old key: a copy at B, continued there.
+    assert_eq!(
+        submit(&b, "/v1/agents".into(), genesis.operation.clone())
+            .await
+            .0,
+        201
+    );
+    let fork = agentid_sdk::operation::update(
+        &genesis.did,
+        &head,
+        &agentid_sdk::operation::Keys::new(&thief, &[&thief]),
+        &old,
+        crate::fixture::now(),
+    );
+    assert_eq!(submit(&b, ops, fork).await.0, 200);
+    let (_, principal) = a.http().post("/v1/principals", None, &json!({})).await;
+    let merchant = KeyPair::from_seed(&[0x4d; 32]).did_key().to_string();
+    let (st, issued) = a
+        .http()
+        .post(
+            "/v1/delegations",
+            Some(&s(&principal["token"])),
+            &json!({
+                "agent": genesis.did.as_str(),
+                "scope": { "merchants": [merchant], "categories": ["groceries"] },
+                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
+                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
+            }),
+        )
+        .await;
+    assert_eq!(st, 201, "{issued}");
+    for key in [&thief, &new] {
+        let vp = agentid_sdk::present::present(
+            &agentid_sdk::present::CheckoutRequest {
+                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
+                key_fragment: "key-1",
+                credential: &s(&issued["credential"]),
+                links: &[],
+                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
+                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
+                amount: agentid_spec::credential::Amount::new(700).unwrap(),
+                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
+                order_hash: agentid_sdk::present::order_hash(b"order"),
+                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
+                now: crate::fixture::now(),
+                lifetime: 120,
+                authorization: None,
+            },
+            key,
+        );
+        let (st, r) = a
+            .http()
+            .post(
+                "/v1/spend/authorizations",
+                None,
+                &json!({ "presentation": vp }),
+            )
+            .await;
+        assert!(st >= 400, "held through a fork: {r}");
+        assert!(r.to_string().contains("part ways"), "{r}");
+    }
+}
