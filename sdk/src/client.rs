@@ -23,6 +23,7 @@
 
 use std::time::Duration;
 
+use agentid_resolver::http::encode_path_segment;
 use agentid_spec::api::{
     AgentLog, AgentOperations, Approvals, Budget, DelegationRecord, DelegationRequest, Delegations,
     ErrorBody, ErrorDetail, Hold, Holds, IssuedDelegation, NewPrincipal, Operated, PreparedLink,
@@ -533,21 +534,14 @@ impl Client {
     }
 }
 
-/// `s` as one path segment: every byte but the unreserved ones percent-encoded, so an id
-/// cannot add a segment or a query; `.` and `..`, which a URL reads as moves, are refused.
+/// `s` as one path segment ([`encode_path_segment`]: every byte but the unreserved ones
+/// percent-encoded, so an id cannot add a segment or a query); `.` and `..`, which a URL reads
+/// as moves, are refused.
 fn path_segment(s: &str) -> Result<String, ClientError> {
     if s.is_empty() || s == "." || s == ".." {
         return Err(ClientError::Setup(format!("{s:?} is not an id")));
     }
-    let mut out = String::with_capacity(s.len());
-    for b in s.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~' | b':') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    Ok(out)
+    Ok(encode_path_segment(s))
 }
 
 #[cfg(test)]

@@ -623,262 +623,149 @@ async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
     let b = Server::start(&Backend::Sqlite).await;
     let (old, new) = (KeyPair::generate(), KeyPair::generate());
     let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
-    let (st, reg) = b
-        .http()
-        .post(
-            "/v1/agents",
-            None,
-            &json!({ "operation": genesis.operation }),
-        )
-        .await;
-    assert_eq!(st, 201, "{reg}");
-    let head = s(&reg["document"]["id"]);
-    assert_eq!(head, genesis.did.as_str());
-    let (_, resolved) = b.http().get(&format!("/1.0/identifiers/{head}")).await;
-    let prev = s(&resolved["didDocumentMetadata"]["versionId"]);
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&b, None, &genesis.operation).await.0, 201);
+    let first = head_at(&b, did).await;
     let keys = agentid_sdk::operation::Keys::new(&new, &[&old]);
     let update =
-        agentid_sdk::operation::update(&genesis.did, &prev, &keys, &old, crate::fixture::now());
-    let (st, up) = b
-        .http()
-        .post(
-            &format!("/v1/agents/{}/operations", genesis.did),
-            None,
-            &json!({ "operation": update }),
-        )
-        .await;
-    assert_eq!(st, 200, "{up}");
+        agentid_sdk::operation::update(&genesis.did, &first, &keys, &old, crate::fixture::now());
+    assert_eq!(submit_op(&b, Some(did), &update).await.0, 200);
     let a = Server::start_with(&Backend::Sqlite, &["--trust-registry", &b.url]).await;
-    let (st, copy) = a
-        .http()
-        .post(
-            "/v1/agents",
-            None,
-            &json!({ "operation": genesis.operation }),
-        )
-        .await;
-    assert_eq!(st, 201, "{copy}");
+    assert_eq!(submit_op(&a, None, &genesis.operation).await.0, 201);
     // A's registry serves its own copy (its genesis only); what A's wallet and verifier act on
     // is B's later history: the new key.
-    let (_, doc) = a
-        .http()
-        .get(&format!("/1.0/identifiers/{}", genesis.did))
-        .await;
-    assert_eq!(
-        doc["didDocumentMetadata"]["versionId"].as_str(),
-        Some(prev.as_str())
-    );
+    assert_eq!(head_at(&a, did).await, first);
     let source = agentid_resolver::http::HttpSource::new(&b.url, Duration::from_secs(5)).unwrap();
-    let theirs = agentid_resolver::Source::resolve(&source, genesis.did.as_str())
+    let theirs = agentid_resolver::Source::resolve(&source, did)
         .await
         .unwrap();
     let their_key = theirs.did_document.unwrap().verification_method[0]
         .public_key_multibase
         .clone();
     assert_eq!(their_key, new.did_key().multibase());
-    // Verified at A: a presentation signed with the old key is refused (the key is not the
-    // agent's), one signed with the new key is not refused for its key.
-    let (principal_st, principal) = a.http().post("/v1/principals", None, &json!({})).await;
-    assert_eq!(principal_st, 201);
-    let merchant = KeyPair::from_seed(&[0x4d; 32]).did_key().to_string();
-    let (st, issued) = a
-        .http()
-        .post(
-            "/v1/delegations",
-            Some(&s(&principal["token"])),
-            &json!({
-                "agent": genesis.did.as_str(),
-                "scope": { "merchants": [merchant], "categories": ["groceries"] },
-                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
-                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
-            }),
-        )
-        .await;
-    assert_eq!(st, 201, "{issued}");
-    let spend = |key: &KeyPair| {
-        agentid_sdk::present::present(
-            &agentid_sdk::present::CheckoutRequest {
-                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
-                key_fragment: "key-1",
-                credential: &s(&issued["credential"]),
-                links: &[],
-                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
-                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
-                amount: agentid_spec::credential::Amount::new(700).unwrap(),
-                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
-                order_hash: agentid_sdk::present::order_hash(b"order"),
-                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
-                now: crate::fixture::now(),
-                lifetime: 120,
-                authorization: None,
-            },
-            key,
-        )
-    };
-    let (st, refused) = a
-        .http()
-        .post(
-            "/v1/spend/authorizations",
-            None,
-            &json!({ "presentation": spend(&old) }),
-        )
-        .await;
+    let credential = delegated_at(&a, did).await;
+    let (st, refused) = hold_at(&a, spend_by(did, &credential, &old)).await;
     assert!(
         st >= 400,
         "the old key held budget through the copy: {refused}"
     );
-    let (st, held) = a
-        .http()
-        .post(
-            "/v1/spend/authorizations",
-            None,
-            &json!({ "presentation": spend(&new) }),
-        )
-        .await;
+    let (st, held) = hold_at(&a, spend_by(did, &credential, &new)).await;
     assert_eq!(st, 201, "the new key, as B's history has it: {held}");
 
     // Eighth attack: with two trusted registries and no copy here, the first that held the
     // agent answered, a bare copy of its genesis included. Every trusted registry that holds
     // it is weighed now: the longest history answers when the others are its beginning.
     let c = Server::start(&Backend::Sqlite).await;
-    let (st, b2) = c
-        .http()
-        .post(
-            "/v1/agents",
-            None,
-            &json!({ "operation": genesis.operation }),
-        )
-        .await;
-    assert_eq!(st, 201, "{b2}");
-    let d = Server::start_with(
-        &Backend::Sqlite,
-        &["--trust-registry", &c.url, "--trust-registry", &b.url],
-    )
-    .await;
-    let (_, principal_d) = d.http().post("/v1/principals", None, &json!({})).await;
-    let (st, issued_d) = d
-        .http()
-        .post(
-            "/v1/delegations",
-            Some(&s(&principal_d["token"])),
-            &json!({
-                "agent": genesis.did.as_str(),
-                "scope": { "merchants": [merchant], "categories": ["groceries"] },
-                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
-                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
-            }),
-        )
-        .await;
-    assert_eq!(st, 201, "{issued_d}");
-    let spend_d = |key: &KeyPair| {
-        agentid_sdk::present::present(
-            &agentid_sdk::present::CheckoutRequest {
-                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
-                key_fragment: "key-1",
-                credential: &s(&issued_d["credential"]),
-                links: &[],
-                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
-                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
-                amount: agentid_spec::credential::Amount::new(700).unwrap(),
-                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
-                order_hash: agentid_sdk::present::order_hash(b"order"),
-                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
-                now: crate::fixture::now(),
-                lifetime: 120,
-                authorization: None,
-            },
-            key,
-        )
-    };
-    let hold_at = |node: &Server, vp: String| {
-        let http = node.http();
-        async move {
-            http.post(
-                "/v1/spend/authorizations",
-                None,
-                &json!({ "presentation": vp }),
-            )
-            .await
-        }
-    };
-    let (st, r) = hold_at(&d, spend_d(&old)).await;
+    assert_eq!(submit_op(&c, None, &genesis.operation).await.0, 201);
+    let both = ["--trust-registry", &c.url, "--trust-registry", &b.url];
+    let d = Server::start_with(&Backend::Sqlite, &both).await;
+    let credential = delegated_at(&d, did).await;
+    let (st, r) = hold_at(&d, spend_by(did, &credential, &old)).await;
     assert!(
         st >= 400,
         "the old key through the first registry's bare copy: {r}"
     );
-    let (st, r) = hold_at(&d, spend_d(&new)).await;
+    let (st, r) = hold_at(&d, spend_by(did, &credential, &new)).await;
     assert_eq!(st, 201, "{r}");
 
     // And a copy continued from its genesis with the old key (a fork) makes the agent's
     // histories part ways: refused, whichever key presents, until they agree.
     let evil = KeyPair::generate();
-    let (_, copy_doc) = c
-        .http()
-        .get(&format!("/1.0/identifiers/{}", genesis.did))
-        .await;
-    let genesis_head = s(&copy_doc["didDocumentMetadata"]["versionId"]);
     let fork = agentid_sdk::operation::update(
         &genesis.did,
-        &genesis_head,
+        &first,
         &agentid_sdk::operation::Keys::new(&evil, &[&old]),
         &old,
         crate::fixture::now(),
     );
-    let (st, f2) = c
-        .http()
-        .post(
-            &format!("/v1/agents/{}/operations", genesis.did),
-            None,
-            &json!({ "operation": fork }),
-        )
-        .await;
+    let (st, forked) = submit_op(&c, Some(did), &fork).await;
     assert_eq!(
         st, 200,
-        "the fork is valid where the rotation was never seen: {f2}"
+        "the fork is valid where the rotation was never seen: {forked}"
     );
-    let d2 = Server::start_with(
-        &Backend::Sqlite,
-        &["--trust-registry", &c.url, "--trust-registry", &b.url],
-    )
-    .await;
-    let (_, principal_d2) = d2.http().post("/v1/principals", None, &json!({})).await;
-    let (st, issued_d2) = d2
+    let d2 = Server::start_with(&Backend::Sqlite, &both).await;
+    let credential = delegated_at(&d2, did).await;
+    for key in [&evil, &new, &old] {
+        let (st, r) = hold_at(&d2, spend_by(did, &credential, key)).await;
+        assert!(st >= 400, "held through parted histories: {r}");
+        assert!(r.to_string().contains("part ways"), "{r}");
+    }
+}
+
+/// `POST /v1/agents` (no `did`) or `POST /v1/agents/{did}/operations` at `node`.
+async fn submit_op(node: &Server, did: Option<&str>, op: &str) -> (u16, Value) {
+    let path = match did {
+        None => "/v1/agents".to_owned(),
+        Some(did) => format!("/v1/agents/{did}/operations"),
+    };
+    node.http()
+        .post(&path, None, &json!({ "operation": op }))
+        .await
+}
+
+/// The head (`versionId`) `node` resolves `did` to.
+async fn head_at(node: &Server, did: &str) -> String {
+    let (_, resolved) = node.http().get(&format!("/1.0/identifiers/{did}")).await;
+    s(&resolved["didDocumentMetadata"]["versionId"])
+}
+
+/// The merchant of [`spend_by`].
+fn merchant_did() -> String {
+    KeyPair::from_seed(&[0x4d; 32]).did_key().to_string()
+}
+
+/// A delegation from a new principal of `node` to `agent` ($50 a purchase, $200 in all,
+/// groceries at [`merchant_did`]): its credential.
+async fn delegated_at(node: &Server, agent: &str) -> String {
+    let (_, principal) = node.http().post("/v1/principals", None, &json!({})).await;
+    let (st, issued) = node
         .http()
         .post(
             "/v1/delegations",
-            Some(&s(&principal_d2["token"])),
+            Some(&s(&principal["token"])),
             &json!({
-                "agent": genesis.did.as_str(),
-                "scope": { "merchants": [merchant], "categories": ["groceries"] },
+                "agent": agent,
+                "scope": { "merchants": [merchant_did()], "categories": ["groceries"] },
                 "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
                 "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
             }),
         )
         .await;
-    assert_eq!(st, 201, "{issued_d2}");
-    for key in [&evil, &new, &old] {
-        let vp = agentid_sdk::present::present(
-            &agentid_sdk::present::CheckoutRequest {
-                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
-                key_fragment: "key-1",
-                credential: &s(&issued_d2["credential"]),
-                links: &[],
-                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
-                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
-                amount: agentid_spec::credential::Amount::new(700).unwrap(),
-                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
-                order_hash: agentid_sdk::present::order_hash(b"order"),
-                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
-                now: crate::fixture::now(),
-                lifetime: 120,
-                authorization: None,
-            },
-            key,
-        );
-        let (st, r) = hold_at(&d2, vp).await;
-        assert!(st >= 400, "held through parted histories: {r}");
-        assert!(r.to_string().contains("part ways"), "{r}");
-    }
+    assert_eq!(st, 201, "{issued}");
+    s(&issued["credential"])
+}
+
+/// `agent`'s $7 spend request at [`merchant_did`], drawing on `credential`, signed by `key`.
+fn spend_by(agent: &str, credential: &str, key: &KeyPair) -> String {
+    agentid_sdk::present::present(
+        &agentid_sdk::present::CheckoutRequest {
+            agent: &agentid_spec::id::Did::parse(agent).unwrap(),
+            key_fragment: "key-1",
+            credential,
+            links: &[],
+            merchant: &agentid_spec::id::Did::parse(&merchant_did()).unwrap(),
+            nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
+            amount: agentid_spec::credential::Amount::new(700).unwrap(),
+            currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
+            order_hash: agentid_sdk::present::order_hash(b"order"),
+            category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
+            now: crate::fixture::now(),
+            lifetime: 120,
+            authorization: None,
+        },
+        key,
+    )
+}
+
+/// `POST /v1/spend/authorizations` of `presentation` at `node`.
+async fn hold_at(node: &Server, presentation: String) -> (u16, Value) {
+    node.http()
+        .post(
+            "/v1/spend/authorizations",
+            None,
+            &json!({ "presentation": presentation }),
+        )
+        .await
 }
 
 /// Finding (eighth attack): on a second node, replays of presentations the first had accepted
@@ -946,84 +833,20 @@ async fn a_fork_elsewhere_takes_no_agent_from_here() {
         KeyPair::generate(),
     );
     let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
-    let submit = |node: &Server, path: String, op: String| {
-        let http = node.http();
-        async move { http.post(&path, None, &json!({ "operation": op })).await }
-    };
-    let (st, reg) = submit(&a, "/v1/agents".into(), genesis.operation.clone()).await;
-    assert_eq!(st, 201, "{reg}");
-    let (_, resolved) = a
-        .http()
-        .get(&format!("/1.0/identifiers/{}", genesis.did))
-        .await;
-    let head = s(&resolved["didDocumentMetadata"]["versionId"]);
-    let ops = format!("/v1/agents/{}/operations", genesis.did);
-    let rotate = agentid_sdk::operation::update(
-        &genesis.did,
-        &head,
-        &agentid_sdk::operation::Keys::new(&new, &[&new]),
-        &old,
-        crate::fixture::now(),
-    );
-    assert_eq!(submit(&a, ops.clone(), rotate).await.0, 200);
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&a, None, &genesis.operation).await.0, 201);
+    let first = head_at(&a, did).await;
+    let keys = |k: &KeyPair| agentid_sdk::operation::Keys::new(k, &[k]);
+    let now = crate::fixture::now();
+    let rotate = agentid_sdk::operation::update(&genesis.did, &first, &keys(&new), &old, now);
+    assert_eq!(submit_op(&a, Some(did), &rotate).await.0, 200);
     // The thief, with the old key: a copy at B, continued there.
-    assert_eq!(
-        submit(&b, "/v1/agents".into(), genesis.operation.clone())
-            .await
-            .0,
-        201
-    );
-    let fork = agentid_sdk::operation::update(
-        &genesis.did,
-        &head,
-        &agentid_sdk::operation::Keys::new(&thief, &[&thief]),
-        &old,
-        crate::fixture::now(),
-    );
-    assert_eq!(submit(&b, ops, fork).await.0, 200);
-    let (_, principal) = a.http().post("/v1/principals", None, &json!({})).await;
-    let merchant = KeyPair::from_seed(&[0x4d; 32]).did_key().to_string();
-    let (st, issued) = a
-        .http()
-        .post(
-            "/v1/delegations",
-            Some(&s(&principal["token"])),
-            &json!({
-                "agent": genesis.did.as_str(),
-                "scope": { "merchants": [merchant], "categories": ["groceries"] },
-                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
-                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
-            }),
-        )
-        .await;
-    assert_eq!(st, 201, "{issued}");
+    assert_eq!(submit_op(&b, None, &genesis.operation).await.0, 201);
+    let fork = agentid_sdk::operation::update(&genesis.did, &first, &keys(&thief), &old, now);
+    assert_eq!(submit_op(&b, Some(did), &fork).await.0, 200);
+    let credential = delegated_at(&a, did).await;
     for key in [&thief, &new] {
-        let vp = agentid_sdk::present::present(
-            &agentid_sdk::present::CheckoutRequest {
-                agent: &agentid_spec::id::Did::parse(genesis.did.as_str()).unwrap(),
-                key_fragment: "key-1",
-                credential: &s(&issued["credential"]),
-                links: &[],
-                merchant: &agentid_spec::id::Did::parse(&merchant).unwrap(),
-                nonce: &agentid_spec::presentation::Nonce::parse(&nonce()).unwrap(),
-                amount: agentid_spec::credential::Amount::new(700).unwrap(),
-                currency: agentid_spec::credential::Currency::parse("USD").unwrap(),
-                order_hash: agentid_sdk::present::order_hash(b"order"),
-                category: Some(agentid_spec::credential::Category::parse("groceries").unwrap()),
-                now: crate::fixture::now(),
-                lifetime: 120,
-                authorization: None,
-            },
-            key,
-        );
-        let (st, r) = a
-            .http()
-            .post(
-                "/v1/spend/authorizations",
-                None,
-                &json!({ "presentation": vp }),
-            )
-            .await;
+        let (st, r) = hold_at(&a, spend_by(did, &credential, key)).await;
         assert!(st >= 400, "held through a fork: {r}");
         assert!(r.to_string().contains("part ways"), "{r}");
     }
