@@ -195,6 +195,28 @@ impl Fixture {
         present(&req, &self.agent_key)
     }
 
+    /// `count` 1-cent checkouts at the fixture's merchant, each held by the wallet: the
+    /// presentations with their authorizations, and their nonces, ready to verify.
+    pub async fn held_presentations(&self, count: usize) -> Vec<(String, String)> {
+        let mut ready = Vec::with_capacity(count);
+        for _ in 0..count {
+            let n = nonce();
+            let (st, hold) = self
+                .authorize(
+                    &self.spend_request(&self.credential, &self.merchant, &n, 1),
+                    None,
+                )
+                .await;
+            assert_eq!(st, 201, "{hold}");
+            let auth = s(&hold["authorization"]);
+            ready.push((
+                self.signed(&self.credential, &self.merchant, &n, 1, Some(&auth)),
+                n,
+            ));
+        }
+        ready
+    }
+
     /// The spend request alone: what the agent sends the wallet.
     pub fn spend_request(
         &self,

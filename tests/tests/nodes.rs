@@ -782,16 +782,7 @@ async fn replays_on_another_node_leave_the_agent_its_share() {
         let f = Fixture::new_with(&backend, &flags).await;
         let b = Server::joining(&f.server, &flags).await;
         let m = f.merchant.clone();
-        let mut ready = Vec::new();
-        for _ in 0..6 {
-            let n = nonce();
-            let (st, hold) = f
-                .authorize(&f.spend_request(&f.credential, &m, &n, 1), None)
-                .await;
-            assert_eq!(st, 201, "{hold}");
-            let auth = s(&hold["authorization"]);
-            ready.push((f.signed(&f.credential, &m, &n, 1, Some(&auth)), n));
-        }
+        let ready = f.held_presentations(6).await;
         // Node A accepts three; node B is shown each again: replays.
         for (vp, n) in &ready[..3] {
             assert_eq!(

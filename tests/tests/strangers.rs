@@ -283,16 +283,7 @@ async fn replays_cost_nobody_a_share() {
         ];
         let mut f = Fixture::new_with(&backend, &flags).await;
         let m = f.merchant.clone();
-        let mut ready = Vec::new();
-        for _ in 0..3 {
-            let n = nonce();
-            let (st, hold) = f
-                .authorize(&f.spend_request(&f.credential, &m, &n, 1), None)
-                .await;
-            assert_eq!(st, 201, "{hold}");
-            let auth = crate::support::s(&hold["authorization"]);
-            ready.push((f.signed(&f.credential, &m, &n, 1, Some(&auth)), n));
-        }
+        let ready = f.held_presentations(3).await;
         let d = f.verify_http(&ready[0].0, &m, &ready[0].1).await;
         assert_eq!(d["decision"], "accepted", "{d}");
         // This process forgets what it accepted; the database does not.
@@ -590,16 +581,7 @@ async fn a_burst_of_checkouts_takes_no_more_than_its_share() {
     for backend in crate::support::backends().await {
         let mut f = Fixture::new_with(&backend, &["--max-nonces-per-agent", "3"]).await;
         let m = f.merchant.clone();
-        let mut ready = Vec::new();
-        for _ in 0..20 {
-            let n = nonce();
-            let (st, hold) = f
-                .authorize(&f.spend_request(&f.credential, &m, &n, 1), None)
-                .await;
-            assert_eq!(st, 201, "{hold}");
-            let auth = crate::support::s(&hold["authorization"]);
-            ready.push((f.signed(&f.credential, &m, &n, 1, Some(&auth)), n));
-        }
+        let ready = f.held_presentations(20).await;
         let decisions = futures_util::future::join_all(
             ready[..16].iter().map(|(vp, n)| f.verify_http(vp, &m, n)),
         )
