@@ -203,8 +203,8 @@ impl HttpSource {
     /// and the keys, services and deactivation agree. A registry can withhold an agent (answer
     /// 404), or its latest operations only together with a document that matches them; it
     /// cannot put a key of its own choosing into the document.
-    /// Answers the hashes of the operations replayed, oldest first (none for a result
-    /// without an agent's document).
+    /// Answers the hashes of the operations in force, oldest first (none for a result without
+    /// an agent's document): see [`in_force`].
     async fn replay(&self, result: &ResolutionResult) -> Result<Vec<String>, ResolveError> {
         let Some(document) = &result.did_document else {
             return Ok(Vec::new());
@@ -278,12 +278,12 @@ impl HttpSource {
         if metadata.is_some_and(|m| m.deactivated) != state.deactivated {
             return Err(forged("deactivation differs from the agent's operations"));
         }
-        Ok(history.entries().iter().map(|e| e.hash.clone()).collect())
+        Ok(in_force(&history))
     }
 
-    /// [`Source::resolve`] for an agent, with the hashes of its operations as the registry
-    /// holds them, replayed, oldest first: what a service that trusts several registries
-    /// compares, since any of them may hold a copy of the agent.
+    /// [`Source::resolve`] for an agent, with the hashes of its operations in force as the
+    /// registry holds them, replayed ([`in_force`]): what a service that trusts several
+    /// registries compares, since any of them may hold a copy of the agent.
     pub async fn resolve_history(
         &self,
         id: &str,
@@ -324,6 +324,18 @@ impl HttpSource {
             ))),
         }
     }
+}
+
+/// The hashes of `history`'s operations in force, genesis first: each the `prev` of the next,
+/// the head last; operations a recovery undid are not among them, so two registries that hold
+/// the same agent agree on this chain whether or not each saw what was undone.
+pub fn in_force(history: &agentid_spec::history::History) -> Vec<String> {
+    history
+        .entries()
+        .iter()
+        .filter(|e| !e.nullified)
+        .map(|e| e.hash.clone())
+        .collect()
 }
 
 /// Largest list of operations read, in bytes: [`MAX_OPERATIONS`] of the largest size, and room.

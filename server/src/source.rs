@@ -86,11 +86,14 @@ impl LocalSource {
     /// A `did:agentid` is the hash of its genesis, which any registry accepts: anyone can copy
     /// an agent into another registry, and whoever holds one of its old keys can go on from the
     /// genesis there as if the later operations had never been. So the registries' histories
-    /// must agree: each the same operations as the longest, or the first of them (a registry
-    /// not yet told of the latest), and the longest answers; histories that part ways are
-    /// refused (`NotReplayed`), and a refusal by any of them (deplatformed, suspended,
-    /// deactivated) stands. A trusted registry that cannot be asked fails the resolution
-    /// rather than let another's copy answer without it.
+    /// must agree: the chains of operations in force (what recoveries left, so a copy made
+    /// with or without what a recovery undid is the same agent) each the longest or its
+    /// beginning (a registry not yet told of the latest), and the longest answers; chains that
+    /// part ways (a copy continued with an old key, in a recovery window opened again by the
+    /// copy's own times) are refused (`NotReplayed`): a denial, never a takeover. A refusal by
+    /// any of them (deplatformed, suspended, deactivated) stands, even while another cannot be
+    /// asked; otherwise a trusted registry that cannot be asked fails the resolution rather
+    /// than let another's copy answer without it.
     async fn reconcile(
         &self,
         did: &AgentDid,
@@ -104,16 +107,20 @@ impl LocalSource {
             let hashes = self.local_history(did).await?;
             held.push((result, hashes, self.own_origin.clone()));
         }
+        let mut unreachable = None;
         for foreign in &self.foreign {
             match foreign.resolve_history(did.as_str()).await {
                 Ok((result, hashes)) => held.push((result, hashes, origin(foreign.registry_url()))),
                 Err(ResolveError::NotFound) => continue,
-                Err(e) => return Err(e),
+                Err(e) => unreachable = unreachable.or(Some(e)),
             }
         }
         if let Some(i) = held.iter().position(|(r, _, _)| refused(r)) {
             let (result, _, vouched) = held.swap_remove(i);
             return Ok((result, Some(vouched)));
+        }
+        if let Some(e) = unreachable {
+            return Err(e);
         }
         let Some(longest) = (0..held.len()).max_by_key(|i| held[*i].1.len()) else {
             return Err(ResolveError::NotFound);
@@ -132,14 +139,14 @@ impl LocalSource {
         Ok((result, Some(vouched)))
     }
 
-    /// The hashes of the operations this registry holds for `did`, oldest first.
+    /// The hashes of the operations in force this registry holds for `did`, genesis first.
     async fn local_history(&self, did: &AgentDid) -> Result<Vec<String>, ResolveError> {
         let ops = self.registry.operations(did).await.map_err(internal)?;
         let history = agentid_spec::history::History::replay(
             ops.iter().map(|(_, op, at)| (op.as_str(), *at)),
         )
         .map_err(|(i, e)| ResolveError::NotReplayed(format!("operation {i}: {e}")))?;
-        Ok(history.entries().iter().map(|e| e.hash.clone()).collect())
+        Ok(agentid_resolver::http::in_force(&history))
     }
 }
 

@@ -842,3 +842,87 @@ async fn a_fork_elsewhere_takes_no_agent_from_here() {
         assert!(r.to_string().contains("part ways"), "{r}");
     }
 }
+
+/// Finding (ninth attack): a stranger copied an agent's operations to another trusted
+/// registry, leaving out one a recovery had undone: the copy could never match the history
+/// kept in the order received, and the agent was refused for good. Histories are compared by
+/// their operations in force: the copy is the same agent. And a refusal (a deplatforming)
+/// stands while another trusted registry cannot be asked.
+#[tokio::test]
+async fn a_copy_without_what_a_recovery_undid_is_the_same_agent() {
+    let b = Server::start(&Backend::Sqlite).await;
+    let (hi, lo, first_key, stolen_key, kept_key) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let now = crate::fixture::now();
+    let genesis = agentid_sdk::operation::create(&first_key, &hi, None, now);
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&b, None, &genesis.operation).await.0, 201);
+    let g = head_at(&b, did).await;
+    let u1 = agentid_sdk::operation::update(
+        &genesis.did,
+        &g,
+        &agentid_sdk::operation::Keys::new(&first_key, &[&hi, &lo]),
+        &hi,
+        now,
+    );
+    assert_eq!(submit_op(&b, Some(did), &u1).await.0, 200);
+    let u1_head = head_at(&b, did).await;
+    // The lower key, stolen, changes the signing key; the higher key undoes it (a recovery).
+    let a_op = agentid_sdk::operation::update(
+        &genesis.did,
+        &u1_head,
+        &agentid_sdk::operation::Keys::new(&stolen_key, &[&hi, &lo]),
+        &lo,
+        now,
+    );
+    assert_eq!(submit_op(&b, Some(did), &a_op).await.0, 200);
+    let recovery = agentid_sdk::operation::update(
+        &genesis.did,
+        &u1_head,
+        &agentid_sdk::operation::Keys::new(&kept_key, &[&hi]),
+        &hi,
+        now + 1,
+    );
+    let (st, r) = submit_op(&b, Some(did), &recovery).await;
+    assert_eq!(st, 200, "{r}");
+    // A stranger copies what is in force to C: the genesis, U1 and the recovery.
+    let mut c = Server::start(&Backend::Sqlite).await;
+    for (path, op) in [
+        (None, &genesis.operation),
+        (Some(did), &u1),
+        (Some(did), &recovery),
+    ] {
+        let (st, r) = submit_op(&c, path, op).await;
+        assert_eq!(st, if path.is_none() { 201 } else { 200 }, "{r}");
+    }
+    let c_url = c.url.clone();
+    let both = ["--trust-registry", &c_url, "--trust-registry", &b.url];
+    let d = Server::start_with(&Backend::Sqlite, &both).await;
+    let credential = delegated_at(&d, did).await;
+    let (st, r) = hold_at(&d, spend_by(did, &credential, &kept_key)).await;
+    assert_eq!(st, 201, "the agent, as both hold it: {r}");
+    let (st, r) = hold_at(&d, spend_by(did, &credential, &stolen_key)).await;
+    assert!(st >= 400, "the undone key: {r}");
+
+    // B deplatforms it; C stops answering: the deplatforming stands.
+    let (st, body) = b
+        .http()
+        .post(
+            &format!("/v1/admin/agents/{did}/deplatform"),
+            Some(&b.admin_token),
+            &json!({ "reason": "fraud" }),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    c.stop().await;
+    let e = Server::start_with(&Backend::Sqlite, &both).await;
+    let credential = delegated_at(&e, did).await;
+    let (st, r) = hold_at(&e, spend_by(did, &credential, &kept_key)).await;
+    assert!(st >= 400, "{r}");
+    assert!(r.to_string().contains("deplatformed"), "{r}");
+}
