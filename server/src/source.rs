@@ -38,9 +38,9 @@ impl LocalSource {
         }
     }
 
-    /// Also resolves agents through `registry`, a trusted foreign registry: those this one
-    /// does not have, and, for those it has, whatever the foreign one knows later or refuses
-    /// (see [`LocalSource::reconcile`]).
+    /// Also resolves agents through `registry`, a trusted foreign registry: names this one
+    /// does not have, and every `did:agentid`, weighed with this registry's answer and the
+    /// other foreign registries' (see `LocalSource::reconcile`).
     pub fn with_foreign_registry(mut self, registry: HttpSource) -> Self {
         self.foreign.push(registry);
         self

@@ -320,7 +320,7 @@ async fn keep_once(
 
 /// Keeps the checkpoint at `path` current: now, and after the log grows (at most every
 /// second), until the process ends; never over an entry without the seal, and never below
-/// `floor` entries (the checkpoint [`check`] found kept).
+/// `floor` entries (the checkpoint [`apply`] found kept).
 pub async fn keep(
     path: PathBuf,
     registry: Registry,
