@@ -203,14 +203,13 @@ impl HttpSource {
     /// and the keys, services and deactivation agree. A registry can withhold an agent (answer
     /// 404), or its latest operations only together with a document that matches them; it
     /// cannot put a key of its own choosing into the document.
-    /// Answers the hashes of the operations in force, oldest first (none for a result without
-    /// an agent's document): see [`in_force`].
-    async fn replay(&self, result: &ResolutionResult) -> Result<Vec<String>, ResolveError> {
+    /// Answers the agent's [`Chain`] (empty for a result without an agent's document).
+    async fn replay(&self, result: &ResolutionResult) -> Result<Chain, ResolveError> {
         let Some(document) = &result.did_document else {
-            return Ok(Vec::new());
+            return Ok(Chain::default());
         };
         if !document.id.starts_with(AGENTID_METHOD_PREFIX) {
-            return Ok(Vec::new());
+            return Ok(Chain::default());
         }
         let forged = |m: &str| ResolveError::NotReplayed(m.to_owned());
         let did = AgentDid::parse(&document.id)
@@ -278,16 +277,16 @@ impl HttpSource {
         if metadata.is_some_and(|m| m.deactivated) != state.deactivated {
             return Err(forged("deactivation differs from the agent's operations"));
         }
-        Ok(in_force(&history))
+        Ok(Chain::of(&history))
     }
 
-    /// [`Source::resolve`] for an agent, with the hashes of its operations in force as the
-    /// registry holds them, replayed ([`in_force`]): what a service that trusts several
-    /// registries compares, since any of them may hold a copy of the agent.
+    /// [`Source::resolve`] for an agent, with its [`Chain`] as the registry holds it, replayed:
+    /// what a service that trusts several registries compares, since any of them may hold a
+    /// copy of the agent.
     pub async fn resolve_history(
         &self,
         id: &str,
-    ) -> Result<(ResolutionResult, Vec<String>), ResolveError> {
+    ) -> Result<(ResolutionResult, Chain), ResolveError> {
         let result = self.registry_result(id).await?;
         let hashes = self.replay(&result).await?;
         Ok((result, hashes))
@@ -326,16 +325,28 @@ impl HttpSource {
     }
 }
 
-/// The hashes of `history`'s operations in force, genesis first: each the `prev` of the next,
-/// the head last; operations a recovery undid are not among them, so two registries that hold
-/// the same agent agree on this chain whether or not each saw what was undone.
-pub fn in_force(history: &agentid_spec::history::History) -> Vec<String> {
-    history
-        .entries()
-        .iter()
-        .filter(|e| !e.nullified)
-        .map(|e| e.hash.clone())
-        .collect()
+/// An agent's operations as one registry holds them, by hash: those in force, genesis first
+/// (each the `prev` of the next, the head last), and those a recovery undid. Two registries
+/// that hold the same agent agree on the chain in force once what either knows to be undone is
+/// left out of both, whether or not each saw the operations undone or the recovery.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Chain {
+    /// The operations in force, genesis first.
+    pub in_force: Vec<String>,
+    /// The operations a recovery undid.
+    pub undone: Vec<String>,
+}
+
+impl Chain {
+    /// The chain of `history`.
+    pub fn of(history: &agentid_spec::history::History) -> Self {
+        let (undone, in_force): (Vec<_>, Vec<_>) =
+            history.entries().iter().partition(|e| e.nullified);
+        Self {
+            in_force: in_force.into_iter().map(|e| e.hash.clone()).collect(),
+            undone: undone.into_iter().map(|e| e.hash.clone()).collect(),
+        }
+    }
 }
 
 /// Largest list of operations read, in bytes: [`MAX_OPERATIONS`] of the largest size, and room.

@@ -5,7 +5,7 @@
 //! configuration) are fetched over HTTP.
 
 use agentid_registry::{Lookup, Registry};
-use agentid_resolver::http::{origin, HttpSource};
+use agentid_resolver::http::{origin, Chain, HttpSource};
 use agentid_resolver::{is_registry_id, ResolveError, Source};
 use agentid_spec::document::{DocumentMetadata, ResolutionResult};
 use agentid_spec::id::{AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX};
@@ -84,79 +84,121 @@ impl LocalSource {
 
     /// `did` as every trusted registry that holds it has it (`local`: this registry's answer).
     /// A `did:agentid` is the hash of its genesis, which any registry accepts: anyone can copy
-    /// an agent into another registry, and whoever holds one of its old keys can go on from the
-    /// genesis there as if the later operations had never been. So the registries' histories
-    /// must agree: the chains of operations in force (what recoveries left, so a copy made
-    /// with or without what a recovery undid is the same agent) each the longest or its
-    /// beginning (a registry not yet told of the latest), and the longest answers; chains that
-    /// part ways (a copy continued with an old key, in a recovery window opened again by the
-    /// copy's own times) are refused (`NotReplayed`): a denial, never a takeover. A refusal by
-    /// any of them (deplatformed, suspended, deactivated) stands, even while another cannot be
-    /// asked; otherwise a trusted registry that cannot be asked fails the resolution rather
-    /// than let another's copy answer without it.
+    /// an agent into another registry, and whoever holds one of its old keys can go on there
+    /// from an earlier operation (in a recovery window the copy's own receipt times opened
+    /// again). So the registries' chains of operations in force, less every operation any of
+    /// them knows a recovery undid, must each be the longest or its beginning (a registry not
+    /// yet told of the latest): the longest then gives the document, its keys included, and
+    /// the gravest standing any of them reports stands on it (deactivated, deplatformed,
+    /// suspended). Chains that part ways are refused (`NotReplayed`): a denial to whoever holds
+    /// an old key, never the agent for them; a refusal's own document is never the one whose
+    /// keys are checked. A trusted registry that cannot be asked fails the resolution, unless
+    /// one that can refuses the agent for good (deactivated or deplatformed).
     async fn reconcile(
         &self,
         did: &AgentDid,
         local: Option<ResolutionResult>,
     ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
-        let mut held: Vec<(ResolutionResult, Vec<String>, String)> = Vec::new();
+        let mut held: Vec<(ResolutionResult, Chain, String)> = Vec::new();
         if let Some(result) = local {
             if self.foreign.is_empty() {
                 return Ok((result, Some(self.own_origin.clone())));
             }
-            let hashes = self.local_history(did).await?;
-            held.push((result, hashes, self.own_origin.clone()));
+            let chain = self.local_chain(did).await?;
+            held.push((result, chain, self.own_origin.clone()));
         }
         let mut unreachable = None;
         for foreign in &self.foreign {
             match foreign.resolve_history(did.as_str()).await {
-                Ok((result, hashes)) => held.push((result, hashes, origin(foreign.registry_url()))),
+                Ok((result, chain)) => held.push((result, chain, origin(foreign.registry_url()))),
                 Err(ResolveError::NotFound) => continue,
                 Err(e) => unreachable = unreachable.or(Some(e)),
             }
         }
-        if let Some(i) = held.iter().position(|(r, _, _)| refused(r)) {
-            let (result, _, vouched) = held.swap_remove(i);
-            return Ok((result, Some(vouched)));
-        }
+        let gravest = (0..held.len())
+            .filter(|i| gravity(&held[*i].0) > 0)
+            .max_by_key(|i| gravity(&held[*i].0));
         if let Some(e) = unreachable {
-            return Err(e);
+            // Only a standing nothing lifts may answer without every registry's word.
+            return match gravest.filter(|i| gravity(&held[*i].0) >= PERMANENT) {
+                Some(i) => {
+                    let (result, _, vouched) = held.swap_remove(i);
+                    Ok((result, Some(vouched)))
+                }
+                None => Err(e),
+            };
         }
-        let Some(longest) = (0..held.len()).max_by_key(|i| held[*i].1.len()) else {
+        let undone: std::collections::HashSet<&str> = held
+            .iter()
+            .flat_map(|(_, c, _)| c.undone.iter().map(String::as_str))
+            .collect();
+        let chains: Vec<Vec<&str>> = held
+            .iter()
+            .map(|(_, c, _)| {
+                c.in_force
+                    .iter()
+                    .map(String::as_str)
+                    .filter(|h| !undone.contains(h))
+                    .collect()
+            })
+            .collect();
+        let Some(longest) = (0..held.len()).max_by_key(|i| chains[*i].len()) else {
             return Err(ResolveError::NotFound);
         };
-        let agreed = held
-            .iter()
-            .all(|(_, hashes, _)| held[longest].1.starts_with(hashes));
-        if !agreed {
+        if !chains.iter().all(|c| chains[longest].starts_with(c)) {
             return Err(ResolveError::NotReplayed(
                 "the trusted registries hold histories of this agent that part ways (a copy \
                  continued from an earlier operation): refused until they agree"
                     .into(),
             ));
         }
-        let (result, _, vouched) = held.swap_remove(longest);
+        let standing = gravest.map(|i| {
+            (
+                held[i].0.did_resolution_metadata.clone(),
+                held[i].0.did_document_metadata.clone(),
+            )
+        });
+        let (mut result, _, vouched) = held.swap_remove(longest);
+        if let Some((resolution, Some(grave))) = standing {
+            // The longest chain's document, with the gravest standing reported of it.
+            result.did_resolution_metadata = resolution;
+            if let Some(m) = result.did_document_metadata.as_mut() {
+                m.agent_status = grave.agent_status;
+                m.deactivated = m.deactivated || grave.deactivated;
+                m.deplatformed = grave.deplatformed;
+                m.suspended = grave.suspended;
+            }
+        }
         Ok((result, Some(vouched)))
     }
 
-    /// The hashes of the operations in force this registry holds for `did`, genesis first.
-    async fn local_history(&self, did: &AgentDid) -> Result<Vec<String>, ResolveError> {
+    /// The chain of operations this registry holds for `did`.
+    async fn local_chain(&self, did: &AgentDid) -> Result<Chain, ResolveError> {
         let ops = self.registry.operations(did).await.map_err(internal)?;
         let history = agentid_spec::history::History::replay(
             ops.iter().map(|(_, op, at)| (op.as_str(), *at)),
         )
         .map_err(|(i, e)| ResolveError::NotReplayed(format!("operation {i}: {e}")))?;
-        Ok(agentid_resolver::http::in_force(&history))
+        Ok(Chain::of(&history))
     }
 }
 
-/// Whether `r` refuses the agent: an error, or a standing other than active.
-fn refused(r: &ResolutionResult) -> bool {
-    r.did_resolution_metadata.error.is_some()
-        || r.did_document_metadata
-            .as_ref()
-            .is_none_or(|m| m.agent_status != agentid_spec::document::AgentStatus::Active)
+/// How gravely `r` refuses the agent: 0 not at all; a suspension; at least [`PERMANENT`] a
+/// standing nothing lifts (deplatformed, deactivated, or no standing to be read).
+fn gravity(r: &ResolutionResult) -> u8 {
+    use agentid_spec::document::AgentStatus;
+    match r.did_document_metadata.as_ref().map(|m| m.agent_status) {
+        _ if r.did_resolution_metadata.error.is_some() && r.did_document_metadata.is_none() => 3,
+        None => 3,
+        Some(AgentStatus::Active) => 0,
+        Some(AgentStatus::Suspended) => 1,
+        Some(AgentStatus::Deplatformed) => 2,
+        Some(AgentStatus::Deactivated) => 3,
+    }
 }
+
+/// The least [`gravity`] that no later change lifts.
+const PERMANENT: u8 = 2;
 
 fn internal(e: impl std::fmt::Display) -> ResolveError {
     ResolveError::Unreachable(e.to_string())

@@ -841,6 +841,32 @@ async fn a_fork_elsewhere_takes_no_agent_from_here() {
         assert!(st >= 400, "held through a fork: {r}");
         assert!(r.to_string().contains("part ways"), "{r}");
     }
+
+    // Tenth attack: the thief had the forked copy suspended for a moment (there, a zone it
+    // owns; here B's operator): the refusal won, its document was the one checked, and once
+    // the suspension lapsed the thief's key held budget. A refusal now stands on the agreed
+    // chain's document, and chains that part ways are refused whatever stands.
+    let c = Server::start(&Backend::Sqlite).await;
+    assert_eq!(submit_op(&c, None, &genesis.operation).await.0, 201);
+    assert_eq!(submit_op(&c, Some(did), &fork).await.0, 200);
+    let (st, body) = c
+        .http()
+        .post(
+            &format!("/v1/admin/agents/{did}/suspend"),
+            Some(&c.admin_token),
+            &json!({ "reasonCode": "fraud", "reason": "a moment", "durationSecs": 2 }),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    let v = Server::start_with(&Backend::Sqlite, &["--trust-registry", &c.url]).await;
+    assert_eq!(submit_op(&v, None, &genesis.operation).await.0, 201);
+    assert_eq!(submit_op(&v, Some(did), &rotate).await.0, 200);
+    let credential = delegated_at(&v, did).await;
+    let (st, r) = hold_at(&v, spend_by(did, &credential, &thief)).await;
+    assert!(st >= 400, "{r}");
+    tokio::time::sleep(std::time::Duration::from_millis(2500)).await;
+    let (st, r) = hold_at(&v, spend_by(did, &credential, &thief)).await;
+    assert!(st >= 400, "the thief's key once the suspension lapsed: {r}");
 }
 
 /// Finding (ninth attack): a stranger copied an agent's operations to another trusted
@@ -908,6 +934,32 @@ async fn a_copy_without_what_a_recovery_undid_is_the_same_agent() {
     assert_eq!(st, 201, "the agent, as both hold it: {r}");
     let (st, r) = hold_at(&d, spend_by(did, &credential, &stolen_key)).await;
     assert!(st >= 400, "the undone key: {r}");
+
+    // Tenth attack: a stranger copied the operations up to the one a recovery undid (and
+    // that one), without the recovery: a chain that parted ways, and the agent was refused.
+    // An operation any registry knows to be undone is left out of every chain compared.
+    let e0 = Server::start(&Backend::Sqlite).await;
+    for (path, op) in [
+        (None, &genesis.operation),
+        (Some(did), &u1),
+        (Some(did), &a_op),
+    ] {
+        let (st, r) = submit_op(&e0, path, op).await;
+        assert_eq!(st, if path.is_none() { 201 } else { 200 }, "{r}");
+    }
+    let undone_too = ["--trust-registry", &e0.url, "--trust-registry", &b.url];
+    let d3 = Server::start_with(&Backend::Sqlite, &undone_too).await;
+    let credential = delegated_at(&d3, did).await;
+    let (st, r) = hold_at(&d3, spend_by(did, &credential, &kept_key)).await;
+    assert_eq!(
+        st, 201,
+        "a copy holding what was undone denied the agent: {r}"
+    );
+    let (st, r) = hold_at(&d3, spend_by(did, &credential, &stolen_key)).await;
+    assert!(
+        st >= 400,
+        "the undone key, through the copy that still has it: {r}"
+    );
 
     // B deplatforms it; C stops answering: the deplatforming stands.
     let (st, body) = b
