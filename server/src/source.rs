@@ -86,9 +86,9 @@ impl LocalSource {
     /// A `did:agentid` is the hash of its genesis, which any registry accepts: anyone can copy
     /// an agent into another registry, and whoever holds one of its old keys can go on there
     /// from an earlier operation (in a recovery window the copy's own receipt times opened
-    /// again). So the registries' chains of operations in force, less every operation any of
-    /// them knows a recovery undid, must each be the longest or its beginning (a registry not
-    /// yet told of the latest): the longest then gives the document, its keys included, and
+    /// again). So the registries' chains of operations in force (what each one's recoveries
+    /// left) must each be the longest or its beginning (a registry not yet told of the
+    /// latest): the longest then gives the document, its keys included, and
     /// the gravest standing any of them reports stands on it (deactivated, deplatformed,
     /// suspended). Chains that part ways are refused (`NotReplayed`): a denial to whoever holds
     /// an old key, never the agent for them; a refusal's own document is never the one whose
@@ -128,20 +128,10 @@ impl LocalSource {
                 None => Err(e),
             };
         }
-        let undone: std::collections::HashSet<&str> = held
-            .iter()
-            .flat_map(|(_, c, _)| c.undone.iter().map(String::as_str))
-            .collect();
-        let chains: Vec<Vec<&str>> = held
-            .iter()
-            .map(|(_, c, _)| {
-                c.in_force
-                    .iter()
-                    .map(String::as_str)
-                    .filter(|h| !undone.contains(h))
-                    .collect()
-            })
-            .collect();
+        // Each registry's own chain in force. What one registry says a recovery undid is not
+        // taken from it for another: a copy's recovery, in a window its own receipt times
+        // opened again, would otherwise take operations out of the true history.
+        let chains: Vec<&[String]> = held.iter().map(|(_, c, _)| c.in_force.as_slice()).collect();
         let Some(longest) = (0..held.len()).max_by_key(|i| chains[*i].len()) else {
             return Err(ResolveError::NotFound);
         };
