@@ -86,8 +86,9 @@ impl LocalSource {
     /// A `did:agentid` is the hash of its genesis, which any registry accepts: anyone can copy
     /// an agent into another registry, and whoever holds one of its old keys can go on there
     /// from an earlier operation (in a recovery window the copy's own receipt times opened
-    /// again). So the registries' chains of operations in force (what each one's recoveries
-    /// left) must each be the longest or its beginning (a registry not yet told of the
+    /// again). So the registries' chains of operations in force, less what a recovery any of
+    /// them accepted undid when it came within the window of the earliest time any received
+    /// what it undid, must each be the longest or its beginning (a registry not yet told of the
     /// latest): the longest then gives the document, its keys included, and
     /// the gravest standing any of them reports stands on it (deactivated, deplatformed,
     /// suspended). Chains that part ways are refused (`NotReplayed`): a denial to whoever holds
@@ -128,20 +129,17 @@ impl LocalSource {
                 None => Err(e),
             };
         }
-        // Each registry's own chain in force. What one registry says a recovery undid is not
-        // taken from it for another: a copy's recovery, in a window its own receipt times
-        // opened again, would otherwise take operations out of the true history.
-        let chains: Vec<&[String]> = held.iter().map(|(_, c, _)| c.in_force.as_slice()).collect();
-        let Some(longest) = (0..held.len()).max_by_key(|i| chains[*i].len()) else {
-            return Err(ResolveError::NotFound);
-        };
-        if !chains.iter().all(|c| chains[longest].starts_with(c)) {
+        let chains: Vec<&Chain> = held.iter().map(|(_, c, _)| c).collect();
+        let Some(longest) = agentid_resolver::http::agreed(&chains) else {
+            if held.is_empty() {
+                return Err(ResolveError::NotFound);
+            }
             return Err(ResolveError::NotReplayed(
                 "the trusted registries hold histories of this agent that part ways (a copy \
                  continued from an earlier operation): refused until they agree"
                     .into(),
             ));
-        }
+        };
         let standing = gravest.map(|i| {
             (
                 held[i].0.did_resolution_metadata.clone(),
