@@ -86,10 +86,10 @@ impl LocalSource {
     /// A `did:agentid` is the hash of its genesis, which any registry accepts: anyone can copy
     /// an agent into another registry, and whoever holds one of its old keys can go on there
     /// from an earlier operation (in a recovery window the copy's own receipt times opened
-    /// again). So the registries' chains of operations in force, less what a recovery any of
-    /// them accepted undid when it came within the window of the earliest time any received
-    /// what it undid, must each be the longest or its beginning (a registry not yet told of the
-    /// latest): the longest then gives the document, its keys included, and
+    /// again). So the registries' chains of operations in force, each its own
+    /// ([`agentid_resolver::http::agreed`]), must each be the longest or its beginning (a
+    /// registry not yet told of the latest): the longest then gives the document, its keys
+    /// included, and
     /// the gravest standing any of them reports stands on it (deactivated, deplatformed,
     /// suspended). Chains that part ways are refused (`NotReplayed`): a denial to whoever holds
     /// an old key, never the agent for them; a refusal's own document is never the one whose
