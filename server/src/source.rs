@@ -120,12 +120,19 @@ impl LocalSource {
             .filter(|i| gravity(&held[*i].0) > 0)
             .max_by_key(|i| gravity(&held[*i].0));
         if let Some(e) = unreachable {
-            // Only a standing nothing lifts may answer without every registry's word.
-            return match gravest.filter(|i| gravity(&held[*i].0) >= PERMANENT) {
-                Some(i) => {
+            // Only a standing nothing lifts may answer without every registry's word; a
+            // suspension refuses too, and not as an outage (which a verifier answers from its
+            // cache while that lasts: the agent as it stood before the suspension).
+            return match gravest {
+                Some(i) if gravity(&held[i].0) >= PERMANENT => {
                     let (result, _, vouched) = held.swap_remove(i);
                     Ok((result, Some(vouched)))
                 }
+                Some(_) => Err(ResolveError::NotReplayed(
+                    "a trusted registry reports the agent suspended, and another cannot be \
+                     asked: refused until it can"
+                        .into(),
+                )),
                 None => Err(e),
             };
         }

@@ -981,3 +981,48 @@ async fn a_copy_without_what_a_recovery_undid_is_the_same_agent() {
     assert!(st >= 400, "{r}");
     assert!(r.to_string().contains("deplatformed"), "{r}");
 }
+
+/// Finding (thirteenth attack): a trusted registry suspended an agent while another trusted
+/// registry was down; the outage was answered from the verifier's cache, the agent as it stood
+/// before the suspension, for up to its staleness bound. A suspension refuses while another
+/// registry cannot be asked, and not as an outage.
+#[tokio::test]
+async fn a_suspension_stands_while_another_registry_is_down() {
+    let b = Server::start(&Backend::Sqlite).await;
+    let mut c = Server::start(&Backend::Sqlite).await;
+    let key = KeyPair::generate();
+    let genesis = agentid_sdk::operation::create(&key, &key, None, crate::fixture::now());
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&b, None, &genesis.operation).await.0, 201);
+    assert_eq!(submit_op(&c, None, &genesis.operation).await.0, 201);
+    let (b_url, c_url) = (b.url.clone(), c.url.clone());
+    let v = Server::start_with(
+        &Backend::Sqlite,
+        &[
+            "--trust-registry",
+            &b_url,
+            "--trust-registry",
+            &c_url,
+            "--did-refresh",
+            "1",
+        ],
+    )
+    .await;
+    let credential = delegated_at(&v, did).await;
+    let (st, r) = hold_at(&v, spend_by(did, &credential, &key)).await;
+    assert_eq!(st, 201, "cached as active: {r}");
+    let (st, body) = b
+        .http()
+        .post(
+            &format!("/v1/admin/agents/{did}/suspend"),
+            Some(&b.admin_token),
+            &json!({ "reasonCode": "fraud", "reason": "card testing", "durationSecs": 3600 }),
+        )
+        .await;
+    assert_eq!(st, 200, "{body}");
+    c.stop().await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    let (st, r) = hold_at(&v, spend_by(did, &credential, &key)).await;
+    assert!(st >= 400, "held from the cache while suspended: {r}");
+    assert!(r.to_string().contains("suspended"), "{r}");
+}
