@@ -219,16 +219,7 @@ impl Client {
 
     /// Creates a principal (`POST /v1/principals`): its DID and bearer token, shown once.
     pub async fn create_principal(&self) -> Result<NewPrincipal, ClientError> {
-        let answer: Answer<NewPrincipal> = self
-            .send::<(), _>(
-                reqwest::Method::POST,
-                "/v1/principals",
-                Auth::None,
-                None,
-                None,
-            )
-            .await?;
-        Ok(answer.value)
+        self.post::<(), _>("/v1/principals", Auth::None, None).await
     }
 
     /// The principal whose token this is (`GET /v1/principals/me`).
@@ -242,16 +233,8 @@ impl Client {
         token: &str,
         request: &DelegationRequest,
     ) -> Result<IssuedDelegation, ClientError> {
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                "/v1/delegations",
-                Auth::Bearer(token),
-                None,
-                Some(request),
-            )
-            .await?;
-        Ok(answer.value)
+        self.post("/v1/delegations", Auth::Bearer(token), Some(request))
+            .await
     }
 
     /// The principal's delegations (`GET /v1/delegations`).
@@ -272,16 +255,7 @@ impl Client {
             reason: reason.map(str::to_owned),
         };
         let path = format!("/v1/delegations/{}/revoke", path_segment(id)?);
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                &path,
-                Auth::Bearer(token),
-                None,
-                Some(&body),
-            )
-            .await?;
-        Ok(answer.value)
+        self.post(&path, Auth::Bearer(token), Some(&body)).await
     }
 
     /// Suspends (`true`) or reinstates the principal's delegation `id`.
@@ -293,16 +267,7 @@ impl Client {
     ) -> Result<DelegationRecord, ClientError> {
         let action = if suspended { "suspend" } else { "reinstate" };
         let path = format!("/v1/delegations/{}/{action}", path_segment(id)?);
-        let answer = self
-            .send::<(), _>(
-                reqwest::Method::POST,
-                &path,
-                Auth::Bearer(token),
-                None,
-                None,
-            )
-            .await?;
-        Ok(answer.value)
+        self.post::<(), _>(&path, Auth::Bearer(token), None).await
     }
 
     /// What is left of the principal's delegation `id` (`GET /v1/delegations/{id}/budget`).
@@ -333,16 +298,7 @@ impl Client {
     ) -> Result<Hold, ClientError> {
         let action = if approve { "approve" } else { "deny" };
         let path = format!("/v1/approvals/{}/{action}", path_segment(hold)?);
-        let answer = self
-            .send::<(), _>(
-                reqwest::Method::POST,
-                &path,
-                Auth::Bearer(token),
-                None,
-                None,
-            )
-            .await?;
-        Ok(answer.value)
+        self.post::<(), _>(&path, Auth::Bearer(token), None).await
     }
 
     /// Asks for a sub-delegation with the delegating agent's signed request (`POST
@@ -351,16 +307,8 @@ impl Client {
         let body = SubDelegationSubmission {
             request: request.to_owned(),
         };
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                "/v1/subdelegations",
-                Auth::None,
-                None,
-                Some(&body),
-            )
-            .await?;
-        Ok(answer.value)
+        self.post("/v1/subdelegations", Auth::None, Some(&body))
+            .await
     }
 
     /// Registers the sub-delegation the agent signed (`POST /v1/subdelegations/signed`).
@@ -371,16 +319,8 @@ impl Client {
         let body = SignedSubDelegation {
             credential: credential.to_owned(),
         };
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                "/v1/subdelegations/signed",
-                Auth::None,
-                None,
-                Some(&body),
-            )
-            .await?;
-        Ok(answer.value)
+        self.post("/v1/subdelegations/signed", Auth::None, Some(&body))
+            .await
     }
 
     /// Asks the wallet to hold a purchase with the agent's signed spend request (`POST
@@ -422,10 +362,7 @@ impl Client {
         let body = SettlementRequest {
             settlement: settlement.to_owned(),
         };
-        let answer = self
-            .send(reqwest::Method::POST, &path, Auth::None, None, Some(&body))
-            .await?;
-        Ok(answer.value)
+        self.post(&path, Auth::None, Some(&body)).await
     }
 
     // Verification (section 8) and the log (section 5.5).
@@ -433,21 +370,25 @@ impl Client {
     /// Asks the service to verify a checkout presentation in the merchant's context (`POST
     /// /v1/verify`): its decision, and why.
     pub async fn verify(&self, request: &VerifyRequest) -> Result<VerificationAnswer, ClientError> {
-        let answer = self
-            .send(
-                reqwest::Method::POST,
-                "/v1/verify",
-                Auth::None,
-                None,
-                Some(request),
-            )
-            .await?;
-        Ok(answer.value)
+        self.post("/v1/verify", Auth::None, Some(request)).await
     }
 
     /// The log's signed checkpoint now (`GET /v1/log/checkpoint`).
     pub async fn checkpoint(&self) -> Result<SignedCheckpoint, ClientError> {
         self.get("/v1/log/checkpoint", Auth::None).await
+    }
+
+    /// `POST path` with `body`: the answer's body.
+    async fn post<B: Serialize, T: DeserializeOwned>(
+        &self,
+        path: &str,
+        auth: Auth<'_>,
+        body: Option<&B>,
+    ) -> Result<T, ClientError> {
+        let answer = self
+            .send(reqwest::Method::POST, path, auth, None, body)
+            .await?;
+        Ok(answer.value)
     }
 
     async fn get<T: DeserializeOwned>(&self, path: &str, auth: Auth<'_>) -> Result<T, ClientError> {

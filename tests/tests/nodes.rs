@@ -481,6 +481,15 @@ async fn a_suspension_through_one_node_holds_on_another() {
     }
 }
 
+/// A server trusting the registry at `registry` and the wallet `wallet`.
+async fn trusting(registry: &str, wallet: &str) -> Server {
+    Server::start_with(
+        &Backend::Sqlite,
+        &["--trust-registry", registry, "--trust-wallet", wallet],
+    )
+    .await
+}
+
 /// Finding: `--trust-registry` did nothing for `/v1/verify`: with a second registry and its
 /// wallet trusted, that registry's valid presentation was `resolution_failed`. Now a service
 /// resolves agents of the foreign registries it trusts (their answers replayed from the signed
@@ -493,16 +502,7 @@ async fn a_trusted_foreign_registrys_agents_are_verified() {
     let wallet_b = agentid_spec::id::did_web_for_url(&f.server.url)
         .unwrap()
         .to_string();
-    let a = Server::start_with(
-        &Backend::Sqlite,
-        &[
-            "--trust-registry",
-            &f.server.url,
-            "--trust-wallet",
-            &wallet_b,
-        ],
-    )
-    .await;
+    let a = trusting(&f.server.url, &wallet_b).await;
     let untrusting = Server::start_with(&Backend::Sqlite, &["--trust-wallet", &wallet_b]).await;
     let n = nonce();
     let vp = f.present(&f.credential, &f.merchant, &n, 1200).await;
@@ -548,16 +548,7 @@ async fn a_trusted_foreign_registrys_agents_are_verified() {
         )
         .await;
     assert_eq!(st, 200, "{b}");
-    let a2 = Server::start_with(
-        &Backend::Sqlite,
-        &[
-            "--trust-registry",
-            &f.server.url,
-            "--trust-wallet",
-            &wallet_b,
-        ],
-    )
-    .await;
+    let a2 = trusting(&f.server.url, &wallet_b).await;
     let n = nonce();
     let vp = f.signed(&f.credential, &f.merchant, &n, 1200, None);
     let d = verify_at(&a2, &vp, &f.merchant, &n).await;
@@ -583,16 +574,7 @@ async fn a_trusted_foreign_registrys_agents_are_verified() {
             "the copy is registered (a DID is its genesis' hash): {b}"
         );
     }
-    let a3 = Server::start_with(
-        &Backend::Sqlite,
-        &[
-            "--trust-registry",
-            &f.server.url,
-            "--trust-wallet",
-            &wallet_b,
-        ],
-    )
-    .await;
+    let a3 = trusting(&f.server.url, &wallet_b).await;
     let (st, b) = a3
         .http()
         .post("/v1/agents", None, &json!({ "operation": genesis }))
