@@ -303,12 +303,14 @@ async fn a_zone_is_owned_and_only_its_owner_names_in_it() {
             )
             .await;
         assert_eq!(st, 200, "{b}");
+        // (Another reason than the first reinstatement's: the same text within the same
+        // second would be that operation again, a retry.)
         let reinstate = ZoneOperation::ReinstateAgent {
             name: name("shopper.acme"),
-            reason_hash: agentid_spec::log::reason_hash("explained"),
+            reason_hash: agentid_spec::log::reason_hash("explained again"),
             created_at: format_rfc3339(now() - 1),
         };
-        let (st, b) = post(zone(&reinstate, &platform), Some("explained")).await;
+        let (st, b) = post(zone(&reinstate, &platform), Some("explained again")).await;
         assert_eq!(
             (st, error_code(st, &b)),
             (403, "key_not_authorized".into()),
