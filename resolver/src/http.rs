@@ -79,6 +79,35 @@ impl HttpSource {
         &self.base_url
     }
 
+    /// Tells the registry of `operation`, one of `did`'s (`POST /v1/agents/{did}/operations`):
+    /// its HTTP status. The registry judges it by its own rules and clock; nothing it answers
+    /// is taken for more than that status.
+    pub async fn submit_operation(
+        &self,
+        did: &AgentDid,
+        operation: &str,
+    ) -> Result<u16, ResolveError> {
+        if self.base_url.is_empty() {
+            return Err(ResolveError::Unreachable("no registry configured".into()));
+        }
+        let url = format!(
+            "{}/v1/agents/{}/operations",
+            self.base_url,
+            encode_path_segment(did.as_str())
+        );
+        let body = agentid_spec::api::SubmitOperation {
+            operation: operation.to_owned(),
+        };
+        let resp = self
+            .client
+            .post(url)
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| ResolveError::Unreachable(without_url(e)))?;
+        Ok(resp.status().as_u16())
+    }
+
     pub(crate) fn changes(&self) -> &std::sync::atomic::AtomicU64 {
         &self.changes
     }
@@ -329,21 +358,33 @@ impl HttpSource {
 /// the `prev` of the next, the head last; what that registry's own recoveries left).
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Chain {
-    /// The operations in force, genesis first.
+    /// The operations in force by hash, genesis first.
     pub in_force: Vec<String>,
+    /// The same operations, as signed (compact JWS).
+    pub operations: Vec<String>,
 }
 
 impl Chain {
     /// The chain of `history`.
     pub fn of(history: &agentid_spec::history::History) -> Self {
+        let in_force = history.entries().iter().filter(|e| !e.nullified);
         Self {
-            in_force: history
-                .entries()
-                .iter()
-                .filter(|e| !e.nullified)
-                .map(|e| e.hash.clone())
-                .collect(),
+            in_force: in_force.clone().map(|e| e.hash.clone()).collect(),
+            operations: in_force.map(|e| e.jws.clone()).collect(),
         }
+    }
+
+    /// The operations of this chain after the beginning it shares with `other`, in order:
+    /// what `other`'s registry has not been told (and judges by its own rules and clock when
+    /// told, [`HttpSource::submit_operation`]).
+    pub fn beyond(&self, other: &Chain) -> &[String] {
+        let shared = self
+            .in_force
+            .iter()
+            .zip(&other.in_force)
+            .take_while(|(a, b)| a == b)
+            .count();
+        self.operations.get(shared..).unwrap_or_default()
     }
 }
 
@@ -418,7 +459,19 @@ mod chain_tests {
     fn chain(in_force: &[&str]) -> Chain {
         Chain {
             in_force: in_force.iter().map(|s| s.to_string()).collect(),
+            operations: in_force.iter().map(|s| format!("jws-{s}")).collect(),
         }
+    }
+
+    /// What a chain holds past the beginning it shares with another.
+    #[test]
+    fn beyond_the_shared_beginning() {
+        let home = chain(&["g", "u", "r"]);
+        let copy = chain(&["g", "u", "x", "y"]);
+        assert_eq!(home.beyond(&copy), ["jws-r"]);
+        assert_eq!(copy.beyond(&home), ["jws-x", "jws-y"]);
+        assert!(chain(&["g"]).beyond(&home).is_empty());
+        assert_eq!(home.beyond(&chain(&["g"])), ["jws-u", "jws-r"]);
     }
 
     /// A registry not yet told of the latest agrees; the longest answers.

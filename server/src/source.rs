@@ -23,6 +23,31 @@ pub struct LocalSource {
     /// `did:agentid` or a name this registry does not have; each answer replayed from the
     /// agent's signed operations, as any remote verifier does.
     foreign: Vec<HttpSource>,
+    /// When each agent's trusted registries were last told what the others hold
+    /// ([`LocalSource::relay`]), so that a resolution relays at most once per
+    /// [`RELAY_EVERY`] for one agent.
+    relayed: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
+    /// Agents whose registries are to be compared once an operation has been accepted here
+    /// ([`LocalSource::repair_soon`]).
+    scheduled: std::sync::Mutex<std::collections::HashSet<String>>,
+}
+
+/// Least time between two relays for one agent from a resolution.
+const RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long after an accepted operation its agent's registries are compared (operations
+/// arriving together are compared once).
+const REPAIR_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
+/// Most agents remembered for [`RELAY_EVERY`], or waiting for [`REPAIR_AFTER`]; past it a
+/// relay waits for the next resolution.
+const MAX_RELAYS_TRACKED: usize = 4096;
+
+/// One registry's answer for an agent: from this registry (`from: None`) or the foreign one
+/// at that index.
+struct Held {
+    result: ResolutionResult,
+    chain: Chain,
+    vouched: String,
+    from: Option<usize>,
 }
 
 impl LocalSource {
@@ -35,6 +60,8 @@ impl LocalSource {
             own_origin: origin(public_url),
             remote,
             foreign: Vec::new(),
+            relayed: Default::default(),
+            scheduled: Default::default(),
         }
     }
 
@@ -100,33 +127,33 @@ impl LocalSource {
         did: &AgentDid,
         local: Option<ResolutionResult>,
     ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
-        let mut held: Vec<(ResolutionResult, Chain, String)> = Vec::new();
-        if let Some(result) = local {
-            if self.foreign.is_empty() {
-                return Ok((result, Some(self.own_origin.clone())));
-            }
-            let chain = self.local_chain(did).await?;
-            held.push((result, chain, self.own_origin.clone()));
+        if self.foreign.is_empty() {
+            return match local {
+                Some(result) => Ok((result, Some(self.own_origin.clone()))),
+                None => Err(ResolveError::NotFound),
+            };
         }
-        let mut unreachable = None;
-        for foreign in &self.foreign {
-            match foreign.resolve_history(did.as_str()).await {
-                Ok((result, chain)) => held.push((result, chain, origin(foreign.registry_url()))),
-                Err(ResolveError::NotFound) => continue,
-                Err(e) => unreachable = unreachable.or(Some(e)),
-            }
+        let (mut held, mut unreachable) = self.gather(did, local).await?;
+        if unreachable.is_none() && !held.is_empty() && self.parted(&held) && self.may_relay(did) {
+            self.relay(did, &held).await;
+            let local = self
+                .registry
+                .lookup_fresh(Lookup::Did(did))
+                .await
+                .map_err(internal)?;
+            (held, unreachable) = self.gather(did, local).await?;
         }
         let gravest = (0..held.len())
-            .filter(|i| gravity(&held[*i].0) > 0)
-            .max_by_key(|i| gravity(&held[*i].0));
+            .filter(|i| gravity(&held[*i].result) > 0)
+            .max_by_key(|i| gravity(&held[*i].result));
         if let Some(e) = unreachable {
             // Only a standing nothing lifts may answer without every registry's word; a
             // suspension refuses too, and not as an outage (which a verifier answers from its
             // cache while that lasts: the agent as it stood before the suspension).
             return match gravest {
-                Some(i) if gravity(&held[i].0) >= PERMANENT => {
-                    let (result, _, vouched) = held.swap_remove(i);
-                    Ok((result, Some(vouched)))
+                Some(i) if gravity(&held[i].result) >= PERMANENT => {
+                    let h = held.swap_remove(i);
+                    Ok((h.result, Some(h.vouched)))
                 }
                 Some(_) => Err(ResolveError::NotReplayed(
                     "a trusted registry reports the agent suspended, and another cannot be \
@@ -136,7 +163,7 @@ impl LocalSource {
                 None => Err(e),
             };
         }
-        let chains: Vec<&Chain> = held.iter().map(|(_, c, _)| c).collect();
+        let chains: Vec<&Chain> = held.iter().map(|h| &h.chain).collect();
         let Some(longest) = agentid_resolver::http::agreed(&chains) else {
             if held.is_empty() {
                 return Err(ResolveError::NotFound);
@@ -149,11 +176,15 @@ impl LocalSource {
         };
         let standing = gravest.map(|i| {
             (
-                held[i].0.did_resolution_metadata.clone(),
-                held[i].0.did_document_metadata.clone(),
+                held[i].result.did_resolution_metadata.clone(),
+                held[i].result.did_document_metadata.clone(),
             )
         });
-        let (mut result, _, vouched) = held.swap_remove(longest);
+        let Held {
+            mut result,
+            vouched,
+            ..
+        } = held.swap_remove(longest);
         if let Some((resolution, Some(grave))) = standing {
             // The longest chain's document, with the gravest standing reported of it.
             result.did_resolution_metadata = resolution;
@@ -165,6 +196,129 @@ impl LocalSource {
             }
         }
         Ok((result, Some(vouched)))
+    }
+
+    /// `did` as this registry (`local`) and each trusted foreign one holds it, and the first
+    /// failure to ask one.
+    async fn gather(
+        &self,
+        did: &AgentDid,
+        local: Option<ResolutionResult>,
+    ) -> Result<(Vec<Held>, Option<ResolveError>), ResolveError> {
+        let mut held = Vec::new();
+        if let Some(result) = local {
+            let chain = self.local_chain(did).await?;
+            held.push(Held {
+                result,
+                chain,
+                vouched: self.own_origin.clone(),
+                from: None,
+            });
+        }
+        let mut unreachable = None;
+        for (i, foreign) in self.foreign.iter().enumerate() {
+            match foreign.resolve_history(did.as_str()).await {
+                Ok((result, chain)) => held.push(Held {
+                    result,
+                    chain,
+                    vouched: origin(foreign.registry_url()),
+                    from: Some(i),
+                }),
+                Err(ResolveError::NotFound) => continue,
+                Err(e) => unreachable = unreachable.or(Some(e)),
+            }
+        }
+        Ok((held, unreachable))
+    }
+
+    /// Whether the chains in `held` part ways.
+    fn parted(&self, held: &[Held]) -> bool {
+        let chains: Vec<&Chain> = held.iter().map(|h| &h.chain).collect();
+        agentid_resolver::http::agreed(&chains).is_none()
+    }
+
+    /// Tells each registry in `held` the operations another holds in force and it does not,
+    /// in order, each judged by that registry by its own rules and clock (a recovery it has
+    /// not been told undoes, in the window its own receipt of what it undoes opened; what its
+    /// own recovery undid, or what forks from its history, it refuses). So a copy made
+    /// without a public recovery is repaired as soon as it is seen, with nothing taken on any
+    /// registry's word but its own. Nothing is copied into a registry that does not hold the
+    /// agent.
+    async fn relay(&self, did: &AgentDid, held: &[Held]) {
+        for to in held {
+            for from in held.iter().filter(|h| h.from != to.from) {
+                let mut told = 0usize;
+                for op in from.chain.beyond(&to.chain) {
+                    let taken = match to.from {
+                        None => self.registry.operate(did, op).await.is_ok(),
+                        Some(i) => self.foreign[i]
+                            .submit_operation(did, op)
+                            .await
+                            .is_ok_and(|st| (200..300).contains(&st)),
+                    };
+                    if !taken {
+                        break;
+                    }
+                    told += 1;
+                }
+                if told > 0 {
+                    tracing::info!(
+                        did = did.as_str(),
+                        from = from.vouched.as_str(),
+                        to = to.vouched.as_str(),
+                        operations = told,
+                        "a trusted registry took operations another holds of the agent"
+                    );
+                }
+            }
+        }
+    }
+
+    /// Whether a resolution of `did` may relay now ([`RELAY_EVERY`]).
+    fn may_relay(&self, did: &AgentDid) -> bool {
+        let now = std::time::Instant::now();
+        let mut relayed = self.relayed.lock().unwrap_or_else(|e| e.into_inner());
+        if relayed.len() >= MAX_RELAYS_TRACKED {
+            relayed.retain(|_, at| now.duration_since(*at) < RELAY_EVERY);
+        }
+        match relayed.get(did.as_str()) {
+            Some(at) if now.duration_since(*at) < RELAY_EVERY => false,
+            _ if relayed.len() >= MAX_RELAYS_TRACKED => false,
+            _ => {
+                relayed.insert(did.as_str().to_owned(), now);
+                true
+            }
+        }
+    }
+
+    /// Once an operation of `did` has been accepted here: compares, [`REPAIR_AFTER`] later,
+    /// the agent's chains at every trusted registry and, if they part ways, relays
+    /// ([`LocalSource::relay`]). So a stranger's copy here of an operation a recovery undid
+    /// elsewhere takes the recovery at once, in this registry's window, and nobody need be
+    /// watching. Nothing when no foreign registry is trusted.
+    pub async fn repair_soon(&self, did: AgentDid) {
+        if self.foreign.is_empty() {
+            return;
+        }
+        {
+            let mut scheduled = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+            if scheduled.len() >= MAX_RELAYS_TRACKED || !scheduled.insert(did.as_str().to_owned()) {
+                return;
+            }
+        }
+        tokio::time::sleep(REPAIR_AFTER).await;
+        self.scheduled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(did.as_str());
+        let Ok(local) = self.registry.lookup_fresh(Lookup::Did(&did)).await else {
+            return;
+        };
+        if let Ok((held, None)) = self.gather(&did, local).await {
+            if !held.is_empty() && self.parted(&held) {
+                self.relay(&did, &held).await;
+            }
+        }
     }
 
     /// The chain of operations this registry holds for `did`.

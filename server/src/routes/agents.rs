@@ -60,6 +60,12 @@ async fn operate(
 ) -> Result<Response, ApiError> {
     let did = parse_did(&did)?;
     let (result, replayed) = s.registry.operate(&did, &body.operation).await?;
+    if !replayed {
+        // A copy here of what a recovery undid elsewhere takes that recovery now, in this
+        // registry's window (spec section 8).
+        let verifier = s.verifier.clone();
+        tokio::spawn(async move { verifier.source().repair_soon(did).await });
+    }
     Ok(answered(StatusCode::OK, replayed, result))
 }
 
