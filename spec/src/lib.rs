@@ -40,6 +40,7 @@ pub mod standing;
 pub mod status_list;
 pub mod subdelegation;
 pub mod time;
+pub mod vectors;
 pub mod zone;
 
 pub use code::{Code, ErrorCode, Reason};

@@ -22,6 +22,8 @@ use agentid_store::statement::{Bind, Param, Statement};
 
 pub(crate) mod decide;
 pub(crate) mod group;
+#[cfg(test)]
+mod vectors;
 
 use decide::{standing, within_limits, Used};
 

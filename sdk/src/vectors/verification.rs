@@ -1,9 +1,7 @@
-//! The deterministic generator of `spec/vectors` (fixed keys, fixed clock) and the test that
-//! runs them. `AGENTID_REGEN_VECTORS=1 cargo test -p agentid-sdk vectors` rewrites the files;
-//! without it, a test fails if regenerating would change a byte.
+//! The verification vectors (section 8): one world of agents, wallets and status lists, and
+//! one checkout presentation per case with the decision the verifier reaches.
 
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use agentid_resolver::{ResolveError, Source};
@@ -32,18 +30,14 @@ use crate::operation::create;
 use crate::present::{order_hash, present, CheckoutRequest};
 use crate::verify::{CheckoutContext, Limits, TrustPolicy, Verifier};
 
-/// 2026-01-01T00:00:00Z: the vectors' clock.
-const NOW: i64 = 1_767_225_600;
+use super::{dir, pretty, NOW};
+
 const STATUS_URL: &str = "https://wallet.example/v1/status/3f1c";
 const MISSING_STATUS_URL: &str = "https://wallet.example/v1/status/gone";
 const ORDER: &[u8] = br#"{"items":[{"sku":"milk-1l","qty":2}],"total":4200}"#;
 const REGISTRY: &str = "https://registry.example";
 const WALLET: &str = "did:web:wallet.example";
 const ROGUE_WALLET: &str = "did:web:rogue-wallet.example";
-
-fn dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../spec/vectors")
-}
 
 struct Agent {
     key: KeyPair,
@@ -231,8 +225,8 @@ struct Case {
     codes: Vec<&'static str>,
 }
 
-/// Everything the generator writes: file name -> JSON text.
-fn generate() -> BTreeMap<String, String> {
+/// The verification vectors and the genesis vector.
+pub(super) fn vectors(files: &mut BTreeMap<String, String>) {
     let principal = KeyPair::from_seed(&[1; 32]);
     let alice = agent(2, Some("shopper.alice"));
     let merchant: Did = KeyPair::from_seed(&[3; 32]).did_key().into();
@@ -246,8 +240,6 @@ fn generate() -> BTreeMap<String, String> {
     let rogue_wallet_key = KeyPair::from_seed(&[11; 32]);
     let erin = agent(14, None);
     let frank = agent(15, None);
-
-    let mut files = BTreeMap::new();
 
     // Identifiers: a genesis operation, the DID it defines, and the document.
     files.insert(
@@ -1263,117 +1255,6 @@ fn generate() -> BTreeMap<String, String> {
             })),
         );
     }
-    zone_vectors(&mut files);
-    files
-}
-
-/// Zones (section 5.6): an agent's consent to a name, and every way it fails to be one.
-fn zone_vectors(files: &mut BTreeMap<String, String>) {
-    use agentid_spec::id::DidKey;
-    let agent_rotation = KeyPair::from_seed(&[20; 32]);
-    let agent = create(&agent_rotation, &agent_rotation, None, NOW - 86_400).did;
-    let owner = KeyPair::from_seed(&[21; 32]).did_key();
-    let stranger = KeyPair::from_seed(&[22; 32]);
-    let second_rotation = KeyPair::from_seed(&[23; 32]);
-    let name = AgentName::parse("bot.acme").unwrap();
-    let other = AgentName::parse("other.acme").unwrap();
-    let consent = |n: &AgentName, o: &DidKey, k: &KeyPair, at: i64| {
-        crate::operation::name_consent(n, &agent, o, k, at)
-    };
-    let good = consent(&name, &owner, &agent_rotation, NOW);
-    // A signature character well inside the signature, changed: still base64url of 64 bytes,
-    // and no longer a signature of the consent.
-    let at = good.len() - 10;
-    let swap = if &good[at..=at] == "A" { "B" } else { "A" };
-    let tampered = format!("{}{swap}{}", &good[..at], &good[at + 1..]);
-    let cases: [(&str, &str, String, Option<&str>); 8] = [
-        ("consent_valid", "The agent's consent, signed by its rotation key, to this name and zone owner, made now.", good.clone(), None),
-        ("consent_not_rotation_key", "A consent signed by someone else's key: the binding a stranger would make of a victim MUST be refused.", consent(&name, &owner, &stranger, NOW), Some("not_rotation_key")),
-        ("consent_other_zone_owner", "A consent given to another zone owner MUST NOT serve this one.", consent(&name, &stranger.did_key(), &agent_rotation, NOW), Some("other_zone_owner")),
-        ("consent_other_name", "A consent to another name MUST NOT bind this one.", consent(&other, &owner, &agent_rotation, NOW), Some("other_binding")),
-        ("consent_outside_window", "A consent made more than 300 s before the registry's clock MUST be refused.", consent(&name, &owner, &agent_rotation, NOW - 301), Some("outside_window")),
-        ("consent_bad_signature", "A consent whose signature does not verify MUST be refused.", tampered, Some("bad_signature")),
-        ("consent_second_rotation_key", "A consent signed by a rotation key that is not the agent's highest-priority one (a thief's stolen backup key) MUST be refused.", consent(&name, &owner, &second_rotation, NOW), Some("not_rotation_key")),
-        ("consent_wrong_typ", "A zone operation is not a consent (typ agentid-zone+jws).", crate::operation::zone(&agentid_spec::zone::ZoneOperation::UnbindName { name: name.clone(), created_at: format_rfc3339(NOW) }, &agent_rotation), Some("malformed")),
-    ];
-    for (case, description, jws, error) in cases {
-        let mut v = json!({
-            "description": description,
-            "section": "5.6",
-            "input": {
-                "consent": jws,
-                "name": name,
-                "did": agent,
-                "zoneOwner": owner,
-                "rotationKeys": [agent_rotation.did_key(), second_rotation.did_key()],
-                "now": NOW,
-            },
-        });
-        match error {
-            None => v["output"] = json!({ "accepted": true }),
-            Some(e) => v["error"] = json!(e),
-        }
-        files.insert(format!("zones/{case}.json"), pretty(&v));
-    }
-}
-
-/// Runs every zone vector from the files on disk against the one consent rule.
-#[test]
-fn zone_consent_vectors() {
-    use agentid_spec::id::DidKey;
-    let mut seen = 0;
-    for entry in std::fs::read_dir(dir().join("zones")).unwrap() {
-        let path = entry.unwrap().path();
-        let v: Value = serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap();
-        let i = &v["input"];
-        let name = AgentName::parse(i["name"].as_str().unwrap()).unwrap();
-        let did = AgentDid::parse(i["did"].as_str().unwrap()).unwrap();
-        let owner = DidKey::parse(i["zoneOwner"].as_str().unwrap()).unwrap();
-        let keys: Vec<DidKey> = i["rotationKeys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| DidKey::parse(k.as_str().unwrap()).unwrap())
-            .collect();
-        let binding = agentid_spec::zone::ConsentFor {
-            name: &name,
-            did: &did,
-            zone_owner: &owner,
-            rotation_keys: &keys,
-            now: i["now"].as_i64().unwrap(),
-        };
-        let got = agentid_spec::zone::check_consent(i["consent"].as_str().unwrap(), &binding);
-        match v["error"].as_str() {
-            None => assert!(got.is_ok(), "{}: {got:?}", path.display()),
-            Some(e) => assert_eq!(got.err().map(|e| e.reason()), Some(e), "{}", path.display()),
-        }
-        seen += 1;
-    }
-    assert!(seen >= 8, "{seen} zone vectors");
-}
-
-/// Keys sorted at every level, so the bytes do not depend on whether serde_json's
-/// `preserve_order` is enabled in a given build.
-fn sorted(v: &Value) -> Value {
-    match v {
-        Value::Object(m) => {
-            let mut keys: Vec<&String> = m.keys().collect();
-            keys.sort();
-            Value::Object(
-                keys.into_iter()
-                    .map(|k| (k.clone(), sorted(&m[k])))
-                    .collect(),
-            )
-        }
-        Value::Array(a) => Value::Array(a.iter().map(sorted).collect()),
-        other => other.clone(),
-    }
-}
-
-fn pretty(v: &Value) -> String {
-    let mut s = serde_json::to_string_pretty(&sorted(v)).unwrap();
-    s.push('\n');
-    s
 }
 
 /// A [`Source`] answering from the vectors' world.
@@ -1418,35 +1299,6 @@ impl Source for WorldSource {
     }
 }
 
-#[test]
-fn vectors_are_current() {
-    let files = generate();
-    let regen = std::env::var_os("AGENTID_REGEN_VECTORS").is_some();
-    for (name, text) in &files {
-        let path = dir().join(name);
-        if regen {
-            std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-            std::fs::write(&path, text).unwrap();
-        } else {
-            let on_disk = std::fs::read_to_string(&path).unwrap_or_else(|e| {
-                panic!("{}: {e}; run with AGENTID_REGEN_VECTORS=1", path.display())
-            });
-            assert!(on_disk == *text, "{name} differs from what the generator writes; run with AGENTID_REGEN_VECTORS=1 and review the diff");
-        }
-    }
-    // No stale files beside the generated ones.
-    for sub in ["verification", "identifiers", "zones"] {
-        for entry in std::fs::read_dir(dir().join(sub)).unwrap() {
-            let name = format!("{sub}/{}", entry.unwrap().file_name().to_string_lossy());
-            assert!(
-                files.contains_key(&name),
-                "{name} is not written by the generator"
-            );
-        }
-    }
-}
-
-/// Runs every verification vector from the files on disk.
 #[test]
 fn verification_vectors() {
     let world: Value = serde_json::from_str(
