@@ -32,7 +32,7 @@ use agentid_spec::api::{
     VerificationAnswer, VerifyRequest,
 };
 use agentid_spec::code::ErrorCode;
-use agentid_spec::document::ResolutionResult;
+use agentid_spec::document::{DidDocument, ResolutionResult};
 use agentid_spec::id::AgentDid;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
@@ -220,6 +220,12 @@ impl Client {
     /// Creates a principal (`POST /v1/principals`): its DID and bearer token, shown once.
     pub async fn create_principal(&self) -> Result<NewPrincipal, ClientError> {
         self.post::<(), _>("/v1/principals", Auth::None, None).await
+    }
+
+    /// The service's own DID document (`GET /.well-known/did.json`): the wallet's DID and
+    /// the keys it signs with.
+    pub async fn service_document(&self) -> Result<DidDocument, ClientError> {
+        self.get("/.well-known/did.json", Auth::None).await
     }
 
     /// The principal whose token this is (`GET /v1/principals/me`).

@@ -34,8 +34,8 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Agent(cmd) => super::agent::agent(&server, cmd, pass).await,
         Command::Zone(cmd) => zone(&server, cmd, pass).await,
         Command::Wallet(cmd) => super::wallet::wallet(&server, cmd).await,
-        Command::Delegate(args) => delegate(&server, args).await,
-        Command::Subdelegate(args) => subdelegate(&server, args, pass).await,
+        Command::Delegate(args) => super::delegation::delegate(&server, args).await,
+        Command::Subdelegate(args) => super::delegation::subdelegate(&server, args, pass).await,
         Command::Present(args) => super::spend::present_cmd(&server, args, pass).await,
         Command::Settle(args) => super::spend::settle_cmd(&server, args, pass).await,
         Command::Verify(args) => verify(&server, args).await,
@@ -412,7 +412,7 @@ fn key_json(key: &KeyPair, file: Option<&Path>) -> Value {
 }
 
 /// `7d`, `12h`, `30m`, `45s` to seconds.
-fn parse_duration(s: &str) -> Option<i64> {
+pub(super) fn parse_duration(s: &str) -> Option<i64> {
     let (n, unit) = s.split_at(s.len().checked_sub(1)?);
     let n: i64 = n.parse().ok().filter(|n| *n > 0)?;
     let mult = match unit {
@@ -423,173 +423,6 @@ fn parse_duration(s: &str) -> Option<i64> {
         _ => return None,
     };
     n.checked_mul(mult)
-}
-
-/// `--valid-until`, or now plus `--valid-for`, as RFC 3339.
-fn valid_until_arg(until: &Option<String>, valid_for: &Option<String>) -> Result<String, Failure> {
-    let now = SystemClock.now();
-    Ok(match (until, valid_for) {
-        (Some(t), _) => t.clone(),
-        (None, Some(d)) => {
-            let secs = parse_duration(d)
-                .ok_or_else(|| Failure::new("invalid_duration", "use e.g. 7d, 12h, 30m"))?;
-            format_rfc3339(now + secs)
-        }
-        (None, None) => {
-            return Err(Failure::new(
-                "invalid_request",
-                "give --valid-until or --valid-for",
-            ))
-        }
-    })
-}
-
-/// The scope and spending limit as JSON, from the command line's lists and amounts; empty
-/// lists are given as `merchants` and `categories` (a sub-delegation's parent's).
-fn grant_json(g: &super::GrantArgs, merchants: &[String], categories: &[String]) -> (Value, Value) {
-    let mut scope = serde_json::Map::new();
-    if !merchants.is_empty() {
-        scope.insert("merchants".into(), json!(merchants));
-    }
-    if !categories.is_empty() {
-        scope.insert("categories".into(), json!(categories));
-    }
-    let mut limit =
-        json!({ "currency": g.currency, "perTransaction": g.per_transaction, "total": g.total });
-    if let (Some(period), Some(amount)) = (&g.period, g.per_period) {
-        limit["perPeriod"] = json!({ "period": period, "amount": amount });
-    }
-    if let Some(above) = g.approval_above {
-        limit["approvalAbove"] = json!(above);
-    }
-    (Value::Object(scope), limit)
-}
-
-async fn delegate(server: &str, args: super::DelegateArgs) -> Result<Output, Failure> {
-    let g = &args.grant;
-    let valid_until = valid_until_arg(&g.valid_until, &g.valid_for)?;
-    let (scope, limit) = grant_json(g, &g.merchants, &g.categories);
-    let body = json!({
-        "agent": args.agent,
-        "scope": scope,
-        "spendingLimit": limit,
-        "validUntil": valid_until,
-        "maxDepth": g.max_depth,
-    });
-    let out = Client::new(server)?
-        .call(
-            Method::POST,
-            "/v1/delegations",
-            Some(&args.token.token),
-            Some(&body),
-        )
-        .await?;
-    if let (Some(path), Some(jws)) = (&args.out, out["credential"].as_str()) {
-        write_out(path, jws)?;
-    }
-    Ok(Output::ok(out))
-}
-
-/// Sub-delegation (spec section 6.4): the agent signs a request, the wallet prepares the
-/// credential, the agent signs it as it is and registers it.
-async fn subdelegate(
-    server: &str,
-    args: super::SubdelegateArgs,
-    pass: Option<&str>,
-) -> Result<Output, Failure> {
-    use agentid_spec::authorization::credential_hash;
-    use agentid_spec::jose::{b64u_decode, sign_compact, JoseHeader};
-    use agentid_spec::subdelegation::SUBDELEGATION_REQUEST_TYP;
-    let key = read_key(&args.key, pass)?;
-    let parent = token_arg(&args.credential)?;
-    let parent_payload = parent
-        .split('.')
-        .nth(1)
-        .and_then(b64u_decode)
-        .and_then(|p| serde_json::from_slice::<Value>(&p).ok())
-        .filter(|v| v["id"].is_string())
-        .ok_or_else(|| Failure::new("invalid_credential", "--credential is not a vc+jwt"))?;
-    let parent_id = s(&parent_payload["id"]);
-    // Where the sub-agent may spend: what is given, else the parent's lists (never "any"
-    // below a parent that lists some).
-    let inherited = |given: &[String], list: &str| -> Vec<String> {
-        if !given.is_empty() {
-            return given.to_vec();
-        }
-        parent_payload["credentialSubject"]["scope"][list]
-            .as_array()
-            .map(|a| {
-                a.iter()
-                    .filter_map(|v| v.as_str().map(str::to_owned))
-                    .collect()
-            })
-            .unwrap_or_default()
-    };
-    let g = &args.grant;
-    let (merchants, categories) = (
-        inherited(&g.merchants, "merchants"),
-        inherited(&g.categories, "categories"),
-    );
-    let agent = parse("invalid_did", Did::parse(&args.agent))?;
-    let kid = format!("{agent}#{}", args.key_fragment);
-    let client = Client::new(server)?;
-    let wallet = client
-        .call(Method::GET, "/.well-known/did.json", None, None)
-        .await?;
-    let wallet_did = wallet["id"]
-        .as_str()
-        .ok_or_else(|| Failure::new("invalid_response", "the wallet's DID document has no id"))?;
-    let (scope, limit) = grant_json(g, &merchants, &categories);
-    let now = SystemClock.now();
-    let request = json!({
-        "iss": agent.as_str(),
-        "aud": wallet_did,
-        "iat": now,
-        "exp": now + 60,
-        "parent": parent_id,
-        "parentDigest": credential_hash(&parent),
-        "agent": args.to,
-        "scope": scope,
-        "spendingLimit": limit,
-        "maxDepth": g.max_depth,
-        // Until the parent ends, unless told otherwise.
-        "validUntil": match (&g.valid_until, &g.valid_for) {
-            (None, None) => parent_payload["validUntil"].clone(),
-            (until, valid_for) => json!(valid_until_arg(until, valid_for)?),
-        },
-    });
-    let header = JoseHeader::eddsa(SUBDELEGATION_REQUEST_TYP, None, &kid);
-    let signed_request = sign_compact(&header, request.to_string().as_bytes(), key.signing_key());
-    let prepared = client
-        .call(
-            Method::POST,
-            "/v1/subdelegations",
-            None,
-            Some(&json!({ "request": signed_request })),
-        )
-        .await?;
-    let payload = prepared["payload"]
-        .as_str()
-        .and_then(b64u_decode)
-        .ok_or_else(|| Failure::new("invalid_response", "the wallet prepared no payload"))?;
-    let credential = agentid_sdk::issue::sign_link(&payload, &kid, &key);
-    let out = client
-        .call(
-            Method::POST,
-            "/v1/subdelegations/signed",
-            None,
-            Some(&json!({ "credential": credential })),
-        )
-        .await?;
-    if let Some(path) = &args.out {
-        write_out(path, &credential)?;
-    }
-    Ok(Output::ok(out))
-}
-
-/// A JSON string member, or "".
-fn s(v: &Value) -> String {
-    v.as_str().unwrap_or_default().to_owned()
 }
 
 pub(super) fn order_hash_arg(

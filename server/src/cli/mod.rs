@@ -5,6 +5,7 @@
 mod agent;
 mod client;
 mod commands;
+mod delegation;
 mod spend;
 mod wallet;
 
