@@ -29,18 +29,7 @@ pub trait TxtLookup: Send + Sync {
 }
 
 /// A zone as the registry holds it.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Zone {
-    /// The zone.
-    pub zone: String,
-    /// Its owner's `did:key`.
-    pub owner: String,
-    /// The zone that delegated it, if any.
-    pub parent: Option<String>,
-    /// Claimed as a DNS domain.
-    pub dns: bool,
-}
+pub use agentid_spec::api::Zone;
 
 impl From<ZoneOpError> for Error {
     fn from(e: ZoneOpError) -> Self {

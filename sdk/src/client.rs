@@ -25,11 +25,13 @@ use std::time::Duration;
 
 use agentid_resolver::http::encode_path_segment;
 use agentid_spec::api::{
-    AgentLog, AgentOperations, Approvals, Budget, DelegationRecord, DelegationRequest, Delegations,
-    ErrorBody, ErrorDetail, Hold, Holds, IssuedDelegation, NewPrincipal, Operated, PreparedLink,
-    PrincipalAccount, Registered, RevokeRequest, SettlementRequest, SignedCheckpoint,
-    SignedSubDelegation, SpendAuthorizationRequest, SubDelegationSubmission, SubmitOperation,
-    VerificationAnswer, VerifyRequest,
+    AgentLog, AgentOperations, AgentSuspension, Approvals, Budget, CreatedOperator,
+    DelegationRecord, DelegationRequest, Delegations, ErrorBody, ErrorDetail, Hold, Holds,
+    IssuedDelegation, ModerationDecision, ModerationReason, NewOperator, NewPrincipal, Operated,
+    OperatorAccount, Operators, PreparedLink, PrincipalAccount, Registered, RevokeRequest,
+    RevokedOperator, SettlementRequest, SignedCheckpoint, SignedSubDelegation,
+    SpendAuthorizationRequest, SubDelegationSubmission, SubmitOperation, VerificationAnswer,
+    VerifyRequest, Zone, ZoneOperated, ZoneSubmission,
 };
 use agentid_spec::code::ErrorCode;
 use agentid_spec::document::{DidDocument, ResolutionResult};
@@ -211,8 +213,15 @@ impl Client {
     /// /1.0/identifiers/{id}`). The service's word: `agentid_resolver` replays an agent's
     /// operations to prove its document.
     pub async fn resolve(&self, id: &str) -> Result<ResolutionResult, ClientError> {
+        Ok(self.resolution(id).await?.value)
+    }
+
+    /// [`Client::resolve`] with the HTTP status: 200, or 410 for an agent deactivated or
+    /// deplatformed, whose result says which (and is no success).
+    pub async fn resolution(&self, id: &str) -> Result<Answer<ResolutionResult>, ClientError> {
         let path = format!("/1.0/identifiers/{}", path_segment(id)?);
-        self.get(&path, Auth::None).await
+        self.send_accepting::<(), _>(reqwest::Method::GET, &path, Auth::None, None, None, 410)
+            .await
     }
 
     // Wallet (sections 6, 7 and 11).
@@ -371,6 +380,102 @@ impl Client {
         self.post(&path, Auth::None, Some(&body)).await
     }
 
+    // Zones (section 5.6) and moderation (section 5.4).
+
+    /// Submits a signed zone operation (`POST /v1/zones`) with a moderation decision's reason:
+    /// what it did, or with [`Answer::replayed`] the first answer to the same operation.
+    pub async fn zone_operation(
+        &self,
+        submission: &ZoneSubmission,
+    ) -> Result<Answer<ZoneOperated>, ClientError> {
+        self.send(
+            reqwest::Method::POST,
+            "/v1/zones",
+            Auth::None,
+            None,
+            Some(submission),
+        )
+        .await
+    }
+
+    /// A zone and its owner (`GET /v1/zones/{zone}`), as the log proves it.
+    pub async fn zone(&self, zone: &str) -> Result<Zone, ClientError> {
+        let path = format!("/v1/zones/{}", path_segment(zone)?);
+        self.get(&path, Auth::None).await
+    }
+
+    /// Suspends an agent, as the operator whose token this is (`POST
+    /// /v1/admin/agents/{did}/suspend`).
+    pub async fn suspend_agent(
+        &self,
+        token: &str,
+        did: &str,
+        suspension: &AgentSuspension,
+    ) -> Result<ModerationDecision, ClientError> {
+        let path = format!("/v1/admin/agents/{}/suspend", path_segment(did)?);
+        self.post(&path, Auth::Bearer(token), Some(suspension))
+            .await
+    }
+
+    /// Deplatforms an agent, as the operator whose token this is, with its reason.
+    pub async fn deplatform_agent(
+        &self,
+        token: &str,
+        did: &str,
+        reason: &str,
+    ) -> Result<ModerationDecision, ClientError> {
+        let path = format!("/v1/admin/agents/{}/deplatform", path_segment(did)?);
+        let body = ModerationReason {
+            reason: reason.to_owned(),
+        };
+        self.post(&path, Auth::Bearer(token), Some(&body)).await
+    }
+
+    /// Reinstates a suspended or deplatformed agent, as the operator whose token this is.
+    pub async fn reinstate_agent(
+        &self,
+        token: &str,
+        did: &str,
+        reason: &str,
+    ) -> Result<ModerationDecision, ClientError> {
+        let path = format!("/v1/admin/agents/{}/reinstate", path_segment(did)?);
+        let body = ModerationReason {
+            reason: reason.to_owned(),
+        };
+        self.post(&path, Auth::Bearer(token), Some(&body)).await
+    }
+
+    /// Creates a named operator, as the root operator (`POST /v1/admin/operators`): its token,
+    /// shown this once.
+    pub async fn add_operator(
+        &self,
+        root_token: &str,
+        name: &str,
+    ) -> Result<CreatedOperator, ClientError> {
+        let body = NewOperator {
+            name: name.to_owned(),
+        };
+        self.post("/v1/admin/operators", Auth::Bearer(root_token), Some(&body))
+            .await
+    }
+
+    /// Every operator account (`GET /v1/admin/operators`).
+    pub async fn operators(&self, token: &str) -> Result<Vec<OperatorAccount>, ClientError> {
+        let list: Operators = self.get("/v1/admin/operators", Auth::Bearer(token)).await?;
+        Ok(list.operators)
+    }
+
+    /// Revokes a named operator, as the root operator.
+    pub async fn revoke_operator(
+        &self,
+        root_token: &str,
+        name: &str,
+    ) -> Result<RevokedOperator, ClientError> {
+        let path = format!("/v1/admin/operators/{}/revoke", path_segment(name)?);
+        self.post::<(), _>(&path, Auth::Bearer(root_token), None)
+            .await
+    }
+
     // Verification (section 8) and the log (section 5.5).
 
     /// Asks the service to verify a checkout presentation in the merchant's context (`POST
@@ -414,6 +519,20 @@ impl Client {
         header: Option<(&str, &str)>,
         body: Option<&B>,
     ) -> Result<Answer<T>, ClientError> {
+        self.send_accepting(method, path, auth, header, body, 200)
+            .await
+    }
+
+    /// [`Client::send`], reading a body of status `also` as `T` too.
+    async fn send_accepting<B: Serialize, T: DeserializeOwned>(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+        auth: Auth<'_>,
+        header: Option<(&str, &str)>,
+        body: Option<&B>,
+        also: u16,
+    ) -> Result<Answer<T>, ClientError> {
         let mut req = self.http.request(method, format!("{}{path}", self.base));
         if let Auth::Bearer(token) = auth {
             req = req.bearer_auth(token);
@@ -448,7 +567,7 @@ impl Client {
             status,
             message: e.to_string(),
         };
-        if (200..300).contains(&status) {
+        if (200..300).contains(&status) || status == also {
             let value = serde_json::from_slice(&bytes).map_err(unexpected)?;
             return Ok(Answer {
                 value,

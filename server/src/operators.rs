@@ -10,7 +10,6 @@ use agentid_spec::clock::Clock;
 use agentid_spec::ErrorCode;
 use agentid_store::tokens::{Account as Kind, TokenKey};
 use agentid_wallet::auth::{new_token, split_token};
-use serde::Serialize;
 use sqlx::AnyPool;
 
 use crate::error::ApiError;
@@ -44,17 +43,7 @@ impl Operator {
 }
 
 /// An operator account as listed (never its token).
-#[derive(Clone, Debug, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct Account {
-    name: String,
-    created_at: String,
-    created_by: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revoked_at: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    revoked_by: Option<String>,
-}
+pub use agentid_spec::api::OperatorAccount as Account;
 
 /// The service's operators: the root token's stored form and the named accounts in the
 /// database.

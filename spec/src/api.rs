@@ -470,6 +470,194 @@ pub struct SignedCheckpoint {
     pub timestamp: String,
 }
 
+/// `POST /v1/zones`: a signed zone operation (section 5.6), with the free text of a moderation
+/// decision, whose hash the operation carries.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ZoneSubmission {
+    /// The operation's compact JWS (`agentid-zone+jws`).
+    pub operation: String,
+    /// A moderation decision's reason; absent for the other operations.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// `POST /v1/zones`' answer: what the operation did, and its place in the log. Which members
+/// are there depends on the operation: a claim or delegation names the zone and its owner (and
+/// its parent, or whether it was claimed as a DNS domain); a binding the name, the agent and
+/// the zone (`unbound` once released); a moderation decision what a [`ModerationDecision`]
+/// holds.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ZoneOperated {
+    /// The zone claimed, delegated, or that names the agent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    /// The zone's owner (`did:key`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    /// The zone that delegated it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub parent: Option<String>,
+    /// Claimed as a DNS domain, with DNS proof.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dns: Option<bool>,
+    /// The name bound or released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// The agent named, or moderated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub did: Option<String>,
+    /// The name was released.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub unbound: Option<bool>,
+    /// A moderation decision's outcome: `suspended`, `deplatformed` or `active`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// A moderation decision's reason.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    /// A suspension's reason code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// base64url SHA-256 of a suspension's evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_hash: Option<String>,
+    /// A decision's time, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub at: Option<String>,
+    /// A suspension's end, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// The operation's position in the log.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_seq: Option<i64>,
+    /// A decision's log entry hash.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub entry_hash: Option<String>,
+}
+
+/// An operator's (or a zone owner's) decision on an agent, as recorded in the log (section
+/// 5.4): `POST /v1/admin/agents/{did}/suspend`, `.../deplatform`, `.../reinstate`.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ModerationDecision {
+    /// The agent.
+    pub did: String,
+    /// `suspended`, `deplatformed` or `active`.
+    pub status: String,
+    /// The decision's reason.
+    pub reason: String,
+    /// A suspension's reason code.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason_code: Option<String>,
+    /// base64url SHA-256 of a suspension's evidence.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_hash: Option<String>,
+    /// When, RFC 3339.
+    pub at: String,
+    /// A suspension's end, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub until: Option<String>,
+    /// The decision's position in the log.
+    pub log_seq: i64,
+    /// The decision's log entry hash.
+    pub entry_hash: String,
+}
+
+/// `POST /v1/admin/agents/{did}/suspend`: a suspension for `durationSecs`, with a reason code,
+/// a reason and optionally the evidence's SHA-256.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub struct AgentSuspension {
+    /// One of the suspension reason codes (section 5.4).
+    pub reason_code: String,
+    /// The operator's reason.
+    pub reason: String,
+    /// base64url SHA-256 (32 bytes) of the evidence, which stays with the operator.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub evidence_hash: Option<String>,
+    /// How long, in seconds.
+    pub duration_secs: i64,
+}
+
+/// `POST /v1/admin/agents/{did}/deplatform` and `.../reinstate`: the operator's reason.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ModerationReason {
+    /// 1 to 1,024 bytes once trimmed.
+    pub reason: String,
+}
+
+/// `POST /v1/admin/operators`: a named operator to create.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NewOperator {
+    /// Its name, as decisions record it.
+    pub name: String,
+}
+
+/// `POST /v1/admin/operators`' answer (201): the operator's token, shown this once.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedOperator {
+    /// Its name.
+    pub name: String,
+    /// Its bearer token: keep it; the service stores only a keyed hash.
+    pub token: String,
+    /// The root operator who created it.
+    pub created_by: String,
+}
+
+/// An operator account as listed (never its token).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OperatorAccount {
+    /// Its name.
+    pub name: String,
+    /// When it was created, RFC 3339.
+    pub created_at: String,
+    /// Who created it.
+    pub created_by: String,
+    /// When it was revoked, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_at: Option<String>,
+    /// Who revoked it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revoked_by: Option<String>,
+}
+
+/// `GET /v1/admin/operators`' answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Operators {
+    /// Every account, oldest first.
+    pub operators: Vec<OperatorAccount>,
+}
+
+/// `POST /v1/admin/operators/{name}/revoke`' answer.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RevokedOperator {
+    /// The operator revoked.
+    pub revoked: String,
+    /// The root operator who revoked it.
+    pub revoked_by: String,
+}
+
+/// A zone as the registry holds it (`GET /v1/zones/{zone}`), checked against the log.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Zone {
+    /// The zone.
+    pub zone: String,
+    /// Its owner's `did:key`.
+    pub owner: String,
+    /// The zone that delegated it, if any.
+    pub parent: Option<String>,
+    /// Claimed as a DNS domain.
+    pub dns: bool,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

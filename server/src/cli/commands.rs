@@ -10,7 +10,7 @@ use agentid_sdk::present::order_hash;
 use agentid_sdk::verify::{CheckoutContext, TrustPolicy, Verifier};
 use agentid_spec::clock::{Clock, SystemClock};
 use agentid_spec::credential::{Amount, Category, Currency};
-use agentid_spec::id::{AgentDid, AgentName, Did};
+use agentid_spec::id::{AgentDid, Did};
 use agentid_spec::presentation::{Nonce, OrderHash};
 use agentid_spec::time::format_rfc3339;
 use reqwest::Method;
@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
 use super::client::Client;
-use super::{AdminTokenArg, Cli, Command, Failure, KeyCommand, OperatorCommand, Output};
+use super::{AdminTokenArg, Cli, Command, Failure, KeyCommand, Output};
 use crate::config::ServeConfig;
 
 pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
@@ -32,7 +32,7 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Serve(args) => serve(args).await,
         Command::Key(cmd) => key(cmd, pass),
         Command::Agent(cmd) => super::agent::agent(&server, cmd, pass).await,
-        Command::Zone(cmd) => zone(&server, cmd, pass).await,
+        Command::Zone(cmd) => super::zone::zone(&server, cmd, pass).await,
         Command::Wallet(cmd) => super::wallet::wallet(&server, cmd).await,
         Command::Delegate(args) => super::delegation::delegate(&server, args).await,
         Command::Subdelegate(args) => super::delegation::subdelegate(&server, args, pass).await,
@@ -43,104 +43,12 @@ pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
         Command::Revoke(args) => super::wallet::revoke(&server, args).await,
         Command::Suspend(args) => super::wallet::suspension(&server, args, true).await,
         Command::Reinstate(args) => super::wallet::suspension(&server, args, false).await,
-        Command::Operator(cmd) => {
-            let (method, path, admin, body) = match cmd {
-                OperatorCommand::Add { name, admin } => (
-                    Method::POST,
-                    "/v1/admin/operators".to_owned(),
-                    admin,
-                    Some(json!({ "name": name })),
-                ),
-                OperatorCommand::List { admin } => {
-                    (Method::GET, "/v1/admin/operators".to_owned(), admin, None)
-                }
-                OperatorCommand::Revoke { name, admin } => (
-                    Method::POST,
-                    format!("/v1/admin/operators/{}/revoke", encode_path_segment(&name)),
-                    admin,
-                    Some(json!({})),
-                ),
-            };
-            let token = admin_token(admin)?;
-            let out = Client::new(&server)?
-                .call(method, &path, Some(token.trim()), body.as_ref())
-                .await?;
-            Ok(Output::ok(out))
-        }
-        Command::Deplatform(args) => {
-            let token = admin_token(args.admin)?;
-            let path = format!(
-                "/v1/admin/agents/{}/deplatform",
-                encode_path_segment(&args.did)
-            );
-            let out = Client::new(&server)?
-                .call(
-                    Method::POST,
-                    &path,
-                    Some(token.trim()),
-                    Some(&json!({ "reason": args.reason })),
-                )
-                .await?;
-            Ok(Output::ok(out))
-        }
-        Command::Moderate(cmd) => {
-            let (did, admin, action, body) = match cmd {
-                super::ModerateCommand::Suspend {
-                    did,
-                    reason_code,
-                    reason,
-                    duration,
-                    evidence_hash,
-                    admin,
-                } => {
-                    let secs = parse_duration(&duration).ok_or_else(|| {
-                        Failure::new("invalid_duration", "--for is like 30s, 15m, 12h or 7d")
-                    })?;
-                    let mut body = json!({
-                        "reasonCode": reason_code, "reason": reason, "durationSecs": secs,
-                    });
-                    if let Some(h) = evidence_hash {
-                        body["evidenceHash"] = h.into();
-                    }
-                    (did, admin, "suspend", body)
-                }
-                super::ModerateCommand::Reinstate { did, reason, admin } => {
-                    (did, admin, "reinstate", json!({ "reason": reason }))
-                }
-            };
-            let token = admin_token(admin)?;
-            let path = format!("/v1/admin/agents/{}/{action}", encode_path_segment(&did));
-            let out = Client::new(&server)?
-                .call(Method::POST, &path, Some(token.trim()), Some(&body))
-                .await?;
-            Ok(Output::ok(out))
-        }
+        Command::Operator(cmd) => super::moderation::operator(&server, cmd).await,
+        Command::Deplatform(args) => super::moderation::deplatform(&server, args).await,
+        Command::Moderate(cmd) => super::moderation::moderate(&server, cmd).await,
         Command::Log(super::LogCommand::Verify(args)) => refuted(log_verify(&server, args).await),
         Command::Log(super::LogCommand::Mirror(args)) => refuted(log_mirror(&server, args).await),
-        Command::Resolve(args) => {
-            let path = format!("/1.0/identifiers/{}", encode_path_segment(&args.id));
-            let (status, body) = Client::new(&server)?
-                .call_any(Method::GET, &path, None, None)
-                .await?;
-            match status {
-                200 => Ok(Output::ok(body)),
-                // Deactivated or deplatformed: the result is the answer, but not a success.
-                410 => Ok(Output {
-                    json: body,
-                    ok: false,
-                }),
-                _ => Err(Failure::new(
-                    body["didResolutionMetadata"]["error"]
-                        .as_str()
-                        .unwrap_or("resolution_failed"),
-                    body["didResolutionMetadata"]["errorMessage"]
-                        .as_str()
-                        .or(body["error"]["message"].as_str())
-                        .unwrap_or("resolution failed")
-                        .to_owned(),
-                )),
-            }
-        }
+        Command::Resolve(args) => super::moderation::resolve(&server, args).await,
     }
 }
 
@@ -176,138 +84,6 @@ fn read_text(path: &Path) -> Result<String, Failure> {
 }
 
 const PASSPHRASE_ENV: &str = "AGENTID_KEY_PASSPHRASE";
-
-/// `agentid zone ...`: a zone operation signed with the given key, submitted with its reason
-/// when it is a moderation decision.
-async fn zone(
-    server: &str,
-    cmd: super::ZoneCommand,
-    pass: Option<&str>,
-) -> Result<Output, Failure> {
-    use super::ZoneCommand as Z;
-    use agentid_spec::zone::ZoneOperation as Op;
-    let client = Client::new(server)?;
-    let created_at = format_rfc3339(SystemClock.now());
-    let name =
-        |n: &str| AgentName::parse(n).map_err(|e| Failure::new("invalid_name", e.to_string()));
-    let hash = |r: &str| agentid_spec::log::reason_hash(r);
-    let (op, key, reason) = match cmd {
-        Z::Show { zone } => {
-            let path = format!("/v1/zones/{}", encode_path_segment(name(&zone)?.as_str()));
-            return Ok(Output::ok(
-                client.call(Method::GET, &path, None, None).await?,
-            ));
-        }
-        Z::Claim { zone, key } => {
-            let signer = read_key(&key, pass)?;
-            let op = Op::ClaimZone {
-                zone: name(&zone)?,
-                owner: signer.did_key(),
-                created_at,
-            };
-            (op, signer, None)
-        }
-        Z::Delegate { zone, owner, key } => {
-            let op = Op::DelegateZone {
-                zone: name(&zone)?,
-                owner: public_key(&owner, pass)?,
-                created_at,
-            };
-            (op, read_key(&key, pass)?, None)
-        }
-        Z::Consent {
-            name: n,
-            did,
-            zone_owner,
-            key,
-        } => {
-            let did =
-                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
-            let consent = agentid_sdk::operation::name_consent(
-                &name(&n)?,
-                &did,
-                &public_key(&zone_owner, pass)?,
-                &read_key(&key, pass)?,
-                SystemClock.now(),
-            );
-            return Ok(Output::ok(json!({ "consent": consent })));
-        }
-        Z::Bind {
-            name: n,
-            did,
-            consent,
-            key,
-        } => {
-            let did =
-                AgentDid::parse(&did).map_err(|e| Failure::new("invalid_did", e.to_string()))?;
-            let op = Op::BindName {
-                name: name(&n)?,
-                did,
-                consent,
-                created_at,
-            };
-            (op, read_key(&key, pass)?, None)
-        }
-        Z::Unbind { name: n, key } => {
-            let op = Op::UnbindName {
-                name: name(&n)?,
-                created_at,
-            };
-            (op, read_key(&key, pass)?, None)
-        }
-        Z::Suspend {
-            name: n,
-            reason_code,
-            reason,
-            duration,
-            evidence_hash,
-            key,
-        } => {
-            let duration_secs = parse_duration(&duration).ok_or_else(|| {
-                Failure::new("invalid_duration", "--for is like 30s, 15m, 12h or 7d")
-            })?;
-            let op = Op::SuspendAgent {
-                name: name(&n)?,
-                reason_code,
-                reason_hash: hash(&reason),
-                evidence_hash,
-                duration_secs,
-                created_at,
-            };
-            (op, read_key(&key, pass)?, Some(reason))
-        }
-        Z::Deplatform {
-            name: n,
-            reason,
-            key,
-        } => {
-            let op = Op::DeplatformAgent {
-                name: name(&n)?,
-                reason_hash: hash(&reason),
-                created_at,
-            };
-            (op, read_key(&key, pass)?, Some(reason))
-        }
-        Z::Reinstate {
-            name: n,
-            reason,
-            key,
-        } => {
-            let op = Op::ReinstateAgent {
-                name: name(&n)?,
-                reason_hash: hash(&reason),
-                created_at,
-            };
-            (op, read_key(&key, pass)?, Some(reason))
-        }
-    };
-    let body = json!({ "operation": agentid_sdk::operation::zone(&op, &key), "reason": reason });
-    Ok(Output::ok(
-        client
-            .call(Method::POST, "/v1/zones", None, Some(&body))
-            .await?,
-    ))
-}
 
 /// A public key given as a `did:key` or as a key file.
 pub(super) fn public_key(
@@ -499,7 +275,7 @@ async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure
 
 /// The operator token from `--admin-token` (or `AGENTID_ADMIN_TOKEN`), or from a file (default
 /// `./data/admin.token`).
-fn admin_token(a: AdminTokenArg) -> Result<String, Failure> {
+pub(super) fn admin_token(a: AdminTokenArg) -> Result<String, Failure> {
     match (a.admin_token, a.admin_token_file) {
         (Some(t), _) => Ok(t),
         (None, file) => read_text(&file.unwrap_or_else(|| "./data/admin.token".into())),

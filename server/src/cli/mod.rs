@@ -6,8 +6,10 @@ mod agent;
 mod client;
 mod commands;
 mod delegation;
+mod moderation;
 mod spend;
 mod wallet;
+mod zone;
 
 use std::path::PathBuf;
 use std::process::ExitCode;

@@ -7,12 +7,14 @@
 //! `POST /v1/admin/wallet/keys/{fragment}/retire` (retire an older one).
 
 use agentid_registry::MAX_REASON_BYTES;
+use agentid_spec::api::{
+    AgentSuspension, CreatedOperator, ModerationReason, NewOperator, Operators, RevokedOperator,
+};
 use agentid_spec::ErrorCode;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 use serde_json::{json, Value};
 
 use crate::error::{ApiError, Json, Path, Query};
@@ -74,23 +76,21 @@ async fn rotate_wallet_key(
     Ok(axum::Json(json!({ "key": key, "actor": actor })))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewOperator {
-    name: String,
-}
-
 /// The root operator creates a named operator (a moderator): its token, shown once.
 async fn create_operator(
     State(s): State<AppState>,
     headers: HeaderMap,
     Json(body): Json<NewOperator>,
-) -> Result<(StatusCode, axum::Json<Value>), ApiError> {
+) -> Result<(StatusCode, axum::Json<CreatedOperator>), ApiError> {
     let by = s.root_operator(&headers).await?;
     let token = s.operators.create(&body.name, &by).await?;
     Ok((
         StatusCode::CREATED,
-        axum::Json(json!({ "name": body.name, "token": token, "createdBy": by.name })),
+        axum::Json(CreatedOperator {
+            name: body.name,
+            token,
+            created_by: by.name,
+        }),
     ))
 }
 
@@ -98,11 +98,11 @@ async fn create_operator(
 async fn list_operators(
     State(s): State<AppState>,
     headers: HeaderMap,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<Operators>, ApiError> {
     s.operator(&headers).await?;
-    Ok(axum::Json(
-        json!({ "operators": s.operators.list().await? }),
-    ))
+    Ok(axum::Json(Operators {
+        operators: s.operators.list().await?,
+    }))
 }
 
 /// The root operator revokes a named operator: its token stops working at once.
@@ -110,10 +110,13 @@ async fn revoke_operator(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(name): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<RevokedOperator>, ApiError> {
     let by = s.root_operator(&headers).await?;
     s.operators.revoke(&name, &by).await?;
-    Ok(axum::Json(json!({ "revoked": name, "revokedBy": by.name })))
+    Ok(axum::Json(RevokedOperator {
+        revoked: name,
+        revoked_by: by.name,
+    }))
 }
 
 /// A moderator's reason: 1 to [`MAX_REASON_BYTES`] bytes once trimmed.
@@ -128,22 +131,12 @@ fn moderation_reason(reason: &str) -> Result<&str, ApiError> {
     Ok(reason)
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct SuspendRequest {
-    reason_code: String,
-    reason: String,
-    #[serde(default)]
-    evidence_hash: Option<String>,
-    duration_secs: i64,
-}
-
 /// Suspends an agent until a time, recorded with the operator who decided (spec 5.4).
 async fn suspend(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(did): Path<String>,
-    Json(body): Json<SuspendRequest>,
+    Json(body): Json<AgentSuspension>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let actor = s.operator(&headers).await?.name;
     let did = super::agents::parse_did(&did)?;
@@ -168,18 +161,12 @@ async fn suspend(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReinstateRequest {
-    reason: String,
-}
-
 /// Reinstates a suspended or deplatformed agent, recorded with the operator who decided.
 async fn reinstate(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(did): Path<String>,
-    Json(body): Json<ReinstateRequest>,
+    Json(body): Json<ModerationReason>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let actor = s.operator(&headers).await?.name;
     let did = super::agents::parse_did(&did)?;
@@ -189,17 +176,11 @@ async fn reinstate(
     ))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct DeplatformRequest {
-    reason: String,
-}
-
 async fn deplatform(
     State(s): State<AppState>,
     headers: HeaderMap,
     Path(did): Path<String>,
-    Json(body): Json<DeplatformRequest>,
+    Json(body): Json<ModerationReason>,
 ) -> Result<axum::Json<Value>, ApiError> {
     let actor = s.operator(&headers).await?.name;
     let did = super::agents::parse_did(&did)?;

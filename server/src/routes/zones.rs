@@ -8,7 +8,6 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
-use serde::Deserialize;
 
 use crate::error::{ApiError, Json, Path};
 use crate::AppState;
@@ -19,20 +18,11 @@ pub(crate) fn routes() -> Router<AppState> {
         .route("/v1/zones/{zone}", get(show))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct Submit {
-    operation: String,
-    /// The free text of a moderation decision (its hash is in the operation).
-    #[serde(default)]
-    reason: Option<String>,
-}
-
 /// Applies a zone operation; the same operation again (within its window) is a retry,
 /// answered as the first time with `Idempotent-Replayed: true`.
 async fn operate(
     State(s): State<AppState>,
-    Json(body): Json<Submit>,
+    Json(body): Json<agentid_spec::api::ZoneSubmission>,
 ) -> Result<Response, ApiError> {
     let (answer, replayed) = s
         .registry
