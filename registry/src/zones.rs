@@ -806,6 +806,7 @@ impl Registry {
             did,
             zone_owner: owner,
             rotation_keys: &history.state().rotation_keys,
+            top_key_settled: history.settled_top_key(now).is_some(),
             now,
         };
         zone::check_consent(consent, &binding)

@@ -265,6 +265,28 @@ impl History {
         &self.head_entry().state
     }
 
+    /// The highest-priority rotation key in force, if no recovery can still take that place
+    /// from it at `now`: every operation in force up to the one from which it has held it
+    /// (the genesis, or the latest that put it there) was signed by the highest key in force
+    /// before it, or received at least [`RECOVERY_WINDOW_SECS`] ago. A key that a lower,
+    /// perhaps stolen, key put first can be undone by a higher one for that long, and what
+    /// rests on it (an agent's consent to be named in a zone, section 5.6) must not outlast
+    /// the recovery.
+    pub fn settled_top_key(&self, now: i64) -> Option<&DidKey> {
+        let chain: Vec<&Entry> = self.entries.iter().filter(|e| !e.nullified).collect();
+        let top = chain.last()?.state.rotation_keys.first()?;
+        let from = chain
+            .iter()
+            .rposition(|e| e.state.rotation_keys.first() != Some(top))
+            .map_or(0, |i| i + 1);
+        let undoable = chain.windows(2).take(from).any(|pair| {
+            let (before, op) = (pair[0], pair[1]);
+            before.state.rotation_keys.first() != Some(&op.signer)
+                && now.saturating_sub(op.received_at) < RECOVERY_WINDOW_SECS
+        });
+        (!undoable).then_some(top)
+    }
+
     /// Accepts `jws`, received at `received_at`, if section 5.3 allows it.
     pub fn apply(&mut self, jws: &str, received_at: i64) -> Result<Applied, Rejection> {
         if jws.len() > MAX_OPERATION_LEN {
@@ -529,6 +551,37 @@ mod tests {
             h.apply(&foreign, T0).unwrap_err().code(),
             ErrorCode::InvalidOperation
         );
+    }
+
+    /// The highest key is settled from the genesis, and after an operation by the highest key
+    /// before it; one a lower key put first is settled only once its window has closed.
+    #[test]
+    fn a_top_key_is_settled_only_beyond_a_recovery() {
+        let mut h = History::genesis(&genesis(1), T0).unwrap();
+        assert_eq!(h.settled_top_key(T0), Some(&did_key(&key(1))));
+        // The highest key hands first place to key 4: nobody can undo that.
+        let handover = update(&h, &h.head().to_owned(), 11, &[4, 2, 3], 1);
+        h.apply(&handover, T0 + 10).unwrap();
+        assert_eq!(h.settled_top_key(T0 + 10), Some(&did_key(&key(4))));
+        // Key 3, perhaps stolen, puts key 5 first: key 4 can undo it for 72 hours.
+        let theft = update(&h, &h.head().to_owned(), 12, &[5], 3);
+        h.apply(&theft, T0 + 20).unwrap();
+        assert_eq!(h.settled_top_key(T0 + 20), None);
+        assert_eq!(h.settled_top_key(T0 + 20 + RECOVERY_WINDOW_SECS - 1), None);
+        assert_eq!(
+            h.settled_top_key(T0 + 20 + RECOVERY_WINDOW_SECS),
+            Some(&did_key(&key(5)))
+        );
+        // Later operations by key 5 itself rest on the theft too.
+        let after = update(&h, &h.head().to_owned(), 13, &[5], 5);
+        h.apply(&after, T0 + 30).unwrap();
+        assert_eq!(h.settled_top_key(T0 + 30), None);
+        // A lower key's operation that leaves the first place as it was unsettles nothing
+        // before it: key 5 was put first by the theft, still in its window.
+        let mut g = History::genesis(&genesis(1), T0).unwrap();
+        let lower = update(&g, &g.head().to_owned(), 14, &[1, 2, 3], 2);
+        g.apply(&lower, T0 + 5).unwrap();
+        assert_eq!(g.settled_top_key(T0 + 5), Some(&did_key(&key(1))));
     }
 
     /// A thief with the lowest-priority key rotates the others out; the owner, with the

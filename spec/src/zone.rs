@@ -239,6 +239,11 @@ pub enum ConsentError {
     /// which no lower key may do on a thief's behalf).
     #[error("is not signed by the agent's highest-priority rotation key")]
     NotRotationKey,
+    /// Signed by the highest-priority rotation key, which a lower key put there within the
+    /// recovery window (`History::settled_top_key`): a stolen lower key may not promote a key
+    /// of its own and consent with it before the owner can undo that.
+    #[error("is signed by a highest-priority key that a recovery may still undo (72 hours)")]
+    NotSettled,
 }
 
 impl ConsentError {
@@ -251,6 +256,7 @@ impl ConsentError {
             ConsentError::OtherZoneOwner => "other_zone_owner",
             ConsentError::OutsideWindow => "outside_window",
             ConsentError::NotRotationKey => "not_rotation_key",
+            ConsentError::NotSettled => "not_settled",
         }
     }
 }
@@ -266,6 +272,9 @@ pub struct ConsentFor<'a> {
     pub zone_owner: &'a DidKey,
     /// The agent's rotation keys in force, highest priority first (from its replayed history).
     pub rotation_keys: &'a [DidKey],
+    /// Whether no recovery can still take the first of them from its place
+    /// ([`History::settled_top_key`](crate::history::History::settled_top_key)).
+    pub top_key_settled: bool,
     /// The registry's clock, Unix seconds.
     pub now: i64,
 }
@@ -290,6 +299,9 @@ pub fn check_consent(jws: &str, binding: &ConsentFor<'_>) -> Result<NameConsent,
     }
     if binding.rotation_keys.first() != Some(&signer) {
         return Err(ConsentError::NotRotationKey);
+    }
+    if !binding.top_key_settled {
+        return Err(ConsentError::NotSettled);
     }
     Ok(consent)
 }

@@ -935,6 +935,76 @@ async fn a_stolen_backup_key_names_nobody_and_evidence_is_a_hash() {
     );
 }
 
+/// Finding (fourteenth attack): the thief with the backup key first made a key of its own the
+/// agent's only rotation key (an update any rotation key may sign), then consented with it to a
+/// zone of its own and deplatformed the agent there: the owner's recovery, in time, was then
+/// refused (`agent_deplatformed`). A consent needs a highest key that no recovery can still
+/// take from its place; the owner recovers, and the thief's key consents to nothing.
+#[tokio::test]
+async fn a_stolen_backup_key_cannot_promote_itself_to_consent() {
+    let server = crate::support::Server::start(&crate::support::Backend::Sqlite).await;
+    let http = server.http();
+    let (first, backup, thief, thief_zone) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let keys = agentid_sdk::operation::Keys::new(&first, &[&first, &backup]);
+    let g = agentid_sdk::operation::create_with(&keys, None, &first, now());
+    let did = g.did.as_str().to_owned();
+    let (st, b) = http
+        .post("/v1/agents", None, &json!({ "operation": g.operation }))
+        .await;
+    assert_eq!(st, 201, "{b}");
+    let genesis = agentid_spec::id::hash_b32(g.operation.as_bytes());
+    let promote = agentid_sdk::operation::update(
+        &g.did,
+        &genesis,
+        &agentid_sdk::operation::Keys::new(&thief, &[&thief]),
+        &backup,
+        now(),
+    );
+    let ops = format!("/v1/agents/{did}/operations");
+    let (st, b) = http.post(&ops, None, &json!({ "operation": promote })).await;
+    assert_eq!(st, 200, "a rotation key may update: {b}");
+    let (st, _) = submit(&http, &claim("lairzone", &thief_zone, &thief_zone, now())).await;
+    assert_eq!(st, 200);
+    let (st, b) = submit(&http, &bind("v.lairzone", &g.did, &thief, &thief_zone)).await;
+    assert_eq!(
+        (st, error_code(st, &b)),
+        (403, "consent_invalid".into()),
+        "a consent resting on what the owner may still undo: {b}"
+    );
+    assert!(b.to_string().contains("recovery may still undo"), "{b}");
+    let deplatform = ZoneOperation::DeplatformAgent {
+        name: name("v.lairzone"),
+        reason_hash: agentid_spec::log::reason_hash("mine now"),
+        created_at: format_rfc3339(now()),
+    };
+    let (st, b) = http
+        .post(
+            "/v1/zones",
+            None,
+            &json!({ "operation": zone(&deplatform, &thief_zone), "reason": "mine now" }),
+        )
+        .await;
+    assert!(st >= 400, "no binding, no moderation: {b}");
+    // The owner's recovery, in time, takes the agent back.
+    let recovery = agentid_sdk::operation::update(
+        &g.did,
+        &genesis,
+        &agentid_sdk::operation::Keys::new(&first, &[&first]),
+        &first,
+        now(),
+    );
+    let (st, b) = http.post(&ops, None, &json!({ "operation": recovery })).await;
+    assert_eq!(st, 200, "the recovery: {b}");
+    let (st, r) = http.get(&format!("/1.0/identifiers/{did}")).await;
+    assert_eq!(st, 200, "{r}");
+    assert_eq!(r["didDocumentMetadata"]["agentStatus"], "active", "{r}");
+}
+
 /// Finding (outside attack): a zone's owner was read from its stored row, so someone who could
 /// write the database gave themselves a platform's zone and named agents in it. The owner is
 /// now proved by the zone's sealed `claim-zone` entry; a rewritten row is refused and reported.

@@ -58,6 +58,41 @@ pub(super) fn vectors(files: &mut BTreeMap<String, String>) {
         }
         files.insert(format!("zones/{case}.json"), pretty(&v));
     }
+
+    // A stolen lower key puts a key of the thief's first, and consents with it at once: the
+    // owner's highest key may still undo that for 72 hours, so the consent waits as long.
+    let (high, low, thief) = (
+        KeyPair::from_seed(&[24; 32]),
+        KeyPair::from_seed(&[25; 32]),
+        KeyPair::from_seed(&[26; 32]),
+    );
+    let keys = crate::operation::Keys::new(&high, &[&high, &low]);
+    let g = crate::operation::create_with(&keys, None, &high, NOW - 86_400);
+    let prev = agentid_spec::id::hash_b32(g.operation.as_bytes());
+    let promoted = crate::operation::update(
+        &g.did,
+        &prev,
+        &crate::operation::Keys::new(&thief, &[&thief]),
+        &low,
+        NOW - 60,
+    );
+    let v = json!({
+        "description": "A consent signed by the highest-priority rotation key in force, which a lower key (a thief's) put first 60 s ago: a recovery by the higher key may still undo that, so the consent MUST be refused until 72 hours after the operation that put it first.",
+        "section": "5.6",
+        "input": {
+            "consent": crate::operation::name_consent(&name, &g.did, &owner, &thief, NOW),
+            "name": name,
+            "did": g.did,
+            "zoneOwner": owner,
+            "operations": [
+                { "operation": g.operation, "receivedAt": NOW - 86_400 },
+                { "operation": promoted, "receivedAt": NOW - 60 },
+            ],
+            "now": NOW,
+        },
+        "error": "not_settled",
+    });
+    files.insert("zones/consent_key_not_settled.json".into(), pretty(&v));
 }
 
 /// Runs every zone vector from the files on disk against the one consent rule.
@@ -72,18 +107,38 @@ fn zone_consent_vectors() {
         let name = AgentName::parse(i["name"].as_str().unwrap()).unwrap();
         let did = AgentDid::parse(i["did"].as_str().unwrap()).unwrap();
         let owner = DidKey::parse(i["zoneOwner"].as_str().unwrap()).unwrap();
-        let keys: Vec<DidKey> = i["rotationKeys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|k| DidKey::parse(k.as_str().unwrap()).unwrap())
-            .collect();
+        let now = i["now"].as_i64().unwrap();
+        // The agent's keys as given, or as its operations leave them (and whether the first
+        // is settled: given keys are).
+        let (keys, top_key_settled): (Vec<DidKey>, bool) = match i["operations"].as_array() {
+            Some(ops) => {
+                let h = agentid_spec::history::History::replay(ops.iter().map(|o| {
+                    (
+                        o["operation"].as_str().unwrap(),
+                        o["receivedAt"].as_i64().unwrap(),
+                    )
+                }))
+                .unwrap();
+                let settled = h.settled_top_key(now).is_some();
+                (h.state().rotation_keys.clone(), settled)
+            }
+            None => (
+                i["rotationKeys"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|k| DidKey::parse(k.as_str().unwrap()).unwrap())
+                    .collect(),
+                true,
+            ),
+        };
         let binding = agentid_spec::zone::ConsentFor {
             name: &name,
             did: &did,
             zone_owner: &owner,
             rotation_keys: &keys,
-            now: i["now"].as_i64().unwrap(),
+            top_key_settled,
+            now,
         };
         let got = agentid_spec::zone::check_consent(i["consent"].as_str().unwrap(), &binding);
         match v["error"].as_str() {
@@ -92,5 +147,5 @@ fn zone_consent_vectors() {
         }
         seen += 1;
     }
-    assert!(seen >= 8, "{seen} zone vectors");
+    assert!(seen >= 9, "{seen} zone vectors");
 }
