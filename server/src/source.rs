@@ -11,35 +11,54 @@ use agentid_spec::document::{DocumentMetadata, ResolutionResult};
 use agentid_spec::id::{AgentDid, AgentName, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX};
 use agentid_wallet::Wallet;
 
+use std::collections::{HashMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 /// The registry and the wallet of this process, and HTTP for status lists elsewhere.
 pub struct LocalSource {
-    registry: Registry,
+    registries: Registries,
     wallet: Wallet,
-    /// This service's own origin: never fetched over HTTP.
-    own_origin: String,
     /// Status lists on other allowed origins.
     remote: HttpSource,
+}
+
+/// This registry and the foreign ones the trust policy names, with what relaying between them
+/// remembers: cheap to clone, so a relay can run on its own task.
+#[derive(Clone)]
+struct Registries {
+    registry: Registry,
+    /// This service's own origin: never fetched over HTTP.
+    own_origin: String,
     /// The foreign registries the trust policy names (`--trust-registry`), asked in turn for a
     /// `did:agentid` or a name this registry does not have; each answer replayed from the
     /// agent's signed operations, as any remote verifier does.
-    foreign: Vec<HttpSource>,
-    /// When each agent's trusted registries were last told what the others hold
-    /// ([`LocalSource::relay`]), so that a resolution relays at most once per
-    /// [`RELAY_EVERY`] for one agent.
-    relayed: std::sync::Mutex<std::collections::HashMap<String, std::time::Instant>>,
-    /// Agents whose registries are to be compared once an operation has been accepted here
-    /// ([`LocalSource::repair_soon`]).
-    scheduled: std::sync::Mutex<std::collections::HashSet<String>>,
+    foreign: Arc<Vec<HttpSource>>,
+    relays: Arc<Relays>,
 }
 
-/// Least time between two relays for one agent from a resolution.
-const RELAY_EVERY: std::time::Duration = std::time::Duration::from_secs(5);
+/// What relaying remembers ([`Registries::relay`]).
+struct Relays {
+    /// When each agent's registries were last compared, so that an agent is compared at most
+    /// once per [`RELAY_EVERY`]; the oldest is forgotten first past [`MAX_RELAYS_TRACKED`].
+    last: Mutex<HashMap<String, Instant>>,
+    /// Agents waiting to be compared after an operation accepted here.
+    scheduled: Mutex<HashSet<String>>,
+    /// Comparisons running at once, at most [`RELAYS_AT_ONCE`].
+    running: tokio::sync::Semaphore,
+}
+
+/// Least time between two comparisons (and relays) of one agent's registries.
+const RELAY_EVERY: Duration = Duration::from_secs(5);
 /// How long after an accepted operation its agent's registries are compared (operations
 /// arriving together are compared once).
-const REPAIR_AFTER: std::time::Duration = std::time::Duration::from_millis(300);
-/// Most agents remembered for [`RELAY_EVERY`], or waiting for [`REPAIR_AFTER`]; past it a
-/// relay waits for the next resolution.
+const REPAIR_AFTER: Duration = Duration::from_millis(300);
+/// Most agents remembered for [`RELAY_EVERY`], and most waiting to be compared.
 const MAX_RELAYS_TRACKED: usize = 4096;
+/// Most comparisons after accepted operations running at once: each reads every trusted
+/// registry's history of the agent, so a stranger's stream of operations asks the trusted
+/// registries no faster than this many at a time.
+const RELAYS_AT_ONCE: usize = 2;
 
 /// One registry's answer for an agent: from this registry (`from: None`) or the foreign one
 /// at that index.
@@ -55,13 +74,18 @@ impl LocalSource {
     /// lists from the other origins it allows.
     pub fn new(registry: Registry, wallet: Wallet, public_url: &str, remote: HttpSource) -> Self {
         Self {
-            registry,
+            registries: Registries {
+                registry,
+                own_origin: origin(public_url),
+                foreign: Arc::new(Vec::new()),
+                relays: Arc::new(Relays {
+                    last: Mutex::default(),
+                    scheduled: Mutex::default(),
+                    running: tokio::sync::Semaphore::new(RELAYS_AT_ONCE),
+                }),
+            },
             wallet,
-            own_origin: origin(public_url),
             remote,
-            foreign: Vec::new(),
-            relayed: Default::default(),
-            scheduled: Default::default(),
         }
     }
 
@@ -69,7 +93,7 @@ impl LocalSource {
     /// does not have, and every `did:agentid`, weighed with this registry's answer and the
     /// other foreign registries' (see `LocalSource::reconcile`).
     pub fn with_foreign_registry(mut self, registry: HttpSource) -> Self {
-        self.foreign.push(registry);
+        Arc::make_mut(&mut self.registries.foreign).push(registry);
         self
     }
 
@@ -80,10 +104,11 @@ impl LocalSource {
         &self,
         id: &str,
     ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
+        let r = &self.registries;
         let short = || id.chars().take(120).collect::<String>();
         if id.starts_with(AGENTID_METHOD_PREFIX) {
             let did = AgentDid::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
-            let local = self
+            let local = r
                 .registry
                 .lookup_fresh(Lookup::Did(&did))
                 .await
@@ -91,15 +116,15 @@ impl LocalSource {
             return self.reconcile(&did, local).await;
         }
         let name = AgentName::parse(id).map_err(|_| ResolveError::InvalidDid(short()))?;
-        if let Some(result) = self
+        if let Some(result) = r
             .registry
             .lookup_fresh(Lookup::Name(&name))
             .await
             .map_err(internal)?
         {
-            return Ok((result, Some(self.own_origin.clone())));
+            return Ok((result, Some(r.own_origin.clone())));
         }
-        for foreign in &self.foreign {
+        for foreign in r.foreign.iter() {
             match foreign.resolve(id).await {
                 Ok(result) => return Ok((result, Some(origin(foreign.registry_url())))),
                 Err(ResolveError::NotFound) => continue,
@@ -122,26 +147,45 @@ impl LocalSource {
     /// an old key, never the agent for them; a refusal's own document is never the one whose
     /// keys are checked. A trusted registry that cannot be asked fails the resolution, unless
     /// one that can refuses the agent for good (deactivated or deplatformed).
+    ///
+    /// Registries that differ are told what the others hold ([`Registries::relay`]): before
+    /// the answer when their chains part ways (the answer is then theirs once told), and on
+    /// a task of its own when one is only behind, so that what was posted to one registry
+    /// reaches the others (and the owner watching its home registry sees it there).
     async fn reconcile(
         &self,
         did: &AgentDid,
         local: Option<ResolutionResult>,
     ) -> Result<(ResolutionResult, Option<String>), ResolveError> {
-        if self.foreign.is_empty() {
+        let r = &self.registries;
+        if r.foreign.is_empty() {
             return match local {
-                Some(result) => Ok((result, Some(self.own_origin.clone()))),
+                Some(result) => Ok((result, Some(r.own_origin.clone()))),
                 None => Err(ResolveError::NotFound),
             };
         }
-        let (mut held, mut unreachable) = self.gather(did, local).await?;
-        if unreachable.is_none() && !held.is_empty() && self.parted(&held) && self.may_relay(did) {
-            self.relay(did, &held).await;
-            let local = self
-                .registry
-                .lookup_fresh(Lookup::Did(did))
-                .await
-                .map_err(internal)?;
-            (held, unreachable) = self.gather(did, local).await?;
+        let (mut held, mut unreachable) = r.gather(did, local).await?;
+        if unreachable.is_none() && differ(&held) && r.may_compare(did) {
+            if parted(&held) {
+                r.relay(did, &held).await;
+                let local = r
+                    .registry
+                    .lookup_fresh(Lookup::Did(did))
+                    .await
+                    .map_err(internal)?;
+                (held, unreachable) = r.gather(did, local).await?;
+            } else {
+                let (r, did) = (r.clone(), did.clone());
+                let chains: Vec<(Chain, Option<usize>)> =
+                    held.iter().map(|h| (h.chain.clone(), h.from)).collect();
+                tokio::spawn(async move {
+                    // Only behind: no answer waits for it, and none is sent while
+                    // [`RELAYS_AT_ONCE`] comparisons run (the next resolution tries again).
+                    if let Ok(_running) = r.relays.running.try_acquire() {
+                        r.relay_chains(&did, &chains).await;
+                    }
+                });
+            }
         }
         let gravest = (0..held.len())
             .filter(|i| gravity(&held[*i].result) > 0)
@@ -198,6 +242,66 @@ impl LocalSource {
         Ok((result, Some(vouched)))
     }
 
+    /// Once an operation of `did` has been accepted here: compares, [`REPAIR_AFTER`] later
+    /// (and at most once per [`RELAY_EVERY`]), the agent's chains at every trusted registry
+    /// and tells each what the others hold ([`Registries::relay`]). So a stranger's copy here
+    /// of an operation a recovery undid elsewhere takes the recovery at once, in this
+    /// registry's window, and an operation posted here reaches the others; nobody need be
+    /// watching. Nothing when no foreign registry is trusted.
+    pub async fn repair_soon(&self, did: AgentDid) {
+        let r = &self.registries;
+        if r.foreign.is_empty() {
+            return;
+        }
+        {
+            let mut scheduled = r.relays.scheduled.lock().unwrap_or_else(|e| e.into_inner());
+            if scheduled.len() >= MAX_RELAYS_TRACKED || !scheduled.insert(did.as_str().to_owned()) {
+                return;
+            }
+        }
+        let since_last = r
+            .relays
+            .last
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(did.as_str())
+            .map(Instant::elapsed);
+        let wait = match since_last {
+            Some(elapsed) if elapsed < RELAY_EVERY => (RELAY_EVERY - elapsed).max(REPAIR_AFTER),
+            _ => REPAIR_AFTER,
+        };
+        tokio::time::sleep(wait).await;
+        let permit = r.relays.running.acquire().await;
+        r.relays
+            .scheduled
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(did.as_str());
+        r.mark_compared(&did);
+        let Ok(local) = r.registry.lookup_fresh(Lookup::Did(&did)).await else {
+            return;
+        };
+        if let Ok((held, None)) = r.gather(&did, local).await {
+            if differ(&held) {
+                r.relay(&did, &held).await;
+            }
+        }
+        drop(permit);
+    }
+}
+
+/// Whether the chains in `held` are not all the same.
+fn differ(held: &[Held]) -> bool {
+    held.windows(2).any(|w| w[0].chain != w[1].chain)
+}
+
+/// Whether the chains in `held` part ways.
+fn parted(held: &[Held]) -> bool {
+    let chains: Vec<&Chain> = held.iter().map(|h| &h.chain).collect();
+    !held.is_empty() && agentid_resolver::http::agreed(&chains).is_none()
+}
+
+impl Registries {
     /// `did` as this registry (`local`) and each trusted foreign one holds it, and the first
     /// failure to ask one.
     async fn gather(
@@ -231,27 +335,38 @@ impl LocalSource {
         Ok((held, unreachable))
     }
 
-    /// Whether the chains in `held` part ways.
-    fn parted(&self, held: &[Held]) -> bool {
-        let chains: Vec<&Chain> = held.iter().map(|h| &h.chain).collect();
-        agentid_resolver::http::agreed(&chains).is_none()
+    /// The chain of operations this registry holds for `did`.
+    async fn local_chain(&self, did: &AgentDid) -> Result<Chain, ResolveError> {
+        let ops = self.registry.operations(did).await.map_err(internal)?;
+        let history = agentid_spec::history::History::replay(
+            ops.iter().map(|(_, op, at)| (op.as_str(), *at)),
+        )
+        .map_err(|(i, e)| ResolveError::NotReplayed(format!("operation {i}: {e}")))?;
+        Ok(Chain::of(&history))
     }
 
     /// Tells each registry in `held` the operations another holds in force and it does not,
     /// in order, each judged by that registry by its own rules and clock (a recovery it has
     /// not been told undoes, in the window its own receipt of what it undoes opened; what its
     /// own recovery undid, or what forks from its history, it refuses). So a copy made
-    /// without a public recovery is repaired as soon as it is seen, with nothing taken on any
-    /// registry's word but its own. Nothing is copied into a registry that does not hold the
-    /// agent.
+    /// without a public recovery is repaired as soon as it is seen, a registry behind is
+    /// brought up to date, and nothing is taken on any registry's word but its own. Nothing
+    /// is copied into a registry that does not hold the agent.
     async fn relay(&self, did: &AgentDid, held: &[Held]) {
-        for to in held {
-            for from in held.iter().filter(|h| h.from != to.from) {
+        let chains: Vec<(Chain, Option<usize>)> =
+            held.iter().map(|h| (h.chain.clone(), h.from)).collect();
+        self.relay_chains(did, &chains).await;
+    }
+
+    /// [`Registries::relay`] of each registry's chain (`None`: this one's).
+    async fn relay_chains(&self, did: &AgentDid, chains: &[(Chain, Option<usize>)]) {
+        for (to_chain, to) in chains {
+            for (from_chain, from) in chains.iter().filter(|(_, f)| f != to) {
                 let mut told = 0usize;
-                for op in from.chain.beyond(&to.chain) {
-                    let taken = match to.from {
+                for op in from_chain.beyond(to_chain) {
+                    let taken = match to {
                         None => self.registry.operate(did, op).await.is_ok(),
-                        Some(i) => self.foreign[i]
+                        Some(i) => self.foreign[*i]
                             .submit_operation(did, op)
                             .await
                             .is_ok_and(|st| (200..300).contains(&st)),
@@ -264,8 +379,8 @@ impl LocalSource {
                 if told > 0 {
                     tracing::info!(
                         did = did.as_str(),
-                        from = from.vouched.as_str(),
-                        to = to.vouched.as_str(),
+                        from = self.name(*from),
+                        to = self.name(*to),
                         operations = told,
                         "a trusted registry took operations another holds of the agent"
                     );
@@ -274,61 +389,45 @@ impl LocalSource {
         }
     }
 
-    /// Whether a resolution of `did` may relay now ([`RELAY_EVERY`]).
-    fn may_relay(&self, did: &AgentDid) -> bool {
-        let now = std::time::Instant::now();
-        let mut relayed = self.relayed.lock().unwrap_or_else(|e| e.into_inner());
-        if relayed.len() >= MAX_RELAYS_TRACKED {
-            relayed.retain(|_, at| now.duration_since(*at) < RELAY_EVERY);
-        }
-        match relayed.get(did.as_str()) {
-            Some(at) if now.duration_since(*at) < RELAY_EVERY => false,
-            _ if relayed.len() >= MAX_RELAYS_TRACKED => false,
-            _ => {
-                relayed.insert(did.as_str().to_owned(), now);
-                true
-            }
+    /// The origin of this registry (`None`) or of a foreign one.
+    fn name(&self, which: Option<usize>) -> String {
+        match which {
+            None => self.own_origin.clone(),
+            Some(i) => origin(self.foreign[i].registry_url()),
         }
     }
 
-    /// Once an operation of `did` has been accepted here: compares, [`REPAIR_AFTER`] later,
-    /// the agent's chains at every trusted registry and, if they part ways, relays
-    /// ([`LocalSource::relay`]). So a stranger's copy here of an operation a recovery undid
-    /// elsewhere takes the recovery at once, in this registry's window, and nobody need be
-    /// watching. Nothing when no foreign registry is trusted.
-    pub async fn repair_soon(&self, did: AgentDid) {
-        if self.foreign.is_empty() {
-            return;
-        }
+    /// Whether `did`'s registries may be compared now ([`RELAY_EVERY`]); if so, remembered.
+    fn may_compare(&self, did: &AgentDid) -> bool {
+        let last = self.relays.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last
+            .get(did.as_str())
+            .is_some_and(|at| at.elapsed() < RELAY_EVERY)
         {
-            let mut scheduled = self.scheduled.lock().unwrap_or_else(|e| e.into_inner());
-            if scheduled.len() >= MAX_RELAYS_TRACKED || !scheduled.insert(did.as_str().to_owned()) {
-                return;
-            }
+            return false;
         }
-        tokio::time::sleep(REPAIR_AFTER).await;
-        self.scheduled
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(did.as_str());
-        let Ok(local) = self.registry.lookup_fresh(Lookup::Did(&did)).await else {
-            return;
-        };
-        if let Ok((held, None)) = self.gather(&did, local).await {
-            if !held.is_empty() && self.parted(&held) {
-                self.relay(&did, &held).await;
-            }
-        }
+        drop(last);
+        self.mark_compared(did);
+        true
     }
 
-    /// The chain of operations this registry holds for `did`.
-    async fn local_chain(&self, did: &AgentDid) -> Result<Chain, ResolveError> {
-        let ops = self.registry.operations(did).await.map_err(internal)?;
-        let history = agentid_spec::history::History::replay(
-            ops.iter().map(|(_, op, at)| (op.as_str(), *at)),
-        )
-        .map_err(|(i, e)| ResolveError::NotReplayed(format!("operation {i}: {e}")))?;
-        Ok(Chain::of(&history))
+    /// Remembers that `did`'s registries are compared now, forgetting the oldest past
+    /// [`MAX_RELAYS_TRACKED`].
+    fn mark_compared(&self, did: &AgentDid) {
+        let mut last = self.relays.last.lock().unwrap_or_else(|e| e.into_inner());
+        if last.len() >= MAX_RELAYS_TRACKED && !last.contains_key(did.as_str()) {
+            last.retain(|_, at| at.elapsed() < RELAY_EVERY);
+            if last.len() >= MAX_RELAYS_TRACKED {
+                let oldest = last
+                    .iter()
+                    .min_by_key(|(_, at)| **at)
+                    .map(|(d, _)| d.clone());
+                if let Some(d) = oldest {
+                    last.remove(&d);
+                }
+            }
+        }
+        last.insert(did.as_str().to_owned(), Instant::now());
     }
 }
 
@@ -357,14 +456,15 @@ impl Source for LocalSource {
     fn generation(&self) -> Option<u64> {
         // Both counters only grow, so their sum moves whenever either does.
         Some(
-            self.registry
+            self.registries
+                .registry
                 .generation()
                 .wrapping_add(self.wallet.generation()),
         )
     }
 
     fn registry(&self) -> &str {
-        &self.own_origin
+        &self.registries.own_origin
     }
 
     async fn resolve(&self, id: &str) -> Result<ResolutionResult, ResolveError> {
@@ -396,7 +496,7 @@ impl Source for LocalSource {
     }
 
     async fn fetch_status_list(&self, url: &str) -> Result<String, ResolveError> {
-        if origin(url) != self.own_origin {
+        if origin(url) != self.registries.own_origin {
             return self.remote.fetch_status_list(url).await;
         }
         let id = self

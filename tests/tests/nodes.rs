@@ -650,8 +650,9 @@ async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
     let (st, r) = hold_at(&d, spend_by(did, &credential, &new)).await;
     assert_eq!(st, 201, "{r}");
 
-    // And a copy continued from its genesis with the old key (a fork) makes the agent's
-    // histories part ways: refused, whichever key presents, until they agree.
+    // The service told C what B holds (C was only behind): C now has the rotation, and a
+    // fork with the old key is refused there (fourteenth attack: an operation posted to one
+    // trusted registry alone reaches the others).
     let evil = KeyPair::generate();
     let fork = agentid_sdk::operation::update(
         &genesis.did,
@@ -660,11 +661,25 @@ async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
         &old,
         crate::fixture::now(),
     );
+    let mut waited = 0;
+    while head_at(&c, did).await != head_at(&b, did).await {
+        assert!(waited < 50, "C was never told the rotation");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    let (st, forked) = submit_op(&c, Some(did), &fork).await;
+    assert_eq!(st, 409, "the fork, once C knows the rotation: {forked}");
+    // And a copy continued from its genesis with the old key (a fork) before anyone compared
+    // makes the agent's histories part ways: refused, whichever key presents, until they
+    // agree (neither registry takes the other's operation, signed by the same key).
+    let c = Server::start(&Backend::Sqlite).await;
+    assert_eq!(submit_op(&c, None, &genesis.operation).await.0, 201);
     let (st, forked) = submit_op(&c, Some(did), &fork).await;
     assert_eq!(
         st, 200,
         "the fork is valid where the rotation was never seen: {forked}"
     );
+    let both = ["--trust-registry", &c.url, "--trust-registry", &b.url];
     let d2 = Server::start_with(&Backend::Sqlite, &both).await;
     let credential = delegated_at(&d2, did).await;
     for key in [&evil, &new, &old] {
@@ -978,6 +993,64 @@ async fn a_copy_without_what_a_recovery_undid_is_the_same_agent() {
     let (st, r) = hold_at(&e, spend_by(did, &credential, &kept_key)).await;
     assert!(st >= 400, "{r}");
     assert!(r.to_string().contains("deplatformed"), "{r}");
+}
+
+/// Finding (fourteenth attack): a thief with an agent's lower rotation key posted its operation
+/// (its own signing key) to a copy only: the home registry's chain was the copy's beginning, so
+/// services took the thief's key, while the owner, watching the home registry, saw nothing and
+/// its recovery window ran out at the copy. An operation posted to one trusted registry now
+/// reaches the others: the copy's service, trusting the home registry, tells it at once, the
+/// owner recovers there in time, and a service trusting both tells the copy the recovery.
+#[tokio::test]
+async fn an_operation_posted_to_one_registry_reaches_the_others() {
+    let home = Server::start(&Backend::Sqlite).await;
+    let copy = Server::start_with(&Backend::Sqlite, &["--trust-registry", &home.url]).await;
+    let (high, low, signing, thief) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let keys = agentid_sdk::operation::Keys::new(&signing, &[&high, &low]);
+    let genesis = agentid_sdk::operation::create_with(&keys, None, &high, crate::fixture::now());
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&home, None, &genesis.operation).await.0, 201);
+    assert_eq!(submit_op(&copy, None, &genesis.operation).await.0, 201);
+    let g = head_at(&home, did).await;
+    let stolen = agentid_sdk::operation::update(
+        &genesis.did,
+        &g,
+        &agentid_sdk::operation::Keys::new(&thief, &[&high, &low]),
+        &low,
+        crate::fixture::now(),
+    );
+    let (st, r) = submit_op(&copy, Some(did), &stolen).await;
+    assert_eq!(st, 200, "{r}");
+    let at_copy = head_at(&copy, did).await;
+    let mut waited = 0;
+    while head_at(&home, did).await != at_copy {
+        assert!(waited < 50, "the home registry was never told");
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        waited += 1;
+    }
+    // The owner sees it at home and recovers there.
+    let recovery = agentid_sdk::operation::update(
+        &genesis.did,
+        &g,
+        &agentid_sdk::operation::Keys::new(&signing, &[&high]),
+        &high,
+        crate::fixture::now() + 1,
+    );
+    let (st, r) = submit_op(&home, Some(did), &recovery).await;
+    assert_eq!(st, 200, "{r}");
+    let both = ["--trust-registry", &home.url, "--trust-registry", &copy.url];
+    let v = Server::start_with(&Backend::Sqlite, &both).await;
+    let credential = delegated_at(&v, did).await;
+    let (st, r) = hold_at(&v, spend_by(did, &credential, &signing)).await;
+    assert_eq!(st, 201, "the owner's key, the copy told the recovery: {r}");
+    assert_eq!(head_at(&copy, did).await, head_at(&home, did).await);
+    let (st, r) = hold_at(&v, spend_by(did, &credential, &thief)).await;
+    assert!(st >= 400, "the thief's key: {r}");
 }
 
 /// Finding (thirteenth attack): a trusted registry suspended an agent while another trusted

@@ -966,7 +966,9 @@ async fn a_stolen_backup_key_cannot_promote_itself_to_consent() {
         now(),
     );
     let ops = format!("/v1/agents/{did}/operations");
-    let (st, b) = http.post(&ops, None, &json!({ "operation": promote })).await;
+    let (st, b) = http
+        .post(&ops, None, &json!({ "operation": promote }))
+        .await;
     assert_eq!(st, 200, "a rotation key may update: {b}");
     let (st, _) = submit(&http, &claim("lairzone", &thief_zone, &thief_zone, now())).await;
     assert_eq!(st, 200);
@@ -998,7 +1000,9 @@ async fn a_stolen_backup_key_cannot_promote_itself_to_consent() {
         &first,
         now(),
     );
-    let (st, b) = http.post(&ops, None, &json!({ "operation": recovery })).await;
+    let (st, b) = http
+        .post(&ops, None, &json!({ "operation": recovery }))
+        .await;
     assert_eq!(st, 200, "the recovery: {b}");
     let (st, r) = http.get(&format!("/1.0/identifiers/{did}")).await;
     assert_eq!(st, 200, "{r}");
