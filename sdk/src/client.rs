@@ -25,17 +25,19 @@ use std::time::Duration;
 
 use agentid_resolver::http::encode_path_segment;
 use agentid_spec::api::{
-    AgentLog, AgentOperations, AgentSuspension, Approvals, Budget, CreatedOperator,
-    DelegationRecord, DelegationRequest, Delegations, ErrorBody, ErrorDetail, Hold, Holds,
-    IssuedDelegation, ModerationDecision, ModerationReason, NewOperator, NewPrincipal, Operated,
-    OperatorAccount, Operators, PreparedLink, PrincipalAccount, Registered, RevokeRequest,
-    RevokedOperator, SettlementRequest, SignedCheckpoint, SignedSubDelegation,
-    SpendAuthorizationRequest, SubDelegationSubmission, SubmitOperation, VerificationAnswer,
-    VerifyRequest, Zone, ZoneOperated, ZoneSubmission,
+    AgentLog, AgentOperations, AgentSuspension, Approvals, Budget, ConsistencyProof,
+    CreatedOperator, DelegationRecord, DelegationRequest, Delegations, ErrorBody, ErrorDetail,
+    Hold, Holds, InclusionProof, IssuedDelegation, LogPage, ModerationDecision, ModerationReason,
+    NewOperator, NewPrincipal, Operated, OperatorAccount, Operators, PreparedLink,
+    PrincipalAccount, Registered, RevokeRequest, RevokedOperator, SettlementRequest,
+    SignedCheckpoint, SignedLogKeys, SignedSubDelegation, SpendAuthorizationRequest,
+    SubDelegationSubmission, SubmitOperation, VerificationAnswer, VerifyRequest, Zone,
+    ZoneOperated, ZoneSubmission,
 };
 use agentid_spec::code::ErrorCode;
 use agentid_spec::document::{DidDocument, ResolutionResult};
 use agentid_spec::id::AgentDid;
+use agentid_spec::log::PublicEntry;
 use serde::de::DeserializeOwned;
 use serde::Serialize;
 
@@ -487,6 +489,42 @@ impl Client {
     /// The log's signed checkpoint now (`GET /v1/log/checkpoint`).
     pub async fn checkpoint(&self) -> Result<SignedCheckpoint, ClientError> {
         self.get("/v1/log/checkpoint", Auth::None).await
+    }
+
+    /// Every key the service has signed checkpoints with, signed (`GET /v1/log/keys`).
+    pub async fn log_keys(&self) -> Result<SignedLogKeys, ClientError> {
+        self.get("/v1/log/keys", Auth::None).await
+    }
+
+    /// Up to `limit` public log entries after `after` (`GET /v1/log/entries`).
+    pub async fn log_entries(
+        &self,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<PublicEntry>, ClientError> {
+        let path = format!("/v1/log/entries?after={after}&limit={limit}");
+        let page: LogPage = self.get(&path, Auth::None).await?;
+        Ok(page.entries)
+    }
+
+    /// The proof that entry `seq` is in the log of `tree_size` entries.
+    pub async fn inclusion_proof(
+        &self,
+        seq: u64,
+        tree_size: u64,
+    ) -> Result<InclusionProof, ClientError> {
+        let path = format!("/v1/log/proofs/inclusion?seq={seq}&treeSize={tree_size}");
+        self.get(&path, Auth::None).await
+    }
+
+    /// The proof that the log of `first` entries is the beginning of the log of `second`.
+    pub async fn consistency_proof(
+        &self,
+        first: u64,
+        second: u64,
+    ) -> Result<ConsistencyProof, ClientError> {
+        let path = format!("/v1/log/proofs/consistency?first={first}&second={second}");
+        self.get(&path, Auth::None).await
     }
 
     /// `POST path` with `body`: the answer's body.

@@ -658,6 +658,47 @@ pub struct Zone {
     pub dns: bool,
 }
 
+/// `GET /v1/log/keys`' answer: every key the service has signed checkpoints with, as a
+/// compact JWS of [`LogKeys`](crate::log::LogKeys) (`typ` `agentid-log-keys+jwt`) signed by a
+/// key of its current DID document.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SignedLogKeys {
+    /// The signed key list.
+    pub keys: String,
+}
+
+/// `GET /v1/log/entries?after=&limit=`' answer: public entries after `after`, in order.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LogPage {
+    /// The entries, at most `limit`.
+    pub entries: Vec<crate::log::PublicEntry>,
+}
+
+/// `GET /v1/log/proofs/inclusion?seq=&treeSize=`' answer (RFC 9162 2.1.3).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct InclusionProof {
+    /// The entry at `seq`, as its leaf covers it.
+    pub entry: crate::log::PublicEntry,
+    /// `seq - 1`.
+    pub leaf_index: u64,
+    /// The tree the proof is for.
+    pub tree_size: u64,
+    /// The audit path, base64url.
+    pub hashes: Vec<String>,
+}
+
+/// `GET /v1/log/proofs/consistency?first=&second=`' answer (RFC 9162 2.1.4).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsistencyProof {
+    /// The smaller tree's size.
+    pub first: u64,
+    /// The larger tree's size.
+    pub second: u64,
+    /// The proof, base64url.
+    pub hashes: Vec<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -560,11 +560,11 @@ mod tests {
         let mut h = History::genesis(&genesis(1), T0).unwrap();
         assert_eq!(h.settled_top_key(T0), Some(&did_key(&key(1))));
         // The highest key hands first place to key 4: nobody can undo that.
-        let handover = update(&h, &h.head().to_owned(), 11, &[4, 2, 3], 1);
+        let handover = update(&h, h.head(), 11, &[4, 2, 3], 1);
         h.apply(&handover, T0 + 10).unwrap();
         assert_eq!(h.settled_top_key(T0 + 10), Some(&did_key(&key(4))));
         // Key 3, perhaps stolen, puts key 5 first: key 4 can undo it for 72 hours.
-        let theft = update(&h, &h.head().to_owned(), 12, &[5], 3);
+        let theft = update(&h, h.head(), 12, &[5], 3);
         h.apply(&theft, T0 + 20).unwrap();
         assert_eq!(h.settled_top_key(T0 + 20), None);
         assert_eq!(h.settled_top_key(T0 + 20 + RECOVERY_WINDOW_SECS - 1), None);
@@ -573,13 +573,13 @@ mod tests {
             Some(&did_key(&key(5)))
         );
         // Later operations by key 5 itself rest on the theft too.
-        let after = update(&h, &h.head().to_owned(), 13, &[5], 5);
+        let after = update(&h, h.head(), 13, &[5], 5);
         h.apply(&after, T0 + 30).unwrap();
         assert_eq!(h.settled_top_key(T0 + 30), None);
         // A lower key's operation that leaves the first place as it was unsettles nothing
         // before it: key 5 was put first by the theft, still in its window.
         let mut g = History::genesis(&genesis(1), T0).unwrap();
-        let lower = update(&g, &g.head().to_owned(), 14, &[1, 2, 3], 2);
+        let lower = update(&g, g.head(), 14, &[1, 2, 3], 2);
         g.apply(&lower, T0 + 5).unwrap();
         assert_eq!(g.settled_top_key(T0 + 5), Some(&did_key(&key(1))));
     }

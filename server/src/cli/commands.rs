@@ -4,7 +4,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use agentid_resolver::http::{encode_path_segment, HttpSource};
+use agentid_resolver::http::HttpSource;
 use agentid_sdk::keys::KeyPair;
 use agentid_sdk::present::order_hash;
 use agentid_sdk::verify::{CheckoutContext, TrustPolicy, Verifier};
@@ -13,13 +13,12 @@ use agentid_spec::credential::{Amount, Category, Currency};
 use agentid_spec::id::{AgentDid, Did};
 use agentid_spec::presentation::{Nonce, OrderHash};
 use agentid_spec::time::format_rfc3339;
-use reqwest::Method;
 use serde_json::{json, Value};
 use zeroize::Zeroizing;
 
-use super::client::Client;
 use super::{AdminTokenArg, Cli, Command, Failure, KeyCommand, Output};
 use crate::config::ServeConfig;
+use agentid_sdk::client::ClientError;
 
 pub(crate) async fn run(cli: Cli) -> Result<Output, Failure> {
     let server = cli.server.clone();
@@ -244,12 +243,17 @@ async fn verify(server: &str, args: super::VerifyArgs) -> Result<Output, Failure
             .transpose()?,
     };
     let decision = if args.remote {
-        let mut body =
-            serde_json::to_value(&ctx).map_err(|e| Failure::new("internal", e.to_string()))?;
-        body["presentation"] = json!(presentation);
-        Client::new(server)?
-            .call(Method::POST, "/v1/verify", None, Some(&body))
-            .await?
+        let request = agentid_spec::api::VerifyRequest {
+            presentation,
+            merchant: ctx.merchant,
+            nonce: ctx.nonce,
+            amount: ctx.amount,
+            currency: ctx.currency,
+            order_hash: ctx.order_hash,
+            category: ctx.category,
+        };
+        let answer = super::wallet::client(server)?.verify(&request).await?;
+        serde_json::to_value(answer).map_err(|e| Failure::new("internal", e.to_string()))?
     } else {
         let mut source = HttpSource::new(server, Duration::from_secs(10))
             .map_err(|e| Failure::new("client_error", e.to_string()))?;
@@ -327,15 +331,14 @@ fn decode_key(multibase: &str) -> Option<ed25519_dalek::VerifyingKey> {
 /// The service's earlier checkpoint keys (`GET /v1/log/keys`), checked: signed by a key of its
 /// current DID document `doc`, for that service.
 async fn earlier_keys(
-    client: &Client,
+    client: &agentid_sdk::client::Client,
     doc: &agentid_spec::document::DidDocument,
 ) -> Result<Vec<agentid_spec::log::LogKey>, Failure> {
     use agentid_spec::jose::CompactJws;
     use agentid_spec::log::{LogKeys, LOG_KEYS_TYP, MAX_LOG_KEYS_BYTES};
     let bad = |m: String| Failure::new("checkpoint_invalid", m);
-    let served = client.call(Method::GET, "/v1/log/keys", None, None).await?;
-    let token = served["keys"].as_str().unwrap_or_default();
-    let jws = CompactJws::parse(token, MAX_LOG_KEYS_BYTES, LOG_KEYS_TYP)
+    let served = client.log_keys().await?;
+    let jws = CompactJws::parse(&served.keys, MAX_LOG_KEYS_BYTES, LOG_KEYS_TYP)
         .map_err(|e| bad(format!("key list: {e}")))?;
     let kid = jws.header.kid.as_deref().unwrap_or_default();
     let key = current_key(doc, kid).ok_or_else(|| {
@@ -399,7 +402,7 @@ fn verified_checkpoint(
 /// Checks that every agent's current state, as the service resolves it, is what its entries in
 /// the log prove (spec 5.3): its document and its standing. The number of agents checked.
 async fn audit_agents(
-    client: &Client,
+    client: &agentid_sdk::client::Client,
     entries: &[agentid_spec::log::PublicEntry],
 ) -> Result<usize, Failure> {
     use agentid_spec::document::AgentStatus;
@@ -426,26 +429,22 @@ async fn audit_agents(
             reason: None,
         });
         let proved = prove(&agent, refs).map_err(|why| mismatch(did, &why))?;
-        let path = format!("/1.0/identifiers/{}", encode_path_segment(did));
         // Deactivated and deplatformed agents answer 410 with the full result; anything else
         // (the service refusing a row its log does not prove) is a mismatch.
-        let served = match client.call_any(Method::GET, &path, None, None).await? {
-            (200 | 410, v) => v,
-            (status, _) => {
+        let served = match client.resolution(did).await {
+            Ok(answer) => answer.value,
+            Err(ClientError::Refused { status, .. }) => {
                 return Err(mismatch(
                     did,
                     &format!("the service's answer (HTTP {status})"),
                 ))
             }
+            Err(e) => return Err(e.into()),
         };
-        let document = serde_json::to_value(&proved.document)
-            .map_err(|e| Failure::new("internal_error", e.to_string()))?;
-        if served["didDocument"] != document {
+        if served.did_document.as_ref() != Some(&proved.document) {
             return Err(mismatch(did, "the document the service serves"));
         }
-        let status = served["didDocumentMetadata"]["agentStatus"]
-            .as_str()
-            .and_then(AgentStatus::parse);
+        let status = served.did_document_metadata.map(|m| m.agent_status);
         let expected = match (&proved.status, &proved.suspension) {
             (AgentStatus::Suspended, Some(s)) if s.until <= SystemClock.now() => {
                 AgentStatus::Active
@@ -462,7 +461,7 @@ async fn audit_agents(
 /// Checks that the service shows every zone in `entries` as owned by whoever its first claim
 /// or delegation there names (a zone is never given to another): how many zones.
 async fn audit_zones(
-    client: &Client,
+    client: &agentid_sdk::client::Client,
     entries: &[agentid_spec::log::PublicEntry],
 ) -> Result<usize, Failure> {
     use agentid_spec::zone::ZoneOperation;
@@ -486,10 +485,9 @@ async fn audit_zones(
         }
     }
     for (zone, owner) in &owners {
-        let path = format!("/v1/zones/{}", encode_path_segment(zone));
-        let served = match client.call_any(Method::GET, &path, None, None).await? {
-            (200, v) => v,
-            (status, _) => {
+        let served = match client.zone(zone).await {
+            Ok(z) => z,
+            Err(ClientError::Refused { status, .. }) => {
                 return Err(Failure::new(
                     "state_mismatch",
                     format!(
@@ -497,8 +495,9 @@ async fn audit_zones(
                 ),
                 ))
             }
+            Err(e) => return Err(e.into()),
         };
-        if served["owner"].as_str() != Some(owner.as_str()) {
+        if served.owner != *owner {
             return Err(Failure::new(
                 "state_mismatch",
                 format!("zone {zone}: the owner the service shows is not what its log proves"),
@@ -509,14 +508,12 @@ async fn audit_zones(
 }
 
 /// Hashes as served (base64url), decoded.
-fn served_hashes(v: &Value) -> Result<Vec<agentid_spec::merkle::Hash>, Failure> {
+fn served_hashes(served: &[String]) -> Result<Vec<agentid_spec::merkle::Hash>, Failure> {
     let bad = || Failure::new("proof_invalid", "the proof's hashes do not decode");
-    v.as_array()
-        .ok_or_else(bad)?
+    served
         .iter()
         .map(|h| {
-            h.as_str()
-                .and_then(agentid_spec::jose::b64u_decode)
+            agentid_spec::jose::b64u_decode(h)
                 .and_then(|b| b.try_into().ok())
                 .ok_or_else(bad)
         })
@@ -526,17 +523,9 @@ fn served_hashes(v: &Value) -> Result<Vec<agentid_spec::merkle::Hash>, Failure> 
 async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, Failure> {
     use agentid_spec::log::PublicEntry;
     use agentid_spec::merkle;
-    let client = Client::new(server)?;
-    let doc: agentid_spec::document::DidDocument = serde_json::from_value(
-        client
-            .call(Method::GET, "/.well-known/did.json", None, None)
-            .await?,
-    )
-    .map_err(|e| Failure::new("checkpoint_invalid", format!("service DID document: {e}")))?;
-    let served = client
-        .call(Method::GET, "/v1/log/checkpoint", None, None)
-        .await?;
-    let token = served["checkpoint"].as_str().unwrap_or_default().to_owned();
+    let client = super::wallet::client(server)?;
+    let doc = client.service_document().await?;
+    let token = client.checkpoint().await?.checkpoint;
     let current = verified_checkpoint(&doc, &[], &token)?;
     let root = current
         .root()
@@ -567,17 +556,9 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
             ));
         }
         let proof = client
-            .call(
-                Method::GET,
-                &format!(
-                    "/v1/log/proofs/consistency?first={}&second={}",
-                    saved.tree_size, current.tree_size
-                ),
-                None,
-                None,
-            )
+            .consistency_proof(saved.tree_size, current.tree_size)
             .await?;
-        let hashes = served_hashes(&proof["hashes"])?;
+        let hashes = served_hashes(&proof.hashes)?;
         merkle::verify_consistency(
             saved.tree_size,
             current.tree_size,
@@ -599,26 +580,15 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
     }
 
     if let Some(seq) = args.seq {
-        let proof = client
-            .call(
-                Method::GET,
-                &format!(
-                    "/v1/log/proofs/inclusion?seq={seq}&treeSize={}",
-                    current.tree_size
-                ),
-                None,
-                None,
-            )
-            .await?;
-        let entry: PublicEntry = serde_json::from_value(proof["entry"].clone())
-            .map_err(|e| Failure::new("proof_invalid", format!("entry: {e}")))?;
+        let proof = client.inclusion_proof(seq, current.tree_size).await?;
+        let entry = proof.entry;
         if u64::try_from(entry.seq).ok() != Some(seq) {
             return Err(Failure::new(
                 "proof_invalid",
                 "the proof is for another entry",
             ));
         }
-        let hashes = served_hashes(&proof["hashes"])?;
+        let hashes = served_hashes(&proof.hashes)?;
         merkle::verify_inclusion(
             seq - 1,
             current.tree_size,
@@ -640,16 +610,7 @@ async fn log_verify(server: &str, args: super::LogVerifyArgs) -> Result<Output, 
         let mut all: Vec<PublicEntry> = Vec::new();
         let mut prev: Option<String> = None;
         while (leaves.len() as u64) < current.tree_size {
-            let page = client
-                .call(
-                    Method::GET,
-                    &format!("/v1/log/entries?after={}&limit=1000", leaves.len()),
-                    None,
-                    None,
-                )
-                .await?;
-            let entries: Vec<PublicEntry> = serde_json::from_value(page["entries"].clone())
-                .map_err(|e| Failure::new("proof_invalid", format!("entries: {e}")))?;
+            let entries = client.log_entries(leaves.len() as u64, 1000).await?;
             if entries.is_empty() {
                 break;
             }
@@ -716,13 +677,7 @@ async fn log_mirror(server: &str, args: super::LogMirrorArgs) -> Result<Output, 
         }
     }
     let start = tree.len();
-    let client = Client::new(server)?;
-    let doc: agentid_spec::document::DidDocument = serde_json::from_value(
-        client
-            .call(Method::GET, "/.well-known/did.json", None, None)
-            .await?,
-    )
-    .map_err(|e| Failure::new("checkpoint_invalid", format!("service DID document: {e}")))?;
+    let doc = super::wallet::client(server)?.service_document().await?;
     let mut file = std::fs::OpenOptions::new()
         .create(true)
         .append(true)

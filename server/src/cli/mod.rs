@@ -3,7 +3,6 @@
 //! exits 1.
 
 mod agent;
-mod client;
 mod commands;
 mod delegation;
 mod moderation;

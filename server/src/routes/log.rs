@@ -15,7 +15,7 @@ use axum::extract::State;
 use axum::routing::get;
 use axum::Router;
 use serde::Deserialize;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::error::{ApiError, Query};
 use crate::AppState;
@@ -35,7 +35,9 @@ async fn checkpoint(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiE
 
 /// Every key checkpoints were signed with, signed by the service's current key: a monitor
 /// checks a checkpoint saved before a key change against it.
-async fn keys(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiError> {
+async fn keys(
+    State(s): State<AppState>,
+) -> Result<axum::Json<agentid_spec::api::SignedLogKeys>, ApiError> {
     let keys = s
         .wallet
         .key_history()
@@ -58,7 +60,9 @@ async fn keys(State(s): State<AppState>) -> Result<axum::Json<Value>, ApiError> 
     let signed = s
         .wallet
         .sign_statement(agentid_spec::log::LOG_KEYS_TYP, &payload)?;
-    Ok(axum::Json(json!({ "keys": signed })))
+    Ok(axum::Json(agentid_spec::api::SignedLogKeys {
+        keys: signed,
+    }))
 }
 
 /// The log's size and root now, signed by the service's key.
@@ -109,7 +113,7 @@ impl Page {
 async fn entries(
     State(s): State<AppState>,
     Query(page): Query<Page>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<agentid_spec::api::LogPage>, ApiError> {
     let (after, limit) = page.checked()?;
     let entries: Vec<_> = s
         .registry
@@ -118,7 +122,7 @@ async fn entries(
         .iter()
         .map(|e| e.public())
         .collect();
-    Ok(axum::Json(json!({ "entries": entries })))
+    Ok(axum::Json(agentid_spec::api::LogPage { entries }))
 }
 
 #[derive(Deserialize)]
@@ -131,14 +135,14 @@ struct InclusionQuery {
 async fn inclusion(
     State(s): State<AppState>,
     Query(q): Query<InclusionQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<agentid_spec::api::InclusionProof>, ApiError> {
     let proof = s.registry.log_inclusion(q.seq, q.tree_size).await?;
-    Ok(axum::Json(json!({
-        "entry": proof.entry,
-        "leafIndex": q.seq - 1,
-        "treeSize": proof.tree_size,
-        "hashes": proof.hashes.iter().map(|h| b64u(h)).collect::<Vec<_>>(),
-    })))
+    Ok(axum::Json(agentid_spec::api::InclusionProof {
+        entry: proof.entry,
+        leaf_index: q.seq - 1,
+        tree_size: proof.tree_size,
+        hashes: proof.hashes.iter().map(|h| b64u(h)).collect(),
+    }))
 }
 
 #[derive(Deserialize)]
@@ -151,11 +155,11 @@ struct ConsistencyQuery {
 async fn consistency(
     State(s): State<AppState>,
     Query(q): Query<ConsistencyQuery>,
-) -> Result<axum::Json<Value>, ApiError> {
+) -> Result<axum::Json<agentid_spec::api::ConsistencyProof>, ApiError> {
     let hashes = s.registry.log_consistency(q.first, q.second).await?;
-    Ok(axum::Json(json!({
-        "first": q.first,
-        "second": q.second,
-        "hashes": hashes.iter().map(|h| b64u(h)).collect::<Vec<_>>(),
-    })))
+    Ok(axum::Json(agentid_spec::api::ConsistencyProof {
+        first: q.first,
+        second: q.second,
+        hashes: hashes.iter().map(|h| b64u(h)).collect(),
+    }))
 }
