@@ -7,7 +7,7 @@ use agentid_spec::document::{
     AgentStatus, Deplatforming, DidDocument, DocumentMetadata, ResolutionResult, Suspension,
     SUSPENSION_REASON_CODES,
 };
-use agentid_spec::history::{History, Rejection, MAX_OPERATIONS};
+use agentid_spec::history::{History, Rejection, MAX_HISTORY};
 use agentid_spec::id::{hash_b32, AgentDid, AgentName, NAME_URI_PREFIX};
 use agentid_spec::log::{LogEntry, LogRecord};
 use agentid_spec::operation::MAX_OPERATION_LEN;
@@ -273,7 +273,7 @@ impl Registry {
     /// An agent's operations (`create`, `update`, `deactivate`, in force or undone), in the
     /// order received: `(seq, jws, received_at)`. Empty if unknown.
     pub async fn operations(&self, did: &AgentDid) -> Result<Vec<(i64, String, i64)>, Error> {
-        let limit = i64::try_from(MAX_OPERATIONS).unwrap_or(i64::MAX);
+        let limit = i64::try_from(MAX_HISTORY).unwrap_or(i64::MAX);
         Ok(sqlx::query_as(
             "SELECT seq, operation, created_at FROM registry_log \
              WHERE did = $1 AND kind IN ('create', 'update', 'deactivate') ORDER BY seq LIMIT $2",
@@ -289,7 +289,7 @@ impl Registry {
         tx: &mut sqlx::Transaction<'_, sqlx::Any>,
         did: &AgentDid,
     ) -> Result<History, Error> {
-        let limit = i64::try_from(MAX_OPERATIONS).unwrap_or(i64::MAX);
+        let limit = i64::try_from(MAX_HISTORY).unwrap_or(i64::MAX);
         let operations: Vec<(String, i64)> = sqlx::query_as(
             "SELECT operation, created_at FROM registry_log \
              WHERE did = $1 AND kind IN ('create', 'update', 'deactivate') ORDER BY seq LIMIT $2",
@@ -372,9 +372,10 @@ impl Registry {
             let answer = self.operated(did, &history, seq.unwrap_or_default(), &[]);
             return Ok(Ok((answer, true)));
         }
-        if AgentStatus::parse(&status) == Some(AgentStatus::Deplatformed) {
-            return Err(Error::Deplatformed(did.to_string()));
-        }
+        // A deplatformed (or suspended) agent still takes operations: its standing is the
+        // DID's, which no key change lifts, and a copy held here is so brought up to date
+        // with what its other registries hold (a thief's decision on a stale copy would
+        // otherwise keep the owner's rotation out).
         let now = self.0.clock.now();
         let applied = history.apply(jws, now)?;
         let state = history.state();
@@ -390,10 +391,10 @@ impl Registry {
         let sql = if state.deactivated {
             "UPDATE registry_agents SET document = $1, rotation_keys = $2, head = $3, updated_at = $4, \
              status = 'deactivated', status_changed_at = $4, status_until = NULL, status_code = NULL \
-             WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended')"
+             WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended', 'deplatformed')"
         } else {
             "UPDATE registry_agents SET document = $1, rotation_keys = $2, head = $3, updated_at = $4 \
-             WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended')"
+             WHERE did = $5 AND head = $6 AND status IN ('active', 'suspended', 'deplatformed')"
         };
         let _turn = self.0.db.write_turn().await;
         let mut tx = self.0.pool.begin().await?;
@@ -433,10 +434,11 @@ impl Registry {
         } else {
             tracing::warn!(%did, undone = applied.nullified.len(), "agent recovered");
         }
-        Ok(Ok((
-            self.operated(did, &history, entry.seq, &applied.nullified),
-            false,
-        )))
+        let mut answer = self.operated(did, &history, entry.seq, &applied.nullified);
+        if !state.deactivated && AgentStatus::parse(&status) == Some(AgentStatus::Deplatformed) {
+            answer["status"] = "deplatformed".into();
+        }
+        Ok(Ok((answer, false)))
     }
 
     /// The answer to an accepted operation.

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use agentid_spec::document::{DidDocument, DocumentMetadata, ResolutionResult};
-use agentid_spec::history::{History, MAX_OPERATIONS};
+use agentid_spec::history::{History, MAX_HISTORY};
 use agentid_spec::id::{
     did_web_document_url, is_service_url, AgentDid, AGENTID_METHOD_PREFIX, DID_WEB_PREFIX,
 };
@@ -261,7 +261,7 @@ impl HttpSource {
         if served.did != did.as_str() {
             return Err(forged("the operations are another agent's"));
         }
-        if served.operations.len() > MAX_OPERATIONS {
+        if served.operations.len() > MAX_HISTORY {
             return Err(forged("more operations than an agent may have"));
         }
         let mut ops = Vec::with_capacity(served.operations.len());
@@ -403,8 +403,8 @@ pub fn agreed(chains: &[&Chain]) -> Option<usize> {
         .then_some(longest)
 }
 
-/// Largest list of operations read, in bytes: [`MAX_OPERATIONS`] of the largest size, and room.
-pub const MAX_OPERATIONS_BYTES: usize = MAX_OPERATIONS * (MAX_OPERATION_LEN + 256);
+/// Largest list of operations read, in bytes: [`MAX_HISTORY`] of the largest size, and room.
+pub const MAX_OPERATIONS_BYTES: usize = MAX_HISTORY * (MAX_OPERATION_LEN + 256);
 
 impl Source for HttpSource {
     fn registry(&self) -> &str {

@@ -212,8 +212,9 @@ impl Client {
     }
 
     /// What the service says `id` (a DID or an agent name) resolves to (`GET
-    /// /1.0/identifiers/{id}`). The service's word: `agentid_resolver` replays an agent's
-    /// operations to prove its document.
+    /// /1.0/identifiers/{id}`), a deactivated or deplatformed agent's result (410) included:
+    /// its standing is in `didDocumentMetadata`. The service's word: `agentid_resolver`
+    /// replays an agent's operations to prove its document.
     pub async fn resolve(&self, id: &str) -> Result<ResolutionResult, ClientError> {
         Ok(self.resolution(id).await?.value)
     }

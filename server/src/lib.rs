@@ -43,6 +43,8 @@ pub mod settings;
 pub mod source;
 pub mod start;
 pub mod store;
+#[cfg(test)]
+mod vectors;
 pub mod witness;
 
 /// The verifier behind `POST /v1/verify`: this process's registry and wallet, and the replay

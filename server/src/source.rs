@@ -55,6 +55,12 @@ const RELAY_EVERY: Duration = Duration::from_secs(5);
 const REPAIR_AFTER: Duration = Duration::from_millis(300);
 /// Most agents remembered for [`RELAY_EVERY`], and most waiting to be compared.
 const MAX_RELAYS_TRACKED: usize = 4096;
+/// How long a relay for a registry only behind waits for its turn.
+const RELAY_WAIT: Duration = Duration::from_secs(30);
+/// How often a relayed operation a registry refused for its rate limit (429) is sent again,
+/// and the first wait between (doubled each time).
+const RELAY_RETRIES: u32 = 5;
+const RELAY_BACKOFF: Duration = Duration::from_millis(500);
 /// Most comparisons after accepted operations running at once: each reads every trusted
 /// registry's history of the agent, so a stranger's stream of operations asks the trusted
 /// registries no faster than this many at a time.
@@ -179,9 +185,11 @@ impl LocalSource {
                 let chains: Vec<(Chain, Option<usize>)> =
                     held.iter().map(|h| (h.chain.clone(), h.from)).collect();
                 tokio::spawn(async move {
-                    // Only behind: no answer waits for it, and none is sent while
-                    // [`RELAYS_AT_ONCE`] comparisons run (the next resolution tries again).
-                    if let Ok(_running) = r.relays.running.try_acquire() {
+                    // Only behind: no answer waits for it; it waits its turn among
+                    // [`RELAYS_AT_ONCE`] comparisons, for a while (the next resolution tries
+                    // again).
+                    let turn = tokio::time::timeout(RELAY_WAIT, r.relays.running.acquire());
+                    if let Ok(Ok(_running)) = turn.await {
                         r.relay_chains(&did, &chains).await;
                     }
                 });
@@ -240,6 +248,26 @@ impl LocalSource {
             }
         }
         Ok((result, Some(vouched)))
+    }
+
+    /// Before this registry decides on what rests on `did`'s keys (a binding's consent): tells
+    /// it, and the other trusted registries, what each holds of the agent that another does
+    /// not ([`Registries::relay`]), so that the decision is made on the latest history they
+    /// hold, not on a stale copy (where a key rotated out elsewhere would still be first).
+    pub async fn bring_up_to_date(&self, did: &AgentDid) {
+        let r = &self.registries;
+        if r.foreign.is_empty() {
+            return;
+        }
+        let Ok(local) = r.registry.lookup_fresh(Lookup::Did(did)).await else {
+            return;
+        };
+        if let Ok((held, _)) = r.gather(did, local).await {
+            if differ(&held) {
+                r.mark_compared(did);
+                r.relay(did, &held).await;
+            }
+        }
     }
 
     /// Once an operation of `did` has been accepted here: compares, [`REPAIR_AFTER`] later
@@ -366,10 +394,7 @@ impl Registries {
                 for op in from_chain.beyond(to_chain) {
                     let taken = match to {
                         None => self.registry.operate(did, op).await.is_ok(),
-                        Some(i) => self.foreign[*i]
-                            .submit_operation(did, op)
-                            .await
-                            .is_ok_and(|st| (200..300).contains(&st)),
+                        Some(i) => self.submit_with_retries(*i, did, op).await,
                     };
                     if !taken {
                         break;
@@ -387,6 +412,28 @@ impl Registries {
                 }
             }
         }
+    }
+
+    /// Tells foreign registry `i` of `op`: whether it took it. One refused for its rate limit
+    /// (a stranger may be flooding it) is sent again after a growing wait, a few times.
+    async fn submit_with_retries(&self, i: usize, did: &AgentDid, op: &str) -> bool {
+        let mut wait = RELAY_BACKOFF;
+        for _ in 0..=RELAY_RETRIES {
+            match self.foreign[i].submit_operation(did, op).await {
+                Ok(st) if (200..300).contains(&st) => return true,
+                Ok(429) => {
+                    tokio::time::sleep(wait).await;
+                    wait = wait.saturating_mul(2);
+                }
+                _ => return false,
+            }
+        }
+        tracing::warn!(
+            did = did.as_str(),
+            to = self.name(Some(i)),
+            "a trusted registry kept refusing a relayed operation for its rate limit"
+        );
+        false
     }
 
     /// The origin of this registry (`None`) or of a foreign one.

@@ -24,8 +24,15 @@ use crate::ErrorCode;
 
 /// How long after an operation a higher-priority rotation key may still undo it: 72 hours.
 pub const RECOVERY_WINDOW_SECS: i64 = 72 * 3600;
-/// Most operations (in force or undone) one agent may have.
+/// Most operations (in force or undone) one agent may have before only a recovery or the
+/// final deactivation is accepted.
 pub const MAX_OPERATIONS: usize = 200;
+/// Most operations one agent's history may hold at all: past [`MAX_OPERATIONS`], a recovery
+/// (which undoes at least one operation that no other recovery undid) or a deactivation by the
+/// first key is still accepted, so that a thief with a lower key cannot fill the history to
+/// keep the owner from recovering. Each operation is undone at most once and nothing but a
+/// recovery is accepted past the cap, so a history stays well below this.
+pub const MAX_HISTORY: usize = 4 * MAX_OPERATIONS;
 
 /// Why an operation was not accepted. Each has its own [`ErrorCode`].
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
@@ -266,12 +273,13 @@ impl History {
     }
 
     /// The highest-priority rotation key in force, if no recovery can still take that place
-    /// from it at `now`: every operation in force up to the one from which it has held it
-    /// (the genesis, or the latest that put it there) was signed by the highest key in force
-    /// before it, or received at least [`RECOVERY_WINDOW_SECS`] ago. A key that a lower,
-    /// perhaps stolen, key put first can be undone by a higher one for that long, and what
-    /// rests on it (an agent's consent to be named in a zone, section 5.6) must not outlast
-    /// the recovery.
+    /// from it at `now`: no operation in force up to the one from which it has held it (the
+    /// genesis, or the latest that put it there) could still be undone, together with what
+    /// follows it, by a recovery (one received within [`RECOVERY_WINDOW_SECS`] of it, by the
+    /// first key before it, which signed none of the operations it would undo). A key that a
+    /// lower, perhaps stolen, key put first can be undone by a higher one for that long, and
+    /// what rests on it (an agent's consent to be named in a zone, section 5.6) must not
+    /// outlast the recovery.
     pub fn settled_top_key(&self, now: i64) -> Option<&DidKey> {
         let chain: Vec<&Entry> = self.entries.iter().filter(|e| !e.nullified).collect();
         let top = chain.last()?.state.rotation_keys.first()?;
@@ -279,12 +287,14 @@ impl History {
             .iter()
             .rposition(|e| e.state.rotation_keys.first() != Some(top))
             .map_or(0, |i| i + 1);
-        let undoable = chain.windows(2).take(from).any(|pair| {
-            let (before, op) = (pair[0], pair[1]);
-            before.state.rotation_keys.first() != Some(&op.signer)
-                && now.saturating_sub(op.received_at) < RECOVERY_WINDOW_SECS
+        let recoverable = (0..from).any(|p| {
+            let Some(first) = chain[p].state.rotation_keys.first() else {
+                return false;
+            };
+            now.saturating_sub(chain[p + 1].received_at) < RECOVERY_WINDOW_SECS
+                && chain[p + 1..].iter().all(|e| e.signer != *first)
         });
-        (!undoable).then_some(top)
+        (!recoverable).then_some(top)
     }
 
     /// Accepts `jws`, received at `received_at`, if section 5.3 allows it.
@@ -303,7 +313,7 @@ impl History {
                 Some(_) => invalid("the operation names another DID"),
             });
         }
-        if self.entries.len() >= MAX_OPERATIONS {
+        if self.entries.len() >= MAX_HISTORY {
             return Err(Rejection::TooManyOperations);
         }
         if self.state().deactivated {
@@ -331,6 +341,10 @@ impl History {
         let undone: Vec<usize> = (parent + 1..self.entries.len())
             .filter(|&i| !self.entries[i].nullified)
             .collect();
+        let last_word = !undone.is_empty() || matches!(op, Operation::Deactivate { .. });
+        if self.entries.len() >= MAX_OPERATIONS && !last_word {
+            return Err(Rejection::TooManyOperations);
+        }
         if let Some(&first) = undone.first() {
             let elapsed = received_at.saturating_sub(self.entries[first].received_at);
             if elapsed >= RECOVERY_WINDOW_SECS {
@@ -582,6 +596,46 @@ mod tests {
         let lower = update(&g, g.head(), 14, &[1, 2, 3], 2);
         g.apply(&lower, T0 + 5).unwrap();
         assert_eq!(g.settled_top_key(T0 + 5), Some(&did_key(&key(1))));
+    }
+
+    /// Fifteenth attack: a lower key's routine update, then the first key's own rotation:
+    /// nothing can undo that rotation, so its key is settled at once.
+    #[test]
+    fn a_rotation_by_the_first_key_is_settled_whatever_came_before() {
+        let mut h = History::genesis(&genesis(1), T0).unwrap();
+        let routine = update(&h, h.head(), 11, &[1, 2, 3], 2);
+        h.apply(&routine, T0 + 5).unwrap();
+        let rotation = update(&h, h.head(), 12, &[4, 2, 3], 1);
+        h.apply(&rotation, T0 + 10).unwrap();
+        assert_eq!(h.settled_top_key(T0 + 10), Some(&did_key(&key(4))));
+    }
+
+    /// Fifteenth attack: a thief with a lower key filled the history to the cap, and the
+    /// owner's recovery was refused with it. A recovery, and the final deactivation, are
+    /// accepted past the cap; nothing else is.
+    #[test]
+    fn a_full_history_still_takes_a_recovery() {
+        let mut h = History::genesis(&genesis(1), T0).unwrap();
+        let before = h.head().to_owned();
+        let theft = update(&h, &before, 66, &[3], 3);
+        h.apply(&theft, T0 + 1).unwrap();
+        for i in 0..MAX_OPERATIONS - 2 {
+            let next = update(&h, h.head(), (i % 200) as u8, &[3], 3);
+            h.apply(&next, T0 + 2).unwrap();
+        }
+        assert_eq!(h.entries().len(), MAX_OPERATIONS);
+        let more = update(&h, h.head(), 201, &[3], 3);
+        assert_eq!(
+            h.apply(&more, T0 + 3).unwrap_err().code(),
+            ErrorCode::TooManyOperations
+        );
+        let recovery = update(&h, &before, 10, &[1, 2], 1);
+        let a = h.apply(&recovery, T0 + 4).unwrap();
+        assert_eq!(a.nullified.len(), MAX_OPERATIONS - 1);
+        assert_eq!(h.state().rotation_keys[0], did_key(&key(1)));
+        let gone = deactivate(&h, h.head(), 1);
+        h.apply(&gone, T0 + 5).unwrap();
+        assert!(h.state().deactivated);
     }
 
     /// A thief with the lowest-priority key rotates the others out; the owner, with the

@@ -10,7 +10,7 @@ use agentid_spec::status_list::Bitstring;
 use serde_json::{json, Value};
 
 use crate::fixture::{nonce, Fixture};
-use crate::support::{backends, codes, s, Backend, Server};
+use crate::support::{answered, backends, codes, s, Backend, Server};
 
 async fn verify_at(server: &Server, vp: &str, merchant: &str, n: &str) -> Value {
     let (status, d) = server
@@ -689,21 +689,26 @@ async fn a_copy_of_an_agent_does_not_bring_back_its_old_keys() {
     }
 }
 
-/// `POST /v1/agents` (no `did`) or `POST /v1/agents/{did}/operations` at `node`.
+/// `POST /v1/agents` (no `did`) or `POST /v1/agents/{did}/operations` at `node`, through
+/// the typed client.
 async fn submit_op(node: &Server, did: Option<&str>, op: &str) -> (u16, Value) {
-    let path = match did {
-        None => "/v1/agents".to_owned(),
-        Some(did) => format!("/v1/agents/{did}/operations"),
-    };
-    node.http()
-        .post(&path, None, &json!({ "operation": op }))
-        .await
+    let client = node.client();
+    match did {
+        None => answered(client.register(op).await),
+        Some(did) => {
+            let did = agentid_spec::id::AgentDid::parse(did).unwrap();
+            answered(client.operate(&did, op).await)
+        }
+    }
 }
 
 /// The head (`versionId`) `node` resolves `did` to.
 async fn head_at(node: &Server, did: &str) -> String {
-    let (_, resolved) = node.http().get(&format!("/1.0/identifiers/{did}")).await;
-    s(&resolved["didDocumentMetadata"]["versionId"])
+    let resolved = node.client().resolve(did).await.unwrap();
+    resolved
+        .did_document_metadata
+        .and_then(|m| m.version_id)
+        .unwrap_or_default()
 }
 
 /// The merchant of [`spend_by`].
@@ -714,22 +719,28 @@ fn merchant_did() -> String {
 /// A delegation from a new principal of `node` to `agent` ($50 a purchase, $200 in all,
 /// groceries at [`merchant_did`]): its credential.
 async fn delegated_at(node: &Server, agent: &str) -> String {
-    let (_, principal) = node.http().post("/v1/principals", None, &json!({})).await;
-    let (st, issued) = node
-        .http()
-        .post(
-            "/v1/delegations",
-            Some(&s(&principal["token"])),
-            &json!({
-                "agent": agent,
-                "scope": { "merchants": [merchant_did()], "categories": ["groceries"] },
-                "spendingLimit": { "currency": "USD", "perTransaction": 5000, "total": 20000 },
-                "validUntil": agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
-            }),
+    use agentid_spec::api::{DelegationRequest, ScopeRequest};
+    let client = node.client();
+    let principal = client.create_principal().await.unwrap();
+    let request = DelegationRequest {
+        agent: agent.to_owned(),
+        scope: ScopeRequest {
+            merchants: Some(vec![merchant_did()]),
+            categories: Some(vec!["groceries".into()]),
+        },
+        spending_limit: serde_json::from_value(
+            json!({ "currency": "USD", "perTransaction": 5000, "total": 20000 }),
         )
-        .await;
-    assert_eq!(st, 201, "{issued}");
-    s(&issued["credential"])
+        .unwrap(),
+        valid_from: None,
+        valid_until: agentid_spec::time::format_rfc3339(crate::fixture::now() + 86_400),
+        max_depth: None,
+    };
+    client
+        .delegate(&principal.token, &request)
+        .await
+        .unwrap()
+        .credential
 }
 
 /// `agent`'s $7 spend request at [`merchant_did`], drawing on `credential`, signed by `key`.
@@ -754,15 +765,9 @@ fn spend_by(agent: &str, credential: &str, key: &KeyPair) -> String {
     )
 }
 
-/// `POST /v1/spend/authorizations` of `presentation` at `node`.
+/// `POST /v1/spend/authorizations` of `presentation` at `node`, through the typed client.
 async fn hold_at(node: &Server, presentation: String) -> (u16, Value) {
-    node.http()
-        .post(
-            "/v1/spend/authorizations",
-            None,
-            &json!({ "presentation": presentation }),
-        )
-        .await
+    answered(node.client().authorize_spend(&presentation, None).await)
 }
 
 /// Finding (eighth attack): on a second node, replays of presentations the first had accepted
@@ -1051,6 +1056,138 @@ async fn an_operation_posted_to_one_registry_reaches_the_others() {
     assert_eq!(head_at(&copy, did).await, head_at(&home, did).await);
     let (st, r) = hold_at(&v, spend_by(did, &credential, &thief)).await;
     assert!(st >= 400, "the thief's key: {r}");
+}
+
+/// Findings (fifteenth attack): (1) a thief with an agent's lower rotation key put its own key
+/// first and filled the history to its 200-operation cap: the owner's recovery, in time, was
+/// refused `too_many_operations`, and 72 hours later the thief's key was settled, consented to
+/// a zone of its own and had the agent deplatformed there. A recovery is accepted past the cap.
+/// (2) The holder of the first key the owner had since rotated out registered the bare genesis
+/// at another trusted registry, where that key was still first, and named and deplatformed the
+/// agent in a zone of its own there. A binding's consent is now checked on the latest history
+/// the trusted registries hold, and a deplatformed copy still takes the owner's operations.
+#[tokio::test]
+async fn a_full_history_or_a_stale_copy_takes_no_agent_from_its_owner() {
+    // (1) The cap.
+    let fast = ["--write-rate", "1000", "--write-burst", "1000"];
+    let home = Server::start_with(&Backend::Sqlite, &fast).await;
+    let (first, backup, thief) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let keys = agentid_sdk::operation::Keys::new(&first, &[&first, &backup]);
+    let genesis = agentid_sdk::operation::create_with(&keys, None, &first, crate::fixture::now());
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&home, None, &genesis.operation).await.0, 201);
+    let g = head_at(&home, did).await;
+    let mine = agentid_sdk::operation::Keys::new(&thief, &[&thief]);
+    let promote =
+        agentid_sdk::operation::update(&genesis.did, &g, &mine, &backup, crate::fixture::now());
+    assert_eq!(submit_op(&home, Some(did), &promote).await.0, 200);
+    let mut head = head_at(&home, did).await;
+    for i in 0..198 {
+        let mut k = agentid_sdk::operation::Keys::new(&thief, &[&thief]);
+        k.verification_methods.insert(
+            format!("key-{}", i + 2),
+            KeyPair::generate().did_key().multibase().to_owned(),
+        );
+        let op =
+            agentid_sdk::operation::update(&genesis.did, &head, &k, &thief, crate::fixture::now());
+        let (st, r) = submit_op(&home, Some(did), &op).await;
+        assert_eq!(st, 200, "{i}: {r}");
+        head = s(&r["head"]);
+    }
+    let more =
+        agentid_sdk::operation::update(&genesis.did, &head, &mine, &thief, crate::fixture::now());
+    let (st, r) = submit_op(&home, Some(did), &more).await;
+    assert_eq!(
+        (st, s(&r["error"]["code"])),
+        (409, "too_many_operations".into()),
+        "{r}"
+    );
+    let recovery = agentid_sdk::operation::update(
+        &genesis.did,
+        &g,
+        &agentid_sdk::operation::Keys::new(&first, &[&first]),
+        &first,
+        crate::fixture::now(),
+    );
+    let (st, r) = submit_op(&home, Some(did), &recovery).await;
+    assert_eq!(st, 200, "the owner's recovery past the cap: {r}");
+    let credential = delegated_at(&home, did).await;
+    let (st, r) = hold_at(&home, spend_by(did, &credential, &first)).await;
+    assert_eq!(st, 201, "the owner's key: {r}");
+    let (st, r) = hold_at(&home, spend_by(did, &credential, &thief)).await;
+    assert!(st >= 400, "the thief's key: {r}");
+
+    // (2) The stale copy.
+    let r1 = Server::start(&Backend::Sqlite).await;
+    let r2 = Server::start_with(&Backend::Sqlite, &["--trust-registry", &r1.url]).await;
+    let (old, new, zone_key) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&r1, None, &genesis.operation).await.0, 201);
+    let g = head_at(&r1, did).await;
+    let rotate = agentid_sdk::operation::update(
+        &genesis.did,
+        &g,
+        &agentid_sdk::operation::Keys::new(&new, &[&new]),
+        &old,
+        crate::fixture::now(),
+    );
+    assert_eq!(submit_op(&r1, Some(did), &rotate).await.0, 200);
+    // The old key's holder: the bare genesis at R2, a zone there, and a binding at once.
+    assert_eq!(submit_op(&r2, None, &genesis.operation).await.0, 201);
+    let zone_op =
+        |op: agentid_spec::zone::ZoneOperation| agentid_sdk::operation::zone(&op, &zone_key);
+    let at = agentid_spec::time::format_rfc3339(crate::fixture::now());
+    let claim = zone_op(agentid_spec::zone::ZoneOperation::ClaimZone {
+        zone: agentid_spec::id::AgentName::parse("lair").unwrap(),
+        owner: zone_key.did_key(),
+        created_at: at.clone(),
+    });
+    let name = agentid_spec::id::AgentName::parse("v.lair").unwrap();
+    let consent = agentid_sdk::operation::name_consent(
+        &name,
+        &genesis.did,
+        &zone_key.did_key(),
+        &old,
+        crate::fixture::now(),
+    );
+    let bind = zone_op(agentid_spec::zone::ZoneOperation::BindName {
+        name,
+        did: genesis.did.clone(),
+        consent,
+        created_at: at,
+    });
+    let client = r2.client();
+    for op in [claim] {
+        let submission = agentid_spec::api::ZoneSubmission {
+            operation: op,
+            reason: None,
+        };
+        assert_eq!(answered(client.zone_operation(&submission).await).0, 200);
+    }
+    let submission = agentid_spec::api::ZoneSubmission {
+        operation: bind,
+        reason: None,
+    };
+    let (st, r) = answered(client.zone_operation(&submission).await);
+    assert_eq!(
+        (st, s(&r["error"]["code"])),
+        (403, "consent_invalid".into()),
+        "the rotated-out key's consent: {r}"
+    );
+    assert_eq!(
+        head_at(&r2, did).await,
+        head_at(&r1, did).await,
+        "R2 was brought up to date"
+    );
 }
 
 /// Finding (thirteenth attack): a trusted registry suspended an agent while another trusted

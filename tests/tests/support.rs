@@ -263,6 +263,11 @@ impl Server {
         let _ = self.child.kill().await;
     }
 
+    /// The SDK's typed client for this server.
+    pub fn client(&self) -> agentid_sdk::client::Client {
+        agentid_sdk::client::Client::with_timeout(&self.url, Duration::from_secs(20)).unwrap()
+    }
+
     pub fn http(&self) -> Http {
         Http {
             client: reqwest::Client::builder()
@@ -629,4 +634,19 @@ pub async fn serve_outcome(
     let json = serde_json::from_str(&printed)
         .unwrap_or_else(|e| panic!("agentid serve printed non-JSON ({e}): {printed}"));
     Err((status.code().unwrap_or(-1), json))
+}
+
+/// A typed client call's outcome as the wire gave it: the status and the body (an answer, or
+/// the service's `{"error": ...}`), for tests that assert on either.
+pub fn answered<T: serde::Serialize>(
+    r: Result<agentid_sdk::client::Answer<T>, agentid_sdk::client::ClientError>,
+) -> (u16, Value) {
+    use agentid_sdk::client::ClientError;
+    match r {
+        Ok(a) => (a.status, serde_json::to_value(a.value).unwrap()),
+        Err(ClientError::Refused { status, detail }) => {
+            (status, serde_json::json!({ "error": detail }))
+        }
+        Err(e) => panic!("the service did not answer: {e}"),
+    }
 }

@@ -45,6 +45,13 @@ async fn register(
     Json(body): Json<SubmitOperation>,
 ) -> Result<Response, ApiError> {
     let registered: Registered = s.registry.register(&body.operation).await?;
+    if !registered.replayed {
+        // A new copy here is brought up to date with what the trusted registries hold.
+        if let Ok(did) = AgentDid::parse(&registered.answer.did) {
+            let verifier = s.verifier.clone();
+            tokio::spawn(async move { verifier.source().repair_soon(did).await });
+        }
+    }
     Ok(answered(
         StatusCode::CREATED,
         registered.replayed,

@@ -24,6 +24,13 @@ async fn operate(
     State(s): State<AppState>,
     Json(body): Json<agentid_spec::api::ZoneSubmission>,
 ) -> Result<Response, ApiError> {
+    // A binding's consent is checked on the agent's latest history among the trusted
+    // registries, not on a stale copy here (spec section 5.6).
+    if let Ok((agentid_spec::zone::ZoneOperation::BindName { did, .. }, _)) =
+        agentid_spec::zone::open(&body.operation)
+    {
+        s.verifier.source().bring_up_to_date(&did).await;
+    }
     let (answer, replayed) = s
         .registry
         .zone_operation(&body.operation, body.reason.as_deref())
