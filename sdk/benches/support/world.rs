@@ -234,9 +234,14 @@ pub fn world() -> World {
         ]),
         status_list,
     };
+    // One agent checks out at one merchant hundreds of thousands of times at a fixed clock:
+    // the replay memory (still written every check) holds them all.
     let limits = Limits {
         did_refresh_secs: i64::MAX / 4,
         status_refresh_secs: i64::MAX / 4,
+        max_nonces: 10_000_000,
+        max_nonces_per_merchant: 10_000_000,
+        max_nonces_per_agent: 10_000_000,
         ..Limits::default()
     };
     let policy = TrustPolicy::new()
