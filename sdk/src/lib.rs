@@ -16,7 +16,8 @@
 //! An agent may pass a narrower delegation to a sub-agent: the verifier checks the whole
 //! chain, each link no wider than the one before it. With the `client` feature, [`client`] is
 //! a typed client of the service's HTTP API (register, update, delegate, sub-delegate, hold,
-//! settle, verify, the log), with `agentid_spec::api`'s types in and out.
+//! settle, verify, zones, moderation and operators, the log and its proofs), with
+//! `agentid_spec::api`'s types in and out: the `agentid` command line is built on it.
 //!
 //! ```no_run
 //! use std::sync::Arc;
