@@ -427,11 +427,7 @@ impl Client {
         did: &str,
         reason: &str,
     ) -> Result<ModerationDecision, ClientError> {
-        let path = format!("/v1/admin/agents/{}/deplatform", path_segment(did)?);
-        let body = ModerationReason {
-            reason: reason.to_owned(),
-        };
-        self.post(&path, Auth::Bearer(token), Some(&body)).await
+        self.decide_on_agent(token, did, "deplatform", reason).await
     }
 
     /// Reinstates a suspended or deplatformed agent, as the operator whose token this is.
@@ -441,7 +437,18 @@ impl Client {
         did: &str,
         reason: &str,
     ) -> Result<ModerationDecision, ClientError> {
-        let path = format!("/v1/admin/agents/{}/reinstate", path_segment(did)?);
+        self.decide_on_agent(token, did, "reinstate", reason).await
+    }
+
+    /// `POST /v1/admin/agents/{did}/{action}` with the operator's reason.
+    async fn decide_on_agent(
+        &self,
+        token: &str,
+        did: &str,
+        action: &str,
+        reason: &str,
+    ) -> Result<ModerationDecision, ClientError> {
+        let path = format!("/v1/admin/agents/{}/{action}", path_segment(did)?);
         let body = ModerationReason {
             reason: reason.to_owned(),
         };
