@@ -379,6 +379,11 @@ impl Registry {
         let now = self.0.clock.now();
         let applied = history.apply(jws, now)?;
         let state = history.state();
+        if state.deactivated && AgentStatus::parse(&status) == Some(AgentStatus::Deplatformed) {
+            // Deactivation would end the deplatforming's record and, after the grace, free
+            // the agent's name for another DID: a deplatformed agent keeps both.
+            return Err(Error::Deplatformed(did.to_string()));
+        }
         let name = name
             .as_deref()
             .map(AgentName::parse)

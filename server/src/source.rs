@@ -254,20 +254,46 @@ impl LocalSource {
     /// it, and the other trusted registries, what each holds of the agent that another does
     /// not ([`Registries::relay`]), so that the decision is made on the latest history they
     /// hold, not on a stale copy (where a key rotated out elsewhere would still be first).
-    pub async fn bring_up_to_date(&self, did: &AgentDid) {
+    /// Fails closed: `Err` (why) when a trusted registry cannot be asked, when the histories
+    /// part ways (a fork: no branch's key may consent), or when no turn among
+    /// [`RELAYS_AT_ONCE`] comes within [`RELAY_WAIT`].
+    pub async fn bring_up_to_date(&self, did: &AgentDid) -> Result<(), String> {
         let r = &self.registries;
         if r.foreign.is_empty() {
-            return;
+            return Ok(());
         }
-        let Ok(local) = r.registry.lookup_fresh(Lookup::Did(did)).await else {
-            return;
+        let turn = tokio::time::timeout(RELAY_WAIT, r.relays.running.acquire()).await;
+        let Ok(Ok(_running)) = turn else {
+            return Err("the registry is busy comparing histories; retry".into());
         };
-        if let Ok((held, _)) = r.gather(did, local).await {
-            if differ(&held) {
-                r.mark_compared(did);
-                r.relay(did, &held).await;
-            }
+        let read = |e: ResolveError| format!("the agent's history could not be read: {e}");
+        let local = r
+            .registry
+            .lookup_fresh(Lookup::Did(did))
+            .await
+            .map_err(|e| read(internal(e)))?;
+        let (mut held, mut unreachable) = r.gather(did, local).await.map_err(read)?;
+        if unreachable.is_none() && differ(&held) {
+            r.mark_compared(did);
+            r.relay(did, &held).await;
+            let local = r
+                .registry
+                .lookup_fresh(Lookup::Did(did))
+                .await
+                .map_err(|e| read(internal(e)))?;
+            (held, unreachable) = r.gather(did, local).await.map_err(read)?;
         }
+        if let Some(e) = unreachable {
+            return Err(format!(
+                "a trusted registry cannot be asked for the agent's history ({e}); retry"
+            ));
+        }
+        if parted(&held) {
+            return Err(
+                "the trusted registries hold histories of this agent that part ways".into(),
+            );
+        }
+        Ok(())
     }
 
     /// Once an operation of `did` has been accepted here: compares, [`REPAIR_AFTER`] later

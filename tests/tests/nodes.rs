@@ -1190,6 +1190,94 @@ async fn a_full_history_or_a_stale_copy_takes_no_agent_from_its_owner() {
     );
 }
 
+/// Findings (sixteenth attack): the check of a binding on the trusted registries' latest
+/// history failed open: with the home registry down, the holder of a rotated-out first key
+/// bound the agent at a bare copy and deplatformed it for good; and a deplatformed agent could
+/// deactivate itself, which freed its name for another DID. A binding now waits until every
+/// trusted registry can be asked, and a deplatformed agent keeps its standing and its name.
+#[tokio::test]
+async fn a_binding_waits_for_every_trusted_registry_and_deplatformed_agents_keep_their_names() {
+    let mut r1 = Server::start(&Backend::Sqlite).await;
+    let r2 = Server::start_with(&Backend::Sqlite, &["--trust-registry", &r1.url]).await;
+    let (old, new, zone_key) = (
+        KeyPair::generate(),
+        KeyPair::generate(),
+        KeyPair::generate(),
+    );
+    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(&r1, None, &genesis.operation).await.0, 201);
+    let g = head_at(&r1, did).await;
+    let rotate = agentid_sdk::operation::update(
+        &genesis.did,
+        &g,
+        &agentid_sdk::operation::Keys::new(&new, &[&new]),
+        &old,
+        crate::fixture::now(),
+    );
+    assert_eq!(submit_op(&r1, Some(did), &rotate).await.0, 200);
+    r1.stop().await;
+    assert_eq!(submit_op(&r2, None, &genesis.operation).await.0, 201);
+    let zone_op = |op: agentid_spec::zone::ZoneOperation| agentid_spec::api::ZoneSubmission {
+        operation: agentid_sdk::operation::zone(&op, &zone_key),
+        reason: None,
+    };
+    let at = agentid_spec::time::format_rfc3339(crate::fixture::now());
+    let client = r2.client();
+    let claim = zone_op(agentid_spec::zone::ZoneOperation::ClaimZone {
+        zone: agentid_spec::id::AgentName::parse("den").unwrap(),
+        owner: zone_key.did_key(),
+        created_at: at.clone(),
+    });
+    assert_eq!(answered(client.zone_operation(&claim).await).0, 200);
+    let name = agentid_spec::id::AgentName::parse("v.den").unwrap();
+    let consent = agentid_sdk::operation::name_consent(
+        &name,
+        &genesis.did,
+        &zone_key.did_key(),
+        &old,
+        crate::fixture::now(),
+    );
+    let bind = zone_op(agentid_spec::zone::ZoneOperation::BindName {
+        name,
+        did: genesis.did.clone(),
+        consent,
+        created_at: at,
+    });
+    let (st, r) = answered(client.zone_operation(&bind).await);
+    assert_eq!(
+        (st, s(&r["error"]["code"])),
+        (409, "conflict".into()),
+        "bound while the home registry was down: {r}"
+    );
+
+    // A deplatformed agent's own deactivation is refused: its name stays held.
+    let home = Server::start(&Backend::Sqlite).await;
+    let key = KeyPair::generate();
+    let named = agentid_sdk::operation::create(
+        &key,
+        &key,
+        Some(agentid_spec::id::AgentName::parse("brandshop").unwrap()),
+        crate::fixture::now(),
+    );
+    let did = named.did.as_str();
+    assert_eq!(submit_op(&home, None, &named.operation).await.0, 201);
+    let head = head_at(&home, did).await;
+    let decided = home
+        .client()
+        .deplatform_agent(&home.admin_token, did, "fraud")
+        .await
+        .unwrap();
+    assert_eq!(decided.status, "deplatformed");
+    let gone = agentid_sdk::operation::deactivate(&named.did, &head, &key, crate::fixture::now());
+    let (st, r) = submit_op(&home, Some(did), &gone).await;
+    assert_eq!(
+        (st, s(&r["error"]["code"])),
+        (409, "agent_deplatformed".into()),
+        "{r}"
+    );
+}
+
 /// Finding (thirteenth attack): a trusted registry suspended an agent while another trusted
 /// registry was down; the outage was answered from the verifier's cache, the agent as it stood
 /// before the suspension, for up to its staleness bound. A suspension refuses while another

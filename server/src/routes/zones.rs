@@ -26,16 +26,37 @@ async fn operate(
 ) -> Result<Response, ApiError> {
     // A binding's consent is checked on the agent's latest history among the trusted
     // registries, not on a stale copy here (spec section 5.6).
-    if let Ok((agentid_spec::zone::ZoneOperation::BindName { did, .. }, _)) =
+    // Only for a binding signed by the owner of the zone holding the name (anything else is
+    // refused below without asking anyone); it fails closed.
+    if let Ok((agentid_spec::zone::ZoneOperation::BindName { name, did, .. }, signer)) =
         agentid_spec::zone::open(&body.operation)
     {
-        s.verifier.source().bring_up_to_date(&did).await;
+        if owner_of_zone_holding(&s, &name).await? == Some(signer.to_string()) {
+            s.verifier
+                .source()
+                .bring_up_to_date(&did)
+                .await
+                .map_err(|why| ApiError::conflict(ErrorCode::Conflict, why))?;
+        }
     }
     let (answer, replayed) = s
         .registry
         .zone_operation(&body.operation, body.reason.as_deref())
         .await?;
     Ok(super::agents::answered(StatusCode::OK, replayed, answer))
+}
+
+/// The owner of the innermost claimed zone holding `name`, as the registry proves it.
+async fn owner_of_zone_holding(s: &AppState, name: &AgentName) -> Result<Option<String>, ApiError> {
+    for zone in agentid_spec::zone::enclosing(name).iter().skip(1) {
+        let Ok(zone) = AgentName::parse(zone) else {
+            continue;
+        };
+        if let Some(z) = s.registry.zone(&zone).await? {
+            return Ok(Some(z.owner));
+        }
+    }
+    Ok(None)
 }
 
 async fn show(
