@@ -252,11 +252,11 @@ impl LocalSource {
 
     /// Before this registry decides on what rests on `did`'s keys (a binding's consent): tells
     /// it, and the other trusted registries, what each holds of the agent that another does
-    /// not ([`Registries::relay`]), so that the decision is made on the latest history they
+    /// not (`Registries::relay`), so that the decision is made on the latest history they
     /// hold, not on a stale copy (where a key rotated out elsewhere would still be first).
     /// Fails closed: `Err` (why) when a trusted registry cannot be asked, when the histories
     /// part ways (a fork: no branch's key may consent), or when no turn among
-    /// [`RELAYS_AT_ONCE`] comes within [`RELAY_WAIT`].
+    /// `RELAYS_AT_ONCE` comes within `RELAY_WAIT`.
     pub async fn bring_up_to_date(&self, did: &AgentDid) -> Result<(), String> {
         let r = &self.registries;
         if r.foreign.is_empty() {
@@ -296,9 +296,9 @@ impl LocalSource {
         Ok(())
     }
 
-    /// Once an operation of `did` has been accepted here: compares, [`REPAIR_AFTER`] later
-    /// (and at most once per [`RELAY_EVERY`]), the agent's chains at every trusted registry
-    /// and tells each what the others hold ([`Registries::relay`]). So a stranger's copy here
+    /// Once an operation of `did` has been accepted here: compares, `REPAIR_AFTER` later
+    /// (and at most once per `RELAY_EVERY`), the agent's chains at every trusted registry
+    /// and tells each what the others hold (`Registries::relay`). So a stranger's copy here
     /// of an operation a recovery undid elsewhere takes the recovery at once, in this
     /// registry's window, and an operation posted here reaches the others; nobody need be
     /// watching. Nothing when no foreign registry is trusted.
