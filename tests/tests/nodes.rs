@@ -1250,6 +1250,27 @@ async fn a_binding_waits_for_every_trusted_registry_and_deplatformed_agents_keep
         (409, "conflict".into()),
         "bound while the home registry was down: {r}"
     );
+    // Seventeenth attack: the zone's own name skipped the check.
+    let apex = agentid_spec::id::AgentName::parse("den").unwrap();
+    let consent = agentid_sdk::operation::name_consent(
+        &apex,
+        &genesis.did,
+        &zone_key.did_key(),
+        &old,
+        crate::fixture::now(),
+    );
+    let bind = zone_op(agentid_spec::zone::ZoneOperation::BindName {
+        name: apex,
+        did: genesis.did.clone(),
+        consent,
+        created_at: agentid_spec::time::format_rfc3339(crate::fixture::now()),
+    });
+    let (st, r) = answered(client.zone_operation(&bind).await);
+    assert_eq!(
+        (st, s(&r["error"]["code"])),
+        (409, "conflict".into()),
+        "the zone's own name: {r}"
+    );
 
     // A deplatformed agent's own deactivation is refused: its name stays held.
     let home = Server::start(&Backend::Sqlite).await;

@@ -28,10 +28,17 @@ async fn operate(
     // registries, not on a stale copy here (spec section 5.6).
     // Only for a binding signed by the owner of the zone holding the name (anything else is
     // refused below without asking anyone); it fails closed.
-    if let Ok((agentid_spec::zone::ZoneOperation::BindName { name, did, .. }, signer)) =
-        agentid_spec::zone::open(&body.operation)
+    if let Ok((
+        agentid_spec::zone::ZoneOperation::BindName {
+            name, did, consent, ..
+        },
+        signer,
+    )) = agentid_spec::zone::open(&body.operation)
     {
-        if owner_of_zone_holding(&s, &name).await? == Some(signer.to_string()) {
+        // A consent that is no signed consent to this name, agent and owner is refused below
+        // whatever the history: nobody is asked for it.
+        let signed = agentid_spec::zone::consent_signer(&consent, &name, &did, &signer).is_some();
+        if signed && owner_of_zone_holding(&s, &name).await? == Some(signer.to_string()) {
             s.verifier
                 .source()
                 .bring_up_to_date(&did)
@@ -46,9 +53,10 @@ async fn operate(
     Ok(super::agents::answered(StatusCode::OK, replayed, answer))
 }
 
-/// The owner of the innermost claimed zone holding `name`, as the registry proves it.
+/// The owner of the innermost claimed zone holding `name` (the name itself when it is a zone,
+/// as the registry holds it), as the registry proves it.
 async fn owner_of_zone_holding(s: &AppState, name: &AgentName) -> Result<Option<String>, ApiError> {
-    for zone in agentid_spec::zone::enclosing(name).iter().skip(1) {
+    for zone in agentid_spec::zone::enclosing(name).iter() {
         let Ok(zone) = AgentName::parse(zone) else {
             continue;
         };
