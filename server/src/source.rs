@@ -275,7 +275,14 @@ impl LocalSource {
         let (mut held, mut unreachable) = r.gather(did, local).await.map_err(read)?;
         if unreachable.is_none() && differ(&held) {
             r.mark_compared(did);
-            r.relay(did, &held).await;
+            // This registry is told now (what the decision needs); the others on a task of
+            // their own, so that a peer slow to take them (or refusing them for its rate
+            // limit, retried with backoff) does not hold the binding.
+            let chains: Vec<(Chain, Option<usize>)> =
+                held.iter().map(|h| (h.chain.clone(), h.from)).collect();
+            r.relay_to(did, &chains, true).await;
+            let (others, did_) = (r.clone(), did.clone());
+            tokio::spawn(async move { others.relay_chains(&did_, &chains).await });
             let local = r
                 .registry
                 .lookup_fresh(Lookup::Did(did))
@@ -414,7 +421,12 @@ impl Registries {
 
     /// [`Registries::relay`] of each registry's chain (`None`: this one's).
     async fn relay_chains(&self, did: &AgentDid, chains: &[(Chain, Option<usize>)]) {
-        for (to_chain, to) in chains {
+        self.relay_to(did, chains, false).await;
+    }
+
+    /// [`Registries::relay_chains`] to this registry alone when `here_only`.
+    async fn relay_to(&self, did: &AgentDid, chains: &[(Chain, Option<usize>)], here_only: bool) {
+        for (to_chain, to) in chains.iter().filter(|(_, to)| !here_only || to.is_none()) {
             for (from_chain, from) in chains.iter().filter(|(_, f)| f != to) {
                 let mut told = 0usize;
                 for op in from_chain.beyond(to_chain) {
