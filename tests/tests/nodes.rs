@@ -711,6 +711,63 @@ async fn head_at(node: &Server, did: &str) -> String {
         .unwrap_or_default()
 }
 
+/// An agent registered at `node` whose first key, returned, it has since rotated out (the
+/// new key signed by it): what a thief holding the old key starts from.
+async fn rotated_at(node: &Server) -> (agentid_sdk::operation::SignedGenesis, KeyPair) {
+    let (old, new) = (KeyPair::generate(), KeyPair::generate());
+    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
+    let did = genesis.did.as_str();
+    assert_eq!(submit_op(node, None, &genesis.operation).await.0, 201);
+    let rotate = agentid_sdk::operation::update(
+        &genesis.did,
+        &head_at(node, did).await,
+        &agentid_sdk::operation::Keys::new(&new, &[&new]),
+        &old,
+        crate::fixture::now(),
+    );
+    assert_eq!(submit_op(node, Some(did), &rotate).await.0, 200);
+    (genesis, old)
+}
+
+/// `zone`'s claim by `owner`, now.
+fn claim_zone(zone: &str, owner: &KeyPair) -> String {
+    let op = agentid_spec::zone::ZoneOperation::ClaimZone {
+        zone: agentid_spec::id::AgentName::parse(zone).unwrap(),
+        owner: owner.did_key(),
+        created_at: agentid_spec::time::format_rfc3339(crate::fixture::now()),
+    };
+    agentid_sdk::operation::zone(&op, owner)
+}
+
+/// `owner`'s binding of `name` to `did`, with the consent `agent_key` signs, now.
+fn bind_with(
+    did: &agentid_spec::id::AgentDid,
+    name: &str,
+    agent_key: &KeyPair,
+    owner: &KeyPair,
+) -> String {
+    let name = agentid_spec::id::AgentName::parse(name).unwrap();
+    let now = crate::fixture::now();
+    let consent =
+        agentid_sdk::operation::name_consent(&name, did, &owner.did_key(), agent_key, now);
+    let op = agentid_spec::zone::ZoneOperation::BindName {
+        name,
+        did: did.clone(),
+        consent,
+        created_at: agentid_spec::time::format_rfc3339(now),
+    };
+    agentid_sdk::operation::zone(&op, owner)
+}
+
+/// `POST /v1/zones` of `operation` at `node`, through the typed client.
+async fn zone_op_at(node: &Server, operation: &str) -> (u16, Value) {
+    let submission = agentid_spec::api::ZoneSubmission {
+        operation: operation.to_owned(),
+        reason: None,
+    };
+    answered(node.client().zone_operation(&submission).await)
+}
+
 /// The merchant of [`spend_by`].
 fn merchant_did() -> String {
     KeyPair::from_seed(&[0x4d; 32]).did_key().to_string()
@@ -1124,60 +1181,14 @@ async fn a_full_history_or_a_stale_copy_takes_no_agent_from_its_owner() {
     // (2) The stale copy.
     let r1 = Server::start(&Backend::Sqlite).await;
     let r2 = Server::start_with(&Backend::Sqlite, &["--trust-registry", &r1.url]).await;
-    let (old, new, zone_key) = (
-        KeyPair::generate(),
-        KeyPair::generate(),
-        KeyPair::generate(),
-    );
-    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
+    let zone_key = KeyPair::generate();
+    let (genesis, old) = rotated_at(&r1).await;
     let did = genesis.did.as_str();
-    assert_eq!(submit_op(&r1, None, &genesis.operation).await.0, 201);
-    let g = head_at(&r1, did).await;
-    let rotate = agentid_sdk::operation::update(
-        &genesis.did,
-        &g,
-        &agentid_sdk::operation::Keys::new(&new, &[&new]),
-        &old,
-        crate::fixture::now(),
-    );
-    assert_eq!(submit_op(&r1, Some(did), &rotate).await.0, 200);
     // The old key's holder: the bare genesis at R2, a zone there, and a binding at once.
     assert_eq!(submit_op(&r2, None, &genesis.operation).await.0, 201);
-    let zone_op =
-        |op: agentid_spec::zone::ZoneOperation| agentid_sdk::operation::zone(&op, &zone_key);
-    let at = agentid_spec::time::format_rfc3339(crate::fixture::now());
-    let claim = zone_op(agentid_spec::zone::ZoneOperation::ClaimZone {
-        zone: agentid_spec::id::AgentName::parse("lair").unwrap(),
-        owner: zone_key.did_key(),
-        created_at: at.clone(),
-    });
-    let name = agentid_spec::id::AgentName::parse("v.lair").unwrap();
-    let consent = agentid_sdk::operation::name_consent(
-        &name,
-        &genesis.did,
-        &zone_key.did_key(),
-        &old,
-        crate::fixture::now(),
-    );
-    let bind = zone_op(agentid_spec::zone::ZoneOperation::BindName {
-        name,
-        did: genesis.did.clone(),
-        consent,
-        created_at: at,
-    });
-    let client = r2.client();
-    for op in [claim] {
-        let submission = agentid_spec::api::ZoneSubmission {
-            operation: op,
-            reason: None,
-        };
-        assert_eq!(answered(client.zone_operation(&submission).await).0, 200);
-    }
-    let submission = agentid_spec::api::ZoneSubmission {
-        operation: bind,
-        reason: None,
-    };
-    let (st, r) = answered(client.zone_operation(&submission).await);
+    let claim = claim_zone("lair", &zone_key);
+    assert_eq!(zone_op_at(&r2, &claim).await.0, 200);
+    let (st, r) = zone_op_at(&r2, &bind_with(&genesis.did, "v.lair", &old, &zone_key)).await;
     assert_eq!(
         (st, s(&r["error"]["code"])),
         (403, "consent_invalid".into()),
@@ -1199,73 +1210,19 @@ async fn a_full_history_or_a_stale_copy_takes_no_agent_from_its_owner() {
 async fn a_binding_waits_for_every_trusted_registry_and_deplatformed_agents_keep_their_names() {
     let mut r1 = Server::start(&Backend::Sqlite).await;
     let r2 = Server::start_with(&Backend::Sqlite, &["--trust-registry", &r1.url]).await;
-    let (old, new, zone_key) = (
-        KeyPair::generate(),
-        KeyPair::generate(),
-        KeyPair::generate(),
-    );
-    let genesis = agentid_sdk::operation::create(&old, &old, None, crate::fixture::now());
-    let did = genesis.did.as_str();
-    assert_eq!(submit_op(&r1, None, &genesis.operation).await.0, 201);
-    let g = head_at(&r1, did).await;
-    let rotate = agentid_sdk::operation::update(
-        &genesis.did,
-        &g,
-        &agentid_sdk::operation::Keys::new(&new, &[&new]),
-        &old,
-        crate::fixture::now(),
-    );
-    assert_eq!(submit_op(&r1, Some(did), &rotate).await.0, 200);
+    let zone_key = KeyPair::generate();
+    let (genesis, old) = rotated_at(&r1).await;
     r1.stop().await;
     assert_eq!(submit_op(&r2, None, &genesis.operation).await.0, 201);
-    let zone_op = |op: agentid_spec::zone::ZoneOperation| agentid_spec::api::ZoneSubmission {
-        operation: agentid_sdk::operation::zone(&op, &zone_key),
-        reason: None,
-    };
-    let at = agentid_spec::time::format_rfc3339(crate::fixture::now());
-    let client = r2.client();
-    let claim = zone_op(agentid_spec::zone::ZoneOperation::ClaimZone {
-        zone: agentid_spec::id::AgentName::parse("den").unwrap(),
-        owner: zone_key.did_key(),
-        created_at: at.clone(),
-    });
-    assert_eq!(answered(client.zone_operation(&claim).await).0, 200);
-    let name = agentid_spec::id::AgentName::parse("v.den").unwrap();
-    let consent = agentid_sdk::operation::name_consent(
-        &name,
-        &genesis.did,
-        &zone_key.did_key(),
-        &old,
-        crate::fixture::now(),
-    );
-    let bind = zone_op(agentid_spec::zone::ZoneOperation::BindName {
-        name,
-        did: genesis.did.clone(),
-        consent,
-        created_at: at,
-    });
-    let (st, r) = answered(client.zone_operation(&bind).await);
+    assert_eq!(zone_op_at(&r2, &claim_zone("den", &zone_key)).await.0, 200);
+    let (st, r) = zone_op_at(&r2, &bind_with(&genesis.did, "v.den", &old, &zone_key)).await;
     assert_eq!(
         (st, s(&r["error"]["code"])),
         (409, "conflict".into()),
         "bound while the home registry was down: {r}"
     );
     // Seventeenth attack: the zone's own name skipped the check.
-    let apex = agentid_spec::id::AgentName::parse("den").unwrap();
-    let consent = agentid_sdk::operation::name_consent(
-        &apex,
-        &genesis.did,
-        &zone_key.did_key(),
-        &old,
-        crate::fixture::now(),
-    );
-    let bind = zone_op(agentid_spec::zone::ZoneOperation::BindName {
-        name: apex,
-        did: genesis.did.clone(),
-        consent,
-        created_at: agentid_spec::time::format_rfc3339(crate::fixture::now()),
-    });
-    let (st, r) = answered(client.zone_operation(&bind).await);
+    let (st, r) = zone_op_at(&r2, &bind_with(&genesis.did, "den", &old, &zone_key)).await;
     assert_eq!(
         (st, s(&r["error"]["code"])),
         (409, "conflict".into()),
